@@ -1,0 +1,1 @@
+"""Takedown notices: composition, templates, X-ARF reports, the outbox and SMTP delivery (issue #5)."""

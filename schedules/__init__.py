@@ -1,0 +1,1 @@
+"""The chase: APScheduler jobs and the escalation policy (issue #6)."""

@@ -1,0 +1,97 @@
+"""The case lifecycle: reading cases, moving them between states, and the audit trail of each move.
+
+Every change of state goes through :func:`transition`, which refuses moves the lifecycle does not
+allow and writes the event in the same transaction as the change: there is no state without the
+event that explains it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload
+
+from takedown.errors import CaseNotFound, InvalidTransition
+from takedown.models import Case, Event
+from takedown.states import CLOSED_STATES, CaseState, can_move
+
+MAX_REASON_LENGTH = 1000
+
+
+def get_case(session: Session, case_id: int, *, with_history: bool = False) -> Case:
+    query = select(Case).where(Case.id == case_id)
+    if with_history:
+        query = query.options(selectinload(Case.events), selectinload(Case.fingerprints), selectinload(Case.checks))
+    case = session.scalars(query).one_or_none()
+    if case is None:
+        raise CaseNotFound(case_id)
+    return case
+
+
+def list_cases(
+    session: Session,
+    *,
+    states: Sequence[CaseState] = (),
+    host: str | None = None,
+    limit: int | None = 100,
+    after_id: int = 0,
+) -> list[Case]:
+    """Cases in id order, filtered; page with ``after_id`` (keyset paging stays fast at any depth)."""
+    query = select(Case).where(Case.id > after_id).order_by(Case.id)
+    if states:
+        query = query.where(Case.state.in_([state.value for state in states]))
+    if host:
+        query = query.where(Case.host == host.lower())
+    if limit is not None:
+        query = query.limit(limit)
+    return list(session.scalars(query))
+
+
+def transition(
+    session: Session,
+    case: Case,
+    target: CaseState,
+    *,
+    actor: str,
+    now: datetime,
+    action: str | None = None,
+    detail: dict[str, Any] | None = None,
+) -> Event:
+    """Move ``case`` to ``target`` and record why; raise :class:`InvalidTransition` if not allowed."""
+    current = CaseState(case.state)
+    if not can_move(current, target):
+        raise InvalidTransition(f"case {case.id} is {current.value}; it cannot become {target.value}")
+    case.state = target.value
+    case.updated_at = now
+    if target in CLOSED_STATES:
+        case.closed_at = now
+        case.next_check_at = None
+        case.next_notice_at = None
+    event = Event(
+        case_id=case.id,
+        at=now,
+        actor=actor,
+        action=action or target.value,
+        from_state=current.value,
+        to_state=target.value,
+        detail=detail,
+    )
+    session.add(event)
+    return event
+
+
+def withdraw(session: Session, case_id: int, *, reason: str, actor: str, now: datetime) -> Case:
+    """Close a case without removal, at an analyst's word; the reason goes in the audit trail."""
+    reason = reason.strip()
+    if not reason:
+        raise InvalidTransition("a withdrawal needs a reason (--reason), for the audit trail")
+    if len(reason) > MAX_REASON_LENGTH:
+        raise InvalidTransition(f"the reason is {len(reason)} characters long; the limit is {MAX_REASON_LENGTH}")
+    case = get_case(session, case_id)
+    if CaseState(case.state) in CLOSED_STATES:
+        raise InvalidTransition(f"case {case_id} is already closed ({case.state}); nothing to withdraw")
+    transition(session, case, CaseState.WITHDRAWN, actor=actor, now=now, action="withdrawn", detail={"reason": reason})
+    return case

@@ -1,0 +1,440 @@
+"""The ``takedown`` command. It wires the packages together and is the only core module that may.
+
+Output for people goes to stdout as text or tables; ``--json`` gives the same facts to scripts.
+Progress and errors go to stderr. Exit codes are in :mod:`takedown.exitcodes`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, NoReturn
+
+import click
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from takedown import __version__, exitcodes
+from takedown.canonical import CanonicalizationError, canonical_parts
+from takedown.cases import get_case, list_cases, withdraw
+from takedown.clock import Clock, SystemClock
+from takedown.errors import CaseNotFound, InvalidReport, InvalidTransition, StoreError, TakedownError
+from takedown.importer import ImportFileError, ImportFormat, ImportSummary, import_rows, read_rows
+from takedown.intake import CATEGORIES, DEFAULT_CATEGORY, Report, queue_batch, validate_report
+from takedown.presenting import case_detail, case_summary, describe_event, iso
+from takedown.settings import Settings
+from takedown.states import CaseState
+from takedown.store import Store, safe_url
+
+log = logging.getLogger("takedown")
+
+
+@dataclass
+class App:
+    """What every command needs; tests build one with their own store, clock and settings."""
+
+    settings: Settings
+    clock: Clock = field(default_factory=SystemClock)
+    _store: Store | None = None
+
+    @property
+    def store(self) -> Store:
+        if self._store is None:
+            self._store = Store.open(self.settings.database_url)
+        return self._store
+
+
+def fail(message: str, code: int) -> NoReturn:
+    click.echo(f"error: {message}", err=True)
+    sys.exit(code)
+
+
+@contextmanager
+def errors_as_exit_codes() -> Iterator[None]:
+    """Turn the core's typed errors into a message and the exit code that means it."""
+    try:
+        yield
+    except CaseNotFound as exc:
+        fail(str(exc), exitcodes.NOT_FOUND)
+    except InvalidTransition as exc:
+        fail(str(exc), exitcodes.REFUSED)
+    except InvalidReport as exc:
+        fail(str(exc), exitcodes.DATA_ERROR)
+    except ImportFileError as exc:
+        fail(str(exc), exitcodes.USAGE)
+    except (StoreError, TakedownError) as exc:
+        fail(str(exc), exitcodes.FAILURE)
+
+
+def print_json(data: Any) -> None:
+    click.echo(json.dumps(data, ensure_ascii=False, sort_keys=False))
+
+
+def json_option(function: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts instead of text.")(function)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, prog_name="takedown")
+@click.option(
+    "--database-url",
+    envvar="TAKEDOWN_DATABASE_URL",
+    help="SQLAlchemy URL of the store [env TAKEDOWN_DATABASE_URL; default: a SQLite file in $TAKEDOWN_HOME "
+    "or ~/.local/share/takedown].",
+)
+@click.option("--actor", envvar="TAKEDOWN_ACTOR", help="Who is acting, for the audit log [default: analyst:$USER].")
+@click.option("-v", "--verbose", count=True, help="Log more to stderr (-v info, -vv debug).")
+@click.pass_context
+def cli(ctx: click.Context, database_url: str | None, actor: str | None, verbose: int) -> None:
+    """Takedown pipeline for internet hotlines: queue confirmed URLs, revisit, notify, chase to removal."""
+    logging.basicConfig(
+        level=[logging.WARNING, logging.INFO, logging.DEBUG][min(verbose, 2)],
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    if ctx.obj is None:
+        settings = Settings.from_env()
+        overrides = {}
+        if database_url:
+            overrides["database_url"] = database_url
+        if actor:
+            overrides["actor"] = actor
+        if overrides:
+            settings = Settings(**{**settings_dict(settings), **overrides})
+        ctx.obj = App(settings=settings)
+
+
+def settings_dict(settings: Settings) -> dict[str, Any]:
+    return {name: getattr(settings, name) for name in settings.__slots__}
+
+
+# --- queue -----------------------------------------------------------------------------------------
+
+
+@cli.group()
+def queue() -> None:
+    """Queue confirmed URLs and look at the queue."""
+
+
+@queue.command("add")
+@click.argument("url")
+@click.option(
+    "--category",
+    type=click.Choice(list(CATEGORIES)),
+    default=DEFAULT_CATEGORY,
+    show_default=True,
+    help="What the analyst confirmed.",
+)
+@click.option("--reference", help="The analyst's own reference for the report (kept in the audit trail).")
+@click.option("--sha256", "sha256", multiple=True, metavar="HEX", help="SHA-256 of the content as assessed; repeatable.")
+@click.option("--md5", "md5", multiple=True, metavar="HEX", help="MD5 of the content as assessed; repeatable.")
+@json_option
+@click.pass_obj
+def queue_add(
+    app: App, url: str, category: str, reference: str | None, sha256: tuple[str, ...], md5: tuple[str, ...], as_json: bool
+) -> None:
+    """Queue one confirmed URL. Queuing a URL that is already open changes nothing, and says so.
+
+    Exit status: 0 queued or already open; 65 the URL or a field was refused.
+    """
+    with errors_as_exit_codes():
+        valid = validate_report(Report(url=url, category=category, reference=reference, sha256=sha256, md5=md5))
+        with app.store.session() as session:
+            [result] = queue_batch(session, [valid], actor=app.settings.actor, now=app.clock.now())
+    if as_json:
+        print_json(
+            {
+                "outcome": result.outcome.value,
+                "case_id": result.case_id,
+                "previous_case_id": result.previous_case_id,
+                "url": result.url,
+            }
+        )
+    else:
+        click.echo(f"{result.url}: {result.describe()}")
+
+
+@queue.command("import")
+@click.argument("file", type=click.File("rb"))
+@click.option(
+    "--format",
+    "file_format",
+    type=click.Choice([f.value for f in ImportFormat]),
+    help="csv (header: url,category,reference,sha256,md5), jsonl (one object a line) or lines "
+    "(one URL a line) [default: from the file name].",
+)
+@click.option(
+    "--category",
+    type=click.Choice(list(CATEGORIES)),
+    help=f"Category for rows that name none [default: {DEFAULT_CATEGORY}].",
+)
+@click.option("--batch-size", type=click.IntRange(1, 100_000), default=1000, show_default=True, help="Rows per commit.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
+@json_option
+@click.pass_obj
+def queue_import(
+    app: App, file: Any, file_format: str | None, category: str | None, batch_size: int, quiet: bool, as_json: bool
+) -> None:
+    """Queue every URL in FILE ('-' for stdin). Safe to run again: open URLs are not queued twice.
+
+    A refused row is listed with its line number and the field at fault; the other rows still go in.
+
+    Exit status: 0 all rows accepted; 3 some refused; 65 all refused; 2 the file cannot be read.
+    """
+    with errors_as_exit_codes():
+        chosen = ImportFormat(file_format) if file_format else ImportFormat.guess(file.name)
+        rows = read_rows(file, chosen, default_category=category)
+        total = _count_lines(file.name) if file.name != "<stdin>" else None
+        show_progress = not quiet and sys.stderr.isatty()
+        with _progress(total, enabled=show_progress) as advance:
+            summary = import_rows(
+                app.store, rows, actor=app.settings.actor, clock=app.clock, batch_size=batch_size, on_progress=advance
+            )
+    _report_import(summary, as_json)
+    if summary.rejected and not summary.accepted:
+        sys.exit(exitcodes.DATA_ERROR)
+    if summary.rejected:
+        sys.exit(exitcodes.PARTIAL)
+
+
+def _count_lines(path: str) -> int | None:
+    try:
+        with open(path, "rb") as handle:
+            return sum(chunk.count(b"\n") for chunk in iter(lambda: handle.read(1 << 20), b""))
+    except OSError:
+        return None
+
+
+@contextmanager
+def _progress(total: int | None, *, enabled: bool) -> Iterator[Callable[[int], None] | None]:
+    if not enabled:
+        yield None
+        return
+    progress = Progress(
+        TextColumn("importing"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=Console(stderr=True),
+        transient=True,
+    )
+    with progress:
+        task = progress.add_task("import", total=total)
+        yield lambda rows: progress.advance(task, rows)
+
+
+def _report_import(summary: ImportSummary, as_json: bool) -> None:
+    if as_json:
+        print_json(summary.as_dict())
+        return
+    counts = summary.counts
+    click.echo(
+        f"queued {counts['queued']}, reopened {counts['reopened']}, already open {counts['already_open']}, "
+        f"refused {summary.rejected}"
+    )
+    for error in summary.errors:
+        click.echo(f"refused: {error}", err=True)
+
+
+@queue.command("list")
+@click.option(
+    "--state",
+    "states",
+    multiple=True,
+    type=click.Choice([state.value for state in CaseState]),
+    help="Only cases in this state; repeatable [default: all].",
+)
+@click.option("--host", help="Only cases on this host name (ASCII/punycode).")
+@click.option("--limit", type=click.IntRange(1), default=100, show_default=True)
+@click.option("--after", "after_id", type=click.IntRange(0), default=0, help="Start after this case id (paging).")
+@json_option
+@click.pass_obj
+def queue_list(app: App, states: tuple[str, ...], host: str | None, limit: int, after_id: int, as_json: bool) -> None:
+    """List cases, oldest first."""
+    with errors_as_exit_codes(), app.store.session() as session:
+        cases = list_cases(
+            session, states=[CaseState(s) for s in states], host=host, limit=limit, after_id=after_id
+        )
+        rows = [case_summary(case) for case in cases]
+    if as_json:
+        print_json(rows)
+        return
+    if not rows:
+        click.echo("no cases")
+        return
+    table = Table("id", "state", "queued", "category", "reference", "url", box=None, pad_edge=False)
+    for row in rows:
+        table.add_row(
+            str(row["id"]), row["state"], row["queued_at"], row["category"], row["reference"] or "", row["url"]
+        )
+    Console(soft_wrap=True).print(table, markup=False, highlight=False)
+
+
+# --- case ------------------------------------------------------------------------------------------
+
+
+@cli.group("case")
+def case_group() -> None:
+    """Look at one case, or act on it."""
+
+
+@case_group.command("show")
+@click.argument("case_id", type=int)
+@json_option
+@click.pass_obj
+def case_show(app: App, case_id: int, as_json: bool) -> None:
+    """Show a case and its timeline from the audit log.
+
+    Exit status: 0 shown; 4 no such case.
+    """
+    with errors_as_exit_codes(), app.store.session() as session:
+        case = get_case(session, case_id, with_history=True)
+        detail = case_detail(case)
+        lines = [(iso(event.at), event.actor, describe_event(event)) for event in case.events]
+    if as_json:
+        print_json(detail)
+        return
+    click.echo(f"case {detail['id']}  [{detail['state']}]")
+    click.echo(f"  url        {detail['url']}")
+    click.echo(f"  canonical  {detail['canonical_url']}")
+    click.echo(f"  host       {detail['host']}")
+    click.echo(f"  category   {detail['category']}")
+    if detail["reference"]:
+        click.echo(f"  reference  {detail['reference']}")
+    if detail["previous_case_id"]:
+        click.echo(f"  reopens    case {detail['previous_case_id']}")
+    for fingerprint in detail["fingerprints"]:
+        click.echo(f"  {fingerprint['algorithm']:<10} {fingerprint['digest']}")
+    click.echo("timeline")
+    for at, actor, text in lines:
+        click.echo(f"  {at}  {actor:<24} {text}")
+
+
+@case_group.command("withdraw")
+@click.argument("case_id", type=int)
+@click.option("--reason", required=True, help="Why the case is withdrawn (kept in the audit trail).")
+@json_option
+@click.pass_obj
+def case_withdraw(app: App, case_id: int, reason: str, as_json: bool) -> None:
+    """Close a case without removal: no more revisits or notices.
+
+    Exit status: 0 withdrawn; 4 no such case; 5 the case is already closed.
+    """
+    with errors_as_exit_codes(), app.store.session() as session:
+        case = withdraw(session, case_id, reason=reason, actor=app.settings.actor, now=app.clock.now())
+        summary = case_summary(case)
+    if as_json:
+        print_json(summary)
+    else:
+        click.echo(f"case {case_id} withdrawn")
+
+
+# --- url -------------------------------------------------------------------------------------------
+
+
+@cli.group()
+def url() -> None:
+    """URL tools."""
+
+
+@url.command("canonicalize")
+@click.argument("urls", nargs=-1, required=True)
+@json_option
+def url_canonicalize(urls: tuple[str, ...], as_json: bool) -> None:
+    """Print the Safe Browsing v4 canonical form of each URL, one a line, in order.
+
+    With --json, one object a line, also giving the dedup key (canonical form plus a port that is
+    not the default). A URL that cannot be read is named on stderr (and in the JSON).
+
+    Exit status: 0 all canonicalised; 3 some could not be; 65 none could be.
+    """
+    failures = 0
+    for raw in urls:
+        try:
+            parts = canonical_parts(raw)
+        except CanonicalizationError as exc:
+            failures += 1
+            if as_json:
+                print_json({"input": raw, "canonical": None, "dedup_key": None, "error": str(exc)})
+            else:
+                click.echo(f"error: {raw!r}: {exc}", err=True)
+            continue
+        if as_json:
+            print_json({"input": raw, "canonical": parts.url, "dedup_key": parts.dedup_key, "error": None})
+        else:
+            click.echo(parts.url)
+    if failures == len(urls):
+        sys.exit(exitcodes.DATA_ERROR)
+    if failures:
+        sys.exit(exitcodes.PARTIAL)
+
+
+# --- db --------------------------------------------------------------------------------------------
+
+
+@cli.group()
+def db() -> None:
+    """The store's schema."""
+
+
+@db.command("upgrade")
+@click.pass_obj
+def db_upgrade(app: App) -> None:
+    """Bring the store's schema up to date (every command also does this on first use)."""
+    with errors_as_exit_codes():
+        store = app.store
+        click.echo(f"{safe_url(store.engine)} is at revision {store.current_revision()}")
+
+
+@db.command("status")
+@json_option
+@click.pass_obj
+def db_status(app: App, as_json: bool) -> None:
+    """Say where the store is and which schema revision it has."""
+    from takedown.store import head_revision
+
+    with errors_as_exit_codes():
+        store = app._store or Store.open(app.settings.database_url, upgrade=False)
+        info = {"database": safe_url(store.engine), "revision": store.current_revision(), "head": head_revision()}
+    if as_json:
+        print_json(info)
+    else:
+        state = "up to date" if info["revision"] == info["head"] else f"needs upgrade to {info['head']}"
+        click.echo(f"{info['database']}: revision {info['revision']} ({state})")
+
+
+# --- demo ------------------------------------------------------------------------------------------
+
+
+@cli.command()
+@click.option(
+    "--directory",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Keep the demo's store here [default: a temporary directory, removed afterwards].",
+)
+@click.pass_obj
+def demo(app: App, directory: Path | None) -> None:
+    """Run the pipeline end to end on sample data, in a store of its own.
+
+    Today this covers intake: queuing, validation, deduplication, the audit trail and withdrawal.
+    Revisits, hosting resolution, notices and the chase join it as they are built (issues #3-#6).
+    """
+    from takedown.demo import run_demo
+
+    with errors_as_exit_codes():
+        run_demo(directory=directory, actor="analyst:demo", echo=click.echo)
+
+
+def main() -> None:
+    """Entry point of the ``takedown`` console script."""
+    cli(prog_name="takedown")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,39 @@
+"""The core's exceptions, in one place. Each message says what is wrong and, where it can, what to do."""
+
+from __future__ import annotations
+
+
+class TakedownError(Exception):
+    """Base of every error the core raises on purpose."""
+
+
+class ConfigurationError(TakedownError):
+    """A setting is missing or malformed."""
+
+
+class InvalidReport(TakedownError):
+    """A reported URL (or a field reported with it) cannot be accepted.
+
+    ``field`` names the offending field, so a batch import can say exactly which cell is wrong.
+    """
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.message = message
+
+
+class CaseNotFound(TakedownError):
+    """No case has that id."""
+
+    def __init__(self, case_id: int) -> None:
+        super().__init__(f"no case with id {case_id}; `takedown queue list` shows the cases")
+        self.case_id = case_id
+
+
+class InvalidTransition(TakedownError):
+    """The case is in a state that does not allow what was asked."""
+
+
+class StoreError(TakedownError):
+    """The store cannot be opened or is not at the schema version this code needs."""

@@ -1,0 +1,264 @@
+"""Bulk intake from a file: CSV, JSON Lines, or a plain list of URLs.
+
+Built so that nothing is lost and nothing is done twice: rows are committed in batches, so a crash
+keeps every batch already committed, and importing the same file again opens no second case for a
+URL already open. A bad row is reported with its line number and field, and the rest still go in.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import IO, Any
+
+from sqlalchemy.exc import IntegrityError
+
+from takedown.clock import Clock
+from takedown.errors import InvalidReport, TakedownError
+from takedown.intake import QueueOutcome, Report, ValidReport, queue_batch, validate_report
+from takedown.store import Store
+
+CSV_COLUMNS = ("url", "category", "reference", "sha256", "md5")
+_DIGEST_SEPARATORS = re.compile(r"[\s,;]+")
+_CONCURRENT_RETRIES = 5
+
+
+class ImportFormat(StrEnum):
+    CSV = "csv"
+    JSONL = "jsonl"
+    LINES = "lines"
+
+    @classmethod
+    def guess(cls, filename: str) -> ImportFormat:
+        lowered = filename.lower()
+        if lowered.endswith(".csv"):
+            return cls.CSV
+        if lowered.endswith((".jsonl", ".ndjson", ".json")):
+            return cls.JSONL
+        if lowered.endswith((".txt", ".lst", ".list")):
+            return cls.LINES
+        raise ImportFileError(
+            f"cannot tell the format of '{filename}' from its name; pass --format csv, jsonl or lines"
+        )
+
+
+class ImportFileError(TakedownError):
+    """The file as a whole cannot be read (not one row of it): nothing was imported."""
+
+
+@dataclass(frozen=True, slots=True)
+class Row:
+    """One row of an import file: a report, or the reason it could not be read."""
+
+    line: int
+    report: Report | None = None
+    error: InvalidReport | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RowError:
+    line: int
+    field: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"line {self.line}: {self.field}: {self.message}"
+
+
+@dataclass(slots=True)
+class ImportSummary:
+    counts: dict[str, int] = field(default_factory=lambda: {outcome.value: 0 for outcome in QueueOutcome})
+    errors: list[RowError] = field(default_factory=list)
+
+    @property
+    def accepted(self) -> int:
+        return sum(self.counts.values())
+
+    @property
+    def rejected(self) -> int:
+        return len(self.errors)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            **self.counts,
+            "rejected": self.rejected,
+            "errors": [{"line": e.line, "field": e.field, "message": e.message} for e in self.errors],
+        }
+
+
+def read_rows(stream: IO[bytes], file_format: ImportFormat, *, default_category: str | None = None) -> Iterator[Row]:
+    """Yield the rows of ``stream``; a row that cannot be read becomes a row with an error."""
+    text = io.TextIOWrapper(stream, encoding="utf-8-sig", errors="surrogateescape", newline="")
+    if file_format is ImportFormat.CSV:
+        yield from _read_csv(text, default_category)
+    elif file_format is ImportFormat.JSONL:
+        yield from _read_jsonl(text, default_category)
+    else:
+        yield from _read_lines(text, default_category)
+
+
+def _undecodable(value: str) -> bool:
+    return any("\udc80" <= char <= "\udcff" for char in value)
+
+
+def _read_lines(text: IO[str], default_category: str | None) -> Iterator[Row]:
+    for number, line in enumerate(text, start=1):
+        value = line.strip()
+        if not value or value.startswith("#"):
+            continue
+        if _undecodable(value):
+            yield Row(number, error=InvalidReport("url", "is not valid UTF-8 text"))
+            continue
+        yield Row(number, Report(url=value, category=default_category or "csam"))
+
+
+def _read_csv(text: IO[str], default_category: str | None) -> Iterator[Row]:
+    reader = csv.reader(text)
+    try:
+        header = next(reader)
+    except StopIteration:
+        return
+    except csv.Error as exc:
+        raise ImportFileError(f"line 1: the CSV header cannot be read ({exc})") from None
+    columns = [name.strip().lower() for name in header]
+    unknown = [name for name in columns if name not in CSV_COLUMNS]
+    if "url" not in columns or unknown:
+        problem = f"unknown column(s) {', '.join(repr(c) for c in unknown)}" if unknown else "no 'url' column"
+        raise ImportFileError(
+            f"line 1: the CSV header has {problem}; the columns are {', '.join(CSV_COLUMNS)} (only url is required)"
+        )
+    while True:
+        try:
+            cells = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            yield Row(reader.line_num, error=InvalidReport("csv", str(exc)))
+            continue
+        if not any(cell.strip() for cell in cells):
+            continue
+        if len(cells) != len(columns):
+            yield Row(
+                reader.line_num,
+                error=InvalidReport("csv", f"has {len(cells)} cells where the header names {len(columns)}"),
+            )
+            continue
+        values = dict(zip(columns, cells, strict=True))
+        bad = next((name for name, value in values.items() if _undecodable(value)), None)
+        if bad:
+            yield Row(reader.line_num, error=InvalidReport(bad, "is not valid UTF-8 text"))
+            continue
+        yield Row(
+            reader.line_num,
+            Report(
+                url=values["url"],
+                category=values.get("category") or default_category or "csam",
+                reference=values.get("reference") or None,
+                sha256=tuple(d for d in _DIGEST_SEPARATORS.split(values.get("sha256", "")) if d),
+                md5=tuple(d for d in _DIGEST_SEPARATORS.split(values.get("md5", "")) if d),
+            ),
+        )
+
+
+def _read_jsonl(text: IO[str], default_category: str | None) -> Iterator[Row]:
+    for number, line in enumerate(text, start=1):
+        if not line.strip():
+            continue
+        if _undecodable(line):
+            yield Row(number, error=InvalidReport("line", "is not valid UTF-8 text"))
+            continue
+        try:
+            yield Row(number, _report_from_json(json.loads(line), default_category))
+        except json.JSONDecodeError as exc:
+            yield Row(number, error=InvalidReport("json", f"not valid JSON ({exc.msg} at column {exc.colno})"))
+        except InvalidReport as exc:
+            yield Row(number, error=exc)
+
+
+def _report_from_json(data: Any, default_category: str | None) -> Report:
+    if not isinstance(data, dict):
+        raise InvalidReport("json", f"each line must be an object like {{\"url\": ...}}, not {type(data).__name__}")
+    unknown = sorted(set(data) - set(CSV_COLUMNS))
+    if unknown:
+        raise InvalidReport(unknown[0], f"is not a known field; the fields are {', '.join(CSV_COLUMNS)}")
+    if "url" not in data:
+        raise InvalidReport("url", "is missing")
+    for name in ("url", "category", "reference"):
+        if data.get(name) is not None and not isinstance(data[name], str):
+            raise InvalidReport(name, f"must be a string, not {type(data[name]).__name__}")
+    return Report(
+        url=data["url"],
+        category=data.get("category") or default_category or "csam",
+        reference=data.get("reference"),
+        sha256=_json_digests(data, "sha256"),
+        md5=_json_digests(data, "md5"),
+    )
+
+
+def _json_digests(data: dict[str, Any], name: str) -> tuple[str, ...]:
+    value = data.get(name)
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        return tuple(d for d in _DIGEST_SEPARATORS.split(value) if d)
+    if isinstance(value, list) and all(isinstance(item, str) for item in value):
+        return tuple(value)
+    raise InvalidReport(name, "must be a string or a list of strings")
+
+
+def import_rows(
+    store: Store,
+    rows: Iterable[Row],
+    *,
+    actor: str,
+    clock: Clock,
+    batch_size: int = 1000,
+    on_progress: Callable[[int], None] | None = None,
+) -> ImportSummary:
+    """Validate and queue ``rows``, committing every ``batch_size`` rows."""
+    summary = ImportSummary()
+    batch: list[tuple[int, ValidReport]] = []
+    rows_since_progress = 0
+    for row in rows:
+        rows_since_progress += 1
+        if row.error is None and row.report is not None:
+            try:
+                batch.append((row.line, validate_report(row.report)))
+            except InvalidReport as exc:
+                summary.errors.append(RowError(row.line, exc.field, exc.message))
+        elif row.error is not None:
+            summary.errors.append(RowError(row.line, row.error.field, row.error.message))
+        if len(batch) >= batch_size:
+            _commit_batch(store, batch, summary, actor=actor, clock=clock)
+            batch = []
+            if on_progress:
+                on_progress(rows_since_progress)
+                rows_since_progress = 0
+    if batch:
+        _commit_batch(store, batch, summary, actor=actor, clock=clock)
+    if on_progress and rows_since_progress:
+        on_progress(rows_since_progress)
+    return summary
+
+
+def _commit_batch(
+    store: Store, batch: list[tuple[int, ValidReport]], summary: ImportSummary, *, actor: str, clock: Clock
+) -> None:
+    reports = [report for _line, report in batch]
+    for attempt in range(_CONCURRENT_RETRIES):
+        try:
+            with store.session() as session:
+                results = queue_batch(session, reports, actor=actor, now=clock.now())
+            break
+        except IntegrityError:
+            # Another importer opened one of these URLs between our read and our write; the
+            # transaction was rolled back whole, and on the next try that URL reads as open.
+            if attempt == _CONCURRENT_RETRIES - 1:
+                raise
+    for result in results:
+        summary.counts[result.outcome.value] += 1

@@ -1,0 +1,294 @@
+"""Accepting reported URLs from analysts: validation, deduplication, and opening cases.
+
+Reported URLs are hostile input. Validation is strict and every refusal names the field and says
+what to do; a refused row never stops the rows around it. The URL is kept exactly as reported
+(less surrounding white space): it is what gets fetched and what appears in notices. Its canonical
+form, plus a port that is not the default, is the key that stops one URL being chased twice.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import ipaddress
+import re
+import unicodedata
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from urllib.parse import urlsplit
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from takedown.canonical import CanonicalizationError, CanonicalUrl, canonical_parts
+from takedown.errors import InvalidReport
+from takedown.models import Case, Event, Fingerprint
+from takedown.states import OPEN_STATES, CaseState
+
+MAX_URL_LENGTH = 8192
+"""Longer than common servers accept in a request line (8 KiB), so nothing fetchable is refused."""
+MAX_REFERENCE_LENGTH = 200
+
+CATEGORIES: dict[str, str] = {
+    "csam": "child sexual abuse material",
+    "csam-nonphoto": "non-photographic child sexual abuse imagery (drawn or computer-generated)",
+    "other": "other content confirmed illegal by an analyst",
+}
+DEFAULT_CATEGORY = "csam"
+
+_HEX = re.compile(r"\A[0-9a-fA-F]+\Z")
+_HOST_LABEL = re.compile(r"\A[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?\Z")
+_DIGEST_LENGTHS = {"sha256": 64, "md5": 32}
+
+
+@dataclass(frozen=True, slots=True)
+class Report:
+    """What an analyst hands in for one URL, before validation."""
+
+    url: str
+    category: str = DEFAULT_CATEGORY
+    reference: str | None = None
+    sha256: tuple[str, ...] = ()
+    md5: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class ValidReport:
+    """A report that passed validation, with its canonical form worked out."""
+
+    url: str
+    canonical: CanonicalUrl
+    host: str
+    category: str
+    reference: str | None
+    fingerprints: tuple[tuple[str, str], ...]
+
+    @property
+    def dedup_hash(self) -> str:
+        return dedup_hash(self.canonical.dedup_key)
+
+
+class QueueOutcome(StrEnum):
+    QUEUED = "queued"
+    """A new case was opened."""
+    ALREADY_OPEN = "already_open"
+    """An open case has this URL already; nothing was changed."""
+    REOPENED = "reopened"
+    """A closed case had this URL: the content came back, so a new case links to the old one."""
+
+
+@dataclass(frozen=True, slots=True)
+class QueueResult:
+    outcome: QueueOutcome
+    case_id: int
+    url: str
+    previous_case_id: int | None = None
+
+    def describe(self) -> str:
+        if self.outcome is QueueOutcome.QUEUED:
+            return f"queued as case {self.case_id}"
+        if self.outcome is QueueOutcome.ALREADY_OPEN:
+            return f"already open as case {self.case_id}; nothing changed"
+        return f"reopened as case {self.case_id}: content came back after case {self.previous_case_id} closed"
+
+
+def dedup_hash(key: str) -> str:
+    return hashlib.sha256(key.encode("utf-8")).hexdigest()
+
+
+def validate_report(report: Report) -> ValidReport:
+    """Check every field of ``report``; raise :class:`InvalidReport` naming the first bad one."""
+    url = validate_url(report.url)
+    try:
+        canonical = canonical_parts(url)
+    except CanonicalizationError as exc:
+        raise InvalidReport("url", str(exc)) from None
+    return ValidReport(
+        url=url,
+        canonical=canonical,
+        host=_validated_host(url, canonical),
+        category=validate_category(report.category),
+        reference=validate_reference(report.reference),
+        fingerprints=tuple(
+            [("sha256", digest) for digest in validate_digests("sha256", report.sha256)]
+            + [("md5", digest) for digest in validate_digests("md5", report.md5)]
+        ),
+    )
+
+
+def validate_url(raw: str) -> str:
+    """Return the URL as reported (trimmed) if it can be fetched and notified safely."""
+    if not isinstance(raw, str):
+        raise InvalidReport("url", f"expected text, got {type(raw).__name__}")
+    url = raw.strip()
+    if not url:
+        raise InvalidReport("url", "is empty")
+    if len(url) > MAX_URL_LENGTH:
+        raise InvalidReport("url", f"is {len(url)} characters long; the limit is {MAX_URL_LENGTH}")
+    for position, char in enumerate(url):
+        if unicodedata.category(char) in ("Cc", "Cf", "Zl", "Zp") and char != " ":
+            raise InvalidReport(
+                "url", f"contains the control character U+{ord(char):04X} at position {position + 1}"
+            )
+    scheme, sep, _ = url.partition("://")
+    if not sep or not re.fullmatch(r"[A-Za-z][A-Za-z0-9+.-]*", scheme):
+        raise InvalidReport("url", "has no scheme; write it in full, like https://example.com/path")
+    if scheme.lower() not in ("http", "https"):
+        raise InvalidReport("url", f"scheme '{scheme}' is not allowed; only http and https are revisited")
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError as exc:
+        raise InvalidReport("url", f"cannot be parsed ({exc})") from None
+    if "@" in parts.netloc:
+        raise InvalidReport(
+            "url", "contains credentials (user:password@); remove them, they must never reach a notice"
+        )
+    if port == 0:
+        raise InvalidReport("url", "port 0 cannot be connected to")
+    if not parts.hostname:
+        raise InvalidReport("url", "has no host")
+    return url
+
+
+def _validated_host(url: str, canonical: CanonicalUrl) -> str:
+    """The host in ASCII: punycode for a name, dotted decimal for an IPv4 address in any notation.
+
+    Checked on the host as written, so a name DNS cannot hold is refused here rather than failing
+    at every revisit; the value returned is the canonical host, the one that will be resolved.
+    """
+    hostname = urlsplit(url).hostname or ""
+    if "%" in hostname:
+        raise InvalidReport("url", f"host '{hostname}' is percent-escaped; write the host itself")
+    try:
+        return str(ipaddress.ip_address(hostname))
+    except ValueError:
+        pass
+    if ".." in hostname or hostname.startswith("."):
+        raise InvalidReport("url", f"host '{hostname}' has an empty label (two dots in a row)")
+    host = canonical.host
+    if len(host) > 253:
+        raise InvalidReport("url", f"host is {len(host)} characters long; DNS allows 253")
+    for label in host.split("."):
+        if not _HOST_LABEL.match(label):
+            raise InvalidReport("url", f"host '{hostname}' is not a valid host name (label '{label}')")
+    return host
+
+
+def validate_category(category: str | None) -> str:
+    value = (category or DEFAULT_CATEGORY).strip().lower()
+    if value not in CATEGORIES:
+        raise InvalidReport("category", f"'{category}' is not one of: {', '.join(CATEGORIES)}")
+    return value
+
+
+def validate_reference(reference: str | None) -> str | None:
+    if reference is None:
+        return None
+    value = reference.strip()
+    if not value:
+        return None
+    if len(value) > MAX_REFERENCE_LENGTH:
+        raise InvalidReport("reference", f"is {len(value)} characters long; the limit is {MAX_REFERENCE_LENGTH}")
+    if any(unicodedata.category(char) in ("Cc", "Cf", "Zl", "Zp") for char in value):
+        raise InvalidReport("reference", "contains a control character")
+    return value
+
+
+def validate_digests(algorithm: str, digests: Iterable[str]) -> list[str]:
+    length = _DIGEST_LENGTHS[algorithm]
+    seen: list[str] = []
+    for digest in digests:
+        value = digest.strip().lower()
+        if len(value) != length or not _HEX.match(value):
+            raise InvalidReport(algorithm, f"'{digest}' is not a {algorithm} digest ({length} hexadecimal digits)")
+        if value not in seen:
+            seen.append(value)
+    return seen
+
+
+def queue_batch(session: Session, reports: Sequence[ValidReport], *, actor: str, now: datetime) -> list[QueueResult]:
+    """Open cases for ``reports`` in the caller's transaction; one result per report, in order.
+
+    The caller commits. If another process opens one of the same URLs concurrently, the partial
+    unique index makes the commit fail with ``IntegrityError``; run the batch again and that
+    URL comes back as ``already_open``.
+    """
+    hashes = {report.dedup_hash for report in reports}
+    open_cases = _open_case_ids(session, hashes)
+    last_closed = _last_closed_case_ids(session, hashes - open_cases.keys())
+
+    plan: list[tuple[QueueOutcome, Case | int]] = []
+    opened: dict[str, Case] = {}
+    for report in reports:
+        key = report.dedup_hash
+        existing = open_cases.get(key) or opened.get(key)
+        if existing is not None:
+            plan.append((QueueOutcome.ALREADY_OPEN, existing))
+            continue
+        previous = last_closed.get(key)
+        opened[key] = Case(
+            url=report.url,
+            canonical_url=report.canonical.url,
+            dedup_key=report.canonical.dedup_key,
+            dedup_hash=key,
+            host=report.host,
+            category=report.category,
+            reference=report.reference,
+            state=CaseState.QUEUED.value,
+            queued_by=actor,
+            previous_case_id=previous,
+            queued_at=now,
+            updated_at=now,
+            next_check_at=now,
+            fingerprints=[Fingerprint(algorithm=alg, digest=digest) for alg, digest in report.fingerprints],
+        )
+        plan.append((QueueOutcome.QUEUED if previous is None else QueueOutcome.REOPENED, opened[key]))
+    session.add_all(opened.values())
+    session.flush()
+    session.add_all(event for case in opened.values() for event in _queued_events(case, actor, now))
+    session.flush()
+
+    results = []
+    for report, (outcome, target) in zip(reports, plan, strict=True):
+        case_id = target if isinstance(target, int) else target.id
+        previous_id = None if isinstance(target, int) or outcome is QueueOutcome.ALREADY_OPEN else target.previous_case_id
+        results.append(QueueResult(outcome, case_id, report.url, previous_id))
+    return results
+
+
+def _queued_events(case: Case, actor: str, now: datetime) -> list[Event]:
+    detail: dict[str, object] = {"category": case.category}
+    if case.reference:
+        detail["reference"] = case.reference
+    events = []
+    if case.previous_case_id is not None:
+        detail["reopens_case"] = case.previous_case_id
+        events.append(
+            Event(case_id=case.previous_case_id, at=now, actor=actor, action="reopened_as", detail={"case": case.id})
+        )
+    events.append(
+        Event(case_id=case.id, at=now, actor=actor, action="queued", to_state=CaseState.QUEUED.value, detail=detail)
+    )
+    return events
+
+
+def _open_case_ids(session: Session, hashes: set[str]) -> dict[str, int]:
+    if not hashes:
+        return {}
+    rows = session.execute(
+        select(Case.dedup_hash, Case.id).where(
+            Case.dedup_hash.in_(hashes), Case.state.in_([state.value for state in OPEN_STATES])
+        )
+    )
+    return {key: case_id for key, case_id in rows}
+
+
+def _last_closed_case_ids(session: Session, hashes: set[str]) -> dict[str, int]:
+    if not hashes:
+        return {}
+    rows = session.execute(
+        select(Case.dedup_hash, func.max(Case.id)).where(Case.dedup_hash.in_(hashes)).group_by(Case.dedup_hash)
+    )
+    return {key: case_id for key, case_id in rows}

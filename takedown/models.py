@@ -1,0 +1,264 @@
+"""The store's tables (SQLAlchemy 2). Schema changes go through Alembic (``takedown/migrations``).
+
+What is deliberately absent: any column that could hold fetched content. A check records the
+fingerprint, size and status of what was fetched, never the body.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    CheckConstraint,
+    DateTime,
+    Dialect,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.types import TypeDecorator
+
+from takedown.states import CLOSED_STATES, OPEN_STATES, CaseState
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timestamp that is always UTC: naive values are refused on the way in, aware on the way out.
+
+    SQLite has no time zones, so the value is stored as naive UTC everywhere and the zone restored
+    on load; PostgreSQL's ``timestamp with time zone`` would otherwise depend on the session zone.
+    """
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None or value.utcoffset() is None:
+            raise ValueError(f"refusing naive datetime {value.isoformat()}: every stored time is UTC")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        return None if value is None else value.replace(tzinfo=UTC)
+
+
+JSONType = JSON().with_variant(JSONB(), "postgresql")
+
+
+def _states_sql(states: frozenset[CaseState]) -> str:
+    return ", ".join(f"'{state.value}'" for state in sorted(states))
+
+
+OPEN_STATES_SQL = _states_sql(OPEN_STATES)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map = {datetime: UTCDateTime, dict[str, Any]: JSONType, list[Any]: JSONType}
+
+
+class Case(Base):
+    """One reported URL, from the analyst's confirmation to its confirmed removal."""
+
+    __tablename__ = "case"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    url: Mapped[str] = mapped_column(Text, doc="The URL exactly as reported; what is fetched and notified.")
+    canonical_url: Mapped[str] = mapped_column(Text, doc="Safe Browsing canonical form.")
+    dedup_key: Mapped[str] = mapped_column(Text, doc="Canonical form plus a non-default port.")
+    dedup_hash: Mapped[str] = mapped_column(String(64), doc="SHA-256 of dedup_key: indexable at any URL length.")
+    host: Mapped[str] = mapped_column(String(255), index=True, doc="Hostname in ASCII (punycode).")
+    category: Mapped[str] = mapped_column(String(32))
+    reference: Mapped[str | None] = mapped_column(String(200))
+    state: Mapped[str] = mapped_column(String(16), index=True)
+    queued_by: Mapped[str] = mapped_column(String(200))
+    previous_case_id: Mapped[int | None] = mapped_column(ForeignKey("case.id"), doc="The closed case this reopens.")
+
+    queued_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    first_seen_live_at: Mapped[datetime | None]
+    last_seen_live_at: Mapped[datetime | None]
+    last_checked_at: Mapped[datetime | None]
+    first_notice_at: Mapped[datetime | None]
+    gone_since: Mapped[datetime | None]
+    removed_at: Mapped[datetime | None]
+    closed_at: Mapped[datetime | None]
+    next_check_at: Mapped[datetime | None] = mapped_column(index=True)
+    next_notice_at: Mapped[datetime | None] = mapped_column(index=True)
+
+    fingerprints: Mapped[list[Fingerprint]] = relationship(
+        back_populates="case", cascade="all, delete-orphan", order_by="Fingerprint.id"
+    )
+    events: Mapped[list[Event]] = relationship(back_populates="case", order_by="Event.id")
+    checks: Mapped[list[Check]] = relationship(back_populates="case", order_by="Check.id")
+
+    __table_args__ = (
+        CheckConstraint(
+            f"state IN ({_states_sql(OPEN_STATES | CLOSED_STATES)})",
+            name="state_known",
+        ),
+        # At most one open case per URL: the database enforces it, so two concurrent imports
+        # cannot both open the same case.
+        Index(
+            "uq_case_open_dedup_hash",
+            "dedup_hash",
+            unique=True,
+            sqlite_where=text(f"state IN ({OPEN_STATES_SQL})"),
+            postgresql_where=text(f"state IN ({OPEN_STATES_SQL})"),
+        ),
+        Index("ix_case_dedup_hash", "dedup_hash"),
+    )
+
+    @property
+    def is_open(self) -> bool:
+        return CaseState(self.state) in OPEN_STATES
+
+
+class Fingerprint(Base):
+    """A hash of the content as assessed by the analyst; a revisit compares against these."""
+
+    __tablename__ = "fingerprint"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("case.id", ondelete="CASCADE"), index=True)
+    algorithm: Mapped[str] = mapped_column(String(16))
+    digest: Mapped[str] = mapped_column(String(128))
+
+    case: Mapped[Case] = relationship(back_populates="fingerprints")
+
+    __table_args__ = (
+        UniqueConstraint("case_id", "algorithm", "digest", name="uq_fingerprint_case_algorithm_digest"),
+        CheckConstraint("algorithm IN ('sha256', 'md5')", name="algorithm_known"),
+    )
+
+
+class Check(Base):
+    """One revisit of a case. Never the body: only what can be said about it."""
+
+    __tablename__ = "check"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("case.id"), index=True)
+    checked_at: Mapped[datetime]
+    outcome: Mapped[str] = mapped_column(String(16))
+    http_status: Mapped[int | None]
+    final_url: Mapped[str | None] = mapped_column(Text)
+    redirect_chain: Mapped[list[Any] | None]
+    connected_ip: Mapped[str | None] = mapped_column(String(45))
+    sha256: Mapped[str | None] = mapped_column(String(64))
+    md5: Mapped[str | None] = mapped_column(String(32))
+    fingerprint_match: Mapped[bool | None] = mapped_column(Boolean)
+    size_bytes: Mapped[int | None]
+    truncated: Mapped[bool] = mapped_column(Boolean, default=False)
+    duration_ms: Mapped[int | None]
+    error_class: Mapped[str | None] = mapped_column(String(100))
+    error_detail: Mapped[str | None] = mapped_column(String(500))
+
+    case: Mapped[Case] = relationship(back_populates="checks")
+
+
+class Hosting(Base):
+    """One resolution of who hosts a name: network, registrar, CDN, upstream, with abuse contacts."""
+
+    __tablename__ = "hosting"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    hostname: Mapped[str] = mapped_column(String(255), index=True)
+    registered_domain: Mapped[str | None] = mapped_column(String(255))
+    ips: Mapped[list[Any] | None]
+    asn: Mapped[int | None]
+    network: Mapped[str | None] = mapped_column(String(64), index=True)
+    organisation: Mapped[str | None] = mapped_column(String(300))
+    country: Mapped[str | None] = mapped_column(String(2))
+    abuse_contacts: Mapped[list[Any] | None]
+    registrar: Mapped[str | None] = mapped_column(String(300))
+    registrar_abuse: Mapped[list[Any] | None]
+    cdn: Mapped[str | None] = mapped_column(String(100))
+    upstream_asn: Mapped[int | None]
+    rdap_sources: Mapped[list[Any] | None]
+    resolved_at: Mapped[datetime]
+    expires_at: Mapped[datetime | None]
+
+
+class Contact(Base):
+    """An analyst's override in the contact book: it beats what RDAP says."""
+
+    __tablename__ = "contact"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    scope: Mapped[str] = mapped_column(String(16), doc="What it applies to: asn, network, domain or email.")
+    value: Mapped[str] = mapped_column(String(300))
+    email: Mapped[str | None] = mapped_column(String(320))
+    language: Mapped[str | None] = mapped_column(String(16))
+    never_notify: Mapped[bool] = mapped_column(Boolean, default=False)
+    bad_since: Mapped[datetime | None]
+    note: Mapped[str | None] = mapped_column(Text)
+    updated_at: Mapped[datetime]
+    updated_by: Mapped[str] = mapped_column(String(200))
+
+    __table_args__ = (
+        UniqueConstraint("scope", "value", name="uq_contact_scope_value"),
+        CheckConstraint("scope IN ('asn', 'network', 'domain', 'email')", name="scope_known"),
+    )
+
+
+class Notice(Base):
+    """One message to one recipient about one or more cases, written before it is sent."""
+
+    __tablename__ = "notice"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    recipient: Mapped[str] = mapped_column(String(320), index=True)
+    level: Mapped[str] = mapped_column(String(16))
+    message_id: Mapped[str] = mapped_column(String(255), unique=True)
+    subject: Mapped[str] = mapped_column(String(500))
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    attempts: Mapped[int] = mapped_column(default=0)
+    created_at: Mapped[datetime]
+    next_attempt_at: Mapped[datetime | None]
+    sent_at: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(String(500))
+
+
+class NoticeCase(Base):
+    """Which cases a notice is about."""
+
+    __tablename__ = "notice_case"
+
+    notice_id: Mapped[int] = mapped_column(ForeignKey("notice.id", ondelete="CASCADE"), primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("case.id"), primary_key=True, index=True)
+
+
+class Event(Base):
+    """The append-only audit log: what happened to a case, when, and who or what did it."""
+
+    __tablename__ = "event"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("case.id"), index=True)
+    at: Mapped[datetime]
+    actor: Mapped[str] = mapped_column(String(200))
+    action: Mapped[str] = mapped_column(String(32))
+    from_state: Mapped[str | None] = mapped_column(String(16))
+    to_state: Mapped[str | None] = mapped_column(String(16))
+    detail: Mapped[dict[str, Any] | None]
+
+    case: Mapped[Case] = relationship(back_populates="events")

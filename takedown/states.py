@@ -1,0 +1,48 @@
+"""Case states and which moves between them are allowed.
+
+A case is open while someone may still have to act on it. ``gone`` is a first sighting of removal;
+only a later revisit that agrees makes it ``removed``, so a host that flaps is not closed early.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class CaseState(StrEnum):
+    QUEUED = "queued"
+    """Accepted from an analyst; not yet revisited."""
+    LIVE = "live"
+    """The last revisit found the content."""
+    CHANGED = "changed"
+    """The URL answers with other content than was assessed: an analyst must look again."""
+    UNREACHABLE = "unreachable"
+    """The last revisit could not tell (timeout, refused, 5xx): transient until a policy says not."""
+    GONE = "gone"
+    """The last revisit found the content removed; waiting for a second revisit to agree."""
+    REMOVED = "removed"
+    """Removal confirmed. Closed."""
+    WITHDRAWN = "withdrawn"
+    """Closed by an analyst without removal (reported in error, handed to police, ...)."""
+
+
+OPEN_STATES: frozenset[CaseState] = frozenset(
+    {CaseState.QUEUED, CaseState.LIVE, CaseState.CHANGED, CaseState.UNREACHABLE, CaseState.GONE}
+)
+CLOSED_STATES: frozenset[CaseState] = frozenset({CaseState.REMOVED, CaseState.WITHDRAWN})
+
+_REVISIT_OUTCOMES = frozenset({CaseState.LIVE, CaseState.CHANGED, CaseState.UNREACHABLE, CaseState.GONE})
+
+ALLOWED_TRANSITIONS: dict[CaseState, frozenset[CaseState]] = {
+    CaseState.QUEUED: _REVISIT_OUTCOMES | {CaseState.WITHDRAWN},
+    CaseState.LIVE: _REVISIT_OUTCOMES | {CaseState.WITHDRAWN},
+    CaseState.CHANGED: _REVISIT_OUTCOMES | {CaseState.WITHDRAWN},
+    CaseState.UNREACHABLE: _REVISIT_OUTCOMES | {CaseState.WITHDRAWN},
+    CaseState.GONE: _REVISIT_OUTCOMES | {CaseState.REMOVED, CaseState.WITHDRAWN},
+    CaseState.REMOVED: frozenset(),
+    CaseState.WITHDRAWN: frozenset(),
+}
+
+
+def can_move(current: CaseState, target: CaseState) -> bool:
+    return target in ALLOWED_TRANSITIONS[current]

@@ -1,0 +1,115 @@
+"""Opening the store: one engine, short transactions, and the schema kept at Alembic's head.
+
+SQLite (the default) gets WAL mode and a busy timeout so a crawler and a CLI can share the file;
+PostgreSQL is used as is. Opening a store upgrades its schema: a newcomer never runs a migration
+by hand, and two processes upgrading at once are serialised by a lock (see migrations/env.py).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, OperationalError
+from sqlalchemy.orm import Session, sessionmaker
+
+from takedown.errors import StoreError
+
+MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+
+
+class Store:
+    """A handle on the database: hands out sessions, owns the engine."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._sessions = sessionmaker(engine, expire_on_commit=False)
+
+    @classmethod
+    def open(cls, database_url: str, *, upgrade: bool = True) -> Store:
+        """Connect to ``database_url`` and (by default) bring its schema up to date."""
+        store = cls(create_store_engine(database_url))
+        if upgrade:
+            store.upgrade()
+        return store
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        """A session in one transaction: committed if the block succeeds, rolled back if not."""
+        with self._sessions() as session, session.begin():
+            yield session
+
+    def new_session(self) -> Session:
+        """A session whose transactions the caller manages (for work committed in batches)."""
+        return self._sessions()
+
+    def upgrade(self) -> None:
+        """Apply every migration not yet applied. Cheap when there is none."""
+        if self.current_revision() == head_revision():
+            return
+        config = alembic_config()
+        with self.engine.begin() as connection:
+            config.attributes["connection"] = connection
+            command.upgrade(config, "head")
+
+    def current_revision(self) -> str | None:
+        try:
+            with self.engine.connect() as connection:
+                return MigrationContext.configure(connection).get_current_revision()
+        except OperationalError as exc:
+            raise StoreError(f"cannot open the store at {safe_url(self.engine)}: {exc.orig}") from exc
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+def create_store_engine(database_url: str, **kwargs: Any) -> Engine:
+    try:
+        url = make_url(database_url)
+    except ArgumentError as exc:
+        raise StoreError(f"TAKEDOWN_DATABASE_URL is not a database URL: {exc}") from exc
+    if url.get_backend_name() == "sqlite":
+        if url.database and url.database != ":memory:":
+            Path(url.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, connect_args={"timeout": 30}, **kwargs)
+        event.listen(engine, "connect", _sqlite_pragmas)
+        # pysqlite's own transaction handling defers BEGIN; take it over so that a transaction
+        # really starts when SQLAlchemy says it does (needed for the partial unique index to guard
+        # concurrent imports, and for SAVEPOINTs).
+        event.listen(engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN"))
+        return engine
+    if url.get_backend_name() == "postgresql" and url.drivername == "postgresql":
+        url = url.set(drivername="postgresql+psycopg")
+    return create_engine(url, pool_pre_ping=True, **kwargs)
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
+def alembic_config() -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    return config
+
+
+def head_revision() -> str | None:
+    return ScriptDirectory.from_config(alembic_config()).get_current_head()
+
+
+def safe_url(engine: Engine) -> str:
+    """The engine's URL with any password hidden, for messages and logs."""
+    return engine.url.render_as_string(hide_password=True)

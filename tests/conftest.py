@@ -1,0 +1,88 @@
+"""Fixtures shared by the suite.
+
+Store tests run on SQLite always, and on PostgreSQL when ``TAKEDOWN_TEST_DATABASE_URL`` is set: each
+test gets a schema of its own there, dropped afterwards. Redis likewise with ``TAKEDOWN_TEST_REDIS_URL``.
+When ``TAKEDOWN_TEST_REQUIRE_SERVICES=1`` (CI sets it), a missing service fails the test instead of
+skipping it, so a green CI run cannot hide that PostgreSQL or Redis were never exercised.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from takedown.clock import ManualClock
+from takedown.settings import sqlite_url
+from takedown.store import Store
+
+POSTGRES_ENV = "TAKEDOWN_TEST_DATABASE_URL"
+REDIS_ENV = "TAKEDOWN_TEST_REDIS_URL"
+
+
+def service_unavailable(reason: str) -> None:
+    if os.environ.get("TAKEDOWN_TEST_REQUIRE_SERVICES") == "1":
+        pytest.fail(f"{reason}, and TAKEDOWN_TEST_REQUIRE_SERVICES=1 forbids skipping")
+    pytest.skip(reason)
+
+
+def postgres_url_for_new_schema() -> Iterator[str]:
+    """Yield a URL whose connections use a fresh schema; drop the schema afterwards."""
+    base = os.environ.get(POSTGRES_ENV)
+    if not base:
+        service_unavailable(f"{POSTGRES_ENV} is not set (e.g. postgresql://postgres@127.0.0.1:5432/test)")
+    url = make_url(base)
+    if url.drivername == "postgresql":
+        url = url.set(drivername="postgresql+psycopg")
+    schema = f"t_{uuid.uuid4().hex[:16]}"
+    admin = create_engine(url)
+    try:
+        with admin.begin() as connection:
+            connection.execute(text(f'CREATE SCHEMA "{schema}"'))
+    except Exception as exc:  # noqa: BLE001 - any failure to reach the server means "unavailable"
+        admin.dispose()
+        service_unavailable(f"PostgreSQL at {url.render_as_string(hide_password=True)} is unreachable: {exc}")
+    try:
+        yield url.update_query_dict({"options": f"-csearch_path={schema}"}).render_as_string(hide_password=False)
+    finally:
+        with admin.begin() as connection:
+            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A URL for an empty store, on each backend."""
+    if request.param == "sqlite":
+        yield sqlite_url(tmp_path / "takedown.db")
+    else:
+        yield from postgres_url_for_new_schema()
+
+
+@pytest.fixture
+def store(database_url: str) -> Iterator[Store]:
+    opened = Store.open(database_url)
+    try:
+        yield opened
+    finally:
+        opened.dispose()
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock(datetime(2026, 3, 1, 9, 0, tzinfo=UTC))
+
+
+@pytest.fixture
+def redis_url() -> str:
+    """The Redis URL for frontier tests; skips (or fails, in CI) without one."""
+    url = os.environ.get(REDIS_ENV)
+    if not url:
+        service_unavailable(f"{REDIS_ENV} is not set (e.g. redis://127.0.0.1:6379/15)")
+    return url

@@ -1,0 +1,95 @@
+"""The store: schema from migrations, UTC times, and the database-level guarantee of one open case per URL."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta, timezone
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError, StatementError
+
+from takedown.errors import StoreError
+from takedown.intake import Report, queue_batch, validate_report
+from takedown.models import Base, Case
+from takedown.store import Store, head_revision
+
+
+def test_migrations_build_exactly_the_models_schema(store: Store) -> None:
+    with store.engine.connect() as connection:
+        differences = compare_metadata(MigrationContext.configure(connection), Base.metadata)
+    assert differences == []
+    assert store.current_revision() == head_revision()
+
+
+def test_opening_an_up_to_date_store_again_changes_nothing(database_url: str, store: Store, clock) -> None:
+    with store.session() as session:
+        queue_batch(session, [validate_report(Report("http://a.test/x"))], actor="t", now=clock.now())
+    again = Store.open(database_url)
+    try:
+        with again.session() as session:
+            assert session.scalars(select(Case.url)).all() == ["http://a.test/x"]
+    finally:
+        again.dispose()
+
+
+def test_times_come_back_in_utc_whatever_zone_they_went_in(store: Store) -> None:
+    paris = timezone(timedelta(hours=1))
+    with store.session() as session:
+        [result] = queue_batch(
+            session, [validate_report(Report("http://a.test/x"))], actor="t", now=datetime(2026, 3, 1, 10, 0, tzinfo=paris)
+        )
+    with store.session() as session:
+        case = session.get(Case, result.case_id)
+        assert case is not None
+        assert case.queued_at == datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
+        assert case.queued_at.tzinfo is UTC
+
+
+def test_a_naive_time_is_refused(store: Store) -> None:
+    with pytest.raises(StatementError, match="naive datetime"), store.session() as session:
+        queue_batch(session, [validate_report(Report("http://a.test/x"))], actor="t", now=datetime(2026, 3, 1))
+
+
+def test_the_database_refuses_a_second_open_case_for_one_url(store: Store, clock) -> None:
+    """Even code that skips the intake checks cannot open a URL twice: the index says no."""
+    report = validate_report(Report("http://a.test/x"))
+    with store.session() as session:
+        queue_batch(session, [report], actor="t", now=clock.now())
+    with pytest.raises(IntegrityError), store.session() as session:
+        session.add(
+            Case(
+                url=report.url,
+                canonical_url=report.canonical.url,
+                dedup_key=report.canonical.dedup_key,
+                dedup_hash=report.dedup_hash,
+                host=report.host,
+                category="csam",
+                state="live",
+                queued_by="t",
+                queued_at=clock.now(),
+                updated_at=clock.now(),
+            )
+        )
+
+
+def test_an_unknown_state_is_refused_by_the_database(store: Store, clock) -> None:
+    with store.session() as session:
+        [result] = queue_batch(session, [validate_report(Report("http://a.test/x"))], actor="t", now=clock.now())
+    with pytest.raises(IntegrityError), store.session() as session:
+        case = session.get(Case, result.case_id)
+        assert case is not None
+        case.state = "lost"
+
+
+def test_an_unreachable_database_gives_an_error_naming_it_without_the_password() -> None:
+    with pytest.raises(StoreError) as caught:
+        Store.open("postgresql://someone:hunter2@127.0.0.1:1/nothing")
+    assert "127.0.0.1:1" in str(caught.value)
+    assert "hunter2" not in str(caught.value)
+
+
+def test_a_malformed_database_url_is_a_clear_error() -> None:
+    with pytest.raises(StoreError, match="not a database URL"):
+        Store.open("not a url at all")
