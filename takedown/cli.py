@@ -188,9 +188,10 @@ def queue_import(
     Exit status: 0 all rows accepted; 3 some refused; 65 all refused; 2 the file cannot be read.
     """
     with errors_as_exit_codes():
-        chosen = ImportFormat(file_format) if file_format else ImportFormat.guess(file.name)
+        name = getattr(file, "name", "<stdin>")
+        chosen = ImportFormat(file_format) if file_format else ImportFormat.guess(name)
         rows = read_rows(file, chosen, default_category=category)
-        total = _count_lines(file.name) if file.name != "<stdin>" else None
+        total = _count_lines(name) if name != "<stdin>" else None
         show_progress = not quiet and sys.stderr.isatty()
         with _progress(total, enabled=show_progress) as advance:
             summary = import_rows(

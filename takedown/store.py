@@ -81,10 +81,11 @@ def create_store_engine(database_url: str, **kwargs: Any) -> Engine:
             Path(url.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(url, connect_args={"timeout": 30}, **kwargs)
         event.listen(engine, "connect", _sqlite_pragmas)
-        # pysqlite's own transaction handling defers BEGIN; take it over so that a transaction
-        # really starts when SQLAlchemy says it does (needed for the partial unique index to guard
-        # concurrent imports, and for SAVEPOINTs).
-        event.listen(engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN"))
+        # pysqlite's own transaction handling defers BEGIN; take it over. BEGIN IMMEDIATE takes the
+        # write lock up front: two deferred transactions that read and then write deadlock in WAL
+        # mode ("database is locked" at once, whatever the busy timeout), while immediate ones
+        # simply queue behind each other. Readers are not blocked by it in WAL mode.
+        event.listen(engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN IMMEDIATE"))
         return engine
     if url.get_backend_name() == "postgresql" and url.drivername == "postgresql":
         url = url.set(drivername="postgresql+psycopg")

@@ -1,0 +1,189 @@
+"""The ``takedown`` command as a user and a script meet it: output, --json, exit codes, --help."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+import pytest
+from click.testing import CliRunner, Result
+
+from takedown import exitcodes
+from takedown.cli import App, cli
+from takedown.clock import ManualClock
+from takedown.settings import Settings
+from takedown.store import Store
+
+
+@pytest.fixture
+def app(store: Store, clock: ManualClock, database_url: str) -> App:
+    return App(settings=Settings(database_url=database_url, actor="analyst:tester"), clock=clock, _store=store)
+
+
+@pytest.fixture
+def run(app: App):  # type: ignore[no-untyped-def]
+    runner = CliRunner()
+
+    def invoke(*args: str, stdin: str | None = None) -> Result:
+        return runner.invoke(cli, list(args), obj=app, input=stdin, catch_exceptions=False)
+
+    return invoke
+
+
+def test_queue_add_then_again_says_it_is_already_open(run) -> None:  # type: ignore[no-untyped-def]
+    first = run("queue", "add", "http://a.test/x", "--reference", "HL-1", "--sha256", "A" * 64)
+    assert first.exit_code == exitcodes.OK
+    assert first.stdout == "http://a.test/x: queued as case 1\n"
+    again = run("queue", "add", "HTTP://a.test:80/x#y", "--json")
+    assert again.exit_code == exitcodes.OK
+    assert json.loads(again.stdout) == {
+        "outcome": "already_open",
+        "case_id": 1,
+        "previous_case_id": None,
+        "url": "HTTP://a.test:80/x#y",
+    }
+
+
+def test_queue_add_refuses_bad_input_with_exit_65_and_the_reason(run) -> None:  # type: ignore[no-untyped-def]
+    result = run("queue", "add", "http://user:pw@a.test/")
+    assert result.exit_code == exitcodes.DATA_ERROR
+    assert result.stdout == ""
+    assert result.stderr == "error: url: contains credentials (user:password@); remove them, they must never reach a notice\n"
+
+
+def test_queue_import_reports_counts_and_each_refused_row(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    path = tmp_path / "reports.csv"
+    path.write_text("url,reference\nhttp://a.test/1,HL-1\nnot a url,HL-2\nhttp://a.test/3,HL-3\n", encoding="utf-8")
+    result = run("queue", "import", str(path))
+    assert result.exit_code == exitcodes.PARTIAL
+    assert result.stdout == "queued 2, reopened 0, already open 0, refused 1\n"
+    assert "refused: line 3: url: has no scheme" in result.stderr
+
+    again = run("queue", "import", str(path), "--json")
+    assert again.exit_code == exitcodes.PARTIAL
+    assert json.loads(again.stdout) == {
+        "queued": 0,
+        "already_open": 2,
+        "reopened": 0,
+        "rejected": 1,
+        "errors": [
+            {"line": 3, "field": "url", "message": "has no scheme; write it in full, like https://example.com/path"}
+        ],
+    }
+
+
+def test_queue_import_reads_stdin_with_a_named_format(run) -> None:  # type: ignore[no-untyped-def]
+    result = run("queue", "import", "-", "--format", "lines", stdin="http://a.test/1\nhttp://a.test/2\n")
+    assert (result.exit_code, result.stdout) == (0, "queued 2, reopened 0, already open 0, refused 0\n")
+
+
+def test_queue_import_of_only_bad_rows_exits_65(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    path = tmp_path / "bad.txt"
+    path.write_text("ftp://a.test/\n", encoding="utf-8")
+    assert run("queue", "import", str(path)).exit_code == exitcodes.DATA_ERROR
+
+
+def test_queue_import_of_an_unrecognised_file_is_a_usage_error(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    path = tmp_path / "reports.xlsx"
+    path.write_bytes(b"PK")
+    result = run("queue", "import", str(path))
+    assert result.exit_code == exitcodes.USAGE
+    assert "pass --format csv, jsonl or lines" in result.stderr
+
+
+def test_queue_list_filters_and_prints_json(run) -> None:  # type: ignore[no-untyped-def]
+    for url in ("http://a.test/1", "http://b.test/2", "http://a.test/3"):
+        run("queue", "add", url)
+    run("case", "withdraw", "2", "--reason", "test")
+    listed = json.loads(run("queue", "list", "--state", "queued", "--json").stdout)
+    assert [(row["id"], row["url"], row["state"]) for row in listed] == [
+        (1, "http://a.test/1", "queued"),
+        (3, "http://a.test/3", "queued"),
+    ]
+    assert listed[0]["queued_at"] == "2026-03-01T09:00:00Z"
+    assert [row["id"] for row in json.loads(run("queue", "list", "--host", "b.test", "--json").stdout)] == [2]
+    assert [row["id"] for row in json.loads(run("queue", "list", "--after", "1", "--limit", "1", "--json").stdout)] == [2]
+    text = run("queue", "list").stdout
+    assert "http://b.test/2" in text and "withdrawn" in text
+
+
+def test_case_show_gives_the_timeline(run, clock: ManualClock) -> None:  # type: ignore[no-untyped-def]
+    from datetime import timedelta
+
+    run("queue", "add", "http://a.test/1", "--reference", "HL-9")
+    clock.advance(timedelta(hours=5))
+    run("case", "withdraw", "1", "--reason", "handed to police")
+    shown = run("case", "show", "1")
+    assert shown.exit_code == 0
+    assert "2026-03-01T09:00:00Z  analyst:tester           queued (csam), reference HL-9" in shown.stdout
+    assert "2026-03-01T14:00:00Z  analyst:tester           withdrawn: handed to police" in shown.stdout
+    detail = json.loads(run("case", "show", "1", "--json").stdout)
+    assert detail["state"] == "withdrawn"
+    assert detail["closed_at"] == "2026-03-01T14:00:00Z"
+    assert [(e["action"], e["from_state"], e["to_state"]) for e in detail["timeline"]] == [
+        ("queued", None, "queued"),
+        ("withdrawn", "queued", "withdrawn"),
+    ]
+
+
+def test_case_commands_exit_4_for_a_missing_case_and_5_for_a_closed_one(run) -> None:  # type: ignore[no-untyped-def]
+    missing = run("case", "show", "99")
+    assert missing.exit_code == exitcodes.NOT_FOUND
+    assert missing.stderr == "error: no case with id 99; `takedown queue list` shows the cases\n"
+    run("queue", "add", "http://a.test/1")
+    assert run("case", "withdraw", "1", "--reason", "x").exit_code == 0
+    again = run("case", "withdraw", "1", "--reason", "x")
+    assert again.exit_code == exitcodes.REFUSED
+    assert "already closed (withdrawn)" in again.stderr
+    assert run("case", "withdraw", "1").exit_code == exitcodes.USAGE, "--reason is required"
+
+
+def test_url_canonicalize_prints_one_line_per_argument_in_order(run) -> None:  # type: ignore[no-untyped-def]
+    result = run("url", "canonicalize", "http://www.GOOgle.com/", "http://3279880203/blah", "www.google.com")
+    assert result.exit_code == 0
+    assert result.stdout == "http://www.google.com/\nhttp://195.127.0.11/blah\nhttp://www.google.com/\n"
+
+
+def test_url_canonicalize_names_what_it_cannot_read(run) -> None:  # type: ignore[no-untyped-def]
+    result = run("url", "canonicalize", "--json", "http://h:8080/a/../b", "http:/broken")
+    assert result.exit_code == exitcodes.PARTIAL
+    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    assert lines[0] == {"input": "http://h:8080/a/../b", "canonical": "http://h/b", "dedup_key": "http://h:8080/b", "error": None}
+    assert lines[1]["canonical"] is None and "expected '//'" in lines[1]["error"]
+    assert run("url", "canonicalize", "").exit_code == exitcodes.DATA_ERROR
+
+
+def test_db_status_reports_the_revision(run) -> None:  # type: ignore[no-untyped-def]
+    status = json.loads(run("db", "status", "--json").stdout)
+    assert status["revision"] == status["head"] is not None
+
+
+def _all_commands(group: click.Group, prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
+    found = [prefix]
+    for name, command in group.commands.items():
+        if isinstance(command, click.Group):
+            found += _all_commands(command, (*prefix, name))
+        else:
+            found.append((*prefix, name))
+    return found
+
+
+@pytest.mark.parametrize("command", _all_commands(cli), ids=lambda c: " ".join(c) or "takedown")
+def test_every_command_has_help(command: tuple[str, ...]) -> None:
+    result = CliRunner().invoke(cli, [*command, "--help"])
+    assert result.exit_code == 0
+    assert "Usage:" in result.stdout
+
+
+def test_an_unknown_option_is_a_usage_error() -> None:
+    assert CliRunner().invoke(cli, ["queue", "list", "--colour"]).exit_code == exitcodes.USAGE
+
+
+def test_the_demo_runs_in_a_directory_of_its_own(tmp_path: Path) -> None:
+    result = CliRunner().invoke(cli, ["demo", "--directory", str(tmp_path / "demo")], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert "queued 5, reopened 0, already open 1, refused 2" in result.stdout
+    assert "queued 0, reopened 0, already open 6, refused 2" in result.stdout
+    assert "withdrawn: duplicate report from a partner hotline" in result.stdout
+    assert (tmp_path / "demo" / "demo.db").exists()
