@@ -35,6 +35,8 @@ DEFAULT_PORTS = {"http": 80, "https": 443}
 _MAX_UNESCAPE_ROUNDS = 1024
 _ESCAPE_RE = re.compile(rb"%([0-9A-Fa-f]{2})")
 _POSSIBLE_IP_RE = re.compile(rb"^(?:0[xX][0-9A-Fa-f]+|[0-9.])+$")
+_NEEDS_ESCAPE = re.compile(rb"[\x00-\x20\x7f-\xff#%]")
+_NON_ASCII_HOST_BYTE = re.compile(rb"[\x81-\xff]")
 _PORT_RE = re.compile(rb":([0-9]*)$")
 _SCHEME_FIRST = frozenset(b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
 _SCHEME_REST = _SCHEME_FIRST | frozenset(b"0123456789+-.")
@@ -124,6 +126,8 @@ def _unescape_once(data: bytes) -> bytes:
 
 
 def _unescape_fully(data: bytes) -> bytes:
+    if b"%" not in data:
+        return data
     for _ in range(_MAX_UNESCAPE_ROUNDS):
         decoded = _unescape_once(data)
         if decoded == data:
@@ -133,6 +137,8 @@ def _unescape_fully(data: bytes) -> bytes:
 
 
 def _escape(data: bytes) -> str:
+    if not _NEEDS_ESCAPE.search(data):
+        return data.decode("ascii")
     out = bytearray()
     for byte in data:
         if byte <= 0x20 or byte >= 0x7F or byte in (0x23, 0x25):  # space and controls, '#', '%'
@@ -188,7 +194,7 @@ def _canonical_host(hostish: bytes) -> tuple[bytes, int | None]:
             raise CanonicalizationError(
                 f"the host contains '{delimiter.decode()}' outside an IPv6 address in brackets"
             )
-    if any(byte > 0x80 for byte in host):  # 0x80 itself is left escaped, as the reference client does
+    if _NON_ASCII_HOST_BYTE.search(host):  # 0x80 itself is left escaped, as the reference client does
         host = _to_idna(host)
     host = re.sub(rb"\.+", b".", host).strip(b".")
     if not host:

@@ -26,6 +26,7 @@ from takedown.store import Store
 CSV_COLUMNS = ("url", "category", "reference", "sha256", "md5")
 _DIGEST_SEPARATORS = re.compile(r"[\s,;]+")
 _CONCURRENT_RETRIES = 5
+_LONE_SURROGATE = re.compile("[\udc80-\udcff]")
 
 
 class ImportFormat(StrEnum):
@@ -103,7 +104,8 @@ def read_rows(stream: IO[bytes], file_format: ImportFormat, *, default_category:
 
 
 def _undecodable(value: str) -> bool:
-    return any("\udc80" <= char <= "\udcff" for char in value)
+    """Bytes that were not UTF-8 come through ``surrogateescape`` as lone surrogates."""
+    return _LONE_SURROGATE.search(value) is not None
 
 
 def _read_lines(text: IO[str], default_category: str | None) -> Iterator[Row]:

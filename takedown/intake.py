@@ -16,9 +16,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, urlsplit
 
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
 from takedown.canonical import CanonicalizationError, CanonicalUrl, canonical_parts
@@ -37,6 +37,8 @@ CATEGORIES: dict[str, str] = {
 }
 DEFAULT_CATEGORY = "csam"
 
+_ASCII_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_CONTROL_CATEGORIES = frozenset({"Cc", "Cf", "Zl", "Zp"})
 _HEX = re.compile(r"\A[0-9a-fA-F]+\Z")
 _HOST_LABEL = re.compile(r"\A[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?\Z")
 _DIGEST_LENGTHS = {"sha256": 64, "md5": 32}
@@ -63,10 +65,7 @@ class ValidReport:
     category: str
     reference: str | None
     fingerprints: tuple[tuple[str, str], ...]
-
-    @property
-    def dedup_hash(self) -> str:
-        return dedup_hash(self.canonical.dedup_key)
+    dedup_hash: str
 
 
 class QueueOutcome(StrEnum):
@@ -99,7 +98,7 @@ def dedup_hash(key: str) -> str:
 
 def validate_report(report: Report) -> ValidReport:
     """Check every field of ``report``; raise :class:`InvalidReport` naming the first bad one."""
-    url = validate_url(report.url)
+    url, parts = _checked_url(report.url)
     try:
         canonical = canonical_parts(url)
     except CanonicalizationError as exc:
@@ -107,18 +106,23 @@ def validate_report(report: Report) -> ValidReport:
     return ValidReport(
         url=url,
         canonical=canonical,
-        host=_validated_host(url, canonical),
+        host=_validated_host(parts.hostname or "", canonical),
         category=validate_category(report.category),
         reference=validate_reference(report.reference),
         fingerprints=tuple(
             [("sha256", digest) for digest in validate_digests("sha256", report.sha256)]
             + [("md5", digest) for digest in validate_digests("md5", report.md5)]
         ),
+        dedup_hash=dedup_hash(canonical.dedup_key),
     )
 
 
 def validate_url(raw: str) -> str:
     """Return the URL as reported (trimmed) if it can be fetched and notified safely."""
+    return _checked_url(raw)[0]
+
+
+def _checked_url(raw: str) -> tuple[str, SplitResult]:
     if not isinstance(raw, str):
         raise InvalidReport("url", f"expected text, got {type(raw).__name__}")
     url = raw.strip()
@@ -126,11 +130,7 @@ def validate_url(raw: str) -> str:
         raise InvalidReport("url", "is empty")
     if len(url) > MAX_URL_LENGTH:
         raise InvalidReport("url", f"is {len(url)} characters long; the limit is {MAX_URL_LENGTH}")
-    for position, char in enumerate(url):
-        if unicodedata.category(char) in ("Cc", "Cf", "Zl", "Zp") and char != " ":
-            raise InvalidReport(
-                "url", f"contains the control character U+{ord(char):04X} at position {position + 1}"
-            )
+    _refuse_control_characters(url)
     scheme, sep, _ = url.partition("://")
     if not sep or not re.fullmatch(r"[A-Za-z][A-Za-z0-9+.-]*", scheme):
         raise InvalidReport("url", "has no scheme; write it in full, like https://example.com/path")
@@ -149,22 +149,42 @@ def validate_url(raw: str) -> str:
         raise InvalidReport("url", "port 0 cannot be connected to")
     if not parts.hostname:
         raise InvalidReport("url", "has no host")
-    return url
+    return url, parts
 
 
-def _validated_host(url: str, canonical: CanonicalUrl) -> str:
+def _refuse_control_characters(url: str) -> None:
+    """Refuse C0/C1 controls, DEL, and invisible format characters (bidi overrides, zero widths).
+
+    They have no place in a URL, and in a notice they could forge headers or hide what a URL is.
+    """
+    position = _first_control_character(url)
+    if position >= 0:
+        raise InvalidReport(
+            "url", f"contains the control character U+{ord(url[position]):04X} at position {position + 1}"
+        )
+
+
+def _first_control_character(text: str) -> int:
+    """Index of the first control or invisible format character in ``text``, or -1."""
+    if text.isascii():
+        match = _ASCII_CONTROL.search(text)
+        return match.start() if match else -1
+    return next((index for index, char in enumerate(text) if unicodedata.category(char) in _CONTROL_CATEGORIES), -1)
+
+
+def _validated_host(hostname: str, canonical: CanonicalUrl) -> str:
     """The host in ASCII: punycode for a name, dotted decimal for an IPv4 address in any notation.
 
     Checked on the host as written, so a name DNS cannot hold is refused here rather than failing
     at every revisit; the value returned is the canonical host, the one that will be resolved.
     """
-    hostname = urlsplit(url).hostname or ""
     if "%" in hostname:
         raise InvalidReport("url", f"host '{hostname}' is percent-escaped; write the host itself")
-    try:
-        return str(ipaddress.ip_address(hostname))
-    except ValueError:
-        pass
+    if ":" in hostname:
+        try:
+            return str(ipaddress.IPv6Address(hostname))
+        except ValueError:
+            raise InvalidReport("url", f"host '{hostname}' is not a valid IPv6 address") from None
     if ".." in hostname or hostname.startswith("."):
         raise InvalidReport("url", f"host '{hostname}' has an empty label (two dots in a row)")
     host = canonical.host
@@ -191,7 +211,7 @@ def validate_reference(reference: str | None) -> str | None:
         return None
     if len(value) > MAX_REFERENCE_LENGTH:
         raise InvalidReport("reference", f"is {len(value)} characters long; the limit is {MAX_REFERENCE_LENGTH}")
-    if any(unicodedata.category(char) in ("Cc", "Cf", "Zl", "Zp") for char in value):
+    if _first_control_character(value) >= 0:
         raise InvalidReport("reference", "contains a control character")
     return value
 
@@ -213,65 +233,91 @@ def queue_batch(session: Session, reports: Sequence[ValidReport], *, actor: str,
 
     The caller commits. If another process opens one of the same URLs concurrently, the partial
     unique index makes the commit fail with ``IntegrityError``; run the batch again and that
-    URL comes back as ``already_open``.
+    URL comes back as ``already_open``. Rows are written with set-based inserts, not one ORM object
+    at a time: intake is the bulk path, where that is the difference between minutes and seconds.
     """
     hashes = {report.dedup_hash for report in reports}
     open_cases = _open_case_ids(session, hashes)
     last_closed = _last_closed_case_ids(session, hashes - open_cases.keys())
 
-    plan: list[tuple[QueueOutcome, Case | int]] = []
-    opened: dict[str, Case] = {}
+    to_open: dict[str, ValidReport] = {}
     for report in reports:
-        key = report.dedup_hash
-        existing = open_cases.get(key) or opened.get(key)
-        if existing is not None:
-            plan.append((QueueOutcome.ALREADY_OPEN, existing))
-            continue
-        previous = last_closed.get(key)
-        opened[key] = Case(
-            url=report.url,
-            canonical_url=report.canonical.url,
-            dedup_key=report.canonical.dedup_key,
-            dedup_hash=key,
-            host=report.host,
-            category=report.category,
-            reference=report.reference,
-            state=CaseState.QUEUED.value,
-            queued_by=actor,
-            previous_case_id=previous,
-            queued_at=now,
-            updated_at=now,
-            next_check_at=now,
-            fingerprints=[Fingerprint(algorithm=alg, digest=digest) for alg, digest in report.fingerprints],
-        )
-        plan.append((QueueOutcome.QUEUED if previous is None else QueueOutcome.REOPENED, opened[key]))
-    session.add_all(opened.values())
-    session.flush()
-    session.add_all(event for case in opened.values() for event in _queued_events(case, actor, now))
-    session.flush()
+        if report.dedup_hash not in open_cases:
+            to_open.setdefault(report.dedup_hash, report)
+    opened = _insert_cases(session, to_open, last_closed, actor=actor, now=now)
 
     results = []
-    for report, (outcome, target) in zip(reports, plan, strict=True):
-        case_id = target if isinstance(target, int) else target.id
-        previous_id = None if isinstance(target, int) or outcome is QueueOutcome.ALREADY_OPEN else target.previous_case_id
-        results.append(QueueResult(outcome, case_id, report.url, previous_id))
+    for report in reports:
+        key = report.dedup_hash
+        if key in open_cases:
+            results.append(QueueResult(QueueOutcome.ALREADY_OPEN, open_cases[key], report.url))
+        elif to_open[key] is not report:
+            results.append(QueueResult(QueueOutcome.ALREADY_OPEN, opened[key], report.url))
+        elif key in last_closed:
+            results.append(QueueResult(QueueOutcome.REOPENED, opened[key], report.url, last_closed[key]))
+        else:
+            results.append(QueueResult(QueueOutcome.QUEUED, opened[key], report.url))
     return results
 
 
-def _queued_events(case: Case, actor: str, now: datetime) -> list[Event]:
-    detail: dict[str, object] = {"category": case.category}
-    if case.reference:
-        detail["reference"] = case.reference
+def _insert_cases(
+    session: Session, reports: dict[str, ValidReport], previous: dict[str, int], *, actor: str, now: datetime
+) -> dict[str, int]:
+    """Insert one case per report with its fingerprints and events; return case ids by dedup hash."""
+    if not reports:
+        return {}
+    rows = [
+        {
+            "url": report.url,
+            "canonical_url": report.canonical.url,
+            "dedup_key": report.canonical.dedup_key,
+            "dedup_hash": key,
+            "host": report.host,
+            "category": report.category,
+            "reference": report.reference,
+            "state": CaseState.QUEUED.value,
+            "queued_by": actor,
+            "previous_case_id": previous.get(key),
+            "queued_at": now,
+            "updated_at": now,
+            "next_check_at": now,
+        }
+        for key, report in reports.items()
+    ]
+    # dedup_hash is unique among these rows, so RETURNING rows can be matched in any order.
+    ids = {key: case_id for case_id, key in session.execute(insert(Case).returning(Case.id, Case.dedup_hash), rows)}
+    fingerprints = [
+        {"case_id": ids[key], "algorithm": algorithm, "digest": digest}
+        for key, report in reports.items()
+        for algorithm, digest in report.fingerprints
+    ]
+    if fingerprints:
+        session.execute(insert(Fingerprint), fingerprints)
     events = []
-    if case.previous_case_id is not None:
-        detail["reopens_case"] = case.previous_case_id
-        events.append(
-            Event(case_id=case.previous_case_id, at=now, actor=actor, action="reopened_as", detail={"case": case.id})
-        )
-    events.append(
-        Event(case_id=case.id, at=now, actor=actor, action="queued", to_state=CaseState.QUEUED.value, detail=detail)
-    )
-    return events
+    for key, report in reports.items():
+        detail: dict[str, object] = {"category": report.category}
+        if report.reference:
+            detail["reference"] = report.reference
+        if key in previous:
+            detail["reopens_case"] = previous[key]
+            events.append(_event_row(previous[key], actor, now, "reopened_as", None, {"case": ids[key]}))
+        events.append(_event_row(ids[key], actor, now, "queued", CaseState.QUEUED.value, detail))
+    session.execute(insert(Event), events)
+    return ids
+
+
+def _event_row(
+    case_id: int, actor: str, now: datetime, action: str, to_state: str | None, detail: dict[str, object]
+) -> dict[str, object]:
+    return {
+        "case_id": case_id,
+        "at": now,
+        "actor": actor,
+        "action": action,
+        "from_state": None,
+        "to_state": to_state,
+        "detail": detail,
+    }
 
 
 def _open_case_ids(session: Session, hashes: set[str]) -> dict[str, int]:

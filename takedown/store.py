@@ -1,6 +1,6 @@
 """Opening the store: one engine, short transactions, and the schema kept at Alembic's head.
 
-SQLite (the default) gets WAL mode and a busy timeout so a crawler and a CLI can share the file;
+SQLite (the default) gets WAL mode, full fsync on commit and a busy timeout so a crawler and a CLI can share the file;
 PostgreSQL is used as is. Opening a store upgrades its schema: a newcomer never runs a migration
 by hand, and two processes upgrading at once are serialised by a lock (see migrations/env.py).
 """
@@ -89,7 +89,14 @@ def create_store_engine(database_url: str, **kwargs: Any) -> Engine:
         return engine
     if url.get_backend_name() == "postgresql" and url.drivername == "postgresql":
         url = url.set(drivername="postgresql+psycopg")
-    return create_engine(url, pool_pre_ping=True, **kwargs)
+    connect_args: dict[str, Any] = {}
+    if url.drivername == "postgresql+psycopg":
+        # No server-side prepared statements. After five runs psycopg would prepare a statement and
+        # PostgreSQL would switch to a generic plan, in which "hash IN ($1 ... $1000)" is searched
+        # linearly for every row: intake lookups went from 30 ms to 2-4 s a batch at 100,000 cases.
+        # It also keeps the store usable behind PgBouncer in transaction mode.
+        connect_args["prepare_threshold"] = None
+    return create_engine(url, pool_pre_ping=True, connect_args=connect_args, **kwargs)
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -97,7 +104,12 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA synchronous=NORMAL")
+    # FULL: a committed intake survives power loss too, not only a crashed process. Measured on
+    # the 100,000-row import benchmark, it costs nothing visible against NORMAL.
+    cursor.execute("PRAGMA synchronous=FULL")
+    # 64 MiB of page cache instead of 2 MiB: the dedup index is keyed by a hash, so inserts land on
+    # random pages, and a cache that holds the index keeps bulk intake fast as the store grows.
+    cursor.execute("PRAGMA cache_size=-65536")
     cursor.close()
 
 

@@ -52,7 +52,6 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_case_host'), ['host'], unique=False)
         batch_op.create_index(batch_op.f('ix_case_next_check_at'), ['next_check_at'], unique=False)
         batch_op.create_index(batch_op.f('ix_case_next_notice_at'), ['next_notice_at'], unique=False)
-        batch_op.create_index(batch_op.f('ix_case_state'), ['state'], unique=False)
         batch_op.create_index('uq_case_open_dedup_hash', ['dedup_hash'], unique=True, sqlite_where=sa.text("state IN ('changed', 'gone', 'live', 'queued', 'unreachable')"), postgresql_where=sa.text("state IN ('changed', 'gone', 'live', 'queued', 'unreachable')"))
 
     op.create_table('contact',
@@ -205,7 +204,6 @@ def downgrade() -> None:
     op.drop_table('contact')
     with op.batch_alter_table('case', schema=None) as batch_op:
         batch_op.drop_index('uq_case_open_dedup_hash', sqlite_where=sa.text("state IN ('changed', 'gone', 'live', 'queued', 'unreachable')"), postgresql_where=sa.text("state IN ('changed', 'gone', 'live', 'queued', 'unreachable')"))
-        batch_op.drop_index(batch_op.f('ix_case_state'))
         batch_op.drop_index(batch_op.f('ix_case_next_notice_at'))
         batch_op.drop_index(batch_op.f('ix_case_next_check_at'))
         batch_op.drop_index(batch_op.f('ix_case_host'))

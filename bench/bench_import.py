@@ -1,0 +1,113 @@
+"""Benchmark: importing N reported URLs (default 100,000) from a CSV file, then importing it again.
+
+Run by hand; prints figures, asserts nothing about speed:
+
+    .venv/bin/python bench/bench_import.py                       # SQLite in a temporary directory
+    .venv/bin/python bench/bench_import.py --database-url postgresql://postgres@127.0.0.1:5432/test
+
+With PostgreSQL the benchmark works in a schema of its own and drops it afterwards.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import hashlib
+import random
+import resource
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+from sqlalchemy import create_engine, func, select, text
+from sqlalchemy.engine import make_url
+
+from takedown.clock import SystemClock
+from takedown.importer import ImportFormat, import_rows, read_rows
+from takedown.models import Case
+from takedown.settings import sqlite_url
+from takedown.store import Store
+
+
+def write_reports(path: Path, count: int, seed: int = 7) -> None:
+    """A realistic mix: 2,000 hosts, deep paths, query strings, a third with a digest, some IDN."""
+    rng = random.Random(seed)
+    hosts = [f"img{n}.host{n % 400}.example" for n in range(1900)] + [f"bild{n}.bücher.example" for n in range(100)]
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["url", "category", "reference", "sha256"])
+        for n in range(count):
+            host = rng.choice(hosts)
+            url = f"http://{host}/gallery/{rng.randrange(10**6)}/{n}.jpg"
+            if n % 5 == 0:
+                url += f"?session={rng.randrange(10**9)}&size=large"
+            digest = hashlib.sha256(str(n).encode()).hexdigest() if n % 3 == 0 else ""
+            writer.writerow([url, "csam", f"HL-{n:07d}", digest])
+
+
+def timed_import(store: Store, path: Path, batch_size: int) -> tuple[float, dict[str, int]]:
+    started = time.perf_counter()
+    with path.open("rb") as handle:
+        summary = import_rows(
+            store, read_rows(handle, ImportFormat.CSV), actor="bench", clock=SystemClock(), batch_size=batch_size
+        )
+    return time.perf_counter() - started, summary.counts | {"rejected": summary.rejected}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rows", type=int, default=100_000)
+    parser.add_argument("--batch-size", type=int, default=1000)
+    parser.add_argument("--database-url", help="default: SQLite in a temporary directory")
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory(prefix="takedown-bench-") as tmp:
+        workdir = Path(tmp)
+        reports = workdir / "reports.csv"
+        write_reports(reports, args.rows)
+        size_mb = reports.stat().st_size / 1e6
+
+        schema = None
+        if args.database_url:
+            url = make_url(args.database_url)
+            if url.drivername == "postgresql":
+                url = url.set(drivername="postgresql+psycopg")
+            schema = f"bench_{uuid.uuid4().hex[:12]}"
+            admin = create_engine(url)
+            with admin.begin() as connection:
+                connection.execute(text(f'CREATE SCHEMA "{schema}"'))
+            database_url = url.update_query_dict({"options": f"-csearch_path={schema}"}).render_as_string(
+                hide_password=False
+            )
+            backend = "postgresql"
+        else:
+            database_url = sqlite_url(workdir / "bench.db")
+            backend = "sqlite"
+
+        store = Store.open(database_url)
+        try:
+            first_seconds, first_counts = timed_import(store, reports, args.batch_size)
+            second_seconds, second_counts = timed_import(store, reports, args.batch_size)
+            with store.session() as session:
+                cases = session.scalar(select(func.count()).select_from(Case))
+        finally:
+            store.dispose()
+            if schema:
+                with admin.begin() as connection:
+                    connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+                admin.dispose()
+
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"backend            {backend}")
+    print(f"rows               {args.rows:,} ({size_mb:.1f} MB CSV), batch size {args.batch_size}")
+    print(f"first import       {first_seconds:7.2f} s  {args.rows / first_seconds:9,.0f} rows/s  {first_counts}")
+    print(f"import again       {second_seconds:7.2f} s  {args.rows / second_seconds:9,.0f} rows/s  {second_counts}")
+    print(f"cases in store     {cases:,}")
+    print(f"peak RSS           {peak_mb:.0f} MiB")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
