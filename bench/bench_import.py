@@ -34,7 +34,9 @@ from takedown.store import Store
 def write_reports(path: Path, count: int, seed: int = 7) -> None:
     """A realistic mix: 2,000 hosts, deep paths, query strings, a third with a digest, some IDN."""
     rng = random.Random(seed)
-    hosts = [f"img{n}.host{n % 400}.example" for n in range(1900)] + [f"bild{n}.bücher.example" for n in range(100)]
+    hosts = [f"img{n}.host{n % 400}.example" for n in range(1900)] + [
+        f"bild{n}.bücher.example" for n in range(100)
+    ]
     with path.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
         writer.writerow(["url", "category", "reference", "sha256"])
@@ -51,13 +53,19 @@ def timed_import(store: Store, path: Path, batch_size: int) -> tuple[float, dict
     started = time.perf_counter()
     with path.open("rb") as handle:
         summary = import_rows(
-            store, read_rows(handle, ImportFormat.CSV), actor="bench", clock=SystemClock(), batch_size=batch_size
+            store,
+            read_rows(handle, ImportFormat.CSV),
+            actor="bench",
+            clock=SystemClock(),
+            batch_size=batch_size,
         )
     return time.perf_counter() - started, summary.counts | {"rejected": summary.rejected}
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--rows", type=int, default=100_000)
     parser.add_argument("--batch-size", type=int, default=1000)
     parser.add_argument("--database-url", help="default: SQLite in a temporary directory")
@@ -102,8 +110,13 @@ def main() -> int:
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"backend            {backend}")
     print(f"rows               {args.rows:,} ({size_mb:.1f} MB CSV), batch size {args.batch_size}")
-    print(f"first import       {first_seconds:7.2f} s  {args.rows / first_seconds:9,.0f} rows/s  {first_counts}")
-    print(f"import again       {second_seconds:7.2f} s  {args.rows / second_seconds:9,.0f} rows/s  {second_counts}")
+    print(
+        f"first import       {first_seconds:7.2f} s  {args.rows / first_seconds:9,.0f} rows/s  {first_counts}"
+    )
+    print(
+        f"import again       {second_seconds:7.2f} s  "
+        f"{args.rows / second_seconds:9,.0f} rows/s  {second_counts}"
+    )
     print(f"cases in store     {cases:,}")
     print(f"peak RSS           {peak_mb:.0f} MiB")
     return 0

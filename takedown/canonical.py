@@ -28,7 +28,7 @@ from dataclasses import dataclass
 
 import idna
 
-__all__ = ["CanonicalUrl", "CanonicalizationError", "canonicalize", "canonical_parts"]
+__all__ = ["CanonicalUrl", "CanonicalizationError", "canonical_parts", "canonicalize"]
 
 DEFAULT_PORTS = {"http": 80, "https": 443}
 

@@ -24,7 +24,9 @@ MAX_REASON_LENGTH = 1000
 def get_case(session: Session, case_id: int, *, with_history: bool = False) -> Case:
     query = select(Case).where(Case.id == case_id)
     if with_history:
-        query = query.options(selectinload(Case.events), selectinload(Case.fingerprints), selectinload(Case.checks))
+        query = query.options(
+            selectinload(Case.events), selectinload(Case.fingerprints), selectinload(Case.checks)
+        )
     case = session.scalars(query).one_or_none()
     if case is None:
         raise CaseNotFound(case_id)
@@ -89,9 +91,19 @@ def withdraw(session: Session, case_id: int, *, reason: str, actor: str, now: da
     if not reason:
         raise InvalidTransition("a withdrawal needs a reason (--reason), for the audit trail")
     if len(reason) > MAX_REASON_LENGTH:
-        raise InvalidTransition(f"the reason is {len(reason)} characters long; the limit is {MAX_REASON_LENGTH}")
+        raise InvalidTransition(
+            f"the reason is {len(reason)} characters long; the limit is {MAX_REASON_LENGTH}"
+        )
     case = get_case(session, case_id)
     if CaseState(case.state) in CLOSED_STATES:
         raise InvalidTransition(f"case {case_id} is already closed ({case.state}); nothing to withdraw")
-    transition(session, case, CaseState.WITHDRAWN, actor=actor, now=now, action="withdrawn", detail={"reason": reason})
+    transition(
+        session,
+        case,
+        CaseState.WITHDRAWN,
+        actor=actor,
+        now=now,
+        action="withdrawn",
+        detail={"reason": reason},
+    )
     return case

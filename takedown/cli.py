@@ -77,7 +77,9 @@ def print_json(data: Any) -> None:
 
 
 def json_option(function: Callable[..., Any]) -> Callable[..., Any]:
-    return click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts instead of text.")(function)
+    return click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts instead of text.")(
+        function
+    )
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -88,7 +90,9 @@ def json_option(function: Callable[..., Any]) -> Callable[..., Any]:
     help="SQLAlchemy URL of the store [env TAKEDOWN_DATABASE_URL; default: a SQLite file in $TAKEDOWN_HOME "
     "or ~/.local/share/takedown].",
 )
-@click.option("--actor", envvar="TAKEDOWN_ACTOR", help="Who is acting, for the audit log [default: analyst:$USER].")
+@click.option(
+    "--actor", envvar="TAKEDOWN_ACTOR", help="Who is acting, for the audit log [default: analyst:$USER]."
+)
 @click.option("-v", "--verbose", count=True, help="Log more to stderr (-v info, -vv debug).")
 @click.pass_context
 def cli(ctx: click.Context, database_url: str | None, actor: str | None, verbose: int) -> None:
@@ -132,19 +136,31 @@ def queue() -> None:
     help="What the analyst confirmed.",
 )
 @click.option("--reference", help="The analyst's own reference for the report (kept in the audit trail).")
-@click.option("--sha256", "sha256", multiple=True, metavar="HEX", help="SHA-256 of the content as assessed; repeatable.")
-@click.option("--md5", "md5", multiple=True, metavar="HEX", help="MD5 of the content as assessed; repeatable.")
+@click.option(
+    "--sha256", "sha256", multiple=True, metavar="HEX", help="SHA-256 of the content as assessed; repeatable."
+)
+@click.option(
+    "--md5", "md5", multiple=True, metavar="HEX", help="MD5 of the content as assessed; repeatable."
+)
 @json_option
 @click.pass_obj
 def queue_add(
-    app: App, url: str, category: str, reference: str | None, sha256: tuple[str, ...], md5: tuple[str, ...], as_json: bool
+    app: App,
+    url: str,
+    category: str,
+    reference: str | None,
+    sha256: tuple[str, ...],
+    md5: tuple[str, ...],
+    as_json: bool,
 ) -> None:
     """Queue one confirmed URL. Queuing a URL that is already open changes nothing, and says so.
 
     Exit status: 0 queued or already open; 65 the URL or a field was refused.
     """
     with errors_as_exit_codes():
-        valid = validate_report(Report(url=url, category=category, reference=reference, sha256=sha256, md5=md5))
+        valid = validate_report(
+            Report(url=url, category=category, reference=reference, sha256=sha256, md5=md5)
+        )
         with app.store.session() as session:
             [result] = queue_batch(session, [valid], actor=app.settings.actor, now=app.clock.now())
     if as_json:
@@ -174,12 +190,20 @@ def queue_add(
     type=click.Choice(list(CATEGORIES)),
     help=f"Category for rows that name none [default: {DEFAULT_CATEGORY}].",
 )
-@click.option("--batch-size", type=click.IntRange(1, 100_000), default=1000, show_default=True, help="Rows per commit.")
+@click.option(
+    "--batch-size", type=click.IntRange(1, 100_000), default=1000, show_default=True, help="Rows per commit."
+)
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 @json_option
 @click.pass_obj
 def queue_import(
-    app: App, file: Any, file_format: str | None, category: str | None, batch_size: int, quiet: bool, as_json: bool
+    app: App,
+    file: Any,
+    file_format: str | None,
+    category: str | None,
+    batch_size: int,
+    quiet: bool,
+    as_json: bool,
 ) -> None:
     """Queue every URL in FILE ('-' for stdin). Safe to run again: open URLs are not queued twice.
 
@@ -195,7 +219,12 @@ def queue_import(
         show_progress = not quiet and sys.stderr.isatty()
         with _progress(total, enabled=show_progress) as advance:
             summary = import_rows(
-                app.store, rows, actor=app.settings.actor, clock=app.clock, batch_size=batch_size, on_progress=advance
+                app.store,
+                rows,
+                actor=app.settings.actor,
+                clock=app.clock,
+                batch_size=batch_size,
+                on_progress=advance,
             )
     _report_import(summary, as_json)
     if summary.rejected and not summary.accepted:
@@ -253,10 +282,14 @@ def _report_import(summary: ImportSummary, as_json: bool) -> None:
 )
 @click.option("--host", help="Only cases on this host name (ASCII/punycode).")
 @click.option("--limit", type=click.IntRange(1), default=100, show_default=True)
-@click.option("--after", "after_id", type=click.IntRange(0), default=0, help="Start after this case id (paging).")
+@click.option(
+    "--after", "after_id", type=click.IntRange(0), default=0, help="Start after this case id (paging)."
+)
 @json_option
 @click.pass_obj
-def queue_list(app: App, states: tuple[str, ...], host: str | None, limit: int, after_id: int, as_json: bool) -> None:
+def queue_list(
+    app: App, states: tuple[str, ...], host: str | None, limit: int, after_id: int, as_json: bool
+) -> None:
     """List cases, oldest first."""
     with errors_as_exit_codes(), app.store.session() as session:
         cases = list_cases(
@@ -272,7 +305,12 @@ def queue_list(app: App, states: tuple[str, ...], host: str | None, limit: int, 
     table = Table("id", "state", "queued", "category", "reference", "url", box=None, pad_edge=False)
     for row in rows:
         table.add_row(
-            str(row["id"]), row["state"], row["queued_at"], row["category"], row["reference"] or "", row["url"]
+            str(row["id"]),
+            row["state"],
+            row["queued_at"],
+            row["category"],
+            row["reference"] or "",
+            row["url"],
         )
     Console(soft_wrap=True).print(table, markup=False, highlight=False)
 
@@ -402,7 +440,11 @@ def db_status(app: App, as_json: bool) -> None:
 
     with errors_as_exit_codes():
         store = app._store or Store.open(app.settings.database_url, upgrade=False)
-        info = {"database": safe_url(store.engine), "revision": store.current_revision(), "head": head_revision()}
+        info = {
+            "database": safe_url(store.engine),
+            "revision": store.current_revision(),
+            "head": head_revision(),
+        }
     if as_json:
         print_json(info)
     else:

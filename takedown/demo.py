@@ -63,7 +63,9 @@ def run_demo(*, directory: Path | None, actor: str, echo: Callable[[str], None])
         echo("4. An analyst withdraws case 2 (reported in error); its timeline")
         clock.advance(_hours(2))
         with store.session() as session:
-            withdraw(session, 2, reason="duplicate report from a partner hotline", actor=actor, now=clock.now())
+            withdraw(
+                session, 2, reason="duplicate report from a partner hotline", actor=actor, now=clock.now()
+            )
         with store.session() as session:
             case = get_case(session, 2, with_history=True)
             for event in case.events:

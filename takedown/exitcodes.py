@@ -11,6 +11,6 @@ PARTIAL = 3
 NOT_FOUND = 4
 """A case or other record named on the command line does not exist."""
 REFUSED = 5
-"""The request is understood but not allowed in the record's present state (e.g. withdrawing a closed case)."""
+"""Understood but not allowed in the record's present state (e.g. withdrawing a closed case)."""
 DATA_ERROR = 65
 """All of the input was refused (EX_DATAERR); nothing was done."""

@@ -92,7 +92,9 @@ class ImportSummary:
         }
 
 
-def read_rows(stream: IO[bytes], file_format: ImportFormat, *, default_category: str | None = None) -> Iterator[Row]:
+def read_rows(
+    stream: IO[bytes], file_format: ImportFormat, *, default_category: str | None = None
+) -> Iterator[Row]:
     """Yield the rows of ``stream``; a row that cannot be read becomes a row with an error."""
     text = io.TextIOWrapper(stream, encoding="utf-8-sig", errors="surrogateescape", newline="")
     if file_format is ImportFormat.CSV:
@@ -132,7 +134,8 @@ def _read_csv(text: IO[str], default_category: str | None) -> Iterator[Row]:
     if "url" not in columns or unknown:
         problem = f"unknown column(s) {', '.join(repr(c) for c in unknown)}" if unknown else "no 'url' column"
         raise ImportFileError(
-            f"line 1: the CSV header has {problem}; the columns are {', '.join(CSV_COLUMNS)} (only url is required)"
+            f"line 1: the CSV header has {problem}; "
+            f"the columns are {', '.join(CSV_COLUMNS)} (only url is required)"
         )
     while True:
         try:
@@ -177,14 +180,18 @@ def _read_jsonl(text: IO[str], default_category: str | None) -> Iterator[Row]:
         try:
             yield Row(number, _report_from_json(json.loads(line), default_category))
         except json.JSONDecodeError as exc:
-            yield Row(number, error=InvalidReport("json", f"not valid JSON ({exc.msg} at column {exc.colno})"))
+            yield Row(
+                number, error=InvalidReport("json", f"not valid JSON ({exc.msg} at column {exc.colno})")
+            )
         except InvalidReport as exc:
             yield Row(number, error=exc)
 
 
 def _report_from_json(data: Any, default_category: str | None) -> Report:
     if not isinstance(data, dict):
-        raise InvalidReport("json", f"each line must be an object like {{\"url\": ...}}, not {type(data).__name__}")
+        raise InvalidReport(
+            "json", f'each line must be an object like {{"url": ...}}, not {type(data).__name__}'
+        )
     unknown = sorted(set(data) - set(CSV_COLUMNS))
     if unknown:
         raise InvalidReport(unknown[0], f"is not a known field; the fields are {', '.join(CSV_COLUMNS)}")

@@ -169,7 +169,9 @@ def _first_control_character(text: str) -> int:
     if text.isascii():
         match = _ASCII_CONTROL.search(text)
         return match.start() if match else -1
-    return next((index for index, char in enumerate(text) if unicodedata.category(char) in _CONTROL_CATEGORIES), -1)
+    return next(
+        (index for index, char in enumerate(text) if unicodedata.category(char) in _CONTROL_CATEGORIES), -1
+    )
 
 
 def _validated_host(hostname: str, canonical: CanonicalUrl) -> str:
@@ -210,7 +212,9 @@ def validate_reference(reference: str | None) -> str | None:
     if not value:
         return None
     if len(value) > MAX_REFERENCE_LENGTH:
-        raise InvalidReport("reference", f"is {len(value)} characters long; the limit is {MAX_REFERENCE_LENGTH}")
+        raise InvalidReport(
+            "reference", f"is {len(value)} characters long; the limit is {MAX_REFERENCE_LENGTH}"
+        )
     if _first_control_character(value) >= 0:
         raise InvalidReport("reference", "contains a control character")
     return value
@@ -222,13 +226,17 @@ def validate_digests(algorithm: str, digests: Iterable[str]) -> list[str]:
     for digest in digests:
         value = digest.strip().lower()
         if len(value) != length or not _HEX.match(value):
-            raise InvalidReport(algorithm, f"'{digest}' is not a {algorithm} digest ({length} hexadecimal digits)")
+            raise InvalidReport(
+                algorithm, f"'{digest}' is not a {algorithm} digest ({length} hexadecimal digits)"
+            )
         if value not in seen:
             seen.append(value)
     return seen
 
 
-def queue_batch(session: Session, reports: Sequence[ValidReport], *, actor: str, now: datetime) -> list[QueueResult]:
+def queue_batch(
+    session: Session, reports: Sequence[ValidReport], *, actor: str, now: datetime
+) -> list[QueueResult]:
     """Open cases for ``reports`` in the caller's transaction; one result per report, in order.
 
     The caller commits. If another process opens one of the same URLs concurrently, the partial
@@ -285,7 +293,10 @@ def _insert_cases(
         for key, report in reports.items()
     ]
     # dedup_hash is unique among these rows, so RETURNING rows can be matched in any order.
-    ids = {key: case_id for case_id, key in session.execute(insert(Case).returning(Case.id, Case.dedup_hash), rows)}
+    ids = {
+        key: case_id
+        for case_id, key in session.execute(insert(Case).returning(Case.id, Case.dedup_hash), rows)
+    }
     fingerprints = [
         {"case_id": ids[key], "algorithm": algorithm, "digest": digest}
         for key, report in reports.items()
@@ -335,6 +346,8 @@ def _last_closed_case_ids(session: Session, hashes: set[str]) -> dict[str, int]:
     if not hashes:
         return {}
     rows = session.execute(
-        select(Case.dedup_hash, func.max(Case.id)).where(Case.dedup_hash.in_(hashes)).group_by(Case.dedup_hash)
+        select(Case.dedup_hash, func.max(Case.id))
+        .where(Case.dedup_hash.in_(hashes))
+        .group_by(Case.dedup_hash)
     )
     return {key: case_id for key, case_id in rows}

@@ -1,8 +1,9 @@
 """Opening the store: one engine, short transactions, and the schema kept at Alembic's head.
 
-SQLite (the default) gets WAL mode, full fsync on commit and a busy timeout so a crawler and a CLI can share the file;
-PostgreSQL is used as is. Opening a store upgrades its schema: a newcomer never runs a migration
-by hand, and two processes upgrading at once are serialised by a lock (see migrations/env.py).
+SQLite (the default) gets WAL mode, full fsync on commit and a busy timeout, so a crawler and a
+CLI can share the file; PostgreSQL is used as is. Opening a store upgrades its schema: a newcomer
+never runs a migration by hand, and two processes upgrading at once are serialised by a lock
+(see migrations/env.py).
 """
 
 from __future__ import annotations

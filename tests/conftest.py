@@ -45,11 +45,13 @@ def postgres_url_for_new_schema() -> Iterator[str]:
     try:
         with admin.begin() as connection:
             connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-    except Exception as exc:  # noqa: BLE001 - any failure to reach the server means "unavailable"
+    except Exception as exc:
         admin.dispose()
         service_unavailable(f"PostgreSQL at {url.render_as_string(hide_password=True)} is unreachable: {exc}")
     try:
-        yield url.update_query_dict({"options": f"-csearch_path={schema}"}).render_as_string(hide_password=False)
+        yield url.update_query_dict({"options": f"-csearch_path={schema}"}).render_as_string(
+            hide_password=False
+        )
     finally:
         with admin.begin() as connection:
             connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))

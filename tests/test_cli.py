@@ -18,7 +18,9 @@ from takedown.store import Store
 
 @pytest.fixture
 def app(store: Store, clock: ManualClock, database_url: str) -> App:
-    return App(settings=Settings(database_url=database_url, actor="analyst:tester"), clock=clock, _store=store)
+    return App(
+        settings=Settings(database_url=database_url, actor="analyst:tester"), clock=clock, _store=store
+    )
 
 
 @pytest.fixture
@@ -49,12 +51,17 @@ def test_queue_add_refuses_bad_input_with_exit_65_and_the_reason(run) -> None:  
     result = run("queue", "add", "http://user:pw@a.test/")
     assert result.exit_code == exitcodes.DATA_ERROR
     assert result.stdout == ""
-    assert result.stderr == "error: url: contains credentials (user:password@); remove them, they must never reach a notice\n"
+    assert (
+        result.stderr
+        == "error: url: contains credentials (user:password@); remove them, they must never reach a notice\n"
+    )
 
 
 def test_queue_import_reports_counts_and_each_refused_row(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     path = tmp_path / "reports.csv"
-    path.write_text("url,reference\nhttp://a.test/1,HL-1\nnot a url,HL-2\nhttp://a.test/3,HL-3\n", encoding="utf-8")
+    path.write_text(
+        "url,reference\nhttp://a.test/1,HL-1\nnot a url,HL-2\nhttp://a.test/3,HL-3\n", encoding="utf-8"
+    )
     result = run("queue", "import", str(path))
     assert result.exit_code == exitcodes.PARTIAL
     assert result.stdout == "queued 2, reopened 0, already open 0, refused 1\n"
@@ -68,7 +75,11 @@ def test_queue_import_reports_counts_and_each_refused_row(run, tmp_path: Path) -
         "reopened": 0,
         "rejected": 1,
         "errors": [
-            {"line": 3, "field": "url", "message": "has no scheme; write it in full, like https://example.com/path"}
+            {
+                "line": 3,
+                "field": "url",
+                "message": "has no scheme; write it in full, like https://example.com/path",
+            }
         ],
     }
 
@@ -103,7 +114,9 @@ def test_queue_list_filters_and_prints_json(run) -> None:  # type: ignore[no-unt
     ]
     assert listed[0]["queued_at"] == "2026-03-01T09:00:00Z"
     assert [row["id"] for row in json.loads(run("queue", "list", "--host", "b.test", "--json").stdout)] == [2]
-    assert [row["id"] for row in json.loads(run("queue", "list", "--after", "1", "--limit", "1", "--json").stdout)] == [2]
+    assert [
+        row["id"] for row in json.loads(run("queue", "list", "--after", "1", "--limit", "1", "--json").stdout)
+    ] == [2]
     text = run("queue", "list").stdout
     assert "http://b.test/2" in text and "withdrawn" in text
 
@@ -149,7 +162,12 @@ def test_url_canonicalize_names_what_it_cannot_read(run) -> None:  # type: ignor
     result = run("url", "canonicalize", "--json", "http://h:8080/a/../b", "http:/broken")
     assert result.exit_code == exitcodes.PARTIAL
     lines = [json.loads(line) for line in result.stdout.splitlines()]
-    assert lines[0] == {"input": "http://h:8080/a/../b", "canonical": "http://h/b", "dedup_key": "http://h:8080/b", "error": None}
+    assert lines[0] == {
+        "input": "http://h:8080/a/../b",
+        "canonical": "http://h/b",
+        "dedup_key": "http://h:8080/b",
+        "error": None,
+    }
     assert lines[1]["canonical"] is None and "expected '//'" in lines[1]["error"]
     assert run("url", "canonicalize", "").exit_code == exitcodes.DATA_ERROR
 

@@ -42,7 +42,9 @@ def test_csv_rows_become_reports_with_line_numbers() -> None:
     ("header", "message"),
     [("link,reference\n", "unknown column(s) 'link'"), ("reference\n", "no 'url' column")],
 )
-def test_a_csv_header_that_cannot_be_right_stops_the_import_before_anything_is_queued(header: str, message: str) -> None:
+def test_a_csv_header_that_cannot_be_right_stops_the_import_before_anything_is_queued(
+    header: str, message: str
+) -> None:
     with pytest.raises(ImportFileError, match=re.escape(message)):
         rows_of(header + "http://a.test/\n", ImportFormat.CSV)
 
@@ -117,7 +119,10 @@ def test_bad_rows_are_listed_and_the_good_ones_go_in(store: Store, clock: Manual
         "line 5: sha256: 'not-a-digest' is not a sha256 digest (64 hexadecimal digits)",
     ]
     with store.session() as session:
-        assert session.scalars(select(Case.url).order_by(Case.id)).all() == ["http://a.test/1", "http://a.test/5"]
+        assert session.scalars(select(Case.url).order_by(Case.id)).all() == [
+            "http://a.test/1",
+            "http://a.test/5",
+        ]
         assert session.scalars(select(Fingerprint.digest)).all() == [SHA_A]
 
 
@@ -165,8 +170,10 @@ def test_concurrent_imports_of_overlapping_files_open_each_url_once(store: Store
 
     def run(part: str) -> None:
         try:
-            import_rows(store, rows_of(part, ImportFormat.LINES), actor="a", clock=ManualClock(), batch_size=25)
-        except BaseException as exc:  # noqa: BLE001 - reported below
+            import_rows(
+                store, rows_of(part, ImportFormat.LINES), actor="a", clock=ManualClock(), batch_size=25
+            )
+        except BaseException as exc:
             failures.append(exc)
 
     threads = [threading.Thread(target=run, args=(half,)) for half in halves]

@@ -82,7 +82,12 @@ def test_queuing_opens_a_case_with_its_event_and_fingerprints(store: Store, cloc
     assert result.outcome is QueueOutcome.QUEUED
     with store.session() as session:
         case = get_case(session, result.case_id, with_history=True)
-        assert (case.state, case.url, case.reference, case.queued_by) == ("queued", "http://a.test/x", "HL-7", "analyst:ann")
+        assert (case.state, case.url, case.reference, case.queued_by) == (
+            "queued",
+            "http://a.test/x",
+            "HL-7",
+            "analyst:ann",
+        )
         assert case.next_check_at == clock.now(), "a new case is due for its first revisit at once"
         assert [(f.algorithm, f.digest) for f in case.fingerprints] == [("sha256", SHA)]
         assert [(e.action, e.to_state, e.actor) for e in case.events] == [("queued", "queued", "analyst:ann")]
@@ -90,10 +95,15 @@ def test_queuing_opens_a_case_with_its_event_and_fingerprints(store: Store, cloc
 
 def test_requeuing_an_open_url_in_another_spelling_is_a_no_op(store: Store, clock) -> None:
     with store.session() as session:
-        [first] = queue_batch(session, [validate_report(Report("http://a.test/x/"))], actor="a", now=clock.now())
+        [first] = queue_batch(
+            session, [validate_report(Report("http://a.test/x/"))], actor="a", now=clock.now()
+        )
     with store.session() as session:
         [again] = queue_batch(
-            session, [validate_report(Report("HTTP://A.TEST:80/x/./#frag", reference="other"))], actor="b", now=clock.now()
+            session,
+            [validate_report(Report("HTTP://A.TEST:80/x/./#frag", reference="other"))],
+            actor="b",
+            now=clock.now(),
         )
     assert again.outcome is QueueOutcome.ALREADY_OPEN
     assert again.case_id == first.case_id
@@ -115,7 +125,11 @@ def test_duplicates_within_one_batch_open_one_case(store: Store, clock) -> None:
     reports = [validate_report(Report(u)) for u in ("http://a.test/x", "http://a.test/y", "http://A.test/x")]
     with store.session() as session:
         results = queue_batch(session, reports, actor="a", now=clock.now())
-    assert [r.outcome for r in results] == [QueueOutcome.QUEUED, QueueOutcome.QUEUED, QueueOutcome.ALREADY_OPEN]
+    assert [r.outcome for r in results] == [
+        QueueOutcome.QUEUED,
+        QueueOutcome.QUEUED,
+        QueueOutcome.ALREADY_OPEN,
+    ]
     assert results[2].case_id == results[0].case_id
 
 

@@ -38,7 +38,10 @@ def test_times_come_back_in_utc_whatever_zone_they_went_in(store: Store) -> None
     paris = timezone(timedelta(hours=1))
     with store.session() as session:
         [result] = queue_batch(
-            session, [validate_report(Report("http://a.test/x"))], actor="t", now=datetime(2026, 3, 1, 10, 0, tzinfo=paris)
+            session,
+            [validate_report(Report("http://a.test/x"))],
+            actor="t",
+            now=datetime(2026, 3, 1, 10, 0, tzinfo=paris),
         )
     with store.session() as session:
         case = session.get(Case, result.case_id)
@@ -49,7 +52,9 @@ def test_times_come_back_in_utc_whatever_zone_they_went_in(store: Store) -> None
 
 def test_a_naive_time_is_refused(store: Store) -> None:
     with pytest.raises(StatementError, match="naive datetime"), store.session() as session:
-        queue_batch(session, [validate_report(Report("http://a.test/x"))], actor="t", now=datetime(2026, 3, 1))
+        queue_batch(
+            session, [validate_report(Report("http://a.test/x"))], actor="t", now=datetime(2026, 3, 1)
+        )
 
 
 def test_the_database_refuses_a_second_open_case_for_one_url(store: Store, clock) -> None:
@@ -76,7 +81,9 @@ def test_the_database_refuses_a_second_open_case_for_one_url(store: Store, clock
 
 def test_an_unknown_state_is_refused_by_the_database(store: Store, clock) -> None:
     with store.session() as session:
-        [result] = queue_batch(session, [validate_report(Report("http://a.test/x"))], actor="t", now=clock.now())
+        [result] = queue_batch(
+            session, [validate_report(Report("http://a.test/x"))], actor="t", now=clock.now()
+        )
     with pytest.raises(IntegrityError), store.session() as session:
         case = session.get(Case, result.case_id)
         assert case is not None
