@@ -1,12 +1,20 @@
 """Scrapy settings for revisiting reported URLs.
 
 Safety first: the crawler fetches URLs that carry illegal content, so nothing it fetches may be kept
-(no HTTP cache, no feed of bodies), nothing may control it from outside (no telnet console, no
-remote-control endpoint), and it may only speak HTTP(S) directly (no file/data/s3/ftp handlers, no
-proxy picked up from the environment). Every download has a size cap.
+(no HTTP cache, no feed, no item in the logs), nothing may control it from outside (no telnet
+console, no remote-control endpoint), it may only speak HTTP(S) directly (no file/data/s3/ftp
+handlers, no proxy from the environment), it connects only to addresses the SSRF guard allows
+(TWISTED_DNS_RESOLVER plus a check on the connected address), and every download is capped.
+
+The ``TAKEDOWN_*`` values come from the environment, read by :class:`takedown.settings.Settings`.
 """
 
 from __future__ import annotations
+
+from takedown.revisits import DEFAULT_REMOVED_PAGE_PATTERNS
+from takedown.settings import Settings
+
+_core = Settings.from_env()
 
 BOT_NAME = "takedown"
 SPIDER_MODULES = ["crawler.spiders"]
@@ -17,19 +25,43 @@ HTTPCACHE_ENABLED = False
 TELNETCONSOLE_ENABLED = False
 REMOTE_CONTROL_ENABLED = False
 FEEDS: dict[str, dict[str, object]] = {}
+LOG_FORMATTER = "crawler.logformatter.QuietLogFormatter"
+LOG_LEVEL = "INFO"
 
-# HTTP and HTTPS only, straight to the host.
+# HTTP and HTTPS only, straight to the host, and only to allowed addresses.
 DOWNLOAD_HANDLERS = {"file": None, "data": None, "s3": None, "ftp": None}
 HTTPPROXY_ENABLED = False
+TWISTED_DNS_RESOLVER = "crawler.resolver.GuardedResolver"
+DOWNLOADER_MIDDLEWARES = {
+    "crawler.middlewares.ConnectedAddressGuard": 990,
+    "crawler.middlewares.NoRetryOnFinalDNSAnswer": 560,
+}
+TAKEDOWN_DNS_SERVER = _core.dns_server
+TAKEDOWN_ALLOW_NETWORKS = list(_core.allowed_networks)
 
 # A takedown check is not a crawl: robots.txt does not apply, but the crawler says who it is.
 ROBOTSTXT_OBEY = False
-USER_AGENT = "takedown-revisit/0.1 (hotline takedown verification)"
+USER_AGENT = _core.user_agent
+COOKIES_ENABLED = False
 
-# A cap on every download: a check needs a fingerprint of a picture or a page, not a gigabyte.
-DOWNLOAD_MAXSIZE = 32 * 1024 * 1024
-DOWNLOAD_WARNSIZE = 16 * 1024 * 1024
-DOWNLOAD_TIMEOUT = 30
+# Fingerprint while streaming, stop at the cap; Scrapy's own cap is a backstop just above it.
+EXTENSIONS = {"crawler.fingerprint.StreamingFingerprint": 0}
+TAKEDOWN_FINGERPRINT_MAX_BYTES = _core.max_fetch_bytes
+DOWNLOAD_MAXSIZE = TAKEDOWN_FINGERPRINT_MAX_BYTES + 1024 * 1024
+DOWNLOAD_WARNSIZE = 0
+DOWNLOAD_TIMEOUT = _core.fetch_timeout
+DNS_TIMEOUT = 10
+
+# Every status reaches the spider: a 404 is an answer, not an error.
+HTTPERROR_ALLOW_ALL = True
+REDIRECT_MAX_TIMES = 10
+RETRY_TIMES = 2
 
 # Politeness: few requests at a time per host.
+CONCURRENT_REQUESTS = 32
 CONCURRENT_REQUESTS_PER_DOMAIN = 2
+
+# Where checks are recorded, and what a "removed" landing page looks like.
+ITEM_PIPELINES = {"crawler.pipelines.RecordCheckPipeline": 100}
+TAKEDOWN_DATABASE_URL = _core.database_url
+TAKEDOWN_REMOVED_PAGE_PATTERNS = list(DEFAULT_REMOVED_PAGE_PATTERNS)

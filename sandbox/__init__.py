@@ -1,1 +1,97 @@
-"""A self-contained local internet on loopback for the demo and the tests (issue #3 onwards)."""
+"""A self-contained local internet on loopback, for ``takedown demo`` and the tests.
+
+:class:`Sandbox` starts an authoritative DNS server for made-up names under ``.test`` and web hosts
+bound to distinct 127.0.0.x addresses (one shared port), and lets the caller change what any path
+does, or where any name points, while it runs. Nothing here reaches beyond loopback.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from types import TracebackType
+
+from sandbox.dns_server import AuthoritativeServer, Zone
+from sandbox.web import Behaviour, Site, WebHosts
+
+__all__ = ["Sandbox"]
+
+
+class Sandbox:
+    """DNS and web hosts for ``hosts`` (name -> 127.0.0.x address), under the ``.test`` zone.
+
+    ``extra_records`` adds DNS records that need no web server: CNAMEs, names pointing at
+    addresses nothing listens on, names pointing at private ranges (for the SSRF guard).
+    """
+
+    def __init__(
+        self,
+        hosts: Mapping[str, str],
+        *,
+        extra_records: Mapping[str, Mapping[str, list[str]]] | None = None,
+        forbidden: Mapping[str, str] | None = None,
+        zone: str = "test",
+    ) -> None:
+        """``forbidden`` hosts are served like the others but left out of :attr:`allowed_networks`:
+        a live server the SSRF guard must never reach (its hit counter proves it)."""
+        self.forbidden = {name.lower(): address for name, address in (forbidden or {}).items()}
+        for name, address in {**hosts, **self.forbidden}.items():
+            if not address.startswith("127."):
+                raise ValueError(f"sandbox web host {name} must be on loopback (127.0.0.0/8), not {address}")
+        self.hosts = {name.lower(): address for name, address in hosts.items()}
+        served = {**self.hosts, **self.forbidden}
+        records: dict[str, dict[str, list[str]]] = {
+            name: {"A": [address]} for name, address in served.items()
+        }
+        for name, extra in (extra_records or {}).items():
+            records[name.lower()] = {rtype.upper(): list(values) for rtype, values in extra.items()}
+        self.site = Site()
+        self.dns = AuthoritativeServer([Zone(zone, records)])
+        self.web = WebHosts(sorted(set(served.values())), self.site)
+
+    @property
+    def port(self) -> int:
+        """The one port every sandbox web host listens on."""
+        return self.web.port
+
+    @property
+    def dns_server(self) -> str:
+        """``address:port`` of the DNS server, as TAKEDOWN_DNS_SERVER takes it."""
+        host, port = self.dns.address
+        return f"{host}:{port}"
+
+    @property
+    def allowed_networks(self) -> list[str]:
+        """Exactly the web hosts' addresses: what the SSRF guard must let through, and no more."""
+        return [f"{address}/32" for address in sorted(set(self.hosts.values()))]
+
+    def url(self, host: str, path: str = "/") -> str:
+        return f"http://{host}:{self.port}{path}"
+
+    def serve(self, host: str, path: str, behaviour: Behaviour | None) -> str:
+        """Make ``path`` on ``host`` behave so, and return its URL."""
+        self.site.set(host, path, behaviour)
+        return self.url(host, path)
+
+    def environment(self) -> dict[str, str]:
+        """Environment variables that point a crawl at this sandbox."""
+        return {
+            "TAKEDOWN_DNS_SERVER": self.dns_server,
+            "TAKEDOWN_ALLOW_NETWORKS": ",".join(self.allowed_networks),
+        }
+
+    def start(self) -> Sandbox:
+        self.dns.start()
+        self.web.start()
+        return self
+
+    def stop(self) -> None:
+        self.web.stop()
+        self.dns.stop()
+
+    def __enter__(self) -> Sandbox:
+        return self.start()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()

@@ -12,18 +12,18 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any, NoReturn
 
 import click
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
 from takedown import __version__, exitcodes
 from takedown.canonical import CanonicalizationError, canonical_parts
 from takedown.cases import get_case, list_cases, withdraw
-from takedown.clock import Clock, SystemClock
+from takedown.clock import Clock, SystemClock, ensure_utc
 from takedown.errors import CaseNotFound, InvalidReport, InvalidTransition, StoreError, TakedownError
 from takedown.importer import ImportFileError, ImportFormat, ImportSummary, import_rows, read_rows
 from takedown.intake import CATEGORIES, DEFAULT_CATEGORY, Report, queue_batch, validate_report
@@ -302,17 +302,16 @@ def queue_list(
     if not rows:
         click.echo("no cases")
         return
-    table = Table("id", "state", "queued", "category", "reference", "url", box=None, pad_edge=False)
+    # Plain aligned columns, URL last and never truncated: people read it, and so do awk and cut.
+    reference_width = max([len("reference")] + [len(row["reference"] or "-") for row in rows])
+    click.echo(
+        f"{'id':>7}  {'state':<11}  {'queued':<20}  {'category':<13}  {'reference':<{reference_width}}  url"
+    )
     for row in rows:
-        table.add_row(
-            str(row["id"]),
-            row["state"],
-            row["queued_at"],
-            row["category"],
-            row["reference"] or "",
-            row["url"],
+        click.echo(
+            f"{row['id']:>7}  {row['state']:<11}  {row['queued_at']:<20}  {row['category']:<13}  "
+            f"{row['reference'] or '-':<{reference_width}}  {row['url']}"
         )
-    Console(soft_wrap=True).print(table, markup=False, highlight=False)
 
 
 # --- case ------------------------------------------------------------------------------------------
@@ -412,6 +411,54 @@ def url_canonicalize(urls: tuple[str, ...], as_json: bool) -> None:
         sys.exit(exitcodes.DATA_ERROR)
     if failures:
         sys.exit(exitcodes.PARTIAL)
+
+
+# --- crawl -----------------------------------------------------------------------------------------
+
+
+@cli.command()
+@click.option(
+    "--case",
+    "case_ids",
+    multiple=True,
+    type=click.IntRange(1),
+    help="Revisit this case (repeatable) [default: all due].",
+)
+@click.option(
+    "--now",
+    help="Treat this UTC time (ISO 8601, e.g. 2026-03-01T09:00:00Z) as now: which cases are due, "
+    "and when checks happened. For accelerated runs and tests.",
+)
+@json_option
+@click.pass_obj
+def crawl(app: App, case_ids: tuple[int, ...], now: str | None, as_json: bool) -> None:
+    """Revisit due cases once and record a check for each: live, changed, gone or unreachable.
+
+    Exit status: 0 the crawl finished; 1 it did not.
+    """
+    from crawler.run import run_revisits
+
+    with errors_as_exit_codes():
+        when = _parse_now(now) if now else None
+        app.store.upgrade()  # fail early, with a clear message, if the store cannot be opened
+        summary = run_revisits(app.settings, case_ids=case_ids, now=when)
+    if as_json:
+        print_json(summary.as_dict())
+    else:
+        outcomes = ", ".join(f"{name} {count}" for name, count in summary.outcomes.items()) or "nothing due"
+        click.echo(f"revisited {summary.revisited}: {outcomes}")
+    if summary.finish_reason != "finished":
+        fail(f"the crawl ended early ({summary.finish_reason})", exitcodes.FAILURE)
+
+
+def _parse_now(text: str) -> datetime:
+    try:
+        when = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        return ensure_utc(when)
+    except ValueError as exc:
+        raise click.BadParameter(
+            f"{text!r}: {exc}; write e.g. 2026-03-01T09:00:00Z", param_hint="--now"
+        ) from None
 
 
 # --- db --------------------------------------------------------------------------------------------

@@ -7,11 +7,17 @@ the repository, and are never logged.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
+
+from takedown.errors import ConfigurationError
+
+T = TypeVar("T", int, float)
 
 DEFAULT_DB_FILENAME = "takedown.db"
+DEFAULT_USER_AGENT = "takedown-revisit/0.1 (hotline takedown verification)"
 
 
 def data_directory(environ: Mapping[str, str] | None = None) -> Path:
@@ -29,12 +35,31 @@ class Settings:
 
     database_url: str
     actor: str
+    dns_server: str | None = None
+    """``address[:port]`` of the DNS server to ask instead of the system's (the sandbox runs one)."""
+    allowed_networks: tuple[str, ...] = ()
+    """Networks the SSRF guard lets through although they are private or loopback. Sandbox only."""
+    fetch_timeout: float = 30.0
+    """Seconds a revisit may take before it counts as unreachable."""
+    max_fetch_bytes: int = 32 * 1024 * 1024
+    """Bytes of a body fingerprinted before the download is stopped (and marked truncated)."""
+    user_agent: str = DEFAULT_USER_AGENT
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
         env = os.environ if environ is None else environ
         url = env.get("TAKEDOWN_DATABASE_URL") or sqlite_url(data_directory(env) / DEFAULT_DB_FILENAME)
-        return cls(database_url=url, actor=env.get("TAKEDOWN_ACTOR") or default_actor(env))
+        return cls(
+            database_url=url,
+            actor=env.get("TAKEDOWN_ACTOR") or default_actor(env),
+            dns_server=env.get("TAKEDOWN_DNS_SERVER") or None,
+            allowed_networks=tuple(
+                n.strip() for n in env.get("TAKEDOWN_ALLOW_NETWORKS", "").split(",") if n.strip()
+            ),
+            fetch_timeout=_positive(env, "TAKEDOWN_FETCH_TIMEOUT", 30.0, float),
+            max_fetch_bytes=_positive(env, "TAKEDOWN_MAX_FETCH_BYTES", 32 * 1024 * 1024, int),
+            user_agent=env.get("TAKEDOWN_USER_AGENT") or DEFAULT_USER_AGENT,
+        )
 
 
 def sqlite_url(path: Path) -> str:
@@ -45,3 +70,16 @@ def default_actor(environ: Mapping[str, str]) -> str:
     """Who is acting, for the audit log: the login name, as ``analyst:<name>``."""
     name = environ.get("USER") or environ.get("LOGNAME") or environ.get("USERNAME") or "unknown"
     return f"analyst:{name}"
+
+
+def _positive(environ: Mapping[str, str], name: str, default: T, kind: Callable[[str], T]) -> T:
+    text = environ.get(name)
+    if not text:
+        return default
+    try:
+        value = kind(text)
+    except ValueError:
+        raise ConfigurationError(f"{name}={text!r} is not a number") from None
+    if not value > 0:
+        raise ConfigurationError(f"{name}={text!r} must be positive")
+    return value

@@ -18,6 +18,7 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
+from sandbox import Sandbox
 from takedown.clock import ManualClock
 from takedown.settings import sqlite_url
 from takedown.store import Store
@@ -88,3 +89,22 @@ def redis_url() -> str:
     if not url:
         service_unavailable(f"{REDIS_ENV} is not set (e.g. redis://127.0.0.1:6379/15)")
     return url
+
+
+SANDBOX_HOSTS = {"host-a.test": "127.0.0.2", "host-b.test": "127.0.0.3", "cdn-edge.test": "127.0.0.4"}
+
+
+@pytest.fixture(scope="module")
+def sandbox() -> Iterator[Sandbox]:
+    """A local internet for a test module: two hosts, a CNAME, and things the guard must refuse.
+
+    ``intranet.test`` is a live web server on 127.0.0.9 that is *not* allowed; ``loopback.test``
+    points at 127.0.0.1. Real private ranges are never used end to end: a guard bug would then
+    send traffic off this machine. The policy tests cover them without connecting.
+    """
+    with Sandbox(
+        SANDBOX_HOSTS,
+        extra_records={"alias.test": {"CNAME": ["host-a.test"]}, "loopback.test": {"A": ["127.0.0.1"]}},
+        forbidden={"intranet.test": "127.0.0.9"},
+    ) as running:
+        yield running

@@ -1,0 +1,65 @@
+"""Running one revisit crawl in this process, with settings from the core's configuration.
+
+A crawl owns the process while it runs (Twisted's reactor cannot be restarted), so the scheduler
+runs each crawl as a child process (`takedown crawl`), and tests do the same.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from scrapy.crawler import CrawlerProcess
+from scrapy.settings import Settings as ScrapySettings
+
+from takedown.settings import Settings
+
+
+@dataclass(frozen=True)
+class CrawlSummary:
+    revisited: int
+    outcomes: dict[str, int]
+    finish_reason: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"revisited": self.revisited, "outcomes": self.outcomes, "finish_reason": self.finish_reason}
+
+
+def scrapy_settings(settings: Settings, **overrides: Any) -> ScrapySettings:
+    scrapy = ScrapySettings()
+    scrapy.setmodule("crawler.settings", priority="project")
+    scrapy.set("TAKEDOWN_DATABASE_URL", settings.database_url, priority="cmdline")
+    scrapy.set("TAKEDOWN_DNS_SERVER", settings.dns_server, priority="cmdline")
+    scrapy.set("TAKEDOWN_ALLOW_NETWORKS", list(settings.allowed_networks), priority="cmdline")
+    scrapy.set("USER_AGENT", settings.user_agent, priority="cmdline")
+    scrapy.set("DOWNLOAD_TIMEOUT", settings.fetch_timeout, priority="cmdline")
+    scrapy.set("TAKEDOWN_FINGERPRINT_MAX_BYTES", settings.max_fetch_bytes, priority="cmdline")
+    scrapy.set("DOWNLOAD_MAXSIZE", settings.max_fetch_bytes + 1024 * 1024, priority="cmdline")
+    for name, value in overrides.items():
+        scrapy.set(name, value, priority="cmdline")
+    return scrapy
+
+
+def run_revisits(
+    settings: Settings, *, case_ids: Sequence[int] = (), now: datetime | None = None, **overrides: Any
+) -> CrawlSummary:
+    """Revisit the due cases (or ``case_ids``) once; return what was found."""
+    from crawler.spiders.revisit import RevisitSpider
+
+    # The caller configures logging (the CLI does, from -v); Scrapy adds no handler of its own.
+    process = CrawlerProcess(scrapy_settings(settings, **overrides), install_root_handler=False)
+    crawler = process.create_crawler(RevisitSpider)
+    process.crawl(
+        crawler, cases=",".join(str(case_id) for case_id in case_ids), now=now.isoformat() if now else ""
+    )
+    process.start()
+    stats = crawler.stats.get_stats() if crawler.stats else {}
+    prefix = "takedown/outcome/"
+    outcomes = {key[len(prefix) :]: value for key, value in stats.items() if key.startswith(prefix)}
+    return CrawlSummary(
+        revisited=sum(outcomes.values()),
+        outcomes=dict(sorted(outcomes.items())),
+        finish_reason=str(stats.get("finish_reason", "unknown")),
+    )

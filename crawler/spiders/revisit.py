@@ -1,0 +1,104 @@
+"""The revisit spider: fetch every due case once and report what was seen.
+
+Due cases are read from the store a page at a time as Scrapy asks for more requests, so memory
+stays flat however many cases are open. A revisit is not a crawl: no links are followed, and
+robots.txt does not apply (the URL was reported, not discovered).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator
+from datetime import datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+import scrapy
+from scrapy.http import Response
+from scrapy.spidermiddlewares.httperror import HttpError
+from twisted.python.failure import Failure
+
+from crawler.fingerprint import META_KEY, BodyFingerprint
+from crawler.middlewares import AddressRefused, is_dns_failure
+from crawler.resolver import VERDICTS
+from takedown.clock import Clock, ManualClock, SystemClock
+from takedown.revisits import Fetch, due_cases
+from takedown.store import Store
+
+
+class RevisitSpider(scrapy.Spider):
+    name = "revisit"
+
+    def __init__(self, cases: str = "", now: str = "", page_size: str = "500", **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.case_ids = [int(part) for part in cases.split(",") if part.strip()]
+        self.clock: Clock = ManualClock(datetime.fromisoformat(now)) if now else SystemClock()
+        self.page_size = int(page_size)
+
+    async def start(self) -> AsyncIterator[scrapy.Request]:
+        store = Store.open(self.settings["TAKEDOWN_DATABASE_URL"])
+        try:
+            for due in due_cases(
+                store, now=self.clock.now(), page_size=self.page_size, case_ids=self.case_ids
+            ):
+                yield scrapy.Request(
+                    due.url,
+                    callback=self.fetched,
+                    errback=self.failed,
+                    dont_filter=True,
+                    meta={"case_id": due.id, "started": time.monotonic()},
+                )
+        finally:
+            store.dispose()
+
+    def fetched(self, response: Response) -> Fetch:
+        request = response.request
+        assert request is not None
+        fingerprint: BodyFingerprint = request.meta.get(META_KEY) or BodyFingerprint()
+        stopped = "download_stopped" in response.flags
+        return Fetch(
+            case_id=request.meta["case_id"],
+            checked_at=self.clock.now(),
+            http_status=response.status,
+            final_url=response.url,
+            redirect_chain=tuple(request.meta.get("redirect_urls", ())),
+            connected_ip=str(response.ip_address) if response.ip_address is not None else None,
+            sha256=fingerprint.sha256.hexdigest(),
+            md5=fingerprint.md5.hexdigest(),
+            size_bytes=fingerprint.size,
+            truncated=fingerprint.truncated or stopped,
+            duration_ms=_elapsed_ms(request.meta),
+        )
+
+    def failed(self, failure: Failure) -> Fetch:
+        request = failure.request  # type: ignore[attr-defined]
+        error = failure.value
+        if isinstance(error, HttpError):  # only if HTTPERROR_ALLOW_ALL were turned off
+            return self.fetched(error.response)
+        dns_status = None
+        detail = str(error) or type(error).__name__
+        host = urlsplit(request.url).hostname or ""
+        if is_dns_failure(error):
+            verdict = VERDICTS.get(host)
+            if verdict is not None:
+                dns_status, detail = verdict.status, verdict.detail or detail
+        elif isinstance(error, AddressRefused):
+            dns_status = "refused"
+        error_class = type(error).__name__
+        if "max redirections" in detail.lower() or "redirect" in error_class.lower():
+            error_class = "RedirectLoop"
+        return Fetch(
+            case_id=request.meta["case_id"],
+            checked_at=self.clock.now(),
+            final_url=request.url,
+            redirect_chain=tuple(request.meta.get("redirect_urls", ())),
+            duration_ms=_elapsed_ms(request.meta),
+            error_class=error_class,
+            error_detail=detail[:500],
+            dns_status=dns_status,
+        )
+
+
+def _elapsed_ms(meta: dict[str, Any]) -> int | None:
+    started = meta.get("started")
+    return None if started is None else int((time.monotonic() - started) * 1000)

@@ -1,0 +1,232 @@
+"""Web hosts on loopback addresses, each misbehaving in the ways real hosts do.
+
+Every host name is routed by the Host header, so several names can share an address (virtual
+hosting) and one address can serve several names. What a path does is a *behaviour*, changeable
+while the server runs: that is how a test says "host B removes /x now".
+
+Bodies are generated from a content id, never stored: the sandbox serves stand-in bytes whose
+digests tests can compute (:func:`content_digest`), so nothing illegal, and nothing real, is needed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import socket
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Serve:
+    """200 with the bytes of ``content`` (``size`` of them)."""
+
+    content: str
+    size: int = 20_000
+    content_type: str = "image/jpeg"
+
+
+@dataclass(frozen=True)
+class Status:
+    """A bare status: 404, 410 and 451 mean removed; 500 and 503 mean try later."""
+
+    code: int
+    body: str = ""
+
+
+@dataclass(frozen=True)
+class Redirect:
+    location: str
+    code: int = 302
+
+
+@dataclass(frozen=True)
+class Stall:
+    """Read the request, then say nothing for ``seconds`` (a timeout, seen from the client)."""
+
+    seconds: float = 60.0
+
+
+@dataclass(frozen=True)
+class Drop:
+    """Close the connection without answering."""
+
+
+@dataclass(frozen=True)
+class Endless:
+    """200 and a chunked body that never ends: only a size cap stops it."""
+
+    chunk_size: int = 64 * 1024
+
+
+@dataclass(frozen=True)
+class BrokenChunked:
+    """200 with chunked encoding that is corrupt after the first chunk."""
+
+
+Behaviour = Serve | Status | Redirect | Stall | Drop | Endless | BrokenChunked
+
+
+def content_bytes(content: str, size: int) -> bytes:
+    """The stand-in bytes for a content id: deterministic, incompressible, any length."""
+    out = bytearray()
+    block = hashlib.sha256(content.encode("utf-8")).digest()
+    while len(out) < size:
+        out += block
+        block = hashlib.sha256(block).digest()
+    return bytes(out[:size])
+
+
+def content_digest(content: str, size: int = 20_000, algorithm: str = "sha256") -> str:
+    return hashlib.new(algorithm, content_bytes(content, size)).hexdigest()
+
+
+class Site:
+    """The routing table shared by every host server: (host name, path) -> behaviour."""
+
+    def __init__(self) -> None:
+        self._routes: dict[tuple[str, str], Behaviour] = {}
+        self._lock = threading.Lock()
+        self.hits: Counter[tuple[str, str]] = Counter()
+        self.user_agents: list[str] = []
+
+    def set(self, host: str, path: str, behaviour: Behaviour | None) -> None:
+        """Make ``path`` on ``host`` behave so (``None``: back to a plain 404)."""
+        with self._lock:
+            if behaviour is None:
+                self._routes.pop((host.lower(), path), None)
+            else:
+                self._routes[(host.lower(), path)] = behaviour
+
+    def lookup(self, host: str, path: str) -> Behaviour:
+        with self._lock:
+            self.hits[(host, path)] += 1
+            return self._routes.get((host, path), Status(404, "not found"))
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: _HostServer
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, format: str, *args: object) -> None:
+        log.debug("%s %s", self.server.server_address[0], format % args)
+
+    def do_HEAD(self) -> None:
+        self.do_GET()
+
+    def do_GET(self) -> None:
+        host = (
+            (self.headers.get("Host") or self.server.server_address[0]).rsplit(":", 1)[0].strip("[]").lower()
+        )
+        path = self.path.split("#", 1)[0]
+        site = self.server.site
+        site.user_agents.append(self.headers.get("User-Agent", ""))
+        behaviour = site.lookup(host, path)
+        if isinstance(behaviour, Serve):
+            self._send(200, content_bytes(behaviour.content, behaviour.size), behaviour.content_type)
+        elif isinstance(behaviour, Status):
+            self._send(behaviour.code, behaviour.body.encode("utf-8"), "text/plain; charset=utf-8")
+        elif isinstance(behaviour, Redirect):
+            self.send_response(behaviour.code)
+            self.send_header("Location", behaviour.location)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+        elif isinstance(behaviour, Stall):
+            time.sleep(behaviour.seconds)
+            self.close_connection = True
+        elif isinstance(behaviour, Drop):
+            self.close_connection = True
+            self.connection.shutdown(socket.SHUT_RDWR)
+        elif isinstance(behaviour, Endless):
+            self._send_endless(behaviour.chunk_size)
+        elif isinstance(behaviour, BrokenChunked):
+            self.send_response(200)
+            self.send_header("Transfer-Encoding", "chunked")
+            self.end_headers()
+            self.wfile.write(b"10\r\n" + b"x" * 16 + b"\r\nZZ-not-hex\r\n")
+            self.close_connection = True
+
+    def _send(self, code: int, body: bytes, content_type: str) -> None:
+        self.send_response(code)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+
+    def _send_endless(self, chunk_size: int) -> None:
+        self.send_response(200)
+        self.send_header("Content-Type", "video/mp4")
+        self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+        chunk = content_bytes("endless", chunk_size)
+        frame = f"{len(chunk):x}\r\n".encode() + chunk + b"\r\n"
+        self.close_connection = True
+        try:
+            while not self.server.stopping.is_set():
+                self.wfile.write(frame)
+        except OSError:
+            return  # the client hung up: exactly what a size cap should do
+
+
+class _HostServer(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(self, address: tuple[str, int], site: Site, stopping: threading.Event) -> None:
+        super().__init__(address, _Handler)
+        self.site = site
+        self.stopping = stopping
+
+
+class WebHosts:
+    """One HTTP server per loopback address, all on one port, serving one :class:`Site`."""
+
+    def __init__(self, addresses: list[str], site: Site, port: int = 0, attempts: int = 20) -> None:
+        self.site = site
+        self._stopping = threading.Event()
+        self.servers = self._bind_all(sorted(set(addresses)), port, attempts)
+        self.port = self.servers[0].server_address[1]
+        self._threads: list[threading.Thread] = []
+
+    def _bind_all(self, addresses: list[str], port: int, attempts: int) -> list[_HostServer]:
+        for _ in range(attempts):
+            servers: list[_HostServer] = []
+            try:
+                for address in addresses:
+                    server = _HostServer(
+                        (address, port or (servers[0].server_address[1] if servers else 0)),
+                        self.site,
+                        self._stopping,
+                    )
+                    servers.append(server)
+                return servers
+            except OSError:
+                for server in servers:
+                    server.server_close()
+                if port:
+                    raise
+        raise OSError(f"could not find one free port on all of {', '.join(addresses)}")
+
+    def start(self) -> WebHosts:
+        for server in self.servers:
+            thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True)
+            thread.start()
+            self._threads.append(thread)
+        log.info(
+            "sandbox web hosts on %s, port %d",
+            ", ".join(s.server_address[0] for s in self.servers),
+            self.port,
+        )
+        return self
+
+    def stop(self) -> None:
+        self._stopping.set()
+        for server in self.servers:
+            server.shutdown()
+            server.server_close()

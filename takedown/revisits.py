@@ -1,0 +1,219 @@
+"""Revisits: deciding what a fetch says about a case, and recording it.
+
+The crawler measures (status, digests, where it ended up, what went wrong); this module decides
+what that means (live, changed, gone, unreachable, refused) and writes the check and the case's
+new state in one transaction. The decision is a pure function so it can be tested on its own and
+reused by anything else that checks a URL.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from takedown.cases import get_case, transition
+from takedown.models import Case, Check
+from takedown.states import OPEN_STATES, CaseState
+from takedown.store import Store
+
+
+class Outcome(StrEnum):
+    LIVE = "live"
+    """2xx, and the content matches a recorded fingerprint (or none was recorded)."""
+    CHANGED = "changed"
+    """2xx, fingerprints were recorded, and none matches: an analyst must look."""
+    GONE = "gone"
+    """404, 410, 451, NXDOMAIN, or a redirect to a 'removed/suspended' page."""
+    UNREACHABLE = "unreachable"
+    """Timeouts, refused or dropped connections, 5xx, redirect loops: transient, try again."""
+    REFUSED = "refused"
+    """The SSRF guard would not connect: the name points at a private or reserved address."""
+
+
+GONE_STATUSES = frozenset({404, 410, 451})
+
+DEFAULT_REMOVED_PAGE_PATTERNS = (
+    r"(?i)/(account[-_]?)?(suspended|terminated|disabled|removed|deleted|banned|blocked)(\.[a-z]{2,5})?/?$",
+    r"(?i)/(abuse|takedown|content[-_]?removed|dmca|notice)[-_a-z]*(\.[a-z]{2,5})?/?$",
+    r"(?i)/cgi-sys/suspendedpage\.cgi$",
+)
+
+
+@dataclass(frozen=True)
+class Fetch:
+    """What one revisit observed. Never the body: digests and metadata only."""
+
+    case_id: int
+    checked_at: datetime
+    http_status: int | None = None
+    final_url: str | None = None
+    redirect_chain: tuple[str, ...] = ()
+    connected_ip: str | None = None
+    sha256: str | None = None
+    md5: str | None = None
+    size_bytes: int | None = None
+    truncated: bool = False
+    duration_ms: int | None = None
+    error_class: str | None = None
+    error_detail: str | None = None
+    dns_status: str | None = None
+    """From the resolver: ``nxdomain``, ``refused`` (SSRF guard), ``failed``... for a failed fetch."""
+
+
+@dataclass(frozen=True)
+class Judgement:
+    outcome: Outcome
+    fingerprint_match: bool | None
+    reason: str
+
+
+@dataclass
+class RevisitCadence:
+    """When to look again, by outcome. The chase policy (issue #6) will own these numbers."""
+
+    after: dict[Outcome, timedelta] = field(
+        default_factory=lambda: {
+            Outcome.LIVE: timedelta(hours=6),
+            Outcome.CHANGED: timedelta(hours=24),
+            Outcome.GONE: timedelta(hours=12),
+            Outcome.UNREACHABLE: timedelta(hours=1),
+            Outcome.REFUSED: timedelta(hours=24),
+        }
+    )
+
+
+def judge(
+    fetch: Fetch, fingerprints: Sequence[tuple[str, str]], removed_patterns: Sequence[str]
+) -> Judgement:
+    """Decide what ``fetch`` says about content whose assessed fingerprints are ``fingerprints``."""
+    if fetch.dns_status == "refused":
+        return Judgement(Outcome.REFUSED, None, fetch.error_detail or "refused by the SSRF guard")
+    if fetch.dns_status == "nxdomain":
+        return Judgement(Outcome.GONE, None, "the host name no longer exists (NXDOMAIN)")
+    if fetch.dns_status == "no_address":
+        return Judgement(Outcome.GONE, None, "the host name has no address any more")
+    status = fetch.http_status
+    if status is None:
+        return Judgement(Outcome.UNREACHABLE, None, fetch.error_detail or fetch.error_class or "no response")
+    if status in GONE_STATUSES:
+        return Judgement(Outcome.GONE, None, f"HTTP {status}")
+    if fetch.redirect_chain and fetch.final_url and _matches_any(fetch.final_url, removed_patterns):
+        return Judgement(Outcome.GONE, None, f"redirected to a removal page: {fetch.final_url}")
+    if not 200 <= status < 300:
+        return Judgement(Outcome.UNREACHABLE, None, f"HTTP {status}")
+    if not fingerprints:
+        return Judgement(Outcome.LIVE, None, f"HTTP {status}; no fingerprint recorded to compare")
+    observed = {("sha256", fetch.sha256), ("md5", fetch.md5)}
+    if any(pair in observed for pair in fingerprints):
+        return Judgement(Outcome.LIVE, True, f"HTTP {status}; fingerprint matches")
+    if fetch.truncated:
+        return Judgement(
+            Outcome.LIVE, None, f"HTTP {status}; body beyond the size cap, fingerprint not comparable"
+        )
+    return Judgement(
+        Outcome.CHANGED, False, f"HTTP {status}; content differs from every recorded fingerprint"
+    )
+
+
+def _matches_any(url: str, patterns: Sequence[str]) -> bool:
+    path = re.sub(r"^[a-zA-Z][a-zA-Z0-9+.-]*://[^/]*", "", url).split("?", 1)[0]
+    return any(re.search(pattern, path) for pattern in patterns)
+
+
+_STATE_FOR = {
+    Outcome.LIVE: CaseState.LIVE,
+    Outcome.CHANGED: CaseState.CHANGED,
+    Outcome.GONE: CaseState.GONE,
+    Outcome.UNREACHABLE: CaseState.UNREACHABLE,
+}
+
+
+def record_fetch(
+    session: Session,
+    fetch: Fetch,
+    *,
+    removed_patterns: Sequence[str] = DEFAULT_REMOVED_PAGE_PATTERNS,
+    cadence: RevisitCadence | None = None,
+    actor: str = "revisit",
+) -> tuple[Check, Judgement] | None:
+    """Write the check for ``fetch`` and move its case accordingly. ``None`` if the case closed meanwhile."""
+    case = get_case(session, fetch.case_id)
+    if not case.is_open:
+        return None  # withdrawn while the fetch was in flight: record nothing against a closed case
+    judgement = judge(fetch, [(f.algorithm, f.digest) for f in case.fingerprints], removed_patterns)
+    check = Check(
+        case_id=case.id,
+        checked_at=fetch.checked_at,
+        outcome=judgement.outcome.value,
+        http_status=fetch.http_status,
+        final_url=fetch.final_url,
+        redirect_chain=list(fetch.redirect_chain) or None,
+        connected_ip=fetch.connected_ip,
+        sha256=fetch.sha256,
+        md5=fetch.md5,
+        fingerprint_match=judgement.fingerprint_match,
+        size_bytes=fetch.size_bytes,
+        truncated=fetch.truncated,
+        duration_ms=fetch.duration_ms,
+        error_class=fetch.error_class,
+        error_detail=(fetch.error_detail or "")[:500] or None,
+    )
+    session.add(check)
+    session.flush()
+    now = fetch.checked_at
+    case.last_checked_at = now
+    case.updated_at = now
+    if judgement.outcome is Outcome.LIVE:
+        case.first_seen_live_at = case.first_seen_live_at or now
+        case.last_seen_live_at = now
+        case.gone_since = None
+    elif judgement.outcome is Outcome.GONE:
+        case.gone_since = case.gone_since or now
+    target = _STATE_FOR.get(judgement.outcome)
+    if target is not None and target.value != case.state:
+        transition(
+            session,
+            case,
+            target,
+            actor=actor,
+            now=now,
+            action="revisit",
+            detail={"check": check.id, "reason": judgement.reason},
+        )
+    case.next_check_at = now + (cadence or RevisitCadence()).after[judgement.outcome]
+    return check, judgement
+
+
+@dataclass(frozen=True)
+class DueCase:
+    """What the crawler needs to revisit a case: no ORM object crosses into Twisted."""
+
+    id: int
+    url: str
+
+
+def due_cases(
+    store: Store, *, now: datetime, page_size: int = 500, case_ids: Sequence[int] = ()
+) -> Iterator[DueCase]:
+    """Open cases due for a revisit (or exactly ``case_ids``), in pages: memory stays flat."""
+    last_id = 0
+    open_states = [state.value for state in OPEN_STATES]
+    while True:
+        query = select(Case.id, Case.url).where(Case.id > last_id, Case.state.in_(open_states))
+        if case_ids:
+            query = query.where(Case.id.in_(list(case_ids)))
+        else:
+            query = query.where(Case.next_check_at <= now)
+        with store.session() as session:
+            page = session.execute(query.order_by(Case.id).limit(page_size)).all()
+        for case_id, url in page:
+            yield DueCase(case_id, url)
+        if len(page) < page_size:
+            return
+        last_id = page[-1][0]
