@@ -7,13 +7,18 @@ does, or where any name points, while it runs. Nothing here reaches beyond loopb
 
 from __future__ import annotations
 
+import logging
+import threading
 from collections.abc import Mapping
 from types import TracebackType
 
 from sandbox.dns_server import AuthoritativeServer, Zone
-from sandbox.web import Behaviour, Site, WebHosts
+from sandbox.scenario import Change, EventLog, Scenario
+from sandbox.web import Behaviour, Redirect, Site, WebHosts
 
-__all__ = ["Sandbox"]
+log = logging.getLogger(__name__)
+
+__all__ = ["Sandbox", "Scenario"]
 
 
 class Sandbox:
@@ -44,8 +49,11 @@ class Sandbox:
         }
         for name, extra in (extra_records or {}).items():
             records[name.lower()] = {rtype.upper(): list(values) for rtype, values in extra.items()}
-        self.site = Site()
+        self.site = Site(on_request=self._on_request)
         self.dns = AuthoritativeServer([Zone(zone, records)])
+        self.events = EventLog([])
+        self._event_lock = threading.RLock()
+        self._initial_paths: dict[tuple[str, str], Behaviour] = {}
         self.web = WebHosts(sorted(set(served.values())), self.site)
 
     @property
@@ -72,6 +80,36 @@ class Sandbox:
         self.site.set(host, path, behaviour)
         return self.url(host, path)
 
+    @classmethod
+    def from_scenario(cls, scenario: Scenario) -> Sandbox:
+        """A sandbox laid out as ``scenario`` says; its changes follow :meth:`event`."""
+        sandbox = cls(scenario.hosts, extra_records=scenario.records, forbidden=scenario.forbidden)
+        sandbox.events = EventLog(scenario.changes)
+        sandbox._initial_paths = dict(scenario.paths)
+        return sandbox
+
+    def event(self, name: str) -> None:
+        """Something happened (a notice arrived, a path was fetched...): apply the changes it triggers."""
+        with self._event_lock:
+            for change in self.events.fire(name):
+                self._apply(change)
+
+    def _apply(self, change: Change) -> None:
+        log.info("sandbox: after %s x%d, applying %s", change.after, change.count, change)
+        if change.host is not None and change.path is not None:
+            self.site.set(change.host, change.path, self._with_port(change.then))
+        if change.changes_dns and change.name is not None:
+            records = None if change.records is None else {k: list(v) for k, v in change.records.items()}
+            self.dns.set_records(change.name, records)
+
+    def _on_request(self, host: str, path: str) -> None:
+        self.event(f"fetch:{host}{path}")
+
+    def _with_port(self, behaviour: Behaviour | None) -> Behaviour | None:
+        if isinstance(behaviour, Redirect) and "{port}" in behaviour.location:
+            return Redirect(behaviour.location.replace("{port}", str(self.port)), behaviour.code)
+        return behaviour
+
     def environment(self) -> dict[str, str]:
         """Environment variables that point a crawl at this sandbox."""
         return {
@@ -82,6 +120,8 @@ class Sandbox:
     def start(self) -> Sandbox:
         self.dns.start()
         self.web.start()
+        for (host, path), behaviour in self._initial_paths.items():
+            self.site.set(host, path, self._with_port(behaviour))
         return self
 
     def stop(self) -> None:

@@ -16,6 +16,7 @@ import socket
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -89,8 +90,9 @@ def content_digest(content: str, size: int = 20_000, algorithm: str = "sha256") 
 class Site:
     """The routing table shared by every host server: (host name, path) -> behaviour."""
 
-    def __init__(self) -> None:
+    def __init__(self, on_request: Callable[[str, str], None] | None = None) -> None:
         self._routes: dict[tuple[str, str], Behaviour] = {}
+        self._on_request = on_request
         self._lock = threading.Lock()
         self.hits: Counter[tuple[str, str]] = Counter()
         self.user_agents: list[str] = []
@@ -104,9 +106,14 @@ class Site:
                 self._routes[(host.lower(), path)] = behaviour
 
     def lookup(self, host: str, path: str) -> Behaviour:
+        """What ``path`` on ``host`` does for this request. Counts the hit and fires the
+        ``fetch`` event first, so a change triggered by this very fetch does not apply to it."""
         with self._lock:
             self.hits[(host, path)] += 1
-            return self._routes.get((host, path), Status(404, "not found"))
+            behaviour = self._routes.get((host, path), Status(404, "not found"))
+        if self._on_request is not None:
+            self._on_request(host, path)
+        return behaviour
 
 
 class _Handler(BaseHTTPRequestHandler):

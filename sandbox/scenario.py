@@ -1,0 +1,149 @@
+"""Scenarios: what the sandbox internet looks like, and how it changes as things happen to it.
+
+A scenario names the hosts, the DNS records, what each path does at first, and *changes* that
+follow events: "host B removes /x after the second notice" is
+
+    {"after": "notice:abuse@host-b.test", "count": 2,
+     "host": "host-b.test", "path": "/x", "then": {"status": 404}}
+
+Events are counted by name. The web hosts fire ``fetch:<host><path>`` on every request; the SMTP
+sink (issue #5) fires ``notice:<recipient>``; tests and the demo may fire any name they like.
+Scenarios are plain JSON so the demo and people can write them; ``{port}`` in a redirect target
+stands for the port the web hosts were given.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sandbox.web import Behaviour, BrokenChunked, Drop, Endless, Redirect, Serve, Stall, Status
+
+
+class ScenarioError(ValueError):
+    """The scenario file says something the sandbox cannot do; the message says where."""
+
+
+@dataclass(frozen=True)
+class Change:
+    """After the ``count``-th ``after`` event: ``path`` on ``host`` behaves as ``then`` (``None``:
+    404), and/or DNS ``name`` gets ``records`` (``None``: NXDOMAIN)."""
+
+    after: str
+    count: int = 1
+    host: str | None = None
+    path: str | None = None
+    then: Behaviour | None = None
+    name: str | None = None
+    records: Mapping[str, list[str]] | None = None
+    changes_dns: bool = False
+
+
+@dataclass
+class Scenario:
+    hosts: dict[str, str]
+    records: dict[str, dict[str, list[str]]] = field(default_factory=dict)
+    forbidden: dict[str, str] = field(default_factory=dict)
+    paths: dict[tuple[str, str], Behaviour] = field(default_factory=dict)
+    changes: list[Change] = field(default_factory=list)
+
+    @classmethod
+    def load(cls, path: Path) -> Scenario:
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError) as exc:
+            raise ScenarioError(f"{path}: {exc}") from None
+        return cls.from_dict(data, source=str(path))
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any], source: str = "scenario") -> Scenario:
+        if not isinstance(data, Mapping) or not isinstance(data.get("hosts"), Mapping) or not data["hosts"]:
+            raise ScenarioError(f"{source}: needs a 'hosts' object mapping names to 127.0.0.x addresses")
+        unknown = set(data) - {"hosts", "records", "forbidden", "paths", "changes", "description"}
+        if unknown:
+            raise ScenarioError(f"{source}: unknown key(s) {', '.join(sorted(unknown))}")
+        paths = {
+            (host.lower(), path): parse_behaviour(spec, f"{source}: paths.{host}.{path}")
+            for host, by_path in data.get("paths", {}).items()
+            for path, spec in by_path.items()
+        }
+        changes = [
+            _parse_change(item, f"{source}: changes[{index}]")
+            for index, item in enumerate(data.get("changes", []))
+        ]
+        return cls(
+            hosts={name.lower(): address for name, address in data["hosts"].items()},
+            records={name.lower(): dict(records) for name, records in data.get("records", {}).items()},
+            forbidden={name.lower(): address for name, address in data.get("forbidden", {}).items()},
+            paths=paths,
+            changes=changes,
+        )
+
+
+def parse_behaviour(spec: Any, where: str) -> Behaviour | None:
+    """``{"serve": "img-a"}``, ``{"status": 410}``, ``{"redirect": "http://h.test:{port}/x"}``,
+    ``{"stall": 10}``, ``{"drop": true}``, ``{"endless": true}``, ``{"broken_chunked": true}``, or null."""
+    if spec is None:
+        return None
+    if not isinstance(spec, Mapping):
+        raise ScenarioError(f'{where}: a behaviour is an object like {{"serve": "content-id"}}, not {spec!r}')
+    try:
+        if "serve" in spec:
+            return Serve(
+                str(spec["serve"]), int(spec.get("size", 20_000)), str(spec.get("content_type", "image/jpeg"))
+            )
+        if "status" in spec:
+            return Status(int(spec["status"]), str(spec.get("body", "")))
+        if "redirect" in spec:
+            return Redirect(str(spec["redirect"]), int(spec.get("code", 302)))
+        if "stall" in spec:
+            return Stall(float(spec["stall"]))
+        if spec.get("drop"):
+            return Drop()
+        if spec.get("endless"):
+            return Endless()
+        if spec.get("broken_chunked"):
+            return BrokenChunked()
+    except (TypeError, ValueError) as exc:
+        raise ScenarioError(f"{where}: {exc}") from None
+    raise ScenarioError(f"{where}: unknown behaviour {dict(spec)!r}")
+
+
+def _parse_change(item: Any, where: str) -> Change:
+    if not isinstance(item, Mapping) or not isinstance(item.get("after"), str):
+        raise ScenarioError(f"{where}: a change needs 'after' (an event name)")
+    count = item.get("count", 1)
+    if not isinstance(count, int) or count < 1:
+        raise ScenarioError(f"{where}: 'count' must be a whole number from 1")
+    has_path = "host" in item and "path" in item
+    has_dns = "name" in item
+    if not has_path and not has_dns:
+        raise ScenarioError(f"{where}: a change needs 'host' and 'path', or 'name' (a DNS change)")
+    return Change(
+        after=item["after"],
+        count=count,
+        host=item["host"].lower() if has_path else None,
+        path=item["path"] if has_path else None,
+        then=parse_behaviour(item.get("then"), f"{where}.then") if has_path else None,
+        name=item["name"].lower() if has_dns else None,
+        records=item.get("records") if has_dns else None,
+        changes_dns=has_dns,
+    )
+
+
+class EventLog:
+    """Counts events and says which changes fall due; the sandbox applies them."""
+
+    def __init__(self, changes: list[Change]) -> None:
+        self.changes = list(changes)
+        self.counts: Counter[str] = Counter()
+        self.history: list[str] = []
+
+    def fire(self, event: str) -> list[Change]:
+        self.counts[event] += 1
+        self.history.append(event)
+        return [c for c in self.changes if c.after == event and c.count == self.counts[event]]
