@@ -24,6 +24,9 @@ from typing import Any
 from sandbox.web import Behaviour, BrokenChunked, Drop, Endless, Redirect, Serve, Stall, Status
 
 
+BUNDLED_SCENARIOS = Path(__file__).resolve().parent / "scenarios"
+
+
 class ScenarioError(ValueError):
     """The scenario file says something the sandbox cannot do; the message says where."""
 

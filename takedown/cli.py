@@ -461,6 +461,63 @@ def _parse_now(text: str) -> datetime:
         ) from None
 
 
+# --- sandbox ---------------------------------------------------------------------------------------
+
+
+@cli.group("sandbox")
+def sandbox_group() -> None:
+    """The local internet on loopback that the demo and the tests run against."""
+
+
+@sandbox_group.command("run")
+@click.option(
+    "--scenario",
+    "scenario_path",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="A scenario JSON file [default: the bundled basic.json].",
+)
+@json_option
+def sandbox_run(scenario_path: Path | None, as_json: bool) -> None:
+    """Start the sandbox's DNS server and web hosts; run until interrupted (Ctrl-C or SIGTERM).
+
+    Prints the environment that points takedown at it (TAKEDOWN_DNS_SERVER, TAKEDOWN_ALLOW_NETWORKS),
+    or with --json one line describing it.
+    """
+    import signal
+    import threading
+
+    from sandbox import Sandbox, Scenario
+    from sandbox.scenario import BUNDLED_SCENARIOS, ScenarioError
+
+    path = scenario_path or BUNDLED_SCENARIOS / "basic.json"
+    try:
+        scenario = Scenario.load(path)
+    except ScenarioError as exc:
+        fail(str(exc), exitcodes.USAGE)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    with Sandbox.from_scenario(scenario) as running:
+        env = running.environment()
+        if as_json:
+            print_json(
+                {"environment": env, "port": running.port, "hosts": running.hosts, "scenario": str(path)}
+            )
+        else:
+            for name, value in env.items():
+                click.echo(f"export {name}={value}")
+            click.echo(
+                f"# web hosts on port {running.port}: "
+                + ", ".join(f"{h} ({a})" for h, a in running.hosts.items())
+            )
+            click.echo("# Ctrl-C stops the sandbox")
+        sys.stdout.flush()
+        try:
+            while not stop.wait(0.5):
+                pass
+        except KeyboardInterrupt:
+            pass
+
+
 # --- db --------------------------------------------------------------------------------------------
 
 

@@ -205,3 +205,24 @@ def test_the_demo_runs_in_a_directory_of_its_own(tmp_path: Path) -> None:
     assert "queued 0, reopened 0, already open 6, refused 2" in result.stdout
     assert "withdrawn: duplicate report from a partner hotline" in result.stdout
     assert (tmp_path / "demo" / "demo.db").exists()
+
+
+def test_sandbox_run_serves_until_terminated() -> None:
+    import signal
+    import subprocess
+    import sys
+
+    from hosting.dns import DNSClient
+
+    process = subprocess.Popen(
+        [sys.executable, "-m", "takedown.cli", "sandbox", "run", "--json"], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert process.stdout is not None
+        info = json.loads(process.stdout.readline())
+        dns_server = info["environment"]["TAKEDOWN_DNS_SERVER"]
+        assert DNSClient(dns_server).addresses("host-b.test").addresses == ("127.0.0.3",)
+        assert info["environment"]["TAKEDOWN_ALLOW_NETWORKS"] == "127.0.0.2/32,127.0.0.3/32,127.0.0.4/32"
+    finally:
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=10) == 0
