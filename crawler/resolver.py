@@ -13,8 +13,9 @@ from __future__ import annotations
 import ipaddress
 import logging
 import threading
+import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from twisted.internet.address import IPv4Address, IPv6Address
@@ -39,14 +40,20 @@ class Verdict:
     status: str  # "ok", "refused", or a LookupStatus value
     addresses: tuple[str, ...] = ()
     detail: str = ""
+    at: float = field(default_factory=time.monotonic)
 
 
 class Verdicts:
-    """The latest verdict per host name, shared between the resolver and the spider."""
+    """The latest verdict per host name, shared between the resolver and the spider.
 
-    def __init__(self) -> None:
+    It doubles as the crawl's DNS cache: a verdict younger than ``max_age`` is reused, so a crawl
+    asks once per host name, not once per URL.
+    """
+
+    def __init__(self, max_age: float = 300.0) -> None:
         self._by_name: dict[str, Verdict] = {}
         self._lock = threading.Lock()
+        self.max_age = max_age
 
     def record(self, verdict: Verdict) -> None:
         with self._lock:
@@ -55,6 +62,12 @@ class Verdicts:
     def get(self, name: str) -> Verdict | None:
         with self._lock:
             return self._by_name.get(name.lower())
+
+    def fresh(self, name: str) -> Verdict | None:
+        verdict = self.get(name)
+        if verdict is None or time.monotonic() - verdict.at > self.max_age:
+            return None
+        return verdict
 
 
 VERDICTS = Verdicts()
@@ -84,6 +97,9 @@ def decide(lookup: AddressLookup, policy: AddressPolicy) -> Verdict:
 class GuardedResolver:
     """An ``IHostnameResolver`` that resolves with dnspython and refuses forbidden addresses."""
 
+    installed: GuardedResolver | None = None
+    """The one installed on this process's reactor, for the spider to resolve ahead of time."""
+
     def __init__(
         self, reactor: Any, client: DNSClient, policy: AddressPolicy, verdicts: Verdicts = VERDICTS
     ) -> None:
@@ -103,6 +119,7 @@ class GuardedResolver:
 
     def install_on_reactor(self) -> None:
         self.reactor.installNameResolver(self)
+        GuardedResolver.installed = self
 
     def resolveHostName(
         self,
@@ -114,14 +131,8 @@ class GuardedResolver:
     ) -> IHostResolution:
         resolution = _Resolution(hostName)
         resolutionReceiver.resolutionBegan(resolution)
-        pool = self.reactor.getThreadPool()
-        deferred = deferToThreadPool(self.reactor, pool, self.client.addresses, hostName)
 
-        def deliver(lookup: AddressLookup) -> None:
-            verdict = decide(lookup, self.policy)
-            self.verdicts.record(verdict)
-            if verdict.status == "refused":
-                log.warning("SSRF guard refused %s", verdict.detail)
+        def deliver(verdict: Verdict) -> None:
             for address in verdict.addresses if verdict.status == "ok" else ():
                 if addressTypes is not None and _address_type(address) not in addressTypes:
                     continue
@@ -132,8 +143,21 @@ class GuardedResolver:
             self.verdicts.record(Verdict(hostName, LookupStatus.FAILED.value, detail=str(failure.value)))
             resolutionReceiver.resolutionComplete()
 
-        deferred.addCallbacks(deliver, failed)
+        cached = self.verdicts.fresh(hostName)
+        if cached is not None:
+            deliver(cached)
+        else:
+            pool = self.reactor.getThreadPool()
+            deferToThreadPool(self.reactor, pool, self.resolve, hostName).addCallbacks(deliver, failed)
         return resolution
+
+    def resolve(self, name: str) -> Verdict:
+        """Look ``name`` up and judge it (blocking: call from a thread). Records the verdict."""
+        verdict = decide(self.client.addresses(name), self.policy)
+        self.verdicts.record(verdict)
+        if verdict.status == "refused":
+            log.warning("SSRF guard refused %s", verdict.detail)
+        return verdict
 
 
 def _address_type(address: str) -> type[Any]:

@@ -37,6 +37,9 @@ def scrapy_settings(settings: Settings, **overrides: Any) -> ScrapySettings:
     scrapy.set("DOWNLOAD_TIMEOUT", settings.fetch_timeout, priority="cmdline")
     scrapy.set("TAKEDOWN_FINGERPRINT_MAX_BYTES", settings.max_fetch_bytes, priority="cmdline")
     scrapy.set("DOWNLOAD_MAXSIZE", settings.max_fetch_bytes + 1024 * 1024, priority="cmdline")
+    scrapy.set("CONCURRENT_REQUESTS_PER_DOMAIN", settings.concurrency_per_host, priority="cmdline")
+    scrapy.set("DOWNLOAD_DELAY", settings.delay_per_host, priority="cmdline")
+    scrapy.set("TAKEDOWN_RETRY_BACKOFF", settings.retry_backoff, priority="cmdline")
     for name, value in overrides.items():
         scrapy.set(name, value, priority="cmdline")
     return scrapy

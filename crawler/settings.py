@@ -35,6 +35,8 @@ TWISTED_DNS_RESOLVER = "crawler.resolver.GuardedResolver"
 DOWNLOADER_MIDDLEWARES = {
     "crawler.middlewares.ConnectedAddressGuard": 990,
     "crawler.middlewares.NoRetryOnFinalDNSAnswer": 560,
+    "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
+    "crawler.middlewares.BackoffRetryMiddleware": 550,
 }
 TAKEDOWN_DNS_SERVER = _core.dns_server
 TAKEDOWN_ALLOW_NETWORKS = list(_core.allowed_networks)
@@ -56,10 +58,17 @@ DNS_TIMEOUT = 10
 HTTPERROR_ALLOW_ALL = True
 REDIRECT_MAX_TIMES = 10
 RETRY_TIMES = 2
+TAKEDOWN_RETRY_BACKOFF = _core.retry_backoff
+TAKEDOWN_RETRY_BACKOFF_MAX = 60.0
 
-# Politeness: few requests at a time per host.
+# Politeness per server, not per name: many reported URLs sit on one shared-hosting address. The
+# spider puts each request in the download slot of its server's address, so the per-"domain"
+# limits below hold per server.
 CONCURRENT_REQUESTS = 32
-CONCURRENT_REQUESTS_PER_DOMAIN = 2
+CONCURRENT_REQUESTS_PER_DOMAIN = _core.concurrency_per_host
+DOWNLOADER = "crawler.downloader.PoliteDownloader"  # enforces the limit above (see its docstring)
+DOWNLOAD_DELAY = _core.delay_per_host
+RANDOMIZE_DOWNLOAD_DELAY = True
 
 # Where checks are recorded, and what a "removed" landing page looks like.
 ITEM_PIPELINES = {"crawler.pipelines.RecordCheckPipeline": 100}

@@ -23,7 +23,6 @@ from typing import Any
 
 from sandbox.web import Behaviour, BrokenChunked, Drop, Endless, Redirect, Serve, Stall, Status
 
-
 BUNDLED_SCENARIOS = Path(__file__).resolve().parent / "scenarios"
 
 

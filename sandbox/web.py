@@ -15,8 +15,9 @@ import logging
 import socket
 import threading
 import time
-from collections import Counter
-from collections.abc import Callable
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -30,6 +31,8 @@ class Serve:
     content: str
     size: int = 20_000
     content_type: str = "image/jpeg"
+    delay: float = 0.0
+    """Seconds to think before answering: a slow server, for politeness tests."""
 
 
 @dataclass(frozen=True)
@@ -38,6 +41,7 @@ class Status:
 
     code: int
     body: str = ""
+    retry_after: int | None = None
 
 
 @dataclass(frozen=True)
@@ -95,7 +99,22 @@ class Site:
         self._on_request = on_request
         self._lock = threading.Lock()
         self.hits: Counter[tuple[str, str]] = Counter()
+        self.hit_times: dict[tuple[str, str], list[float]] = defaultdict(list)
         self.user_agents: list[str] = []
+        self._in_flight: Counter[str] = Counter()
+        self.peak_in_flight: Counter[str] = Counter()
+        """The most requests ever served at once, per server address: politeness, measured."""
+
+    @contextmanager
+    def in_flight(self, address: str) -> Iterator[None]:
+        with self._lock:
+            self._in_flight[address] += 1
+            self.peak_in_flight[address] = max(self.peak_in_flight[address], self._in_flight[address])
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._in_flight[address] -= 1
 
     def set(self, host: str, path: str, behaviour: Behaviour | None) -> None:
         """Make ``path`` on ``host`` behave so (``None``: back to a plain 404)."""
@@ -110,6 +129,7 @@ class Site:
         ``fetch`` event first, so a change triggered by this very fetch does not apply to it."""
         with self._lock:
             self.hits[(host, path)] += 1
+            self.hit_times[(host, path)].append(time.monotonic())
             behaviour = self._routes.get((host, path), Status(404, "not found"))
         if self._on_request is not None:
             self._on_request(host, path)
@@ -133,11 +153,17 @@ class _Handler(BaseHTTPRequestHandler):
         path = self.path.split("#", 1)[0]
         site = self.server.site
         site.user_agents.append(self.headers.get("User-Agent", ""))
-        behaviour = site.lookup(host, path)
+        address = self.server.server_address[0]
+        with site.in_flight(address):
+            self._respond(site.lookup(host, path))
+
+    def _respond(self, behaviour: Behaviour) -> None:
         if isinstance(behaviour, Serve):
+            time.sleep(behaviour.delay)
             self._send(200, content_bytes(behaviour.content, behaviour.size), behaviour.content_type)
         elif isinstance(behaviour, Status):
-            self._send(behaviour.code, behaviour.body.encode("utf-8"), "text/plain; charset=utf-8")
+            extra = {"Retry-After": str(behaviour.retry_after)} if behaviour.retry_after is not None else {}
+            self._send(behaviour.code, behaviour.body.encode("utf-8"), "text/plain; charset=utf-8", extra)
         elif isinstance(behaviour, Redirect):
             self.send_response(behaviour.code)
             self.send_header("Location", behaviour.location)
@@ -158,8 +184,10 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.write(b"10\r\n" + b"x" * 16 + b"\r\nZZ-not-hex\r\n")
             self.close_connection = True
 
-    def _send(self, code: int, body: bytes, content_type: str) -> None:
+    def _send(self, code: int, body: bytes, content_type: str, extra: dict[str, str] | None = None) -> None:
         self.send_response(code)
+        for name, value in (extra or {}).items():
+            self.send_header(name, value)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()

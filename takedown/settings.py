@@ -44,6 +44,12 @@ class Settings:
     max_fetch_bytes: int = 32 * 1024 * 1024
     """Bytes of a body fingerprinted before the download is stopped (and marked truncated)."""
     user_agent: str = DEFAULT_USER_AGENT
+    concurrency_per_host: int = 2
+    """Requests at once to one server address."""
+    delay_per_host: float = 0.0
+    """Seconds between requests to one server address."""
+    retry_backoff: float = 1.0
+    """Seconds before the first retry of a transient failure; doubles with each retry."""
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -59,6 +65,9 @@ class Settings:
             fetch_timeout=_positive(env, "TAKEDOWN_FETCH_TIMEOUT", 30.0, float),
             max_fetch_bytes=_positive(env, "TAKEDOWN_MAX_FETCH_BYTES", 32 * 1024 * 1024, int),
             user_agent=env.get("TAKEDOWN_USER_AGENT") or DEFAULT_USER_AGENT,
+            concurrency_per_host=_positive(env, "TAKEDOWN_CONCURRENCY_PER_HOST", 2, int),
+            delay_per_host=_non_negative(env, "TAKEDOWN_DELAY_PER_HOST", 0.0),
+            retry_backoff=_non_negative(env, "TAKEDOWN_RETRY_BACKOFF", 1.0),
         )
 
 
@@ -82,4 +91,17 @@ def _positive(environ: Mapping[str, str], name: str, default: T, kind: Callable[
         raise ConfigurationError(f"{name}={text!r} is not a number") from None
     if not value > 0:
         raise ConfigurationError(f"{name}={text!r} must be positive")
+    return value
+
+
+def _non_negative(environ: Mapping[str, str], name: str, default: float) -> float:
+    text = environ.get(name)
+    if not text:
+        return default
+    try:
+        value = float(text)
+    except ValueError:
+        raise ConfigurationError(f"{name}={text!r} is not a number") from None
+    if value < 0:
+        raise ConfigurationError(f"{name}={text!r} must not be negative")
     return value

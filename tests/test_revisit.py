@@ -20,6 +20,7 @@ import pytest
 from sqlalchemy import select
 
 from sandbox import Sandbox
+from sandbox.scenario import Change
 from sandbox.web import (
     BrokenChunked,
     Drop,
@@ -56,6 +57,7 @@ def run_crawl(
         "TAKEDOWN_DATABASE_URL": database_url,
         "TAKEDOWN_FETCH_TIMEOUT": "2",
         "TAKEDOWN_MAX_FETCH_BYTES": str(CAP),
+        "TAKEDOWN_RETRY_BACKOFF": "0.1",
         "TMPDIR": str(tmp),
         "HOME": str(workdir),
         **(env or {}),
@@ -278,3 +280,51 @@ def test_only_due_cases_or_the_named_ones_are_revisited_and_closed_ones_never(
     assert summary["revisited"] == 1
     assert len(checks_of(store, second)) == 2 and len(checks_of(store, first)) == 1
     assert checks_of(store, withdrawn) == []
+
+
+def test_transient_failures_are_retried_after_growing_pauses(
+    sandbox: Sandbox, store: Store, database_url: str, queued, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    path = f"/flaky-{uuid.uuid4().hex[:8]}"
+    url = sandbox.serve("host-b.test", path, Status(503))
+    sandbox.events.changes.append(
+        Change(after=f"fetch:host-b.test{path}", count=2, host="host-b.test", path=path, then=Serve("ok"))
+    )
+    case_id = queued(url)
+    run_crawl(sandbox, database_url, tmp_path, env={"TAKEDOWN_RETRY_BACKOFF": "0.4"})
+    times = sandbox.site.hit_times[("host-b.test", path)]
+    assert len(times) == 3, "two 503s, then the content"
+    first_pause, second_pause = times[1] - times[0], times[2] - times[1]
+    assert first_pause >= 0.2 and second_pause >= 0.4, (first_pause, second_pause)
+    assert checks_of(store, case_id)[-1].outcome == "live"
+
+
+def test_a_retry_after_from_the_host_is_honoured(
+    sandbox: Sandbox, store: Store, database_url: str, queued, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    path = f"/busy-{uuid.uuid4().hex[:8]}"
+    url = sandbox.serve("host-b.test", path, Status(429, retry_after=2))
+    sandbox.events.changes.append(
+        Change(after=f"fetch:host-b.test{path}", count=1, host="host-b.test", path=path, then=Serve("ok"))
+    )
+    queued(url)
+    run_crawl(sandbox, database_url, tmp_path)
+    times = sandbox.site.hit_times[("host-b.test", path)]
+    assert len(times) == 2 and times[1] - times[0] >= 1.9
+
+
+def test_politeness_holds_per_server_across_names_and_dns_is_asked_once_per_host(
+    sandbox: Sandbox, store: Store, database_url: str, queued, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    """host-a.test and alias.test are one server (127.0.0.2): together they get two connections."""
+    unique = uuid.uuid4().hex[:8]
+    name = f"polite-{unique}.test"
+    sandbox.dns.set_records(name, {"A": ["127.0.0.2"]})
+    for index in range(6):
+        for host in ("host-a.test", "alias.test", name):
+            queued(sandbox.serve(host, f"/slow-{unique}-{index}", Serve(f"s{index}", 1000, delay=0.15)))
+    sandbox.site.peak_in_flight.clear()
+    summary, _ = run_crawl(sandbox, database_url, tmp_path, env={"TAKEDOWN_CONCURRENCY_PER_HOST": "2"})
+    assert summary["outcomes"] == {"live": 18}
+    assert sandbox.site.peak_in_flight["127.0.0.2"] == 2
+    assert sandbox.dns.queries[(name, "A")] == 1, "one lookup per host name per crawl, not one per URL"

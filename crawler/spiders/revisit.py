@@ -7,6 +7,7 @@ robots.txt does not apply (the URL was reported, not discovered).
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import AsyncIterator
 from datetime import datetime
@@ -20,7 +21,7 @@ from twisted.python.failure import Failure
 
 from crawler.fingerprint import META_KEY, BodyFingerprint
 from crawler.middlewares import AddressRefused, is_dns_failure
-from crawler.resolver import VERDICTS
+from crawler.resolver import VERDICTS, GuardedResolver
 from takedown.clock import Clock, ManualClock, SystemClock
 from takedown.revisits import Fetch, due_cases
 from takedown.store import Store
@@ -38,18 +39,27 @@ class RevisitSpider(scrapy.Spider):
     async def start(self) -> AsyncIterator[scrapy.Request]:
         store = Store.open(self.settings["TAKEDOWN_DATABASE_URL"])
         try:
-            for due in due_cases(
-                store, now=self.clock.now(), page_size=self.page_size, case_ids=self.case_ids
-            ):
+            due = due_cases(store, now=self.clock.now(), page_size=self.page_size, case_ids=self.case_ids)
+            for case in due:
+                meta: dict[str, Any] = {"case_id": case.id}
+                slot = await self._slot_for(urlsplit(case.url).hostname or "")
+                if slot:
+                    meta["download_slot"] = slot
+                meta["started"] = time.monotonic()
                 yield scrapy.Request(
-                    due.url,
-                    callback=self.fetched,
-                    errback=self.failed,
-                    dont_filter=True,
-                    meta={"case_id": due.id, "started": time.monotonic()},
+                    case.url, callback=self.fetched, errback=self.failed, dont_filter=True, meta=meta
                 )
         finally:
             store.dispose()
+
+    async def _slot_for(self, host: str) -> str | None:
+        """The server address a request will go to, so politeness limits hold per server from the
+        first request on (Scrapy would otherwise pick a per-name slot before resolving)."""
+        resolver = GuardedResolver.installed
+        if resolver is None or not host:
+            return None
+        verdict = VERDICTS.fresh(host) or await asyncio.to_thread(resolver.resolve, host)
+        return verdict.addresses[0] if verdict.status == "ok" and verdict.addresses else None
 
     def fetched(self, response: Response) -> Fetch:
         request = response.request
