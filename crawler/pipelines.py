@@ -1,24 +1,48 @@
-"""Item pipeline: every revisit becomes a check in the store, with the case moved accordingly."""
+"""Item pipeline: every revisit becomes a check in the store, with the case moved accordingly.
+
+Checks are committed in batches (``TAKEDOWN_CHECK_BATCH`` items or ``TAKEDOWN_CHECK_FLUSH_SECONDS``,
+whichever comes first) on a worker thread, one batch at a time. Writing each check in its own
+transaction on the reactor thread held every download up behind an fsync (the revisit benchmark
+ran at 30% of bare Scrapy). What a crash can lose is the last unflushed batch of checks: those
+cases were not updated, so they are still due and are simply revisited again. No case, notice or
+decision depends on a check that was not committed.
+"""
 
 from __future__ import annotations
 
+import logging
 from typing import TYPE_CHECKING, Any
 
-from takedown.revisits import DEFAULT_REMOVED_PAGE_PATTERNS, Fetch, record_fetch
+from scrapy.utils.defer import maybe_deferred_to_future
+from twisted.internet import defer, task, threads
+
+from takedown.revisits import DEFAULT_REMOVED_PAGE_PATTERNS, Fetch, record_fetches
 from takedown.store import Store
 
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler
 
+log = logging.getLogger(__name__)
+
 
 class RecordCheckPipeline:
-    """Commits each check on its own: a crash loses at most the revisit in flight, which stays due."""
-
-    def __init__(self, database_url: str, removed_patterns: list[str], stats: Any = None) -> None:
+    def __init__(
+        self,
+        database_url: str,
+        removed_patterns: list[str],
+        stats: Any = None,
+        batch_size: int = 200,
+        flush_seconds: float = 0.5,
+    ) -> None:
         self.database_url = database_url
         self.removed_patterns = removed_patterns or list(DEFAULT_REMOVED_PAGE_PATTERNS)
         self.stats = stats
+        self.batch_size = batch_size
+        self.flush_seconds = flush_seconds
         self.store: Store | None = None
+        self._pending: list[Fetch] = []
+        self._flushing: defer.Deferred[None] = defer.succeed(None)
+        self._timer: task.LoopingCall | None = None
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> RecordCheckPipeline:
@@ -27,22 +51,52 @@ class RecordCheckPipeline:
             settings["TAKEDOWN_DATABASE_URL"],
             settings.getlist("TAKEDOWN_REMOVED_PAGE_PATTERNS"),
             crawler.stats,
+            batch_size=settings.getint("TAKEDOWN_CHECK_BATCH", 200),
+            flush_seconds=settings.getfloat("TAKEDOWN_CHECK_FLUSH_SECONDS", 0.5),
         )
 
     def open_spider(self, spider: Any = None) -> None:
         self.store = Store.open(self.database_url)
+        self._timer = task.LoopingCall(self._flush)
+        self._timer.start(self.flush_seconds, now=False)
 
-    def close_spider(self, spider: Any = None) -> None:
+    async def close_spider(self, spider: Any = None) -> None:
+        if self._timer is not None and self._timer.running:
+            self._timer.stop()
+        await maybe_deferred_to_future(self._flush())  # how Scrapy's docs say to await a Deferred
         if self.store is not None:
             self.store.dispose()
 
     def process_item(self, item: Any, spider: Any = None) -> Any:
-        if not isinstance(item, Fetch):
-            return item
+        if isinstance(item, Fetch):
+            self._pending.append(item)
+            if len(self._pending) >= self.batch_size:
+                self._flush()
+        return item
+
+    def _flush(self) -> defer.Deferred[None]:
+        """Queue the pending checks for writing after any batch already being written."""
+        if self._pending:
+            batch, self._pending = self._pending, []
+            self._flushing.addCallback(lambda _: threads.deferToThread(self._write, batch))
+            self._flushing.addCallbacks(self._count, self._failed, errbackArgs=(len(batch),))
+        return self._flushing
+
+    def _write(self, batch: list[Fetch]) -> list[str]:
+        """Runs on a worker thread: writes the batch, returns the outcomes for counting."""
         assert self.store is not None
         with self.store.session() as session:
-            recorded = record_fetch(session, item, removed_patterns=self.removed_patterns)
+            results = record_fetches(session, batch, removed_patterns=self.removed_patterns)
+        return [result.judgement.outcome.value if result else "skipped_closed" for result in results]
+
+    def _count(self, outcomes: list[str]) -> None:
+        # On the reactor thread: Scrapy's stats are not safe to update from the worker thread
+        # (doing so lost counts under load: 1,713 of 2,000 reported while all 2,000 were written).
         if self.stats is not None:
-            outcome = recorded[1].outcome.value if recorded else "skipped_closed"
-            self.stats.inc_value(f"takedown/outcome/{outcome}")
-        return item
+            for outcome in outcomes:
+                self.stats.inc_value(f"takedown/outcome/{outcome}")
+
+    def _failed(self, failure: Any, count: int) -> None:
+        log.error("could not record %d checks (their cases stay due): %s", count, failure.getErrorMessage())
+        if self.stats is not None:
+            self.stats.inc_value("takedown/check_write_failures", count)

@@ -22,9 +22,15 @@ class CrawlSummary:
     revisited: int
     outcomes: dict[str, int]
     finish_reason: str
+    elapsed_seconds: float
 
     def as_dict(self) -> dict[str, Any]:
-        return {"revisited": self.revisited, "outcomes": self.outcomes, "finish_reason": self.finish_reason}
+        return {
+            "revisited": self.revisited,
+            "outcomes": self.outcomes,
+            "finish_reason": self.finish_reason,
+            "elapsed_seconds": round(self.elapsed_seconds, 3),
+        }
 
 
 def scrapy_settings(settings: Settings, **overrides: Any) -> ScrapySettings:
@@ -65,4 +71,5 @@ def run_revisits(
         revisited=sum(outcomes.values()),
         outcomes=dict(sorted(outcomes.items())),
         finish_reason=str(stats.get("finish_reason", "unknown")),
+        elapsed_seconds=float(stats.get("elapsed_time_seconds", 0.0)),
     )

@@ -54,6 +54,10 @@ DOWNLOAD_WARNSIZE = 0
 DOWNLOAD_TIMEOUT = _core.fetch_timeout
 DNS_TIMEOUT = 10
 
+# One item (a check) per response: a pool of CONCURRENT_ITEMS workers per response is pure overhead
+# (Scrapy starts that many asyncio tasks for every response's output: 200,000 for 2,000 URLs).
+CONCURRENT_ITEMS = 1
+
 # Every status reaches the spider: a 404 is an answer, not an error.
 HTTPERROR_ALLOW_ALL = True
 REDIRECT_MAX_TIMES = 10

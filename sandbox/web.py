@@ -10,6 +10,7 @@ digests tests can compute (:func:`content_digest`), so nothing illegal, and noth
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 import socket
@@ -77,6 +78,7 @@ class BrokenChunked:
 Behaviour = Serve | Status | Redirect | Stall | Drop | Endless | BrokenChunked
 
 
+@functools.lru_cache(maxsize=256)
 def content_bytes(content: str, size: int) -> bytes:
     """The stand-in bytes for a content id: deterministic, incompressible, any length."""
     out = bytearray()

@@ -63,6 +63,25 @@ def transition(
     detail: dict[str, Any] | None = None,
 ) -> Event:
     """Move ``case`` to ``target`` and record why; raise :class:`InvalidTransition` if not allowed."""
+    event = Event(**move(case, target, actor=actor, now=now, action=action, detail=detail))
+    session.add(event)
+    return event
+
+
+def move(
+    case: Case,
+    target: CaseState,
+    *,
+    actor: str,
+    now: datetime,
+    action: str | None = None,
+    detail: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Change ``case``'s state and return the event row that records it, for the caller to insert.
+
+    :func:`transition` is this plus the insert; bulk writers (revisits) insert many rows at once.
+    Either way, the rule of which moves are allowed is checked here and only here.
+    """
     current = CaseState(case.state)
     if not can_move(current, target):
         raise InvalidTransition(f"case {case.id} is {current.value}; it cannot become {target.value}")
@@ -72,17 +91,15 @@ def transition(
         case.closed_at = now
         case.next_check_at = None
         case.next_notice_at = None
-    event = Event(
-        case_id=case.id,
-        at=now,
-        actor=actor,
-        action=action or target.value,
-        from_state=current.value,
-        to_state=target.value,
-        detail=detail,
-    )
-    session.add(event)
-    return event
+    return {
+        "case_id": case.id,
+        "at": now,
+        "actor": actor,
+        "action": action or target.value,
+        "from_state": current.value,
+        "to_state": target.value,
+        "detail": detail,
+    }
 
 
 def withdraw(session: Session, case_id: int, *, reason: str, actor: str, now: datetime) -> Case:

@@ -429,9 +429,19 @@ def url_canonicalize(urls: tuple[str, ...], as_json: bool) -> None:
     help="Treat this UTC time (ISO 8601, e.g. 2026-03-01T09:00:00Z) as now: which cases are due, "
     "and when checks happened. For accelerated runs and tests.",
 )
+@click.option(
+    "-s",
+    "--set",
+    "scrapy_overrides",
+    multiple=True,
+    metavar="NAME=VALUE",
+    help="Override a Scrapy setting, as `scrapy crawl -s` does (repeatable).",
+)
 @json_option
 @click.pass_obj
-def crawl(app: App, case_ids: tuple[int, ...], now: str | None, as_json: bool) -> None:
+def crawl(
+    app: App, case_ids: tuple[int, ...], now: str | None, scrapy_overrides: tuple[str, ...], as_json: bool
+) -> None:
     """Revisit due cases once and record a check for each: live, changed, gone or unreachable.
 
     Exit status: 0 the crawl finished; 1 it did not.
@@ -441,7 +451,7 @@ def crawl(app: App, case_ids: tuple[int, ...], now: str | None, as_json: bool) -
     with errors_as_exit_codes():
         when = _parse_now(now) if now else None
         app.store.upgrade()  # fail early, with a clear message, if the store cannot be opened
-        summary = run_revisits(app.settings, case_ids=case_ids, now=when)
+        summary = run_revisits(app.settings, case_ids=case_ids, now=when, **_overrides(scrapy_overrides))
     if as_json:
         print_json(summary.as_dict())
     else:
@@ -449,6 +459,16 @@ def crawl(app: App, case_ids: tuple[int, ...], now: str | None, as_json: bool) -
         click.echo(f"revisited {summary.revisited}: {outcomes}")
     if summary.finish_reason != "finished":
         fail(f"the crawl ended early ({summary.finish_reason})", exitcodes.FAILURE)
+
+
+def _overrides(pairs: tuple[str, ...]) -> dict[str, str]:
+    overrides = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep or not name:
+            raise click.BadParameter(f"{pair!r} is not NAME=VALUE", param_hint="-s/--set")
+        overrides[name.strip()] = value
+    return overrides
 
 
 def _parse_now(text: str) -> datetime:

@@ -328,3 +328,24 @@ def test_politeness_holds_per_server_across_names_and_dns_is_asked_once_per_host
     assert summary["outcomes"] == {"live": 18}
     assert sandbox.site.peak_in_flight["127.0.0.2"] == 2
     assert sandbox.dns.queries[(name, "A")] == 1, "one lookup per host name per crawl, not one per URL"
+
+
+def test_checks_still_pending_when_the_crawl_ends_are_written(
+    sandbox: Sandbox, store: Store, database_url: str, queued, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    """With no timer flush and a batch larger than the crawl, every check waits for the close."""
+    unique = uuid.uuid4().hex[:8]
+    cases = [
+        queued(sandbox.serve("host-b.test", f"/pending-{unique}-{n}", Serve(f"p{n}", 500))) for n in range(30)
+    ]
+    summary, _ = run_crawl(
+        sandbox,
+        database_url,
+        tmp_path,
+        "-s",
+        "TAKEDOWN_CHECK_FLUSH_SECONDS=600",
+        "-s",
+        "TAKEDOWN_CHECK_BATCH=1000",
+    )
+    assert summary["revisited"] == 30
+    assert all(len(checks_of(store, case_id)) == 1 for case_id in cases)

@@ -1,0 +1,125 @@
+"""Benchmark: URLs revisited per second against the sandbox, beside bare Scrapy on the same URLs.
+
+Run by hand; prints figures, asserts nothing:
+
+    .venv/bin/python bench/bench_revisit.py [--urls 3000] [--hosts 10] [--size 20000]
+
+Both crawls run as child processes with the same concurrency, and both are timed by Scrapy's own
+``elapsed_time_seconds`` (start-up excluded). The revisit crawl does everything a real one does:
+reads due cases from the store, resolves each host through the SSRF guard, fingerprints every
+body while it streams, judges the outcome and commits a check and a state change per case.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from statistics import median
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from sandbox import Sandbox
+from sandbox.web import Serve
+from takedown.clock import SystemClock
+from takedown.intake import Report, queue_batch, validate_report
+from takedown.settings import sqlite_url
+from takedown.store import Store
+
+HERE = Path(__file__).resolve().parent
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--urls", type=int, default=3000)
+    parser.add_argument("--hosts", type=int, default=10)
+    parser.add_argument("--size", type=int, default=20_000, help="bytes per body")
+    parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument("--per-host", type=int, default=8)
+    parser.add_argument("--rounds", type=int, default=2, help="best of this many runs each")
+    args = parser.parse_args()
+
+    hosts = {f"host-{n}.bench.test": f"127.0.0.{n + 2}" for n in range(args.hosts)}
+    with Sandbox(hosts) as sandbox, tempfile.TemporaryDirectory(prefix="takedown-bench-") as tmp:
+        workdir = Path(tmp)
+        names = list(hosts)
+        urls = [
+            sandbox.serve(names[i % len(names)], f"/item/{i}.jpg", Serve(f"c{i % 100}", args.size))
+            for i in range(args.urls)
+        ]
+        targets = workdir / "targets.txt"
+        lines = []
+        for url in urls:
+            parts = urlsplit(url)
+            lines.append(
+                f"http://{hosts[parts.hostname or '']}:{sandbox.port}{parts.path} {parts.hostname}\n"
+            )
+        targets.write_text("".join(lines))
+        bare_rates, revisit_rates = [], []
+        for round_number in range(args.rounds):
+            bare = json.loads(
+                subprocess.run(
+                    [
+                        sys.executable,
+                        str(HERE / "bare_spider.py"),
+                        str(targets),
+                        "--concurrency",
+                        str(args.concurrency),
+                        "--per-host",
+                        str(args.per_host),
+                    ],
+                    capture_output=True,
+                    text=True,
+                    check=True,
+                ).stdout
+            )
+            bare_rates.append(bare["fetched"] / bare["elapsed_seconds"])
+
+            database = sqlite_url(workdir / f"revisit-{round_number}.db")
+            store = Store.open(database)
+            with store.session() as session:
+                queue_batch(
+                    session,
+                    [validate_report(Report(u)) for u in urls],
+                    actor="bench",
+                    now=SystemClock().now(),
+                )
+            store.dispose()
+            env = {
+                **os.environ,
+                **sandbox.environment(),
+                "TAKEDOWN_DATABASE_URL": database,
+                "TAKEDOWN_CONCURRENCY_PER_HOST": str(args.per_host),
+            }
+            done = subprocess.run(
+                [sys.executable, "-m", "takedown.cli", "crawl", "--json"],
+                env=env,
+                capture_output=True,
+                text=True,
+                check=True,
+            )
+            revisit = json.loads(done.stdout)
+            assert revisit["revisited"] == args.urls, revisit
+            revisit_rates.append(revisit["revisited"] / revisit["elapsed_seconds"])
+
+    print(f"urls            {args.urls:,} on {args.hosts} hosts, {args.size:,} B each")
+    print(
+        f"concurrency     {args.concurrency} ({args.per_host} per host), best and median of {args.rounds} runs"
+    )
+    for label, rates in (("bare Scrapy", bare_rates), ("takedown crawl", revisit_rates)):
+        runs = ", ".join(f"{rate:.0f}" for rate in rates)
+        print(f"{label:<15} best {max(rates):6.1f}  median {median(rates):6.1f} URLs/s   (runs: {runs})")
+    print(
+        f"ratio           best {max(revisit_rates) / max(bare_rates):6.1%}  "
+        f"median {median(revisit_rates) / median(bare_rates):6.1%}   (target: at least 80%)"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
