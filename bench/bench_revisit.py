@@ -18,8 +18,8 @@ import os
 import subprocess
 import sys
 import tempfile
-from statistics import median
 from pathlib import Path
+from statistics import median
 from urllib.parse import urlsplit
 
 from sandbox import Sandbox
