@@ -109,7 +109,7 @@ def main() -> int:
 
     print(f"urls            {args.urls:,} on {args.hosts} hosts, {args.size:,} B each")
     print(
-        f"concurrency     {args.concurrency} ({args.per_host} per host), best and median of {args.rounds} runs"
+        f"concurrency     {args.concurrency} ({args.per_host} per host); best, median of {args.rounds} runs"
     )
     for label, rates in (("bare Scrapy", bare_rates), ("takedown crawl", revisit_rates)):
         runs = ", ".join(f"{rate:.0f}" for rate in rates)
