@@ -101,8 +101,10 @@ def main() -> int:
                 env=env,
                 capture_output=True,
                 text=True,
-                check=True,
             )
+            if done.returncode != 0:
+                print(done.stderr[-3000:], file=sys.stderr)
+                return 1
             revisit = json.loads(done.stdout)
             assert revisit["revisited"] == args.urls, revisit
             revisit_rates.append(revisit["revisited"] / revisit["elapsed_seconds"])

@@ -587,12 +587,13 @@ def db_status(app: App, as_json: bool) -> None:
 )
 @click.pass_obj
 def demo(app: App, directory: Path | None) -> None:
-    """Run the pipeline end to end on sample data, in a store of its own.
+    """Run the pipeline end to end on the sandbox, in a store of its own.
 
-    Today this covers intake: queuing, validation, deduplication, the audit trail and withdrawal.
-    Revisits, hosting resolution, notices and the chase join it as they are built (issues #3-#6).
+    Today: queuing (with refusals and deduplication), withdrawal, revisits of every case on the
+    sandbox, a host removing content, and the next day's revisit seeing it gone. Notices and the
+    chase join it as they are built (issues #5 and #6).
     """
-    from takedown.demo import run_demo
+    from schedules.demo import run_demo
 
     with errors_as_exit_codes():
         run_demo(directory=directory, actor="analyst:demo", echo=click.echo)
