@@ -60,7 +60,9 @@ def main() -> int:
                 f"http://{hosts[parts.hostname or '']}:{sandbox.port}{parts.path} {parts.hostname}\n"
             )
         targets.write_text("".join(lines))
-        bare_rates, revisit_rates = [], []
+        bare_rates: list[float] = []
+        revisit_rates: list[float] = []
+        memory: list[float] = []
         for round_number in range(args.rounds):
             bare = json.loads(
                 subprocess.run(
@@ -108,6 +110,7 @@ def main() -> int:
             revisit = json.loads(done.stdout)
             assert revisit["revisited"] == args.urls, revisit
             revisit_rates.append(revisit["revisited"] / revisit["elapsed_seconds"])
+            memory.append(revisit["peak_memory_mib"])
 
     print(f"urls            {args.urls:,} on {args.hosts} hosts, {args.size:,} B each")
     print(
@@ -116,6 +119,7 @@ def main() -> int:
     for label, rates in (("bare Scrapy", bare_rates), ("takedown crawl", revisit_rates)):
         runs = ", ".join(f"{rate:.0f}" for rate in rates)
         print(f"{label:<15} best {max(rates):6.1f}  median {median(rates):6.1f} URLs/s   (runs: {runs})")
+    print(f"crawl peak RSS  {max(memory):.0f} MiB (the crawl process's VmHWM)")
     print(
         f"ratio           best {max(revisit_rates) / max(bare_rates):6.1%}  "
         f"median {median(revisit_rates) / median(bare_rates):6.1%}   (target: at least 80%)"

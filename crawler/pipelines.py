@@ -24,6 +24,10 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+CRAWL_CACHE_MIB = 8
+"""SQLite page cache for a crawl's connections: each row is touched once, so a large cache only
+makes memory grow with the store (measured: +45 MiB over 40,000 cases with 64 MiB, +7 with 2)."""
+
 
 class RecordCheckPipeline:
     def __init__(
@@ -41,6 +45,7 @@ class RecordCheckPipeline:
         self.flush_seconds = flush_seconds
         self.store: Store | None = None
         self._pending: list[Fetch] = []
+        self._queued_batches = 0
         self._flushing: defer.Deferred[None] = defer.succeed(None)
         self._timer: task.LoopingCall | None = None
 
@@ -56,7 +61,7 @@ class RecordCheckPipeline:
         )
 
     def open_spider(self, spider: Any = None) -> None:
-        self.store = Store.open(self.database_url)
+        self.store = Store.open(self.database_url, sqlite_cache_mib=CRAWL_CACHE_MIB)
         self._timer = task.LoopingCall(self._flush)
         self._timer.start(self.flush_seconds, now=False)
 
@@ -78,6 +83,9 @@ class RecordCheckPipeline:
         """Queue the pending checks for writing after any batch already being written."""
         if self._pending:
             batch, self._pending = self._pending, []
+            self._queued_batches += 1
+            if self.stats is not None:
+                self.stats.max_value("takedown/check_batches_queued_max", self._queued_batches)
             self._flushing.addCallback(lambda _: threads.deferToThread(self._write, batch))
             self._flushing.addCallbacks(self._count, self._failed, errbackArgs=(len(batch),))
         return self._flushing
@@ -90,6 +98,7 @@ class RecordCheckPipeline:
         return [result.judgement.outcome.value if result else "skipped_closed" for result in results]
 
     def _count(self, outcomes: list[str]) -> None:
+        self._queued_batches -= 1
         # On the reactor thread: Scrapy's stats are not safe to update from the worker thread
         # (doing so lost counts under load: 1,713 of 2,000 reported while all 2,000 were written).
         if self.stats is not None:
@@ -97,6 +106,7 @@ class RecordCheckPipeline:
                 self.stats.inc_value(f"takedown/outcome/{outcome}")
 
     def _failed(self, failure: Any, count: int) -> None:
+        self._queued_batches -= 1
         log.error("could not record %d checks (their cases stay due): %s", count, failure.getErrorMessage())
         if self.stats is not None:
             self.stats.inc_value("takedown/check_write_failures", count)

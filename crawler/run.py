@@ -6,6 +6,7 @@ runs each crawl as a child process (`takedown crawl`), and tests do the same.
 
 from __future__ import annotations
 
+import resource
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -23,6 +24,7 @@ class CrawlSummary:
     outcomes: dict[str, int]
     finish_reason: str
     elapsed_seconds: float
+    peak_memory_mib: float | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -30,6 +32,7 @@ class CrawlSummary:
             "outcomes": self.outcomes,
             "finish_reason": self.finish_reason,
             "elapsed_seconds": round(self.elapsed_seconds, 3),
+            "peak_memory_mib": None if self.peak_memory_mib is None else round(self.peak_memory_mib, 1),
         }
 
 
@@ -72,4 +75,19 @@ def run_revisits(
         outcomes=dict(sorted(outcomes.items())),
         finish_reason=str(stats.get("finish_reason", "unknown")),
         elapsed_seconds=float(stats.get("elapsed_time_seconds", 0.0)),
+        peak_memory_mib=peak_memory_mib(),
     )
+
+
+def peak_memory_mib() -> float | None:
+    """This process's peak resident memory. Read from ``VmHWM``: ``ru_maxrss`` survives ``execve``,
+    so a crawl started by a large parent would report the parent's peak; and Scrapy's memusage
+    stat is sampled only once a minute."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

@@ -111,8 +111,8 @@ class Case(Base):
     gone_since: Mapped[datetime | None]
     removed_at: Mapped[datetime | None]
     closed_at: Mapped[datetime | None]
-    next_check_at: Mapped[datetime | None] = mapped_column(index=True)
-    next_notice_at: Mapped[datetime | None] = mapped_column(index=True)
+    next_check_at: Mapped[datetime | None]
+    next_notice_at: Mapped[datetime | None]
 
     fingerprints: Mapped[list[Fingerprint]] = relationship(
         back_populates="case", cascade="all, delete-orphan", order_by="Fingerprint.id"
@@ -135,6 +135,10 @@ class Case(Base):
             postgresql_where=text(f"state IN ({OPEN_STATES_SQL})"),
         ),
         Index("ix_case_dedup_hash", "dedup_hash"),
+        # Due work is read in (time, id) order a page at a time: each page is one index walk,
+        # whatever the backlog (closed cases have no next_*_at, so they are not in the range).
+        Index("ix_case_check_due", "next_check_at", "id"),
+        Index("ix_case_notice_due", "next_notice_at", "id"),
     )
 
     @property

@@ -21,6 +21,7 @@ from twisted.python.failure import Failure
 
 from crawler.fingerprint import META_KEY, BodyFingerprint
 from crawler.middlewares import AddressRefused, is_dns_failure
+from crawler.pipelines import CRAWL_CACHE_MIB
 from crawler.resolver import VERDICTS, GuardedResolver
 from takedown.clock import Clock, ManualClock, SystemClock
 from takedown.revisits import Fetch, due_cases
@@ -35,22 +36,41 @@ class RevisitSpider(scrapy.Spider):
         self.case_ids = [int(part) for part in cases.split(",") if part.strip()]
         self.clock: Clock = ManualClock(datetime.fromisoformat(now)) if now else SystemClock()
         self.page_size = int(page_size)
+        self._outstanding = 0
+        self._room = asyncio.Event()
 
     async def start(self) -> AsyncIterator[scrapy.Request]:
-        store = Store.open(self.settings["TAKEDOWN_DATABASE_URL"])
+        # Scrapy drains start() into its scheduler whenever the downloader is busy, so without a
+        # window of our own memory grows with the number of due cases (measured: +5 MiB per 1,000).
+        window = self.settings.getint("TAKEDOWN_START_WINDOW", 1000)
+        store = Store.open(self.settings["TAKEDOWN_DATABASE_URL"], sqlite_cache_mib=CRAWL_CACHE_MIB)
         try:
             due = due_cases(store, now=self.clock.now(), page_size=self.page_size, case_ids=self.case_ids)
             for case in due:
+                await self._wait_for_room(window)
                 meta: dict[str, Any] = {"case_id": case.id}
                 slot = await self._slot_for(urlsplit(case.url).hostname or "")
                 if slot:
                     meta["download_slot"] = slot
                 meta["started"] = time.monotonic()
+                self._outstanding += 1
                 yield scrapy.Request(
                     case.url, callback=self.fetched, errback=self.failed, dont_filter=True, meta=meta
                 )
         finally:
             store.dispose()
+
+    async def _wait_for_room(self, window: int) -> None:
+        while self._outstanding >= window:
+            self._room.clear()
+            try:
+                await asyncio.wait_for(self._room.wait(), timeout=5)
+            except TimeoutError:
+                return  # a request that never answered must not stall the crawl: admit one more
+
+    def _answered(self) -> None:
+        self._outstanding -= 1
+        self._room.set()
 
     async def _slot_for(self, host: str) -> str | None:
         """The server address a request will go to, so politeness limits hold per server from the
@@ -62,6 +82,10 @@ class RevisitSpider(scrapy.Spider):
         return verdict.addresses[0] if verdict.status == "ok" and verdict.addresses else None
 
     def fetched(self, response: Response) -> Fetch:
+        self._answered()
+        return self._observed(response)
+
+    def _observed(self, response: Response) -> Fetch:
         request = response.request
         assert request is not None
         fingerprint: BodyFingerprint = request.meta.get(META_KEY) or BodyFingerprint()
@@ -81,10 +105,11 @@ class RevisitSpider(scrapy.Spider):
         )
 
     def failed(self, failure: Failure) -> Fetch:
+        self._answered()
         request = failure.request  # type: ignore[attr-defined]
         error = failure.value
         if isinstance(error, HttpError):  # only if HTTPERROR_ALLOW_ALL were turned off
-            return self.fetched(error.response)
+            return self._observed(error.response)
         dns_status = None
         detail = str(error) or type(error).__name__
         host = urlsplit(request.url).hostname or ""

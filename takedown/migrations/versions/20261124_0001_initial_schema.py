@@ -56,8 +56,8 @@ def upgrade() -> None:
     with op.batch_alter_table("case", schema=None) as batch_op:
         batch_op.create_index("ix_case_dedup_hash", ["dedup_hash"], unique=False)
         batch_op.create_index(batch_op.f("ix_case_host"), ["host"], unique=False)
-        batch_op.create_index(batch_op.f("ix_case_next_check_at"), ["next_check_at"], unique=False)
-        batch_op.create_index(batch_op.f("ix_case_next_notice_at"), ["next_notice_at"], unique=False)
+        batch_op.create_index("ix_case_check_due", ["next_check_at", "id"], unique=False)
+        batch_op.create_index("ix_case_notice_due", ["next_notice_at", "id"], unique=False)
         batch_op.create_index(
             "uq_case_open_dedup_hash",
             ["dedup_hash"],
@@ -256,8 +256,8 @@ def downgrade() -> None:
             sqlite_where=sa.text("state IN ('changed', 'gone', 'live', 'queued', 'unreachable')"),
             postgresql_where=sa.text("state IN ('changed', 'gone', 'live', 'queued', 'unreachable')"),
         )
-        batch_op.drop_index(batch_op.f("ix_case_next_notice_at"))
-        batch_op.drop_index(batch_op.f("ix_case_next_check_at"))
+        batch_op.drop_index("ix_case_notice_due")
+        batch_op.drop_index("ix_case_check_due")
         batch_op.drop_index(batch_op.f("ix_case_host"))
         batch_op.drop_index("ix_case_dedup_hash")
 
