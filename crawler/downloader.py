@@ -21,7 +21,7 @@ from twisted.internet.defer import Deferred
 
 
 class PoliteDownloader(Downloader):
-    def _wait_for_download(  # type: ignore[override]
+    def _wait_for_download(
         self, slot: Slot, request: Request, queue_dfd: Deferred[Any]
     ) -> Coroutine[Any, Any, None]:
         slot.transferring.add(request)  # counted now; the download itself removes it when done

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from scrapy.logformatter import LogFormatter
+from scrapy.logformatter import LogFormatter, LogFormatterResult
 
 
 class QuietLogFormatter(LogFormatter):
@@ -14,7 +14,9 @@ class QuietLogFormatter(LogFormatter):
     def dropped(self, item: Any, exception: BaseException, response: Any, spider: Any) -> None:  # type: ignore[override]
         return None
 
-    def item_error(self, item: Any, exception: BaseException, response: Any, spider: Any) -> dict[str, Any]:
+    def item_error(
+        self, item: Any, exception: BaseException, response: Any, spider: Any
+    ) -> LogFormatterResult:
         return {
             "level": 40,
             "msg": "Error processing the check of case %(case)s",

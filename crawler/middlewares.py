@@ -108,7 +108,7 @@ class BackoffRetryMiddleware(RetryMiddleware):
     def pause(self, retry: Request, asked: float | None) -> float:
         attempt = max(1, int(retry.meta.get("retry_times", 1)))
         computed = min(self.backoff_max, self.backoff * 2 ** (attempt - 1)) * random.uniform(0.5, 1.0)
-        return min(self.backoff_max, max(computed, asked or 0.0))
+        return float(min(self.backoff_max, max(computed, asked or 0.0)))
 
 
 def retry_after(response: Response) -> float | None:

@@ -16,7 +16,7 @@ import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from twisted.internet.address import IPv4Address, IPv6Address
 from twisted.internet.interfaces import IHostnameResolver, IHostResolution, IResolutionReceiver
@@ -130,18 +130,20 @@ class GuardedResolver:
         transportSemantics: str = "TCP",
     ) -> IHostResolution:
         resolution = _Resolution(hostName)
-        resolutionReceiver.resolutionBegan(resolution)
+        # zope interfaces declare methods without self, which mypy cannot follow: call through Any.
+        receiver: Any = resolutionReceiver
+        receiver.resolutionBegan(resolution)
 
         def deliver(verdict: Verdict) -> None:
             for address in verdict.addresses if verdict.status == "ok" else ():
                 if addressTypes is not None and _address_type(address) not in addressTypes:
                     continue
-                resolutionReceiver.addressResolved(_twisted_address(address, portNumber))
-            resolutionReceiver.resolutionComplete()
+                receiver.addressResolved(_twisted_address(address, portNumber))
+            receiver.resolutionComplete()
 
         def failed(failure: Any) -> None:
             self.verdicts.record(Verdict(hostName, LookupStatus.FAILED.value, detail=str(failure.value)))
-            resolutionReceiver.resolutionComplete()
+            receiver.resolutionComplete()
 
         cached = self.verdicts.fresh(hostName)
         if cached is not None:
@@ -149,7 +151,7 @@ class GuardedResolver:
         else:
             pool = self.reactor.getThreadPool()
             deferToThreadPool(self.reactor, pool, self.resolve, hostName).addCallbacks(deliver, failed)
-        return resolution
+        return cast(IHostResolution, resolution)
 
     def resolve(self, name: str) -> Verdict:
         """Look ``name`` up and judge it (blocking: call from a thread). Records the verdict."""
@@ -165,4 +167,5 @@ def _address_type(address: str) -> type[Any]:
 
 
 def _twisted_address(address: str, port: int) -> IPv4Address | IPv6Address:
-    return _address_type(address)("TCP", address, port)
+    made: IPv4Address | IPv6Address = _address_type(address)("TCP", address, port)
+    return made

@@ -53,7 +53,7 @@ class Sandbox:
         self.dns = AuthoritativeServer([Zone(zone, records)])
         self.events = EventLog([])
         self._event_lock = threading.RLock()
-        self._initial_paths: dict[tuple[str, str], Behaviour] = {}
+        self._initial_paths: dict[tuple[str, str], Behaviour | None] = {}
         self.web = WebHosts(sorted(set(served.values())), self.site)
 
     @property

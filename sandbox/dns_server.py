@@ -56,7 +56,7 @@ class AuthoritativeServer:
         bound_port = self._udp.server_address[1]
         self._tcp = _TCPServer((host, bound_port), _TCPHandler)
         for server in (self._udp, self._tcp):
-            server.dns = self  # type: ignore[attr-defined]
+            server.dns = self
         self._threads: list[threading.Thread] = []
 
     @property
@@ -117,7 +117,7 @@ class AuthoritativeServer:
         return response.to_wire()
 
     def _fill(self, response: dns.message.Message, zone: Zone, name: str, rdtype: int) -> None:
-        wanted = dns.rdatatype.to_text(rdtype)
+        wanted = dns.rdatatype.to_text(dns.rdatatype.RdataType(rdtype))
         for _ in range(8):  # follow CNAMEs inside our zones, as an authoritative server does
             records = zone.records.get(name)
             if records is None:
@@ -146,11 +146,13 @@ def _rrset(name: str, rtype: str, values: list[str]) -> dns.rrset.RRset:
 class _UDPServer(socketserver.ThreadingUDPServer):
     daemon_threads = True
     allow_reuse_address = True
+    dns: AuthoritativeServer
 
 
 class _TCPServer(socketserver.ThreadingTCPServer):
     daemon_threads = True
     allow_reuse_address = True
+    dns: AuthoritativeServer
 
 
 class _UDPHandler(socketserver.BaseRequestHandler):

@@ -50,7 +50,7 @@ class Scenario:
     hosts: dict[str, str]
     records: dict[str, dict[str, list[str]]] = field(default_factory=dict)
     forbidden: dict[str, str] = field(default_factory=dict)
-    paths: dict[tuple[str, str], Behaviour] = field(default_factory=dict)
+    paths: dict[tuple[str, str], Behaviour | None] = field(default_factory=dict)
     changes: list[Change] = field(default_factory=list)
 
     @classmethod

@@ -149,13 +149,12 @@ class _Handler(BaseHTTPRequestHandler):
         self.do_GET()
 
     def do_GET(self) -> None:
-        host = (
-            (self.headers.get("Host") or self.server.server_address[0]).rsplit(":", 1)[0].strip("[]").lower()
-        )
+        named = self.headers.get("Host") or str(self.server.server_address[0])
+        host = named.rsplit(":", 1)[0].strip("[]").lower()
         path = self.path.split("#", 1)[0]
         site = self.server.site
         site.user_agents.append(self.headers.get("User-Agent", ""))
-        address = self.server.server_address[0]
+        address = str(self.server.server_address[0])
         with site.in_flight(address):
             self._respond(site.lookup(host, path))
 
@@ -257,7 +256,7 @@ class WebHosts:
             self._threads.append(thread)
         log.info(
             "sandbox web hosts on %s, port %d",
-            ", ".join(s.server_address[0] for s in self.servers),
+            ", ".join(str(s.server_address[0]) for s in self.servers),
             self.port,
         )
         return self

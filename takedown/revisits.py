@@ -134,21 +134,6 @@ _STATE_FOR = {
 }
 
 
-def record_fetch(
-    session: Session,
-    fetch: Fetch,
-    *,
-    removed_patterns: Sequence[str] = DEFAULT_REMOVED_PAGE_PATTERNS,
-    cadence: RevisitCadence | None = None,
-    actor: str = "revisit",
-) -> Recorded | None:
-    """Write the check for ``fetch`` and move its case accordingly. ``None`` if the case closed meanwhile."""
-    [recorded] = record_fetches(
-        session, [fetch], removed_patterns=removed_patterns, cadence=cadence, actor=actor
-    )
-    return recorded
-
-
 @dataclass(frozen=True)
 class Recorded:
     check_id: int
@@ -270,7 +255,7 @@ def due_cases(
             yield DueCase(case_id, url)
         if len(page) < page_size:
             return
-        last = (page[-1][2], page[-1][0])
+        last = (page[-1].next_check_at, page[-1].id)
 
 
 def _named_cases(store: Store, ids: list[int], open_states: list[str], page_size: int) -> Iterator[DueCase]:

@@ -62,12 +62,12 @@ class Settings:
             allowed_networks=tuple(
                 n.strip() for n in env.get("TAKEDOWN_ALLOW_NETWORKS", "").split(",") if n.strip()
             ),
-            fetch_timeout=_positive(env, "TAKEDOWN_FETCH_TIMEOUT", 30.0, float),
-            max_fetch_bytes=_positive(env, "TAKEDOWN_MAX_FETCH_BYTES", 32 * 1024 * 1024, int),
+            fetch_timeout=_number(env, "TAKEDOWN_FETCH_TIMEOUT", 30.0, float),
+            max_fetch_bytes=_number(env, "TAKEDOWN_MAX_FETCH_BYTES", 32 * 1024 * 1024, int),
             user_agent=env.get("TAKEDOWN_USER_AGENT") or DEFAULT_USER_AGENT,
-            concurrency_per_host=_positive(env, "TAKEDOWN_CONCURRENCY_PER_HOST", 2, int),
-            delay_per_host=_non_negative(env, "TAKEDOWN_DELAY_PER_HOST", 0.0),
-            retry_backoff=_non_negative(env, "TAKEDOWN_RETRY_BACKOFF", 1.0),
+            concurrency_per_host=_number(env, "TAKEDOWN_CONCURRENCY_PER_HOST", 2, int),
+            delay_per_host=_number(env, "TAKEDOWN_DELAY_PER_HOST", 0.0, float, zero_ok=True),
+            retry_backoff=_number(env, "TAKEDOWN_RETRY_BACKOFF", 1.0, float, zero_ok=True),
         )
 
 
@@ -81,7 +81,11 @@ def default_actor(environ: Mapping[str, str]) -> str:
     return f"analyst:{name}"
 
 
-def _positive(environ: Mapping[str, str], name: str, default: T, kind: Callable[[str], T]) -> T:
+def _number(
+    environ: Mapping[str, str], name: str, default: T, kind: Callable[[str], T], *, zero_ok: bool = False
+) -> T:
+    """The number in ``environ[name]``, or ``default`` when unset; a clear error when it is not one
+    or is out of range (durations and counts are never negative; counts and timeouts never zero)."""
     text = environ.get(name)
     if not text:
         return default
@@ -89,19 +93,6 @@ def _positive(environ: Mapping[str, str], name: str, default: T, kind: Callable[
         value = kind(text)
     except ValueError:
         raise ConfigurationError(f"{name}={text!r} is not a number") from None
-    if not value > 0:
-        raise ConfigurationError(f"{name}={text!r} must be positive")
-    return value
-
-
-def _non_negative(environ: Mapping[str, str], name: str, default: float) -> float:
-    text = environ.get(name)
-    if not text:
-        return default
-    try:
-        value = float(text)
-    except ValueError:
-        raise ConfigurationError(f"{name}={text!r} is not a number") from None
-    if value < 0:
-        raise ConfigurationError(f"{name}={text!r} must not be negative")
+    if value < 0 or (value == 0 and not zero_ok):
+        raise ConfigurationError(f"{name}={text!r} must be {'zero or more' if zero_ok else 'more than zero'}")
     return value

@@ -78,7 +78,9 @@ class RevisitSpider(scrapy.Spider):
         resolver = GuardedResolver.installed
         if resolver is None or not host:
             return None
-        verdict = VERDICTS.fresh(host) or await asyncio.to_thread(resolver.resolve, host)
+        verdict = VERDICTS.fresh(host)
+        if verdict is None:
+            verdict = await asyncio.to_thread(resolver.resolve, host)
         return verdict.addresses[0] if verdict.status == "ok" and verdict.addresses else None
 
     def fetched(self, response: Response) -> Fetch:
@@ -113,7 +115,7 @@ class RevisitSpider(scrapy.Spider):
         dns_status = None
         detail = str(error) or type(error).__name__
         host = urlsplit(request.url).hostname or ""
-        if is_dns_failure(error):
+        if error is not None and is_dns_failure(error):
             verdict = VERDICTS.get(host)
             if verdict is not None:
                 dns_status, detail = verdict.status, verdict.detail or detail
