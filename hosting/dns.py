@@ -117,3 +117,40 @@ def _port(text: str, whole: str) -> int:
     if not text.isdigit() or not 0 < int(text) < 65536:
         raise ConfigurationError(f"TAKEDOWN_DNS_SERVER: '{whole}' has a bad port")
     return int(text)
+
+
+@dataclass
+class _Answer:
+    values: tuple[str, ...]
+    status: LookupStatus
+    detail: str = ""
+
+
+def _lookup(client: DNSClient, name: str, rdtype: str) -> _Answer:
+    try:
+        answer = client._resolver.resolve(name, rdtype, search=False)
+    except dns.resolver.NXDOMAIN:
+        return _Answer((), LookupStatus.NXDOMAIN, f"{name} does not exist (NXDOMAIN)")
+    except dns.resolver.NoAnswer:
+        return _Answer((), LookupStatus.NO_ADDRESS, f"{name} has no {rdtype} record")
+    except dns.exception.DNSException as exc:
+        return _Answer((), LookupStatus.FAILED, f"{rdtype} {name}: {exc}")
+    values: list[str] = []
+    for record in answer:
+        if rdtype == "TXT":
+            values.append(b"".join(record.strings).decode("utf-8", "replace"))
+        elif rdtype in ("NS", "CNAME"):
+            values.append(record.target.to_text(omit_final_dot=True).lower())
+        else:
+            values.append(record.to_text())
+    return _Answer(tuple(values), LookupStatus.OK)
+
+
+def txt_records(client: DNSClient, name: str) -> tuple[str, ...]:
+    """The TXT strings of ``name`` (each record's strings joined); empty when there are none."""
+    return _lookup(client, name, "TXT").values
+
+
+def nameservers(client: DNSClient, zone: str) -> tuple[str, ...]:
+    """The NS names of ``zone``, sorted; empty when it has none or the lookup fails."""
+    return tuple(sorted(_lookup(client, zone, "NS").values))

@@ -7,18 +7,25 @@ does, or where any name points, while it runs. Nothing here reaches beyond loopb
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import threading
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from pathlib import Path
 from types import TracebackType
 
 from sandbox.dns_server import AuthoritativeServer, Zone
+from sandbox.rdap_server import Autnum, Network, RDAPServer, Registration
 from sandbox.scenario import Change, EventLog, Scenario
 from sandbox.web import Behaviour, Redirect, Site, WebHosts
 
 log = logging.getLogger(__name__)
 
-__all__ = ["Sandbox", "Scenario"]
+__all__ = ["Autnum", "Network", "Registration", "Sandbox", "Scenario"]
+
+ASN_ZONE = "asn.test"
+"""The sandbox's IP-to-ASN service, in Team Cymru's format (``TAKEDOWN_ASN_DNS_ZONE``)."""
+CDN_CATALOGUE = Path(__file__).resolve().parent / "cdn.json"
 
 
 class Sandbox:
@@ -35,6 +42,9 @@ class Sandbox:
         extra_records: Mapping[str, Mapping[str, list[str]]] | None = None,
         forbidden: Mapping[str, str] | None = None,
         zone: str = "test",
+        networks: Sequence[Network] = (),
+        autnums: Sequence[Autnum] = (),
+        registrations: Sequence[Registration] = (),
     ) -> None:
         """``forbidden`` hosts are served like the others but left out of :attr:`allowed_networks`:
         a live server the SSRF guard must never reach (its hit counter proves it)."""
@@ -50,7 +60,8 @@ class Sandbox:
         for name, extra in (extra_records or {}).items():
             records[name.lower()] = {rtype.upper(): list(values) for rtype, values in extra.items()}
         self.site = Site(on_request=self._on_request)
-        self.dns = AuthoritativeServer([Zone(zone, records)])
+        self.rdap = RDAPServer(list(networks), list(autnums), list(registrations))
+        self.dns = AuthoritativeServer([Zone(zone, records), Zone(ASN_ZONE, synthesise=self._asn_records)])
         self.events = EventLog([])
         self._event_lock = threading.RLock()
         self._initial_paths: dict[tuple[str, str], Behaviour | None] = {}
@@ -83,7 +94,14 @@ class Sandbox:
     @classmethod
     def from_scenario(cls, scenario: Scenario) -> Sandbox:
         """A sandbox laid out as ``scenario`` says; its changes follow :meth:`event`."""
-        sandbox = cls(scenario.hosts, extra_records=scenario.records, forbidden=scenario.forbidden)
+        sandbox = cls(
+            scenario.hosts,
+            extra_records=scenario.records,
+            forbidden=scenario.forbidden,
+            networks=scenario.networks,
+            autnums=scenario.autnums,
+            registrations=scenario.registrations,
+        )
         sandbox.events = EventLog(scenario.changes)
         sandbox._initial_paths = dict(scenario.paths)
         return sandbox
@@ -111,13 +129,42 @@ class Sandbox:
         return behaviour
 
     def environment(self) -> dict[str, str]:
-        """Environment variables that point a crawl at this sandbox."""
+        """Environment variables that point a crawl, or a resolution, at this sandbox."""
         return {
             "TAKEDOWN_DNS_SERVER": self.dns_server,
             "TAKEDOWN_ALLOW_NETWORKS": ",".join(self.allowed_networks),
+            "TAKEDOWN_RDAP_BOOTSTRAP": self.rdap.bootstrap_url,
+            "TAKEDOWN_ASN_DNS_ZONE": ASN_ZONE,
+            "TAKEDOWN_CDN_CATALOGUE": str(CDN_CATALOGUE),
         }
 
+    def _asn_records(self, name: str) -> dict[str, list[str]] | None:
+        """TXT answers of the IP-to-ASN zone, computed from the registered networks."""
+        labels = name.removesuffix("." + ASN_ZONE).split(".")
+        kind = labels[-1] if labels else ""
+        try:
+            if kind in ("origin", "peer"):
+                address = ipaddress.ip_address(".".join(reversed(labels[:-1])))
+            elif kind in ("origin6", "peer6"):
+                nibbles = "".join(reversed(labels[:-1]))
+                address = ipaddress.ip_address(":".join(nibbles[i : i + 4] for i in range(0, 32, 4)))
+            else:
+                return None
+        except ValueError:
+            return None
+        network = self.rdap.network_for(str(address))
+        if network is None or network.asn is None:
+            return None
+        tail = f"{network.cidr} | {network.country} | {network.registry} | 2019-03-01"
+        if kind.startswith("origin"):
+            return {"TXT": [f'"{network.asn} | {tail}"']}
+        autnum = self.rdap.autnums.get(network.asn)
+        if autnum is None or not autnum.peers:
+            return {}
+        return {"TXT": [f'"{" ".join(str(p) for p in autnum.peers)} | {tail}"']}
+
     def start(self) -> Sandbox:
+        self.rdap.start()
         self.dns.start()
         self.web.start()
         for (host, path), behaviour in self._initial_paths.items():
@@ -127,6 +174,7 @@ class Sandbox:
     def stop(self) -> None:
         self.web.stop()
         self.dns.stop()
+        self.rdap.stop()
 
     def __enter__(self) -> Sandbox:
         return self.start()

@@ -13,7 +13,7 @@ import socketserver
 import struct
 import threading
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 import dns.flags
@@ -39,6 +39,9 @@ class Zone:
 
     origin: str
     records: dict[str, dict[str, list[str]]] = field(default_factory=dict)
+    synthesise: Callable[[str], dict[str, list[str]] | None] | None = None
+    """Records for names not listed, computed on demand (``None``: the name does not exist). How a
+    zone answers for every address of a network without listing each one (IP-to-ASN lookups)."""
 
     def contains(self, name: str) -> bool:
         return name == self.origin or name.endswith("." + self.origin)
@@ -120,6 +123,8 @@ class AuthoritativeServer:
         wanted = dns.rdatatype.to_text(dns.rdatatype.RdataType(rdtype))
         for _ in range(8):  # follow CNAMEs inside our zones, as an authoritative server does
             records = zone.records.get(name)
+            if records is None and zone.synthesise is not None:
+                records = zone.synthesise(name)
             if records is None:
                 response.set_rcode(dns.rcode.NXDOMAIN)
                 return

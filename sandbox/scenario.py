@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from sandbox.rdap_server import REGISTRIES, Autnum, Network, Registration
 from sandbox.web import Behaviour, BrokenChunked, Drop, Endless, Redirect, Serve, Stall, Status
 
 BUNDLED_SCENARIOS = Path(__file__).resolve().parent / "scenarios"
@@ -52,6 +53,9 @@ class Scenario:
     forbidden: dict[str, str] = field(default_factory=dict)
     paths: dict[tuple[str, str], Behaviour | None] = field(default_factory=dict)
     changes: list[Change] = field(default_factory=list)
+    networks: list[Network] = field(default_factory=list)
+    autnums: list[Autnum] = field(default_factory=list)
+    registrations: list[Registration] = field(default_factory=list)
 
     @classmethod
     def load(cls, path: Path) -> Scenario:
@@ -65,7 +69,17 @@ class Scenario:
     def from_dict(cls, data: Mapping[str, Any], source: str = "scenario") -> Scenario:
         if not isinstance(data, Mapping) or not isinstance(data.get("hosts"), Mapping) or not data["hosts"]:
             raise ScenarioError(f"{source}: needs a 'hosts' object mapping names to 127.0.0.x addresses")
-        unknown = set(data) - {"hosts", "records", "forbidden", "paths", "changes", "description"}
+        unknown = set(data) - {
+            "hosts",
+            "records",
+            "forbidden",
+            "paths",
+            "changes",
+            "description",
+            "networks",
+            "autnums",
+            "domains",
+        }
         if unknown:
             raise ScenarioError(f"{source}: unknown key(s) {', '.join(sorted(unknown))}")
         paths = {
@@ -83,6 +97,18 @@ class Scenario:
             forbidden={name.lower(): address for name, address in data.get("forbidden", {}).items()},
             paths=paths,
             changes=changes,
+            networks=[
+                _parse_network(item, f"{source}: networks[{i}]")
+                for i, item in enumerate(data.get("networks", []))
+            ],
+            autnums=[
+                _parse_autnum(item, f"{source}: autnums[{i}]")
+                for i, item in enumerate(data.get("autnums", []))
+            ],
+            registrations=[
+                _parse_registration(item, f"{source}: domains[{i}]")
+                for i, item in enumerate(data.get("domains", []))
+            ],
         )
 
 
@@ -149,3 +175,57 @@ class EventLog:
         self.counts[event] += 1
         self.history.append(event)
         return [c for c in self.changes if c.after == event and c.count == self.counts[event]]
+
+
+def _parse_network(item: Any, where: str) -> Network:
+    """``{"cidr": "127.0.0.2/32", "registry": "ripe", "organisation": "...", "abuse": "...",
+    "technical": "...", "country": "NL", "asn": 64500}``."""
+    try:
+        network = Network(
+            cidr=str(item["cidr"]),
+            registry=str(item["registry"]),
+            organisation=str(item["organisation"]),
+            country=str(item.get("country", "ZZ")),
+            abuse=item.get("abuse"),
+            technical=item.get("technical"),
+            asn=item.get("asn"),
+            name=item.get("name"),
+            kind=item.get("type"),
+        )
+        network.network  # noqa: B018 - validates the CIDR
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ScenarioError(f"{where}: needs cidr, registry and organisation ({exc})") from None
+    if network.registry not in REGISTRIES:
+        raise ScenarioError(f"{where}: registry must be one of {', '.join(REGISTRIES)}")
+    return network
+
+
+def _parse_autnum(item: Any, where: str) -> Autnum:
+    try:
+        autnum = Autnum(
+            asn=int(item["asn"]),
+            registry=str(item["registry"]),
+            name=str(item.get("name", f"AS{item['asn']}")),
+            organisation=str(item["organisation"]),
+            country=str(item.get("country", "ZZ")),
+            abuse=item.get("abuse"),
+            peers=tuple(int(p) for p in item.get("peers", [])),
+        )
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ScenarioError(f"{where}: needs asn, registry and organisation ({exc})") from None
+    if autnum.registry not in REGISTRIES:
+        raise ScenarioError(f"{where}: registry must be one of {', '.join(REGISTRIES)}")
+    return autnum
+
+
+def _parse_registration(item: Any, where: str) -> Registration:
+    try:
+        return Registration(
+            domain=str(item["domain"]).lower(),
+            registrar=str(item["registrar"]),
+            iana_id=str(item.get("iana_id", "9999")),
+            abuse=item.get("abuse"),
+            nameservers=tuple(item.get("nameservers", [])),
+        )
+    except (KeyError, TypeError) as exc:
+        raise ScenarioError(f"{where}: needs domain and registrar ({exc})") from None

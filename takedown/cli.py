@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 from rich.console import Console
@@ -31,6 +31,9 @@ from takedown.presenting import case_detail, case_summary, describe_event, iso
 from takedown.settings import Settings
 from takedown.states import CaseState
 from takedown.store import Store, safe_url
+
+if TYPE_CHECKING:
+    from hosting.resolve import Resolution
 
 log = logging.getLogger("takedown")
 
@@ -411,6 +414,88 @@ def url_canonicalize(urls: tuple[str, ...], as_json: bool) -> None:
         sys.exit(exitcodes.DATA_ERROR)
     if failures:
         sys.exit(exitcodes.PARTIAL)
+
+
+# --- resolve ---------------------------------------------------------------------------------------
+
+
+@cli.command()
+@click.argument("urls", nargs=-1, required=True)
+@click.option("--ip", "connected_ip", help="Resolve for this address (the one a check connected to).")
+@click.option("--no-cache", is_flag=True, help="Neither read nor write the RDAP network cache in the store.")
+@json_option
+@click.pass_obj
+def resolve(app: App, urls: tuple[str, ...], connected_ip: str | None, no_cache: bool, as_json: bool) -> None:
+    """Find who can take each URL down: hosting network, CDN, registrar, upstream, with abuse contacts.
+
+    DNS, RDAP (registries found through the IANA bootstrap; TAKEDOWN_RDAP_BOOTSTRAP overrides it)
+    and an IP-to-ASN DNS service (TAKEDOWN_ASN_DNS_ZONE). A step that fails is reported and the
+    others go on: a registry that rate-limits us is named with the time to try again.
+
+    Exit status: 0 every URL fully resolved; 3 some step failed for some URL (the rest is printed);
+    65 no URL could be read.
+    """
+    from hosting.factory import resolver_from_settings
+    from takedown.intake import validate_url
+
+    with errors_as_exit_codes():
+        store = None if no_cache else app.store
+        resolver = resolver_from_settings(app.settings, store=store, clock=app.clock)
+    refused = incomplete = 0
+    for raw in urls:
+        try:
+            url = validate_url(raw)
+        except InvalidReport as exc:
+            refused += 1
+            if as_json:
+                print_json({"url": raw, "error": str(exc)})
+            else:
+                click.echo(f"error: {raw!r}: {exc}", err=True)
+            continue
+        result = resolver.resolve(url, connected_ip)
+        incomplete += not result.complete
+        if as_json:
+            print_json(result.to_dict())
+        else:
+            _print_resolution(result)
+    if refused == len(urls):
+        sys.exit(exitcodes.DATA_ERROR)
+    if refused or incomplete:
+        sys.exit(exitcodes.PARTIAL)
+
+
+def _print_resolution(result: Resolution) -> None:
+    echo = click.echo
+    echo(result.url)
+    domain = f" (registered domain {result.registered_domain})" if result.registered_domain else ""
+    echo(f"  host       {result.hostname}{domain}")
+    if result.cname_chain:
+        echo(f"  cname      {' -> '.join(result.cname_chain)}")
+    echo(f"  addresses  {', '.join(result.addresses) or '-'}")
+    if result.network is not None:
+        net = result.network
+        echo(
+            f"  network    {', '.join(net.cidrs)}  {net.organisation or net.name or '?'}"
+            f"  ({net.country or '??'}, {net.registry} {net.handle})"
+        )
+    if result.route is not None:
+        origin = " ".join(f"AS{a}" for a in result.route.origin_asns)
+        upstream = ", ".join(f"AS{a}" for a in result.route.upstream_asns) or "-"
+        echo(f"  route      {origin} {result.route.prefix}  upstream {upstream}")
+    if result.cdn is not None:
+        echo(f"  cdn        {result.cdn.cdn.name} ({result.cdn.evidence})")
+    echo("  notify:")
+    for party in result.parties:
+        who = party.name or "?"
+        if party.asn is not None and party.role == "upstream":
+            who += f" (AS{party.asn})"
+        emails = ", ".join(party.emails) or "no mailbox found"
+        echo(f"    {party.role:<10} {who}: {emails}  [{party.contact_source}]")
+    if not result.parties:
+        echo("    nobody found")
+    for problem in result.problems:
+        retry = f" (retry after {iso(problem.retry_at)})" if problem.retry_at else ""
+        echo(f"  problem    {problem.step}: {problem.kind}: {problem.message}{retry}")
 
 
 # --- crawl -----------------------------------------------------------------------------------------

@@ -212,6 +212,33 @@ class Hosting(Base):
     expires_at: Mapped[datetime | None]
 
 
+class RdapNetwork(Base):
+    """An IP network as a registry's RDAP described it, kept so that every address inside it is
+    resolved without asking again until ``expires_at``: the cache is by range, not by address.
+
+    ``start_key``/``end_key`` are the range's bounds as fixed-width hex (8 digits for IPv4, 32 for
+    IPv6), so that string comparison is address comparison on every database.
+    """
+
+    __tablename__ = "rdap_network"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    registry_name: Mapped[str] = mapped_column("registry", String(64))
+    """Which registry answered (``registry`` itself is SQLAlchemy's)."""
+    handle: Mapped[str] = mapped_column(String(255))
+    ip_version: Mapped[int] = mapped_column(Integer)
+    start_key: Mapped[str] = mapped_column(String(32))
+    end_key: Mapped[str] = mapped_column(String(32))
+    record: Mapped[dict[str, Any]]
+    fetched_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+
+    __table_args__ = (
+        UniqueConstraint("ip_version", "start_key", "end_key", name="uq_rdap_network_range"),
+        Index("ix_rdap_network_lookup", "ip_version", "start_key"),
+    )
+
+
 class Contact(Base):
     """An analyst's override in the contact book: it beats what RDAP says."""
 

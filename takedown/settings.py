@@ -50,6 +50,15 @@ class Settings:
     """Seconds between requests to one server address."""
     retry_backoff: float = 1.0
     """Seconds before the first retry of a transient failure; doubles with each retry."""
+    rdap_bootstrap: str | None = None
+    """Directory or http(s) base URL of RDAP bootstrap files; the shipped IANA files when unset."""
+    rdap_timeout: float = 10.0
+    rdap_cache_hours: float = 168.0
+    """How long an RDAP network answers for every address inside it before it is asked again."""
+    asn_dns_zone: str = "asn.cymru.com"
+    """IP-to-ASN DNS service (Team Cymru's format): origin AS and upstream networks."""
+    cdn_catalogue: str | None = None
+    """An extra CDN catalogue file, added to the shipped one."""
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -68,6 +77,11 @@ class Settings:
             concurrency_per_host=_number(env, "TAKEDOWN_CONCURRENCY_PER_HOST", 2, int),
             delay_per_host=_number(env, "TAKEDOWN_DELAY_PER_HOST", 0.0, float, zero_ok=True),
             retry_backoff=_number(env, "TAKEDOWN_RETRY_BACKOFF", 1.0, float, zero_ok=True),
+            rdap_bootstrap=env.get("TAKEDOWN_RDAP_BOOTSTRAP") or None,
+            rdap_timeout=_number(env, "TAKEDOWN_RDAP_TIMEOUT", 10.0, float),
+            rdap_cache_hours=_number(env, "TAKEDOWN_RDAP_CACHE_HOURS", 168.0, float),
+            asn_dns_zone=(env.get("TAKEDOWN_ASN_DNS_ZONE") or "asn.cymru.com").strip(".").lower(),
+            cdn_catalogue=env.get("TAKEDOWN_CDN_CATALOGUE") or None,
         )
 
 

@@ -58,7 +58,7 @@ def test_a_registrar_suspends_a_domain_and_it_stops_resolving(basic: Sandbox) ->
 def test_redirect_targets_learn_the_port_and_cnames_resolve(basic: Sandbox) -> None:
     status, _, location = fetch(basic, "host-a.test", "/old")
     assert (status, location) == (302, f"http://host-a.test:{basic.port}/gallery/1.jpg")
-    assert DNSClient(basic.dns_server).addresses("cdn-fronted.test").addresses == ("127.0.0.2",)
+    assert DNSClient(basic.dns_server).addresses("cdn-fronted.test").addresses == ("127.0.0.5",)
     assert fetch(basic, "cdn-fronted.test", "/v/clip.mp4")[0] == 200
 
 
@@ -114,3 +114,17 @@ def test_scenario_mistakes_are_named(data: dict, message: str) -> None:  # type:
 def test_web_hosts_outside_loopback_are_refused() -> None:
     with pytest.raises(ValueError, match="must be on loopback"):
         Sandbox({"a.test": "10.0.0.2"})
+
+
+def test_scenario_registry_entries_are_checked_with_their_location() -> None:
+    base = {"hosts": {"a.test": "127.0.0.2"}}
+    with pytest.raises(ScenarioError, match=r"networks\[0\]: registry must be one of"):
+        Scenario.from_dict(
+            {**base, "networks": [{"cidr": "127.0.0.2/32", "registry": "iana", "organisation": "X"}]}
+        )
+    with pytest.raises(ScenarioError, match=r"networks\[0\]: needs cidr"):
+        Scenario.from_dict(
+            {**base, "networks": [{"cidr": "not-a-network", "registry": "ripe", "organisation": "X"}]}
+        )
+    with pytest.raises(ScenarioError, match=r"domains\[0\]: needs domain and registrar"):
+        Scenario.from_dict({**base, "domains": [{"domain": "a.test"}]})

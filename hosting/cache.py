@@ -1,0 +1,165 @@
+"""RDAP networks cached by address range.
+
+A hosting company's network holds thousands of reported URLs; asking the registry once per network
+instead of once per URL is what keeps a hotline within the registries' rate limits. A network found
+for one address answers for every address inside it until it expires (a week by default: networks
+change hands, but rarely within days).
+
+Two layers: the process's own list (no query at all) and, when a store is given, the ``rdap_network``
+table, which survives restarts and is shared by every worker on the same database.
+"""
+
+from __future__ import annotations
+
+import bisect
+import ipaddress
+import threading
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import delete, select
+
+from hosting.rdap.parse import IPAddress, NetworkRecord
+from takedown.clock import Clock, SystemClock
+from takedown.models import RdapNetwork
+from takedown.store import Store
+
+DEFAULT_TTL = timedelta(days=7)
+
+LEAF_PREFIX = {4: 24, 6: 48}
+"""A network this small is taken to have no smaller one inside, whatever its type says."""
+
+
+def coverage(record: NetworkRecord, queried: IPAddress) -> tuple[IPAddress, IPAddress]:
+    """The addresses this answer may be reused for.
+
+    RDAP answers with the most specific network holding the queried address. An *assignment*
+    (``ASSIGNED PA``, ``DIRECT ASSIGNMENT``, ``REASSIGNED``...) or a small network has nothing more
+    specific inside, so it answers for its whole range. An *allocation* to a provider usually has
+    customers' assignments inside it, with their own abuse contacts: reusing it for a neighbouring
+    address could send a notice to the provider instead of the customer who hosts the content, so
+    it is reused only for the address that was asked about.
+    """
+    kind = (record.network_type or "").upper()
+    size = record.end.max_prefixlen - (int(record.end) - int(record.start) + 1).bit_length() + 1
+    if ("ASSIGN" in kind and "ALLOC" not in kind) or size >= LEAF_PREFIX[record.start.version]:
+        return record.start, record.end
+    return queried, queried
+
+
+def address_key(address: IPAddress) -> str:
+    """Fixed-width hex of an address: string order is address order within one IP version."""
+    return f"{int(address):0{8 if address.version == 4 else 32}x}"
+
+
+@dataclass(frozen=True)
+class _Entry:
+    start: int
+    end: int
+    expires_at: datetime
+    record: NetworkRecord
+
+
+class NetworkCache:
+    def __init__(
+        self, store: Store | None = None, *, clock: Clock | None = None, ttl: timedelta = DEFAULT_TTL
+    ) -> None:
+        self.store = store
+        self.clock = clock or SystemClock()
+        self.ttl = ttl
+        self._lock = threading.Lock()
+        self._memory: dict[int, list[_Entry]] = {4: [], 6: []}
+        """Per IP version, sorted by start address."""
+        self.hits = 0
+        self.misses = 0
+
+    def get(self, address: str | IPAddress) -> NetworkRecord | None:
+        """The most specific unexpired network holding ``address``, or ``None``."""
+        ip = ipaddress.ip_address(address)
+        now = self.clock.now()
+        record = self._from_memory(ip, now)
+        if record is None and self.store is not None:
+            record = self._from_store(ip, now)
+        with self._lock:
+            if record is None:
+                self.misses += 1
+            else:
+                self.hits += 1
+        return record
+
+    def put(self, record: NetworkRecord, queried: str | IPAddress) -> None:
+        """Remember ``record``, the answer for ``queried``, for as much as :func:`coverage` allows."""
+        now = self.clock.now()
+        expires_at = now + self.ttl
+        low, high = coverage(record, ipaddress.ip_address(queried))
+        self._remember(record, low, high, expires_at)
+        if self.store is None:
+            return
+        version = record.start.version
+        start, end = address_key(low), address_key(high)
+        with self.store.session() as session:
+            session.execute(
+                delete(RdapNetwork).where(
+                    RdapNetwork.ip_version == version,
+                    RdapNetwork.start_key == start,
+                    RdapNetwork.end_key == end,
+                )
+            )
+            session.add(
+                RdapNetwork(
+                    registry_name=record.registry,
+                    handle=record.handle[:255],
+                    ip_version=version,
+                    start_key=start,
+                    end_key=end,
+                    record=record.to_dict(),
+                    fetched_at=now,
+                    expires_at=expires_at,
+                )
+            )
+
+    def _remember(self, record: NetworkRecord, low: IPAddress, high: IPAddress, expires_at: datetime) -> None:
+        entry = _Entry(int(low), int(high), expires_at, record)
+        with self._lock:
+            entries = self._memory[record.start.version]
+            entries[:] = [e for e in entries if (e.start, e.end) != (entry.start, entry.end)]
+            bisect.insort(entries, entry, key=lambda e: e.start)
+
+    def _from_memory(self, ip: IPAddress, now: datetime) -> NetworkRecord | None:
+        value = int(ip)
+        with self._lock:
+            entries = self._memory[ip.version]
+            # Every entry starting at or before the address is a candidate; the latest start that
+            # still covers it is the most specific (registries' ranges nest, they do not overlap).
+            index = bisect.bisect_right(entries, value, key=lambda e: e.start)
+            for entry in reversed(entries[:index]):
+                if entry.end >= value and entry.expires_at > now:
+                    return entry.record
+        return None
+
+    def _from_store(self, ip: IPAddress, now: datetime) -> NetworkRecord | None:
+        assert self.store is not None
+        key = address_key(ip)
+        with self.store.session() as session:
+            row = session.execute(
+                select(RdapNetwork.record, RdapNetwork.start_key, RdapNetwork.end_key, RdapNetwork.expires_at)
+                .where(
+                    RdapNetwork.ip_version == ip.version,
+                    RdapNetwork.start_key <= key,
+                    RdapNetwork.end_key >= key,
+                    RdapNetwork.expires_at > now,
+                )
+                .order_by(RdapNetwork.start_key.desc(), RdapNetwork.end_key.asc())
+                .limit(1)
+            ).first()
+        if row is None:
+            return None
+        record = NetworkRecord.from_dict(row.record)
+        low, high = (_from_key(ip.version, key) for key in (row.start_key, row.end_key))
+        self._remember(record, low, high, row.expires_at)
+        return record
+
+
+def _from_key(version: int, key: str) -> IPAddress:
+    value = int(key, 16)
+    return ipaddress.IPv4Address(value) if version == 4 else ipaddress.IPv6Address(value)

@@ -1,0 +1,33 @@
+"""A :class:`HostingResolver` wired from settings: the one place that knows which setting feeds what."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from hosting.cache import NetworkCache
+from hosting.cdn import CDNCatalogue
+from hosting.dns import DNSClient
+from hosting.rdap.client import RDAPClient
+from hosting.resolve import HostingResolver
+from takedown.clock import Clock, SystemClock
+from takedown.settings import Settings
+from takedown.store import Store
+
+
+def resolver_from_settings(
+    settings: Settings, *, store: Store | None = None, clock: Clock | None = None
+) -> HostingResolver:
+    clock = clock or SystemClock()
+    return HostingResolver(
+        dns=DNSClient(settings.dns_server),
+        rdap=RDAPClient(
+            settings.rdap_bootstrap,
+            clock=clock,
+            timeout=settings.rdap_timeout,
+            user_agent=settings.user_agent,
+        ),
+        cache=NetworkCache(store, clock=clock, ttl=timedelta(hours=settings.rdap_cache_hours)),
+        cdns=CDNCatalogue.load(settings.cdn_catalogue),
+        asn_zone=settings.asn_dns_zone,
+        clock=clock,
+    )

@@ -1,0 +1,340 @@
+"""Who can take a URL down: the whole resolution, from host name to the parties to notify.
+
+For a URL (and the address a check connected to, when there was one):
+
+- the host name's DNS: addresses, CNAME chain, the registered domain and its name servers;
+- the network holding the address, from RDAP (cached by range), and its abuse contact;
+- the route: origin AS and its upstream networks (escalation contacts), from IP-to-ASN DNS;
+- a CDN in front, recognised by CNAME, AS or address range;
+- the registrar of the registered domain, and its abuse contact, from domain RDAP.
+
+Each step can fail on its own (a registry rate-limiting, a TLD without RDAP); the failure is recorded
+as a :class:`Problem` and the other steps go on. A partial answer names whoever *can* be notified now,
+and ``retry_at`` says when the missing part is worth asking for again.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, TypeVar, cast
+from urllib.parse import urlsplit
+
+from hosting import asn as asn_lookup
+from hosting.cache import NetworkCache
+from hosting.cdn import CDNCatalogue, CDNMatch
+from hosting.dns import DNSClient, LookupStatus, nameservers
+from hosting.domains import registered_domain
+from hosting.errors import NotFound, RateLimited, ResolutionError, Unsupported
+from hosting.rdap.client import RDAPClient
+from hosting.rdap.parse import AutnumRecord, DomainRecord, NetworkRecord
+from takedown.clock import Clock, SystemClock
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+MAX_UPSTREAMS = 2
+"""Upstream networks looked up for escalation: the first two an IP-to-ASN service names."""
+
+
+@dataclass(frozen=True)
+class Party:
+    """Someone who can remove the content, and how to reach them."""
+
+    role: str
+    """``hosting``, ``cdn``, ``registrar`` or ``upstream``."""
+    name: str | None
+    emails: tuple[str, ...]
+    contact_source: str
+    """``abuse`` (a registry's abuse role), ``fallback:<role>``, ``none``..."""
+    evidence: str
+    """Where this came from: the RDAP URL, the CNAME that showed a CDN..."""
+    asn: int | None = None
+    country: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "role": self.role,
+            "name": self.name,
+            "emails": list(self.emails),
+            "contact_source": self.contact_source,
+            "evidence": self.evidence,
+            "asn": self.asn,
+            "country": self.country,
+        }
+
+
+@dataclass(frozen=True)
+class Problem:
+    step: str
+    kind: str
+    """The error's type name: ``RateLimited``, ``NotFound``, ``Unsupported``..."""
+    message: str
+    retry_at: datetime | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "step": self.step,
+            "kind": self.kind,
+            "message": self.message,
+            "retry_at": self.retry_at.isoformat() if self.retry_at else None,
+        }
+
+
+@dataclass
+class Resolution:
+    url: str
+    hostname: str
+    resolved_at: datetime
+    registered_domain: str | None = None
+    addresses: tuple[str, ...] = ()
+    cname_chain: tuple[str, ...] = ()
+    nameservers: tuple[str, ...] = ()
+    address: str | None = None
+    """The address the parties were resolved for: the one connected to, else the first found."""
+    network: NetworkRecord | None = None
+    route: asn_lookup.Route | None = None
+    cdn: CDNMatch | None = None
+    domain: DomainRecord | None = None
+    upstreams: list[AutnumRecord] = field(default_factory=list)
+    parties: list[Party] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+
+    @property
+    def complete(self) -> bool:
+        return not self.problems
+
+    @property
+    def retry_at(self) -> datetime | None:
+        """When the parts lost to rate limiting can be asked for again."""
+        times = [p.retry_at for p in self.problems if p.retry_at is not None]
+        return max(times) if times else None
+
+    def party(self, role: str) -> Party | None:
+        return next((p for p in self.parties if p.role == role), None)
+
+    def to_dict(self) -> dict[str, Any]:
+        route = self.route
+        return {
+            "url": self.url,
+            "hostname": self.hostname,
+            "resolved_at": self.resolved_at.isoformat(),
+            "registered_domain": self.registered_domain,
+            "addresses": list(self.addresses),
+            "cname_chain": list(self.cname_chain),
+            "nameservers": list(self.nameservers),
+            "address": self.address,
+            "network": self.network.to_dict() if self.network else None,
+            "route": None
+            if route is None
+            else {
+                "origin_asns": list(route.origin_asns),
+                "prefix": route.prefix,
+                "country": route.country,
+                "registry": route.registry,
+                "upstream_asns": list(route.upstream_asns),
+            },
+            "cdn": None if self.cdn is None else {"name": self.cdn.cdn.name, "evidence": self.cdn.evidence},
+            "domain": self.domain.to_dict() if self.domain else None,
+            "upstreams": [u.to_dict() for u in self.upstreams],
+            "parties": [p.to_dict() for p in self.parties],
+            "problems": [p.to_dict() for p in self.problems],
+            "complete": self.complete,
+        }
+
+
+class HostingResolver:
+    def __init__(
+        self,
+        *,
+        dns: DNSClient,
+        rdap: RDAPClient,
+        cache: NetworkCache | None = None,
+        cdns: CDNCatalogue | None = None,
+        asn_zone: str = asn_lookup.DEFAULT_ZONE,
+        clock: Clock | None = None,
+    ) -> None:
+        self.dns = dns
+        self.rdap = rdap
+        self.clock = clock or SystemClock()
+        self.cache = cache or NetworkCache(clock=self.clock)
+        self.cdns = cdns or CDNCatalogue.load()
+        self.asn_zone = asn_zone
+        self._domains: dict[str, DomainRecord | ResolutionError] = {}
+        """Registrations by domain, and lookups that failed for good (no record, no RDAP service)."""
+        self._autnums: dict[int, AutnumRecord] = {}
+        self._batch: dict[tuple[str, str], Any] | None = None
+
+    def resolve_many(self, items: Iterable[tuple[str, str | None]]) -> Iterator[Resolution]:
+        """Resolve ``(url, connected_ip)`` pairs; DNS answers are shared between URLs of the same
+        host within the batch (a backlog has many URLs per host), never kept beyond it."""
+        self._batch = {}
+        try:
+            for url, connected_ip in items:
+                yield self.resolve(url, connected_ip)
+        finally:
+            self._batch = None
+
+    def _memo(self, kind: str, key: str, compute: Callable[[], T]) -> T:
+        if self._batch is None:
+            return compute()
+        try:
+            return cast(T, self._batch[(kind, key)])
+        except KeyError:
+            value = self._batch[(kind, key)] = compute()
+            return value
+
+    def resolve(self, url: str, connected_ip: str | None = None) -> Resolution:
+        hostname = (urlsplit(url).hostname or "").lower().rstrip(".")
+        result = Resolution(url=url, hostname=hostname, resolved_at=self.clock.now())
+        if not hostname:
+            result.problems.append(Problem("url", "InvalidURL", f"{url!r} has no host name"))
+            return result
+        result.registered_domain = registered_domain(hostname)
+        self._dns_step(result)
+        result.address = connected_ip or (result.addresses[0] if result.addresses else None)
+        if result.address is not None:
+            self._network_step(result, result.address)
+            self._route_step(result, result.address)
+        origin_asns = result.route.origin_asns if result.route else ()
+        asns = origin_asns or (result.network.origin_asns if result.network else ())
+        result.cdn = self.cdns.match(cname_chain=result.cname_chain, address=result.address, asns=asns)
+        if result.registered_domain is not None:
+            self._domain_step(result, result.registered_domain)
+        self._upstream_step(result)
+        result.parties = _parties(result)
+        return result
+
+    def _dns_step(self, result: Resolution) -> None:
+        lookup = self._memo("addresses", result.hostname, lambda: self.dns.addresses(result.hostname))
+        result.addresses = lookup.addresses
+        result.cname_chain = lookup.cname_chain
+        if lookup.status is not LookupStatus.OK:
+            result.problems.append(Problem("dns", lookup.status.value, lookup.detail))
+        if result.registered_domain is not None:
+            domain = result.registered_domain
+            result.nameservers = self._memo("ns", domain, lambda: nameservers(self.dns, domain))
+
+    def _network_step(self, result: Resolution, address: str) -> None:
+        try:
+            ipaddress.ip_address(address)
+        except ValueError:
+            result.problems.append(Problem("network", "InvalidAddress", f"{address!r} is not an IP address"))
+            return
+        cached = self.cache.get(address)
+        if cached is not None:
+            result.network = cached
+            return
+        try:
+            record = self.rdap.network(address)
+        except ResolutionError as exc:
+            result.problems.append(_problem("network", exc))
+            return
+        self.cache.put(record, address)
+        result.network = record
+
+    def _route_step(self, result: Resolution, address: str) -> None:
+        try:
+            result.route = self._memo(
+                "route", address, lambda: asn_lookup.route(self.dns, address, self.asn_zone)
+            )
+        except ValueError as exc:
+            result.problems.append(Problem("route", "InvalidAddress", str(exc)))
+
+    def _domain_step(self, result: Resolution, domain: str) -> None:
+        cached = self._domains.get(domain)
+        if isinstance(cached, ResolutionError):
+            result.problems.append(_problem("registrar", cached))
+            return
+        if cached is not None:
+            result.domain = cached
+            return
+        try:
+            record = self.rdap.domain(domain)
+        except (NotFound, Unsupported) as exc:
+            self._domains[domain] = exc  # asking again would give the same answer
+            result.problems.append(_problem("registrar", exc))
+            return
+        except ResolutionError as exc:
+            result.problems.append(_problem("registrar", exc))
+            return
+        self._domains[domain] = record
+        result.domain = record
+
+    def _upstream_step(self, result: Resolution) -> None:
+        if result.route is None:
+            return
+        for upstream in result.route.upstream_asns[:MAX_UPSTREAMS]:
+            record = self._autnums.get(upstream)
+            if record is None:
+                try:
+                    record = self.rdap.autnum(upstream)
+                except ResolutionError as exc:
+                    result.problems.append(_problem("upstream", exc))
+                    continue
+                self._autnums[upstream] = record
+            result.upstreams.append(record)
+
+
+def _problem(step: str, exc: ResolutionError) -> Problem:
+    retry_at = exc.retry_at if isinstance(exc, RateLimited) else None
+    return Problem(step, type(exc).__name__, str(exc), retry_at)
+
+
+def _parties(result: Resolution) -> list[Party]:
+    parties: list[Party] = []
+    network = result.network
+    origin = result.route.origin_asns[0] if result.route and result.route.origin_asns else None
+    if result.cdn is not None:
+        # The address is the CDN's, so the network RDAP found is the CDN's own: it is the recipient
+        # (asked to forward the report and disclose the origin), and its transit is no escalation.
+        cdn = result.cdn.cdn
+        emails: tuple[str, ...]
+        if cdn.abuse:
+            emails, source = (cdn.abuse,), "catalogue"
+        elif network is not None:
+            emails, source = network.abuse.emails, network.abuse.source
+        else:
+            emails, source = (), "none"
+        evidence = result.cdn.evidence + (f"; reports also at {cdn.report_url}" if cdn.report_url else "")
+        parties.append(Party("cdn", cdn.name, emails, source, evidence, origin))
+    elif network is not None:
+        parties.append(
+            Party(
+                "hosting",
+                network.organisation or network.name,
+                network.abuse.emails,
+                network.abuse.source,
+                network.source_url or f"rdap:{network.registry} {network.handle}",
+                origin,
+                network.country or (result.route.country if result.route else None),
+            )
+        )
+    domain = result.domain
+    if domain is not None and domain.registrar:
+        parties.append(
+            Party(
+                "registrar",
+                domain.registrar,
+                domain.registrar_abuse.emails,
+                domain.registrar_abuse.source,
+                domain.source_url or f"rdap domain {domain.name}",
+            )
+        )
+    for upstream in result.upstreams if result.cdn is None else ():
+        parties.append(
+            Party(
+                "upstream",
+                upstream.organisation or upstream.name,
+                upstream.abuse.emails,
+                upstream.abuse.source,
+                upstream.source_url or f"rdap:{upstream.registry} AS{upstream.asn}",
+                upstream.asn,
+                upstream.country,
+            )
+        )
+    return parties

@@ -1,0 +1,700 @@
+"""A local RDAP service answering as each of the five regional registries does, and a domain registry.
+
+Each registry's answers copy the shape that registry really uses, quirks included (see
+``hosting/rdap/parse.py`` for the list), so the client is tested against what it will meet: ARIN's
+abuse contact nested in the registrant, RIPE's and APNIC's at the top level, LACNIC's nested with
+the country in the structured address, AFRINIC's entities without roles. Networks, AS numbers and
+domains are registered from plain descriptions; the server also serves bootstrap files pointing at
+itself, and can be told to rate-limit a registry (429 with Retry-After).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import logging
+import threading
+from collections import Counter
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import unquote
+
+log = logging.getLogger(__name__)
+
+REGISTRIES = ("arin", "ripe", "apnic", "lacnic", "afrinic")
+DOMAIN_REGISTRY = "nic"
+
+
+@dataclass(frozen=True)
+class Network:
+    """A registered network: ``abuse=None`` registers it without any abuse contact."""
+
+    cidr: str
+    registry: str
+    organisation: str
+    country: str = "ZZ"
+    abuse: str | None = None
+    technical: str | None = None
+    asn: int | None = None
+    name: str | None = None
+    kind: str | None = None
+    """The registry's network type; each registry's usual end-user assignment type when unset."""
+
+    @property
+    def network(self) -> ipaddress.IPv4Network | ipaddress.IPv6Network:
+        return ipaddress.ip_network(self.cidr)
+
+
+@dataclass(frozen=True)
+class Autnum:
+    asn: int
+    registry: str
+    name: str
+    organisation: str
+    country: str = "ZZ"
+    abuse: str | None = None
+    peers: tuple[int, ...] = ()
+    """Upstream networks: what an IP-to-ASN ``peer`` lookup names for this AS's prefixes."""
+
+
+@dataclass(frozen=True)
+class Registration:
+    """A domain's registration at the sandbox's domain registry."""
+
+    domain: str
+    registrar: str
+    iana_id: str = "9999"
+    abuse: str | None = None
+    nameservers: tuple[str, ...] = ()
+
+
+@dataclass
+class Throttle:
+    allowed: int
+    retry_after: int
+
+
+class RDAPServer:
+    def __init__(
+        self,
+        networks: list[Network] | None = None,
+        autnums: list[Autnum] | None = None,
+        registrations: list[Registration] | None = None,
+        host: str = "127.0.0.1",
+        port: int = 0,
+    ) -> None:
+        self.networks: list[Network] = []
+        self.autnums: dict[int, Autnum] = {}
+        self.registrations: dict[str, Registration] = {}
+        for network in networks or []:
+            self.add_network(network)
+        for autnum in autnums or []:
+            self.add_autnum(autnum)
+        for registration in registrations or []:
+            self.registrations[registration.domain.lower()] = registration
+        self.requests: Counter[tuple[str, str]] = Counter()
+        """Queries answered or refused, by (registry, kind): kind is ip, autnum, domain or bootstrap."""
+        self._throttles: dict[str, Throttle] = {}
+        self._lock = threading.Lock()
+        self._server = _Server((host, port), _Handler)
+        self._server.rdap = self
+        self._thread: threading.Thread | None = None
+
+    def add_network(self, network: Network) -> None:
+        if network.registry not in REGISTRIES:
+            raise ValueError(f"network {network.cidr}: registry must be one of {', '.join(REGISTRIES)}")
+        self.networks.append(network)
+
+    def add_autnum(self, autnum: Autnum) -> None:
+        if autnum.registry not in REGISTRIES:
+            raise ValueError(f"AS{autnum.asn}: registry must be one of {', '.join(REGISTRIES)}")
+        self.autnums[autnum.asn] = autnum
+
+    @property
+    def base_url(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host!s}:{port}"
+
+    @property
+    def bootstrap_url(self) -> str:
+        """What ``TAKEDOWN_RDAP_BOOTSTRAP`` takes to send every query here."""
+        return f"{self.base_url}/bootstrap/"
+
+    def throttle(self, registry: str, *, after: int, retry_after: int = 30) -> None:
+        """Answer ``after`` more queries to ``registry``, then 429 with ``Retry-After`` until released."""
+        with self._lock:
+            self._throttles[registry] = Throttle(after, retry_after)
+
+    def release(self, registry: str) -> None:
+        with self._lock:
+            self._throttles.pop(registry, None)
+
+    def network_for(self, address: str) -> Network | None:
+        """The most specific registered network holding ``address``."""
+        ip = ipaddress.ip_address(address)
+        holding = [n for n in self.networks if n.network.version == ip.version and ip in n.network]
+        return max(holding, key=lambda n: n.network.prefixlen, default=None)
+
+    def start(self) -> RDAPServer:
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.1}, name="sandbox-rdap", daemon=True
+        )
+        self._thread.start()
+        log.info("sandbox RDAP on %s", self.base_url)
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    def _admit(self, registry: str, kind: str) -> int | None:
+        """Count the query; the Retry-After to answer with when the registry is throttled."""
+        with self._lock:
+            self.requests[(registry, kind)] += 1
+            throttle = self._throttles.get(registry)
+            if throttle is None:
+                return None
+            if throttle.allowed > 0:
+                throttle.allowed -= 1
+                return None
+            return throttle.retry_after
+
+    def answer(self, path: str) -> tuple[int, dict[str, Any], dict[str, str]]:
+        parts = [unquote(p) for p in path.split("?", 1)[0].strip("/").split("/")]
+        if len(parts) == 2 and parts[0] == "bootstrap":
+            return 200, self._bootstrap(parts[1].removesuffix(".json")), {}
+        if len(parts) < 3:
+            return 404, _error(404, "Not Found"), {}
+        registry, kind, key = parts[0], parts[1], "/".join(parts[2:])
+        if registry not in (*REGISTRIES, DOMAIN_REGISTRY):
+            return 404, _error(404, "Not Found"), {}
+        retry_after = self._admit(registry, kind)
+        if retry_after is not None:
+            return 429, _error(429, "Too Many Requests"), {"Retry-After": str(retry_after)}
+        found = self._lookup(registry, kind, key)
+        if found is None:
+            return 404, _error(404, "Not Found", f"no {kind} object for {key}"), {}
+        return 200, found, {}
+
+    def _lookup(self, registry: str, kind: str, key: str) -> dict[str, Any] | None:
+        base = f"{self.base_url}/{registry}/"
+        if kind == "ip":
+            try:
+                network = self.network_for(key.split("/", 1)[0])
+            except ValueError:
+                return None
+            if network is None or network.registry != registry:
+                return None
+            return RENDER_NETWORK[registry](network, base)
+        if kind == "autnum" and key.isdigit():
+            autnum = self.autnums.get(int(key))
+            return None if autnum is None or autnum.registry != registry else render_autnum(autnum, base)
+        if kind == "domain" and registry == DOMAIN_REGISTRY:
+            registration = self.registrations.get(key.lower().rstrip("."))
+            return None if registration is None else render_domain(registration, base)
+        return None
+
+    def _bootstrap(self, name: str) -> dict[str, Any]:
+        services: list[list[list[str]]] = []
+        if name in ("ipv4", "ipv6"):
+            version = 4 if name == "ipv4" else 6
+            for registry in REGISTRIES:
+                cidrs = [
+                    n.cidr for n in self.networks if n.registry == registry and n.network.version == version
+                ]
+                if cidrs:
+                    services.append([cidrs, [f"{self.base_url}/{registry}/"]])
+        elif name == "asn":
+            for registry in REGISTRIES:
+                numbers = [str(a.asn) for a in self.autnums.values() if a.registry == registry]
+                if numbers:
+                    services.append([numbers, [f"{self.base_url}/{registry}/"]])
+        elif name == "dns":
+            services.append([["test"], [f"{self.base_url}/{DOMAIN_REGISTRY}/"]])
+        return {"description": f"sandbox RDAP bootstrap ({name})", "version": "1.0", "services": services}
+
+
+# --- the registries' shapes ----------------------------------------------------------------------
+
+
+def _card(*props: list[Any]) -> list[Any]:
+    return ["vcard", [["version", {}, "text", "4.0"], *props]]
+
+
+def _notices(text: str) -> list[dict[str, Any]]:
+    return [{"title": "Terms and Conditions", "description": [text]}]
+
+
+def _range(network: Network) -> tuple[str, str]:
+    net = network.network
+    return str(net.network_address), str(net.broadcast_address)
+
+
+def _cidr0(network: Network) -> list[dict[str, Any]]:
+    net = network.network
+    key = "v4prefix" if net.version == 4 else "v6prefix"
+    return [{key: str(net.network_address), "length": net.prefixlen}]
+
+
+def _handle_part(network: Network) -> str:
+    return str(network.network.network_address).replace(".", "-").replace(":", "-")
+
+
+def render_arin(network: Network, base: str) -> dict[str, Any]:
+    """ARIN: the abuse POC is nested inside the registrant org; no top-level country; exploded IPv6."""
+    net = network.network
+    start, end = (
+        (net.network_address.exploded, net.broadcast_address.exploded)
+        if net.version == 6
+        else _range(network)
+    )
+    org_handle = network.organisation.upper().replace(" ", "")[:8]
+    nested: list[dict[str, Any]] = []
+    if network.abuse:
+        nested.append(
+            {
+                "objectClassName": "entity",
+                "handle": f"ABUSE{net.prefixlen}-ARIN",
+                "vcardArray": _card(
+                    [
+                        "adr",
+                        {"label": "1 Example Way\nAnytown\nUNITED STATES"},
+                        "text",
+                        ["", "", "", "", "", "", ""],
+                    ],
+                    ["fn", {}, "text", "Abuse"],
+                    ["org", {}, "text", "Abuse"],
+                    ["kind", {}, "text", "group"],
+                    ["email", {}, "text", network.abuse],
+                    ["tel", {"type": ["work", "voice"]}, "text", "+1-555-0100"],
+                ),
+                "roles": ["abuse"],
+                "status": ["validated"],
+            }
+        )
+    if network.technical:
+        nested.append(
+            {
+                "objectClassName": "entity",
+                "handle": "NOC-ARIN",
+                "vcardArray": _card(
+                    ["fn", {}, "text", "Network Operations"],
+                    ["kind", {}, "text", "group"],
+                    ["email", {}, "text", network.technical],
+                ),
+                "roles": ["technical", "noc"],
+            }
+        )
+    return {
+        "rdapConformance": ["nro_rdap_profile_0", "rdap_level_0", "cidr0", "arin_originas0"],
+        "notices": _notices(
+            "By using the ARIN RDAP/Whois service, you are agreeing to the RDAP/Whois Terms of Use"
+        ),
+        "objectClassName": "ip network",
+        "handle": f"NET-{_handle_part(network)}-1",
+        "startAddress": start,
+        "endAddress": end,
+        "ipVersion": f"v{net.version}",
+        "name": network.name or org_handle,
+        "type": network.kind or "DIRECT ASSIGNMENT",
+        "parentHandle": "NET-127-0-0-0-0",
+        "cidr0_cidrs": _cidr0(network),
+        "arin_originas0_originautnums": [network.asn] if network.asn else [],
+        "status": ["active"],
+        "port43": "whois.arin.net",
+        "entities": [
+            {
+                "objectClassName": "entity",
+                "handle": org_handle,
+                "vcardArray": _card(
+                    ["fn", {}, "text", network.organisation],
+                    [
+                        "adr",
+                        {"label": "1 Example Way\nAnytown\nUNITED STATES"},
+                        "text",
+                        ["", "", "", "", "", "", ""],
+                    ],
+                    ["kind", {}, "text", "org"],
+                ),
+                "roles": ["registrant"],
+                "entities": nested,
+            }
+        ],
+        "events": [{"eventAction": "registration", "eventDate": "2019-03-01T10:00:00-05:00"}],
+    }
+
+
+def render_ripe(network: Network, base: str) -> dict[str, Any]:
+    """RIPE: a range as handle, addresses with a ``/32`` tail, the abuse-c role at the top level."""
+    start, end = _range(network)
+    entities: list[dict[str, Any]] = [
+        {
+            "objectClassName": "entity",
+            "handle": "ORG-EX1-RIPE",
+            "vcardArray": _card(
+                ["fn", {}, "text", network.organisation],
+                ["kind", {}, "text", "org"],
+                ["adr", {"label": "Example Street 1\nAmsterdam\nNETHERLANDS"}, "text", None],
+            ),
+            "roles": ["registrant"],
+        },
+        {"objectClassName": "entity", "handle": "EX-MNT", "roles": ["registrant"]},
+    ]
+    if network.abuse:
+        entities.insert(
+            0,
+            {
+                "objectClassName": "entity",
+                "handle": "AR1-RIPE",
+                "vcardArray": _card(
+                    ["fn", {}, "text", "Abuse Contact"],
+                    ["kind", {}, "text", "group"],
+                    ["email", {}, "text", network.abuse],
+                ),
+                "roles": ["abuse"],
+                "entities": [{"handle": "EX-MNT", "roles": ["registrant"]}],
+            },
+        )
+    if network.technical:
+        entities.append(
+            {
+                "objectClassName": "entity",
+                "handle": "TECH1-RIPE",
+                "roles": ["technical", "administrative"],
+                "vcardArray": _card(
+                    ["fn", {}, "text", "Tech"],
+                    ["kind", {}, "text", "individual"],
+                    ["email", {}, "text", network.technical],
+                ),
+            }
+        )
+    suffix = "/32" if network.network.version == 4 else "/128"
+    return {
+        "rdapConformance": ["cidr0", "rdap_level_0", "nro_rdap_profile_0", "redacted"],
+        "notices": [
+            {"title": "Filtered", "description": ["This output has been filtered."]},
+            *_notices("This is the RIPE Database query service. The objects are in RDAP format."),
+        ],
+        "objectClassName": "ip network",
+        "handle": f"{start} - {end}",
+        "startAddress": start + suffix,
+        "endAddress": end + suffix,
+        "ipVersion": f"v{network.network.version}",
+        "name": network.name or network.organisation.upper().replace(" ", "-"),
+        "type": network.kind or "ASSIGNED PA",
+        "country": network.country,
+        "parentHandle": "127.0.0.0 - 127.255.255.255",
+        "cidr0_cidrs": _cidr0(network),
+        "entities": entities,
+        "port43": "whois.ripe.net",
+    }
+
+
+def render_apnic(network: Network, base: str) -> dict[str, Any]:
+    """APNIC: the IRT object carries the abuse role; without one, only technical/admin contacts."""
+    entities: list[dict[str, Any]] = [
+        {
+            "objectClassName": "entity",
+            "handle": "ORG-EX1-AP",
+            "vcardArray": _card(["fn", {}, "text", network.organisation], ["kind", {}, "text", "org"]),
+            "roles": ["registrant"],
+        }
+    ]
+    if network.abuse:
+        entities.append(
+            {
+                "objectClassName": "entity",
+                "handle": "IRT-EXAMPLE-AP",
+                "vcardArray": _card(
+                    ["fn", {}, "text", "IRT-EXAMPLE-AP"],
+                    ["kind", {}, "text", "group"],
+                    ["email", {}, "text", network.abuse],
+                    ["adr", {"label": "PO Box 1\nBrisbane\nAustralia"}, "text", ["", "", "", "", "", "", ""]],
+                    ["email", {"pref": "1"}, "text", network.abuse],
+                ),
+                "roles": ["abuse"],
+                "remarks": [
+                    {"title": "remarks", "description": [f"{network.abuse} was validated on 2026-02-09"]}
+                ],
+            }
+        )
+    if network.technical:
+        entities.append(
+            {
+                "objectClassName": "entity",
+                "handle": "EX1-AP",
+                "roles": ["technical", "administrative"],
+                "vcardArray": _card(
+                    ["fn", {}, "text", "Hostmaster"],
+                    ["kind", {}, "text", "group"],
+                    ["email", {}, "text", network.technical],
+                ),
+            }
+        )
+    start, end = _range(network)
+    return {
+        "rdapConformance": [
+            "history_version_0",
+            "nro_rdap_profile_0",
+            "apnic_cidr0",
+            "cidr0",
+            "rdap_level_0",
+        ],
+        "notices": [{"title": "Source", "description": ["Objects returned came from source", "APNIC"]}],
+        "objectClassName": "ip network",
+        "handle": f"{start} - {end}",
+        "startAddress": start,
+        "endAddress": end,
+        "ipVersion": f"v{network.network.version}",
+        "name": network.name or network.organisation.upper().replace(" ", "-"),
+        "type": network.kind or "ASSIGNED PORTABLE",
+        "country": network.country,
+        "cidr0_cidrs": _cidr0(network),
+        "entities": entities,
+        "remarks": [{"title": "description", "description": [network.organisation]}],
+        "port43": "whois.apnic.net",
+    }
+
+
+def render_lacnic(network: Network, base: str) -> dict[str, Any]:
+    """LACNIC: contacts nested in the registrant, country only in the structured address."""
+    nested = []
+    if network.abuse:
+        nested.append(
+            {
+                "objectClassName": "entity",
+                "handle": "ABU1",
+                "vcardArray": _card(
+                    ["fn", {}, "text", "Abuse Desk"],
+                    ["kind", {}, "text", "individual"],
+                    ["adr", {}, "text", ["", "", "Rambla 6125", "Montevideo", "", "11400", network.country]],
+                    [
+                        "email",
+                        {},
+                        "text",
+                        network.abuse.split("@")[0] + "@" + network.abuse.split("@")[1].upper(),
+                    ],
+                ),
+                "roles": ["abuse"],
+            }
+        )
+    if network.technical:
+        nested.append(
+            {
+                "objectClassName": "entity",
+                "handle": "TEC1",
+                "roles": ["technical"],
+                "vcardArray": _card(["fn", {}, "text", "NOC"], ["email", {}, "text", network.technical]),
+            }
+        )
+    start, end = _range(network)
+    return {
+        "rdapConformance": ["rdap_level_0", "cidr0", "nro_rdap_profile_0"],
+        "notices": _notices("This is the LACNIC RDAP service. Objects are in RDAP format."),
+        "objectClassName": "ip network",
+        "handle": network.cidr,
+        "startAddress": start,
+        "endAddress": end,
+        "ipVersion": f"v{network.network.version}",
+        "name": network.name or network.organisation,
+        "type": network.kind or "ASSIGNED PA",
+        "status": ["active"],
+        "entities": [
+            {
+                "objectClassName": "entity",
+                "handle": "ZZ-EXAM-LACNIC",
+                "vcardArray": _card(
+                    ["fn", {}, "text", network.organisation],
+                    ["kind", {}, "text", "org"],
+                    ["adr", {}, "text", ["", "", "Rambla 6125", "Montevideo", "", "11400", network.country]],
+                ),
+                "roles": ["registrant"],
+                "entities": nested,
+            }
+        ],
+        "port43": "whois.lacnic.net",
+    }
+
+
+def render_afrinic(network: Network, base: str) -> dict[str, Any]:
+    """AFRINIC: entities listed without roles (the abuse one too), e-mails typed ``work``."""
+    entities: list[dict[str, Any]] = [
+        {
+            "objectClassName": "entity",
+            "handle": "ORG-EX1-AFRINIC",
+            "vcardArray": _card(
+                ["kind", {}, "text", "org"],
+                ["fn", {}, "text", network.organisation],
+                ["adr", {"type": "work"}, "text", ["1 Cybercity", "Ebene", "", "", "", "", ""]],
+            ),
+            "status": ["active"],
+        }
+    ]
+    if network.abuse:
+        entities.append(
+            {
+                "objectClassName": "entity",
+                "handle": "IRT-EX-AFRINIC",
+                "vcardArray": _card(
+                    ["kind", {}, "text", "group"],
+                    ["fn", {}, "text", "IRT"],
+                    ["email", {"type": "work"}, "text", network.abuse],
+                ),
+                "roles": ["abuse"],
+            }
+        )
+    if network.technical:
+        entities.append(
+            {
+                "objectClassName": "entity",
+                "handle": "TT1-AFRINIC",
+                "vcardArray": _card(
+                    ["kind", {}, "text", "individual"],
+                    ["fn", {}, "text", "Tech Person"],
+                    ["email", {"type": "work"}, "text", network.technical],
+                ),
+            }
+        )
+    start, end = _range(network)
+    return {
+        "rdapConformance": ["rdap_level_0"],
+        "notices": [{"title": "ABOUT", "description": ["This is the AfriNIC RDAP server."]}],
+        "objectClassName": "ip network",
+        "handle": f"{start} - {end}",
+        "startAddress": start,
+        "endAddress": end,
+        "ipVersion": f"v{network.network.version}",
+        "name": network.name or network.organisation.upper().replace(" ", "-"),
+        "type": network.kind or "ASSIGNED PI",
+        "country": network.country,
+        "entities": entities,
+        "lang": "en",
+        "port43": "whois.afrinic.net",
+    }
+
+
+RENDER_NETWORK = {
+    "arin": render_arin,
+    "ripe": render_ripe,
+    "apnic": render_apnic,
+    "lacnic": render_lacnic,
+    "afrinic": render_afrinic,
+}
+
+
+def render_autnum(autnum: Autnum, base: str) -> dict[str, Any]:
+    abuse = (
+        [
+            {
+                "objectClassName": "entity",
+                "handle": f"ABUSE-AS{autnum.asn}",
+                "roles": ["abuse"],
+                "vcardArray": _card(
+                    ["fn", {}, "text", "Abuse"],
+                    ["kind", {}, "text", "group"],
+                    ["email", {}, "text", autnum.abuse],
+                ),
+            }
+        ]
+        if autnum.abuse
+        else []
+    )
+    registrant: dict[str, Any] = {
+        "objectClassName": "entity",
+        "handle": f"ORG-AS{autnum.asn}",
+        "vcardArray": _card(["fn", {}, "text", autnum.organisation], ["kind", {}, "text", "org"]),
+        "roles": ["registrant"],
+    }
+    nested = autnum.registry in ("arin", "lacnic")
+    if nested:
+        registrant["entities"] = abuse
+    return {
+        "rdapConformance": ["rdap_level_0", "nro_rdap_profile_0"],
+        "objectClassName": "autnum",
+        "handle": f"AS{autnum.asn}",
+        "startAutnum": autnum.asn,
+        "endAutnum": autnum.asn,
+        "name": autnum.name,
+        "country": autnum.country,
+        "entities": [registrant] + ([] if nested else abuse),
+    }
+
+
+def render_domain(registration: Registration, base: str) -> dict[str, Any]:
+    """The ICANN gTLD RDAP profile: the registrar entity, its IANA id, its abuse contact nested."""
+    registrar_entities = (
+        [
+            {
+                "objectClassName": "entity",
+                "roles": ["abuse"],
+                "vcardArray": _card(
+                    ["fn", {}, "text", ""],
+                    ["tel", {"type": "voice"}, "uri", "tel:+1.5550100"],
+                    ["email", {}, "text", registration.abuse],
+                ),
+            }
+        ]
+        if registration.abuse
+        else []
+    )
+    return {
+        "rdapConformance": [
+            "rdap_level_0",
+            "icann_rdap_response_profile_1",
+            "icann_rdap_technical_implementation_guide_1",
+        ],
+        "objectClassName": "domain",
+        "handle": f"{registration.domain.upper().replace('.', '_')}-TEST",
+        "ldhName": registration.domain.upper(),
+        "status": ["client transfer prohibited"],
+        "entities": [
+            {
+                "objectClassName": "entity",
+                "handle": registration.iana_id,
+                "roles": ["registrar"],
+                "publicIds": [{"type": "IANA Registrar ID", "identifier": registration.iana_id}],
+                "vcardArray": _card(["fn", {}, "text", registration.registrar]),
+                "entities": registrar_entities,
+            },
+            {
+                "objectClassName": "entity",
+                "roles": ["registrant"],
+                "remarks": [
+                    {"title": "REDACTED FOR PRIVACY", "type": "object redacted due to authorization"}
+                ],
+            },
+        ],
+        "nameservers": [
+            {"objectClassName": "nameserver", "ldhName": ns.upper()} for ns in registration.nameservers
+        ],
+        "events": [{"eventAction": "registration", "eventDate": "2024-05-01T12:00:00Z"}],
+    }
+
+
+def _error(code: int, title: str, description: str = "") -> dict[str, Any]:
+    return {"errorCode": code, "title": title, "description": [description] if description else []}
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+    rdap: RDAPServer
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: _Server
+
+    def log_message(self, format: str, *args: Any) -> None:
+        log.debug("rdap " + format, *args)
+
+    def do_GET(self) -> None:
+        status, body, headers = self.server.rdap.answer(self.path)
+        payload = json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/rdap+json")
+        self.send_header("Content-Length", str(len(payload)))
+        for name, value in headers.items():
+            self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(payload)

@@ -1,0 +1,313 @@
+"""Hosting resolution against the sandbox's DNS, IP-to-ASN zone and RDAP registries (real servers)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import timedelta
+
+import pytest
+from click.testing import CliRunner
+
+from hosting.cache import NetworkCache
+from hosting.cdn import CDNCatalogue
+from hosting.dns import DNSClient
+from hosting.rdap.client import RDAPClient
+from hosting.resolve import HostingResolver
+from sandbox import ASN_ZONE, CDN_CATALOGUE, Autnum, Network, Registration, Sandbox
+from takedown import exitcodes
+from takedown.cli import App, cli
+from takedown.clock import ManualClock
+from takedown.settings import Settings
+from takedown.store import Store
+
+# One host per registry shape, each on its own address and network, plus the awkward cases.
+HOSTS = {
+    "arin-host.test": "127.0.1.1",
+    "ripe-host.test": "127.0.2.1",
+    "apnic-host.test": "127.0.3.1",
+    "lacnic-host.test": "127.0.4.1",
+    "afrinic-host.test": "127.0.5.1",
+    "no-abuse-apnic.test": "127.0.6.1",
+    "no-roles-afrinic.test": "127.0.7.1",
+    "no-contact.test": "127.0.8.1",
+    "edge.sandcdn.test": "127.0.9.1",
+    "cdn-by-asn.test": "127.0.10.1",
+    "in-allocation.test": "127.11.0.1",
+    "neighbour.test": "127.11.0.2",
+}
+NETWORKS = [
+    Network("127.0.1.0/24", "arin", "Arin Hosting LLC", "US", abuse="abuse@arin-host.test", asn=64501),
+    Network("127.0.2.0/24", "ripe", "Ripe Hosting B.V.", "NL", abuse="abuse@ripe-host.test", asn=64502),
+    Network("127.0.3.0/24", "apnic", "Apnic Hosting Pty", "AU", abuse="abuse@apnic-host.test", asn=64503),
+    Network("127.0.4.0/24", "lacnic", "Lacnic Hosting SA", "UY", abuse="abuse@lacnic-host.test", asn=64504),
+    Network(
+        "127.0.5.0/24", "afrinic", "Afrinic Hosting Ltd", "MU", abuse="abuse@afrinic-host.test", asn=64505
+    ),
+    Network("127.0.6.0/24", "apnic", "National Registry", "JP", technical="hostmaster@nir.test", asn=64506),
+    Network("127.0.7.0/24", "afrinic", "Quiet Hosting", "KE", technical="noc@quiet.test", asn=64507),
+    Network("127.0.8.0/24", "ripe", "Silent Hosting", "DE", asn=64508),
+    Network("127.0.9.0/24", "apnic", "SandCDN Pty Ltd", "AU", abuse="abuse@sandcdn.test", asn=64499),
+    Network("127.0.10.0/24", "apnic", "SandCDN Pty Ltd", "AU", abuse="abuse@sandcdn.test", asn=64499),
+    Network(
+        "127.11.0.0/16", "ripe", "Big Provider", "FR", abuse="abuse@big.test", asn=64509, kind="ALLOCATED PA"
+    ),
+]
+AUTNUMS = [
+    Autnum(
+        64501, "arin", "ARIN-HOST", "Arin Hosting LLC", "US", "abuse@arin-host.test", peers=(64510, 64511)
+    ),
+    Autnum(64502, "ripe", "RIPE-HOST", "Ripe Hosting B.V.", "NL", "abuse@ripe-host.test", peers=(64510,)),
+    Autnum(64510, "ripe", "TRANSIT-ONE", "Transit One plc", "GB", "abuse@transit-one.test"),
+    Autnum(64511, "lacnic", "TRANSIT-TWO", "Transit Two SA", "BR", None),
+]
+REGISTRATIONS = [
+    Registration("arin-host.test", "Example Registrar, Inc.", "9991", "abuse@registrar.test"),
+    Registration("ripe-host.test", "Quiet Registrar", "9993", None),
+]
+
+
+@pytest.fixture(scope="module")
+def world() -> Iterator[Sandbox]:
+    with Sandbox(
+        HOSTS,
+        extra_records={"cdn-fronted.test": {"CNAME": ["edge.sandcdn.test"]}},
+        networks=NETWORKS,
+        autnums=AUTNUMS,
+        registrations=REGISTRATIONS,
+    ) as sandbox:
+        yield sandbox
+
+
+def make_resolver(world: Sandbox, clock: ManualClock, store: Store | None = None) -> HostingResolver:
+    return HostingResolver(
+        dns=DNSClient(world.dns_server),
+        rdap=RDAPClient(world.rdap.bootstrap_url, clock=clock),
+        cache=NetworkCache(store, clock=clock),
+        cdns=CDNCatalogue.load(str(CDN_CATALOGUE)),
+        asn_zone=ASN_ZONE,
+        clock=clock,
+    )
+
+
+@pytest.fixture
+def resolver(world: Sandbox, clock: ManualClock) -> HostingResolver:
+    return make_resolver(world, clock)
+
+
+@pytest.mark.parametrize(
+    ("host", "organisation", "email", "country"),
+    [
+        ("arin-host.test", "Arin Hosting LLC", "abuse@arin-host.test", "US"),  # nested in registrant
+        ("ripe-host.test", "Ripe Hosting B.V.", "abuse@ripe-host.test", "NL"),
+        ("apnic-host.test", "Apnic Hosting Pty", "abuse@apnic-host.test", "AU"),  # IRT object
+        (
+            "lacnic-host.test",
+            "Lacnic Hosting SA",
+            "abuse@lacnic-host.test",
+            "UY",
+        ),  # nested, upper-case domain
+        ("afrinic-host.test", "Afrinic Hosting Ltd", "abuse@afrinic-host.test", "MU"),
+    ],
+)
+def test_every_registry_shape_gives_the_hosting_abuse_contact(
+    world: Sandbox, resolver: HostingResolver, host: str, organisation: str, email: str, country: str
+) -> None:
+    result = resolver.resolve(world.url(host, "/x.jpg"))
+    hosting = result.party("hosting")
+    assert hosting is not None
+    assert (hosting.name, hosting.emails, hosting.contact_source, hosting.country) == (
+        organisation,
+        (email,),
+        "abuse",
+        country,
+    )
+    assert result.network is not None and result.network.cidrs == [f"{HOSTS[host].rsplit('.', 1)[0]}.0/24"]
+    assert result.route is not None and result.route.origin_asns == (hosting.asn,)
+
+
+def test_arin_abuse_contact_is_found_although_nested_under_the_registrant(
+    world: Sandbox, resolver: HostingResolver
+) -> None:
+    document = world.rdap.answer("/arin/ip/127.0.1.1")[1]
+    assert all("abuse" not in entity["roles"] for entity in document["entities"])  # not at the top
+    result = resolver.resolve(world.url("arin-host.test", "/"))
+    assert result.network is not None and result.network.abuse.emails == ("abuse@arin-host.test",)
+
+
+def test_without_an_abuse_role_the_technical_contact_is_used_and_marked_so(
+    world: Sandbox, resolver: HostingResolver
+) -> None:
+    apnic = resolver.resolve(world.url("no-abuse-apnic.test", "/")).party("hosting")
+    assert apnic is not None and apnic.emails == ("hostmaster@nir.test",)
+    assert apnic.contact_source == "fallback:technical"
+    afrinic = resolver.resolve(world.url("no-roles-afrinic.test", "/")).party("hosting")
+    assert afrinic is not None and afrinic.emails == ("noc@quiet.test",)
+    assert afrinic.contact_source == "fallback:unlabelled"
+
+
+def test_a_network_without_any_mailbox_is_reported_as_such_and_the_rest_still_resolves(
+    world: Sandbox, resolver: HostingResolver
+) -> None:
+    result = resolver.resolve(world.url("no-contact.test", "/"))
+    hosting = result.party("hosting")
+    assert hosting is not None and hosting.emails == () and hosting.contact_source == "none"
+    assert hosting.name == "Silent Hosting"
+
+
+def test_registrar_and_its_abuse_contact_come_from_domain_rdap(
+    world: Sandbox, resolver: HostingResolver
+) -> None:
+    result = resolver.resolve(world.url("www.arin-host.test", "/a"), connected_ip="127.0.1.1")
+    assert result.registered_domain == "arin-host.test"
+    registrar = result.party("registrar")
+    assert registrar is not None
+    assert (registrar.name, registrar.emails) == ("Example Registrar, Inc.", ("abuse@registrar.test",))
+    assert result.domain is not None and result.domain.registrar_iana_id == "9991"
+    quiet = resolver.resolve(world.url("ripe-host.test", "/")).party("registrar")
+    assert quiet is not None and quiet.emails == () and quiet.contact_source == "none"
+
+
+def test_upstreams_are_the_escalation_contacts(world: Sandbox, resolver: HostingResolver) -> None:
+    result = resolver.resolve(world.url("arin-host.test", "/"))
+    upstreams = [p for p in result.parties if p.role == "upstream"]
+    assert [(p.asn, p.name, p.emails) for p in upstreams] == [
+        (64510, "Transit One plc", ("abuse@transit-one.test",)),
+        (64511, "Transit Two SA", ()),
+    ]
+
+
+def test_a_cdn_fronted_host_names_the_cdn_as_recipient_not_a_host(
+    world: Sandbox, resolver: HostingResolver
+) -> None:
+    result = resolver.resolve(world.url("cdn-fronted.test", "/v/clip.mp4"))
+    assert result.cname_chain == ("edge.sandcdn.test",)
+    assert result.cdn is not None and result.cdn.cdn.name == "SandCDN"
+    assert result.cdn.evidence == "CNAME edge.sandcdn.test"
+    roles = [p.role for p in result.parties]
+    assert "cdn" in roles and "hosting" not in roles and "upstream" not in roles
+    cdn = result.party("cdn")
+    assert cdn is not None and cdn.emails == ("abuse@sandcdn.test",)
+
+
+def test_a_cdn_is_also_recognised_by_its_origin_as(world: Sandbox, resolver: HostingResolver) -> None:
+    result = resolver.resolve(world.url("cdn-by-asn.test", "/"))
+    assert result.cname_chain == ()
+    assert result.cdn is not None and result.cdn.evidence == "AS64499"
+
+
+def test_the_connected_address_is_what_gets_resolved(world: Sandbox, resolver: HostingResolver) -> None:
+    """A check that connected to another address than DNS gives now (the host moved) resolves that one."""
+    result = resolver.resolve(world.url("ripe-host.test", "/"), connected_ip="127.0.2.200")
+    assert result.address == "127.0.2.200"
+    assert result.network is not None and result.network.organisation == "Ripe Hosting B.V."
+
+
+def test_an_unregistered_address_and_an_unknown_tld_are_problems_not_failures(
+    world: Sandbox, resolver: HostingResolver
+) -> None:
+    result = resolver.resolve("http://unlisted.example/", connected_ip="127.0.99.1")
+    kinds = {(p.step, p.kind) for p in result.problems}
+    assert ("network", "Unsupported") in kinds  # no registry holds 127.0.99.1 in the bootstrap
+    assert ("registrar", "Unsupported") in kinds  # no RDAP service for .example
+    assert not result.complete
+
+
+def test_rate_limiting_is_respected_without_waiting_and_resolution_resumes(
+    world: Sandbox, clock: ManualClock
+) -> None:
+    resolver = make_resolver(world, clock)
+    world.rdap.throttle("ripe", after=0, retry_after=120)
+    try:
+        before = world.rdap.requests[("ripe", "ip")]
+        first = resolver.resolve(world.url("ripe-host.test", "/"))
+        problem = next(p for p in first.problems if p.step == "network")
+        assert problem.kind == "RateLimited"
+        assert problem.retry_at == clock.now() + timedelta(seconds=120)
+        assert first.retry_at == problem.retry_at
+        assert first.party("registrar") is not None  # the other registries still answered
+        assert world.rdap.requests[("ripe", "ip")] == before + 1
+        again = resolver.resolve(world.url("no-contact.test", "/"))  # also RIPE: not asked while cooling
+        assert any(p.kind == "RateLimited" for p in again.problems)
+        assert world.rdap.requests[("ripe", "ip")] == before + 1
+    finally:
+        world.rdap.release("ripe")
+    clock.advance(timedelta(seconds=121))
+    later = resolver.resolve(world.url("ripe-host.test", "/"))
+    assert later.network is not None and later.party("hosting") is not None
+    assert not [p for p in later.problems if p.step == "network"]
+
+
+def test_ten_thousand_urls_on_two_hundred_networks_make_at_most_two_hundred_network_queries(
+    clock: ManualClock,
+) -> None:
+    registries = ["arin", "ripe", "apnic", "lacnic", "afrinic"]
+    networks = [
+        Network(
+            f"127.{100 + n // 100}.{n % 100}.0/24",
+            registries[n % 5],
+            f"Provider {n}",
+            abuse=f"abuse@p{n}.test",
+        )
+        for n in range(200)
+    ]
+    # Two host names per network, on different addresses: the second is answered from the range.
+    # (bench/bench_resolve.py runs the same with a host name per URL.)
+    hosts = {}
+    for h in range(400):
+        n = h % 200
+        hosts[f"h{h}.test"] = f"127.{100 + n // 100}.{n % 100}.{1 + h // 200}"
+    records = {name: {"A": [a]} for name, a in hosts.items()}
+    with Sandbox({"web.test": "127.0.0.2"}, extra_records=records, networks=networks) as world:
+        resolver = make_resolver(world, clock)
+        urls = [(f"http://h{u % 400}.test/item/{u}", None) for u in range(10_000)]
+        results = list(resolver.resolve_many(urls))
+        queries = sum(count for (registry, kind), count in world.rdap.requests.items() if kind == "ip")
+        assert len(results) == 10_000
+        assert all(r.party("hosting") is not None for r in results)
+        assert queries == 200, queries
+        first = results[0].party("hosting")
+        assert first is not None and first.emails == ("abuse@p0.test",)
+
+
+def test_the_range_cache_survives_in_the_store_and_expires(
+    world: Sandbox, clock: ManualClock, store: Store
+) -> None:
+    make_resolver(world, clock, store).resolve(world.url("ripe-host.test", "/"))
+    asked = world.rdap.requests[("ripe", "ip")]
+    fresh_process = make_resolver(world, clock, store)  # new memory, same store
+    result = fresh_process.resolve("http://other.ripe-host.test/", connected_ip="127.0.2.77")
+    assert result.network is not None and result.network.organisation == "Ripe Hosting B.V."
+    assert world.rdap.requests[("ripe", "ip")] == asked  # answered from the stored range
+    clock.advance(timedelta(days=8))
+    make_resolver(world, clock, store).resolve(world.url("ripe-host.test", "/"))
+    assert world.rdap.requests[("ripe", "ip")] == asked + 1
+
+
+def test_an_allocation_is_not_reused_for_its_neighbours(world: Sandbox, resolver: HostingResolver) -> None:
+    """A provider's allocation may hold customers' assignments with their own contacts: the answer
+    for one address must not be taken as the answer for the next."""
+    before = world.rdap.requests[("ripe", "ip")]
+    resolver.resolve(world.url("in-allocation.test", "/"))
+    resolver.resolve(world.url("in-allocation.test", "/other"))
+    resolver.resolve(world.url("neighbour.test", "/"))
+    assert world.rdap.requests[("ripe", "ip")] == before + 2
+
+
+def test_resolve_command_prints_parties_and_json(world: Sandbox, tmp_path: object) -> None:
+    env = {**world.environment(), "TAKEDOWN_HOME": str(tmp_path)}
+    app = App(settings=Settings.from_env(env), clock=ManualClock())
+    runner = CliRunner()
+    text = runner.invoke(cli, ["resolve", world.url("arin-host.test", "/a.jpg")], obj=app)
+    assert text.exit_code == 0, text.output
+    assert "hosting    Arin Hosting LLC: abuse@arin-host.test  [abuse]" in text.output
+    assert "upstream   Transit One plc (AS64510): abuse@transit-one.test" in text.output
+    as_json = runner.invoke(
+        cli, ["resolve", "--json", world.url("ripe-host.test", "/"), "http://nowhere.test/"], obj=app
+    )
+    assert as_json.exit_code == exitcodes.PARTIAL, as_json.output
+    first, second = (json.loads(line) for line in as_json.output.splitlines())
+    assert first["parties"][0]["emails"] == ["abuse@ripe-host.test"] and first["complete"] is True
+    assert second["complete"] is False and second["problems"][0]["step"] == "dns"
+    refused = runner.invoke(cli, ["resolve", "ftp://x.test/"], obj=app)
+    assert refused.exit_code == exitcodes.DATA_ERROR
