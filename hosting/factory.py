@@ -6,6 +6,7 @@ from datetime import timedelta
 
 from hosting.cache import NetworkCache
 from hosting.cdn import CDNCatalogue
+from hosting.contacts import ContactBook
 from hosting.dns import DNSClient
 from hosting.rdap.client import RDAPClient
 from hosting.resolve import HostingResolver
@@ -15,8 +16,9 @@ from takedown.store import Store
 
 
 def resolver_from_settings(
-    settings: Settings, *, store: Store | None = None, clock: Clock | None = None
+    settings: Settings, *, store: Store | None = None, clock: Clock | None = None, cache_in_store: bool = True
 ) -> HostingResolver:
+    """``store`` holds the contact book and, unless ``cache_in_store`` is false, the RDAP range cache."""
     clock = clock or SystemClock()
     return HostingResolver(
         dns=DNSClient(settings.dns_server),
@@ -26,8 +28,11 @@ def resolver_from_settings(
             timeout=settings.rdap_timeout,
             user_agent=settings.user_agent,
         ),
-        cache=NetworkCache(store, clock=clock, ttl=timedelta(hours=settings.rdap_cache_hours)),
+        cache=NetworkCache(
+            store if cache_in_store else None, clock=clock, ttl=timedelta(hours=settings.rdap_cache_hours)
+        ),
         cdns=CDNCatalogue.load(settings.cdn_catalogue),
         asn_zone=settings.asn_dns_zone,
         clock=clock,
+        contact_book=lambda: ContactBook.load(store),
     )

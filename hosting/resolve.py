@@ -20,7 +20,7 @@ import logging
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, TypeVar, cast
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 from urllib.parse import urlsplit
 
 from hosting import asn as asn_lookup
@@ -32,6 +32,9 @@ from hosting.errors import NotFound, RateLimited, ResolutionError, Unsupported
 from hosting.rdap.client import RDAPClient
 from hosting.rdap.parse import AutnumRecord, DomainRecord, NetworkRecord
 from takedown.clock import Clock, SystemClock
+
+if TYPE_CHECKING:
+    from hosting.contacts import ContactBook
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +49,8 @@ class Party:
     """Someone who can remove the content, and how to reach them."""
 
     role: str
-    """``hosting``, ``cdn``, ``registrar`` or ``upstream``."""
+    """``site`` (a platform's own desk, from the contact book), ``hosting``, ``cdn``, ``registrar``
+    or ``upstream``."""
     name: str | None
     emails: tuple[str, ...]
     contact_source: str
@@ -55,6 +59,8 @@ class Party:
     """Where this came from: the RDAP URL, the CNAME that showed a CDN..."""
     asn: int | None = None
     country: str | None = None
+    language: str | None = None
+    """The language the recipient reads notices in, when the contact book says."""
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -65,6 +71,7 @@ class Party:
             "evidence": self.evidence,
             "asn": self.asn,
             "country": self.country,
+            "language": self.language,
         }
 
 
@@ -157,7 +164,10 @@ class HostingResolver:
         cdns: CDNCatalogue | None = None,
         asn_zone: str = asn_lookup.DEFAULT_ZONE,
         clock: Clock | None = None,
+        contact_book: Callable[[], ContactBook] | None = None,
     ) -> None:
+        """``contact_book`` loads the analysts' overrides; it is called once per batch (or per
+        single resolution), so edits made meanwhile by ``takedown contacts`` take effect."""
         self.dns = dns
         self.rdap = rdap
         self.clock = clock or SystemClock()
@@ -168,16 +178,20 @@ class HostingResolver:
         """Registrations by domain, and lookups that failed for good (no record, no RDAP service)."""
         self._autnums: dict[int, AutnumRecord] = {}
         self._batch: dict[tuple[str, str], Any] | None = None
+        self._load_book = contact_book
+        self._book: ContactBook | None = None
 
     def resolve_many(self, items: Iterable[tuple[str, str | None]]) -> Iterator[Resolution]:
         """Resolve ``(url, connected_ip)`` pairs; DNS answers are shared between URLs of the same
         host within the batch (a backlog has many URLs per host), never kept beyond it."""
         self._batch = {}
+        self._book = self._load_book() if self._load_book else None
         try:
             for url, connected_ip in items:
                 yield self.resolve(url, connected_ip)
         finally:
             self._batch = None
+            self._book = None
 
     def _memo(self, kind: str, key: str, compute: Callable[[], T]) -> T:
         if self._batch is None:
@@ -207,6 +221,9 @@ class HostingResolver:
             self._domain_step(result, result.registered_domain)
         self._upstream_step(result)
         result.parties = _parties(result)
+        book = self._book or (self._load_book() if self._load_book else None)
+        if book is not None:
+            book.apply(result)
         return result
 
     def _dns_step(self, result: Resolution) -> None:

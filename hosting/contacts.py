@@ -1,0 +1,271 @@
+"""The contact book: what analysts know better than RDAP.
+
+Registries' records lag behind reality: a provider asks for reports at a dedicated desk, a network's
+listed mailbox bounces, a registry's own role box appears on a parent block. The book holds:
+
+- ``asn`` / ``network`` overrides: the mailbox (and language) to use for a network, beating RDAP;
+- ``domain`` entries: a platform's own abuse desk (a file host, a forum) for URLs under that
+  domain, added as a ``site`` recipient besides the hosting network;
+- ``email`` entries: a mailbox to replace with another, or never to write to (``--never-notify``).
+
+A party whose every mailbox is barred stays in the result with no mailbox and the source
+``never-notify``, so the chase knows to escalate rather than think nobody was found.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import ipaddress
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from importlib import resources
+
+from sqlalchemy import delete, select
+
+from hosting.domains import registered_domain
+from hosting.rdap.vcard import normalise_email
+from hosting.resolve import Party, Resolution
+from takedown.clock import Clock, SystemClock
+from takedown.errors import TakedownError
+from takedown.models import Contact
+from takedown.store import Store
+
+SCOPES = ("asn", "network", "domain", "email")
+
+
+class ContactError(TakedownError):
+    """A contact book entry that cannot be stored as given."""
+
+
+@dataclass(frozen=True)
+class Override:
+    scope: str
+    value: str
+    email: str | None = None
+    language: str | None = None
+    never_notify: bool = False
+    note: str | None = None
+    updated_at: datetime | None = None
+    updated_by: str | None = None
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "scope": self.scope,
+            "value": self.value,
+            "email": self.email,
+            "language": self.language,
+            "never_notify": self.never_notify,
+            "note": self.note,
+            "updated_at": self.updated_at.isoformat() if self.updated_at else None,
+            "updated_by": self.updated_by,
+        }
+
+
+def normalise(scope: str, value: str) -> str:
+    """The stored form of ``value`` for ``scope``; :class:`ContactError` saying what is wrong."""
+    scope = scope.lower()
+    text = value.strip()
+    if scope == "asn":
+        digits = text.upper().removeprefix("AS")
+        if not digits.isdigit() or not 0 < int(digits) < 2**32:
+            raise ContactError(f"asn {value!r}: expected an AS number such as 64500 or AS64500")
+        return str(int(digits))
+    if scope == "network":
+        try:
+            return str(ipaddress.ip_network(text, strict=False))
+        except ValueError:
+            raise ContactError(f"network {value!r}: expected an address range such as 192.0.2.0/24") from None
+    if scope == "domain":
+        try:
+            domain = text.lower().rstrip(".").encode("idna").decode("ascii")
+        except UnicodeError:
+            raise ContactError(f"domain {value!r}: not a valid domain name") from None
+        if "." not in domain or registered_domain(domain) is None:
+            raise ContactError(f"domain {value!r}: expected a registrable domain such as example.com")
+        return domain
+    if scope == "email":
+        address = normalise_email(text)
+        if address is None:
+            raise ContactError(f"email {value!r}: not a mailbox")
+        return address
+    raise ContactError(f"scope {scope!r}: expected one of {', '.join(SCOPES)}")
+
+
+def set_contact(
+    store: Store,
+    scope: str,
+    value: str,
+    *,
+    email: str | None = None,
+    language: str | None = None,
+    never_notify: bool = False,
+    note: str | None = None,
+    actor: str,
+    clock: Clock | None = None,
+) -> Override:
+    """Add or replace the book's entry for (scope, value)."""
+    scope = scope.lower()
+    key = normalise(scope, value)
+    mailbox = None
+    if email is not None:
+        mailbox = normalise_email(email)
+        if mailbox is None:
+            raise ContactError(f"--email {email!r}: not a mailbox")
+    if mailbox is None and not never_notify:
+        raise ContactError(f"{scope} {key}: give --email ADDRESS, or --never-notify")
+    if mailbox is not None and never_notify and scope == "email":
+        raise ContactError(f"email {key}: --never-notify and a replacement --email contradict each other")
+    if language is not None and not (2 <= len(language) <= 16):
+        raise ContactError(f"--language {language!r}: expected a language tag such as en or pt-BR")
+    now = (clock or SystemClock()).now()
+    with store.session() as session:
+        row = session.scalars(select(Contact).where(Contact.scope == scope, Contact.value == key)).first()
+        if row is None:
+            row = Contact(scope=scope, value=key, updated_at=now, updated_by=actor)
+            session.add(row)
+        row.email, row.language, row.never_notify, row.note = mailbox, language, never_notify, note
+        row.updated_at, row.updated_by = now, actor
+        session.flush()
+        return _override(row)
+
+
+def remove_contact(store: Store, scope: str, value: str) -> bool:
+    key = normalise(scope, value)
+    with store.session() as session:
+        removed = session.execute(delete(Contact).where(Contact.scope == scope.lower(), Contact.value == key))
+        return bool(getattr(removed, "rowcount", 0))
+
+
+def list_contacts(store: Store) -> list[Override]:
+    with store.session() as session:
+        return [
+            _override(row) for row in session.scalars(select(Contact).order_by(Contact.scope, Contact.value))
+        ]
+
+
+def shipped_never_notify() -> frozenset[str]:
+    text = resources.files("hosting").joinpath("data", "never_notify.txt").read_text(encoding="utf-8")
+    return frozenset(
+        address
+        for line in text.splitlines()
+        if line.strip() and not line.startswith("#") and (address := normalise_email(line.strip()))
+    )
+
+
+class ContactBook:
+    def __init__(self, overrides: Iterable[Override] = (), *, barred: Iterable[str] = ()) -> None:
+        self.by_asn: dict[int, Override] = {}
+        self.networks: list[tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, Override]] = []
+        self.by_domain: dict[str, Override] = {}
+        self.replacements: dict[str, str] = {}
+        self.barred = {_mailbox_key(address) for address in barred}
+        for override in overrides:
+            if override.scope == "asn":
+                self.by_asn[int(override.value)] = override
+            elif override.scope == "network":
+                self.networks.append((ipaddress.ip_network(override.value), override))
+            elif override.scope == "domain":
+                self.by_domain[override.value] = override
+            elif override.scope == "email":
+                if override.never_notify:
+                    self.barred.add(_mailbox_key(override.value))
+                elif override.email:
+                    self.replacements[_mailbox_key(override.value)] = override.email
+        self.networks.sort(key=lambda item: item[0].prefixlen, reverse=True)
+
+    @classmethod
+    def load(cls, store: Store | None) -> ContactBook:
+        overrides = list_contacts(store) if store is not None else []
+        return cls(overrides, barred=shipped_never_notify())
+
+    def apply(self, resolution: Resolution) -> None:
+        """Rewrite ``resolution.parties`` as the book says (in place)."""
+        parties: list[Party] = []
+        for party in resolution.parties:
+            override = None
+            if party.role in ("hosting", "cdn"):
+                override = self._network_override(resolution.address) or self._asn_override(party.asn)
+            elif party.role == "upstream":
+                override = self._asn_override(party.asn)
+            parties.append(self._screen(self._overridden(party, override)))
+        site = self._domain_override(resolution.hostname)
+        if site is not None:
+            parties.insert(
+                0,
+                self._screen(
+                    Party(
+                        "site",
+                        site.value,
+                        (site.email,) if site.email else (),
+                        f"contact book: domain {site.value}",
+                        "contact book",
+                        language=site.language,
+                    )
+                    if not site.never_notify
+                    else Party("site", site.value, (), "never-notify", "contact book", language=site.language)
+                ),
+            )
+        resolution.parties = parties
+
+    def _network_override(self, address: str | None) -> Override | None:
+        if address is None:
+            return None
+        try:
+            ip = ipaddress.ip_address(address)
+        except ValueError:
+            return None
+        return next((o for net, o in self.networks if net.version == ip.version and ip in net), None)
+
+    def _asn_override(self, asn: int | None) -> Override | None:
+        return self.by_asn.get(asn) if asn is not None else None
+
+    def _domain_override(self, hostname: str) -> Override | None:
+        labels = hostname.lower().split(".")
+        for start in range(len(labels) - 1):
+            found = self.by_domain.get(".".join(labels[start:]))
+            if found is not None:
+                return found
+        return None
+
+    def _overridden(self, party: Party, override: Override | None) -> Party:
+        if override is None:
+            return party
+        where = f"contact book: {override.scope} {override.value}"
+        if override.never_notify:
+            return dataclasses.replace(
+                party, emails=(), contact_source="never-notify", evidence=f"{party.evidence}; {where}"
+            )
+        return dataclasses.replace(
+            party,
+            emails=(override.email,) if override.email else party.emails,
+            contact_source=where,
+            language=override.language or party.language,
+        )
+
+    def _screen(self, party: Party) -> Party:
+        """Replace moved mailboxes, drop barred ones; say so when nothing is left."""
+        emails = tuple(dict.fromkeys(self.replacements.get(_mailbox_key(e), e) for e in party.emails))
+        kept = tuple(e for e in emails if _mailbox_key(e) not in self.barred)
+        if kept == party.emails:
+            return party
+        source = party.contact_source if kept else "never-notify"
+        return dataclasses.replace(party, emails=kept, contact_source=source)
+
+
+def _mailbox_key(address: str) -> str:
+    """Mailboxes compare case-insensitively here: a barred address must not slip through by case."""
+    return address.strip().lower()
+
+
+def _override(row: Contact) -> Override:
+    return Override(
+        row.scope,
+        row.value,
+        row.email,
+        row.language,
+        bool(row.never_notify),
+        row.note,
+        row.updated_at,
+        row.updated_by,
+    )

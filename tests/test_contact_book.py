@@ -1,0 +1,153 @@
+"""The contact book beats RDAP: overrides by AS, network and platform; mailboxes moved or barred."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+
+from hosting.contacts import ContactBook, ContactError, list_contacts, normalise, set_contact
+from hosting.factory import resolver_from_settings
+from hosting.resolve import HostingResolver
+from sandbox import Autnum, Network, Sandbox
+from takedown import exitcodes
+from takedown.cli import App, cli
+from takedown.clock import ManualClock
+from takedown.settings import Settings
+from takedown.store import Store
+
+HOSTS = {"files.test": "127.0.20.1", "moved.test": "127.0.21.1", "registry-box.test": "127.0.22.1"}
+NETWORKS = [
+    Network("127.0.20.0/24", "ripe", "Alpha Hosting", "NL", abuse="abuse@alpha.test", asn=64520),
+    Network("127.0.21.0/24", "arin", "Beta Hosting", "US", abuse="old-desk@beta.test", asn=64521),
+    # A registry's parent block: its only contact is the registry's own role mailbox.
+    Network(
+        "127.0.22.0/24", "apnic", "Unassigned", "AU", technical="search-apnic-not-arin@apnic.net", asn=64522
+    ),
+]
+AUTNUMS = [
+    Autnum(64520, "ripe", "ALPHA", "Alpha Hosting", "NL", "abuse@alpha.test", peers=(64530,)),
+    Autnum(64530, "ripe", "TRANSIT", "Transit plc", "GB", "abuse@transit.test"),
+]
+
+
+@pytest.fixture(scope="module")
+def world() -> Iterator[Sandbox]:
+    with Sandbox(HOSTS, networks=NETWORKS, autnums=AUTNUMS) as sandbox:
+        yield sandbox
+
+
+@pytest.fixture
+def resolver(world: Sandbox, store: Store, clock: ManualClock, tmp_path: Path) -> HostingResolver:
+    settings = Settings.from_env({**world.environment(), "TAKEDOWN_HOME": str(tmp_path)})
+    return resolver_from_settings(settings, store=store, clock=clock)
+
+
+def emails(resolver: HostingResolver, url: str, role: str) -> tuple[tuple[str, ...], str]:
+    party = resolver.resolve(url).party(role)
+    assert party is not None, role
+    return party.emails, party.contact_source
+
+
+def test_an_asn_override_beats_rdap_and_a_network_override_beats_the_asn(
+    world: Sandbox, resolver: HostingResolver, store: Store, clock: ManualClock
+) -> None:
+    url = world.url("files.test", "/f/1")
+    assert emails(resolver, url, "hosting") == (("abuse@alpha.test",), "abuse")
+    set_contact(
+        store, "asn", "AS64520", email="reports@alpha.test", language="nl", actor="analyst:a", clock=clock
+    )
+    assert emails(resolver, url, "hosting") == (("reports@alpha.test",), "contact book: asn 64520")
+    set_contact(
+        store, "network", "127.0.20.0/25", email="customer@alpha.test", actor="analyst:a", clock=clock
+    )
+    hosting = resolver.resolve(url).party("hosting")
+    assert hosting is not None and hosting.emails == ("customer@alpha.test",)
+    assert hosting.contact_source == "contact book: network 127.0.20.0/25"
+
+
+def test_a_platform_desk_is_added_as_the_site_recipient(
+    world: Sandbox, resolver: HostingResolver, store: Store, clock: ManualClock
+) -> None:
+    set_contact(
+        store, "domain", "files.test", email="abuse@files.test", language="en", actor="a", clock=clock
+    )
+    result = resolver.resolve(world.url("cdn.files.test", "/x"), connected_ip="127.0.20.1")
+    assert [p.role for p in result.parties][:2] == ["site", "hosting"]
+    site = result.party("site")
+    assert site is not None and site.emails == ("abuse@files.test",) and site.language == "en"
+
+
+def test_moved_and_barred_mailboxes(
+    world: Sandbox, resolver: HostingResolver, store: Store, clock: ManualClock
+) -> None:
+    set_contact(store, "email", "OLD-desk@beta.test", email="desk@beta.test", actor="a", clock=clock)
+    assert emails(resolver, world.url("moved.test", "/"), "hosting") == (("desk@beta.test",), "abuse")
+    set_contact(store, "email", "desk@beta.test", never_notify=True, note="bounces", actor="a", clock=clock)
+    assert emails(resolver, world.url("moved.test", "/"), "hosting") == ((), "never-notify")
+
+
+def test_registry_role_mailboxes_are_never_notified_out_of_the_box(
+    world: Sandbox, resolver: HostingResolver
+) -> None:
+    assert emails(resolver, world.url("registry-box.test", "/"), "hosting") == ((), "never-notify")
+
+
+def test_never_notify_on_an_upstream(
+    world: Sandbox, resolver: HostingResolver, store: Store, clock: ManualClock
+) -> None:
+    set_contact(store, "asn", "64530", never_notify=True, actor="a", clock=clock)
+    assert emails(resolver, world.url("files.test", "/"), "upstream") == ((), "never-notify")
+
+
+@pytest.mark.parametrize(
+    ("scope", "value", "message"),
+    [
+        ("asn", "ASX", "expected an AS number"),
+        ("network", "300.1.1.0/24", "expected an address range"),
+        ("domain", "localhost", "expected a registrable domain"),
+        ("email", "not-a-mailbox", "not a mailbox"),
+        ("isp", "x", "expected one of"),
+    ],
+)
+def test_bad_entries_are_refused_with_the_reason(scope: str, value: str, message: str) -> None:
+    with pytest.raises(ContactError, match=message):
+        normalise(scope, value)
+
+
+def test_an_entry_needs_a_mailbox_or_never_notify(store: Store) -> None:
+    with pytest.raises(ContactError, match="give --email ADDRESS, or --never-notify"):
+        set_contact(store, "asn", "64500", actor="a")
+    assert list_contacts(store) == []
+
+
+def test_setting_twice_replaces(store: Store, clock: ManualClock) -> None:
+    set_contact(store, "asn", "64500", email="one@x.test", actor="a", clock=clock)
+    set_contact(store, "asn", "AS64500", email="two@x.test", actor="b", clock=clock)
+    [entry] = list_contacts(store)
+    assert (entry.email, entry.updated_by) == ("two@x.test", "b")
+    assert ContactBook([entry]).by_asn[64500].email == "two@x.test"
+
+
+def test_contacts_commands(tmp_path: Path) -> None:
+    env = {"TAKEDOWN_HOME": str(tmp_path), "TAKEDOWN_ACTOR": "analyst:cli"}
+    runner = CliRunner()
+
+    def run(*args: str) -> Result:
+        return runner.invoke(cli, list(args), obj=App(settings=Settings.from_env(env), clock=ManualClock()))
+
+    stored = run(
+        "contacts", "set", "asn", "AS64500", "--email", "desk@alpha.test", "--language", "nl", "--json"
+    )
+    assert stored.exit_code == 0, stored.output
+    assert json.loads(stored.output)["value"] == "64500"
+    bad = run("contacts", "set", "network", "nonsense", "--email", "x@y.test")
+    assert bad.exit_code == exitcodes.DATA_ERROR
+    assert "expected an address range" in bad.output
+    listed = run("contacts", "list")
+    assert "asn      64500" in listed.output and "notify desk@alpha.test [nl]" in listed.output
+    assert run("contacts", "remove", "asn", "64500").exit_code == 0
+    assert run("contacts", "remove", "asn", "64500").exit_code == exitcodes.NOT_FOUND
