@@ -27,6 +27,7 @@ def resolver_from_settings(
             clock=clock,
             timeout=settings.rdap_timeout,
             user_agent=settings.user_agent,
+            max_per_minute=settings.rdap_max_per_minute or None,
         ),
         cache=NetworkCache(
             store if cache_in_store else None, clock=clock, ttl=timedelta(hours=settings.rdap_cache_hours)

@@ -3,7 +3,8 @@
 It grows with the pipeline. Today: an analyst's file is queued (bad rows refused, duplicates
 folded), the same file again opens nothing twice, the sandbox comes up, a revisit crawl checks
 every case, a host removes its content, and the next crawl a day later sees it gone.
-Notices (#5) and the chase (#6) will replace the step where the sandbox is told directly that a
+Between the crawls, every live case is resolved to the parties who can remove it. Notices (#5) and
+the chase (#6) will replace the step where the sandbox is told directly that a
 host was notified.
 """
 
@@ -26,7 +27,7 @@ from takedown.cases import list_cases, withdraw
 from takedown.clock import ManualClock
 from takedown.importer import ImportFormat, ImportSummary, import_rows, read_rows
 from takedown.presenting import iso
-from takedown.settings import sqlite_url
+from takedown.settings import Settings, sqlite_url
 from takedown.store import Store
 
 START = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
@@ -67,11 +68,16 @@ def run_demo(*, directory: Path | None, actor: str, echo: Callable[[str], None])
             _crawl(sandbox, database_url, clock.now(), echo)
             _show_cases(store, echo)
 
-            echo("5. host-b.test is notified twice (notices arrive with #5; the sandbox is told directly)")
+            echo(
+                "5. Who must take each live case down (DNS, RDAP at five registries' servers, CDN, upstream)"
+            )
+            _resolve_live(sandbox, store, clock, echo)
+
+            echo("6. host-b.test is notified twice (notices arrive with #5; the sandbox is told directly)")
             sandbox.event("notice:abuse@host-b.test")
             sandbox.event("notice:abuse@host-b.test")
             clock.advance(timedelta(days=1))
-            echo(f"6. A day later ({iso(clock.now())}) the crawler revisits what is due")
+            echo(f"7. A day later ({iso(clock.now())}) the crawler revisits what is due")
             _crawl(sandbox, database_url, clock.now(), echo)
             _show_cases(store, echo)
         if directory is not None:
@@ -138,6 +144,18 @@ def _crawl(sandbox: Sandbox, database_url: str, now: datetime, echo: Callable[[s
     summary = json.loads(done.stdout)
     outcomes = ", ".join(f"{name} {count}" for name, count in summary["outcomes"].items()) or "nothing due"
     echo(f"   revisited {summary['revisited']}: {outcomes}")
+
+
+def _resolve_live(sandbox: Sandbox, store: Store, clock: ManualClock, echo: Callable[[str], None]) -> None:
+    from hosting.factory import resolver_from_settings
+
+    settings = Settings.from_env({**sandbox.environment(), "TAKEDOWN_DATABASE_URL": "sqlite://"})
+    resolver = resolver_from_settings(settings, store=store, clock=clock)
+    with store.session() as session:
+        live = [(case.id, case.url) for case in list_cases(session) if case.state == "live"]
+    for (case_id, _), result in zip(live, resolver.resolve_many((url, None) for _, url in live), strict=True):
+        parties = "; ".join(f"{p.role} {p.name}: {', '.join(p.emails) or '-'}" for p in result.parties)
+        echo(f"   case {case_id:<3} {parties}")
 
 
 def _show_cases(store: Store, echo: Callable[[str], None]) -> None:

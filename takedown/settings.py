@@ -53,6 +53,8 @@ class Settings:
     rdap_bootstrap: str | None = None
     """Directory or http(s) base URL of RDAP bootstrap files; the shipped IANA files when unset."""
     rdap_timeout: float = 10.0
+    rdap_max_per_minute: int = 0
+    """Queries to any one registry in a minute; 0 leaves pacing to the registries' own 429s."""
     rdap_cache_hours: float = 168.0
     """How long an RDAP network answers for every address inside it before it is asked again."""
     asn_dns_zone: str = "asn.cymru.com"
@@ -79,6 +81,7 @@ class Settings:
             retry_backoff=_number(env, "TAKEDOWN_RETRY_BACKOFF", 1.0, float, zero_ok=True),
             rdap_bootstrap=env.get("TAKEDOWN_RDAP_BOOTSTRAP") or None,
             rdap_timeout=_number(env, "TAKEDOWN_RDAP_TIMEOUT", 10.0, float),
+            rdap_max_per_minute=_number(env, "TAKEDOWN_RDAP_MAX_PER_MINUTE", 0, int, zero_ok=True),
             rdap_cache_hours=_number(env, "TAKEDOWN_RDAP_CACHE_HOURS", 168.0, float),
             asn_dns_zone=(env.get("TAKEDOWN_ASN_DNS_ZONE") or "asn.cymru.com").strip(".").lower(),
             cdn_catalogue=env.get("TAKEDOWN_CDN_CATALOGUE") or None,

@@ -225,7 +225,7 @@ def test_the_shipped_bootstrap_knows_the_five_registries() -> None:
     assert bootstrap.for_domain("shop.example.com").base_url == "https://rdap.verisign.com/com/v1/"
     with pytest.raises(Unsupported, match=r"\.zz"):
         bootstrap.for_domain("example.zz")
-    with pytest.raises(Unsupported):
+    with pytest.raises(Unsupported, match=r"Private-Use Networks, RFC 1918"):
         bootstrap.for_address(ipaddress.ip_address("10.0.0.1"))
 
 

@@ -12,6 +12,7 @@ from click.testing import CliRunner
 from hosting.cache import NetworkCache
 from hosting.cdn import CDNCatalogue
 from hosting.dns import DNSClient
+from hosting.errors import RateLimited
 from hosting.rdap.client import RDAPClient
 from hosting.resolve import HostingResolver
 from sandbox import ASN_ZONE, CDN_CATALOGUE, Autnum, Network, Registration, Sandbox
@@ -236,6 +237,24 @@ def test_rate_limiting_is_respected_without_waiting_and_resolution_resumes(
     later = resolver.resolve(world.url("ripe-host.test", "/"))
     assert later.network is not None and later.party("hosting") is not None
     assert not [p for p in later.problems if p.step == "network"]
+
+
+def test_our_own_per_registry_cap_defers_lookups_without_sending_them(
+    world: Sandbox, clock: ManualClock
+) -> None:
+    client = RDAPClient(world.rdap.bootstrap_url, clock=clock, max_per_minute=2)
+    before = world.rdap.requests[("arin", "ip")]
+    client.network("127.0.1.1")
+    clock.advance(timedelta(seconds=10))
+    client.network("127.0.1.2")
+    with pytest.raises(RateLimited) as refused:
+        client.network("127.0.1.3")
+    assert refused.value.retry_at == clock.now() + timedelta(seconds=50)  # when the first query ages out
+    assert world.rdap.requests[("arin", "ip")] == before + 2
+    client.network("127.0.2.1")  # another registry has its own minute
+    clock.advance(timedelta(seconds=51))
+    client.network("127.0.1.3")
+    assert world.rdap.requests[("arin", "ip")] == before + 3
 
 
 def test_ten_thousand_urls_on_two_hundred_networks_make_at_most_two_hundred_network_queries(

@@ -15,6 +15,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from ipwhois.utils import ipv4_is_defined, ipv6_is_defined
+
 from hosting.errors import Unsupported
 from takedown.errors import ConfigurationError
 
@@ -82,7 +84,7 @@ class Bootstrap:
         for network, service in self.networks:
             if address.version == network.version and address in network:
                 return service
-        raise Unsupported(f"no RDAP service for {address} in the bootstrap (not allocated to a registry?)")
+        raise Unsupported(f"no RDAP service for {address} in the bootstrap ({special_use(address)})")
 
     def for_asn(self, asn: int) -> Service:
         for low, high, service in self.asn_ranges:
@@ -146,3 +148,12 @@ def registry_name(base_url: str) -> str:
     if first and (host == "localhost" or host.startswith("127.") or host == "::1"):
         return first
     return host
+
+
+def special_use(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str:
+    """Why no registry may hold ``address``: its IETF special-use range, named by ipwhois's table
+    (which cites the RFC), or "not allocated to a registry" when it is ordinary unicast space."""
+    defined = ipv4_is_defined(str(address)) if address.version == 4 else ipv6_is_defined(str(address))
+    if defined.is_defined:
+        return f"{defined.ietf_name}, {defined.ietf_rfc}"
+    return "not allocated to a registry"

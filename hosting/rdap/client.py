@@ -16,7 +16,7 @@ import threading
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections import Counter
+from collections import Counter, deque
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -50,7 +50,11 @@ class RDAPClient:
         clock: Clock | None = None,
         timeout: float = 10.0,
         user_agent: str = "takedown-resolve/0.1",
+        max_per_minute: int | None = None,
     ) -> None:
+        """``max_per_minute`` caps the queries sent to any one registry in a sliding minute; past
+        it, queries fail at once with :class:`RateLimited` (retry when the minute frees a slot)
+        instead of waiting or being sent and refused."""
         self.clock = clock or SystemClock()
         self.timeout = timeout
         self.user_agent = user_agent
@@ -61,6 +65,8 @@ class RDAPClient:
         self._lock = threading.Lock()
         self._cooling: dict[str, datetime] = {}
         self._strikes: Counter[str] = Counter()
+        self.max_per_minute = max_per_minute
+        self._sent: dict[str, deque[datetime]] = {}
         self.queries: Counter[str] = Counter()
         """Requests sent, per registry: what the cache is judged by."""
 
@@ -98,6 +104,7 @@ class RDAPClient:
             raise RateLimited(registry, until)
         url = service.base_url + path
         with self._lock:
+            self._take_slot(registry)
             self.queries[registry] += 1
         try:
             data, final_url = self._get(url)
@@ -112,6 +119,18 @@ class RDAPClient:
         with self._lock:
             self._strikes.pop(registry, None)
         return data, final_url
+
+    def _take_slot(self, registry: str) -> None:
+        """Count a query against the registry's minute, or refuse it (caller holds the lock)."""
+        if not self.max_per_minute:
+            return
+        now = self.clock.now()
+        sent = self._sent.setdefault(registry, deque())
+        while sent and sent[0] <= now - timedelta(minutes=1):
+            sent.popleft()
+        if len(sent) >= self.max_per_minute:
+            raise RateLimited(registry, sent[0] + timedelta(minutes=1))
+        sent.append(now)
 
     def _fetch_url(self, url: str) -> Any:
         try:
