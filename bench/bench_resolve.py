@@ -17,14 +17,11 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from hosting.cache import NetworkCache
-from hosting.cdn import CDNCatalogue
-from hosting.dns import DNSClient
-from hosting.rdap.client import RDAPClient
+from hosting.factory import resolver_from_settings
 from hosting.resolve import HostingResolver
-from sandbox import ASN_ZONE, CDN_CATALOGUE, Network, Sandbox
+from sandbox import Network, Sandbox
 from takedown.clock import SystemClock
-from takedown.settings import sqlite_url
+from takedown.settings import Settings, sqlite_url
 from takedown.store import Store
 
 REGISTRIES = ["arin", "ripe", "apnic", "lacnic", "afrinic"]
@@ -62,15 +59,8 @@ def main() -> None:
         store = Store.open(sqlite_url(Path(directory) / "bench.db"))
 
         def resolver() -> HostingResolver:
-            clock = SystemClock()
-            return HostingResolver(
-                dns=DNSClient(world.dns_server),
-                rdap=RDAPClient(world.rdap.bootstrap_url, clock=clock),
-                cache=NetworkCache(store, clock=clock),
-                cdns=CDNCatalogue.load(str(CDN_CATALOGUE)),
-                asn_zone=ASN_ZONE,
-                clock=clock,
-            )
+            settings = Settings.from_env({**world.environment(), "TAKEDOWN_DATABASE_URL": "sqlite://"})
+            return resolver_from_settings(settings, store=store, clock=SystemClock())
 
         urls = [(f"http://h{u % args.hosts}.test/item/{u}", None) for u in range(args.urls)]
         for label in ("first pass (empty cache)", "second pass (new process, stored cache)"):

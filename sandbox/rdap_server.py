@@ -241,337 +241,268 @@ def _handle_part(network: Network) -> str:
     return str(network.network.network_address).replace(".", "-").replace(":", "-")
 
 
+def _entity(handle: str | None, roles: list[str] | None, *props: list[Any], **extra: Any) -> dict[str, Any]:
+    """An RDAP entity: ``roles=None`` leaves the member out (as AFRINIC has), no props no vCard."""
+    entity: dict[str, Any] = {"objectClassName": "entity"}
+    if handle is not None:
+        entity["handle"] = handle
+    if props:
+        entity["vcardArray"] = _card(*props)
+    if roles is not None:
+        entity["roles"] = roles
+    return {**entity, **extra}
+
+
+def _text(name: str, value: Any, **params: Any) -> list[Any]:
+    return [name, params, "text", value]
+
+
+def _network_object(
+    network: Network, handle: str, entities: list[dict[str, Any]], **fields: Any
+) -> dict[str, Any]:
+    start, end = _range(network)
+    return {
+        "objectClassName": "ip network",
+        "handle": handle,
+        "startAddress": start,
+        "endAddress": end,
+        "ipVersion": f"v{network.network.version}",
+        "name": network.name or network.organisation.upper().replace(" ", "-"),
+        "entities": entities,
+        **fields,
+    }
+
+
 def render_arin(network: Network, base: str) -> dict[str, Any]:
     """ARIN: the abuse POC is nested inside the registrant org; no top-level country; exploded IPv6."""
     net = network.network
-    start, end = (
-        (net.network_address.exploded, net.broadcast_address.exploded)
-        if net.version == 6
-        else _range(network)
-    )
-    org_handle = network.organisation.upper().replace(" ", "")[:8]
-    nested: list[dict[str, Any]] = []
+    label = {"label": "1 Example Way\nAnytown\nUNITED STATES"}
+    nested = []
     if network.abuse:
         nested.append(
-            {
-                "objectClassName": "entity",
-                "handle": f"ABUSE{net.prefixlen}-ARIN",
-                "vcardArray": _card(
-                    [
-                        "adr",
-                        {"label": "1 Example Way\nAnytown\nUNITED STATES"},
-                        "text",
-                        ["", "", "", "", "", "", ""],
-                    ],
-                    ["fn", {}, "text", "Abuse"],
-                    ["org", {}, "text", "Abuse"],
-                    ["kind", {}, "text", "group"],
-                    ["email", {}, "text", network.abuse],
-                    ["tel", {"type": ["work", "voice"]}, "text", "+1-555-0100"],
-                ),
-                "roles": ["abuse"],
-                "status": ["validated"],
-            }
+            _entity(
+                f"ABUSE{net.prefixlen}-ARIN",
+                ["abuse"],
+                ["adr", label, "text", ["", "", "", "", "", "", ""]],
+                _text("fn", "Abuse"),
+                _text("org", "Abuse"),
+                _text("kind", "group"),
+                _text("email", network.abuse),
+                _text("tel", "+1-555-0100", type=["work", "voice"]),
+                status=["validated"],
+            )
         )
     if network.technical:
         nested.append(
-            {
-                "objectClassName": "entity",
-                "handle": "NOC-ARIN",
-                "vcardArray": _card(
-                    ["fn", {}, "text", "Network Operations"],
-                    ["kind", {}, "text", "group"],
-                    ["email", {}, "text", network.technical],
-                ),
-                "roles": ["technical", "noc"],
-            }
+            _entity("NOC-ARIN", ["technical", "noc"], _text("fn", "NOC"), _text("email", network.technical))
         )
-    return {
-        "rdapConformance": ["nro_rdap_profile_0", "rdap_level_0", "cidr0", "arin_originas0"],
-        "notices": _notices(
-            "By using the ARIN RDAP/Whois service, you are agreeing to the RDAP/Whois Terms of Use"
-        ),
-        "objectClassName": "ip network",
-        "handle": f"NET-{_handle_part(network)}-1",
-        "startAddress": start,
-        "endAddress": end,
-        "ipVersion": f"v{net.version}",
-        "name": network.name or org_handle,
-        "type": network.kind or "DIRECT ASSIGNMENT",
-        "parentHandle": "NET-127-0-0-0-0",
-        "cidr0_cidrs": _cidr0(network),
-        "arin_originas0_originautnums": [network.asn] if network.asn else [],
-        "status": ["active"],
-        "port43": "whois.arin.net",
-        "entities": [
-            {
-                "objectClassName": "entity",
-                "handle": org_handle,
-                "vcardArray": _card(
-                    ["fn", {}, "text", network.organisation],
-                    [
-                        "adr",
-                        {"label": "1 Example Way\nAnytown\nUNITED STATES"},
-                        "text",
-                        ["", "", "", "", "", "", ""],
-                    ],
-                    ["kind", {}, "text", "org"],
-                ),
-                "roles": ["registrant"],
-                "entities": nested,
-            }
-        ],
-        "events": [{"eventAction": "registration", "eventDate": "2019-03-01T10:00:00-05:00"}],
-    }
+    registrant = _entity(
+        network.organisation.upper().replace(" ", "")[:8],
+        ["registrant"],
+        _text("fn", network.organisation),
+        ["adr", label, "text", ["", "", "", "", "", "", ""]],
+        _text("kind", "org"),
+        entities=nested,
+    )
+    document = _network_object(
+        network,
+        f"NET-{_handle_part(network)}-1",
+        [registrant],
+        rdapConformance=["nro_rdap_profile_0", "rdap_level_0", "cidr0", "arin_originas0"],
+        notices=_notices("By using the ARIN RDAP/Whois service, you agree to the RDAP/Whois Terms of Use"),
+        type=network.kind or "DIRECT ASSIGNMENT",
+        parentHandle="NET-127-0-0-0-0",
+        cidr0_cidrs=_cidr0(network),
+        arin_originas0_originautnums=[network.asn] if network.asn else [],
+        status=["active"],
+        port43="whois.arin.net",
+        events=[{"eventAction": "registration", "eventDate": "2019-03-01T10:00:00-05:00"}],
+    )
+    if net.version == 6:  # ARIN writes IPv6 addresses in full
+        document["startAddress"] = net.network_address.exploded
+        document["endAddress"] = net.broadcast_address.exploded
+    return document
 
 
 def render_ripe(network: Network, base: str) -> dict[str, Any]:
     """RIPE: a range as handle, addresses with a ``/32`` tail, the abuse-c role at the top level."""
-    start, end = _range(network)
-    entities: list[dict[str, Any]] = [
-        {
-            "objectClassName": "entity",
-            "handle": "ORG-EX1-RIPE",
-            "vcardArray": _card(
-                ["fn", {}, "text", network.organisation],
-                ["kind", {}, "text", "org"],
-                ["adr", {"label": "Example Street 1\nAmsterdam\nNETHERLANDS"}, "text", None],
-            ),
-            "roles": ["registrant"],
-        },
-        {"objectClassName": "entity", "handle": "EX-MNT", "roles": ["registrant"]},
+    entities = [
+        _entity(
+            "ORG-EX1-RIPE",
+            ["registrant"],
+            _text("fn", network.organisation),
+            _text("kind", "org"),
+            ["adr", {"label": "Example Street 1\nAmsterdam\nNETHERLANDS"}, "text", None],
+        ),
+        _entity("EX-MNT", ["registrant"]),
     ]
     if network.abuse:
-        entities.insert(
-            0,
-            {
-                "objectClassName": "entity",
-                "handle": "AR1-RIPE",
-                "vcardArray": _card(
-                    ["fn", {}, "text", "Abuse Contact"],
-                    ["kind", {}, "text", "group"],
-                    ["email", {}, "text", network.abuse],
-                ),
-                "roles": ["abuse"],
-                "entities": [{"handle": "EX-MNT", "roles": ["registrant"]}],
-            },
+        abuse = _entity(
+            "AR1-RIPE",
+            ["abuse"],
+            _text("fn", "Abuse Contact"),
+            _text("kind", "group"),
+            _text("email", network.abuse),
+            entities=[{"handle": "EX-MNT", "roles": ["registrant"]}],
         )
+        entities.insert(0, abuse)
     if network.technical:
         entities.append(
-            {
-                "objectClassName": "entity",
-                "handle": "TECH1-RIPE",
-                "roles": ["technical", "administrative"],
-                "vcardArray": _card(
-                    ["fn", {}, "text", "Tech"],
-                    ["kind", {}, "text", "individual"],
-                    ["email", {}, "text", network.technical],
-                ),
-            }
+            _entity(
+                "TECH1-RIPE",
+                ["technical", "administrative"],
+                _text("fn", "Tech"),
+                _text("email", network.technical),
+            )
         )
+    start, end = _range(network)
     suffix = "/32" if network.network.version == 4 else "/128"
-    return {
-        "rdapConformance": ["cidr0", "rdap_level_0", "nro_rdap_profile_0", "redacted"],
-        "notices": [
+    return _network_object(
+        network,
+        f"{start} - {end}",
+        entities,
+        startAddress=start + suffix,
+        endAddress=end + suffix,
+        rdapConformance=["cidr0", "rdap_level_0", "nro_rdap_profile_0", "redacted"],
+        notices=[
             {"title": "Filtered", "description": ["This output has been filtered."]},
             *_notices("This is the RIPE Database query service. The objects are in RDAP format."),
         ],
-        "objectClassName": "ip network",
-        "handle": f"{start} - {end}",
-        "startAddress": start + suffix,
-        "endAddress": end + suffix,
-        "ipVersion": f"v{network.network.version}",
-        "name": network.name or network.organisation.upper().replace(" ", "-"),
-        "type": network.kind or "ASSIGNED PA",
-        "country": network.country,
-        "parentHandle": "127.0.0.0 - 127.255.255.255",
-        "cidr0_cidrs": _cidr0(network),
-        "entities": entities,
-        "port43": "whois.ripe.net",
-    }
+        type=network.kind or "ASSIGNED PA",
+        country=network.country,
+        parentHandle="127.0.0.0 - 127.255.255.255",
+        cidr0_cidrs=_cidr0(network),
+        port43="whois.ripe.net",
+    )
 
 
 def render_apnic(network: Network, base: str) -> dict[str, Any]:
     """APNIC: the IRT object carries the abuse role; without one, only technical/admin contacts."""
-    entities: list[dict[str, Any]] = [
-        {
-            "objectClassName": "entity",
-            "handle": "ORG-EX1-AP",
-            "vcardArray": _card(["fn", {}, "text", network.organisation], ["kind", {}, "text", "org"]),
-            "roles": ["registrant"],
-        }
+    entities = [
+        _entity("ORG-EX1-AP", ["registrant"], _text("fn", network.organisation), _text("kind", "org"))
     ]
     if network.abuse:
         entities.append(
-            {
-                "objectClassName": "entity",
-                "handle": "IRT-EXAMPLE-AP",
-                "vcardArray": _card(
-                    ["fn", {}, "text", "IRT-EXAMPLE-AP"],
-                    ["kind", {}, "text", "group"],
-                    ["email", {}, "text", network.abuse],
-                    ["adr", {"label": "PO Box 1\nBrisbane\nAustralia"}, "text", ["", "", "", "", "", "", ""]],
-                    ["email", {"pref": "1"}, "text", network.abuse],
-                ),
-                "roles": ["abuse"],
-                "remarks": [
+            _entity(
+                "IRT-EXAMPLE-AP",
+                ["abuse"],
+                _text("fn", "IRT-EXAMPLE-AP"),
+                _text("kind", "group"),
+                _text("email", network.abuse),
+                ["adr", {"label": "PO Box 1\nBrisbane\nAustralia"}, "text", ["", "", "", "", "", "", ""]],
+                _text("email", network.abuse, pref="1"),
+                remarks=[
                     {"title": "remarks", "description": [f"{network.abuse} was validated on 2026-02-09"]}
                 ],
-            }
+            )
         )
     if network.technical:
         entities.append(
-            {
-                "objectClassName": "entity",
-                "handle": "EX1-AP",
-                "roles": ["technical", "administrative"],
-                "vcardArray": _card(
-                    ["fn", {}, "text", "Hostmaster"],
-                    ["kind", {}, "text", "group"],
-                    ["email", {}, "text", network.technical],
-                ),
-            }
+            _entity(
+                "EX1-AP",
+                ["technical", "administrative"],
+                _text("fn", "Hostmaster"),
+                _text("email", network.technical),
+            )
         )
     start, end = _range(network)
-    return {
-        "rdapConformance": [
-            "history_version_0",
-            "nro_rdap_profile_0",
-            "apnic_cidr0",
-            "cidr0",
-            "rdap_level_0",
-        ],
-        "notices": [{"title": "Source", "description": ["Objects returned came from source", "APNIC"]}],
-        "objectClassName": "ip network",
-        "handle": f"{start} - {end}",
-        "startAddress": start,
-        "endAddress": end,
-        "ipVersion": f"v{network.network.version}",
-        "name": network.name or network.organisation.upper().replace(" ", "-"),
-        "type": network.kind or "ASSIGNED PORTABLE",
-        "country": network.country,
-        "cidr0_cidrs": _cidr0(network),
-        "entities": entities,
-        "remarks": [{"title": "description", "description": [network.organisation]}],
-        "port43": "whois.apnic.net",
-    }
+    return _network_object(
+        network,
+        f"{start} - {end}",
+        entities,
+        rdapConformance=["history_version_0", "nro_rdap_profile_0", "apnic_cidr0", "cidr0", "rdap_level_0"],
+        notices=[{"title": "Source", "description": ["Objects returned came from source", "APNIC"]}],
+        type=network.kind or "ASSIGNED PORTABLE",
+        country=network.country,
+        cidr0_cidrs=_cidr0(network),
+        remarks=[{"title": "description", "description": [network.organisation]}],
+        port43="whois.apnic.net",
+    )
 
 
 def render_lacnic(network: Network, base: str) -> dict[str, Any]:
     """LACNIC: contacts nested in the registrant, country only in the structured address."""
+    address = ["adr", {}, "text", ["", "", "Rambla 6125", "Montevideo", "", "11400", network.country]]
     nested = []
     if network.abuse:
+        local, _, domain = network.abuse.partition("@")
         nested.append(
-            {
-                "objectClassName": "entity",
-                "handle": "ABU1",
-                "vcardArray": _card(
-                    ["fn", {}, "text", "Abuse Desk"],
-                    ["kind", {}, "text", "individual"],
-                    ["adr", {}, "text", ["", "", "Rambla 6125", "Montevideo", "", "11400", network.country]],
-                    [
-                        "email",
-                        {},
-                        "text",
-                        network.abuse.split("@")[0] + "@" + network.abuse.split("@")[1].upper(),
-                    ],
-                ),
-                "roles": ["abuse"],
-            }
+            _entity(
+                "ABU1",
+                ["abuse"],
+                _text("fn", "Abuse Desk"),
+                _text("kind", "individual"),
+                address,
+                _text("email", f"{local}@{domain.upper()}"),
+            )
         )
     if network.technical:
-        nested.append(
-            {
-                "objectClassName": "entity",
-                "handle": "TEC1",
-                "roles": ["technical"],
-                "vcardArray": _card(["fn", {}, "text", "NOC"], ["email", {}, "text", network.technical]),
-            }
-        )
-    start, end = _range(network)
-    return {
-        "rdapConformance": ["rdap_level_0", "cidr0", "nro_rdap_profile_0"],
-        "notices": _notices("This is the LACNIC RDAP service. Objects are in RDAP format."),
-        "objectClassName": "ip network",
-        "handle": network.cidr,
-        "startAddress": start,
-        "endAddress": end,
-        "ipVersion": f"v{network.network.version}",
-        "name": network.name or network.organisation,
-        "type": network.kind or "ASSIGNED PA",
-        "status": ["active"],
-        "entities": [
-            {
-                "objectClassName": "entity",
-                "handle": "ZZ-EXAM-LACNIC",
-                "vcardArray": _card(
-                    ["fn", {}, "text", network.organisation],
-                    ["kind", {}, "text", "org"],
-                    ["adr", {}, "text", ["", "", "Rambla 6125", "Montevideo", "", "11400", network.country]],
-                ),
-                "roles": ["registrant"],
-                "entities": nested,
-            }
-        ],
-        "port43": "whois.lacnic.net",
-    }
+        nested.append(_entity("TEC1", ["technical"], _text("fn", "NOC"), _text("email", network.technical)))
+    registrant = _entity(
+        "ZZ-EXAM-LACNIC",
+        ["registrant"],
+        _text("fn", network.organisation),
+        _text("kind", "org"),
+        address,
+        entities=nested,
+    )
+    return _network_object(
+        network,
+        network.cidr,
+        [registrant],
+        name=network.name or network.organisation,
+        rdapConformance=["rdap_level_0", "cidr0", "nro_rdap_profile_0"],
+        notices=_notices("This is the LACNIC RDAP service. Objects are in RDAP format."),
+        type=network.kind or "ASSIGNED PA",
+        status=["active"],
+        port43="whois.lacnic.net",
+    )
 
 
 def render_afrinic(network: Network, base: str) -> dict[str, Any]:
     """AFRINIC: entities listed without roles (the abuse one too), e-mails typed ``work``."""
-    entities: list[dict[str, Any]] = [
-        {
-            "objectClassName": "entity",
-            "handle": "ORG-EX1-AFRINIC",
-            "vcardArray": _card(
-                ["kind", {}, "text", "org"],
-                ["fn", {}, "text", network.organisation],
-                ["adr", {"type": "work"}, "text", ["1 Cybercity", "Ebene", "", "", "", "", ""]],
-            ),
-            "status": ["active"],
-        }
+    entities = [
+        _entity(
+            "ORG-EX1-AFRINIC",
+            None,
+            _text("kind", "org"),
+            _text("fn", network.organisation),
+            ["adr", {"type": "work"}, "text", ["1 Cybercity", "Ebene", "", "", "", "", ""]],
+            status=["active"],
+        )
     ]
     if network.abuse:
         entities.append(
-            {
-                "objectClassName": "entity",
-                "handle": "IRT-EX-AFRINIC",
-                "vcardArray": _card(
-                    ["kind", {}, "text", "group"],
-                    ["fn", {}, "text", "IRT"],
-                    ["email", {"type": "work"}, "text", network.abuse],
-                ),
-                "roles": ["abuse"],
-            }
+            _entity(
+                "IRT-EX-AFRINIC",
+                ["abuse"],
+                _text("kind", "group"),
+                _text("fn", "IRT"),
+                _text("email", network.abuse, type="work"),
+            )
         )
     if network.technical:
         entities.append(
-            {
-                "objectClassName": "entity",
-                "handle": "TT1-AFRINIC",
-                "vcardArray": _card(
-                    ["kind", {}, "text", "individual"],
-                    ["fn", {}, "text", "Tech Person"],
-                    ["email", {"type": "work"}, "text", network.technical],
-                ),
-            }
+            _entity(
+                "TT1-AFRINIC",
+                None,
+                _text("kind", "individual"),
+                _text("fn", "Tech Person"),
+                _text("email", network.technical, type="work"),
+            )
         )
     start, end = _range(network)
-    return {
-        "rdapConformance": ["rdap_level_0"],
-        "notices": [{"title": "ABOUT", "description": ["This is the AfriNIC RDAP server."]}],
-        "objectClassName": "ip network",
-        "handle": f"{start} - {end}",
-        "startAddress": start,
-        "endAddress": end,
-        "ipVersion": f"v{network.network.version}",
-        "name": network.name or network.organisation.upper().replace(" ", "-"),
-        "type": network.kind or "ASSIGNED PI",
-        "country": network.country,
-        "entities": entities,
-        "lang": "en",
-        "port43": "whois.afrinic.net",
-    }
+    return _network_object(
+        network,
+        f"{start} - {end}",
+        entities,
+        rdapConformance=["rdap_level_0"],
+        notices=[{"title": "ABOUT", "description": ["This is the AfriNIC RDAP server."]}],
+        type=network.kind or "ASSIGNED PI",
+        country=network.country,
+        lang="en",
+        port43="whois.afrinic.net",
+    )
 
 
 RENDER_NETWORK = {
@@ -584,31 +515,20 @@ RENDER_NETWORK = {
 
 
 def render_autnum(autnum: Autnum, base: str) -> dict[str, Any]:
+    """ARIN and LACNIC nest the abuse contact in the registrant; the others list it at the top."""
     abuse = (
-        [
-            {
-                "objectClassName": "entity",
-                "handle": f"ABUSE-AS{autnum.asn}",
-                "roles": ["abuse"],
-                "vcardArray": _card(
-                    ["fn", {}, "text", "Abuse"],
-                    ["kind", {}, "text", "group"],
-                    ["email", {}, "text", autnum.abuse],
-                ),
-            }
-        ]
+        [_entity(f"ABUSE-AS{autnum.asn}", ["abuse"], _text("fn", "Abuse"), _text("email", autnum.abuse))]
         if autnum.abuse
         else []
     )
-    registrant: dict[str, Any] = {
-        "objectClassName": "entity",
-        "handle": f"ORG-AS{autnum.asn}",
-        "vcardArray": _card(["fn", {}, "text", autnum.organisation], ["kind", {}, "text", "org"]),
-        "roles": ["registrant"],
-    }
     nested = autnum.registry in ("arin", "lacnic")
-    if nested:
-        registrant["entities"] = abuse
+    registrant = _entity(
+        f"ORG-AS{autnum.asn}",
+        ["registrant"],
+        _text("fn", autnum.organisation),
+        _text("kind", "org"),
+        **({"entities": abuse} if nested else {}),
+    )
     return {
         "rdapConformance": ["rdap_level_0", "nro_rdap_profile_0"],
         "objectClassName": "autnum",
@@ -623,20 +543,30 @@ def render_autnum(autnum: Autnum, base: str) -> dict[str, Any]:
 
 def render_domain(registration: Registration, base: str) -> dict[str, Any]:
     """The ICANN gTLD RDAP profile: the registrar entity, its IANA id, its abuse contact nested."""
-    registrar_entities = (
+    abuse = (
         [
-            {
-                "objectClassName": "entity",
-                "roles": ["abuse"],
-                "vcardArray": _card(
-                    ["fn", {}, "text", ""],
-                    ["tel", {"type": "voice"}, "uri", "tel:+1.5550100"],
-                    ["email", {}, "text", registration.abuse],
-                ),
-            }
+            _entity(
+                None,
+                ["abuse"],
+                _text("fn", ""),
+                ["tel", {"type": "voice"}, "uri", "tel:+1.5550100"],
+                _text("email", registration.abuse),
+            )
         ]
         if registration.abuse
         else []
+    )
+    registrar = _entity(
+        registration.iana_id,
+        ["registrar"],
+        _text("fn", registration.registrar),
+        publicIds=[{"type": "IANA Registrar ID", "identifier": registration.iana_id}],
+        entities=abuse,
+    )
+    redacted = _entity(
+        None,
+        ["registrant"],
+        remarks=[{"title": "REDACTED FOR PRIVACY", "type": "object redacted due to authorization"}],
     )
     return {
         "rdapConformance": [
@@ -648,23 +578,7 @@ def render_domain(registration: Registration, base: str) -> dict[str, Any]:
         "handle": f"{registration.domain.upper().replace('.', '_')}-TEST",
         "ldhName": registration.domain.upper(),
         "status": ["client transfer prohibited"],
-        "entities": [
-            {
-                "objectClassName": "entity",
-                "handle": registration.iana_id,
-                "roles": ["registrar"],
-                "publicIds": [{"type": "IANA Registrar ID", "identifier": registration.iana_id}],
-                "vcardArray": _card(["fn", {}, "text", registration.registrar]),
-                "entities": registrar_entities,
-            },
-            {
-                "objectClassName": "entity",
-                "roles": ["registrant"],
-                "remarks": [
-                    {"title": "REDACTED FOR PRIVACY", "type": "object redacted due to authorization"}
-                ],
-            },
-        ],
+        "entities": [registrar, redacted],
         "nameservers": [
             {"objectClassName": "nameserver", "ldhName": ns.upper()} for ns in registration.nameservers
         ],

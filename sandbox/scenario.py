@@ -195,8 +195,7 @@ def _parse_network(item: Any, where: str) -> Network:
         network.network  # noqa: B018 - validates the CIDR
     except (KeyError, TypeError, ValueError) as exc:
         raise ScenarioError(f"{where}: needs cidr, registry and organisation ({exc})") from None
-    if network.registry not in REGISTRIES:
-        raise ScenarioError(f"{where}: registry must be one of {', '.join(REGISTRIES)}")
+    _check_registry(network.registry, where)
     return network
 
 
@@ -213,8 +212,7 @@ def _parse_autnum(item: Any, where: str) -> Autnum:
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise ScenarioError(f"{where}: needs asn, registry and organisation ({exc})") from None
-    if autnum.registry not in REGISTRIES:
-        raise ScenarioError(f"{where}: registry must be one of {', '.join(REGISTRIES)}")
+    _check_registry(autnum.registry, where)
     return autnum
 
 
@@ -229,3 +227,8 @@ def _parse_registration(item: Any, where: str) -> Registration:
         )
     except (KeyError, TypeError) as exc:
         raise ScenarioError(f"{where}: needs domain and registrar ({exc})") from None
+
+
+def _check_registry(registry: str, where: str) -> None:
+    if registry not in REGISTRIES:
+        raise ScenarioError(f"{where}: registry must be one of {', '.join(REGISTRIES)}")

@@ -9,13 +9,11 @@ from datetime import timedelta
 import pytest
 from click.testing import CliRunner
 
-from hosting.cache import NetworkCache
-from hosting.cdn import CDNCatalogue
-from hosting.dns import DNSClient
 from hosting.errors import RateLimited
+from hosting.factory import resolver_from_settings
 from hosting.rdap.client import RDAPClient
 from hosting.resolve import HostingResolver
-from sandbox import ASN_ZONE, CDN_CATALOGUE, Autnum, Network, Registration, Sandbox
+from sandbox import Autnum, Network, Registration, Sandbox
 from takedown import exitcodes
 from takedown.cli import App, cli
 from takedown.clock import ManualClock
@@ -81,14 +79,9 @@ def world() -> Iterator[Sandbox]:
 
 
 def make_resolver(world: Sandbox, clock: ManualClock, store: Store | None = None) -> HostingResolver:
-    return HostingResolver(
-        dns=DNSClient(world.dns_server),
-        rdap=RDAPClient(world.rdap.bootstrap_url, clock=clock),
-        cache=NetworkCache(store, clock=clock),
-        cdns=CDNCatalogue.load(str(CDN_CATALOGUE)),
-        asn_zone=ASN_ZONE,
-        clock=clock,
-    )
+    """Wired as ``takedown resolve`` wires it, from the environment the sandbox gives."""
+    settings = Settings.from_env({**world.environment(), "TAKEDOWN_DATABASE_URL": "sqlite://"})
+    return resolver_from_settings(settings, store=store, clock=clock)
 
 
 @pytest.fixture
