@@ -48,6 +48,8 @@ class Override:
     note: str | None = None
     updated_at: datetime | None = None
     updated_by: str | None = None
+    bad_since: datetime | None = None
+    """Set when a notice to this mailbox was refused for good; barred until an analyst sets it again."""
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -59,6 +61,7 @@ class Override:
             "note": self.note,
             "updated_at": self.updated_at.isoformat() if self.updated_at else None,
             "updated_by": self.updated_by,
+            "bad_since": self.bad_since.isoformat() if self.bad_since else None,
         }
 
 
@@ -125,6 +128,7 @@ def set_contact(
             row = Contact(scope=scope, value=key, updated_at=now, updated_by=actor)
             session.add(row)
         row.email, row.language, row.never_notify, row.note = mailbox, language, never_notify, note
+        row.bad_since = None  # an analyst setting the entry again vouches for it
         row.updated_at, row.updated_by = now, actor
         session.flush()
         return _override(row)
@@ -168,7 +172,7 @@ class ContactBook:
             elif override.scope == "domain":
                 self.by_domain[override.value] = override
             elif override.scope == "email":
-                if override.never_notify:
+                if override.never_notify or override.bad_since is not None:
                     self.barred.add(_mailbox_key(override.value))
                 elif override.email:
                     self.replacements[_mailbox_key(override.value)] = override.email
@@ -268,4 +272,5 @@ def _override(row: Contact) -> Override:
         row.note,
         row.updated_at,
         row.updated_by,
+        row.bad_since,
     )

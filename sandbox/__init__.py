@@ -17,6 +17,7 @@ from types import TracebackType
 from sandbox.dns_server import AuthoritativeServer, Zone
 from sandbox.rdap_server import Autnum, Network, RDAPServer, Registration
 from sandbox.scenario import Change, EventLog, Scenario
+from sandbox.smtp_server import SMTPSink
 from sandbox.web import Behaviour, Redirect, Site, WebHosts
 
 log = logging.getLogger(__name__)
@@ -61,6 +62,7 @@ class Sandbox:
             records[name.lower()] = {rtype.upper(): list(values) for rtype, values in extra.items()}
         self.site = Site(on_request=self._on_request)
         self.rdap = RDAPServer(list(networks), list(autnums), list(registrations))
+        self.smtp = SMTPSink(on_delivery=lambda recipient: self.event(f"notice:{recipient}"))
         self.dns = AuthoritativeServer([Zone(zone, records), Zone(ASN_ZONE, synthesise=self._asn_records)])
         self.events = EventLog([])
         self._event_lock = threading.RLock()
@@ -136,6 +138,10 @@ class Sandbox:
             "TAKEDOWN_RDAP_BOOTSTRAP": self.rdap.bootstrap_url,
             "TAKEDOWN_ASN_DNS_ZONE": ASN_ZONE,
             "TAKEDOWN_CDN_CATALOGUE": str(CDN_CATALOGUE),
+            "TAKEDOWN_SMTP_HOST": self.smtp.address[0],
+            "TAKEDOWN_SMTP_PORT": str(self.smtp.address[1]),
+            "TAKEDOWN_NOTICE_FROM": "Sandbox Hotline <reports@hotline.test>",
+            "TAKEDOWN_REPORTER_ORG": "Sandbox Hotline",
         }
 
     def _asn_records(self, name: str) -> dict[str, list[str]] | None:
@@ -164,6 +170,7 @@ class Sandbox:
         return {"TXT": [f'"{" ".join(str(p) for p in autnum.peers)} | {tail}"']}
 
     def start(self) -> Sandbox:
+        self.smtp.start()
         self.rdap.start()
         self.dns.start()
         self.web.start()
@@ -175,6 +182,7 @@ class Sandbox:
         self.web.stop()
         self.dns.stop()
         self.rdap.stop()
+        self.smtp.stop()
 
     def __enter__(self) -> Sandbox:
         return self.start()

@@ -2,10 +2,10 @@
 
 It grows with the pipeline. Today: an analyst's file is queued (bad rows refused, duplicates
 folded), the same file again opens nothing twice, the sandbox comes up, a revisit crawl checks
-every case, a host removes its content, and the next crawl a day later sees it gone.
-Between the crawls, every live case is resolved to the parties who can remove it. Notices (#5) and
-the chase (#6) will replace the step where the sandbox is told directly that a
-host was notified.
+every case, each live case is resolved to the parties who can remove it, notices go out over the
+sandbox's SMTP server (an initial round, then a reminder), a host removes its content after its
+second notice, and the next crawl sees it gone. The chase (#6) will schedule the rounds that the
+demo triggers by hand here.
 """
 
 from __future__ import annotations
@@ -21,13 +21,17 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from sqlalchemy import update
+
 from sandbox import Sandbox, Scenario
 from sandbox.scenario import BUNDLED_SCENARIOS
 from takedown.cases import list_cases, withdraw
 from takedown.clock import ManualClock
 from takedown.importer import ImportFormat, ImportSummary, import_rows, read_rows
+from takedown.models import Case
 from takedown.presenting import iso
 from takedown.settings import Settings, sqlite_url
+from takedown.states import CaseState
 from takedown.store import Store
 
 START = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
@@ -73,11 +77,17 @@ def run_demo(*, directory: Path | None, actor: str, echo: Callable[[str], None])
             )
             _resolve_live(sandbox, store, clock, echo)
 
-            echo("6. host-b.test is notified twice (notices arrive with #5; the sandbox is told directly)")
-            sandbox.event("notice:abuse@host-b.test")
-            sandbox.event("notice:abuse@host-b.test")
+            echo("6. Notices go out: one per recipient, listing all its cases, each with an X-ARF report")
+            _notify(sandbox, store, clock, "initial", echo)
+            clock.advance(timedelta(days=2))
+            echo(f"7. Two days later ({iso(clock.now())}) a reminder round (the chase, #6, will schedule it)")
+            with store.session() as session:
+                session.execute(
+                    update(Case).where(Case.state == CaseState.LIVE.value).values(next_notice_at=clock.now())
+                )
+            _notify(sandbox, store, clock, "reminder", echo)
             clock.advance(timedelta(days=1))
-            echo(f"7. A day later ({iso(clock.now())}) the crawler revisits what is due")
+            echo(f"8. A day later ({iso(clock.now())}) the crawler revisits what is due")
             _crawl(sandbox, database_url, clock.now(), echo)
             _show_cases(store, echo)
         if directory is not None:
@@ -156,6 +166,25 @@ def _resolve_live(sandbox: Sandbox, store: Store, clock: ManualClock, echo: Call
     for (case_id, _), result in zip(live, resolver.resolve_many((url, None) for _, url in live), strict=True):
         parties = "; ".join(f"{p.role} {p.name}: {', '.join(p.emails) or '-'}" for p in result.parties)
         echo(f"   case {case_id:<3} {parties}")
+
+
+def _notify(
+    sandbox: Sandbox, store: Store, clock: ManualClock, level: str, echo: Callable[[str], None]
+) -> None:
+    from hosting.factory import resolver_from_settings
+    from notices.compose import Composer
+    from notices.outbox import Outbox
+    from notices.render import NoticeRenderer
+
+    settings = Settings.from_env({**sandbox.environment(), "TAKEDOWN_DATABASE_URL": "sqlite://"})
+    resolver = resolver_from_settings(settings, store=store, clock=clock)
+    composer = Composer(store, resolver, settings, NoticeRenderer())
+    before = len(sandbox.smtp.messages)
+    composer.compose_round(composer.due_case_ids(clock.now()), level=level, now=clock.now())
+    Outbox(store, settings, clock).deliver_due()
+    for received in sandbox.smtp.messages[before:]:
+        message = received.message
+        echo(f"   to {message['To']}: {message['Subject']} ({len(list(message.iter_attachments()))} X-ARF)")
 
 
 def _show_cases(store: Store, echo: Callable[[str], None]) -> None:

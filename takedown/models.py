@@ -277,6 +277,15 @@ class Notice(Base):
     next_attempt_at: Mapped[datetime | None]
     sent_at: Mapped[datetime | None]
     last_error: Mapped[str | None] = mapped_column(String(500))
+    role: Mapped[str | None] = mapped_column(String(16), doc="hosting, cdn, site, registrar or upstream.")
+    party: Mapped[str | None] = mapped_column(String(300), doc="The organisation the recipient speaks for.")
+    language: Mapped[str | None] = mapped_column(String(16))
+    claimed_at: Mapped[datetime | None] = mapped_column(
+        doc="When a sender took it; a stale claim is recovered."
+    )
+    message: Mapped[str | None] = mapped_column(
+        Text, doc="The whole message as composed (RFC 5322): what is sent is exactly what was recorded."
+    )
 
 
 class NoticeCase(Base):

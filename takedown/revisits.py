@@ -187,6 +187,8 @@ def record_fetches(
             case.first_seen_live_at = case.first_seen_live_at or now
             case.last_seen_live_at = now
             case.gone_since = None
+            if case.first_notice_at is None and case.next_notice_at is None:
+                case.next_notice_at = now  # the first notice goes as soon as the content is confirmed live
         elif judgement.outcome is Outcome.GONE:
             case.gone_since = case.gone_since or now
         target = _STATE_FOR.get(judgement.outcome)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
 
@@ -61,6 +61,23 @@ class Settings:
     """IP-to-ASN DNS service (Team Cymru's format): origin AS and upstream networks."""
     cdn_catalogue: str | None = None
     """An extra CDN catalogue file, added to the shipped one."""
+    notice_from: str = "Hotline <reports@hotline.invalid>"
+    """The fixed sender of every notice, ``Name <address>``; abuse desks filter on it."""
+    reporter_org: str = "Hotline"
+    """The organisation named as reporter in the X-ARF reports."""
+    notice_language: str = "en"
+    """Language of notices when the contact book names none for the recipient."""
+    csam_classification: str = "baseline"
+    """X-ARF classification of a case when the analyst recorded none: baseline, A1, A2, B1 or B2."""
+    templates_dir: str | None = None
+    """Directory of notice templates replacing the shipped ``templates/`` (operators' own wording)."""
+    smtp_host: str = "localhost"
+    smtp_port: int = 25
+    smtp_starttls: bool = False
+    smtp_username: str | None = None
+    smtp_password: str | None = field(default=None, repr=False)
+    """From the environment only; never printed, logged or stored."""
+    smtp_timeout: float = 60.0
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -85,6 +102,17 @@ class Settings:
             rdap_cache_hours=_number(env, "TAKEDOWN_RDAP_CACHE_HOURS", 168.0, float),
             asn_dns_zone=(env.get("TAKEDOWN_ASN_DNS_ZONE") or "asn.cymru.com").strip(".").lower(),
             cdn_catalogue=env.get("TAKEDOWN_CDN_CATALOGUE") or None,
+            notice_from=env.get("TAKEDOWN_NOTICE_FROM") or "Hotline <reports@hotline.invalid>",
+            reporter_org=env.get("TAKEDOWN_REPORTER_ORG") or "Hotline",
+            notice_language=(env.get("TAKEDOWN_NOTICE_LANGUAGE") or "en").lower(),
+            csam_classification=env.get("TAKEDOWN_CSAM_CLASSIFICATION") or "baseline",
+            templates_dir=env.get("TAKEDOWN_TEMPLATES") or None,
+            smtp_host=env.get("TAKEDOWN_SMTP_HOST") or "localhost",
+            smtp_port=_number(env, "TAKEDOWN_SMTP_PORT", 25, int),
+            smtp_starttls=_flag(env, "TAKEDOWN_SMTP_STARTTLS"),
+            smtp_username=env.get("TAKEDOWN_SMTP_USERNAME") or None,
+            smtp_password=env.get("TAKEDOWN_SMTP_PASSWORD") or None,
+            smtp_timeout=_number(env, "TAKEDOWN_SMTP_TIMEOUT", 60.0, float),
         )
 
 
@@ -113,3 +141,12 @@ def _number(
     if value < 0 or (value == 0 and not zero_ok):
         raise ConfigurationError(f"{name}={text!r} must be {'zero or more' if zero_ok else 'more than zero'}")
     return value
+
+
+def _flag(environ: Mapping[str, str], name: str) -> bool:
+    text = (environ.get(name) or "").strip().lower()
+    if text in ("", "0", "no", "false", "off"):
+        return False
+    if text in ("1", "yes", "true", "on"):
+        return True
+    raise ConfigurationError(f"{name}={text!r}: expected 1 or 0 (yes/no, true/false, on/off)")

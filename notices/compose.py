@@ -1,0 +1,373 @@
+"""Composing notices: one per recipient per round, listing all that recipient's cases.
+
+A round takes the live cases due a notice, resolves who can remove each (``hosting/``), picks the
+recipients the level calls for, groups the cases by mailbox, renders each group's notice with an
+X-ARF report per case, and writes every notice of the round to the outbox in one transaction,
+together with moving the cases' ``next_notice_at``. A crash before that commit composes nothing,
+after it everything; a second composer running at the same time finds the cases already taken.
+Nothing is sent here: :mod:`notices.outbox` does that.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+from sqlalchemy import and_, func, insert, select, update
+
+from hosting.resolve import HostingResolver, Party, Resolution
+from notices.message import build_message, new_message_id, sender_address
+from notices.render import NoticeRenderer
+from notices.xarf import ReportFacts, build_report, validate
+from takedown.models import Case, Check, Event, Fingerprint, Notice, NoticeCase
+from takedown.settings import Settings
+from takedown.states import CaseState
+from takedown.store import Store
+
+log = logging.getLogger(__name__)
+
+ROLES_FOR_LEVEL = {
+    "initial": ("site", "hosting", "cdn"),
+    "reminder": ("site", "hosting", "cdn"),
+    "escalation": ("registrar", "upstream"),
+}
+FALLBACK_LEVEL = {"initial": ("registrar", "upstream"), "reminder": ("registrar", "upstream")}
+"""Whom to write to when nobody the level calls for has a mailbox (the next rung of the ladder)."""
+ROUND_LIMIT = 5000
+
+
+@dataclass(frozen=True)
+class CaseFacts:
+    id: int
+    url: str
+    reference: str | None
+    queued_at: datetime
+    last_seen_live_at: datetime | None
+    address: str | None
+    http_status: int | None
+    checked_at: datetime | None
+    sha256: str | None
+    md5: str | None
+    history: list[dict[str, Any]]
+
+
+@dataclass
+class Draft:
+    """One notice before it is written: a recipient, what it is about, and the message."""
+
+    recipient: str
+    role: str
+    party: str | None
+    language: str | None
+    level: str
+    cases: list[CaseFacts] = field(default_factory=list)
+    resolutions: list[Resolution] = field(default_factory=list)
+    parties: list[Party] = field(default_factory=list)
+    subject: str = ""
+    message_id: str = ""
+    message: str = ""
+
+
+@dataclass
+class RoundSummary:
+    notices: list[int] = field(default_factory=list)
+    cases: int = 0
+    unaddressable: list[tuple[int, str]] = field(default_factory=list)
+    """Cases nobody could be found to write to, with why."""
+
+
+class Composer:
+    def __init__(
+        self, store: Store, resolver: HostingResolver, settings: Settings, renderer: NoticeRenderer
+    ) -> None:
+        self.store = store
+        self.resolver = resolver
+        self.settings = settings
+        self.renderer = renderer
+        self.sender = sender_address(settings.notice_from)
+
+    def due_case_ids(self, now: datetime, limit: int = ROUND_LIMIT) -> list[int]:
+        with self.store.session() as session:
+            return list(
+                session.scalars(
+                    select(Case.id)
+                    .where(Case.next_notice_at <= now, Case.state == CaseState.LIVE.value)
+                    .order_by(Case.next_notice_at, Case.id)
+                    .limit(limit)
+                )
+            )
+
+    def drafts(
+        self, case_ids: Sequence[int], *, level: str, now: datetime
+    ) -> tuple[list[Draft], list[tuple[int, str]]]:
+        """The notices a round for ``case_ids`` would write, rendered; nothing is stored."""
+        facts = self._facts(case_ids)
+        groups: dict[str, Draft] = {}
+        unaddressable: list[tuple[int, str]] = []
+        items = [(fact.url, fact.address) for fact in facts]
+        for fact, resolution in zip(facts, self.resolver.resolve_many(items), strict=True):
+            recipients = _recipients(resolution, level)
+            if not recipients:
+                problems = "; ".join(p.message for p in resolution.problems) or "no party has a mailbox"
+                unaddressable.append((fact.id, problems))
+                continue
+            for party, email in recipients:
+                key = email.lower()
+                draft = groups.get(key)
+                if draft is None:
+                    draft = groups[key] = Draft(email, party.role, party.name, party.language, level)
+                draft.cases.append(fact)
+                draft.resolutions.append(resolution)
+                draft.parties.append(party)
+        drafts = list(groups.values())
+        for draft in drafts:
+            self._render(draft, now)
+        return drafts, unaddressable
+
+    def compose_round(
+        self, case_ids: Sequence[int], *, level: str, now: datetime, actor: str = "notifier"
+    ) -> RoundSummary:
+        drafts, unaddressable = self.drafts(case_ids, level=level, now=now)
+        summary = RoundSummary(unaddressable=unaddressable)
+        taken = sorted(
+            {fact.id for draft in drafts for fact in draft.cases} | {cid for cid, _ in unaddressable}
+        )
+        with self.store.session() as session:
+            moved = session.execute(
+                update(Case)
+                .where(Case.id.in_(taken), Case.next_notice_at <= now, Case.state == CaseState.LIVE.value)
+                .values(next_notice_at=None)
+                .execution_options(synchronize_session=False)
+            )
+            if getattr(moved, "rowcount", -1) != len(taken):  # another composer took some of these meanwhile
+                session.rollback()
+                log.warning("notice round for %d cases skipped: another round took them", len(taken))
+                return RoundSummary()
+            events: list[dict[str, Any]] = []
+            for draft in drafts:
+                notice_id = session.scalar(
+                    insert(Notice)
+                    .values(
+                        recipient=draft.recipient,
+                        level=draft.level,
+                        message_id=draft.message_id,
+                        subject=draft.subject[:500],
+                        status="pending",
+                        attempts=0,
+                        created_at=now,
+                        next_attempt_at=now,
+                        role=draft.role,
+                        party=(draft.party or "")[:300] or None,
+                        language=draft.language,
+                        message=draft.message,
+                    )
+                    .returning(Notice.id)
+                )
+                assert notice_id is not None
+                session.execute(
+                    insert(NoticeCase), [{"notice_id": notice_id, "case_id": f.id} for f in draft.cases]
+                )
+                events += [
+                    _event(
+                        f.id,
+                        now,
+                        actor,
+                        "notice_queued",
+                        {"notice": notice_id, "to": draft.recipient, "role": draft.role, "level": level},
+                    )
+                    for f in draft.cases
+                ]
+                summary.notices.append(notice_id)
+            events += [
+                _event(cid, now, actor, "notice_unaddressable", {"reason": why[:300]})
+                for cid, why in unaddressable
+            ]
+            if events:
+                session.execute(insert(Event), events)
+        summary.cases = len({fact.id for draft in drafts for fact in draft.cases})
+        return summary
+
+    def _render(self, draft: Draft, now: datetime) -> None:
+        reference = f"TD-{now:%Y%m%d}-{secrets.token_hex(3).upper()}"
+        hosts = sorted({(urlsplit(f.url).hostname or "?") for f in draft.cases})
+        context = {
+            "party": draft.party,
+            "role": draft.role,
+            "reference": reference,
+            "hosts": hosts,
+            "identification": _identification(draft),
+            "sender_org": self.settings.reporter_org,
+            "sender_email": self.sender[1],
+            "cases": [
+                {
+                    "url": f.url,
+                    "reference": f.reference or f"#{f.id}",
+                    "confirmed_at": _iso(f.queued_at),
+                    "last_seen_live_at": _iso(f.last_seen_live_at),
+                    "address": f.address,
+                    "http_status": f.http_status,
+                    "history": f.history,
+                }
+                for f in draft.cases
+            ],
+        }
+        language = draft.language or self.settings.notice_language
+        rendered = self.renderer.render(level=draft.level, language=language, context=context)
+        reports = []
+        for fact, resolution, party in zip(draft.cases, draft.resolutions, draft.parties, strict=True):
+            report = build_report(
+                ReportFacts(
+                    case_id=fact.id,
+                    url=fact.url,
+                    address=fact.address or resolution.address,
+                    verified_at=fact.checked_at or now,
+                    classification=self.settings.csam_classification,
+                    sha256=fact.sha256,
+                    md5=fact.md5,
+                    registrar=resolution.domain.registrar if resolution.domain else None,
+                    hosting_provider=(resolution.network.organisation if resolution.network else None),
+                    asn=(
+                        resolution.route.origin_asns[0]
+                        if resolution.route and resolution.route.origin_asns
+                        else None
+                    ),
+                    country=party.country,
+                    check={
+                        "checked_at": _iso(fact.checked_at),
+                        "http_status": fact.http_status,
+                        "connected_ip": fact.address,
+                        "sha256": fact.sha256,
+                        "md5": fact.md5,
+                    },
+                ),
+                reporter_org=self.settings.reporter_org,
+                reporter_email=self.sender[1],
+                now=now,
+            )
+            validate(report)
+            reports.append((fact.id, report))
+        draft.message_id = new_message_id(self.sender[1])
+        draft.subject = rendered.subject
+        message = build_message(
+            rendered=rendered,
+            sender=self.sender,
+            recipient=draft.recipient,
+            message_id=draft.message_id,
+            date=now,
+            reports=reports,
+        )
+        draft.message = message.as_string()
+        draft.language = rendered.language
+
+    def _facts(self, case_ids: Sequence[int]) -> list[CaseFacts]:
+        ids = sorted(set(case_ids))
+        with self.store.session() as session:
+            cases = session.execute(
+                select(Case.id, Case.url, Case.reference, Case.queued_at, Case.last_seen_live_at).where(
+                    Case.id.in_(ids)
+                )
+            ).all()
+            latest = (
+                select(Check.case_id, func.max(Check.id).label("check_id"))
+                .where(Check.case_id.in_(ids), Check.outcome == "live")
+                .group_by(Check.case_id)
+                .subquery()
+            )
+            checks = {
+                row.case_id: row
+                for row in session.execute(
+                    select(
+                        Check.case_id,
+                        Check.connected_ip,
+                        Check.http_status,
+                        Check.checked_at,
+                        Check.sha256,
+                        Check.md5,
+                    ).join(latest, and_(Check.id == latest.c.check_id))
+                )
+            }
+            recorded: dict[int, dict[str, str]] = {}
+            for case_id, algorithm, digest in session.execute(
+                select(Fingerprint.case_id, Fingerprint.algorithm, Fingerprint.digest).where(
+                    Fingerprint.case_id.in_(ids)
+                )
+            ):
+                recorded.setdefault(case_id, {}).setdefault(algorithm, digest)
+            history: dict[int, list[dict[str, Any]]] = {}
+            for case_id, level, role, sent_at in session.execute(
+                select(NoticeCase.case_id, Notice.level, Notice.role, Notice.sent_at)
+                .join(Notice, Notice.id == NoticeCase.notice_id)
+                .where(NoticeCase.case_id.in_(ids), Notice.status.in_(("sent", "uncertain")))
+                .order_by(Notice.sent_at, Notice.id)
+            ):
+                history.setdefault(case_id, []).append(
+                    {"level": level, "role": role or "?", "sent_at": _iso(sent_at)}
+                )
+        facts = []
+        for row in cases:
+            check = checks.get(row.id)
+            digests = recorded.get(row.id, {})
+            facts.append(
+                CaseFacts(
+                    id=row.id,
+                    url=row.url,
+                    reference=row.reference,
+                    queued_at=row.queued_at,
+                    last_seen_live_at=row.last_seen_live_at,
+                    address=check.connected_ip if check else None,
+                    http_status=check.http_status if check else None,
+                    checked_at=check.checked_at if check else None,
+                    sha256=digests.get("sha256") or (check.sha256 if check else None),
+                    md5=digests.get("md5") or (check.md5 if check else None),
+                    history=history.get(row.id, []),
+                )
+            )
+        return facts
+
+
+def _recipients(resolution: Resolution, level: str) -> list[tuple[Party, str]]:
+    for roles in (ROLES_FOR_LEVEL[level], FALLBACK_LEVEL.get(level, ())):
+        found = [
+            (party, email) for party in resolution.parties if party.role in roles for email in party.emails
+        ]
+        if found:
+            return found
+    return []
+
+
+def _identification(draft: Draft) -> str:
+    seen: list[str] = []
+    for party, resolution in zip(draft.parties, draft.resolutions, strict=True):
+        parts = []
+        if party.role in ("hosting", "cdn", "upstream") and resolution.address:
+            parts.append(f"address {resolution.address}")
+        if party.asn:
+            parts.append(f"AS{party.asn}")
+        if party.role == "registrar" and resolution.registered_domain:
+            parts.append(f"registrar of {resolution.registered_domain}")
+        parts.append(f"source {party.evidence}")
+        text = ", ".join(parts)
+        if text not in seen:
+            seen.append(text)
+    return "; ".join(seen)
+
+
+def _event(case_id: int, at: datetime, actor: str, action: str, detail: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "case_id": case_id,
+        "at": at,
+        "actor": actor,
+        "action": action,
+        "from_state": None,
+        "to_state": None,
+        "detail": detail,
+    }
+
+
+def _iso(when: datetime | None) -> str:
+    return when.strftime("%Y-%m-%dT%H:%M:%SZ") if when else "-"

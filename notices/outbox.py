@@ -1,0 +1,217 @@
+"""The outbox: notices are written before they are sent, and each is sent at most once.
+
+A notice moves ``pending`` -> ``sending`` (claimed, committed) -> ``transmitting`` (committed just
+before SMTP DATA) -> ``sent``; or to ``retry`` (temporary failure, with a growing delay),
+``failed`` (refused for good: the mailbox is marked bad in the contact book and analysts see it) or
+``uncertain``. What a crash leaves behind is recovered by the next run:
+
+- a claim that is still ``sending`` after the lease: nothing reached the server's DATA, so the
+  notice goes back to ``retry`` and is sent once;
+- one still ``transmitting``: the server may have taken it. It becomes ``uncertain``: presumed
+  delivered (it counts in the cases' notice history and is not sent again), listed for an analyst
+  by ``takedown notices list --status uncertain``.
+
+Never sending twice is bought with that one rare, visible "maybe". The alternative, re-sending
+whatever was not recorded as sent, would spam providers every time a sender crashed mid-send.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import insert, select, update
+
+from notices.delivery import Attempt, Outcome, SMTPTransport
+from notices.message import sender_address
+from takedown.clock import Clock
+from takedown.models import Case, Contact, Event, Notice, NoticeCase
+from takedown.settings import Settings
+from takedown.store import Store
+
+log = logging.getLogger(__name__)
+
+LEASE = timedelta(minutes=15)
+"""Longer than any SMTP exchange may take (the timeout is a minute): a claim this old is dead."""
+RETRY_DELAYS = (
+    timedelta(minutes=5),
+    timedelta(minutes=15),
+    timedelta(hours=1),
+    timedelta(hours=3),
+    timedelta(hours=6),
+)
+MAX_ATTEMPTS = 8
+
+
+@dataclass
+class DeliverySummary:
+    counts: dict[str, int] = field(default_factory=dict)
+    recovered: dict[str, int] = field(default_factory=dict)
+
+    def add(self, outcome: str) -> None:
+        self.counts[outcome] = self.counts.get(outcome, 0) + 1
+
+
+class Outbox:
+    def __init__(
+        self,
+        store: Store,
+        settings: Settings,
+        clock: Clock,
+        *,
+        transport: SMTPTransport | None = None,
+        actor: str = "notifier",
+        checkpoint: Callable[[str], None] = lambda point: None,
+    ) -> None:
+        """``checkpoint`` is called at the points where a crash is worth testing ("claimed",
+        "transmitting", "answered"); tests make it raise there."""
+        self.store = store
+        self.clock = clock
+        self.transport = transport or SMTPTransport(settings)
+        self.sender = sender_address(settings.notice_from)[1]
+        self.actor = actor
+        self.checkpoint = checkpoint
+
+    def deliver_due(self, *, limit: int | None = None) -> DeliverySummary:
+        summary = DeliverySummary(recovered=self.recover())
+        now = self.clock.now()
+        with self.store.session() as session:
+            query = (
+                select(Notice.id)
+                .where(Notice.status.in_(("pending", "retry")), Notice.next_attempt_at <= now)
+                .order_by(Notice.next_attempt_at, Notice.id)
+            )
+            ids = list(session.scalars(query.limit(limit) if limit else query))
+        try:
+            for notice_id in ids:
+                outcome = self.deliver(notice_id)
+                if outcome is not None:
+                    summary.add(outcome)
+        finally:
+            self.transport.close()
+        return summary
+
+    def recover(self) -> dict[str, int]:
+        """Settle claims a crashed sender left behind (see the module's docstring)."""
+        now = self.clock.now()
+        stale = now - LEASE
+        recovered: dict[str, int] = {}
+        with self.store.session() as session:
+            back = session.execute(
+                update(Notice)
+                .where(Notice.status == "sending", Notice.claimed_at < stale)
+                .values(status="retry", next_attempt_at=now, last_error="sender stopped before transmitting")
+                .execution_options(synchronize_session=False)
+            )
+            recovered["retry"] = int(getattr(back, "rowcount", 0) or 0)
+            uncertain = list(
+                session.scalars(
+                    select(Notice.id).where(Notice.status == "transmitting", Notice.claimed_at < stale)
+                )
+            )
+            for notice_id in uncertain:
+                self._record(
+                    session,
+                    notice_id,
+                    Attempt(Outcome.UNCERTAIN, "sender stopped during transmission"),
+                    now,
+                )
+            recovered["uncertain"] = len(uncertain)
+        if any(recovered.values()):
+            log.warning("outbox recovery: %s", recovered)
+        return recovered
+
+    def deliver(self, notice_id: int) -> str | None:
+        """Send one notice if it is still waiting; its outcome, or ``None`` if someone else took it."""
+        now = self.clock.now()
+        with self.store.session() as session:
+            claimed = session.execute(
+                update(Notice)
+                .where(Notice.id == notice_id, Notice.status.in_(("pending", "retry")))
+                .values(status="sending", claimed_at=now, attempts=Notice.attempts + 1)
+                .execution_options(synchronize_session=False)
+            )
+            if getattr(claimed, "rowcount", 0) != 1:
+                return None
+            recipient, message = session.execute(
+                select(Notice.recipient, Notice.message).where(Notice.id == notice_id)
+            ).one()
+        self.checkpoint("claimed")
+
+        def transmitting() -> None:
+            with self.store.session() as inner:
+                inner.execute(update(Notice).where(Notice.id == notice_id).values(status="transmitting"))
+            self.checkpoint("transmitting")
+
+        attempt = self.transport.send(
+            self.sender, recipient, (message or "").encode("utf-8"), before_data=transmitting
+        )
+        self.checkpoint("answered")
+        with self.store.session() as session:
+            return self._record(session, notice_id, attempt, self.clock.now())
+
+    def _record(self, session: Any, notice_id: int, attempt: Attempt, now: datetime) -> str:
+        notice = session.get(Notice, notice_id)
+        assert notice is not None
+        outcome = attempt.outcome
+        if outcome is Outcome.RETRY and notice.attempts >= MAX_ATTEMPTS:
+            outcome = Outcome.FAILED
+        notice.status = outcome.value
+        notice.last_error = None if outcome is Outcome.SENT else attempt.detail[:500]
+        case_ids = list(session.scalars(select(NoticeCase.case_id).where(NoticeCase.notice_id == notice_id)))
+        if outcome in (Outcome.SENT, Outcome.UNCERTAIN):
+            notice.sent_at = now
+            notice.next_attempt_at = None
+            session.execute(
+                update(Case)
+                .where(Case.id.in_(case_ids), Case.first_notice_at.is_(None))
+                .values(first_notice_at=now)
+                .execution_options(synchronize_session=False)
+            )
+        elif outcome is Outcome.RETRY:
+            notice.next_attempt_at = now + RETRY_DELAYS[min(notice.attempts, len(RETRY_DELAYS)) - 1]
+        else:
+            notice.next_attempt_at = None
+            _mark_bad(session, notice.recipient, attempt.detail, now, self.actor)
+        detail = {
+            "notice": notice_id,
+            "to": notice.recipient,
+            "level": notice.level,
+            "result": attempt.detail[:300],
+        }
+        action = {"sent": "notice_sent", "uncertain": "notice_uncertain", "failed": "notice_failed"}.get(
+            outcome.value, "notice_deferred"
+        )
+        if case_ids:
+            session.execute(
+                insert(Event),
+                [
+                    {
+                        "case_id": cid,
+                        "at": now,
+                        "actor": self.actor,
+                        "action": action,
+                        "from_state": None,
+                        "to_state": None,
+                        "detail": detail,
+                    }
+                    for cid in case_ids
+                ],
+            )
+        log.info("notice %d to %s: %s (%s)", notice_id, notice.recipient, outcome.value, attempt.detail[:200])
+        return outcome.value
+
+
+def _mark_bad(session: Any, address: str, reason: str, now: datetime, actor: str) -> None:
+    """A mailbox refused for good: the contact book bars it until an analyst clears it."""
+    value = address.strip()
+    entry = session.scalars(select(Contact).where(Contact.scope == "email", Contact.value == value)).first()
+    if entry is None:
+        entry = Contact(scope="email", value=value, never_notify=False, updated_at=now, updated_by=actor)
+        session.add(entry)
+    entry.bad_since = entry.bad_since or now
+    entry.note = f"bounced: {reason}"[:1000]
+    entry.updated_at, entry.updated_by = now, actor

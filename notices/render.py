@@ -1,0 +1,132 @@
+"""Rendering notices from the Jinja2 templates in ``templates/notices/<language>/``.
+
+The environment is Jinja2's sandbox (operators edit these templates), with ``StrictUndefined`` so a
+misspelt variable fails loudly instead of leaving a gap in a legal notice, and autoescaping for the
+HTML part. Reported URLs are data passed to the templates, never template source: a URL containing
+``{{ ... }}`` is printed as written.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from jinja2 import FileSystemLoader, StrictUndefined, TemplateNotFound, select_autoescape
+from jinja2.sandbox import SandboxedEnvironment
+
+from takedown.errors import ConfigurationError
+
+SHIPPED_TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
+LEVELS = ("initial", "reminder", "escalation")
+DEFAULT_LANGUAGE = "en"
+
+VOCABULARY: dict[str, dict[str, dict[str, str]]] = {
+    "en": {
+        "role_phrase": {
+            "hosting": "the hosting provider",
+            "cdn": "the content delivery network (CDN) serving it",
+            "site": "the operator of the site",
+            "registrar": "the domain's registrar",
+            "upstream": "an upstream network provider of the host",
+        },
+        "role_name": {
+            "hosting": "hosting provider",
+            "cdn": "CDN",
+            "site": "site operator",
+            "registrar": "registrar",
+            "upstream": "upstream provider",
+        },
+        "level": {"initial": "notice", "reminder": "reminder", "escalation": "escalation"},
+    },
+    "de": {
+        "role_phrase": {
+            "hosting": "Hosting-Anbieter",
+            "cdn": "Content-Delivery-Netzwerk (CDN)",
+            "site": "Betreiber der Website",
+            "registrar": "Registrar der Domain",
+            "upstream": "vorgelagerter Netzbetreiber (Upstream) des Hosters",
+        },
+        "role_name": {
+            "hosting": "Hosting-Anbieter",
+            "cdn": "CDN",
+            "site": "Website-Betreiber",
+            "registrar": "Registrar",
+            "upstream": "Upstream-Anbieter",
+        },
+        "level": {"initial": "Meldung", "reminder": "Erinnerung", "escalation": "Eskalation"},
+    },
+}
+
+
+@dataclass(frozen=True)
+class Rendered:
+    subject: str
+    text: str
+    html: str
+    language: str
+
+
+class NoticeRenderer:
+    def __init__(self, directory: str | Path | None = None) -> None:
+        root = Path(directory).expanduser() if directory else SHIPPED_TEMPLATES
+        if not (root / "notices").is_dir():
+            raise ConfigurationError(f"TAKEDOWN_TEMPLATES: {root} has no notices/ directory of templates")
+        self.root = root
+        self.env = SandboxedEnvironment(
+            loader=FileSystemLoader(str(root)),
+            undefined=StrictUndefined,
+            autoescape=select_autoescape(
+                enabled_extensions=("html.j2", "html"), default_for_string=False, default=False
+            ),
+            keep_trailing_newline=False,
+            trim_blocks=False,
+        )
+
+    def languages(self) -> list[str]:
+        return sorted(p.name for p in (self.root / "notices").iterdir() if p.is_dir())
+
+    def render(self, *, level: str, language: str | None, context: dict[str, Any]) -> Rendered:
+        """Subject, text and HTML for ``level`` in ``language`` (English when that is not shipped)."""
+        if level not in LEVELS:
+            raise ValueError(f"notice level must be one of {', '.join(LEVELS)}, not {level!r}")
+        chosen = _language(language, self.languages())
+        words = VOCABULARY.get(chosen, VOCABULARY[DEFAULT_LANGUAGE])
+        role = str(context.get("role", "hosting"))
+        full = {
+            **context,
+            "level": level,
+            "language": chosen,
+            "role_phrase": words["role_phrase"].get(role, role),
+            "role_name": words["role_name"].get(role, role),
+            "cases": [_localised_case(case, words) for case in context.get("cases", [])],
+        }
+        try:
+            subject = " ".join(self._get(chosen, "subject.txt.j2").render(full).split())
+            text = self._get(chosen, f"{level}.txt.j2").render(full).strip() + "\n"
+            html = self._get(chosen, f"{level}.html.j2").render({**full, "subject": subject})
+        except TemplateNotFound as exc:
+            raise ConfigurationError(f"notice template missing: {exc.name}") from None
+        return Rendered(subject, text, html, chosen)
+
+    def _get(self, language: str, name: str) -> Any:
+        return self.env.get_template(f"notices/{language}/{name}")
+
+
+def _language(wanted: str | None, available: list[str]) -> str:
+    for candidate in (wanted, (wanted or "").split("-")[0], DEFAULT_LANGUAGE):
+        if candidate and candidate.lower() in available:
+            return candidate.lower()
+    raise ConfigurationError(f"no notice templates for {wanted!r} nor for {DEFAULT_LANGUAGE!r}")
+
+
+def _localised_case(case: dict[str, Any], words: dict[str, dict[str, str]]) -> dict[str, Any]:
+    history = [
+        {
+            **sent,
+            "level": words["level"].get(str(sent.get("level")), sent.get("level")),
+            "role": words["role_name"].get(str(sent.get("role")), sent.get("role")),
+        }
+        for sent in case.get("history", [])
+    ]
+    return {**case, "history": history}

@@ -1,0 +1,341 @@
+"""Notices end to end on the sandbox: composed per recipient, rendered, X-ARF attached, delivered
+over SMTP to the sandbox's server, exactly once whatever crashes in between."""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Iterator
+from datetime import timedelta
+from email.message import EmailMessage
+from pathlib import Path
+
+import pytest
+import xarf
+from click.testing import CliRunner
+
+from hosting.contacts import ContactBook, list_contacts, set_contact
+from hosting.factory import resolver_from_settings
+from notices.compose import Composer
+from notices.message import header_text
+from notices.outbox import Outbox
+from notices.render import NoticeRenderer
+from sandbox import Autnum, Network, Registration, Sandbox
+from takedown import exitcodes
+from takedown.cli import App, cli
+from takedown.clock import ManualClock
+from takedown.intake import Report, queue_batch, validate_report
+from takedown.models import Case, Notice
+from takedown.revisits import Fetch, record_fetches
+from takedown.settings import Settings
+from takedown.store import Store
+
+HOSTS = {
+    "host-a.test": "127.0.40.1",
+    "host-b.test": "127.0.41.1",
+    "edge.sandcdn.test": "127.0.42.1",
+    "nomail.test": "127.0.43.1",
+    "evil.test": "127.0.44.1",
+}
+NETWORKS = [
+    Network("127.0.40.0/24", "ripe", "Alpha Hosting B.V.", "NL", abuse="abuse@host-a.test", asn=64540),
+    Network("127.0.41.0/24", "arin", "Beta Web Services", "US", abuse="abuse@host-b.test", asn=64541),
+    Network("127.0.42.0/24", "apnic", "SandCDN Pty Ltd", "AU", abuse="abuse@sandcdn.test", asn=64499),
+    Network("127.0.43.0/24", "ripe", "Silent Hosting", "DE", asn=64543),
+    Network(
+        "127.0.44.0/24",
+        "ripe",
+        "Evil Hosting",
+        "ZZ",
+        abuse="abuse@evil.test\r\nBcc: victim@other.test",
+        asn=64544,
+    ),
+]
+AUTNUMS = [Autnum(64540, "ripe", "ALPHA", "Alpha Hosting B.V.", "NL", "abuse@host-a.test", peers=(64550,))]
+REGISTRATIONS = [
+    Registration("nomail.test", "Example Registrar, Inc.", "9991", "abuse@registrar.test"),
+    Registration("host-a.test", "Example Registrar, Inc.", "9991", "abuse@registrar.test"),
+]
+
+
+@pytest.fixture(scope="module")
+def internet() -> Iterator[Sandbox]:
+    with Sandbox(
+        HOSTS,
+        extra_records={"cdn-fronted.test": {"CNAME": ["edge.sandcdn.test"]}},
+        networks=NETWORKS,
+        autnums=AUTNUMS,
+        registrations=REGISTRATIONS,
+    ) as sandbox:
+        yield sandbox
+
+
+@pytest.fixture
+def world(internet: Sandbox) -> Sandbox:
+    """The module's sandbox with an empty, well-behaved mail server."""
+    sink = internet.smtp
+    sink.messages.clear()
+    sink.rcpt_replies.clear()
+    sink.temporary_failures = sink.drop_after_data = 0
+    return internet
+
+
+@pytest.fixture
+def settings(world: Sandbox, tmp_path: Path) -> Settings:
+    return Settings.from_env({**world.environment(), "TAKEDOWN_HOME": str(tmp_path)})
+
+
+def composer(store: Store, settings: Settings, clock: ManualClock) -> Composer:
+    resolver = resolver_from_settings(settings, store=store, clock=clock)
+    return Composer(store, resolver, settings, NoticeRenderer())
+
+
+def make_live(store: Store, clock: ManualClock, urls: dict[str, str]) -> dict[str, int]:
+    """Queue ``urls`` (URL -> address it was served from) and record a live revisit of each."""
+    with store.session() as session:
+        results = queue_batch(
+            session,
+            [validate_report(Report(url, reference=f"HL-{n}")) for n, url in enumerate(urls, 1)],
+            actor="analyst:test",
+            now=clock.now(),
+        )
+    ids = {url: result.case_id for url, result in zip(urls, results, strict=True)}
+    clock.advance(timedelta(minutes=5))
+    with store.session() as session:
+        record_fetches(
+            session,
+            [
+                Fetch(
+                    ids[url],
+                    clock.now(),
+                    http_status=200,
+                    final_url=url,
+                    connected_ip=address,
+                    sha256="ab" * 32,
+                    md5="cd" * 16,
+                    size_bytes=1234,
+                )
+                for url, address in urls.items()
+            ],
+        )
+    return ids
+
+
+def round_and_send(store: Store, settings: Settings, clock: ManualClock, **outbox_options: object) -> Outbox:
+    notices = composer(store, settings, clock)
+    notices.compose_round(notices.due_case_ids(clock.now()), level="initial", now=clock.now())
+    outbox = Outbox(store, settings, clock, **outbox_options)  # type: ignore[arg-type]
+    outbox.deliver_due()
+    return outbox
+
+
+def received(world: Sandbox, recipient: str) -> list[EmailMessage]:
+    return [m.message for m in world.smtp.received_by(recipient)]
+
+
+def test_one_notice_per_recipient_lists_all_its_cases_with_a_report_each(
+    world: Sandbox, store: Store, settings: Settings, clock: ManualClock
+) -> None:
+    a_urls = [world.url("host-a.test", f"/gallery/{n}.jpg") for n in range(3)]
+    b_url = world.url("host-b.test", "/x.jpg")
+    ids = make_live(store, clock, {**dict.fromkeys(a_urls, "127.0.40.1"), b_url: "127.0.41.1"})
+    round_and_send(store, settings, clock)
+
+    [to_a] = received(world, "abuse@host-a.test")
+    [to_b] = received(world, "abuse@host-b.test")
+    assert len(world.smtp.messages) == 2
+    assert b_url in to_b.get_body(preferencelist=("plain",)).get_content()  # type: ignore[union-attr]
+    assert to_a["From"] == "Sandbox Hotline <reports@hotline.test>"
+    assert to_a["To"] == "abuse@host-a.test" and to_a["Auto-Submitted"] == "auto-generated"
+    assert str(to_a["Subject"]).startswith("[TD-") and "3 URLs" in str(to_a["Subject"])
+    text = to_a.get_body(preferencelist=("plain",))
+    assert text is not None
+    body = text.get_content()
+    for url in a_urls:
+        assert url in body  # exactly as recorded
+    assert b_url not in body
+    assert "Alpha Hosting B.V." in body and "AS64540" in body and "/ripe/ip/127.0.40.1" in body
+    attachments = {a.get_filename(): a for a in to_a.iter_attachments()}
+    assert sorted(attachments) == sorted(f"xarf-case-{ids[url]}.json" for url in a_urls)
+    with store.session() as session:
+        notice = session.query(Notice).filter_by(recipient="abuse@host-a.test").one()
+        assert notice.status == "sent" and notice.message_id == to_a["Message-ID"]
+        assert all(session.get(Case, ids[url]).first_notice_at == clock.now() for url in a_urls)  # type: ignore[union-attr]
+
+    round_and_send(store, settings, clock)  # a second round finds nothing due
+    assert len(world.smtp.messages) == 2
+
+
+def test_every_attached_report_passes_strict_xarf_validation_and_holds_no_content(
+    world: Sandbox, store: Store, settings: Settings, clock: ManualClock
+) -> None:
+    url = world.url("host-a.test", "/v/clip.mp4")
+    make_live(store, clock, {url: "127.0.40.1"})
+    round_and_send(store, settings, clock)
+    [message] = received(world, "abuse@host-a.test")
+    [attachment] = list(message.iter_attachments())
+    report = json.loads(attachment.get_content())
+    parsed = xarf.parse(report, strict=True)
+    assert parsed.errors == [] and parsed.report is not None
+    assert (report["type"], report["category"], report["url"]) == ("csam", "content", url)
+    assert report["hash_values"] == {"sha256": "ab" * 32, "md5": "cd" * 16}
+    assert report["source_identifier"] == "127.0.40.1" and report["asn"] == 64540
+    evidence = json.loads(base64.b64decode(report["evidence"][0]["payload"]))
+    assert set(evidence) == {"checked_at", "http_status", "connected_ip", "sha256", "md5"}
+
+
+def test_the_contact_books_language_is_used(
+    world: Sandbox, store: Store, settings: Settings, clock: ManualClock
+) -> None:
+    set_contact(store, "asn", "64541", email="abuse@host-b.test", language="de", actor="a", clock=clock)
+    make_live(store, clock, {world.url("host-b.test", "/x.jpg"): "127.0.41.1"})
+    round_and_send(store, settings, clock)
+    [message] = received(world, "abuse@host-b.test")
+    assert message["Content-Language"] == "de"
+    assert "Löschersuchen" in str(message["Subject"])
+    html = message.get_body(preferencelist=("html",))
+    assert html is not None and '<html lang="de">' in html.get_content()
+
+
+def test_a_cdn_is_asked_to_pass_the_report_on_and_disclose_the_origin(
+    world: Sandbox, store: Store, settings: Settings, clock: ManualClock
+) -> None:
+    make_live(store, clock, {world.url("cdn-fronted.test", "/v/1.mp4"): "127.0.42.1"})
+    round_and_send(store, settings, clock)
+    [message] = received(world, "abuse@sandcdn.test")
+    body = message.get_body(preferencelist=("plain",)).get_content()  # type: ignore[union-attr]
+    assert "pass this report on to your customer" in body and "origin server" in body
+
+
+def test_without_a_hosting_mailbox_the_registrar_is_written_to(
+    world: Sandbox, store: Store, settings: Settings, clock: ManualClock
+) -> None:
+    make_live(store, clock, {world.url("nomail.test", "/p/1"): "127.0.43.1"})
+    round_and_send(store, settings, clock)
+    assert [m["To"] for m in received(world, "abuse@registrar.test")] == ["abuse@registrar.test"]
+
+
+def test_hostile_urls_and_mailboxes_cannot_inject_headers_or_markup(
+    world: Sandbox, store: Store, settings: Settings, clock: ManualClock
+) -> None:
+    hostile = world.url("host-a.test", "/{{ 7*7 }}/<script>alert(1)</script>/%0D%0ABcc:%20x@y.test")
+    ids = make_live(store, clock, {hostile: "127.0.40.1", world.url("evil.test", "/e"): "127.0.44.1"})
+    with store.session() as session:
+        recorded = session.get(Case, ids[hostile])
+        assert recorded is not None
+        hostile = recorded.url  # whatever intake kept is what must appear, unchanged
+    round_and_send(store, settings, clock)
+    for message in (m.message for m in world.smtp.messages):
+        assert message["Bcc"] is None and "victim@other.test" not in str(message.get("To"))
+    [message] = received(world, "abuse@host-a.test")
+    text = message.get_body(preferencelist=("plain",)).get_content()  # type: ignore[union-attr]
+    html = message.get_body(preferencelist=("html",)).get_content()  # type: ignore[union-attr]
+    assert hostile in text and "{{ 7*7 }}" in text  # printed as written, never evaluated
+    assert "<script>" not in html and "&lt;script&gt;" in html
+    assert received(world, "victim@other.test") == []
+    assert header_text("Subject\r\nBcc: x@y.test") == "Subject Bcc: x@y.test"
+
+
+def test_a_crash_after_claiming_sends_once_after_recovery(
+    world: Sandbox, store: Store, settings: Settings, clock: ManualClock
+) -> None:
+    make_live(store, clock, {world.url("host-a.test", "/1.jpg"): "127.0.40.1"})
+
+    def crash(point: str) -> None:
+        if point == "claimed":
+            raise SystemExit("killed")
+
+    with pytest.raises(SystemExit):
+        round_and_send(store, settings, clock, checkpoint=crash)
+    Outbox(store, settings, clock).deliver_due()  # the claim is still fresh: nobody else sends it
+    assert world.smtp.messages == []
+    clock.advance(timedelta(minutes=16))
+    summary = Outbox(store, settings, clock).deliver_due()
+    assert summary.recovered["retry"] == 1 and summary.counts == {"sent": 1}
+    Outbox(store, settings, clock).deliver_due()
+    assert len(received(world, "abuse@host-a.test")) == 1
+
+
+@pytest.mark.parametrize(("point", "delivered"), [("transmitting", 0), ("answered", 1)])
+def test_a_crash_inside_the_transmission_window_never_sends_twice(
+    world: Sandbox, store: Store, settings: Settings, clock: ManualClock, point: str, delivered: int
+) -> None:
+    make_live(store, clock, {world.url("host-a.test", "/1.jpg"): "127.0.40.1"})
+
+    def crash(at: str) -> None:
+        if at == point:
+            raise SystemExit("killed")
+
+    with pytest.raises(SystemExit):
+        round_and_send(store, settings, clock, checkpoint=crash)
+    clock.advance(timedelta(minutes=16))
+    summary = Outbox(store, settings, clock).deliver_due()
+    assert summary.recovered["uncertain"] == 1
+    for _ in range(3):
+        clock.advance(timedelta(hours=1))
+        Outbox(store, settings, clock).deliver_due()
+    assert len(received(world, "abuse@host-a.test")) == delivered
+    with store.session() as session:
+        notice = session.query(Notice).one()
+        assert notice.status == "uncertain"  # listed for an analyst, counted as sent in the history
+
+
+def test_a_connection_lost_after_data_is_uncertain_and_not_resent(
+    world: Sandbox, store: Store, settings: Settings, clock: ManualClock
+) -> None:
+    world.smtp.drop_after_data = 1
+    make_live(store, clock, {world.url("host-a.test", "/1.jpg"): "127.0.40.1"})
+    round_and_send(store, settings, clock)
+    clock.advance(timedelta(days=1))
+    Outbox(store, settings, clock).deliver_due()
+    assert len(received(world, "abuse@host-a.test")) == 1
+    with store.session() as session:
+        assert session.query(Notice).one().status == "uncertain"
+
+
+def test_temporary_failures_are_retried_later_and_sent_once(
+    world: Sandbox, store: Store, settings: Settings, clock: ManualClock
+) -> None:
+    world.smtp.temporary_failures = 1
+    make_live(store, clock, {world.url("host-a.test", "/1.jpg"): "127.0.40.1"})
+    round_and_send(store, settings, clock)
+    with store.session() as session:
+        notice = session.query(Notice).one()
+        assert (notice.status, notice.next_attempt_at) == ("retry", clock.now() + timedelta(minutes=5))
+    Outbox(store, settings, clock).deliver_due()
+    assert world.smtp.messages == []
+    clock.advance(timedelta(minutes=5))
+    assert Outbox(store, settings, clock).deliver_due().counts == {"sent": 1}
+    assert len(received(world, "abuse@host-a.test")) == 1
+
+
+def test_a_permanent_refusal_marks_the_mailbox_bad_and_bars_it(
+    world: Sandbox, store: Store, settings: Settings, clock: ManualClock
+) -> None:
+    world.smtp.rcpt_replies["abuse@host-a.test"] = "550 5.1.1 No such user"
+    make_live(store, clock, {world.url("host-a.test", "/1.jpg"): "127.0.40.1"})
+    round_and_send(store, settings, clock)
+    with store.session() as session:
+        notice = session.query(Notice).one()
+        assert notice.status == "failed" and "550" in (notice.last_error or "")
+    [entry] = [e for e in list_contacts(store) if e.value == "abuse@host-a.test"]
+    assert entry.bad_since == clock.now() and "550" in (entry.note or "")
+    assert "abuse@host-a.test" in ContactBook.load(store).barred
+
+
+def test_notices_commands(world: Sandbox, store: Store, settings: Settings, clock: ManualClock) -> None:
+    url = world.url("host-a.test", "/1.jpg")
+    make_live(store, clock, {url: "127.0.40.1"})
+    app = App(settings=settings, clock=clock, _store=store)
+    runner = CliRunner()
+    preview = runner.invoke(cli, ["notices", "preview", "abuse@host-a.test"], obj=app)
+    assert preview.exit_code == 0, preview.output
+    assert "To: abuse@host-a.test" in preview.output and url in preview.output
+    assert world.smtp.messages == []  # a preview sends nothing
+    missing = runner.invoke(cli, ["notices", "preview", "999"], obj=app)
+    assert missing.exit_code == exitcodes.NOT_FOUND
+    sent = runner.invoke(cli, ["notices", "send", "--due", "--json"], obj=app)
+    assert sent.exit_code == 0, sent.output
+    assert json.loads(sent.output)["delivered"] == {"sent": 1}
+    listed = runner.invoke(cli, ["notices", "list", "--status", "sent"], obj=app)
+    assert "sent" in listed.output and "abuse@host-a.test" in listed.output and "1 case(s)" in listed.output
