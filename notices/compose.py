@@ -132,7 +132,19 @@ class Composer:
     def compose_round(
         self, case_ids: Sequence[int], *, level: str, now: datetime, actor: str = "notifier"
     ) -> RoundSummary:
-        drafts, unaddressable = self.drafts(case_ids, level=level, now=now)
+        with self.store.session() as session:
+            due = list(
+                session.scalars(
+                    select(Case.id).where(
+                        Case.id.in_(sorted(set(case_ids))),
+                        Case.next_notice_at <= now,
+                        Case.state == CaseState.LIVE.value,
+                    )
+                )
+            )
+        if not due:
+            return RoundSummary()
+        drafts, unaddressable = self.drafts(due, level=level, now=now)
         summary = RoundSummary(unaddressable=unaddressable)
         taken = sorted(
             {fact.id for draft in drafts for fact in draft.cases} | {cid for cid, _ in unaddressable}
@@ -260,9 +272,27 @@ class Composer:
             message_id=draft.message_id,
             date=now,
             reports=reports,
+            in_reply_to=self._previous_message_id(draft),
         )
         draft.message = message.as_string()
         draft.language = rendered.language
+
+    def _previous_message_id(self, draft: Draft) -> str | None:
+        """The last notice this recipient had about any of these cases: a reminder answers it,
+        so the recipient's ticket system files it with the first."""
+        with self.store.session() as session:
+            found: str | None = session.scalar(
+                select(Notice.message_id)
+                .join(NoticeCase, NoticeCase.notice_id == Notice.id)
+                .where(
+                    Notice.recipient == draft.recipient,
+                    NoticeCase.case_id.in_([f.id for f in draft.cases]),
+                    Notice.status.in_(("sent", "uncertain")),
+                )
+                .order_by(Notice.sent_at.desc(), Notice.id.desc())
+                .limit(1)
+            )
+        return found
 
     def _facts(self, case_ids: Sequence[int]) -> list[CaseFacts]:
         ids = sorted(set(case_ids))

@@ -64,6 +64,9 @@ class SMTPTransport:
             return Attempt(
                 Outcome.RETRY, f"SMTP login refused ({exc.smtp_code}): check TAKEDOWN_SMTP_USERNAME/PASSWORD"
             )
+        except smtplib.SMTPNotSupportedError as exc:
+            self.close()
+            return Attempt(Outcome.RETRY, f"the SMTP server does not offer what is configured: {exc}")
         except (smtplib.SMTPException, OSError) as exc:
             self.close()
             return Attempt(Outcome.RETRY, f"SMTP unavailable: {type(exc).__name__}: {exc}"[:400])
@@ -101,7 +104,7 @@ class SMTPTransport:
             smtp = smtplib.SMTP(settings.smtp_host, settings.smtp_port, timeout=settings.smtp_timeout)
             smtp.ehlo()
             if settings.smtp_starttls:
-                smtp.starttls(context=ssl.create_default_context())
+                smtp.starttls(context=_tls_context(settings.smtp_ca_file))
                 smtp.ehlo()
             if settings.smtp_username:
                 smtp.login(settings.smtp_username, settings.smtp_password or "")
@@ -118,3 +121,11 @@ class SMTPTransport:
 
 def _text(reply: bytes | str) -> str:
     return reply.decode("utf-8", "replace") if isinstance(reply, bytes) else str(reply)
+
+
+def _tls_context(ca_file: str | None) -> ssl.SSLContext:
+    """The system's trusted CAs, plus ``ca_file`` when given; certificates and names verified."""
+    context = ssl.create_default_context()
+    if ca_file:
+        context.load_verify_locations(cafile=ca_file)
+    return context

@@ -12,7 +12,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from jinja2 import FileSystemLoader, StrictUndefined, TemplateNotFound, select_autoescape
+from jinja2 import (
+    FileSystemLoader,
+    StrictUndefined,
+    TemplateNotFound,
+    TemplateSyntaxError,
+    UndefinedError,
+    select_autoescape,
+)
+from jinja2.exceptions import SecurityError
 from jinja2.sandbox import SandboxedEnvironment
 
 from takedown.errors import ConfigurationError
@@ -106,7 +114,20 @@ class NoticeRenderer:
             text = self._get(chosen, f"{level}.txt.j2").render(full).strip() + "\n"
             html = self._get(chosen, f"{level}.html.j2").render({**full, "subject": subject})
         except TemplateNotFound as exc:
-            raise ConfigurationError(f"notice template missing: {exc.name}") from None
+            raise ConfigurationError(f"notice template missing: {exc.name} (in {self.root})") from None
+        except SecurityError as exc:
+            raise ConfigurationError(
+                f"a notice template in {self.root} tried something unsafe: {exc}"
+            ) from None
+        except UndefinedError as exc:
+            raise ConfigurationError(
+                f"a notice template in {self.root} uses a variable notices do not have: {exc} "
+                "(see templates/README.md for the variables)"
+            ) from None
+        except TemplateSyntaxError as exc:
+            raise ConfigurationError(
+                f"notice template {exc.name or exc.filename}, line {exc.lineno}: {exc.message}"
+            ) from None
         return Rendered(subject, text, html, chosen)
 
     def _get(self, language: str, name: str) -> Any:

@@ -13,13 +13,14 @@ import email
 import email.policy
 import logging
 import socket
+import ssl
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from typing import Any
 
-from aiosmtpd.smtp import SMTP, Envelope, Session
+from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 
 log = logging.getLogger(__name__)
 
@@ -84,6 +85,10 @@ class SMTPSink:
     """Answer the next N messages with 451 at the end of DATA."""
     drop_after_data: int = 0
     """Keep the next N messages, then drop the connection before the 250 reply."""
+    tls_context: ssl.SSLContext | None = None
+    """Offer STARTTLS with this server context, and insist on it before MAIL."""
+    credentials: tuple[str, str] | None = None
+    """Require AUTH (PLAIN/LOGIN) with this login and password."""
 
     def __post_init__(self) -> None:
         self._lock = threading.Lock()
@@ -96,6 +101,15 @@ class SMTPSink:
     def address(self) -> tuple[str, int]:
         host, port = self._socket.getsockname()[:2]
         return str(host), int(port)
+
+    def _authenticate(
+        self, server: Any, session: Any, envelope: Any, mechanism: str, auth_data: Any
+    ) -> AuthResult:
+        if self.credentials is None or not isinstance(auth_data, LoginPassword):
+            return AuthResult(success=False, handled=False)
+        login, password = self.credentials
+        ok = auth_data.login == login.encode() and auth_data.password == password.encode()
+        return AuthResult(success=ok, handled=False)
 
     def received_by(self, recipient: str) -> list[Received]:
         with self._lock:
@@ -110,7 +124,16 @@ class SMTPSink:
             async def serve() -> None:
                 handler: Any = _Handler(self)
                 self._server = await self._loop.create_server(
-                    lambda: SMTP(handler, hostname="sandbox-smtp.test", data_size_limit=10 * 1024 * 1024),
+                    lambda: SMTP(
+                        handler,
+                        hostname="sandbox-smtp.test",
+                        data_size_limit=10 * 1024 * 1024,
+                        tls_context=self.tls_context,
+                        require_starttls=self.tls_context is not None,
+                        auth_required=self.credentials is not None,
+                        auth_require_tls=self.tls_context is not None,
+                        authenticator=self._authenticate,
+                    ),
                     sock=self._socket,
                 )
                 ready.set()

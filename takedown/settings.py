@@ -78,6 +78,8 @@ class Settings:
     smtp_password: str | None = field(default=None, repr=False)
     """From the environment only; never printed, logged or stored."""
     smtp_timeout: float = 60.0
+    smtp_ca_file: str | None = None
+    """CA certificates to trust for STARTTLS besides the system's (an internal relay's own CA)."""
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -113,6 +115,7 @@ class Settings:
             smtp_username=env.get("TAKEDOWN_SMTP_USERNAME") or None,
             smtp_password=env.get("TAKEDOWN_SMTP_PASSWORD") or None,
             smtp_timeout=_number(env, "TAKEDOWN_SMTP_TIMEOUT", 60.0, float),
+            smtp_ca_file=env.get("TAKEDOWN_SMTP_CA_FILE") or None,
         )
 
 

@@ -197,6 +197,26 @@ def test_the_contact_books_language_is_used(
     assert html is not None and '<html lang="de">' in html.get_content()
 
 
+def test_a_reminder_lists_the_history_and_answers_the_first_notice(
+    world: Sandbox, store: Store, settings: Settings, clock: ManualClock
+) -> None:
+    url = world.url("host-a.test", "/1.jpg")
+    ids = make_live(store, clock, {url: "127.0.40.1"})
+    round_and_send(store, settings, clock)
+    clock.advance(timedelta(days=2))
+    notices = composer(store, settings, clock)
+    notices.compose_round([ids[url]], level="reminder", now=clock.now())  # not due: nothing composed
+    with store.session() as session:
+        session.query(Case).filter_by(id=ids[url]).update({"next_notice_at": clock.now()})
+    notices.compose_round([ids[url]], level="reminder", now=clock.now())
+    Outbox(store, settings, clock).deliver_due()
+    first, reminder = received(world, "abuse@host-a.test")
+    assert str(reminder["Subject"]).split("] ", 1)[1].startswith("Reminder: takedown request")
+    assert reminder["In-Reply-To"] == first["Message-ID"]
+    body = reminder.get_body(preferencelist=("plain",)).get_content()  # type: ignore[union-attr]
+    assert "Notified before: notice to the hosting provider" in body
+
+
 def test_a_cdn_is_asked_to_pass_the_report_on_and_disclose_the_origin(
     world: Sandbox, store: Store, settings: Settings, clock: ManualClock
 ) -> None:
