@@ -51,7 +51,10 @@ NETWORKS = [
         asn=64544,
     ),
 ]
-AUTNUMS = [Autnum(64540, "ripe", "ALPHA", "Alpha Hosting B.V.", "NL", "abuse@host-a.test", peers=(64550,))]
+AUTNUMS = [
+    Autnum(64540, "ripe", "ALPHA", "Alpha Hosting B.V.", "NL", "abuse@host-a.test", peers=(64550,)),
+    Autnum(64550, "ripe", "TRANSIT", "Transit Carrier plc", "GB", "abuse@transit.test"),
+]
 REGISTRATIONS = [
     Registration("nomail.test", "Example Registrar, Inc.", "9991", "abuse@registrar.test"),
     Registration("host-a.test", "Example Registrar, Inc.", "9991", "abuse@registrar.test"),
@@ -215,6 +218,28 @@ def test_a_reminder_lists_the_history_and_answers_the_first_notice(
     assert reminder["In-Reply-To"] == first["Message-ID"]
     body = reminder.get_body(preferencelist=("plain",)).get_content()  # type: ignore[union-attr]
     assert "Notified before: notice to the hosting provider" in body
+
+
+def test_an_escalation_goes_to_the_registrar_and_the_upstream(
+    world: Sandbox, store: Store, settings: Settings, clock: ManualClock
+) -> None:
+    url = world.url("host-a.test", "/1.jpg")
+    ids = make_live(store, clock, {url: "127.0.40.1"})
+    round_and_send(store, settings, clock)
+    clock.advance(timedelta(days=7))
+    with store.session() as session:
+        session.query(Case).filter_by(id=ids[url]).update({"next_notice_at": clock.now()})
+    notices = composer(store, settings, clock)
+    notices.compose_round([ids[url]], level="escalation", now=clock.now())
+    Outbox(store, settings, clock).deliver_due()
+    [to_registrar] = received(world, "abuse@registrar.test")
+    [to_upstream] = received(world, "abuse@transit.test")
+    assert len(received(world, "abuse@host-a.test")) == 1  # the host is not escalated to
+    registrar_body = to_registrar.get_body(preferencelist=("plain",)).get_content()  # type: ignore[union-attr]
+    assert "as the domain's registrar" in registrar_body and "suspend the domain" in registrar_body
+    upstream_body = to_upstream.get_body(preferencelist=("plain",)).get_content()  # type: ignore[union-attr]
+    assert "upstream network provider" in upstream_body and "stop routing it" in upstream_body
+    assert "Notified before: notice to the hosting provider" in upstream_body
 
 
 def test_a_cdn_is_asked_to_pass_the_report_on_and_disclose_the_origin(
