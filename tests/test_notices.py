@@ -124,6 +124,12 @@ def make_live(store: Store, clock: ManualClock, urls: dict[str, str]) -> dict[st
     return ids
 
 
+def make_due(store: Store, case_id: int, clock: ManualClock) -> None:
+    """What the chase does when a reminder or escalation falls due."""
+    with store.session() as session:
+        session.query(Case).filter_by(id=case_id).update({"next_notice_at": clock.now()})
+
+
 def round_and_send(store: Store, settings: Settings, clock: ManualClock, **outbox_options: object) -> Outbox:
     notices = composer(store, settings, clock)
     notices.compose_round(notices.due_case_ids(clock.now()), level="initial", now=clock.now())
@@ -209,8 +215,7 @@ def test_a_reminder_lists_the_history_and_answers_the_first_notice(
     clock.advance(timedelta(days=2))
     notices = composer(store, settings, clock)
     notices.compose_round([ids[url]], level="reminder", now=clock.now())  # not due: nothing composed
-    with store.session() as session:
-        session.query(Case).filter_by(id=ids[url]).update({"next_notice_at": clock.now()})
+    make_due(store, ids[url], clock)
     notices.compose_round([ids[url]], level="reminder", now=clock.now())
     Outbox(store, settings, clock).deliver_due()
     first, reminder = received(world, "abuse@host-a.test")
@@ -227,8 +232,7 @@ def test_an_escalation_goes_to_the_registrar_and_the_upstream(
     ids = make_live(store, clock, {url: "127.0.40.1"})
     round_and_send(store, settings, clock)
     clock.advance(timedelta(days=7))
-    with store.session() as session:
-        session.query(Case).filter_by(id=ids[url]).update({"next_notice_at": clock.now()})
+    make_due(store, ids[url], clock)
     notices = composer(store, settings, clock)
     notices.compose_round([ids[url]], level="escalation", now=clock.now())
     Outbox(store, settings, clock).deliver_due()
