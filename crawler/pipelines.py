@@ -16,7 +16,8 @@ from typing import TYPE_CHECKING, Any
 from scrapy.utils.defer import maybe_deferred_to_future
 from twisted.internet import defer, task, threads
 
-from takedown.revisits import DEFAULT_REMOVED_PAGE_PATTERNS, Fetch, record_fetches
+from takedown.policy import ChasePolicy
+from takedown.revisits import DEFAULT_REMOVED_PAGE_PATTERNS, Fetch, RevisitCadence, record_fetches
 from takedown.store import Store
 
 if TYPE_CHECKING:
@@ -37,12 +38,14 @@ class RecordCheckPipeline:
         stats: Any = None,
         batch_size: int = 200,
         flush_seconds: float = 0.5,
+        cadence: RevisitCadence | None = None,
     ) -> None:
         self.database_url = database_url
         self.removed_patterns = removed_patterns or list(DEFAULT_REMOVED_PAGE_PATTERNS)
         self.stats = stats
         self.batch_size = batch_size
         self.flush_seconds = flush_seconds
+        self.cadence = cadence or RevisitCadence()
         self.store: Store | None = None
         self._pending: list[Fetch] = []
         self._queued_batches = 0
@@ -58,6 +61,7 @@ class RecordCheckPipeline:
             crawler.stats,
             batch_size=settings.getint("TAKEDOWN_CHECK_BATCH", 200),
             flush_seconds=settings.getfloat("TAKEDOWN_CHECK_FLUSH_SECONDS", 0.5),
+            cadence=RevisitCadence.from_policy(ChasePolicy.load(settings.get("TAKEDOWN_CHASE_POLICY"))),
         )
 
     def open_spider(self, spider: Any = None) -> None:
@@ -94,7 +98,9 @@ class RecordCheckPipeline:
         """Runs on a worker thread: writes the batch, returns the outcomes for counting."""
         assert self.store is not None
         with self.store.session() as session:
-            results = record_fetches(session, batch, removed_patterns=self.removed_patterns)
+            results = record_fetches(
+                session, batch, removed_patterns=self.removed_patterns, cadence=self.cadence
+            )
         return [result.judgement.outcome.value if result else "skipped_closed" for result in results]
 
     def _count(self, outcomes: list[str]) -> None:

@@ -40,6 +40,7 @@ def scrapy_settings(settings: Settings, **overrides: Any) -> ScrapySettings:
     scrapy = ScrapySettings()
     scrapy.setmodule("crawler.settings", priority="project")
     scrapy.set("TAKEDOWN_DATABASE_URL", settings.database_url, priority="cmdline")
+    scrapy.set("TAKEDOWN_CHASE_POLICY", settings.chase_policy, priority="cmdline")
     scrapy.set("TAKEDOWN_DNS_SERVER", settings.dns_server, priority="cmdline")
     scrapy.set("TAKEDOWN_ALLOW_NETWORKS", list(settings.allowed_networks), priority="cmdline")
     scrapy.set("USER_AGENT", settings.user_agent, priority="cmdline")

@@ -77,4 +77,5 @@ RANDOMIZE_DOWNLOAD_DELAY = True
 # Where checks are recorded, and what a "removed" landing page looks like.
 ITEM_PIPELINES = {"crawler.pipelines.RecordCheckPipeline": 100}
 TAKEDOWN_DATABASE_URL = _core.database_url
+TAKEDOWN_CHASE_POLICY = _core.chase_policy
 TAKEDOWN_REMOVED_PAGE_PATTERNS = list(DEFAULT_REMOVED_PAGE_PATTERNS)

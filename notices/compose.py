@@ -24,7 +24,7 @@ from hosting.resolve import HostingResolver, Party, Resolution
 from notices.message import build_message, new_message_id, sender_address
 from notices.render import NoticeRenderer
 from notices.xarf import ReportFacts, build_report, validate
-from takedown.models import Case, Check, Event, Fingerprint, Notice, NoticeCase
+from takedown.models import Case, Check, Event, Fingerprint, Hosting, Notice, NoticeCase
 from takedown.settings import Settings
 from takedown.states import CaseState
 from takedown.store import Store
@@ -90,6 +90,8 @@ class Composer:
         self.settings = settings
         self.renderer = renderer
         self.sender = sender_address(settings.notice_from)
+        self.resolutions: dict[int, Resolution] = {}
+        """The last round's resolution of each case, recorded with its notices."""
 
     def due_case_ids(self, now: datetime, limit: int = ROUND_LIMIT) -> list[int]:
         with self.store.session() as session:
@@ -103,15 +105,19 @@ class Composer:
             )
 
     def drafts(
-        self, case_ids: Sequence[int], *, level: str, now: datetime
+        self, case_ids: Sequence[int], *, level: str, now: datetime, roles: Sequence[str] | None = None
     ) -> tuple[list[Draft], list[tuple[int, str]]]:
-        """The notices a round for ``case_ids`` would write, rendered; nothing is stored."""
+        """The notices a round for ``case_ids`` would write, rendered; nothing is stored.
+
+        ``roles``: whom to write to (the chase's ladder); by default, those the level calls for."""
         facts = self._facts(case_ids)
         groups: dict[str, Draft] = {}
         unaddressable: list[tuple[int, str]] = []
+        self.resolutions = {}
         items = [(fact.url, fact.address) for fact in facts]
         for fact, resolution in zip(facts, self.resolver.resolve_many(items), strict=True):
-            recipients = _recipients(resolution, level)
+            self.resolutions[fact.id] = resolution
+            recipients = _recipients(resolution, level, roles)
             if not recipients:
                 problems = "; ".join(p.message for p in resolution.problems) or "no party has a mailbox"
                 unaddressable.append((fact.id, problems))
@@ -130,8 +136,17 @@ class Composer:
         return drafts, unaddressable
 
     def compose_round(
-        self, case_ids: Sequence[int], *, level: str, now: datetime, actor: str = "notifier"
+        self,
+        case_ids: Sequence[int],
+        *,
+        level: str,
+        now: datetime,
+        actor: str = "notifier",
+        roles: Sequence[str] | None = None,
+        next_notice_at: datetime | None = None,
     ) -> RoundSummary:
+        """Write the round's notices for those of ``case_ids`` still due; each case's next round
+        is set to ``next_notice_at`` (``None``: none planned) in the same transaction."""
         with self.store.session() as session:
             due = list(
                 session.scalars(
@@ -144,7 +159,7 @@ class Composer:
             )
         if not due:
             return RoundSummary()
-        drafts, unaddressable = self.drafts(due, level=level, now=now)
+        drafts, unaddressable = self.drafts(due, level=level, now=now, roles=roles)
         summary = RoundSummary(unaddressable=unaddressable)
         taken = sorted(
             {fact.id for draft in drafts for fact in draft.cases} | {cid for cid, _ in unaddressable}
@@ -153,7 +168,7 @@ class Composer:
             moved = session.execute(
                 update(Case)
                 .where(Case.id.in_(taken), Case.next_notice_at <= now, Case.state == CaseState.LIVE.value)
-                .values(next_notice_at=None)
+                .values(next_notice_at=next_notice_at, notice_rounds=Case.notice_rounds + 1)
                 .execution_options(synchronize_session=False)
             )
             if getattr(moved, "rowcount", -1) != len(taken):  # another composer took some of these meanwhile
@@ -201,6 +216,11 @@ class Composer:
             ]
             if events:
                 session.execute(insert(Event), events)
+            hosting = [
+                _hosting_row(cid, self.resolutions[cid], now) for cid in taken if cid in self.resolutions
+            ]
+            if hosting:
+                session.execute(insert(Hosting), hosting)
         summary.cases = len({fact.id for draft in drafts for fact in draft.cases})
         return summary
 
@@ -360,8 +380,8 @@ class Composer:
         return facts
 
 
-def _recipients(resolution: Resolution, level: str) -> list[tuple[Party, str]]:
-    for roles in (ROLES_FOR_LEVEL[level], FALLBACK_LEVEL.get(level, ())):
+def _recipients(resolution: Resolution, level: str, wanted: Sequence[str] | None) -> list[tuple[Party, str]]:
+    for roles in (wanted or ROLES_FOR_LEVEL[level], FALLBACK_LEVEL.get(level, ())):
         found = [
             (party, email) for party in resolution.parties if party.role in roles for email in party.emails
         ]
@@ -401,3 +421,29 @@ def _event(case_id: int, at: datetime, actor: str, action: str, detail: dict[str
 
 def _iso(when: datetime | None) -> str:
     return when.strftime("%Y-%m-%dT%H:%M:%SZ") if when else "-"
+
+
+def _hosting_row(case_id: int, resolution: Resolution, now: datetime) -> dict[str, Any]:
+    """The resolution a round used for a case: the audit trail, and what statistics group by."""
+    network = resolution.network
+    route = resolution.route
+    hosting = resolution.party("hosting") or resolution.party("cdn")
+    domain = resolution.domain
+    return {
+        "case_id": case_id,
+        "hostname": resolution.hostname[:255],
+        "registered_domain": resolution.registered_domain,
+        "ips": list(resolution.addresses) or None,
+        "asn": route.origin_asns[0] if route and route.origin_asns else None,
+        "network": (network.cidrs[0] if network and network.cidrs else None),
+        "organisation": ((network.organisation or network.name) if network else None),
+        "country": (hosting.country if hosting and hosting.country else (route.country if route else None)),
+        "abuse_contacts": list(hosting.emails) if hosting else None,
+        "registrar": domain.registrar if domain else None,
+        "registrar_abuse": list(domain.registrar_abuse.emails) if domain else None,
+        "cdn": resolution.cdn.cdn.name if resolution.cdn else None,
+        "upstream_asn": route.upstream_asns[0] if route and route.upstream_asns else None,
+        "rdap_sources": [p.evidence for p in resolution.parties] or None,
+        "resolved_at": resolution.resolved_at,
+        "expires_at": None,
+    }

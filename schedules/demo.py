@@ -1,40 +1,39 @@
 """``takedown demo``: the pipeline end to end on the sandbox, in a store of its own.
 
-It grows with the pipeline. Today: an analyst's file is queued (bad rows refused, duplicates
-folded), the same file again opens nothing twice, the sandbox comes up, a revisit crawl checks
-every case, each live case is resolved to the parties who can remove it, notices go out over the
-sandbox's SMTP server (an initial round, then a reminder), a host removes its content after its
-second notice, and the next crawl sees it gone. The chase (#6) will schedule the rounds that the
-demo triggers by hand here.
+An analyst's file is queued (bad rows refused, duplicates folded), the same file again opens nothing
+twice, a case is withdrawn, every case is resolved to the parties who can remove it, then two weeks
+of the chase run on an accelerated clock: each day the jobs ``takedown run`` schedules (a revisit
+crawl in a child process, a notice round under the chase policy, delivery over the sandbox's SMTP
+server). Hosts in the sandbox react to the notices they receive: one removes its content after its
+second notice, a registrar suspends a domain when escalated to, one host never acts and an analyst
+is asked to. It ends with where every case stands and the time-to-removal statistics.
 """
 
 from __future__ import annotations
 
 import csv
-import json
-import os
 import shutil
-import subprocess
-import sys
 import tempfile
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy import update
-
+from hosting.factory import resolver_from_settings
 from sandbox import Sandbox, Scenario
 from sandbox.scenario import BUNDLED_SCENARIOS
+from schedules.jobs import crawl_job, notify_job
 from takedown.cases import list_cases, withdraw
 from takedown.clock import ManualClock
 from takedown.importer import ImportFormat, ImportSummary, import_rows, read_rows
-from takedown.models import Case
 from takedown.presenting import iso
 from takedown.settings import Settings, sqlite_url
-from takedown.states import CaseState
+from takedown.stats import removal_stats
 from takedown.store import Store
 
 START = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+DAYS = 14
+DEMO_POLICY = Path(__file__).resolve().parent / "demo_chase.toml"
+POLICY_NOTE = "reminders every 2 days, 2 of them, then registrar/CDN, then upstream"
 
 
 def run_demo(*, directory: Path | None, actor: str, echo: Callable[[str], None]) -> None:
@@ -68,28 +67,31 @@ def run_demo(*, directory: Path | None, actor: str, echo: Callable[[str], None])
                 )
             echo(f"   case {withdrawn.id} withdrawn")
 
-            echo("4. The revisit crawler checks every open case on the sandbox")
-            _crawl(sandbox, database_url, clock.now(), echo)
-            _show_cases(store, echo)
+            echo("4. Who must take each case down (DNS, RDAP at five registries' servers, CDN, upstream)")
+            _resolve_open(sandbox, store, clock, echo)
 
-            echo(
-                "5. Who must take each live case down (DNS, RDAP at five registries' servers, CDN, upstream)"
+            echo(f"5. The chase on an accelerated clock: a crawl and a notice round a day ({POLICY_NOTE})")
+            settings = Settings.from_env(
+                {
+                    **sandbox.environment(),
+                    "TAKEDOWN_DATABASE_URL": database_url,
+                    "TAKEDOWN_CHASE_POLICY": str(DEMO_POLICY),
+                    "TAKEDOWN_FETCH_TIMEOUT": "5",
+                    "TAKEDOWN_HOME": str(workdir),
+                }
             )
-            _resolve_live(sandbox, store, clock, echo)
+            for day in range(DAYS):
+                _chase_day(day, sandbox, settings, store, clock, echo)
+                clock.advance(timedelta(days=1))
 
-            echo("6. Notices go out: one per recipient, listing all its cases, each with an X-ARF report")
-            _notify(sandbox, store, clock, "initial", echo)
-            clock.advance(timedelta(days=2))
-            echo(f"7. Two days later ({iso(clock.now())}) a reminder round (the chase, #6, will schedule it)")
-            with store.session() as session:
-                session.execute(
-                    update(Case).where(Case.state == CaseState.LIVE.value).values(next_notice_at=clock.now())
-                )
-            _notify(sandbox, store, clock, "reminder", echo)
-            clock.advance(timedelta(days=1))
-            echo(f"8. A day later ({iso(clock.now())}) the crawler revisits what is due")
-            _crawl(sandbox, database_url, clock.now(), echo)
+            echo(f"6. Where every case ended ({iso(clock.now())})")
             _show_cases(store, echo)
+            echo("7. Time to removal, by hosting network (takedown stats)")
+            with store.session() as session:
+                for row in removal_stats(session, "network"):
+                    median = "-" if row.median_hours is None else f"{row.median_hours:.0f} h"
+                    counts = f"removed {row.removed}, still open {row.still_open}"
+                    echo(f"   {row.group:<40} {counts}, median {median}")
         if directory is not None:
             echo(f"The demo's store is kept at {workdir / 'demo.db'}")
     finally:
@@ -134,57 +136,51 @@ def _counts(summary: ImportSummary) -> str:
     )
 
 
-def _crawl(sandbox: Sandbox, database_url: str, now: datetime, echo: Callable[[str], None]) -> None:
-    """One crawl, in a child process as the scheduler will run it (a reactor per process)."""
-    env = {
-        **os.environ,
-        **sandbox.environment(),
-        "TAKEDOWN_DATABASE_URL": database_url,
-        "TAKEDOWN_FETCH_TIMEOUT": "5",
-    }
-    done = subprocess.run(
-        [sys.executable, "-m", "takedown.cli", "crawl", "--json", "--now", iso(now) or ""],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    if done.returncode != 0:
-        raise RuntimeError(f"the revisit crawl failed: {done.stderr.strip()[-1000:]}")
-    summary = json.loads(done.stdout)
-    outcomes = ", ".join(f"{name} {count}" for name, count in summary["outcomes"].items()) or "nothing due"
-    echo(f"   revisited {summary['revisited']}: {outcomes}")
-
-
-def _resolve_live(sandbox: Sandbox, store: Store, clock: ManualClock, echo: Callable[[str], None]) -> None:
-    from hosting.factory import resolver_from_settings
-
+def _resolve_open(sandbox: Sandbox, store: Store, clock: ManualClock, echo: Callable[[str], None]) -> None:
     settings = Settings.from_env({**sandbox.environment(), "TAKEDOWN_DATABASE_URL": "sqlite://"})
     resolver = resolver_from_settings(settings, store=store, clock=clock)
     with store.session() as session:
-        live = [(case.id, case.url) for case in list_cases(session) if case.state == "live"]
-    for (case_id, _), result in zip(live, resolver.resolve_many((url, None) for _, url in live), strict=True):
+        cases = [(case.id, case.url) for case in list_cases(session) if case.is_open]
+    for (case_id, _), result in zip(
+        cases, resolver.resolve_many((url, None) for _, url in cases), strict=True
+    ):
         parties = "; ".join(f"{p.role} {p.name}: {', '.join(p.emails) or '-'}" for p in result.parties)
         echo(f"   case {case_id:<3} {parties}")
 
 
-def _notify(
-    sandbox: Sandbox, store: Store, clock: ManualClock, level: str, echo: Callable[[str], None]
+def _chase_day(
+    day: int,
+    sandbox: Sandbox,
+    settings: Settings,
+    store: Store,
+    clock: ManualClock,
+    echo: Callable[[str], None],
 ) -> None:
-    from hosting.factory import resolver_from_settings
-    from notices.compose import Composer
-    from notices.outbox import Outbox
-    from notices.render import NoticeRenderer
-
-    settings = Settings.from_env({**sandbox.environment(), "TAKEDOWN_DATABASE_URL": "sqlite://"})
-    resolver = resolver_from_settings(settings, store=store, clock=clock)
-    composer = Composer(store, resolver, settings, NoticeRenderer())
-    before = len(sandbox.smtp.messages)
-    composer.compose_round(composer.due_case_ids(clock.now()), level=level, now=clock.now())
-    Outbox(store, settings, clock).deliver_due()
-    for received in sandbox.smtp.messages[before:]:
+    """One day of the chase: what ``takedown run`` does on its schedule, said aloud."""
+    with store.session() as session:
+        before = {case.id: case.state for case in list_cases(session)}
+        crawl_due = any(
+            case.is_open and case.next_check_at is not None and case.next_check_at <= clock.now()
+            for case in list_cases(session)
+        )
+    crawl = crawl_job(settings, clock.now()) if crawl_due else {"revisited": 0}
+    sent_before = len(sandbox.smtp.messages)
+    notified = notify_job(settings, store, clock)
+    lines = []
+    with store.session() as session:
+        for case in list_cases(session):
+            if before.get(case.id) != case.state:
+                lines.append(f"case {case.id} {before.get(case.id)} -> {case.state}")
+    for received in sandbox.smtp.messages[sent_before:]:
         message = received.message
-        echo(f"   to {message['To']}: {message['Subject']} ({len(list(message.iter_attachments()))} X-ARF)")
+        subject = str(message["Subject"]).split("] ", 1)[-1].split(":", 1)[0]
+        cases = len(list(message.iter_attachments()))
+        lines.append(f"{subject.lower()} to {message['To']} ({cases} case{'s' if cases > 1 else ''})")
+    lines += [f"case {case_id}: an analyst must act" for case_id in notified.rounds.needs_analyst]
+    if crawl["revisited"] or lines:
+        echo(f"   day {day:<2} {iso(clock.now())}  revisited {crawl['revisited']}")
+        for line in lines:
+            echo(f"          {line}")
 
 
 def _show_cases(store: Store, echo: Callable[[str], None]) -> None:

@@ -628,29 +628,37 @@ def _composer(app: App) -> Any:
 
 
 @notices.command("send")
-@click.option("--due", is_flag=True, help="First compose the notices now due (live cases not yet notified).")
+@click.option(
+    "--due", is_flag=True, help="First compose the notice rounds now due, as the chase policy says."
+)
 @json_option
 @click.pass_obj
 def notices_send(app: App, due: bool, as_json: bool) -> None:
-    """Deliver what the outbox holds (after composing the due notices, with --due).
+    """Deliver what the outbox holds (after composing the due notice rounds, with --due).
 
-    One notice per recipient per round, listing all its cases, each with an X-ARF report. A notice
-    is written before it is sent and sent at most once; see `takedown notices list`.
+    A case's round is its initial notice, then reminders, then escalations up the ladder, as the
+    chase policy (TAKEDOWN_CHASE_POLICY) says; past the last rung an analyst is asked to act. One
+    notice per recipient per round, listing all its cases, each with an X-ARF report. A notice is
+    written before it is sent and sent at most once; see `takedown notices list`.
 
     Exit status: 0 all delivered; 3 something was deferred, refused, uncertain, or had no recipient.
     """
     from notices.outbox import Outbox
+    from schedules.chase import notice_round
+    from takedown.policy import ChasePolicy
 
     with errors_as_exit_codes():
-        composed: dict[str, Any] = {"notices": 0, "cases": 0, "unaddressable": []}
+        composed: dict[str, Any] = {"notices": 0, "cases": 0, "unaddressable": [], "needs_analyst": []}
         if due:
-            composer = _composer(app)
-            now = app.clock.now()
-            summary = composer.compose_round(composer.due_case_ids(now), level="initial", now=now)
+            rounds = notice_round(
+                _composer(app), ChasePolicy.load(app.settings.chase_policy), now=app.clock.now()
+            )
             composed = {
-                "notices": len(summary.notices),
-                "cases": summary.cases,
-                "unaddressable": [{"case": cid, "reason": why} for cid, why in summary.unaddressable],
+                "notices": sum(rounds.notices.values()),
+                "cases": sum(rounds.cases.values()),
+                "by_level": rounds.notices,
+                "unaddressable": [{"case": cid, "reason": why} for cid, why in rounds.unaddressable],
+                "needs_analyst": rounds.needs_analyst,
             }
         delivered = Outbox(app.store, app.settings, app.clock).deliver_due()
     report = {"composed": composed, "delivered": delivered.counts, "recovered": delivered.recovered}
@@ -661,6 +669,8 @@ def notices_send(app: App, due: bool, as_json: bool) -> None:
             click.echo(f"composed {composed['notices']} notices about {composed['cases']} cases")
             for item in composed["unaddressable"]:
                 click.echo(f"  case {item['case']}: nobody to notify ({item['reason']})")
+            for case_id in composed["needs_analyst"]:
+                click.echo(f"  case {case_id}: still live after every notice round; an analyst must act")
         counts = (
             ", ".join(f"{name} {count}" for name, count in sorted(delivered.counts.items())) or "nothing due"
         )
@@ -789,6 +799,50 @@ def notices_list(app: App, status: str | None, limit: int, as_json: bool) -> Non
             f"{row['id']:>5} {row['status']:<12} {row['level']:<10} {row['role'] or '-':<9}"
             f" {row['recipient']}  {row['cases']} case(s)  {when}{error}"
         )
+
+
+# --- stats -----------------------------------------------------------------------------------------
+
+
+@cli.command()
+@click.option("--by", type=click.Choice(["network", "asn", "country"]), default="network", show_default=True)
+@click.option(
+    "--chart", type=click.Path(dir_okay=False), help="Also draw median and p90 per group as a PNG here."
+)
+@json_option
+@click.pass_obj
+def stats(app: App, by: str, chart: str | None, as_json: bool) -> None:
+    """Time to removal (first seen live -> removed) per hosting network, AS or country.
+
+    Median, 90th percentile, and the share removed within 24 hours and 7 days, over the cases whose
+    removal was confirmed; cases still open are counted beside them.
+    """
+    from takedown.stats import removal_stats, write_chart
+
+    with errors_as_exit_codes():
+        with app.store.session() as session:
+            rows = removal_stats(session, by)
+        if chart:
+            write_chart(rows, chart, f"Time to removal by {by}")
+    if as_json:
+        print_json({"by": by, "groups": [row.to_dict() for row in rows]})
+        return
+    click.echo(f"{by:<40} {'removed':>7} {'open':>5} {'median h':>9} {'p90 h':>8} {'<=24h':>6} {'<=7d':>6}")
+    for row in rows:
+        click.echo(
+            f"{row.group[:40]:<40} {row.removed:>7} {row.still_open:>5} {_number(row.median_hours):>9}"
+            f" {_number(row.p90_hours):>8} {_share(row.within_24h):>6} {_share(row.within_7d):>6}"
+        )
+    if chart:
+        click.echo(f"chart written to {chart}")
+
+
+def _number(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1f}"
+
+
+def _share(value: float | None) -> str:
+    return "-" if value is None else f"{value:.0%}"
 
 
 # --- crawl -----------------------------------------------------------------------------------------

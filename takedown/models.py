@@ -108,6 +108,12 @@ class Case(Base):
     last_seen_live_at: Mapped[datetime | None]
     last_checked_at: Mapped[datetime | None]
     first_notice_at: Mapped[datetime | None]
+    notice_rounds: Mapped[int] = mapped_column(
+        Integer, default=0, server_default="0", doc="Notice rounds composed: where the case is on the ladder."
+    )
+    needs_analyst: Mapped[bool] = mapped_column(
+        Boolean, default=False, server_default=text("false"), doc="The chase gave up: an analyst must act."
+    )
     gone_since: Mapped[datetime | None]
     removed_at: Mapped[datetime | None]
     closed_at: Mapped[datetime | None]
@@ -195,6 +201,9 @@ class Hosting(Base):
     __tablename__ = "hosting"
 
     id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int | None] = mapped_column(
+        ForeignKey("case.id"), index=True, doc="The case it was resolved for, when a notice was composed."
+    )
     hostname: Mapped[str] = mapped_column(String(255), index=True)
     registered_domain: Mapped[str | None] = mapped_column(String(255))
     ips: Mapped[list[Any] | None]

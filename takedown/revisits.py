@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from takedown.cases import move
 from takedown.models import Case, Check, Event
+from takedown.policy import ChasePolicy
 from takedown.states import OPEN_STATES, CaseState
 from takedown.store import Store
 
@@ -75,7 +76,7 @@ class Judgement:
 
 @dataclass
 class RevisitCadence:
-    """When to look again, by outcome. The chase policy (issue #6) will own these numbers."""
+    """When to look again, by outcome, and when a second "gone" confirms a removal."""
 
     after: dict[Outcome, timedelta] = field(
         default_factory=lambda: {
@@ -86,6 +87,14 @@ class RevisitCadence:
             Outcome.REFUSED: timedelta(hours=24),
         }
     )
+    confirm_removal_after: timedelta = timedelta(hours=12)
+
+    @classmethod
+    def from_policy(cls, policy: ChasePolicy) -> RevisitCadence:
+        return cls(
+            after={outcome: policy.revisit_after[outcome.value] for outcome in Outcome},
+            confirm_removal_after=policy.confirm_removal_after,
+        )
 
 
 def judge(
@@ -154,7 +163,8 @@ def record_fetches(
     Set-based: one query loads the cases, one INSERT writes the checks, one writes the events. The
     ORM, object by object with a flush per check, cost 1.5 ms a check and starved the crawler.
     """
-    after = (cadence or RevisitCadence()).after
+    cadence = cadence or RevisitCadence()
+    after = cadence.after
     cases = {
         case.id: case
         for case in session.scalars(
@@ -192,10 +202,21 @@ def record_fetches(
         elif judgement.outcome is Outcome.GONE:
             case.gone_since = case.gone_since or now
         target = _STATE_FOR.get(judgement.outcome)
+        if (
+            target is CaseState.GONE
+            and case.state == CaseState.GONE.value
+            and case.gone_since is not None
+            and now - case.gone_since >= cadence.confirm_removal_after
+        ):
+            # A second look, long enough after the first, agrees: the removal is confirmed. It is
+            # dated from the first sighting, which is when the content was last known to be gone.
+            target = CaseState.REMOVED
+            case.removed_at = case.gone_since
         if target is not None and target.value != case.state:
             detail = {"check": check_id, "reason": judgement.reason}
             events.append(move(case, target, actor=actor, now=now, action="revisit", detail=detail))
-        case.next_check_at = now + after[judgement.outcome]
+        if case.is_open:
+            case.next_check_at = now + after[judgement.outcome]
         results[index] = Recorded(check_id, judgement)
     if events:
         session.execute(insert(Event), events)

@@ -78,6 +78,8 @@ class Settings:
     smtp_password: str | None = field(default=None, repr=False)
     """From the environment only; never printed, logged or stored."""
     smtp_timeout: float = 60.0
+    chase_policy: str | None = None
+    """The chase policy file (TOML, see ``schedules/chase.toml``); the built-in defaults when unset."""
     smtp_ca_file: str | None = None
     """CA certificates to trust for STARTTLS besides the system's (an internal relay's own CA)."""
 
@@ -116,6 +118,7 @@ class Settings:
             smtp_password=env.get("TAKEDOWN_SMTP_PASSWORD") or None,
             smtp_timeout=_number(env, "TAKEDOWN_SMTP_TIMEOUT", 60.0, float),
             smtp_ca_file=env.get("TAKEDOWN_SMTP_CA_FILE") or None,
+            chase_policy=env.get("TAKEDOWN_CHASE_POLICY") or None,
         )
 
 

@@ -202,20 +202,20 @@ def test_an_unknown_option_is_a_usage_error() -> None:
 def test_the_demo_runs_in_a_directory_of_its_own(tmp_path: Path) -> None:
     result = CliRunner().invoke(cli, ["demo", "--directory", str(tmp_path / "demo")], catch_exceptions=False)
     assert result.exit_code == 0, result.output
-    first, second = result.stdout.split("8. A day later")
-    assert "queued 7, reopened 0, already open 1, refused 2" in first
-    assert "queued 0, reopened 0, already open 8, refused 2" in first
-    assert "revisited 6: gone 1, live 5" in first
-    assert re.search(r"case 4 +live +http://host-b\.test:\d+/x\.jpg", first)
-    assert re.search(r"case 3 +cdn SandCDN: abuse@sandcdn\.test; registrar Second Registrar Ltd", first)
-    assert "hosting Beta Web Services LLC: abuse@host-b.test" in first
-    assert re.search(
-        r"to abuse@host-a\.test: \[TD-[0-9A-F-]+\] Takedown request: 2 URLs .* \(2 X-ARF\)", first
-    )
-    assert re.search(r"to abuse@host-b\.test: \[TD-[0-9A-F-]+\] Reminder: takedown request", first)
-    assert "revisited 6: gone 2, live 4" in second
-    assert re.search(r"case 4 +gone +http://host-b\.test:\d+/x\.jpg", second), (
-        "host B removed it after two notices"
-    )
-    assert re.search(r"case 7 +withdrawn", second)
+    out = result.stdout
+    assert "queued 7, reopened 0, already open 1, refused 2" in out
+    assert "queued 0, reopened 0, already open 8, refused 2" in out
+    assert re.search(r"case 3 +cdn SandCDN: abuse@sandcdn\.test; registrar Second Registrar Ltd", out)
+    chase = out.split("5. The chase")[1]
+    assert "takedown request to abuse@host-a.test (2 cases)" in chase
+    assert "reminder to abuse@host-b.test (2 cases)" in chase
+    assert re.search(r"case 4 gone -> removed", chase), "host B removed /x.jpg after its second notice"
+    assert "escalation to abuse@registrar.test (3 cases)" in chase
+    assert re.search(r"case 5 gone -> removed", chase), "the registrar suspended gone-soon.test"
+    assert "escalation to abuse@transit.test" in chase
+    assert "case 1: an analyst must act" in chase
+    final = out.split("6. Where every case ended")[1]
+    assert re.search(r"case 4 +removed +http://host-b\.test:\d+/x\.jpg", final)
+    assert re.search(r"case 1 +live", final) and re.search(r"case 7 +withdrawn", final)
+    assert re.search(r"all +removed 2, still open 3, median 120 h", final)
     assert (tmp_path / "demo" / "demo.db").exists()

@@ -1,0 +1,97 @@
+"""The chase: each due case gets the notice round its place on the ladder calls for.
+
+A case's ``notice_rounds`` says where it is: the first round is the initial notice to the host,
+the next ``reminders`` are reminders, then each escalation writes to the next rung of the ladder
+(registrar and CDN, then upstream). When the ladder is exhausted the chase stops writing and flags
+the case for an analyst. Rounds are ``reminder_after`` apart; the revisits that run meanwhile close
+the case as soon as the content is confirmed gone, and a closed case is never due again.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import insert, select, update
+
+from notices.compose import Composer
+from takedown.models import Case, Event
+from takedown.policy import ChasePolicy
+from takedown.states import CaseState
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class NoticeRoundSummary:
+    notices: dict[str, int] = field(default_factory=dict)
+    """Notices composed, by level."""
+    cases: dict[str, int] = field(default_factory=dict)
+    unaddressable: list[tuple[int, str]] = field(default_factory=list)
+    needs_analyst: list[int] = field(default_factory=list)
+
+
+def notice_round(
+    composer: Composer, policy: ChasePolicy, *, now: datetime, actor: str = "chase"
+) -> NoticeRoundSummary:
+    """Compose every notice due at ``now``, level by level, as ``policy`` says."""
+    store = composer.store
+    summary = NoticeRoundSummary()
+    with store.session() as session:
+        due = session.execute(
+            select(Case.id, Case.notice_rounds)
+            .where(Case.next_notice_at <= now, Case.state == CaseState.LIVE.value)
+            .order_by(Case.next_notice_at, Case.id)
+        ).all()
+    plans: dict[tuple[str, tuple[str, ...]], list[int]] = defaultdict(list)
+    exhausted: list[int] = []
+    for case_id, rounds in due:
+        step = policy.level_for(rounds or 0)
+        if step is None:
+            exhausted.append(case_id)
+        else:
+            plans[step].append(case_id)
+    if exhausted:
+        summary.needs_analyst = _ask_an_analyst(composer, exhausted, now, actor)
+    next_round = now + policy.reminder_after
+    for (level, roles), case_ids in plans.items():
+        result = composer.compose_round(
+            case_ids, level=level, roles=roles, now=now, actor=actor, next_notice_at=next_round
+        )
+        summary.notices[level] = summary.notices.get(level, 0) + len(result.notices)
+        summary.cases[level] = summary.cases.get(level, 0) + result.cases
+        summary.unaddressable += result.unaddressable
+    return summary
+
+
+def _ask_an_analyst(composer: Composer, case_ids: list[int], now: datetime, actor: str) -> list[int]:
+    with composer.store.session() as session:
+        flagged = list(
+            session.scalars(
+                update(Case)
+                .where(Case.id.in_(case_ids), Case.next_notice_at <= now, Case.state == CaseState.LIVE.value)
+                .values(needs_analyst=True, next_notice_at=None)
+                .returning(Case.id)
+            )
+        )
+        if flagged:
+            session.execute(
+                insert(Event),
+                [
+                    {
+                        "case_id": cid,
+                        "at": now,
+                        "actor": actor,
+                        "action": "needs_analyst",
+                        "from_state": None,
+                        "to_state": None,
+                        "detail": {"reason": "the chase policy's notice rounds are exhausted"},
+                    }
+                    for cid in flagged
+                ],
+            )
+    if flagged:
+        log.warning("%d cases still live after every notice round: an analyst must act", len(flagged))
+    return flagged

@@ -1,0 +1,128 @@
+"""The chase policy file, and the time-to-removal statistics."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from takedown.cli import App, cli
+from takedown.clock import ManualClock
+from takedown.errors import ConfigurationError
+from takedown.models import Case, Hosting
+from takedown.policy import ChasePolicy
+from takedown.settings import Settings
+from takedown.stats import removal_stats
+from takedown.store import Store
+
+SHIPPED = Path(__file__).resolve().parent.parent / "schedules" / "chase.toml"
+
+
+def test_the_shipped_policy_file_states_the_built_in_defaults() -> None:
+    assert ChasePolicy.load(SHIPPED) == ChasePolicy()
+
+
+def test_the_ladder_initial_reminders_escalations_then_an_analyst() -> None:
+    policy = ChasePolicy(reminders=1, ladder=(("registrar",), ("upstream",)), analyst_after=10)
+    assert [policy.level_for(n) for n in range(5)] == [
+        ("initial", ("site", "hosting", "cdn")),
+        ("reminder", ("site", "hosting", "cdn")),
+        ("escalation", ("registrar",)),
+        ("escalation", ("upstream",)),
+        None,
+    ]
+    assert ChasePolicy(analyst_after=1).level_for(1) is None
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("[revisit_hours]\nlive = -1", r"\[revisit_hours\] live: expected a number of hours"),
+        ("[revisit_hours]\nsoon = 1", r"'soon' is not one of"),
+        ("[notices]\nladder = [['police']]", "ladder rungs are lists of roles"),
+        ("[notices]\nreminders = 1.5", r"\[notices\] reminders: expected a whole number"),
+        ("[chase]\nx = 1", "unknown section"),
+        ("not toml = = 1", "cannot read"),
+    ],
+)
+def test_policy_mistakes_are_named(tmp_path: Path, text: str, message: str) -> None:
+    path = tmp_path / "policy.toml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(ConfigurationError, match=message):
+        ChasePolicy.load(path)
+
+
+def add_case(
+    store: Store, n: int, *, live: datetime, removed: datetime | None, country: str, asn: int
+) -> None:
+    with store.session() as session:
+        case = Case(
+            url=f"http://h{n}.test/x",
+            canonical_url=f"http://h{n}.test/x",
+            dedup_key=f"http://h{n}.test/x",
+            dedup_hash=f"{n:064x}",
+            host=f"h{n}.test",
+            category="csam",
+            state="removed" if removed else "live",
+            queued_by="t",
+            queued_at=live,
+            updated_at=live,
+            first_seen_live_at=live,
+            removed_at=removed,
+            closed_at=removed,
+        )
+        session.add(case)
+        session.flush()
+        session.add(
+            Hosting(
+                case_id=case.id,
+                hostname=case.host,
+                asn=asn,
+                network="192.0.2.0/24",
+                organisation="Example",
+                country=country,
+                resolved_at=live,
+            )
+        )
+
+
+def test_time_to_removal_per_group(store: Store) -> None:
+    t0 = datetime(2026, 3, 1, tzinfo=UTC)
+    for n, hours in enumerate([2, 10, 30, 100, 200]):
+        add_case(store, n, live=t0, removed=t0 + timedelta(hours=hours), country="NL", asn=64500)
+    add_case(store, 10, live=t0, removed=None, country="NL", asn=64500)
+    add_case(store, 11, live=t0, removed=t0 + timedelta(hours=5), country="US", asn=64501)
+    with store.session() as session:
+        rows = {row.group: row for row in removal_stats(session, "country")}
+        by_asn = [row.group for row in removal_stats(session, "asn")]
+    nl = rows["NL"]
+    assert (nl.removed, nl.still_open, nl.median_hours) == (5, 1, 30.0)
+    assert nl.p90_hours == pytest.approx(160.0)
+    assert (nl.within_24h, nl.within_7d) == (0.4, 0.8)  # 200 h is past a week
+    assert rows["all"].removed == 6 and rows["US"].median_hours == 5.0
+    assert by_asn == ["AS64500", "AS64501", "all"]
+
+
+def test_stats_command_prints_json_and_draws_a_chart(store: Store, tmp_path: Path) -> None:
+    t0 = datetime(2026, 3, 1, tzinfo=UTC)
+    add_case(store, 1, live=t0, removed=t0 + timedelta(hours=20), country="NL", asn=64500)
+    app = App(settings=Settings.from_env({"TAKEDOWN_HOME": str(tmp_path)}), clock=ManualClock(), _store=store)
+    chart = tmp_path / "ttr.png"
+    result = CliRunner().invoke(cli, ["stats", "--by", "country", "--json", "--chart", str(chart)], obj=app)
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    assert data["groups"][0] == {
+        "group": "NL",
+        "removed": 1,
+        "still_open": 0,
+        "median_hours": 20.0,
+        "p90_hours": 20.0,
+        "within_24h": 1.0,
+        "within_7d": 1.0,
+    }
+    assert chart.read_bytes().startswith(b"\x89PNG")
+    text = CliRunner().invoke(cli, ["stats", "--by", "country"], obj=app)
+    assert "NL" in text.output and "100%" in text.output
