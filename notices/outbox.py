@@ -18,12 +18,14 @@ whatever was not recorded as sent, would spam providers every time a sender cras
 from __future__ import annotations
 
 import logging
+import os
+import socket
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import insert, or_, select, update
 
 from notices.delivery import Attempt, Outcome, SMTPTransport
 from notices.message import sender_address
@@ -65,6 +67,8 @@ class Outbox:
         transport: SMTPTransport | None = None,
         actor: str = "notifier",
         checkpoint: Callable[[str], None] = lambda point: None,
+        sender_id: str | None = None,
+        dead_senders: frozenset[str] = frozenset(),
     ) -> None:
         """``checkpoint`` is called at the points where a crash is worth testing ("claimed",
         "transmitting", "answered"); tests make it raise there."""
@@ -74,6 +78,10 @@ class Outbox:
         self.sender = sender_address(settings.notice_from)[1]
         self.actor = actor
         self.checkpoint = checkpoint
+        self.sender_id = sender_id or default_sender_id(clock)
+        self.dead_senders = dead_senders
+        """Senders known to have died (a scheduler whose lock was taken over): their claims are
+        settled at once instead of after the lease."""
 
     def deliver_due(self, *, limit: int | None = None) -> DeliverySummary:
         summary = DeliverySummary(recovered=self.recover())
@@ -98,19 +106,18 @@ class Outbox:
         """Settle claims a crashed sender left behind (see the module's docstring)."""
         now = self.clock.now()
         stale = now - LEASE
+        abandoned = or_(Notice.claimed_at < stale, Notice.claimed_by.in_(sorted(self.dead_senders)))
         recovered: dict[str, int] = {}
         with self.store.session() as session:
             back = session.execute(
                 update(Notice)
-                .where(Notice.status == "sending", Notice.claimed_at < stale)
+                .where(Notice.status == "sending", abandoned)
                 .values(status="retry", next_attempt_at=now, last_error="sender stopped before transmitting")
                 .execution_options(synchronize_session=False)
             )
             recovered["retry"] = int(getattr(back, "rowcount", 0) or 0)
             uncertain = list(
-                session.scalars(
-                    select(Notice.id).where(Notice.status == "transmitting", Notice.claimed_at < stale)
-                )
+                session.scalars(select(Notice.id).where(Notice.status == "transmitting", abandoned))
             )
             for notice_id in uncertain:
                 self._record(
@@ -131,7 +138,9 @@ class Outbox:
             claimed = session.execute(
                 update(Notice)
                 .where(Notice.id == notice_id, Notice.status.in_(("pending", "retry")))
-                .values(status="sending", claimed_at=now, attempts=Notice.attempts + 1)
+                .values(
+                    status="sending", claimed_at=now, claimed_by=self.sender_id, attempts=Notice.attempts + 1
+                )
                 .execution_options(synchronize_session=False)
             )
             if getattr(claimed, "rowcount", 0) != 1:
@@ -215,3 +224,8 @@ def _mark_bad(session: Any, address: str, reason: str, now: datetime, actor: str
     entry.bad_since = entry.bad_since or now
     entry.note = f"bounced: {reason}"[:1000]
     entry.updated_at, entry.updated_by = now, actor
+
+
+def default_sender_id(clock: Clock) -> str:
+    """``host:pid:start``: unique to this process, readable in ``notices list``."""
+    return f"{socket.gethostname()}:{os.getpid()}:{clock.now():%Y%m%dT%H%M%S}"[:200]

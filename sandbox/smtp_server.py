@@ -67,6 +67,8 @@ class _Handler:
                 sink.drop_after_data -= 1
         for recipient in received.recipients:
             sink.on_delivery(recipient.lower())
+        if sink.stall_after_data:
+            await asyncio.sleep(sink.stall_after_data)
         if drop:  # taken, but the sender never hears so
             transport: Any = server.transport
             transport.abort()
@@ -85,6 +87,8 @@ class SMTPSink:
     """Answer the next N messages with 451 at the end of DATA."""
     drop_after_data: int = 0
     """Keep the next N messages, then drop the connection before the 250 reply."""
+    stall_after_data: float = 0.0
+    """Seconds to keep a sender waiting for the reply after taking its message (a slow relay)."""
     tls_context: ssl.SSLContext | None = None
     """Offer STARTTLS with this server context, and insist on it before MAIL."""
     credentials: tuple[str, str] | None = None

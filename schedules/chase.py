@@ -16,7 +16,7 @@ from datetime import datetime
 
 from sqlalchemy import insert, select, update
 
-from notices.compose import Composer
+from notices.compose import ROUND_LIMIT, Composer
 from takedown.models import Case, Event
 from takedown.policy import ChasePolicy
 from takedown.states import CaseState
@@ -34,9 +34,10 @@ class NoticeRoundSummary:
 
 
 def notice_round(
-    composer: Composer, policy: ChasePolicy, *, now: datetime, actor: str = "chase"
+    composer: Composer, policy: ChasePolicy, *, now: datetime, actor: str = "chase", limit: int = ROUND_LIMIT
 ) -> NoticeRoundSummary:
-    """Compose every notice due at ``now``, level by level, as ``policy`` says."""
+    """Compose the notices due at ``now`` (the most overdue ``limit`` cases; the rest wait for the
+    next round), level by level, as ``policy`` says."""
     store = composer.store
     summary = NoticeRoundSummary()
     with store.session() as session:
@@ -44,6 +45,7 @@ def notice_round(
             select(Case.id, Case.notice_rounds)
             .where(Case.next_notice_at <= now, Case.state == CaseState.LIVE.value)
             .order_by(Case.next_notice_at, Case.id)
+            .limit(limit)
         ).all()
     plans: dict[tuple[str, tuple[str, ...]], list[int]] = defaultdict(list)
     exhausted: list[int] = []

@@ -12,7 +12,7 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
@@ -843,6 +843,59 @@ def _number(value: float | None) -> str:
 
 def _share(value: float | None) -> str:
     return "-" if value is None else f"{value:.0%}"
+
+
+# --- run -------------------------------------------------------------------------------------------
+
+
+@cli.command()
+@click.option("--once", is_flag=True, help="One crawl and one notice round, then exit (for cron).")
+@click.option(
+    "--crawl-every", type=click.FloatRange(min=0.01), default=15.0, show_default=True, help="Minutes."
+)
+@click.option(
+    "--notify-every", type=click.FloatRange(min=0.01), default=5.0, show_default=True, help="Minutes."
+)
+@click.option(
+    "--stale-after",
+    type=click.FloatRange(min=1),
+    default=120.0,
+    show_default=True,
+    help="Seconds without a heartbeat after which a scheduler is presumed dead and its lock taken over.",
+)
+@json_option
+@click.pass_obj
+def run(
+    app: App, once: bool, crawl_every: float, notify_every: float, stale_after: float, as_json: bool
+) -> None:
+    """The scheduler: revisit due cases, send due notice rounds, confirm removals, until stopped.
+
+    Only one scheduler runs against a store (a lock in the store; a second one exits with status
+    75). SIGTERM or Ctrl-C stop it gracefully: running jobs finish, the lock is released. Crawls
+    run as child processes (`takedown crawl`), so the scheduler never hosts Twisted's reactor.
+    """
+    from schedules.daemon import Cadence, run_daemon, run_once
+    from schedules.lock import SchedulerAlreadyRunning
+
+    stale = timedelta(seconds=stale_after)
+    with errors_as_exit_codes():
+        try:
+            if once:
+                result = run_once(app.settings, app.store, app.clock, stale_after=stale)
+                if as_json:
+                    print_json(result)
+                else:
+                    click.echo(
+                        f"revisited {result['crawl']['revisited']}; notices composed {result['notices']},"
+                        f" delivered {result['delivered']}"
+                    )
+                return
+            cadence = Cadence(timedelta(minutes=crawl_every), timedelta(minutes=notify_every), stale)
+            run_daemon(
+                app.settings, app.store, app.clock, cadence, echo=lambda line: click.echo(line, err=True)
+            )
+        except SchedulerAlreadyRunning as exc:
+            fail(str(exc), exitcodes.BUSY)
 
 
 # --- crawl -----------------------------------------------------------------------------------------

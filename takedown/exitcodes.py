@@ -14,3 +14,6 @@ REFUSED = 5
 """Understood but not allowed in the record's present state (e.g. withdrawing a closed case)."""
 DATA_ERROR = 65
 """All of the input was refused (EX_DATAERR); nothing was done."""
+BUSY = 75
+"""Another process holds what was asked for (a scheduler already runs on this store): try later
+(EX_TEMPFAIL)."""

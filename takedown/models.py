@@ -292,6 +292,9 @@ class Notice(Base):
     claimed_at: Mapped[datetime | None] = mapped_column(
         doc="When a sender took it; a stale claim is recovered."
     )
+    claimed_by: Mapped[str | None] = mapped_column(
+        String(200), doc="Which sender: host, process, start time."
+    )
     message: Mapped[str | None] = mapped_column(
         Text, doc="The whole message as composed (RFC 5322): what is sent is exactly what was recorded."
     )
@@ -321,3 +324,14 @@ class Event(Base):
     detail: Mapped[dict[str, Any] | None]
 
     case: Mapped[Case] = relationship(back_populates="events")
+
+
+class SchedulerLock(Base):
+    """The one scheduler allowed to run against this store: who it is and when it last said so."""
+
+    __tablename__ = "scheduler_lock"
+
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    owner: Mapped[str] = mapped_column(String(200))
+    acquired_at: Mapped[datetime]
+    heartbeat_at: Mapped[datetime]

@@ -1,0 +1,144 @@
+"""``takedown run``: the scheduler daemon.
+
+APScheduler (a background scheduler: jobs run on its worker threads, the main thread waits for a
+signal) runs three jobs, each at most one at a time and coalesced when late:
+
+- the revisit crawl (:func:`schedules.jobs.crawl_job`, a child process) every ``crawl_every``;
+- the notice round and delivery (:func:`schedules.jobs.notify_job`) every ``notify_every``;
+- the lock's heartbeat every ``stale_after / 4``.
+
+Start-up takes the store's scheduler lock (a second daemon exits with a message), and settles
+what a dead predecessor left half-sent. SIGTERM or SIGINT stop it gracefully: no new job starts,
+running ones finish (a crawl in progress completes), the lock is released. A restart loses nothing:
+every case, check and notice is in the store, and the outbox never sends a notice twice.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from types import FrameType
+from typing import Any
+
+from apscheduler.events import EVENT_JOB_ERROR, JobExecutionEvent
+from apscheduler.schedulers.background import BackgroundScheduler
+
+from notices.outbox import Outbox
+from schedules.jobs import crawl_job, notify_job
+from schedules.lock import DEFAULT_STALE_AFTER, LockLost, StoreLock
+from takedown.clock import Clock
+from takedown.settings import Settings
+from takedown.store import Store
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Cadence:
+    crawl_every: timedelta = timedelta(minutes=15)
+    notify_every: timedelta = timedelta(minutes=5)
+    stale_after: timedelta = DEFAULT_STALE_AFTER
+
+
+def run_daemon(
+    settings: Settings,
+    store: Store,
+    clock: Clock,
+    cadence: Cadence,
+    *,
+    stop: threading.Event | None = None,
+    echo: Callable[[str], None] = log.info,
+) -> None:
+    """Run until ``stop`` is set (or SIGTERM/SIGINT, when called from the main thread)."""
+    stop = stop or threading.Event()
+    lock = StoreLock(store, clock, stale_after=cadence.stale_after)
+    acquired = lock.acquire()
+    echo(f"scheduler {acquired.owner} running against the store")
+    if acquired.previous_owner is not None:
+        recovered = Outbox(
+            store, settings, clock, dead_senders=frozenset({acquired.previous_owner})
+        ).recover()
+        echo(
+            f"took over from {acquired.previous_owner}, which had stopped answering;"
+            f" settled its notices: {recovered}"
+        )
+    if threading.current_thread() is threading.main_thread():
+        _stop_on_signals(stop, echo)
+    scheduler = BackgroundScheduler(timezone=UTC, job_defaults={"coalesce": True, "max_instances": 1})
+    failures: list[BaseException] = []
+
+    def crawl() -> None:
+        summary = crawl_job(settings, clock.now())
+        echo(f"crawl: revisited {summary['revisited']} {summary['outcomes']}")
+
+    def notify() -> None:
+        result = notify_job(settings, store, clock)
+        if result.rounds.notices or result.delivery.counts:
+            echo(f"notices: composed {result.rounds.notices}, delivered {result.delivery.counts}")
+
+    def heartbeat() -> None:
+        try:
+            lock.heartbeat()
+        except LockLost as exc:
+            failures.append(exc)
+            stop.set()
+
+    def on_error(event: JobExecutionEvent) -> None:
+        log.error("job %s failed: %s", event.job_id, event.exception)
+
+    scheduler.add_listener(on_error, EVENT_JOB_ERROR)
+    now = datetime.now(UTC)
+    scheduler.add_job(
+        heartbeat, "interval", seconds=max(1.0, cadence.stale_after.total_seconds() / 4), id="heartbeat"
+    )
+    scheduler.add_job(
+        crawl, "interval", seconds=cadence.crawl_every.total_seconds(), id="crawl", next_run_time=now
+    )
+    scheduler.add_job(
+        notify, "interval", seconds=cadence.notify_every.total_seconds(), id="notify", next_run_time=now
+    )
+    scheduler.start()
+    try:
+        stop.wait()
+    finally:
+        echo("stopping: waiting for running jobs to finish")
+        scheduler.shutdown(wait=True)
+        if not failures:
+            lock.release()
+        echo("stopped")
+    if failures:
+        raise failures[0]
+
+
+def run_once(
+    settings: Settings, store: Store, clock: Clock, *, stale_after: timedelta = DEFAULT_STALE_AFTER
+) -> dict[str, Any]:
+    """One crawl and one notice round under the lock, then exit: for cron, or a first look."""
+    lock = StoreLock(store, clock, stale_after=stale_after)
+    acquired = lock.acquire()
+    try:
+        if acquired.previous_owner is not None:
+            Outbox(store, settings, clock, dead_senders=frozenset({acquired.previous_owner})).recover()
+        crawl = crawl_job(settings, clock.now())
+        notified = notify_job(settings, store, clock)
+    finally:
+        lock.release()
+    return {
+        "crawl": crawl,
+        "notices": notified.rounds.notices,
+        "delivered": notified.delivery.counts,
+        "needs_analyst": notified.rounds.needs_analyst,
+    }
+
+
+def _stop_on_signals(stop: threading.Event, echo: Callable[[str], None]) -> None:
+    def handler(signum: int, frame: FrameType | None) -> None:
+        echo(f"received {signal.Signals(signum).name}")
+        stop.set()
+
+    signal.signal(signal.SIGTERM, handler)
+    signal.signal(signal.SIGINT, handler)

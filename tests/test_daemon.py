@@ -1,0 +1,140 @@
+"""The scheduler daemon: one per store, graceful stop, and a kill mid-send that sends nothing twice."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from sandbox import Network, Sandbox
+from schedules.lock import LOCK_NAME, LockLost, SchedulerAlreadyRunning, StoreLock
+from takedown import exitcodes
+from takedown.clock import ManualClock, SystemClock
+from takedown.intake import Report, queue_batch, validate_report
+from takedown.models import Notice, SchedulerLock
+from takedown.revisits import Fetch, record_fetches
+from takedown.settings import sqlite_url
+from takedown.store import Store
+
+
+def test_one_scheduler_per_store_and_a_dead_ones_lock_is_taken_over(store: Store, clock: ManualClock) -> None:
+    first = StoreLock(store, clock, stale_after=timedelta(minutes=2))
+    assert first.acquire().previous_owner is None
+    second = StoreLock(store, clock, stale_after=timedelta(minutes=2))
+    second.owner = "other-host:1:x"
+    with pytest.raises(SchedulerAlreadyRunning, match="already running against this store"):
+        second.acquire()
+    clock.advance(timedelta(minutes=1))
+    first.heartbeat()
+    clock.advance(timedelta(minutes=1, seconds=30))
+    with pytest.raises(SchedulerAlreadyRunning):
+        second.acquire()  # the heartbeat kept it alive
+    clock.advance(timedelta(minutes=3))
+    assert second.acquire().previous_owner == first.owner  # the first stopped beating: presumed dead
+    with pytest.raises(LockLost):
+        first.heartbeat()
+    first.release()  # releasing a lock one no longer holds changes nothing
+    assert second.holder() is not None and second.holder()[0] == second.owner  # type: ignore[index]
+    second.release()
+    assert second.holder() is None
+
+
+@pytest.fixture
+def world() -> Iterator[Sandbox]:
+    with Sandbox(
+        {"host-k.test": "127.0.60.1"},
+        networks=[
+            Network("127.0.60.0/24", "ripe", "Kill Hosting", "NL", abuse="abuse@host-k.test", asn=64560)
+        ],
+    ) as sandbox:
+        yield sandbox
+
+
+def daemon(world: Sandbox, database_url: str, home: Path, *extra: str) -> subprocess.Popen[str]:
+    env = {
+        **os.environ,
+        **world.environment(),
+        "TAKEDOWN_DATABASE_URL": database_url,
+        "TAKEDOWN_HOME": str(home),
+        "TAKEDOWN_FETCH_TIMEOUT": "5",
+    }
+    command = [
+        sys.executable,
+        "-m",
+        "takedown.cli",
+        "run",
+        "--crawl-every",
+        "0.1",
+        "--notify-every",
+        "0.02",
+        "--stale-after",
+        "2",
+        *extra,
+    ]
+    return subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def wait_for(condition: Callable[[], bool], seconds: float = 30) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError("timed out waiting")
+        time.sleep(0.1)
+
+
+def statuses(store: Store) -> list[str]:
+    with store.session() as session:
+        return [n.status for n in session.query(Notice)]
+
+
+def test_a_daemon_killed_mid_send_is_restarted_without_a_second_notice(
+    world: Sandbox, tmp_path: Path
+) -> None:
+    database_url = sqlite_url(tmp_path / "takedown.db")
+    store = Store.open(database_url)
+    now = SystemClock().now()
+    with store.session() as session:
+        [queued] = queue_batch(
+            session, [validate_report(Report(world.url("host-k.test", "/k.jpg")))], actor="analyst:t", now=now
+        )
+    with store.session() as session:
+        record_fetches(session, [Fetch(queued.case_id, now, http_status=200, connected_ip="127.0.60.1")])
+    world.smtp.stall_after_data = 60  # the relay takes the message, then keeps the sender waiting
+
+    first = daemon(world, database_url, tmp_path)
+    try:
+        wait_for(lambda: len(world.smtp.messages) == 1 and statuses(store) == ["transmitting"])
+        busy = daemon(world, database_url, tmp_path)
+        assert busy.wait(30) == exitcodes.BUSY
+        assert "already running against this store" in (busy.stderr.read() if busy.stderr else "")
+        first.send_signal(signal.SIGKILL)  # no goodbye: the lock and the claim are left behind
+        first.wait(10)
+    finally:
+        if first.poll() is None:
+            first.kill()
+    world.smtp.stall_after_data = 0
+    time.sleep(2.5)  # the dead one's heartbeat goes stale (--stale-after 2): until then it counts as running
+
+    second = daemon(world, database_url, tmp_path)
+    try:
+        wait_for(lambda: statuses(store) == ["uncertain"], seconds=60)
+        time.sleep(3)  # a few more notice rounds
+        second.send_signal(signal.SIGTERM)
+        assert second.wait(60) == 0
+    finally:
+        if second.poll() is None:
+            second.kill()
+    err = second.stderr.read() if second.stderr else ""
+    assert "took over from" in err and "stopped" in err
+    assert len(world.smtp.received_by("abuse@host-k.test")) == 1
+    with store.session() as session:
+        assert session.get(SchedulerLock, LOCK_NAME) is None  # released on a clean stop
+    store.dispose()
+    assert datetime.now(UTC) - now < timedelta(minutes=5)
