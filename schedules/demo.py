@@ -25,6 +25,7 @@ from schedules.jobs import crawl_job, notify_job
 from takedown.cases import list_cases, withdraw
 from takedown.clock import ManualClock
 from takedown.importer import ImportFormat, ImportSummary, import_rows, read_rows
+from takedown.intake import Report, queue_batch, validate_report
 from takedown.presenting import iso
 from takedown.settings import Settings, sqlite_url
 from takedown.stats import removal_stats
@@ -32,6 +33,7 @@ from takedown.store import Store
 
 START = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 DAYS = 14
+COMES_BACK_DAY = 6
 DEMO_POLICY = Path(__file__).resolve().parent / "demo_chase.toml"
 POLICY_NOTE = "reminders every 2 days, 2 of them, then registrar/CDN, then upstream"
 
@@ -81,7 +83,9 @@ def run_demo(*, directory: Path | None, actor: str, echo: Callable[[str], None])
                 }
             )
             for day in range(DAYS):
-                _chase_day(day, sandbox, settings, store, clock, echo)
+                sandbox.event(f"day:{day}")  # the sandbox's own calendar: content that comes back
+                news = [_report_again(store, sandbox, actor, clock)] if day == COMES_BACK_DAY else []
+                _chase_day(day, sandbox, settings, store, clock, echo, news)
                 clock.advance(timedelta(days=1))
 
             echo(f"6. Where every case ended ({iso(clock.now())})")
@@ -114,6 +118,7 @@ def _write_reports(path: Path, sandbox: Sandbox) -> Path:
         (sandbox.url("host-a.test", "/already-removed.jpg"), "HL-2026-0007"),
         ("ftp://files.host-a.test/x.zip", "HL-2026-0008"),
         ("http://user:secret@host-b.test/p/1", "HL-2026-0009"),
+        (sandbox.url("quick.test", "/q.jpg"), "HL-2026-0011"),
         (sandbox.url("host-b.test", "/reported-in-error.jpg"), "HL-2026-0010"),
     ]
     with path.open("w", newline="", encoding="utf-8") as handle:
@@ -136,6 +141,15 @@ def _counts(summary: ImportSummary) -> str:
     )
 
 
+def _report_again(store: Store, sandbox: Sandbox, actor: str, clock: ManualClock) -> str:
+    url = sandbox.url("quick.test", "/q.jpg")
+    with store.session() as session:
+        [result] = queue_batch(
+            session, [validate_report(Report(url, reference="HL-2026-0011"))], actor=actor, now=clock.now()
+        )
+    return f"{url} is reported again (the content came back): {result.describe()}"
+
+
 def _resolve_open(sandbox: Sandbox, store: Store, clock: ManualClock, echo: Callable[[str], None]) -> None:
     settings = Settings.from_env({**sandbox.environment(), "TAKEDOWN_DATABASE_URL": "sqlite://"})
     resolver = resolver_from_settings(settings, store=store, clock=clock)
@@ -155,6 +169,7 @@ def _chase_day(
     store: Store,
     clock: ManualClock,
     echo: Callable[[str], None],
+    news: list[str],
 ) -> None:
     """One day of the chase: what ``takedown run`` does on its schedule, said aloud."""
     with store.session() as session:
@@ -166,7 +181,7 @@ def _chase_day(
     crawl = crawl_job(settings, clock.now()) if crawl_due else {"revisited": 0}
     sent_before = len(sandbox.smtp.messages)
     notified = notify_job(settings, store, clock)
-    lines = []
+    lines = list(news)
     with store.session() as session:
         for case in list_cases(session):
             if before.get(case.id) != case.state:

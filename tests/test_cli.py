@@ -203,11 +203,13 @@ def test_the_demo_runs_in_a_directory_of_its_own(tmp_path: Path) -> None:
     result = CliRunner().invoke(cli, ["demo", "--directory", str(tmp_path / "demo")], catch_exceptions=False)
     assert result.exit_code == 0, result.output
     out = result.stdout
-    assert "queued 7, reopened 0, already open 1, refused 2" in out
-    assert "queued 0, reopened 0, already open 8, refused 2" in out
+    assert "queued 8, reopened 0, already open 1, refused 2" in out
+    assert "queued 0, reopened 0, already open 9, refused 2" in out
     assert re.search(r"case 3 +cdn SandCDN: abuse@sandcdn\.test; registrar Second Registrar Ltd", out)
     chase = out.split("5. The chase")[1]
     assert "takedown request to abuse@host-a.test (2 cases)" in chase
+    assert re.search(r"case 7 live -> gone", chase), "quick.test removed at its first notice"
+    assert re.search(r"reported again \(the content came back\): reopened as case 9", chase)
     assert "reminder to abuse@host-b.test (2 cases)" in chase
     assert re.search(r"case 4 gone -> removed", chase), "host B removed /x.jpg after its second notice"
     assert "escalation to abuse@registrar.test (3 cases)" in chase
@@ -216,6 +218,7 @@ def test_the_demo_runs_in_a_directory_of_its_own(tmp_path: Path) -> None:
     assert "case 1: an analyst must act" in chase
     final = out.split("6. Where every case ended")[1]
     assert re.search(r"case 4 +removed +http://host-b\.test:\d+/x\.jpg", final)
-    assert re.search(r"case 1 +live", final) and re.search(r"case 7 +withdrawn", final)
-    assert re.search(r"all +removed 2, still open 3, median 120 h", final)
+    assert re.search(r"case 1 +live", final) and re.search(r"case 8 +withdrawn", final)
+    assert re.search(r"case 7 +removed", final) and re.search(r"case 9 +live", final)
+    assert re.search(r"all +removed 3, still open 4, median 72 h", final)
     assert (tmp_path / "demo" / "demo.db").exists()
