@@ -4,7 +4,9 @@ The only moment a message can be delivered without our knowing is between the en
 the server's reply. Everything before DATA is safe to repeat (a server delivers nothing until the
 message's final dot); a failure inside that window is *uncertain*, and is never retried
 automatically, since a second attempt could give the recipient the notice twice.
-``before_data`` is called just before DATA so the caller can record that the window is opening.
+``before_data`` is called just before DATA so the caller can record that the window is opening;
+when it answers ``False`` (the notice is no longer ours to send) the transaction is abandoned
+before DATA and the outcome is ``ABANDONED``.
 """
 
 from __future__ import annotations
@@ -29,6 +31,8 @@ class Outcome(StrEnum):
     """Refused for good (5xx for the recipient or the message): do not try again."""
     UNCERTAIN = "uncertain"
     """Lost during DATA: the server may or may not have taken it."""
+    ABANDONED = "abandoned"
+    """Given up before DATA because another sender now owns the notice: record nothing."""
 
 
 @dataclass(frozen=True)
@@ -46,7 +50,7 @@ class SMTPTransport:
         self._smtp: smtplib.SMTP | None = None
 
     def send(
-        self, sender: str, recipient: str, message: bytes, *, before_data: Callable[[], None]
+        self, sender: str, recipient: str, message: bytes, *, before_data: Callable[[], bool]
     ) -> Attempt:
         try:
             smtp = self._connection()
@@ -70,7 +74,9 @@ class SMTPTransport:
         except (smtplib.SMTPException, OSError) as exc:
             self.close()
             return Attempt(Outcome.RETRY, f"SMTP unavailable: {type(exc).__name__}: {exc}"[:400])
-        before_data()
+        if not before_data():
+            self._reset()
+            return Attempt(Outcome.ABANDONED, "the claim was taken over before DATA; nothing was transmitted")
         try:
             code, reply = smtp.data(message)
         except smtplib.SMTPDataError as exc:  # DATA itself refused: nothing was transmitted

@@ -150,15 +150,30 @@ class Outbox:
             ).one()
         self.checkpoint("claimed")
 
-        def transmitting() -> None:
+        def transmitting() -> bool:
+            """Still ours? Then mark the DATA window open. A scheduler presumed dead may find its
+            claim settled by its successor: it must then send nothing."""
             with self.store.session() as inner:
-                inner.execute(update(Notice).where(Notice.id == notice_id).values(status="transmitting"))
+                marked = inner.execute(
+                    update(Notice)
+                    .where(
+                        Notice.id == notice_id,
+                        Notice.status == "sending",
+                        Notice.claimed_by == self.sender_id,
+                    )
+                    .values(status="transmitting")
+                    .execution_options(synchronize_session=False)
+                )
             self.checkpoint("transmitting")
+            return getattr(marked, "rowcount", 0) == 1
 
         attempt = self.transport.send(
             self.sender, recipient, (message or "").encode("utf-8"), before_data=transmitting
         )
         self.checkpoint("answered")
+        if attempt.outcome is Outcome.ABANDONED:
+            log.warning("notice %d: %s", notice_id, attempt.detail)
+            return None
         with self.store.session() as session:
             return self._record(session, notice_id, attempt, self.clock.now())
 

@@ -57,6 +57,10 @@ def world() -> Iterator[Sandbox]:
         yield sandbox
 
 
+STALE_AFTER = 6
+"""Seconds: long enough that a busy machine never delays a live daemon's heartbeat past it."""
+
+
 def daemon(world: Sandbox, database_url: str, home: Path, *extra: str) -> subprocess.Popen[str]:
     env = {
         **os.environ,
@@ -75,7 +79,7 @@ def daemon(world: Sandbox, database_url: str, home: Path, *extra: str) -> subpro
         "--notify-every",
         "0.02",
         "--stale-after",
-        "2",
+        str(STALE_AFTER),
         *extra,
     ]
     return subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -120,7 +124,7 @@ def test_a_daemon_killed_mid_send_is_restarted_without_a_second_notice(
         if first.poll() is None:
             first.kill()
     world.smtp.stall_after_data = 0
-    time.sleep(2.5)  # the dead one's heartbeat goes stale (--stale-after 2): until then it counts as running
+    time.sleep(STALE_AFTER + 0.5)  # until the dead one's heartbeat is stale, it counts as running
 
     second = daemon(world, database_url, tmp_path)
     try:

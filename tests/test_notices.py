@@ -329,6 +329,26 @@ def test_a_crash_inside_the_transmission_window_never_sends_twice(
         assert notice.status == "uncertain"  # listed for an analyst, counted as sent in the history
 
 
+def test_a_sender_presumed_dead_sends_nothing_once_its_successor_settled_its_claim(
+    world: Sandbox, store: Store, settings: Settings, clock: ManualClock
+) -> None:
+    make_live(store, clock, {world.url("host-a.test", "/1.jpg"): "127.0.40.1"})
+    notices = composer(store, settings, clock)
+    notices.compose_round(notices.due_case_ids(clock.now()), level="initial", now=clock.now())
+
+    def successor_takes_over(point: str) -> None:
+        if point == "claimed":  # the old sender stalls here; its lock is taken over meanwhile
+            Outbox(
+                store, settings, clock, sender_id="successor", dead_senders=frozenset({"old"})
+            ).deliver_due()
+
+    Outbox(store, settings, clock, sender_id="old", checkpoint=successor_takes_over).deliver_due()
+    assert len(received(world, "abuse@host-a.test")) == 1
+    with store.session() as session:
+        notice = session.query(Notice).one()
+        assert (notice.status, notice.claimed_by) == ("sent", "successor")
+
+
 def test_a_connection_lost_after_data_is_uncertain_and_not_resent(
     world: Sandbox, store: Store, settings: Settings, clock: ManualClock
 ) -> None:

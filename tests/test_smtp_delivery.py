@@ -50,7 +50,7 @@ def settings_for(relay: SMTPSink, tmp_path: Path, authority: trustme.CA | None, 
 def send(settings: Settings) -> tuple[Outcome, str]:
     transport = SMTPTransport(settings)
     try:
-        attempt = transport.send("reports@hotline.test", "abuse@host.test", MESSAGE, before_data=lambda: None)
+        attempt = transport.send("reports@hotline.test", "abuse@host.test", MESSAGE, before_data=lambda: True)
     finally:
         transport.close()
     return attempt.outcome, attempt.detail
