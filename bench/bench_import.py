@@ -18,16 +18,14 @@ import resource
 import sys
 import tempfile
 import time
-import uuid
 from pathlib import Path
 
-from sqlalchemy import create_engine, func, select, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import func, select
+from stores import bench_store
 
 from takedown.clock import SystemClock
 from takedown.importer import ImportFormat, import_rows, read_rows
 from takedown.models import Case
-from takedown.settings import sqlite_url
 from takedown.store import Store
 
 
@@ -77,35 +75,11 @@ def main() -> int:
         write_reports(reports, args.rows)
         size_mb = reports.stat().st_size / 1e6
 
-        schema = None
-        if args.database_url:
-            url = make_url(args.database_url)
-            if url.drivername == "postgresql":
-                url = url.set(drivername="postgresql+psycopg")
-            schema = f"bench_{uuid.uuid4().hex[:12]}"
-            admin = create_engine(url)
-            with admin.begin() as connection:
-                connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-            database_url = url.update_query_dict({"options": f"-csearch_path={schema}"}).render_as_string(
-                hide_password=False
-            )
-            backend = "postgresql"
-        else:
-            database_url = sqlite_url(workdir / "bench.db")
-            backend = "sqlite"
-
-        store = Store.open(database_url)
-        try:
+        with bench_store(args.database_url) as (store, backend):
             first_seconds, first_counts = timed_import(store, reports, args.batch_size)
             second_seconds, second_counts = timed_import(store, reports, args.batch_size)
             with store.session() as session:
                 cases = session.scalar(select(func.count()).select_from(Case))
-        finally:
-            store.dispose()
-            if schema:
-                with admin.begin() as connection:
-                    connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-                admin.dispose()
 
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"backend            {backend}")

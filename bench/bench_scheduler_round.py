@@ -8,7 +8,7 @@ Run by hand; asserts nothing about speed:
     .venv/bin/python bench/bench_scheduler_round.py
     .venv/bin/python bench/bench_scheduler_round.py --database-url postgresql://postgres@127.0.0.1:5432/test
 
-With PostgreSQL the benchmark works in a schema of its own and drops it afterwards.
+With PostgreSQL the benchmark works in a schema of its own and drops it afterwards (bench/stores.py).
 """
 
 from __future__ import annotations
@@ -16,18 +16,14 @@ from __future__ import annotations
 import argparse
 import hashlib
 import random
-import tempfile
 import time
-import uuid
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
-from sqlalchemy import create_engine, insert, select, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import insert, select, text
+from stores import bench_store
 
 from takedown.models import Case
 from takedown.revisits import due_cases
-from takedown.settings import sqlite_url
 from takedown.states import CaseState
 from takedown.store import Store
 
@@ -107,33 +103,11 @@ def main() -> None:
     parser.add_argument("--due-share", type=float, default=0.005, help="share of cases due now")
     parser.add_argument("--database-url")
     args = parser.parse_args()
-    if args.database_url:
-        url = make_url(args.database_url)
-        if url.drivername == "postgresql":
-            url = url.set(drivername="postgresql+psycopg")
-        schema = f"bench_{uuid.uuid4().hex[:8]}"
-        admin = create_engine(url)
-        with admin.begin() as connection:
-            connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-        try:
-            store = Store.open(
-                url.update_query_dict({"options": f"-csearch_path={schema}"}).render_as_string(False)
-            )
-            fill(store, args.cases, args.due_share)
-            measure(store)
-            measure(store)
-            store.dispose()
-        finally:
-            with admin.begin() as connection:
-                connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-            admin.dispose()
-        return
-    with tempfile.TemporaryDirectory() as directory:
-        store = Store.open(sqlite_url(Path(directory) / "bench.db"))
+    with bench_store(args.database_url) as (store, backend):
+        print(f"backend {backend}")
         fill(store, args.cases, args.due_share)
         measure(store)
         measure(store)
-        store.dispose()
 
 
 if __name__ == "__main__":
