@@ -54,6 +54,7 @@ class CaseFacts:
     sha256: str | None
     md5: str | None
     history: list[dict[str, Any]]
+    classification: str | None = None
 
 
 @dataclass
@@ -258,7 +259,7 @@ class Composer:
                     url=fact.url,
                     address=fact.address or resolution.address,
                     verified_at=fact.checked_at or now,
-                    classification=self.settings.csam_classification,
+                    classification=fact.classification or self.settings.csam_classification,
                     sha256=fact.sha256,
                     md5=fact.md5,
                     registrar=resolution.domain.registrar if resolution.domain else None,
@@ -318,9 +319,14 @@ class Composer:
         ids = sorted(set(case_ids))
         with self.store.session() as session:
             cases = session.execute(
-                select(Case.id, Case.url, Case.reference, Case.queued_at, Case.last_seen_live_at).where(
-                    Case.id.in_(ids)
-                )
+                select(
+                    Case.id,
+                    Case.url,
+                    Case.reference,
+                    Case.queued_at,
+                    Case.last_seen_live_at,
+                    Case.classification,
+                ).where(Case.id.in_(ids))
             ).all()
             latest = (
                 select(Check.case_id, func.max(Check.id).label("check_id"))
@@ -375,6 +381,7 @@ class Composer:
                     sha256=digests.get("sha256") or (check.sha256 if check else None),
                     md5=digests.get("md5") or (check.md5 if check else None),
                     history=history.get(row.id, []),
+                    classification=row.classification,
                 )
             )
         return facts

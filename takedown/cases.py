@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from takedown.errors import CaseNotFound, InvalidTransition
 from takedown.models import Case, Event
-from takedown.states import CLOSED_STATES, CaseState, can_move
+from takedown.states import CLOSED_STATES, OPEN_STATES, CaseState, can_move
 
 MAX_REASON_LENGTH = 1000
 
@@ -40,9 +40,13 @@ def list_cases(
     host: str | None = None,
     limit: int | None = 100,
     after_id: int = 0,
+    needs_analyst: bool = False,
 ) -> list[Case]:
-    """Cases in id order, filtered; page with ``after_id`` (keyset paging stays fast at any depth)."""
+    """Cases in id order, filtered; page with ``after_id`` (keyset paging stays fast at any depth).
+    ``needs_analyst``: only open cases the chase has given up on."""
     query = select(Case).where(Case.id > after_id).order_by(Case.id)
+    if needs_analyst:
+        query = query.where(Case.needs_analyst.is_(True), Case.state.in_([s.value for s in OPEN_STATES]))
     if states:
         query = query.where(Case.state.in_([state.value for state in states]))
     if host:

@@ -141,6 +141,11 @@ def queue() -> None:
 )
 @click.option("--reference", help="The analyst's own reference for the report (kept in the audit trail).")
 @click.option(
+    "--classification",
+    type=click.Choice(["baseline", "A1", "A2", "B1", "B2"], case_sensitive=False),
+    help="The analyst's grading, reported in X-ARF [default: TAKEDOWN_CSAM_CLASSIFICATION].",
+)
+@click.option(
     "--sha256", "sha256", multiple=True, metavar="HEX", help="SHA-256 of the content as assessed; repeatable."
 )
 @click.option(
@@ -153,6 +158,7 @@ def queue_add(
     url: str,
     category: str,
     reference: str | None,
+    classification: str | None,
     sha256: tuple[str, ...],
     md5: tuple[str, ...],
     as_json: bool,
@@ -163,7 +169,14 @@ def queue_add(
     """
     with errors_as_exit_codes():
         valid = validate_report(
-            Report(url=url, category=category, reference=reference, sha256=sha256, md5=md5)
+            Report(
+                url=url,
+                category=category,
+                reference=reference,
+                sha256=sha256,
+                md5=md5,
+                classification=classification,
+            )
         )
         with app.store.session() as session:
             [result] = queue_batch(session, [valid], actor=app.settings.actor, now=app.clock.now())
@@ -285,6 +298,9 @@ def _report_import(summary: ImportSummary, as_json: bool) -> None:
     help="Only cases in this state; repeatable [default: all].",
 )
 @click.option("--host", help="Only cases on this host name (ASCII/punycode).")
+@click.option(
+    "--needs-analyst", is_flag=True, help="Only open cases the chase gave up on: someone must act on them."
+)
 @click.option("--limit", type=click.IntRange(1), default=100, show_default=True)
 @click.option(
     "--after", "after_id", type=click.IntRange(0), default=0, help="Start after this case id (paging)."
@@ -292,12 +308,23 @@ def _report_import(summary: ImportSummary, as_json: bool) -> None:
 @json_option
 @click.pass_obj
 def queue_list(
-    app: App, states: tuple[str, ...], host: str | None, limit: int, after_id: int, as_json: bool
+    app: App,
+    states: tuple[str, ...],
+    host: str | None,
+    needs_analyst: bool,
+    limit: int,
+    after_id: int,
+    as_json: bool,
 ) -> None:
     """List cases, oldest first."""
     with errors_as_exit_codes(), app.store.session() as session:
         cases = list_cases(
-            session, states=[CaseState(s) for s in states], host=host, limit=limit, after_id=after_id
+            session,
+            states=[CaseState(s) for s in states],
+            host=host,
+            limit=limit,
+            after_id=after_id,
+            needs_analyst=needs_analyst,
         )
         rows = [case_summary(case) for case in cases]
     if as_json:

@@ -23,7 +23,7 @@ from takedown.errors import InvalidReport, TakedownError
 from takedown.intake import QueueOutcome, Report, ValidReport, queue_batch, validate_report
 from takedown.store import Store
 
-CSV_COLUMNS = ("url", "category", "reference", "sha256", "md5")
+CSV_COLUMNS = ("url", "category", "reference", "sha256", "md5", "classification")
 _DIGEST_SEPARATORS = re.compile(r"[\s,;]+")
 _CONCURRENT_RETRIES = 5
 _LONE_SURROGATE = re.compile("[\udc80-\udcff]")
@@ -166,6 +166,7 @@ def _read_csv(text: IO[str], default_category: str | None) -> Iterator[Row]:
                 reference=values.get("reference") or None,
                 sha256=tuple(d for d in _DIGEST_SEPARATORS.split(values.get("sha256", "")) if d),
                 md5=tuple(d for d in _DIGEST_SEPARATORS.split(values.get("md5", "")) if d),
+                classification=values.get("classification") or None,
             ),
         )
 
@@ -197,7 +198,7 @@ def _report_from_json(data: Any, default_category: str | None) -> Report:
         raise InvalidReport(unknown[0], f"is not a known field; the fields are {', '.join(CSV_COLUMNS)}")
     if "url" not in data:
         raise InvalidReport("url", "is missing")
-    for name in ("url", "category", "reference"):
+    for name in ("url", "category", "reference", "classification"):
         if data.get(name) is not None and not isinstance(data[name], str):
             raise InvalidReport(name, f"must be a string, not {type(data[name]).__name__}")
     return Report(
@@ -206,6 +207,7 @@ def _report_from_json(data: Any, default_category: str | None) -> Report:
         reference=data.get("reference"),
         sha256=_json_digests(data, "sha256"),
         md5=_json_digests(data, "md5"),
+        classification=data.get("classification"),
     )
 
 

@@ -53,6 +53,8 @@ class Report:
     reference: str | None = None
     sha256: tuple[str, ...] = ()
     md5: tuple[str, ...] = ()
+    classification: str | None = None
+    """The analyst's grading for X-ARF: baseline, A1, A2, B1 or B2 (Interpol/ICCAM categories)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +68,7 @@ class ValidReport:
     reference: str | None
     fingerprints: tuple[tuple[str, str], ...]
     dedup_hash: str
+    classification: str | None = None
 
 
 class QueueOutcome(StrEnum):
@@ -114,6 +117,7 @@ def validate_report(report: Report) -> ValidReport:
             + [("md5", digest) for digest in validate_digests("md5", report.md5)]
         ),
         dedup_hash=dedup_hash(canonical.dedup_key),
+        classification=validate_classification(report.classification),
     )
 
 
@@ -205,6 +209,19 @@ def validate_category(category: str | None) -> str:
     return value
 
 
+CLASSIFICATIONS = ("baseline", "A1", "A2", "B1", "B2")
+
+
+def validate_classification(classification: str | None) -> str | None:
+    if classification is None or not classification.strip():
+        return None
+    value = classification.strip()
+    for known in CLASSIFICATIONS:
+        if value.lower() == known.lower():
+            return known
+    raise InvalidReport("classification", f"{value!r} is not one of {', '.join(CLASSIFICATIONS)}")
+
+
 def validate_reference(reference: str | None) -> str | None:
     if reference is None:
         return None
@@ -283,6 +300,7 @@ def _insert_cases(
             "host": report.host,
             "category": report.category,
             "reference": report.reference,
+            "classification": report.classification,
             "state": CaseState.QUEUED.value,
             "queued_by": actor,
             "previous_case_id": previous.get(key),
@@ -309,6 +327,8 @@ def _insert_cases(
         detail: dict[str, object] = {"category": report.category}
         if report.reference:
             detail["reference"] = report.reference
+        if report.classification:
+            detail["classification"] = report.classification
         if key in previous:
             detail["reopens_case"] = previous[key]
             events.append(_event_row(previous[key], actor, now, "reopened_as", None, {"case": ids[key]}))

@@ -94,6 +94,9 @@ class Case(Base):
     host: Mapped[str] = mapped_column(String(255), index=True, doc="Hostname in ASCII (punycode).")
     category: Mapped[str] = mapped_column(String(32))
     reference: Mapped[str | None] = mapped_column(String(200))
+    classification: Mapped[str | None] = mapped_column(
+        String(16), doc="The analyst's grading (baseline, A1, A2, B1, B2), reported in X-ARF."
+    )
     # No index on state alone: it has a handful of values, and SQLite's planner would prefer it to
     # the dedup hash and scan every open case on each intake lookup (measured: 60 ms vs 4 ms a batch).
     state: Mapped[str] = mapped_column(String(16))

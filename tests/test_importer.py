@@ -38,6 +38,13 @@ def test_csv_rows_become_reports_with_line_numbers() -> None:
     ]
 
 
+def test_the_classification_column_is_read_in_both_formats() -> None:
+    [csv_row] = rows_of("url,classification\nhttp://a.test/1,A2\n", ImportFormat.CSV)
+    assert csv_row.report == Report("http://a.test/1", classification="A2")
+    [json_row] = rows_of('{"url": "http://a.test/1", "classification": "B1"}\n', ImportFormat.JSONL)
+    assert json_row.report == Report("http://a.test/1", classification="B1")
+
+
 @pytest.mark.parametrize(
     ("header", "message"),
     [("link,reference\n", "unknown column(s) 'link'"), ("reference\n", "no 'url' column")],

@@ -157,3 +157,19 @@ def test_requeuing_a_closed_url_opens_a_new_case_linked_to_the_old(store: Store,
         assert new.events[0].detail == {"category": "csam", "reopens_case": first.case_id}
         assert old.events[-1].action == "reopened_as" and old.events[-1].detail == {"case": second.case_id}
         assert old.state == closing, "the old case stays closed"
+
+
+def test_the_analysts_classification_is_checked_and_kept(store: Store, clock) -> None:
+    assert validate_report(Report("http://a.example/x", classification="a1")).classification == "A1"
+    assert validate_report(Report("http://a.example/x", classification=" ")).classification is None
+    with pytest.raises(InvalidReport, match=r"classification: 'C3' is not one of baseline, A1, A2, B1, B2"):
+        validate_report(Report("http://a.example/x", classification="C3"))
+    with store.session() as session:
+        [result] = queue_batch(
+            session,
+            [validate_report(Report("http://a.example/x", classification="B2"))],
+            actor="a",
+            now=clock.now(),
+        )
+    with store.session() as session:
+        assert get_case(session, result.case_id).classification == "B2"

@@ -189,8 +189,22 @@ def test_every_attached_report_passes_strict_xarf_validation_and_holds_no_conten
     assert (report["type"], report["category"], report["url"]) == ("csam", "content", url)
     assert report["hash_values"] == {"sha256": "ab" * 32, "md5": "cd" * 16}
     assert report["source_identifier"] == "127.0.40.1" and report["asn"] == 64540
+    assert report["classification"] == "baseline"  # none recorded: TAKEDOWN_CSAM_CLASSIFICATION
     evidence = json.loads(base64.b64decode(report["evidence"][0]["payload"]))
     assert set(evidence) == {"checked_at", "http_status", "connected_ip", "sha256", "md5"}
+
+
+def test_the_analysts_classification_is_reported(
+    world: Sandbox, store: Store, settings: Settings, clock: ManualClock
+) -> None:
+    url = world.url("host-a.test", "/graded.jpg")
+    ids = make_live(store, clock, {url: "127.0.40.1"})
+    with store.session() as session:
+        session.query(Case).filter_by(id=ids[url]).update({"classification": "A1"})
+    round_and_send(store, settings, clock)
+    [message] = received(world, "abuse@host-a.test")
+    [attachment] = list(message.iter_attachments())
+    assert json.loads(attachment.get_content())["classification"] == "A1"
 
 
 def test_the_contact_books_language_is_used(
