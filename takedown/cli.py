@@ -925,6 +925,58 @@ def run(
             fail(str(exc), exitcodes.BUSY)
 
 
+# --- frontier --------------------------------------------------------------------------------------
+
+
+@cli.group()
+def frontier() -> None:
+    """The shared Redis frontier, for several crawler machines on one store."""
+
+
+def _frontier(url: str | None) -> Any:
+    from crawler.frontier import RedisFrontier
+
+    if not url:
+        fail("give --frontier REDIS_URL (or set TAKEDOWN_FRONTIER)", exitcodes.USAGE)
+    return RedisFrontier(url)
+
+
+@frontier.command("feed")
+@click.option(
+    "--frontier", "url", envvar="TAKEDOWN_FRONTIER", metavar="REDIS_URL", help="[env TAKEDOWN_FRONTIER]"
+)
+@click.option("--now", help="Feed what is due at this UTC time instead of the clock's (ISO 8601).")
+@json_option
+@click.pass_obj
+def frontier_feed(app: App, url: str | None, now: str | None, as_json: bool) -> None:
+    """Queue every case due for a revisit; cases already queued or being crawled are left alone."""
+    from takedown.revisits import due_cases
+
+    queue = _frontier(url)
+    with errors_as_exit_codes():
+        when = _parse_now(now) if now else app.clock.now()
+        added = queue.feed(case.id for case in due_cases(app.store, now=when))
+        sizes = queue.sizes()
+    if as_json:
+        print_json({"added": added, **sizes})
+    else:
+        click.echo(f"queued {added} due cases; {sizes['pending']} waiting, {sizes['leased']} being crawled")
+
+
+@frontier.command("status")
+@click.option(
+    "--frontier", "url", envvar="TAKEDOWN_FRONTIER", metavar="REDIS_URL", help="[env TAKEDOWN_FRONTIER]"
+)
+@json_option
+def frontier_status(url: str | None, as_json: bool) -> None:
+    """How many cases wait in the frontier, and how many are leased to crawlers."""
+    sizes = _frontier(url).sizes()
+    if as_json:
+        print_json(sizes)
+    else:
+        click.echo(f"{sizes['pending']} waiting, {sizes['leased']} being crawled")
+
+
 # --- crawl -----------------------------------------------------------------------------------------
 
 
@@ -949,21 +1001,55 @@ def run(
     metavar="NAME=VALUE",
     help="Override a Scrapy setting, as `scrapy crawl -s` does (repeatable).",
 )
+@click.option(
+    "--frontier",
+    envvar="TAKEDOWN_FRONTIER",
+    metavar="REDIS_URL",
+    help="Claim the cases from this shared Redis frontier [env TAKEDOWN_FRONTIER].",
+)
+@click.option(
+    "--batch", type=click.IntRange(1), default=1000, show_default=True, help="Cases claimed per crawl."
+)
 @json_option
 @click.pass_obj
 def crawl(
-    app: App, case_ids: tuple[int, ...], now: str | None, scrapy_overrides: tuple[str, ...], as_json: bool
+    app: App,
+    case_ids: tuple[int, ...],
+    now: str | None,
+    scrapy_overrides: tuple[str, ...],
+    frontier: str | None,
+    batch: int,
+    as_json: bool,
 ) -> None:
     """Revisit due cases once and record a check for each: live, changed, gone or unreachable.
+
+    With --frontier, revisit a batch claimed from the shared Redis frontier instead (several
+    crawler machines, one store), and acknowledge it once its checks are recorded; a batch whose
+    crawl fails returns to the frontier when its lease runs out.
 
     Exit status: 0 the crawl finished; 1 it did not.
     """
     from crawler.run import run_revisits
 
+    claimed: list[int] = []
     with errors_as_exit_codes():
         when = _parse_now(now) if now else None
         app.store.upgrade()  # fail early, with a clear message, if the store cannot be opened
+        if frontier:
+            from crawler.frontier import RedisFrontier
+
+            queue = RedisFrontier(frontier)
+            claimed = queue.claim(batch)
+            if not claimed:
+                if as_json:
+                    print_json({"revisited": 0, "outcomes": {}, "finish_reason": "frontier empty"})
+                else:
+                    click.echo("the frontier is empty")
+                return
+            case_ids = tuple(claimed)
         summary = run_revisits(app.settings, case_ids=case_ids, now=when, **_overrides(scrapy_overrides))
+        if claimed and summary.finish_reason == "finished":
+            queue.acknowledge(claimed)
     if as_json:
         print_json(summary.as_dict())
     else:
