@@ -76,7 +76,7 @@ def run_daemon(
         echo(f"crawl: revisited {summary['revisited']} {summary['outcomes']}")
 
     def notify() -> None:
-        result = notify_job(settings, store, clock)
+        result = notify_job(settings, store, clock, sender_id=lock.owner)
         if result.rounds.notices or result.delivery.counts:
             echo(f"notices: composed {result.rounds.notices}, delivered {result.delivery.counts}")
 
@@ -124,7 +124,7 @@ def run_once(
         if acquired.previous_owner is not None:
             Outbox(store, settings, clock, dead_senders=frozenset({acquired.previous_owner})).recover()
         crawl = crawl_job(settings, clock.now())
-        notified = notify_job(settings, store, clock)
+        notified = notify_job(settings, store, clock, sender_id=lock.owner)
     finally:
         lock.release()
     return {

@@ -84,8 +84,13 @@ class NotifySummary:
     delivery: DeliverySummary
 
 
-def notify_job(settings: Settings, store: Store, clock: Clock) -> NotifySummary:
-    """Compose the notice rounds due now, as the chase policy says, then deliver the outbox."""
+def notify_job(
+    settings: Settings, store: Store, clock: Clock, *, sender_id: str | None = None
+) -> NotifySummary:
+    """Compose the notice rounds due now, as the chase policy says, then deliver the outbox.
+
+    ``sender_id`` names this sender in the notices it claims; the daemon passes its lock's owner,
+    so that a successor taking the lock over knows exactly which claims were left behind."""
     composer = Composer(
         store,
         resolver_from_settings(settings, store=store, clock=clock),
@@ -93,5 +98,5 @@ def notify_job(settings: Settings, store: Store, clock: Clock) -> NotifySummary:
         NoticeRenderer(settings.templates_dir),
     )
     rounds = notice_round(composer, ChasePolicy.load(settings.chase_policy), now=clock.now())
-    delivery = Outbox(store, settings, clock).deliver_due()
+    delivery = Outbox(store, settings, clock, sender_id=sender_id).deliver_due()
     return NotifySummary(rounds, delivery)

@@ -115,6 +115,9 @@ def test_a_daemon_killed_mid_send_is_restarted_without_a_second_notice(
     first = daemon(world, database_url, tmp_path)
     try:
         wait_for(lambda: len(world.smtp.messages) == 1 and statuses(store) == ["transmitting"])
+        with store.session() as session:  # the claim names the lock's owner: a successor can settle it
+            lock = session.get(SchedulerLock, LOCK_NAME)
+            assert lock is not None and session.query(Notice).one().claimed_by == lock.owner
         busy = daemon(world, database_url, tmp_path)
         assert busy.wait(30) == exitcodes.BUSY
         assert "already running against this store" in (busy.stderr.read() if busy.stderr else "")
