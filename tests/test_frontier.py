@@ -93,35 +93,26 @@ def test_a_crawler_machine_revisits_what_it_claims_and_acknowledges_it(
             "TAKEDOWN_FRONTIER": f"{redis_url}",
             "TAKEDOWN_FETCH_TIMEOUT": "5",
         }
-        command = [sys.executable, "-m", "takedown.cli"]
         default = RedisFrontier(redis_url)  # the key the CLI uses; the test database is ours to clear
         default.clear()
+
+        def takedown(*args: str) -> subprocess.CompletedProcess[str]:
+            done = subprocess.run(
+                [sys.executable, "-m", "takedown.cli", *args, "--json"],
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=120,
+            )
+            assert done.returncode == 0, done.stderr[-2000:]
+            return done
+
         try:
-            fed = subprocess.run(
-                [*command, "frontier", "feed", "--json"], env=env, capture_output=True, text=True
-            )
-            assert fed.returncode == 0, fed.stderr
-            assert '"added": 5' in fed.stdout
-            crawled = subprocess.run(
-                [*command, "crawl", "--batch", "3", "--json"],
-                env=env,
-                capture_output=True,
-                text=True,
-                timeout=120,
-            )
-            assert crawled.returncode == 0, crawled.stderr[-2000:]
-            assert '"revisited": 3' in crawled.stdout
+            assert '"added": 5' in takedown("frontier", "feed").stdout
+            assert '"revisited": 3' in takedown("crawl", "--batch", "3").stdout
             assert default.sizes() == {"pending": 2, "leased": 0}  # the three are acknowledged
-            crawled = subprocess.run(
-                [*command, "crawl", "--batch", "3", "--json"],
-                env=env,
-                capture_output=True,
-                text=True,
-                timeout=120,
-            )
-            assert '"revisited": 2' in crawled.stdout
-            empty = subprocess.run([*command, "crawl", "--json"], env=env, capture_output=True, text=True)
-            assert empty.returncode == 0 and "frontier empty" in empty.stdout
+            assert '"revisited": 2' in takedown("crawl", "--batch", "3").stdout
+            assert "frontier empty" in takedown("crawl").stdout
         finally:
             default.clear()
     with store.session() as session:
