@@ -24,6 +24,7 @@ from hosting.resolve import HostingResolver, Party, Resolution
 from notices.message import build_message, new_message_id, sender_address
 from notices.render import NoticeRenderer
 from notices.xarf import ReportFacts, build_report, validate
+from takedown.cases import event_row
 from takedown.models import Case, Check, Event, Fingerprint, Hosting, Notice, NoticeCase
 from takedown.settings import Settings
 from takedown.states import CaseState
@@ -200,19 +201,11 @@ class Composer:
                 session.execute(
                     insert(NoticeCase), [{"notice_id": notice_id, "case_id": f.id} for f in draft.cases]
                 )
-                events += [
-                    _event(
-                        f.id,
-                        now,
-                        actor,
-                        "notice_queued",
-                        {"notice": notice_id, "to": draft.recipient, "role": draft.role, "level": level},
-                    )
-                    for f in draft.cases
-                ]
+                queued = {"notice": notice_id, "to": draft.recipient, "role": draft.role, "level": level}
+                events += [event_row(f.id, now, actor, "notice_queued", queued) for f in draft.cases]
                 summary.notices.append(notice_id)
             events += [
-                _event(cid, now, actor, "notice_unaddressable", {"reason": why[:300]})
+                event_row(cid, now, actor, "notice_unaddressable", {"reason": why[:300]})
                 for cid, why in unaddressable
             ]
             if events:
@@ -412,18 +405,6 @@ def _identification(draft: Draft) -> str:
         if text not in seen:
             seen.append(text)
     return "; ".join(seen)
-
-
-def _event(case_id: int, at: datetime, actor: str, action: str, detail: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "case_id": case_id,
-        "at": at,
-        "actor": actor,
-        "action": action,
-        "from_state": None,
-        "to_state": None,
-        "detail": detail,
-    }
 
 
 def _iso(when: datetime | None) -> str:

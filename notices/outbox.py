@@ -29,6 +29,7 @@ from sqlalchemy import insert, or_, select, update
 
 from notices.delivery import Attempt, Outcome, SMTPTransport
 from notices.message import sender_address
+from takedown.cases import event_row
 from takedown.clock import Clock
 from takedown.models import Case, Contact, Event, Notice, NoticeCase
 from takedown.settings import Settings
@@ -211,19 +212,7 @@ class Outbox:
         )
         if case_ids:
             session.execute(
-                insert(Event),
-                [
-                    {
-                        "case_id": cid,
-                        "at": now,
-                        "actor": self.actor,
-                        "action": action,
-                        "from_state": None,
-                        "to_state": None,
-                        "detail": detail,
-                    }
-                    for cid in case_ids
-                ],
+                insert(Event), [event_row(cid, now, self.actor, action, detail) for cid in case_ids]
             )
         log.info("notice %d to %s: %s (%s)", notice_id, notice.recipient, outcome.value, attempt.detail[:200])
         return outcome.value

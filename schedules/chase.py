@@ -17,6 +17,7 @@ from datetime import datetime
 from sqlalchemy import insert, select, update
 
 from notices.compose import ROUND_LIMIT, Composer
+from takedown.cases import event_row
 from takedown.models import Case, Event
 from takedown.policy import ChasePolicy
 from takedown.states import CaseState
@@ -79,20 +80,9 @@ def _ask_an_analyst(composer: Composer, case_ids: list[int], now: datetime, acto
             )
         )
         if flagged:
+            why = {"reason": "the chase policy's notice rounds are exhausted"}
             session.execute(
-                insert(Event),
-                [
-                    {
-                        "case_id": cid,
-                        "at": now,
-                        "actor": actor,
-                        "action": "needs_analyst",
-                        "from_state": None,
-                        "to_state": None,
-                        "detail": {"reason": "the chase policy's notice rounds are exhausted"},
-                    }
-                    for cid in flagged
-                ],
+                insert(Event), [event_row(cid, now, actor, "needs_analyst", why) for cid in flagged]
             )
     if flagged:
         log.warning("%d cases still live after every notice round: an analyst must act", len(flagged))

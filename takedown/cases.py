@@ -95,13 +95,29 @@ def move(
         case.closed_at = now
         case.next_check_at = None
         case.next_notice_at = None
+    return event_row(
+        case.id, now, actor, action or target.value, detail, from_state=current.value, to_state=target.value
+    )
+
+
+def event_row(
+    case_id: int,
+    at: datetime,
+    actor: str,
+    action: str,
+    detail: dict[str, Any] | None = None,
+    *,
+    from_state: str | None = None,
+    to_state: str | None = None,
+) -> dict[str, Any]:
+    """One row for the ``event`` table, for writers that insert many at once."""
     return {
-        "case_id": case.id,
-        "at": now,
+        "case_id": case_id,
+        "at": at,
         "actor": actor,
-        "action": action or target.value,
-        "from_state": current.value,
-        "to_state": target.value,
+        "action": action,
+        "from_state": from_state,
+        "to_state": to_state,
         "detail": detail,
     }
 

@@ -22,6 +22,7 @@ from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
 from takedown.canonical import CanonicalizationError, CanonicalUrl, canonical_parts
+from takedown.cases import event_row
 from takedown.errors import InvalidReport
 from takedown.models import Case, Event, Fingerprint
 from takedown.states import OPEN_STATES, CaseState
@@ -331,24 +332,10 @@ def _insert_cases(
             detail["classification"] = report.classification
         if key in previous:
             detail["reopens_case"] = previous[key]
-            events.append(_event_row(previous[key], actor, now, "reopened_as", None, {"case": ids[key]}))
-        events.append(_event_row(ids[key], actor, now, "queued", CaseState.QUEUED.value, detail))
+            events.append(event_row(previous[key], now, actor, "reopened_as", {"case": ids[key]}))
+        events.append(event_row(ids[key], now, actor, "queued", detail, to_state=CaseState.QUEUED.value))
     session.execute(insert(Event), events)
     return ids
-
-
-def _event_row(
-    case_id: int, actor: str, now: datetime, action: str, to_state: str | None, detail: dict[str, object]
-) -> dict[str, object]:
-    return {
-        "case_id": case_id,
-        "at": now,
-        "actor": actor,
-        "action": action,
-        "from_state": None,
-        "to_state": to_state,
-        "detail": detail,
-    }
 
 
 def _open_case_ids(session: Session, hashes: set[str]) -> dict[str, int]:
