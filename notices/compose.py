@@ -18,7 +18,7 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
-from sqlalchemy import and_, func, insert, select, update
+from sqlalchemy import ColumnElement, and_, func, insert, select, update
 
 from hosting.resolve import HostingResolver, Party, Resolution
 from notices.message import build_message, new_message_id, sender_address
@@ -26,6 +26,7 @@ from notices.render import NoticeRenderer
 from notices.xarf import ReportFacts, build_report, validate
 from takedown.cases import event_row
 from takedown.models import Case, Check, Event, Fingerprint, Hosting, Notice, NoticeCase
+from takedown.presenting import iso
 from takedown.settings import Settings
 from takedown.states import CaseState
 from takedown.store import Store
@@ -99,10 +100,7 @@ class Composer:
         with self.store.session() as session:
             return list(
                 session.scalars(
-                    select(Case.id)
-                    .where(Case.next_notice_at <= now, Case.state == CaseState.LIVE.value)
-                    .order_by(Case.next_notice_at, Case.id)
-                    .limit(limit)
+                    select(Case.id).where(notice_due(now)).order_by(Case.next_notice_at, Case.id).limit(limit)
                 )
             )
 
@@ -151,13 +149,7 @@ class Composer:
         is set to ``next_notice_at`` (``None``: none planned) in the same transaction."""
         with self.store.session() as session:
             due = list(
-                session.scalars(
-                    select(Case.id).where(
-                        Case.id.in_(sorted(set(case_ids))),
-                        Case.next_notice_at <= now,
-                        Case.state == CaseState.LIVE.value,
-                    )
-                )
+                session.scalars(select(Case.id).where(Case.id.in_(sorted(set(case_ids))), notice_due(now)))
             )
         if not due:
             return RoundSummary()
@@ -169,7 +161,7 @@ class Composer:
         with self.store.session() as session:
             moved = session.execute(
                 update(Case)
-                .where(Case.id.in_(taken), Case.next_notice_at <= now, Case.state == CaseState.LIVE.value)
+                .where(Case.id.in_(taken), notice_due(now))
                 .values(next_notice_at=next_notice_at, notice_rounds=Case.notice_rounds + 1)
                 .execution_options(synchronize_session=False)
             )
@@ -210,9 +202,7 @@ class Composer:
             ]
             if events:
                 session.execute(insert(Event), events)
-            hosting = [
-                _hosting_row(cid, self.resolutions[cid], now) for cid in taken if cid in self.resolutions
-            ]
+            hosting = [_hosting_row(cid, self.resolutions[cid]) for cid in taken if cid in self.resolutions]
             if hosting:
                 session.execute(insert(Hosting), hosting)
         summary.cases = len({fact.id for draft in drafts for fact in draft.cases})
@@ -407,11 +397,16 @@ def _identification(draft: Draft) -> str:
     return "; ".join(seen)
 
 
+def notice_due(now: datetime) -> ColumnElement[bool]:
+    """A case due a notice round at ``now``: still live, and its next round's time has come."""
+    return and_(Case.next_notice_at <= now, Case.state == CaseState.LIVE.value)
+
+
 def _iso(when: datetime | None) -> str:
-    return when.strftime("%Y-%m-%dT%H:%M:%SZ") if when else "-"
+    return iso(when) or "-"
 
 
-def _hosting_row(case_id: int, resolution: Resolution, now: datetime) -> dict[str, Any]:
+def _hosting_row(case_id: int, resolution: Resolution) -> dict[str, Any]:
     """The resolution a round used for a case: the audit trail, and what statistics group by."""
     network = resolution.network
     route = resolution.route

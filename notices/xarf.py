@@ -27,6 +27,7 @@ from urllib.parse import urlsplit
 import xarf
 
 from takedown.errors import TakedownError
+from takedown.presenting import iso
 
 CLASSIFICATIONS = ("baseline", "A1", "A2", "B1", "B2")
 MEDIA_TYPES = {"image": "image", "video": "video", "audio": "audio", "text": "text"}
@@ -68,7 +69,7 @@ def build_report(
     report: dict[str, Any] = {
         "xarf_version": xarf.SPEC_VERSION,
         "report_id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"takedown:{facts.case_id}:{now.isoformat()}")),
-        "timestamp": _iso(now),
+        "timestamp": iso(now),
         "reporter": contact,
         "sender": contact,
         "source_identifier": facts.address or host,
@@ -83,7 +84,7 @@ def build_report(
         "ncmec_report_id": "",
         "content_removed": False,
         "target_brand": "",
-        "verified_at": _iso(facts.verified_at),
+        "verified_at": iso(facts.verified_at),
         "verification_method": "automated_crawler",
         "evidence_source": "crawler",
         "confidence": 1.0,
@@ -132,10 +133,6 @@ def _problems(report: dict[str, Any], *, strict: bool) -> list[str]:
     if result.report is None and not problems:
         problems.append("(report): not an X-ARF report")
     return problems
-
-
-def _iso(when: datetime) -> str:
-    return when.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _is_ip(host: str) -> bool:

@@ -16,11 +16,10 @@ from datetime import datetime
 
 from sqlalchemy import insert, select, update
 
-from notices.compose import ROUND_LIMIT, Composer
+from notices.compose import ROUND_LIMIT, Composer, notice_due
 from takedown.cases import event_row
 from takedown.models import Case, Event
 from takedown.policy import ChasePolicy
-from takedown.states import CaseState
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +43,7 @@ def notice_round(
     with store.session() as session:
         due = session.execute(
             select(Case.id, Case.notice_rounds)
-            .where(Case.next_notice_at <= now, Case.state == CaseState.LIVE.value)
+            .where(notice_due(now))
             .order_by(Case.next_notice_at, Case.id)
             .limit(limit)
         ).all()
@@ -74,7 +73,7 @@ def _ask_an_analyst(composer: Composer, case_ids: list[int], now: datetime, acto
         flagged = list(
             session.scalars(
                 update(Case)
-                .where(Case.id.in_(case_ids), Case.next_notice_at <= now, Case.state == CaseState.LIVE.value)
+                .where(Case.id.in_(case_ids), notice_due(now))
                 .values(needs_analyst=True, next_notice_at=None)
                 .returning(Case.id)
             )
