@@ -77,6 +77,16 @@ class Draft:
 
 
 @dataclass
+class Plan:
+    """What a round would write: its notices, the cases nobody can be written to (with why), and
+    each case's resolution (recorded with the round, addressable or not)."""
+
+    drafts: list[Draft]
+    unaddressable: list[tuple[int, str]]
+    resolutions: dict[int, Resolution]
+
+
+@dataclass
 class RoundSummary:
     notices: list[int] = field(default_factory=list)
     cases: int = 0
@@ -93,8 +103,6 @@ class Composer:
         self.settings = settings
         self.renderer = renderer
         self.sender = sender_address(settings.notice_from)
-        self.resolutions: dict[int, Resolution] = {}
-        """The last round's resolution of each case, recorded with its notices."""
 
     def due_case_ids(self, now: datetime, limit: int = ROUND_LIMIT) -> list[int]:
         with self.store.session() as session:
@@ -106,17 +114,17 @@ class Composer:
 
     def drafts(
         self, case_ids: Sequence[int], *, level: str, now: datetime, roles: Sequence[str] | None = None
-    ) -> tuple[list[Draft], list[tuple[int, str]]]:
+    ) -> Plan:
         """The notices a round for ``case_ids`` would write, rendered; nothing is stored.
 
         ``roles``: whom to write to (the chase's ladder); by default, those the level calls for."""
         facts = self._facts(case_ids)
         groups: dict[str, Draft] = {}
         unaddressable: list[tuple[int, str]] = []
-        self.resolutions = {}
+        resolutions: dict[int, Resolution] = {}
         items = [(fact.url, fact.address) for fact in facts]
         for fact, resolution in zip(facts, self.resolver.resolve_many(items), strict=True):
-            self.resolutions[fact.id] = resolution
+            resolutions[fact.id] = resolution
             recipients = _recipients(resolution, level, roles)
             if not recipients:
                 problems = "; ".join(p.message for p in resolution.problems) or "no party has a mailbox"
@@ -133,7 +141,7 @@ class Composer:
         drafts = list(groups.values())
         for draft in drafts:
             self._render(draft, now)
-        return drafts, unaddressable
+        return Plan(drafts, unaddressable, resolutions)
 
     def compose_round(
         self,
@@ -153,7 +161,8 @@ class Composer:
             )
         if not due:
             return RoundSummary()
-        drafts, unaddressable = self.drafts(due, level=level, now=now, roles=roles)
+        plan = self.drafts(due, level=level, now=now, roles=roles)
+        drafts, unaddressable = plan.drafts, plan.unaddressable
         summary = RoundSummary(unaddressable=unaddressable)
         taken = sorted(
             {fact.id for draft in drafts for fact in draft.cases} | {cid for cid, _ in unaddressable}
@@ -202,7 +211,7 @@ class Composer:
             ]
             if events:
                 session.execute(insert(Event), events)
-            hosting = [_hosting_row(cid, self.resolutions[cid]) for cid in taken if cid in self.resolutions]
+            hosting = [_hosting_row(cid, plan.resolutions[cid]) for cid in taken]  # every case was resolved
             if hosting:
                 session.execute(insert(Hosting), hosting)
         summary.cases = len({fact.id for draft in drafts for fact in draft.cases})

@@ -738,7 +738,8 @@ def notices_preview(app: App, target: str, level: str, show_html: bool, as_json:
         else:
             with app.store.session() as session:
                 case_ids = list(session.scalars(select(Case.id).where(Case.state == CaseState.LIVE.value)))
-        drafts, unaddressable = composer.drafts(case_ids, level=level, now=app.clock.now())
+        plan = composer.drafts(case_ids, level=level, now=app.clock.now())
+        drafts, unaddressable = plan.drafts, plan.unaddressable
         if not target.isdigit():
             drafts = [d for d in drafts if d.recipient.lower() == target.lower()]
     if not drafts:
