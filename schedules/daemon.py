@@ -55,17 +55,7 @@ def run_daemon(
 ) -> None:
     """Run until ``stop`` is set (or SIGTERM/SIGINT, when called from the main thread)."""
     stop = stop or threading.Event()
-    lock = StoreLock(store, clock, stale_after=cadence.stale_after)
-    acquired = lock.acquire()
-    echo(f"scheduler {acquired.owner} running against the store")
-    if acquired.previous_owner is not None:
-        recovered = Outbox(
-            store, settings, clock, dead_senders=frozenset({acquired.previous_owner})
-        ).recover()
-        echo(
-            f"took over from {acquired.previous_owner}, which had stopped answering;"
-            f" settled its notices: {recovered}"
-        )
+    lock = _take_the_lock(settings, store, clock, cadence.stale_after, echo)
     if threading.current_thread() is threading.main_thread():
         _stop_on_signals(stop, echo)
     scheduler = BackgroundScheduler(timezone=UTC, job_defaults={"coalesce": True, "max_instances": 1})
@@ -118,11 +108,8 @@ def run_once(
     settings: Settings, store: Store, clock: Clock, *, stale_after: timedelta = DEFAULT_STALE_AFTER
 ) -> dict[str, Any]:
     """One crawl and one notice round under the lock, then exit: for cron, or a first look."""
-    lock = StoreLock(store, clock, stale_after=stale_after)
-    acquired = lock.acquire()
+    lock = _take_the_lock(settings, store, clock, stale_after, log.info)
     try:
-        if acquired.previous_owner is not None:
-            Outbox(store, settings, clock, dead_senders=frozenset({acquired.previous_owner})).recover()
         crawl = crawl_job(settings, clock.now())
         notified = notify_job(settings, store, clock, sender_id=lock.owner)
     finally:
@@ -133,6 +120,23 @@ def run_once(
         "delivered": notified.delivery.counts,
         "needs_analyst": notified.rounds.needs_analyst,
     }
+
+
+def _take_the_lock(
+    settings: Settings, store: Store, clock: Clock, stale_after: timedelta, echo: Callable[[str], None]
+) -> StoreLock:
+    """The store's scheduler lock, with what a dead predecessor left half-sent settled at once."""
+    lock = StoreLock(store, clock, stale_after=stale_after)
+    acquired = lock.acquire()
+    echo(f"scheduler {acquired.owner} running against the store")
+    if acquired.previous_owner is not None:
+        dead = frozenset({acquired.previous_owner})
+        recovered = Outbox(store, settings, clock, dead_senders=dead).recover()
+        echo(
+            f"took over from {acquired.previous_owner}, which had stopped answering;"
+            f" settled its notices: {recovered}"
+        )
+    return lock
 
 
 def _stop_on_signals(stop: threading.Event, echo: Callable[[str], None]) -> None:
