@@ -200,7 +200,8 @@ class Outbox:
             notice.next_attempt_at = now + RETRY_DELAYS[min(notice.attempts, len(RETRY_DELAYS)) - 1]
         else:
             notice.next_attempt_at = None
-            _mark_bad(session, notice.recipient, attempt.detail, now, self.actor)
+            if attempt.outcome is Outcome.FAILED:  # the recipient was refused, not our retries run out
+                _mark_bad(session, notice.recipient, attempt.detail, now, self.actor)
         detail = {
             "notice": notice_id,
             "to": notice.recipient,

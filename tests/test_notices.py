@@ -18,7 +18,7 @@ from hosting.contacts import ContactBook, list_contacts, set_contact
 from hosting.factory import resolver_from_settings
 from notices.compose import Composer
 from notices.message import header_text
-from notices.outbox import Outbox
+from notices.outbox import MAX_ATTEMPTS, Outbox
 from notices.render import NoticeRenderer
 from sandbox import Autnum, Network, Registration, Sandbox
 from takedown import exitcodes
@@ -390,6 +390,21 @@ def test_temporary_failures_are_retried_later_and_sent_once(
     clock.advance(timedelta(minutes=5))
     assert Outbox(store, settings, clock).deliver_due().counts == {"sent": 1}
     assert len(received(world, "abuse@host-a.test")) == 1
+
+
+def test_retries_running_out_fail_the_notice_without_blaming_the_mailbox(
+    world: Sandbox, store: Store, settings: Settings, clock: ManualClock
+) -> None:
+    world.smtp.temporary_failures = 1
+    make_live(store, clock, {world.url("host-a.test", "/1.jpg"): "127.0.40.1"})
+    notices = composer(store, settings, clock)
+    notices.compose_round(notices.due_case_ids(clock.now()), level="initial", now=clock.now())
+    with store.session() as session:
+        session.query(Notice).update({"attempts": MAX_ATTEMPTS - 1})
+    Outbox(store, settings, clock).deliver_due()
+    with store.session() as session:
+        assert session.query(Notice).one().status == "failed"
+    assert [e for e in list_contacts(store) if e.value == "abuse@host-a.test"] == []
 
 
 def test_a_permanent_refusal_marks_the_mailbox_bad_and_bars_it(
