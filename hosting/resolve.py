@@ -116,6 +116,11 @@ class Resolution:
         return not self.problems
 
     @property
+    def origin_asn(self) -> int | None:
+        """The AS announcing the address (the first, when several do)."""
+        return self.route.origin_asns[0] if self.route and self.route.origin_asns else None
+
+    @property
     def retry_at(self) -> datetime | None:
         """When the parts lost to rate limiting can be asked for again."""
         times = [p.retry_at for p in self.problems if p.retry_at is not None]
@@ -305,7 +310,7 @@ def _problem(step: str, exc: ResolutionError) -> Problem:
 def _parties(result: Resolution) -> list[Party]:
     parties: list[Party] = []
     network = result.network
-    origin = result.route.origin_asns[0] if result.route and result.route.origin_asns else None
+    origin = result.origin_asn
     if result.cdn is not None:
         # The address is the CDN's, so the network RDAP found is the CDN's own: it is the recipient
         # (asked to forward the report and disclose the origin), and its transit is no escalation.

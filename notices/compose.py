@@ -256,11 +256,7 @@ class Composer:
                     md5=fact.md5,
                     registrar=resolution.domain.registrar if resolution.domain else None,
                     hosting_provider=(resolution.network.organisation if resolution.network else None),
-                    asn=(
-                        resolution.route.origin_asns[0]
-                        if resolution.route and resolution.route.origin_asns
-                        else None
-                    ),
+                    asn=resolution.origin_asn,
                     country=party.country,
                     check={
                         "checked_at": _iso(fact.checked_at),
@@ -426,7 +422,7 @@ def _hosting_row(case_id: int, resolution: Resolution) -> dict[str, Any]:
         "hostname": resolution.hostname[:255],
         "registered_domain": resolution.registered_domain,
         "ips": list(resolution.addresses) or None,
-        "asn": route.origin_asns[0] if route and route.origin_asns else None,
+        "asn": resolution.origin_asn,
         "network": (network.cidrs[0] if network and network.cidrs else None),
         "organisation": ((network.organisation or network.name) if network else None),
         "country": (hosting.country if hosting and hosting.country else (route.country if route else None)),
