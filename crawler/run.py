@@ -14,6 +14,7 @@ from typing import Any
 
 from scrapy.crawler import CrawlerProcess
 from scrapy.settings import Settings as ScrapySettings
+from scrapy.settings import default_settings as scrapy_defaults
 
 from takedown.settings import Settings
 
@@ -36,22 +37,56 @@ class CrawlSummary:
         }
 
 
+SAFETY_PRIORITY = 1000
+"""Above every priority Scrapy knows (``cmdline`` is 40): what the safety rules fix cannot be
+turned back on by ``takedown crawl -s``, a spider's ``custom_settings`` or an add-on."""
+
+
+def safety_settings(settings: Settings) -> dict[str, Any]:
+    """The settings the safety rules fix: nothing kept, nothing exposed, HTTP(S) only, straight to
+    allowed addresses, every download capped and fingerprinted."""
+    from crawler import settings as defaults
+
+    return {
+        "HTTPCACHE_ENABLED": False,
+        "TELNETCONSOLE_ENABLED": False,
+        "REMOTE_CONTROL_ENABLED": False,
+        "FEEDS": {},
+        "LOG_FORMATTER": defaults.LOG_FORMATTER,
+        "DOWNLOAD_HANDLERS_BASE": {
+            scheme: handler
+            for scheme, handler in scrapy_defaults.DOWNLOAD_HANDLERS_BASE.items()
+            if scheme in ("http", "https")
+        },
+        "DOWNLOAD_HANDLERS": {**defaults.DOWNLOAD_HANDLERS},
+        "HTTPPROXY_ENABLED": False,
+        "TWISTED_DNS_RESOLVER": defaults.TWISTED_DNS_RESOLVER,
+        "DOWNLOADER_MIDDLEWARES": {**defaults.DOWNLOADER_MIDDLEWARES},
+        "EXTENSIONS": {**defaults.EXTENSIONS},
+        "ITEM_PIPELINES": {**defaults.ITEM_PIPELINES},
+        "TAKEDOWN_ALLOW_NETWORKS": list(settings.allowed_networks),
+        "TAKEDOWN_FINGERPRINT_MAX_BYTES": settings.max_fetch_bytes,
+        "DOWNLOAD_MAXSIZE": settings.max_fetch_bytes + 1024 * 1024,
+    }
+
+
 def scrapy_settings(settings: Settings, **overrides: Any) -> ScrapySettings:
+    """What ``takedown crawl`` runs with: the project's settings, the core configuration over them,
+    ``overrides`` (``-s NAME=VALUE``) over that, and the safety settings over everything."""
     scrapy = ScrapySettings()
     scrapy.setmodule("crawler.settings", priority="project")
     scrapy.set("TAKEDOWN_DATABASE_URL", settings.database_url, priority="cmdline")
     scrapy.set("TAKEDOWN_CHASE_POLICY", settings.chase_policy, priority="cmdline")
     scrapy.set("TAKEDOWN_DNS_SERVER", settings.dns_server, priority="cmdline")
-    scrapy.set("TAKEDOWN_ALLOW_NETWORKS", list(settings.allowed_networks), priority="cmdline")
     scrapy.set("USER_AGENT", settings.user_agent, priority="cmdline")
     scrapy.set("DOWNLOAD_TIMEOUT", settings.fetch_timeout, priority="cmdline")
-    scrapy.set("TAKEDOWN_FINGERPRINT_MAX_BYTES", settings.max_fetch_bytes, priority="cmdline")
-    scrapy.set("DOWNLOAD_MAXSIZE", settings.max_fetch_bytes + 1024 * 1024, priority="cmdline")
     scrapy.set("CONCURRENT_REQUESTS_PER_DOMAIN", settings.concurrency_per_host, priority="cmdline")
     scrapy.set("DOWNLOAD_DELAY", settings.delay_per_host, priority="cmdline")
     scrapy.set("TAKEDOWN_RETRY_BACKOFF", settings.retry_backoff, priority="cmdline")
     for name, value in overrides.items():
         scrapy.set(name, value, priority="cmdline")
+    for name, value in safety_settings(settings).items():
+        scrapy.set(name, value, priority=SAFETY_PRIORITY)
     return scrapy
 
 

@@ -7,6 +7,11 @@ from pathlib import Path
 import pytest
 from scrapy.utils.project import get_project_settings
 
+from crawler.run import scrapy_settings
+from crawler.safety import UnsafeSettings, check, violations
+from takedown.cli import _overrides
+from takedown.settings import Settings
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -30,3 +35,43 @@ def test_only_http_and_https_can_be_fetched_and_every_download_is_capped(setting
     assert 0 < settings.getint("DOWNLOAD_MAXSIZE") <= 64 * 1024 * 1024
     assert settings.getbool("ROBOTSTXT_OBEY") is False
     assert "takedown" in settings.get("USER_AGENT")
+
+
+def test_the_project_settings_pass_the_safety_check(settings) -> None:  # type: ignore[no-untyped-def]
+    assert violations(settings) == []
+
+
+HOSTILE_OVERRIDES = (
+    "HTTPCACHE_ENABLED=True",
+    "TELNETCONSOLE_ENABLED=True",
+    "REMOTE_CONTROL_ENABLED=True",
+    "HTTPPROXY_ENABLED=True",
+    'FEEDS={"bodies.jsonl": {"format": "jsonlines"}}',
+    'DOWNLOAD_HANDLERS={"file": "scrapy.core.downloader.handlers.file.FileDownloadHandler"}',
+    'DOWNLOAD_HANDLERS_BASE={"ftp": "scrapy.core.downloader.handlers.ftp.FTPDownloadHandler"}',
+    'DOWNLOADER_MIDDLEWARES={"crawler.middlewares.ConnectedAddressGuard": null}',
+    "TWISTED_DNS_RESOLVER=scrapy.resolver.CachingThreadedResolver",
+    "DOWNLOAD_MAXSIZE=0",
+    "TAKEDOWN_ALLOW_NETWORKS=0.0.0.0/0",
+)
+
+
+def test_takedown_crawl_dash_s_cannot_turn_a_safety_setting_back_on() -> None:
+    core = Settings.from_env({"TAKEDOWN_ALLOW_NETWORKS": "127.0.0.2/32"})
+    built = scrapy_settings(core, **_overrides(HOSTILE_OVERRIDES))
+    assert violations(built) == []
+    assert built.getlist("TAKEDOWN_ALLOW_NETWORKS") == ["127.0.0.2/32"]
+    assert built.getint("DOWNLOAD_MAXSIZE") == core.max_fetch_bytes + 1024 * 1024
+    # and an ordinary override still works
+    assert scrapy_settings(core, CONCURRENT_REQUESTS="7").getint("CONCURRENT_REQUESTS") == 7
+
+
+@pytest.mark.parametrize("override", HOSTILE_OVERRIDES[:-1])
+def test_a_crawl_started_with_unsafe_settings_refuses_before_fetching(settings, override: str) -> None:  # type: ignore[no-untyped-def]
+    project = settings
+    name, _, value = override.partition("=")
+    project.set(name, value, priority="cmdline")
+    wrong = violations(project)
+    assert wrong, override
+    with pytest.raises(UnsafeSettings, match="refusing to crawl"):
+        check(project)

@@ -229,7 +229,11 @@ def test_no_fetched_byte_reaches_the_disk_the_database_or_the_logs(
     size = 200_000
     body = content_bytes("must-not-persist", size)
     queued(sandbox.serve("host-b.test", "/evidence.jpg", Serve("must-not-persist", size)))
-    summary, done = run_crawl(sandbox, database_url, tmp_path, verbose=2)
+    # an operator (or a copied command line) trying to turn a cache or a feed back on changes nothing
+    attempts = ["HTTPCACHE_ENABLED=True", 'FEEDS={"feed.jsonl": {"format": "jsonlines"}}']
+    summary, done = run_crawl(
+        sandbox, database_url, tmp_path, *[arg for a in attempts for arg in ("-s", a)], verbose=2
+    )
     assert summary["outcomes"] == {"live": 1}
     probes = [body[:48], body[size // 2 : size // 2 + 48], body[-48:]]
     for path in [p for p in tmp_path.rglob("*") if p.is_file()]:

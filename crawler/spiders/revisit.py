@@ -23,6 +23,7 @@ from crawler.fingerprint import META_KEY, BodyFingerprint
 from crawler.middlewares import AddressRefused, is_dns_failure
 from crawler.pipelines import CRAWL_CACHE_MIB
 from crawler.resolver import VERDICTS, GuardedResolver
+from crawler.safety import check as check_safety
 from takedown.clock import Clock, ManualClock, SystemClock
 from takedown.revisits import Fetch, due_cases
 from takedown.store import Store
@@ -30,6 +31,12 @@ from takedown.store import Store
 
 class RevisitSpider(scrapy.Spider):
     name = "revisit"
+
+    @classmethod
+    def from_crawler(cls, crawler: Any, *args: Any, **kwargs: Any) -> RevisitSpider:
+        check_safety(crawler.settings)  # before anything is fetched
+        spider: RevisitSpider = super().from_crawler(crawler, *args, **kwargs)
+        return spider
 
     def __init__(self, cases: str = "", now: str = "", page_size: str = "500", **kwargs: Any) -> None:
         super().__init__(**kwargs)
