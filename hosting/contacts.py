@@ -248,13 +248,21 @@ class ContactBook:
         )
 
     def _screen(self, party: Party) -> Party:
-        """Replace moved mailboxes, drop barred ones; say so when nothing is left."""
-        emails = tuple(dict.fromkeys(self.replacements.get(_mailbox_key(e), e) for e in party.emails))
-        kept = tuple(e for e in emails if _mailbox_key(e) not in self.barred)
+        """Replace moved mailboxes, drop barred ones; when every one is barred, turn to the abuse
+        mailboxes the registry's remarks named; say so when nothing is left."""
+        kept = self._usable(party.emails)
         if kept == party.emails:
             return party
-        source = party.contact_source if kept else "never-notify"
-        return dataclasses.replace(party, emails=kept, contact_source=source)
+        if kept:
+            return dataclasses.replace(party, emails=kept)
+        alternates = self._usable(party.alternates)
+        if alternates:
+            return dataclasses.replace(party, emails=alternates, contact_source="remarks")
+        return dataclasses.replace(party, emails=(), contact_source="never-notify")
+
+    def _usable(self, addresses: tuple[str, ...]) -> tuple[str, ...]:
+        moved = tuple(dict.fromkeys(self.replacements.get(_mailbox_key(e), e) for e in addresses))
+        return tuple(e for e in moved if _mailbox_key(e) not in self.barred)
 
 
 def _mailbox_key(address: str) -> str:

@@ -11,6 +11,7 @@ from hosting.dns import DNSClient
 from hosting.rdap.client import RDAPClient
 from hosting.resolve import HostingResolver
 from takedown.clock import Clock, SystemClock
+from takedown.netpolicy import AddressPolicy
 from takedown.settings import Settings
 from takedown.store import Store
 
@@ -28,6 +29,7 @@ def resolver_from_settings(
             timeout=settings.rdap_timeout,
             user_agent=settings.user_agent,
             max_per_minute=settings.rdap_max_per_minute or None,
+            address_policy=AddressPolicy.from_strings(settings.allowed_networks),
         ),
         cache=NetworkCache(
             store if cache_in_store else None, clock=clock, ttl=timedelta(hours=settings.rdap_cache_hours)

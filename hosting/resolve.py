@@ -19,7 +19,7 @@ import ipaddress
 import logging
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 from urllib.parse import urlsplit
 
@@ -42,6 +42,20 @@ T = TypeVar("T")
 
 MAX_UPSTREAMS = 2
 """Upstream networks looked up for escalation: the first two an IP-to-ASN service names."""
+FINAL_PROBLEMS = frozenset(
+    {
+        "NotFound",
+        "Unsupported",
+        "InvalidURL",
+        "InvalidAddress",
+        LookupStatus.NXDOMAIN,
+        LookupStatus.NO_ADDRESS,
+    }
+)
+"""Problem kinds that asking again would not change."""
+TRUNCATED_RETRY = FAILED_RETRY = timedelta(hours=1)
+"""When to ask again a registry that held contacts back (NIC.br does when it thinks we ask too much),
+or a resolution that failed outright."""
 
 
 @dataclass(frozen=True)
@@ -61,12 +75,16 @@ class Party:
     country: str | None = None
     language: str | None = None
     """The language the recipient reads notices in, when the contact book says."""
+    alternates: tuple[str, ...] = ()
+    """Abuse mailboxes the registry's answer names in remarks besides ``emails``: used instead when
+    the contact book bars every one of ``emails`` (a registry's own helpdesk on a holder's block)."""
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "role": self.role,
             "name": self.name,
             "emails": list(self.emails),
+            "alternates": list(self.alternates),
             "contact_source": self.contact_source,
             "evidence": self.evidence,
             "asn": self.asn,
@@ -82,6 +100,12 @@ class Problem:
     """The error's type name: ``RateLimited``, ``NotFound``, ``Unsupported``..."""
     message: str
     retry_at: datetime | None = None
+
+    @property
+    def transient(self) -> bool:
+        """Asking again later may give an answer (a registry down, rate limiting, a bad answer);
+        otherwise the answer is final (no such record, no RDAP service, no such name)."""
+        return self.kind not in FINAL_PROBLEMS
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -208,7 +232,21 @@ class HostingResolver:
             return value
 
     def resolve(self, url: str, connected_ip: str | None = None) -> Resolution:
-        hostname = (urlsplit(url).hostname or "").lower().rstrip(".")
+        """Never raises: whatever a registry, a TLD server or a DNS answer does to one lookup is a
+        :class:`Problem` on this URL's resolution, and the next URL is resolved as usual."""
+        try:
+            return self._resolve(url, connected_ip)
+        except Exception as exc:  # the isolation boundary: one hostile answer, one case
+            log.exception("resolving %s failed", url)
+            result = Resolution(url=url, hostname=(_hostname(url) or "?"), resolved_at=self.clock.now())
+            message = f"resolution failed: {type(exc).__name__}: {str(exc)[:300]}"
+            result.problems.append(
+                Problem("resolve", "InternalError", message, self.clock.now() + FAILED_RETRY)
+            )
+            return result
+
+    def _resolve(self, url: str, connected_ip: str | None) -> Resolution:
+        hostname = _hostname(url) or ""
         result = Resolution(url=url, hostname=hostname, resolved_at=self.clock.now())
         if not hostname:
             result.problems.append(Problem("url", "InvalidURL", f"{url!r} has no host name"))
@@ -256,8 +294,21 @@ class HostingResolver:
         except ResolutionError as exc:
             result.problems.append(_problem("network", exc))
             return
-        self.cache.put(record, address)
         result.network = record
+        if self._held_back("network", record.truncated, record.abuse.emails, record.registry, result):
+            return  # not cached: the next round asks again for the whole answer
+        self.cache.put(record, address)
+
+    def _held_back(
+        self, step: str, truncated: bool, emails: tuple[str, ...], registry: str, result: Resolution
+    ) -> bool:
+        """A truncated answer without a mailbox is a problem to retry, not a holder without one."""
+        if not truncated or emails:
+            return False
+        retry_at = self.clock.now() + TRUNCATED_RETRY
+        message = f"{registry} left the contacts out of its answer (object truncated); asking again later"
+        result.problems.append(Problem(step, "TruncatedAnswer", message, retry_at))
+        return True
 
     def _route_step(self, result: Resolution, address: str) -> None:
         try:
@@ -298,8 +349,18 @@ class HostingResolver:
                 except ResolutionError as exc:
                     result.problems.append(_problem("upstream", exc))
                     continue
-                self._autnums[upstream] = record
+                if not self._held_back(
+                    "upstream", record.truncated, record.abuse.emails, record.registry, result
+                ):
+                    self._autnums[upstream] = record
             result.upstreams.append(record)
+
+
+def _hostname(url: str) -> str | None:
+    try:
+        return (urlsplit(url).hostname or "").lower().rstrip(".") or None
+    except ValueError:
+        return None
 
 
 def _problem(step: str, exc: ResolutionError) -> Problem:
@@ -316,14 +377,15 @@ def _parties(result: Resolution) -> list[Party]:
         # (asked to forward the report and disclose the origin), and its transit is no escalation.
         cdn = result.cdn.cdn
         emails: tuple[str, ...]
+        alternates: tuple[str, ...] = ()
         if cdn.abuse:
             emails, source = (cdn.abuse,), "catalogue"
         elif network is not None:
-            emails, source = network.abuse.emails, network.abuse.source
+            emails, source, alternates = network.abuse.emails, network.abuse.source, network.abuse.alternates
         else:
             emails, source = (), "none"
         evidence = result.cdn.evidence + (f"; reports also at {cdn.report_url}" if cdn.report_url else "")
-        parties.append(Party("cdn", cdn.name, emails, source, evidence, origin))
+        parties.append(Party("cdn", cdn.name, emails, source, evidence, origin, alternates=alternates))
     elif network is not None:
         parties.append(
             Party(
@@ -334,6 +396,7 @@ def _parties(result: Resolution) -> list[Party]:
                 network.source_url or f"rdap:{network.registry} {network.handle}",
                 origin,
                 network.country or (result.route.country if result.route else None),
+                alternates=network.abuse.alternates,
             )
         )
     domain = result.domain
@@ -345,6 +408,7 @@ def _parties(result: Resolution) -> list[Party]:
                 domain.registrar_abuse.emails,
                 domain.registrar_abuse.source,
                 domain.source_url or f"rdap domain {domain.name}",
+                alternates=domain.registrar_abuse.alternates,
             )
         )
     for upstream in result.upstreams if result.cdn is None else ():
@@ -357,6 +421,7 @@ def _parties(result: Resolution) -> list[Party]:
                 upstream.source_url or f"rdap:{upstream.registry} AS{upstream.asn}",
                 upstream.asn,
                 upstream.country,
+                alternates=upstream.abuse.alternates,
             )
         )
     return parties

@@ -6,6 +6,13 @@ X-ARF report per case, and writes every notice of the round to the outbox in one
 together with moving the cases' ``next_notice_at``. A crash before that commit composes nothing,
 after it everything; a second composer running at the same time finds the cases already taken.
 Nothing is sent here: :mod:`notices.outbox` does that.
+
+One case never stops the round. A case whose resolution failed for a reason that may pass (a
+registry down or rate limiting, a malformed or hostile answer) is *deferred*: no notice, no round
+counted, its next round set to when asking again is worthwhile, and a ``notice_deferred`` event
+with the reason. Likewise a case whose X-ARF report fails validation, and the cases of a recipient
+whose notice cannot be rendered (a broken template for its language): the other cases and
+recipients of the round are written as usual.
 """
 
 from __future__ import annotations
@@ -14,7 +21,7 @@ import logging
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -41,6 +48,8 @@ ROLES_FOR_LEVEL = {
 FALLBACK_LEVEL = {"initial": ("registrar", "upstream"), "reminder": ("registrar", "upstream")}
 """Whom to write to when nobody the level calls for has a mailbox (the next rung of the ladder)."""
 ROUND_LIMIT = 5000
+DEFER = timedelta(hours=1)
+"""When a case deferred without a time of its own (a registry's Retry-After) is tried again."""
 
 
 @dataclass(frozen=True)
@@ -78,12 +87,20 @@ class Draft:
 
 @dataclass
 class Plan:
-    """What a round would write: its notices, the cases nobody can be written to (with why), and
-    each case's resolution (recorded with the round, addressable or not)."""
+    """What a round would write: its notices, the cases nobody can be written to (with why), the
+    cases put off until a failure may have passed (with why and until when), and each case's
+    resolution (recorded with the round, addressable or not)."""
 
     drafts: list[Draft]
     unaddressable: list[tuple[int, str]]
     resolutions: dict[int, Resolution]
+    deferred: dict[int, Deferral] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Deferral:
+    reason: str
+    until: datetime
 
 
 @dataclass
@@ -92,6 +109,8 @@ class RoundSummary:
     cases: int = 0
     unaddressable: list[tuple[int, str]] = field(default_factory=list)
     """Cases nobody could be found to write to, with why."""
+    deferred: dict[int, Deferral] = field(default_factory=dict)
+    """Cases put off because something failed that may pass, with why and until when."""
 
 
 class Composer:
@@ -122,13 +141,19 @@ class Composer:
         groups: dict[str, Draft] = {}
         unaddressable: list[tuple[int, str]] = []
         resolutions: dict[int, Resolution] = {}
+        deferred: dict[int, Deferral] = {}
         items = [(fact.url, fact.address) for fact in facts]
         for fact, resolution in zip(facts, self.resolver.resolve_many(items), strict=True):
             resolutions[fact.id] = resolution
             recipients = _recipients(resolution, level, roles)
             if not recipients:
                 problems = "; ".join(p.message for p in resolution.problems) or "no party has a mailbox"
-                unaddressable.append((fact.id, problems))
+                transient = [p for p in resolution.problems if p.transient]
+                if transient:  # the lookup failed: nobody is known to be missing, so no escalation yet
+                    until = max((p.retry_at for p in transient if p.retry_at), default=None) or now + DEFER
+                    deferred[fact.id] = Deferral(problems, max(until, now + timedelta(minutes=1)))
+                else:
+                    unaddressable.append((fact.id, problems))
                 continue
             for party, email in recipients:
                 key = email.lower()
@@ -138,10 +163,19 @@ class Composer:
                 draft.cases.append(fact)
                 draft.resolutions.append(resolution)
                 draft.parties.append(party)
-        drafts = list(groups.values())
-        for draft in drafts:
-            self._render(draft, now)
-        return Plan(drafts, unaddressable, resolutions)
+        drafts: list[Draft] = []
+        notified: set[int] = set()
+        failed: dict[int, str] = {}
+        for draft in groups.values():
+            for case_id, why in self._render(draft, now).items():
+                failed.setdefault(case_id, why)
+            if draft.cases:
+                drafts.append(draft)
+                notified.update(f.id for f in draft.cases)
+        for case_id, why in failed.items():
+            if case_id not in notified:
+                deferred[case_id] = Deferral(why, now + DEFER)
+        return Plan(drafts, unaddressable, resolutions, deferred)
 
     def compose_round(
         self,
@@ -163,7 +197,7 @@ class Composer:
             return RoundSummary()
         plan = self.drafts(due, level=level, now=now, roles=roles)
         drafts, unaddressable = plan.drafts, plan.unaddressable
-        summary = RoundSummary(unaddressable=unaddressable)
+        summary = RoundSummary(unaddressable=unaddressable, deferred=plan.deferred)
         taken = sorted(
             {fact.id for draft in drafts for fact in draft.cases} | {cid for cid, _ in unaddressable}
         )
@@ -174,9 +208,22 @@ class Composer:
                 .values(next_notice_at=next_notice_at, notice_rounds=Case.notice_rounds + 1)
                 .execution_options(synchronize_session=False)
             )
-            if getattr(moved, "rowcount", -1) != len(taken):  # another composer took some of these meanwhile
+            put_off = 0
+            for case_id, deferral in plan.deferred.items():
+                put_off += getattr(
+                    session.execute(
+                        update(Case)
+                        .where(Case.id == case_id, notice_due(now))
+                        .values(next_notice_at=deferral.until)
+                        .execution_options(synchronize_session=False)
+                    ),
+                    "rowcount",
+                    -1,
+                )
+            expected = len(taken) + len(plan.deferred)
+            if getattr(moved, "rowcount", -1) + put_off != expected:  # another composer took some meanwhile
                 session.rollback()
-                log.warning("notice round for %d cases skipped: another round took them", len(taken))
+                log.warning("notice round for %d cases skipped: another round took them", expected)
                 return RoundSummary()
             events: list[dict[str, Any]] = []
             for draft in drafts:
@@ -209,15 +256,80 @@ class Composer:
                 event_row(cid, now, actor, "notice_unaddressable", {"reason": why[:300]})
                 for cid, why in unaddressable
             ]
+            events += [
+                event_row(
+                    cid, now, actor, "notice_deferred", {"reason": d.reason[:300], "until": iso(d.until)}
+                )
+                for cid, d in plan.deferred.items()
+            ]
             if events:
                 session.execute(insert(Event), events)
-            hosting = [_hosting_row(cid, plan.resolutions[cid]) for cid in taken]  # every case was resolved
+            recorded = [*taken, *plan.deferred]  # every case was resolved, deferred ones too
+            hosting = [_hosting_row(cid, plan.resolutions[cid]) for cid in recorded]
             if hosting:
                 session.execute(insert(Hosting), hosting)
         summary.cases = len({fact.id for draft in drafts for fact in draft.cases})
         return summary
 
-    def _render(self, draft: Draft, now: datetime) -> None:
+    def _render(self, draft: Draft, now: datetime) -> dict[int, str]:
+        """Render ``draft`` in place; the cases it had to drop, with why. A case whose X-ARF report
+        cannot be built or validated is dropped from the notice; when the notice itself cannot be
+        rendered, every case is, and ``draft.cases`` is left empty."""
+        failed: dict[int, str] = {}
+        reports = []
+        kept = []
+        for fact, resolution, party in zip(draft.cases, draft.resolutions, draft.parties, strict=True):
+            try:
+                reports.append((fact.id, self._report(fact, resolution, party, now)))
+            except Exception as exc:  # one case's report, not the notice's other cases
+                log.exception("X-ARF report for case %d to %s failed", fact.id, draft.recipient)
+                failed[fact.id] = f"X-ARF report for {draft.recipient} failed: {str(exc)[:200]}"
+                continue
+            kept.append((fact, resolution, party))
+        draft.cases = [k[0] for k in kept]
+        draft.resolutions = [k[1] for k in kept]
+        draft.parties = [k[2] for k in kept]
+        if not draft.cases:
+            return failed
+        try:
+            self._render_message(draft, now, reports)
+        except Exception as exc:  # one recipient's notice, not the round
+            log.exception("notice to %s could not be rendered", draft.recipient)
+            why = f"notice to {draft.recipient} could not be rendered: {str(exc)[:200]}"
+            failed.update((fact.id, why) for fact in draft.cases)
+            draft.cases, draft.resolutions, draft.parties = [], [], []
+        return failed
+
+    def _report(self, fact: CaseFacts, resolution: Resolution, party: Party, now: datetime) -> dict[str, Any]:
+        report = build_report(
+            ReportFacts(
+                case_id=fact.id,
+                url=fact.url,
+                address=fact.address or resolution.address,
+                verified_at=fact.checked_at or now,
+                classification=fact.classification or self.settings.csam_classification,
+                sha256=fact.sha256,
+                md5=fact.md5,
+                registrar=resolution.domain.registrar if resolution.domain else None,
+                hosting_provider=(resolution.network.organisation if resolution.network else None),
+                asn=resolution.origin_asn,
+                country=party.country,
+                check={
+                    "checked_at": _iso(fact.checked_at),
+                    "http_status": fact.http_status,
+                    "connected_ip": fact.address,
+                    "sha256": fact.sha256,
+                    "md5": fact.md5,
+                },
+            ),
+            reporter_org=self.settings.reporter_org,
+            reporter_email=self.sender[1],
+            now=now,
+        )
+        validate(report)
+        return report
+
+    def _render_message(self, draft: Draft, now: datetime, reports: list[tuple[int, dict[str, Any]]]) -> None:
         reference = f"TD-{now:%Y%m%d}-{secrets.token_hex(3).upper()}"
         hosts = sorted({(urlsplit(f.url).hostname or "?") for f in draft.cases})
         context = {
@@ -243,35 +355,6 @@ class Composer:
         }
         language = draft.language or self.settings.notice_language
         rendered = self.renderer.render(level=draft.level, language=language, context=context)
-        reports = []
-        for fact, resolution, party in zip(draft.cases, draft.resolutions, draft.parties, strict=True):
-            report = build_report(
-                ReportFacts(
-                    case_id=fact.id,
-                    url=fact.url,
-                    address=fact.address or resolution.address,
-                    verified_at=fact.checked_at or now,
-                    classification=fact.classification or self.settings.csam_classification,
-                    sha256=fact.sha256,
-                    md5=fact.md5,
-                    registrar=resolution.domain.registrar if resolution.domain else None,
-                    hosting_provider=(resolution.network.organisation if resolution.network else None),
-                    asn=resolution.origin_asn,
-                    country=party.country,
-                    check={
-                        "checked_at": _iso(fact.checked_at),
-                        "http_status": fact.http_status,
-                        "connected_ip": fact.address,
-                        "sha256": fact.sha256,
-                        "md5": fact.md5,
-                    },
-                ),
-                reporter_org=self.settings.reporter_org,
-                reporter_email=self.sender[1],
-                now=now,
-            )
-            validate(report)
-            reports.append((fact.id, report))
         draft.message_id = new_message_id(self.sender[1])
         draft.subject = rendered.subject
         message = build_message(

@@ -6,6 +6,10 @@ abuse contact nested in the registrant, RIPE's and APNIC's at the top level, LAC
 the country in the structured address, AFRINIC's entities without roles. Networks, AS numbers and
 domains are registered from plain descriptions; the server also serves bootstrap files pointing at
 itself, and can be told to rate-limit a registry (429 with Retry-After).
+
+Any one network, AS or domain can instead be given a :class:`RawAnswer`: bytes sent as they are,
+after a delay, with any status and headers. That is how the tests serve the answers real registries
+recorded, and how they play a hostile registry (nested, huge, slow, redirecting anywhere).
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ import ipaddress
 import json
 import logging
 import threading
+import time
 from collections import Counter
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -69,6 +74,21 @@ class Registration:
     nameservers: tuple[str, ...] = ()
 
 
+@dataclass(frozen=True)
+class RawAnswer:
+    """What to send instead of the rendered answer, byte for byte."""
+
+    body: bytes
+    status: int = 200
+    headers: tuple[tuple[str, str], ...] = ()
+    delay: float = 0.0
+    """Seconds to wait before answering (a slow registry)."""
+
+    @classmethod
+    def of(cls, document: Any, **kwargs: Any) -> RawAnswer:
+        return cls(json.dumps(document).encode(), **kwargs)
+
+
 @dataclass
 class Throttle:
     allowed: int
@@ -96,6 +116,7 @@ class RDAPServer:
         self.requests: Counter[tuple[str, str]] = Counter()
         """Queries answered or refused, by (registry, kind): kind is ip, autnum, domain or bootstrap."""
         self._throttles: dict[str, Throttle] = {}
+        self._raw: dict[tuple[str, str], RawAnswer] = {}
         self._lock = threading.Lock()
         self._server = _Server((host, port), _Handler)
         self._server.rdap = self
@@ -130,6 +151,15 @@ class RDAPServer:
         with self._lock:
             self._throttles.pop(registry, None)
 
+    def serve_raw(self, kind: str, key: str, answer: RawAnswer | None) -> None:
+        """Answer queries for a registered network (``kind="ip"``, ``key`` its CIDR), AS (``"autnum"``,
+        the number) or domain (``"domain"``, the name) with ``answer``; ``None`` goes back to normal."""
+        with self._lock:
+            if answer is None:
+                self._raw.pop((kind, key), None)
+            else:
+                self._raw[(kind, key)] = answer
+
     def network_for(self, address: str) -> Network | None:
         """The most specific registered network holding ``address``."""
         ip = ipaddress.ip_address(address)
@@ -160,7 +190,7 @@ class RDAPServer:
                 return None
             return throttle.retry_after
 
-    def answer(self, path: str) -> tuple[int, dict[str, Any], dict[str, str]]:
+    def answer(self, path: str) -> tuple[int, dict[str, Any] | RawAnswer, dict[str, str]]:
         parts = [unquote(p) for p in path.split("?", 1)[0].strip("/").split("/")]
         if len(parts) == 2 and parts[0] == "bootstrap":
             return 200, self._bootstrap(parts[1].removesuffix(".json")), {}
@@ -172,10 +202,23 @@ class RDAPServer:
         retry_after = self._admit(registry, kind)
         if retry_after is not None:
             return 429, _error(429, "Too Many Requests"), {"Retry-After": str(retry_after)}
+        raw = self._raw_for(kind, key)
+        if raw is not None:
+            return raw.status, raw, dict(raw.headers)
         found = self._lookup(registry, kind, key)
         if found is None:
             return 404, _error(404, "Not Found", f"no {kind} object for {key}"), {}
         return 200, found, {}
+
+    def _raw_for(self, kind: str, key: str) -> RawAnswer | None:
+        if kind == "ip":
+            try:
+                network = self.network_for(key.split("/", 1)[0])
+            except ValueError:
+                return None
+            key = network.cidr if network is not None else key
+        with self._lock:
+            return self._raw.get((kind, key.lower().rstrip(".")))
 
     def _lookup(self, registry: str, kind: str, key: str) -> dict[str, Any] | None:
         base = f"{self.base_url}/{registry}/"
@@ -604,11 +647,18 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:
         status, body, headers = self.server.rdap.answer(self.path)
-        payload = json.dumps(body).encode()
+        if isinstance(body, RawAnswer):
+            time.sleep(body.delay)
+            payload = body.body
+        else:
+            payload = json.dumps(body).encode()
         self.send_response(status)
         self.send_header("Content-Type", "application/rdap+json")
         self.send_header("Content-Length", str(len(payload)))
         for name, value in headers.items():
             self.send_header(name, value)
         self.end_headers()
-        self.wfile.write(payload)
+        try:
+            self.wfile.write(payload)
+        except (BrokenPipeError, ConnectionResetError):
+            log.debug("rdap: the client hung up before %d bytes were sent", len(payload))

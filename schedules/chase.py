@@ -16,7 +16,7 @@ from datetime import datetime
 
 from sqlalchemy import insert, select, update
 
-from notices.compose import ROUND_LIMIT, Composer, notice_due
+from notices.compose import ROUND_LIMIT, Composer, Deferral, notice_due
 from takedown.cases import event_row
 from takedown.models import Case, Event
 from takedown.policy import ChasePolicy
@@ -30,6 +30,8 @@ class NoticeRoundSummary:
     """Notices composed, by level."""
     cases: dict[str, int] = field(default_factory=dict)
     unaddressable: list[tuple[int, str]] = field(default_factory=list)
+    deferred: dict[int, Deferral] = field(default_factory=dict)
+    """Cases put off until a failure (a registry down, a hostile answer) may have passed."""
     needs_analyst: list[int] = field(default_factory=list)
 
 
@@ -65,6 +67,7 @@ def notice_round(
         summary.notices[level] = summary.notices.get(level, 0) + len(result.notices)
         summary.cases[level] = summary.cases.get(level, 0) + result.cases
         summary.unaddressable += result.unaddressable
+        summary.deferred.update(result.deferred)
     return summary
 
 

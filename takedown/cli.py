@@ -675,7 +675,13 @@ def notices_send(app: App, due: bool, as_json: bool) -> None:
     from takedown.policy import ChasePolicy
 
     with errors_as_exit_codes():
-        composed: dict[str, Any] = {"notices": 0, "cases": 0, "unaddressable": [], "needs_analyst": []}
+        composed: dict[str, Any] = {
+            "notices": 0,
+            "cases": 0,
+            "unaddressable": [],
+            "deferred": [],
+            "needs_analyst": [],
+        }
         if due:
             rounds = notice_round(
                 _composer(app), ChasePolicy.load(app.settings.chase_policy), now=app.clock.now()
@@ -685,6 +691,10 @@ def notices_send(app: App, due: bool, as_json: bool) -> None:
                 "cases": sum(rounds.cases.values()),
                 "by_level": rounds.notices,
                 "unaddressable": [{"case": cid, "reason": why} for cid, why in rounds.unaddressable],
+                "deferred": [
+                    {"case": cid, "reason": d.reason, "until": iso(d.until)}
+                    for cid, d in rounds.deferred.items()
+                ],
                 "needs_analyst": rounds.needs_analyst,
             }
         delivered = Outbox(app.store, app.settings, app.clock).deliver_due()
@@ -696,6 +706,8 @@ def notices_send(app: App, due: bool, as_json: bool) -> None:
             click.echo(f"composed {composed['notices']} notices about {composed['cases']} cases")
             for item in composed["unaddressable"]:
                 click.echo(f"  case {item['case']}: nobody to notify ({item['reason']})")
+            for item in composed["deferred"]:
+                click.echo(f"  case {item['case']}: put off until {item['until']} ({item['reason']})")
             for case_id in composed["needs_analyst"]:
                 click.echo(f"  case {case_id}: still live after every notice round; an analyst must act")
         counts = (
@@ -705,7 +717,7 @@ def notices_send(app: App, due: bool, as_json: bool) -> None:
         if any(delivered.recovered.values()):
             click.echo(f"recovered after an interrupted run: {delivered.recovered}")
     unwell = {k: v for k, v in delivered.counts.items() if k != "sent"}
-    if unwell or composed["unaddressable"]:
+    if unwell or composed["unaddressable"] or composed["deferred"]:
         sys.exit(exitcodes.PARTIAL)
 
 
@@ -743,7 +755,8 @@ def notices_preview(app: App, target: str, level: str, show_html: bool, as_json:
         if not target.isdigit():
             drafts = [d for d in drafts if d.recipient.lower() == target.lower()]
     if not drafts:
-        reason = "; ".join(why for _, why in unaddressable) or f"no live case would be notified to {target}"
+        reasons = [why for _, why in unaddressable] + [d.reason for d in plan.deferred.values()]
+        reason = "; ".join(reasons) or f"no live case would be notified to {target}"
         fail(reason, exitcodes.NOT_FOUND)
     for draft in drafts:
         parsed = email.message_from_string(draft.message, policy=email.policy.default)

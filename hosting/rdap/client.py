@@ -4,21 +4,36 @@ Registries rate-limit (ARIN and RIPE answer 429 when pushed). A 429 puts that re
 until its ``Retry-After`` (or a doubling back-off when it gives none); during the cool-down queries
 to it fail at once with :class:`RateLimited`, naming when to retry. Nothing here sleeps: a caller
 resolving many URLs goes on with the other registries and re-queues the rest.
+
+A registry is also a server we do not control, and an answer is hostile input:
+
+- Redirects (RFC 7480 section 5.2: registries send a client to the registry that holds the object)
+  are followed by hand, at most :data:`MAX_REDIRECTS` hops, only to ``http``/``https`` URLs, and
+  only to addresses the SSRF policy allows, checked on the address actually connected to. The hops
+  are recorded on the record (``via``).
+- An answer is read against a deadline (the query's timeout, for the whole answer, so a server
+  dripping one byte at a time cannot hold a round), up to :data:`MAX_ANSWER_BYTES`, and its JSON
+  is refused when nested deeper than :data:`MAX_DEPTH` or holding more than :data:`MAX_ELEMENTS`
+  values: a real answer is a few kilobytes, a few levels deep.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import email.utils
+import http.client
 import ipaddress
 import json
 import logging
+import socket
 import threading
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
 from collections import Counter, deque
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from hosting.errors import MalformedResponse, NotFound, RateLimited, RegistryUnavailable
 from hosting.rdap.bootstrap import Bootstrap, Service, registry_name
@@ -31,13 +46,22 @@ from hosting.rdap.parse import (
     parse_network,
 )
 from takedown.clock import Clock, SystemClock
+from takedown.netpolicy import AddressPolicy
 
 log = logging.getLogger(__name__)
 
 MAX_ANSWER_BYTES = 2 * 1024 * 1024
 """An RDAP answer is a few kilobytes; anything near this is not one."""
+MAX_DEPTH = 40
+"""Nesting of JSON arrays and objects: real answers reach about 10 (entities in entities, jCard)."""
+MAX_ELEMENTS = 100_000
+"""JSON values in one answer: real ones hold a few hundred."""
+MAX_REDIRECTS = 5
 FIRST_COOLDOWN = timedelta(seconds=60)
 MAX_COOLDOWN = timedelta(hours=1)
+_REDIRECTS = (301, 302, 303, 307, 308)
+
+R = TypeVar("R")
 
 
 class RDAPClient:
@@ -51,15 +75,21 @@ class RDAPClient:
         timeout: float = 10.0,
         user_agent: str = "takedown-resolve/0.1",
         max_per_minute: int | None = None,
+        address_policy: AddressPolicy | None = None,
     ) -> None:
         """``max_per_minute`` caps the queries sent to any one registry in a sliding minute; past
         it, queries fail at once with :class:`RateLimited` (retry when the minute frees a slot)
-        instead of waiting or being sent and refused."""
+        instead of waiting or being sent and refused. ``address_policy`` says where a redirect may
+        lead (public addresses only, by default); the bootstrap's own URLs are configuration and
+        trusted."""
         self.clock = clock or SystemClock()
         self.timeout = timeout
         self.user_agent = user_agent
-        # No proxy from the environment: queries go where the bootstrap says, and nowhere else.
-        self._opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+        self.address_policy = address_policy or AddressPolicy()
+        # No proxy from the environment, no automatic redirects: queries go where the bootstrap
+        # says, and a redirect only where _get() has checked it may.
+        self._opener = _opener(None)
+        self._guarded_opener = _opener(self.address_policy)
         self._bootstrap_location = bootstrap_location
         self._bootstrap: Bootstrap | None = None
         self._lock = threading.Lock()
@@ -79,25 +109,25 @@ class RDAPClient:
     def network(self, address: str | ipaddress.IPv4Address | ipaddress.IPv6Address) -> NetworkRecord:
         ip = ipaddress.ip_address(address)
         service = self.bootstrap.for_address(ip)
-        data, url = self._query(service, f"ip/{ip}")
-        return parse_network(data, registry_name(url.rsplit("/ip/", 1)[0] + "/"), url)
+        data, url, via = self._query(service, f"ip/{ip}")
+        return _via(parse_network(data, registry_name(url.rsplit("/ip/", 1)[0] + "/"), url), via)
 
     def autnum(self, asn: int) -> AutnumRecord:
         service = self.bootstrap.for_asn(asn)
-        data, url = self._query(service, f"autnum/{asn}")
-        return parse_autnum(data, registry_name(url.rsplit("/autnum/", 1)[0] + "/"), url)
+        data, url, via = self._query(service, f"autnum/{asn}")
+        return _via(parse_autnum(data, registry_name(url.rsplit("/autnum/", 1)[0] + "/"), url), via)
 
     def domain(self, name: str) -> DomainRecord:
         service = self.bootstrap.for_domain(name)
-        data, url = self._query(service, f"domain/{urllib.parse.quote(name.lower().strip('.'))}")
-        return parse_domain(data, url)
+        data, url, via = self._query(service, f"domain/{urllib.parse.quote(name.lower().strip('.'))}")
+        return _via(parse_domain(data, url), via)
 
     def cooling_until(self, registry: str) -> datetime | None:
         with self._lock:
             until = self._cooling.get(registry)
         return until if until is not None and until > self.clock.now() else None
 
-    def _query(self, service: Service, path: str) -> tuple[Any, str]:
+    def _query(self, service: Service, path: str) -> tuple[Any, str, tuple[str, ...]]:
         registry = service.registry
         until = self.cooling_until(registry)
         if until is not None:
@@ -107,7 +137,7 @@ class RDAPClient:
             self._take_slot(registry)
             self.queries[registry] += 1
         try:
-            data, final_url = self._get(url)
+            data, final_url, via = self._get(url)
         except urllib.error.HTTPError as exc:
             if exc.code == 404:
                 raise NotFound(f"{registry} has no record for {path} (404)") from None
@@ -118,7 +148,7 @@ class RDAPClient:
             raise RegistryUnavailable(f"{registry} answered HTTP {exc.code} for {path}") from None
         with self._lock:
             self._strikes.pop(registry, None)
-        return data, final_url
+        return data, final_url, via
 
     def _take_slot(self, registry: str) -> None:
         """Count a query against the registry's minute, or refuse it (caller holds the lock)."""
@@ -133,30 +163,50 @@ class RDAPClient:
         sent.append(now)
 
     def _fetch_url(self, url: str) -> Any:
+        """A bootstrap file over HTTP (``TAKEDOWN_RDAP_BOOTSTRAP`` as a URL)."""
         try:
             return self._get(url)[0]
         except urllib.error.HTTPError as exc:
             raise RegistryUnavailable(f"{url}: HTTP {exc.code}") from None
 
-    def _get(self, url: str) -> tuple[Any, str]:
-        request = urllib.request.Request(
-            url, headers={"Accept": "application/rdap+json, application/json", "User-Agent": self.user_agent}
-        )
-        try:
-            with self._opener.open(request, timeout=self.timeout) as response:
-                body = response.read(MAX_ANSWER_BYTES + 1)
-                final_url = response.geturl()
-        except urllib.error.HTTPError:
-            raise
-        except (urllib.error.URLError, OSError) as exc:
-            reason = getattr(exc, "reason", exc)
-            raise RegistryUnavailable(f"{url}: {reason}") from None
-        if len(body) > MAX_ANSWER_BYTES:
-            raise RegistryUnavailable(f"{url}: answer larger than {MAX_ANSWER_BYTES} bytes, not read")
-        try:
-            return json.loads(body), final_url
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise MalformedResponse(f"{url}: not JSON ({exc})") from None
+    def _get(self, url: str) -> tuple[Any, str, tuple[str, ...]]:
+        """The JSON at ``url``, the URL it finally came from, and the redirect hops before it."""
+        deadline = time.monotonic() + self.timeout
+        hops: list[str] = []
+        while True:
+            opener = self._guarded_opener if hops else self._opener
+            request = urllib.request.Request(
+                url,
+                headers={"Accept": "application/rdap+json, application/json", "User-Agent": self.user_agent},
+            )
+            try:
+                with opener.open(request, timeout=self.timeout) as response:
+                    body = _read(response, deadline, url)
+            except urllib.error.HTTPError as exc:
+                if exc.code not in _REDIRECTS:
+                    raise
+                hops.append(url)
+                url = self._redirect_target(hops, exc.headers.get("Location"))
+                continue
+            except (urllib.error.URLError, OSError) as exc:
+                reason = getattr(exc, "reason", exc)
+                raise RegistryUnavailable(f"{url}: {reason}") from None
+            return _decode(body, url), url, tuple(hops)
+
+    def _redirect_target(self, hops: list[str], location: str | None) -> str:
+        """Where a redirect may lead, or :class:`RegistryUnavailable` saying why not."""
+        origin = hops[-1]
+        if len(hops) > MAX_REDIRECTS:
+            raise RegistryUnavailable(f"{hops[0]}: more than {MAX_REDIRECTS} redirects, not followed")
+        if not location:
+            raise MalformedResponse(f"{origin}: a redirect without a Location")
+        target = urllib.parse.urljoin(origin, location.strip())
+        parts = urllib.parse.urlsplit(target)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise RegistryUnavailable(f"{origin}: redirect to {target[:200]!r} refused: only http(s) URLs")
+        if target in hops:
+            raise RegistryUnavailable(f"{origin}: redirect loop back to {target[:200]}")
+        return target
 
     def _rate_limited(self, registry: str, retry_after: str | None) -> RateLimited:
         now = self.clock.now()
@@ -168,6 +218,111 @@ class RDAPClient:
             self._cooling[registry] = until
         log.warning("RDAP: %s rate limited us; not asking it again before %s", registry, until.isoformat())
         return RateLimited(registry, until)
+
+
+def _via(record: R, hops: tuple[str, ...]) -> R:
+    return dataclasses.replace(record, via=hops) if hops else record  # type: ignore[type-var]
+
+
+def _read(response: Any, deadline: float, url: str) -> bytes:
+    """At most :data:`MAX_ANSWER_BYTES`, and all of it before ``deadline``."""
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        if time.monotonic() > deadline:
+            raise RegistryUnavailable(f"{url}: the answer took longer than the RDAP timeout, not read")
+        chunk = response.read1(65536)
+        if not chunk:
+            return b"".join(chunks)
+        size += len(chunk)
+        if size > MAX_ANSWER_BYTES:
+            raise RegistryUnavailable(f"{url}: answer larger than {MAX_ANSWER_BYTES} bytes, not read")
+        chunks.append(chunk)
+
+
+def _decode(body: bytes, url: str) -> Any:
+    """The JSON in ``body``, refused with :class:`MalformedResponse` when it is not bounded."""
+    try:
+        data = json.loads(body)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise MalformedResponse(f"{url}: not JSON ({exc})") from None
+    except RecursionError:
+        raise MalformedResponse(f"{url}: JSON nested too deep to read, refused") from None
+    _check_bounds(data, url)
+    return data
+
+
+def _check_bounds(data: Any, url: str) -> None:
+    """Refuse JSON deeper than :data:`MAX_DEPTH` or larger than :data:`MAX_ELEMENTS` values
+    (walked without recursion, so the check itself cannot overflow)."""
+    stack: list[tuple[Any, int]] = [(data, 1)]
+    count = 0
+    while stack:
+        value, depth = stack.pop()
+        count += 1
+        if count > MAX_ELEMENTS:
+            raise MalformedResponse(f"{url}: answer holds more than {MAX_ELEMENTS} JSON values, refused")
+        if isinstance(value, dict | list):
+            if depth > MAX_DEPTH:
+                raise MalformedResponse(f"{url}: answer nested deeper than {MAX_DEPTH} levels, refused")
+            children = value.values() if isinstance(value, dict) else value
+            stack.extend((child, depth + 1) for child in children)
+
+
+class _GuardedHTTPConnection(http.client.HTTPConnection):
+    """Connects only to an address the policy allows, checked on the address it connects to."""
+
+    policy: AddressPolicy
+
+    def connect(self) -> None:
+        self.sock = _guarded_socket(self.host, self.port, self.timeout, self.policy)
+
+
+class _GuardedHTTPSConnection(http.client.HTTPSConnection):
+    policy: AddressPolicy
+
+    def connect(self) -> None:
+        sock = _guarded_socket(self.host, self.port, self.timeout, self.policy)
+        self.sock = self._context.wrap_socket(sock, server_hostname=self.host)  # type: ignore[attr-defined]
+
+
+def _guarded_socket(host: str, port: int, timeout: Any, policy: AddressPolicy) -> socket.socket:
+    """A socket to ``host``: refused (``OSError``) if any of its addresses is not allowed, like the
+    crawler's resolver; and the address connected to is checked again."""
+    infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    for *_, sockaddr in infos:
+        reason = policy.refusal(str(sockaddr[0]))
+        if reason is not None:
+            raise OSError(f"redirect to {host} refused: {reason}")
+    sock = socket.create_connection((str(infos[0][4][0]), port), timeout)
+    peer = str(sock.getpeername()[0])
+    reason = policy.refusal(peer)
+    if reason is not None:
+        sock.close()
+        raise OSError(f"redirect to {host} refused: {reason}")
+    return sock
+
+
+class _NoRedirects(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+        return None  # the 3xx reaches _get() as an HTTPError, which decides
+
+
+def _opener(policy: AddressPolicy | None) -> urllib.request.OpenerDirector:
+    handlers: list[Any] = [urllib.request.ProxyHandler({}), _NoRedirects()]
+    if policy is not None:
+        http_class: Any = type("HTTP", (_GuardedHTTPConnection,), {"policy": policy})
+        https_class: Any = type("HTTPS", (_GuardedHTTPSConnection,), {"policy": policy})
+
+        class Guarded(urllib.request.HTTPHandler, urllib.request.HTTPSHandler):
+            def http_open(self, req: Any) -> Any:
+                return self.do_open(http_class, req)
+
+            def https_open(self, req: Any) -> Any:
+                return self.do_open(https_class, req, context=self._context)  # type: ignore[attr-defined]
+
+        handlers.append(Guarded())
+    return urllib.request.build_opener(*handlers)
 
 
 def _retry_after(value: str | None, now: datetime) -> timedelta | None:

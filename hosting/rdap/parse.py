@@ -8,7 +8,21 @@ The registries agree on the RFC and differ on everything it leaves open. Seen in
   allocations to national registries sometimes have no abuse contact at all.
 - AFRINIC has answered with entities that carry no ``roles`` at all.
 - Addresses come as ``62.239.237.0/32`` (RIPE, with a prefix length on a single address),
-  ``2001:4860:0000:...`` (ARIN, uncompressed), ``2001:0240::/32`` (APNIC handle) or a bare address.
+  ``2001:4860:0000:...`` (ARIN, uncompressed), ``074.125.000.000`` (ARIN in 2015, zero-padded
+  decimal), ``2001:0240::/32`` (APNIC handle) or a bare address. LACNIC once answered with the
+  queried address as both ends and no CIDR: the range is then that one address, never widened.
+- RIPE lists maintainers (``*-MNT``, ``kind: individual``) with the ``registrant`` role beside the
+  organisation; the holder is the organisation. RIPE and APNIC mark which of a role object's
+  mailboxes is the abuse mailbox (see :mod:`hosting.rdap.vcard`): the others are operations or
+  routing lists and are not written to.
+- ARIN lists a network's own points of contact at the top and the organisation's nested inside it:
+  the network's own abuse contact, where there is one, is the more specific and wins.
+- Some holders name their abuse mailbox only in a remark ("please send abuse reports to ...";
+  AFRINIC, APNIC for 1.1.1.0/24). Those are used when no abuse role gives a mailbox, and kept as
+  alternates otherwise, for when the designated mailbox is barred (a registry's own helpdesk).
+- NIC.br leaves mailboxes out of an answer when it thinks we asked too often, and says so with an
+  ``object truncated ...`` remark (RFC 9083 section 10.2.1): such an answer is marked
+  :attr:`NetworkRecord.truncated`, so it is asked for again instead of cached as "no contact".
 
 So: walk every entity at every depth, collect contacts by role, and derive the range from whichever
 of ``cidr0_cidrs``, ``startAddress``/``endAddress`` or the handle makes sense.
@@ -17,12 +31,13 @@ of ``cidr0_cidrs``, ``startAddress``/``endAddress`` or the handle makes sense.
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Iterator
+import re
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 from hosting.errors import MalformedResponse
-from hosting.rdap.vcard import Card, read_card
+from hosting.rdap.vcard import Card, normalise_email, read_card
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -39,19 +54,29 @@ class EntityContact:
     roles: tuple[str, ...]
     card: Card
     depth: int
+    remarks: tuple[str, ...] = ()
+
+    @property
+    def is_maintainer(self) -> bool:
+        """RIPE's maintainer objects (``ALOJALIA-MNT``): who may edit a record, never its holder."""
+        return (self.handle or "").upper().endswith("-MNT")
 
 
 @dataclass(frozen=True)
 class AbuseContacts:
     """Where to send a notice, and how sure we are of it.
 
-    ``source`` is ``abuse`` when a registry named an abuse contact, ``fallback:<role>`` when only a
-    technical or administrative contact was found, ``none`` when the answer had no mailbox at all.
+    ``source`` is ``abuse`` when a registry named an abuse contact, ``remarks`` when the holder named
+    its abuse mailbox only in a remark, ``fallback:<role>`` when only another contact was found
+    (``fallback:abuse-address`` for an ``abuse@`` mailbox of a contact in another role), ``none``
+    when the answer had no mailbox at all. ``alternates`` are abuse mailboxes named in remarks
+    besides the chosen ones: the contact book turns to them when it bars every chosen one.
     """
 
     emails: tuple[str, ...]
     source: str
     handles: tuple[str, ...] = ()
+    alternates: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -68,6 +93,10 @@ class NetworkRecord:
     network_type: str | None = None
     origin_asns: tuple[int, ...] = ()
     source_url: str | None = None
+    truncated: bool = False
+    """The registry said it left data out (RFC 9083 ``object truncated`` remark)."""
+    via: tuple[str, ...] = ()
+    """The URLs that redirected to ``source_url``, in order."""
 
     @property
     def cidrs(self) -> list[str]:
@@ -89,10 +118,13 @@ class NetworkRecord:
             "abuse_emails": list(self.abuse.emails),
             "abuse_source": self.abuse.source,
             "abuse_handles": list(self.abuse.handles),
+            "abuse_alternates": list(self.abuse.alternates),
             "parent_handle": self.parent_handle,
             "type": self.network_type,
             "origin_asns": list(self.origin_asns),
             "source_url": self.source_url,
+            "truncated": self.truncated,
+            "via": list(self.via),
         }
 
     @classmethod
@@ -109,11 +141,14 @@ class NetworkRecord:
                 tuple(data.get("abuse_emails", ())),
                 data.get("abuse_source", "none"),
                 tuple(data.get("abuse_handles", ())),
+                tuple(data.get("abuse_alternates", ())),
             ),
             parent_handle=data.get("parent_handle"),
             network_type=data.get("type"),
             origin_asns=tuple(data.get("origin_asns", ())),
             source_url=data.get("source_url"),
+            truncated=bool(data.get("truncated", False)),
+            via=tuple(data.get("via", ())),
         )
 
 
@@ -127,6 +162,8 @@ class AutnumRecord:
     country: str | None
     abuse: AbuseContacts
     source_url: str | None = None
+    truncated: bool = False
+    via: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -139,6 +176,8 @@ class AutnumRecord:
             "abuse_emails": list(self.abuse.emails),
             "abuse_source": self.abuse.source,
             "source_url": self.source_url,
+            "truncated": self.truncated,
+            "via": list(self.via),
         }
 
 
@@ -154,6 +193,7 @@ class DomainRecord:
     status: tuple[str, ...] = ()
     source_url: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    via: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -165,6 +205,7 @@ class DomainRecord:
             "nameservers": list(self.nameservers),
             "status": list(self.status),
             "source_url": self.source_url,
+            "via": list(self.via),
         }
 
 
@@ -173,7 +214,7 @@ def parse_network(data: Any, registry: str, source_url: str | None = None) -> Ne
     _expect(data, "ip network", source_url)
     start, end = _range(data, source_url)
     contacts = list(walk_entities(data.get("entities")))
-    registrant = _first_card(contacts, "registrant")
+    registrant = holder_card(contacts)
     return NetworkRecord(
         registry=registry,
         handle=_text(data.get("handle")) or f"{start} - {end}",
@@ -182,11 +223,12 @@ def parse_network(data: Any, registry: str, source_url: str | None = None) -> Ne
         end=end,
         organisation=_organisation(registrant) or _text(data.get("name")),
         country=_country(data, registrant),
-        abuse=abuse_contacts(contacts),
+        abuse=abuse_contacts(contacts, _remarks(data)),
         parent_handle=_text(data.get("parentHandle")),
         network_type=_text(data.get("type")),
         origin_asns=_origin_asns(data),
         source_url=source_url,
+        truncated=_truncated(data),
     )
 
 
@@ -197,7 +239,7 @@ def parse_autnum(data: Any, registry: str, source_url: str | None = None) -> Aut
     except (TypeError, ValueError):
         raise MalformedResponse(f"{source_url or registry}: autnum without a number") from None
     contacts = list(walk_entities(data.get("entities")))
-    registrant = _first_card(contacts, "registrant")
+    registrant = holder_card(contacts)
     return AutnumRecord(
         registry=registry,
         asn=asn,
@@ -205,14 +247,18 @@ def parse_autnum(data: Any, registry: str, source_url: str | None = None) -> Aut
         name=_text(data.get("name")),
         organisation=_organisation(registrant) or _text(data.get("name")),
         country=_country(data, registrant),
-        abuse=abuse_contacts(contacts),
+        abuse=abuse_contacts(contacts, _remarks(data)),
         source_url=source_url,
+        truncated=_truncated(data),
     )
 
 
 def parse_domain(data: Any, source_url: str | None = None) -> DomainRecord:
     """A ``domain`` object: the registrar is the entity with role ``registrar``, and its abuse
-    contact is nested inside it (the ICANN gTLD RDAP profile); ccTLD registries vary."""
+    contact is nested inside it (the ICANN gTLD RDAP profile); ccTLD registries vary: some list the
+    abuse contact at the top level (Namecheap), some none at all (AFNIC, Norid), and then the
+    registrar's own published mailbox is used, marked ``fallback:registrar``, so that escalation to
+    the registrar still reaches someone. The profile makes a gTLD registrar's handle its IANA ID."""
     _expect(data, "domain", source_url)
     name = (_text(data.get("ldhName")) or _text(data.get("unicodeName")) or "").lower().rstrip(".")
     registrar_entity = next(
@@ -227,12 +273,23 @@ def parse_domain(data: Any, source_url: str | None = None) -> DomainRecord:
         for public_id in _list(registrar_entity.get("publicIds")):
             if isinstance(public_id, dict) and "iana" in str(public_id.get("type", "")).lower():
                 iana_id = _text(public_id.get("identifier"))
+        handle = _text(registrar_entity.get("handle"))
+        if iana_id is None and handle is not None and handle.isdigit():
+            iana_id = handle
         abuse = abuse_contacts(list(walk_entities(registrar_entity.get("entities"), depth=1)))
+        if abuse.source != "abuse":
+            abuse = AbuseContacts((), "none")  # the registrar's staff are not its abuse desk
     if not abuse.emails:  # some ccTLDs list the abuse contact at the top level instead
         top = [c for c in walk_entities(data.get("entities")) if "registrar" not in c.roles]
         top_abuse = abuse_contacts(top)
         if top_abuse.source == "abuse":
             abuse = top_abuse
+    if not abuse.emails and registrar_entity is not None:
+        own = read_card(registrar_entity.get("vcardArray")).emails
+        if own:
+            abuse = AbuseContacts(
+                own, "fallback:registrar", _handles([_text(registrar_entity.get("handle"))])
+            )
     nameservers = tuple(
         str(ns.get("ldhName", "")).lower().rstrip(".")
         for ns in _list(data.get("nameservers"))
@@ -246,25 +303,118 @@ def walk_entities(entities: Any, depth: int = 0) -> Iterator[EntityContact]:
     """Every entity at every depth, parents before children, with its roles and card."""
     for entity in _entities(entities):
         yield EntityContact(
-            _text(entity.get("handle")), _roles(entity), read_card(entity.get("vcardArray")), depth
+            _text(entity.get("handle")),
+            _roles(entity),
+            read_card(entity.get("vcardArray")),
+            depth,
+            tuple(_remarks(entity)),
         )
         yield from walk_entities(entity.get("entities"), depth + 1)
 
 
-def abuse_contacts(contacts: list[EntityContact]) -> AbuseContacts:
-    """E-mails of the ``abuse`` role wherever it is nested; failing that, the nearest fallback role."""
+def abuse_contacts(contacts: list[EntityContact], remarks: Iterable[str] = ()) -> AbuseContacts:
+    """Where the answer says abuse reports go, most authoritative first:
+
+    1. the ``abuse`` role, at the shallowest depth that has one with a mailbox (ARIN: the network's
+       own contact before its organisation's), only the mailboxes its card marks for abuse;
+    2. a mailbox a remark names for abuse (the object's remarks, then its entities');
+    3. an ``abuse@`` mailbox of any contact (RFC 2142's name for it), marked ``fallback:abuse-address``;
+    4. the nearest technical, administrative, NOC or registrant contact, marked ``fallback:<role>``;
+    5. contacts without any role (AFRINIC), marked ``fallback:unlabelled``.
+    """
     by_depth = sorted(contacts, key=lambda c: c.depth)
-    for roles, source in [(("abuse",), "abuse")] + [((role,), f"fallback:{role}") for role in FALLBACK_ROLES]:
-        chosen = [c for c in by_depth if set(roles) & set(c.roles) and c.card.emails]
+    stated = _unique(
+        _remark_mailboxes(list(remarks)) + [a for c in by_depth for a in _remark_mailboxes(list(c.remarks))]
+    )
+    abuse_roles = [c for c in by_depth if "abuse" in c.roles and c.card.emails]
+    if abuse_roles:
+        nearest = [c for c in abuse_roles if c.depth == abuse_roles[0].depth]
+        emails = _unique([e for c in nearest for e in c.card.abuse_emails])
+        alternates = tuple(a for a in stated if a.lower() not in {e.lower() for e in emails})
+        return AbuseContacts(emails, "abuse", _handles(c.handle for c in nearest), alternates)
+    if stated:
+        return AbuseContacts(stated, "remarks")
+    named = [c for c in by_depth if any(_is_abuse_address(e) for e in c.card.emails)]
+    if named:
+        emails = _unique([e for c in named for e in c.card.emails if _is_abuse_address(e)])
+        return AbuseContacts(emails, "fallback:abuse-address", _handles(c.handle for c in named))
+    for role in FALLBACK_ROLES:
+        chosen = [c for c in by_depth if role in c.roles and c.card.emails and not c.is_maintainer]
         if chosen:
-            emails = tuple(dict.fromkeys(email for c in chosen for email in c.card.emails))
-            handles = tuple(dict.fromkeys(c.handle for c in chosen if c.handle))
-            return AbuseContacts(emails, source, handles)
+            emails = _unique([e for c in chosen for e in c.card.emails])
+            return AbuseContacts(emails, f"fallback:{role}", _handles(c.handle for c in chosen))
     unlabelled = [c for c in by_depth if not c.roles and c.card.emails]
     if unlabelled:  # AFRINIC's entities without roles: better than nothing, and marked so
-        emails = tuple(dict.fromkeys(email for c in unlabelled for email in c.card.emails))
-        return AbuseContacts(emails, "fallback:unlabelled", tuple(c.handle for c in unlabelled if c.handle))
+        emails = _unique([e for c in unlabelled for e in c.card.emails])
+        return AbuseContacts(emails, "fallback:unlabelled", _handles(c.handle for c in unlabelled))
     return AbuseContacts((), "none")
+
+
+def holder_card(contacts: list[EntityContact]) -> Card | None:
+    """The card of whoever holds the resource: the nearest ``registrant`` that is an organisation,
+    else the nearest registrant that is not a maintainer, else (AFRINIC lists its organisation
+    without any role) the nearest organisation card."""
+    ordered = sorted(contacts, key=lambda c: c.depth)
+    registrants = [c for c in ordered if "registrant" in c.roles and not c.is_maintainer]
+    for candidates in (
+        [c for c in registrants if c.card.kind == "org"],
+        [c for c in registrants if c.card.organisation or c.card.name],
+        [c for c in ordered if c.card.kind == "org" and not c.is_maintainer],
+    ):
+        if candidates:
+            return candidates[0].card
+    return None
+
+
+_MAILBOX_IN_TEXT = re.compile(r"[^\s<>(),;:\"'\[\]]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+")
+
+
+def _remark_mailboxes(lines: list[str]) -> list[str]:
+    """Mailboxes a remark names for abuse: on a line that speaks of abuse, on the line after one
+    that does without naming a mailbox ("... can be done via" / "x-abuse@..."), or with ``abuse``
+    in the mailbox itself. Other mailboxes in remarks (peering, routing requests) are not."""
+    found: list[str] = []
+    pending = False
+    for line in lines:
+        speaks = "abuse" in line.lower()
+        mailboxes = [m for raw in _MAILBOX_IN_TEXT.findall(line) if (m := normalise_email(raw.rstrip(".")))]
+        for mailbox in mailboxes:
+            if speaks or pending or _is_abuse_address(mailbox):
+                found.append(mailbox)
+        pending = speaks and not mailboxes
+    return found
+
+
+def _is_abuse_address(address: str) -> bool:
+    return "abuse" in address.rpartition("@")[0].lower()
+
+
+def _remarks(obj: dict[str, Any]) -> list[str]:
+    """The description lines of an object's remarks (RFC 9083 section 4.3)."""
+    lines: list[str] = []
+    for remark in _list(obj.get("remarks")):
+        if isinstance(remark, dict):
+            lines.extend(line for line in _list(remark.get("description")) if isinstance(line, str))
+    return lines
+
+
+def _truncated(obj: dict[str, Any]) -> bool:
+    """An ``object truncated ...`` remark or notice: the registry held data back (RFC 9083 10.2.1)."""
+    for note in _list(obj.get("remarks")) + _list(obj.get("notices")):
+        if isinstance(note, dict) and str(note.get("type", "")).lower().startswith("object truncated"):
+            return True
+    return False
+
+
+def _unique(addresses: Iterable[str]) -> tuple[str, ...]:
+    seen: dict[str, str] = {}
+    for address in addresses:
+        seen.setdefault(address.lower(), address)
+    return tuple(seen.values())
+
+
+def _handles(handles: Iterable[str | None]) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(h for h in handles if h))
 
 
 def _expect(data: Any, object_class: str, source: str | None) -> None:
@@ -293,6 +443,9 @@ def _address(value: Any) -> IPAddress | None:
     if not isinstance(value, str) or not value.strip():
         return None
     text = value.strip().split("/", 1)[0]  # RIPE has written "62.239.237.0/32" for an address
+    parts = text.split(".")
+    if len(parts) == 4 and all(p.isascii() and p.isdigit() and len(p) <= 3 for p in parts):
+        text = ".".join(str(int(p)) for p in parts)  # ARIN's "074.125.000.000": padded decimal
     try:
         return ipaddress.ip_address(text)
     except ValueError:
@@ -333,16 +486,6 @@ def _entities(value: Any) -> Iterator[dict[str, Any]]:
 def _roles(entity: dict[str, Any]) -> tuple[str, ...]:
     roles = entity.get("roles")
     return tuple(str(r).lower() for r in roles) if isinstance(roles, list) else ()
-
-
-def _first_card(contacts: list[EntityContact], role: str) -> Card | None:
-    """The nearest entity in ``role``; for the registrant, failing that, the nearest organisation
-    card (AFRINIC lists its organisation entity without any role)."""
-    ordered = sorted(contacts, key=lambda c: c.depth)
-    found = next((c.card for c in ordered if role in c.roles), None)
-    if found is None and role == "registrant":
-        found = next((c.card for c in ordered if c.card.kind == "org"), None)
-    return found
 
 
 def _organisation(card: Card | None) -> str | None:

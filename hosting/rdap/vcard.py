@@ -3,6 +3,15 @@
 Registries fill vCards inconsistently: AFRINIC marks e-mails ``{"type": "work"}``, APNIC repeats
 an address with ``pref``, LACNIC writes upper-case domains, ARIN leaves the structured address empty
 and puts everything in a ``label``. The readers here accept all of that and never raise on odd data.
+
+Two registries say *which* of a contact's mailboxes takes abuse reports, each its own way:
+
+- RIPE NCC types them: a role object's ``e-mail`` attributes come as ``{"type": "email"}`` and its
+  ``abuse-mailbox`` as ``{"type": "abuse"}``, in the same card. Operations and routing lists sit
+  beside the abuse mailbox, and must not be written to.
+- APNIC's IRT objects carry ``e-mail`` without parameters and ``abuse-mailbox`` with ``pref: 1``.
+
+:attr:`Card.abuse_emails` reads both; a card that marks nothing offers all its mailboxes.
 """
 
 from __future__ import annotations
@@ -22,12 +31,22 @@ class Card:
     organisation: str | None
     emails: tuple[str, ...]
     country: str | None
+    marked_abuse: tuple[str, ...] = ()
+    """Mailboxes the card itself marks as its abuse mailbox (by ``type`` or by ``pref``)."""
+
+    @property
+    def abuse_emails(self) -> tuple[str, ...]:
+        """The mailboxes to write to when this card is an abuse contact."""
+        return self.marked_abuse or self.emails
 
 
 def read_card(vcard_array: Any) -> Card:
     """The parts of ``["vcard", [[name, params, type, value], ...]]`` that matter to a notice."""
     name = kind = organisation = country = None
     emails: list[tuple[int, int, str]] = []
+    typed_abuse: list[str] = []
+    ranked: list[tuple[int, str]] = []
+    unranked = 0
     for index, (prop, params, value) in enumerate(_properties(vcard_array)):
         if prop == "fn" and isinstance(value, str) and value.strip():
             name = name or value.strip()
@@ -41,10 +60,23 @@ def read_card(vcard_array: Any) -> Card:
             address = normalise_email(value)
             if address is not None:
                 emails.append((_preference(params), index, address))
+                if "abuse" in _types(params):
+                    typed_abuse.append(address)
+                if "pref" in params:
+                    ranked.append((_preference(params), address))
+                else:
+                    unranked += 1
         elif prop == "adr":
             country = country or _country(params, value)
-    ordered = [address for _, _, address in sorted(emails)]
-    return Card(name, kind, organisation, tuple(dict.fromkeys(ordered)), country)
+    ordered = _unique(address for _, _, address in sorted(emails))
+    if typed_abuse:
+        marked = _unique(typed_abuse)
+    elif ranked and unranked:  # APNIC: the ranked one is the abuse-mailbox, the others e-mail
+        best = min(pref for pref, _ in ranked)
+        marked = _unique(address for pref, address in ranked if pref == best)
+    else:
+        marked = ()
+    return Card(name, kind, organisation, ordered, country, marked)
 
 
 def normalise_email(value: Any) -> str | None:
@@ -70,6 +102,21 @@ def _properties(vcard_array: Any) -> Iterator[tuple[str, dict[str, Any], Any]]:
         if isinstance(prop, list) and len(prop) >= 4 and isinstance(prop[0], str):
             params = prop[1] if isinstance(prop[1], dict) else {}
             yield prop[0].lower(), params, prop[3]
+
+
+def _unique(addresses: Any) -> tuple[str, ...]:
+    """In order, without repeats; ``Barry@x`` and ``barry@x`` are one mailbox (AFRINIC lists both)."""
+    seen: dict[str, str] = {}
+    for address in addresses:
+        seen.setdefault(address.lower(), address)
+    return tuple(seen.values())
+
+
+def _types(params: dict[str, Any]) -> set[str]:
+    """The ``type`` parameter, which jCard writes as a string or a list of strings."""
+    value = params.get("type")
+    values = value if isinstance(value, list) else [value]
+    return {v.strip().lower() for v in values if isinstance(v, str)}
 
 
 def _preference(params: dict[str, Any]) -> int:

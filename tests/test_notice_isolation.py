@@ -1,0 +1,79 @@
+"""One recipient's broken template, or one case's invalid X-ARF report, never stops a notice round."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from sqlalchemy import select, update
+
+from hosting.contacts import set_contact
+from hosting.factory import resolver_from_settings
+from notices.compose import Composer
+from notices.render import SHIPPED_TEMPLATES, NoticeRenderer
+from sandbox import Sandbox
+from schedules.chase import notice_round
+from takedown.clock import ManualClock
+from takedown.models import Case, Event, Notice, NoticeCase
+from takedown.policy import ChasePolicy
+from takedown.settings import Settings
+from takedown.store import Store
+from tests.test_notices import composer, internet, make_live, world
+
+__all__ = ["internet", "world"]
+
+
+def test_a_broken_template_for_one_recipient_defers_only_its_cases(
+    world: Sandbox, store: Store, clock: ManualClock, tmp_path: Path
+) -> None:
+    templates = tmp_path / "templates"
+    shutil.copytree(SHIPPED_TEMPLATES, templates)
+    shutil.copytree(templates / "notices" / "en", templates / "notices" / "nl")
+    (templates / "notices" / "nl" / "initial.txt.j2").write_text("{{ no_such_variable.at_all }}\n")
+    settings = Settings.from_env(
+        {**world.environment(), "TAKEDOWN_HOME": str(tmp_path), "TAKEDOWN_TEMPLATES": str(templates)}
+    )
+    set_contact(
+        store, "network", "127.0.41.0/24", email="abuse@host-b.test", language="nl", actor="analyst:t"
+    )
+    ids = make_live(
+        store,
+        clock,
+        {world.url("host-a.test", "/a.jpg"): "127.0.40.1", world.url("host-b.test", "/b.jpg"): "127.0.41.1"},
+    )
+    resolver = resolver_from_settings(settings, store=store, clock=clock)
+    notices = Composer(store, resolver, settings, NoticeRenderer(settings.templates_dir))
+    summary = notice_round(notices, ChasePolicy(), now=clock.now())
+
+    case_a, case_b = ids[world.url("host-a.test", "/a.jpg")], ids[world.url("host-b.test", "/b.jpg")]
+    assert summary.notices == {"initial": 1}
+    assert set(summary.deferred) == {case_b}
+    assert "abuse@host-b.test" in summary.deferred[case_b].reason
+    assert "no_such_variable" in summary.deferred[case_b].reason
+    with store.session() as session:
+        assert list(session.scalars(select(Notice.recipient))) == ["abuse@host-a.test"]
+        assert session.get(Case, case_a).notice_rounds == 1  # type: ignore[union-attr]
+        assert session.get(Case, case_b).notice_rounds == 0  # type: ignore[union-attr]
+        actions = set(session.scalars(select(Event.action).where(Event.case_id == case_b)))
+        assert "notice_deferred" in actions and "notice_queued" not in actions
+
+
+def test_a_case_whose_report_fails_validation_leaves_the_notice_to_its_other_cases(
+    world: Sandbox, store: Store, clock: ManualClock, tmp_path: Path
+) -> None:
+    settings = Settings.from_env({**world.environment(), "TAKEDOWN_HOME": str(tmp_path)})
+    urls = {world.url("host-a.test", f"/{n}.jpg"): "127.0.40.1" for n in range(3)}
+    ids = make_live(store, clock, urls)
+    broken = ids[world.url("host-a.test", "/1.jpg")]
+    with store.session() as session:  # what a row from before intake checked classifications looks like
+        session.execute(update(Case).where(Case.id == broken).values(classification="not-a-class"))
+    summary = notice_round(composer(store, settings, clock), ChasePolicy(), now=clock.now())
+
+    assert set(summary.deferred) == {broken}
+    assert "X-ARF" in summary.deferred[broken].reason
+    with store.session() as session:
+        (notice_id,) = session.scalars(select(Notice.id))
+        listed = set(session.scalars(select(NoticeCase.case_id).where(NoticeCase.notice_id == notice_id)))
+        message = session.get(Notice, notice_id).message  # type: ignore[union-attr]
+    assert listed == set(ids.values()) - {broken}
+    assert "/1.jpg" not in message and "/0.jpg" in message and "/2.jpg" in message
