@@ -32,6 +32,7 @@ from hosting.errors import NotFound, RateLimited, ResolutionError, Unsupported
 from hosting.rdap.client import RDAPClient
 from hosting.rdap.parse import AutnumRecord, DomainRecord, NetworkRecord
 from takedown.clock import Clock, SystemClock
+from takedown.hosts import InvalidHost, browser_host
 
 if TYPE_CHECKING:
     from hosting.contacts import ContactBook
@@ -357,9 +358,11 @@ class HostingResolver:
 
 
 def _hostname(url: str) -> str | None:
+    """The host a browser connects to for ``url``: a numeric host (``2130706531``) is an address."""
     try:
-        return (urlsplit(url).hostname or "").lower().rstrip(".") or None
-    except ValueError:
+        host = (urlsplit(url).hostname or "").lower()
+        return (browser_host(host) if host else "").rstrip(".") or None
+    except (ValueError, InvalidHost):
         return None
 
 

@@ -29,7 +29,6 @@ import xarf
 from takedown.errors import TakedownError
 from takedown.presenting import iso
 
-CLASSIFICATIONS = ("baseline", "A1", "A2", "B1", "B2")
 MEDIA_TYPES = {"image": "image", "video": "video", "audio": "audio", "text": "text"}
 
 

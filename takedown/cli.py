@@ -25,7 +25,14 @@ from takedown import __version__, exitcodes
 from takedown.canonical import CanonicalizationError, canonical_parts
 from takedown.cases import get_case, list_cases, withdraw
 from takedown.clock import Clock, SystemClock, ensure_utc
-from takedown.errors import CaseNotFound, InvalidReport, InvalidTransition, StoreError, TakedownError
+from takedown.errors import (
+    CaseNotFound,
+    ConfigurationError,
+    InvalidReport,
+    InvalidTransition,
+    StoreError,
+    TakedownError,
+)
 from takedown.importer import ImportFileError, ImportFormat, ImportSummary, import_rows, read_rows
 from takedown.intake import CATEGORIES, DEFAULT_CATEGORY, Report, queue_batch, validate_report
 from takedown.presenting import case_detail, case_summary, describe_event, iso
@@ -107,7 +114,10 @@ def cli(ctx: click.Context, database_url: str | None, actor: str | None, verbose
         stream=sys.stderr,
     )
     if ctx.obj is None:
-        settings = Settings.from_env()
+        try:
+            settings = Settings.from_env()
+        except ConfigurationError as exc:  # at start-up, before anything is done
+            fail(str(exc), exitcodes.USAGE)
         overrides = {}
         if database_url:
             overrides["database_url"] = database_url

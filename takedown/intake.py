@@ -23,7 +23,9 @@ from sqlalchemy.orm import Session
 
 from takedown.canonical import CanonicalizationError, CanonicalUrl, canonical_parts
 from takedown.cases import event_row
+from takedown.classification import CLASSIFICATIONS, canonical_classification
 from takedown.errors import InvalidReport
+from takedown.hosts import InvalidHost, ends_in_a_number, parse_ipv4
 from takedown.models import Case, Event, Fingerprint
 from takedown.states import OPEN_STATES, CaseState
 
@@ -102,6 +104,7 @@ def dedup_hash(key: str) -> str:
 
 def validate_report(report: Report) -> ValidReport:
     """Check every field of ``report``; raise :class:`InvalidReport` naming the first bad one."""
+    _refuse_surrogates(report)
     url, parts = _checked_url(report.url)
     try:
         canonical = canonical_parts(url)
@@ -120,6 +123,27 @@ def validate_report(report: Report) -> ValidReport:
         dedup_hash=dedup_hash(canonical.dedup_key),
         classification=validate_classification(report.classification),
     )
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _refuse_surrogates(report: Report) -> None:
+    """Text that is not Unicode: bytes that were not UTF-8 (a shell argument, a file, decoded with
+    ``surrogateescape``) or a ``\\udcff`` escape in JSON. No store or mailbox can hold it."""
+    fields = {
+        "url": report.url,
+        "category": report.category,
+        "reference": report.reference,
+        "classification": report.classification,
+        "sha256": " ".join(report.sha256) if isinstance(report.sha256, tuple | list) else report.sha256,
+        "md5": " ".join(report.md5) if isinstance(report.md5, tuple | list) else report.md5,
+    }
+    for name, value in fields.items():
+        if isinstance(value, str) and (found := _SURROGATE.search(value)):
+            raise InvalidReport(
+                name, f"is not valid text: it holds {found.group()!a} (invalid UTF-8 or a lone surrogate)"
+            )
 
 
 def validate_url(raw: str) -> str:
@@ -194,6 +218,11 @@ def _validated_host(hostname: str, canonical: CanonicalUrl) -> str:
             raise InvalidReport("url", f"host '{hostname}' is not a valid IPv6 address") from None
     if ".." in hostname or hostname.startswith("."):
         raise InvalidReport("url", f"host '{hostname}' has an empty label (two dots in a row)")
+    if ends_in_a_number(hostname):
+        try:
+            return parse_ipv4(hostname)  # what a browser connects to (WHATWG), never a DNS name
+        except InvalidHost as exc:
+            raise InvalidReport("url", f"{exc}: no browser can open it") from None
     host = canonical.host
     if len(host) > 253:
         raise InvalidReport("url", f"host is {len(host)} characters long; DNS allows 253")
@@ -210,17 +239,15 @@ def validate_category(category: str | None) -> str:
     return value
 
 
-CLASSIFICATIONS = ("baseline", "A1", "A2", "B1", "B2")
-
-
 def validate_classification(classification: str | None) -> str | None:
     if classification is None or not classification.strip():
         return None
-    value = classification.strip()
-    for known in CLASSIFICATIONS:
-        if value.lower() == known.lower():
-            return known
-    raise InvalidReport("classification", f"{value!r} is not one of {', '.join(CLASSIFICATIONS)}")
+    known = canonical_classification(classification)
+    if known is None:
+        raise InvalidReport(
+            "classification", f"{classification.strip()!r} is not one of {', '.join(CLASSIFICATIONS)}"
+        )
+    return known
 
 
 def validate_reference(reference: str | None) -> str | None:

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
 
+from takedown.classification import CLASSIFICATIONS, canonical_classification
 from takedown.errors import ConfigurationError
 
 T = TypeVar("T", int, float)
@@ -109,7 +110,7 @@ class Settings:
             notice_from=env.get("TAKEDOWN_NOTICE_FROM") or "Hotline <reports@hotline.invalid>",
             reporter_org=env.get("TAKEDOWN_REPORTER_ORG") or "Hotline",
             notice_language=(env.get("TAKEDOWN_NOTICE_LANGUAGE") or "en").lower(),
-            csam_classification=env.get("TAKEDOWN_CSAM_CLASSIFICATION") or "baseline",
+            csam_classification=_classification(env),
             templates_dir=env.get("TAKEDOWN_TEMPLATES") or None,
             smtp_host=env.get("TAKEDOWN_SMTP_HOST") or "localhost",
             smtp_port=_number(env, "TAKEDOWN_SMTP_PORT", 25, int),
@@ -147,6 +148,16 @@ def _number(
     if value < 0 or (value == 0 and not zero_ok):
         raise ConfigurationError(f"{name}={text!r} must be {'zero or more' if zero_ok else 'more than zero'}")
     return value
+
+
+def _classification(environ: Mapping[str, str]) -> str:
+    text = environ.get("TAKEDOWN_CSAM_CLASSIFICATION") or "baseline"
+    known = canonical_classification(text)
+    if known is None:
+        raise ConfigurationError(
+            f"TAKEDOWN_CSAM_CLASSIFICATION={text!r}: expected one of {', '.join(CLASSIFICATIONS)}"
+        )
+    return known
 
 
 def _flag(environ: Mapping[str, str], name: str) -> bool:

@@ -9,6 +9,7 @@ never runs a migration by hand, and two processes upgrading at once are serialis
 from __future__ import annotations
 
 import functools
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -84,8 +85,8 @@ def create_store_engine(database_url: str, *, sqlite_cache_mib: int = 64, **kwar
     except ArgumentError as exc:
         raise StoreError(f"TAKEDOWN_DATABASE_URL is not a database URL: {exc}") from exc
     if url.get_backend_name() == "sqlite":
-        if url.database and url.database != ":memory:":
-            Path(url.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        if url.database and url.database != ":memory:" and not url.database.startswith("file:"):
+            private_sqlite_file(Path(url.database).expanduser())
         engine = create_engine(url, connect_args={"timeout": 30}, **kwargs)
         event.listen(engine, "connect", functools.partial(_sqlite_pragmas, cache_mib=sqlite_cache_mib))
         # pysqlite's own transaction handling defers BEGIN; take it over. BEGIN IMMEDIATE takes the
@@ -104,6 +105,19 @@ def create_store_engine(database_url: str, *, sqlite_cache_mib: int = 64, **kwar
         # It also keeps the store usable behind PgBouncer in transaction mode.
         connect_args["prepare_threshold"] = None
     return create_engine(url, pool_pre_ping=True, connect_args=connect_args, **kwargs)
+
+
+def private_sqlite_file(path: Path) -> None:
+    """Create the store's directory (0700) and file (0600) before SQLite does, so that no other local
+    user can read the reported URLs whatever the umask; SQLite gives its -wal and -shm files the
+    database file's permissions. An existing directory or file is left as the operator set it."""
+    directory = path.parent
+    if not directory.exists():
+        directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+        directory.chmod(0o700)  # mkdir's mode is filtered by the umask
+    if not path.exists():
+        os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+        path.chmod(0o600)
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any, *, cache_mib: int) -> None:

@@ -222,3 +222,24 @@ def test_the_demo_runs_in_a_directory_of_its_own(tmp_path: Path) -> None:
     assert re.search(r"case 7 +removed", final) and re.search(r"case 9 +live", final)
     assert re.search(r"all +removed 3, still open 4, median 72 h", final)
     assert (tmp_path / "demo" / "demo.db").exists()
+
+
+def test_a_classification_setting_is_normalised_and_an_unknown_one_refused_at_start_up(
+    tmp_path: Path,
+) -> None:
+    assert Settings.from_env({"TAKEDOWN_CSAM_CLASSIFICATION": "a1"}).csam_classification == "A1"
+    assert Settings.from_env({"TAKEDOWN_CSAM_CLASSIFICATION": " Baseline "}).csam_classification == "baseline"
+    result = CliRunner().invoke(
+        cli, ["queue", "list"], env={"TAKEDOWN_HOME": str(tmp_path), "TAKEDOWN_CSAM_CLASSIFICATION": "A3"}
+    )
+    assert result.exit_code == exitcodes.USAGE
+    assert "TAKEDOWN_CSAM_CLASSIFICATION='A3'" in result.output and "A1" in result.output
+    assert not (tmp_path / "takedown.db").exists()  # refused before anything was opened
+
+
+def test_queue_add_of_bytes_that_are_not_utf8_is_refused_with_the_field(run) -> None:  # type: ignore[no-untyped-def]
+    raw = b"http://a.test/\xff.jpg".decode("utf-8", "surrogateescape")  # how Python hands over such an argv
+    result = run("queue", "add", raw)
+    assert result.exit_code == exitcodes.DATA_ERROR
+    assert "url" in result.output and "invalid UTF-8" in result.output
+    assert run("queue", "list", "--json").output.strip() in ("[]", "")

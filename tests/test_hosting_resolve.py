@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import json
 from collections.abc import Iterator
 from datetime import timedelta
@@ -323,3 +324,11 @@ def test_resolve_command_prints_parties_and_json(world: Sandbox, tmp_path: objec
     assert second["complete"] is False and second["problems"][0]["step"] == "dns"
     refused = runner.invoke(cli, ["resolve", "ftp://x.test/"], obj=app)
     assert refused.exit_code == exitcodes.DATA_ERROR
+
+
+def test_a_numeric_host_is_resolved_as_the_address_a_browser_reads_in_it(resolver: HostingResolver) -> None:
+    result = resolver.resolve(f"http://{int(ipaddress.IPv4Address('127.0.1.1'))}/x.jpg")
+    assert (result.hostname, result.address) == ("127.0.1.1", "127.0.1.1")
+    hosting = result.party("hosting")
+    assert hosting is not None and hosting.emails == ("abuse@arin-host.test",)
+    assert not [p for p in result.problems if p.step == "dns"]

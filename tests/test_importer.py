@@ -192,3 +192,30 @@ def test_concurrent_imports_of_overlapping_files_open_each_url_once(store: Store
     with store.session() as session:
         assert session.scalar(select(func.count()).select_from(Case)) == 400
         assert session.scalar(select(func.count(func.distinct(Case.dedup_hash)))) == 400
+
+
+def test_lone_surrogates_escaped_in_json_are_refused_with_line_and_field_and_the_rest_goes_in(
+    store: Store, clock: ManualClock
+) -> None:
+    jsonl = "\n".join(
+        [
+            '{"url": "http://a.test/before"}',
+            '{"url": "http://a.test/\\udcff"}',
+            '{"url": "http://a.test/ok", "reference": "HL-\\ud800"}',
+            '{"url": "http://a.test/after", "classification": "\\udfff"}',
+            '{"url": "http://a.test/last"}',
+        ]
+    )
+    summary = import_rows(store, rows_of(jsonl, ImportFormat.JSONL), actor="a", clock=clock)
+    assert summary.counts["queued"] == 2
+    assert [(e.line, e.field) for e in summary.errors] == [
+        (2, "url"),
+        (3, "reference"),
+        (4, "classification"),
+    ]
+    assert all("'\\udcff'" in e.message or "surrogate" in e.message for e in summary.errors)
+    with store.session() as session:
+        assert session.scalars(select(Case.url).order_by(Case.id)).all() == [
+            "http://a.test/before",
+            "http://a.test/last",
+        ]

@@ -6,6 +6,7 @@ reactor cannot be restarted inside the test process).
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
 import subprocess
@@ -37,6 +38,7 @@ from takedown.clock import ManualClock
 from takedown.intake import Report, queue_batch, validate_report
 from takedown.models import Check
 from takedown.store import Store
+from tests.conftest import SANDBOX_HOSTS
 
 CAP = 256 * 1024
 
@@ -353,3 +355,22 @@ def test_checks_still_pending_when_the_crawl_ends_are_written(
     )
     assert summary["revisited"] == 30
     assert all(len(checks_of(store, case_id)) == 1 for case_id in cases)
+
+
+def test_a_host_written_as_a_number_is_fetched_at_that_address_and_guarded_as_one(
+    sandbox: Sandbox, store: Store, database_url: str, queued, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    allowed = int(ipaddress.IPv4Address(SANDBOX_HOSTS["host-a.test"]))  # 127.0.0.2 as one number
+    forbidden = int(ipaddress.IPv4Address("127.0.0.9"))  # the intranet host: never to be reached
+    path = f"/{uuid.uuid4().hex[:8]}/numeric.jpg"
+    sandbox.serve(SANDBOX_HOSTS["host-a.test"], path, Serve("numeric"))
+    sandbox.serve("127.0.0.9", path, Serve("intranet"))
+    live = queued(f"http://{allowed}:{sandbox.port}{path}")
+    refused = queued(f"http://{hex(forbidden)}:{sandbox.port}{path}")
+    run_crawl(sandbox, database_url, tmp_path)
+    [check] = checks_of(store, live)
+    assert (check.outcome, check.connected_ip) == ("live", SANDBOX_HOSTS["host-a.test"])
+    assert check.sha256 == content_digest("numeric")
+    [check] = checks_of(store, refused)
+    assert check.outcome == "refused"
+    assert sandbox.site.hits[("127.0.0.9", path)] == 0

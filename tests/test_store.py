@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import os
+import stat
 from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
 
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.exc import IntegrityError, StatementError
 
 from takedown.errors import StoreError
 from takedown.intake import Report, queue_batch, validate_report
 from takedown.models import Base, Case
+from takedown.settings import sqlite_url
 from takedown.store import Store, head_revision
 
 
@@ -100,3 +104,21 @@ def test_an_unreachable_database_gives_an_error_naming_it_without_the_password()
 def test_a_malformed_database_url_is_a_clear_error() -> None:
     with pytest.raises(StoreError, match="not a database URL"):
         Store.open("not a url at all")
+
+
+def test_the_data_directory_and_the_sqlite_files_are_private_whatever_the_umask(tmp_path: Path) -> None:
+    home = tmp_path / "home" / "takedown"
+    previous = os.umask(0o022)
+    try:
+        store = Store.open(sqlite_url(home / "takedown.db"))
+        with store.session() as session:
+            session.execute(text("CREATE TABLE IF NOT EXISTS probe (x INTEGER)"))
+            session.execute(text("INSERT INTO probe VALUES (1)"))
+        files = sorted(home.iterdir())
+        modes = {path.name: stat.S_IMODE(path.stat().st_mode) for path in files}
+        store.dispose()
+    finally:
+        os.umask(previous)
+    assert stat.S_IMODE(home.stat().st_mode) == 0o700
+    assert modes["takedown.db"] == 0o600
+    assert all(mode & 0o077 == 0 for mode in modes.values()), modes  # -wal and -shm too

@@ -25,6 +25,7 @@ from crawler.pipelines import CRAWL_CACHE_MIB
 from crawler.resolver import VERDICTS, GuardedResolver
 from crawler.safety import check as check_safety
 from takedown.clock import Clock, ManualClock, SystemClock
+from takedown.hosts import fetchable_url
 from takedown.revisits import Fetch, due_cases
 from takedown.store import Store
 
@@ -56,13 +57,14 @@ class RevisitSpider(scrapy.Spider):
             for case in due:
                 await self._wait_for_room(window)
                 meta: dict[str, Any] = {"case_id": case.id}
-                slot = await self._slot_for(urlsplit(case.url).hostname or "")
+                url = fetchable_url(case.url)  # a numeric host is an address, as in a browser
+                slot = await self._slot_for(urlsplit(url).hostname or "")
                 if slot:
                     meta["download_slot"] = slot
                 meta["started"] = time.monotonic()
                 self._outstanding += 1
                 yield scrapy.Request(
-                    case.url, callback=self.fetched, errback=self.failed, dont_filter=True, meta=meta
+                    url, callback=self.fetched, errback=self.failed, dont_filter=True, meta=meta
                 )
         finally:
             store.dispose()

@@ -1,0 +1,16 @@
+"""The CSAM classifications an analyst records and X-ARF reports carry, spelled once.
+
+X-ARF v4's ``csam`` type takes ``baseline`` (the INHOPE/Interpol baseline) or the A1..B2 grades, in
+exactly this spelling: a report with ``a1`` fails validation. Whatever spelling arrives (an import
+row, ``--classification``, ``TAKEDOWN_CSAM_CLASSIFICATION``) is mapped to it once, where it enters.
+"""
+
+from __future__ import annotations
+
+CLASSIFICATIONS = ("baseline", "A1", "A2", "B1", "B2")
+
+
+def canonical_classification(value: str) -> str | None:
+    """``value`` in its canonical spelling, or ``None`` when it is not a classification."""
+    wanted = value.strip().lower()
+    return next((known for known in CLASSIFICATIONS if known.lower() == wanted), None)
