@@ -33,6 +33,9 @@ DOWNLOAD_HANDLERS = {"file": None, "data": None, "s3": None, "ftp": None}
 HTTPPROXY_ENABLED = False
 TWISTED_DNS_RESOLVER = "crawler.resolver.GuardedResolver"
 DOWNLOADER_MIDDLEWARES = {
+    # Bodies are decoded while they stream, only to be hashed (crawler.fingerprint); Scrapy's own
+    # decompression would inflate the whole body again in memory, bombs included.
+    "scrapy.downloadermiddlewares.httpcompression.HttpCompressionMiddleware": None,
     "crawler.middlewares.ConnectedAddressGuard": 990,
     "crawler.middlewares.NoRetryOnFinalDNSAnswer": 560,
     "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
@@ -45,6 +48,12 @@ TAKEDOWN_ALLOW_NETWORKS = list(_core.allowed_networks)
 ROBOTSTXT_OBEY = False
 USER_AGENT = _core.user_agent
 COOKIES_ENABLED = False
+# Ask for what a browser asks for: some hosts serve only compressed, and the digest is of the file.
+DEFAULT_REQUEST_HEADERS = {
+    "Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8",
+    "Accept-Language": "en",
+    "Accept-Encoding": "gzip, deflate, br, zstd",
+}
 
 # Fingerprint while streaming, stop at the cap; Scrapy's own cap is a backstop just above it.
 EXTENSIONS = {"crawler.fingerprint.StreamingFingerprint": 0}

@@ -8,6 +8,7 @@ HTML part. Reported URLs are data passed to the templates, never template source
 
 from __future__ import annotations
 
+import importlib.metadata
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,7 +26,26 @@ from jinja2.sandbox import SandboxedEnvironment
 
 from takedown.errors import ConfigurationError
 
-SHIPPED_TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
+_MARKER = ("notices", "en", "initial.txt.j2")
+
+
+def _shipped_templates() -> Path:
+    """The templates/ directory: beside the packages in a checkout (and an editable install), or
+    where an installed wheel put it as data (``share/takedown/templates`` under its prefix)."""
+    checkout = Path(__file__).resolve().parent.parent / "templates"
+    if checkout.joinpath(*_MARKER).is_file():
+        return checkout
+    try:
+        files = importlib.metadata.distribution("takedown").files or []
+    except importlib.metadata.PackageNotFoundError:
+        return checkout
+    for file in files:
+        if file.parts[-3:] == _MARKER and "templates" in file.parts:
+            return Path(str(file.locate())).resolve().parents[2]
+    return checkout
+
+
+SHIPPED_TEMPLATES = _shipped_templates()
 LEVELS = ("initial", "reminder", "escalation")
 DEFAULT_LANGUAGE = "en"
 

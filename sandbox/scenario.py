@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from sandbox.rdap_server import REGISTRIES, Autnum, Network, Registration
-from sandbox.web import Behaviour, BrokenChunked, Drop, Endless, Redirect, Serve, Stall, Status
+from sandbox.web import Behaviour, Bomb, BrokenChunked, Drop, Endless, Redirect, Serve, Stall, Status
 
 BUNDLED_SCENARIOS = Path(__file__).resolve().parent / "scenarios"
 
@@ -113,16 +113,24 @@ class Scenario:
 
 
 def parse_behaviour(spec: Any, where: str) -> Behaviour | None:
-    """``{"serve": "img-a"}``, ``{"status": 410}``, ``{"redirect": "http://h.test:{port}/x"}``,
-    ``{"stall": 10}``, ``{"drop": true}``, ``{"endless": true}``, ``{"broken_chunked": true}``, or null."""
+    """``{"serve": "img-a"}`` (with ``size``, ``content_type``, ``encoding``: gzip, deflate, br or
+    zstd), ``{"status": 410}``, ``{"redirect": "http://h.test:{port}/x"}``, ``{"stall": 10}``,
+    ``{"drop": true}``, ``{"endless": true}``, ``{"broken_chunked": true}``, ``{"bomb": "gzip"}``,
+    or null."""
     if spec is None:
         return None
     if not isinstance(spec, Mapping):
         raise ScenarioError(f'{where}: a behaviour is an object like {{"serve": "content-id"}}, not {spec!r}')
     try:
         if "serve" in spec:
+            encoding = spec.get("encoding")
+            if encoding is not None and encoding not in ("gzip", "deflate", "br", "zstd"):
+                raise ValueError(f"encoding must be gzip, deflate, br or zstd, not {encoding!r}")
             return Serve(
-                str(spec["serve"]), int(spec.get("size", 20_000)), str(spec.get("content_type", "image/jpeg"))
+                str(spec["serve"]),
+                int(spec.get("size", 20_000)),
+                str(spec.get("content_type", "image/jpeg")),
+                encoding=encoding,
             )
         if "status" in spec:
             return Status(int(spec["status"]), str(spec.get("body", "")))
@@ -136,6 +144,8 @@ def parse_behaviour(spec: Any, where: str) -> Behaviour | None:
             return Endless()
         if spec.get("broken_chunked"):
             return BrokenChunked()
+        if "bomb" in spec:
+            return Bomb(str(spec["bomb"]))
     except (TypeError, ValueError) as exc:
         raise ScenarioError(f"{where}: {exc}") from None
     raise ScenarioError(f"{where}: unknown behaviour {dict(spec)!r}")

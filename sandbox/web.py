@@ -11,11 +11,13 @@ digests tests can compute (:func:`content_digest`), so nothing illegal, and noth
 from __future__ import annotations
 
 import functools
+import gzip
 import hashlib
 import logging
 import socket
 import threading
 import time
+import zlib
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -27,13 +29,25 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class Serve:
-    """200 with the bytes of ``content`` (``size`` of them)."""
+    """200 with the bytes of ``content`` (``size`` of them), streamed when large, compressed with
+    ``encoding`` (gzip, deflate, br, zstd) when given, with an ``etag`` when given."""
 
     content: str
     size: int = 20_000
     content_type: str = "image/jpeg"
     delay: float = 0.0
     """Seconds to think before answering: a slow server, for politeness tests."""
+    encoding: str | None = None
+    etag: str | None = None
+
+
+@dataclass(frozen=True)
+class Bomb:
+    """200 with ``size`` zero bytes compressed with ``encoding``: a few hundred KB that would
+    expand to gigabytes (a decompression bomb)."""
+
+    encoding: str = "gzip"
+    size: int = 1024 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -75,7 +89,10 @@ class BrokenChunked:
     """200 with chunked encoding that is corrupt after the first chunk."""
 
 
-Behaviour = Serve | Status | Redirect | Stall | Drop | Endless | BrokenChunked
+Behaviour = Serve | Status | Redirect | Stall | Drop | Endless | BrokenChunked | Bomb
+
+STREAM_ABOVE = 4 * 1024 * 1024
+"""Bodies larger than this are generated while they are sent, never held whole."""
 
 
 @functools.lru_cache(maxsize=256)
@@ -89,8 +106,53 @@ def content_bytes(content: str, size: int) -> bytes:
     return bytes(out[:size])
 
 
+def content_chunks(content: str, size: int, chunk: int = 64 * 1024) -> Iterator[bytes]:
+    """The same bytes as :func:`content_bytes`, generated a chunk at a time (any size, flat memory)."""
+    block = hashlib.sha256(content.encode("utf-8")).digest()
+    buffer = bytearray()
+    sent = 0
+    while sent < size:
+        while len(buffer) < chunk:
+            buffer += block
+            block = hashlib.sha256(block).digest()
+        piece = bytes(buffer[: min(chunk, size - sent)])
+        del buffer[: len(piece)]
+        sent += len(piece)
+        yield piece
+
+
 def content_digest(content: str, size: int = 20_000, algorithm: str = "sha256") -> str:
-    return hashlib.new(algorithm, content_bytes(content, size)).hexdigest()
+    digest = hashlib.new(algorithm)
+    for piece in content_chunks(content, size):
+        digest.update(piece)
+    return digest.hexdigest()
+
+
+def encode(body: bytes, encoding: str) -> bytes:
+    """``body`` compressed as a server would send it with ``Content-Encoding: encoding``."""
+    if encoding == "gzip":
+        return gzip.compress(body)
+    if encoding == "deflate":
+        return zlib.compress(body)
+    if encoding == "br":
+        import brotli
+
+        return bytes(brotli.compress(body))
+    if encoding == "zstd":
+        from backports import zstd
+
+        return bytes(zstd.compress(body))
+    raise ValueError(f"the sandbox cannot encode {encoding!r}")
+
+
+@functools.lru_cache(maxsize=4)
+def bomb_bytes(encoding: str, size: int) -> bytes:
+    """``size`` zero bytes, compressed (built a MiB at a time)."""
+    zeros = bytes(1024 * 1024)
+    if encoding == "gzip":
+        packer = zlib.compressobj(9, zlib.DEFLATED, 31)
+        return b"".join(packer.compress(zeros) for _ in range(size // len(zeros))) + packer.flush()
+    return encode(bytes(size), encoding)
 
 
 class Site:
@@ -161,7 +223,20 @@ class _Handler(BaseHTTPRequestHandler):
     def _respond(self, behaviour: Behaviour) -> None:
         if isinstance(behaviour, Serve):
             time.sleep(behaviour.delay)
-            self._send(200, content_bytes(behaviour.content, behaviour.size), behaviour.content_type)
+            extra = {"ETag": behaviour.etag} if behaviour.etag else {}
+            if behaviour.encoding:
+                body = encode(content_bytes(behaviour.content, behaviour.size), behaviour.encoding)
+                extra["Content-Encoding"] = behaviour.encoding
+                self._send(200, body, behaviour.content_type, extra)
+            elif behaviour.size > STREAM_ABOVE:
+                self._send_streamed(behaviour, extra)
+            else:
+                self._send(
+                    200, content_bytes(behaviour.content, behaviour.size), behaviour.content_type, extra
+                )
+        elif isinstance(behaviour, Bomb):
+            body = bomb_bytes(behaviour.encoding, behaviour.size)
+            self._send(200, body, "image/png", {"Content-Encoding": behaviour.encoding})
         elif isinstance(behaviour, Status):
             extra = {"Retry-After": str(behaviour.retry_after)} if behaviour.retry_after is not None else {}
             self._send(behaviour.code, behaviour.body.encode("utf-8"), "text/plain; charset=utf-8", extra)
@@ -194,6 +269,21 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         if self.command != "HEAD":
             self.wfile.write(body)
+
+    def _send_streamed(self, behaviour: Serve, extra: dict[str, str]) -> None:
+        self.send_response(200)
+        for name, value in extra.items():
+            self.send_header(name, value)
+        self.send_header("Content-Type", behaviour.content_type)
+        self.send_header("Content-Length", str(behaviour.size))
+        self.end_headers()
+        if self.command == "HEAD":
+            return
+        try:
+            for piece in content_chunks(behaviour.content, behaviour.size):
+                self.wfile.write(piece)
+        except OSError:
+            self.close_connection = True  # the client stopped reading at its cap: as it should
 
     def _send_endless(self, chunk_size: int) -> None:
         self.send_response(200)

@@ -11,6 +11,7 @@ from typing import Any, ClassVar
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     CheckConstraint,
     DateTime,
@@ -190,7 +191,14 @@ class Check(Base):
     md5: Mapped[str | None] = mapped_column(String(32))
     fingerprint_match: Mapped[bool | None] = mapped_column(Boolean)
     size_bytes: Mapped[int | None]
+    """Bytes of the decoded body that were hashed (all of it, or the cap when ``truncated``)."""
     truncated: Mapped[bool] = mapped_column(Boolean, default=False)
+    declared_length: Mapped[int | None] = mapped_column(BigInteger)
+    """The Content-Length the server declared (of the body as sent: encoded, when it was)."""
+    content_type: Mapped[str | None] = mapped_column(String(200))
+    content_encoding: Mapped[str | None] = mapped_column(String(100))
+    etag: Mapped[str | None] = mapped_column(String(300))
+    last_modified: Mapped[str | None] = mapped_column(String(100))
     duration_ms: Mapped[int | None]
     error_class: Mapped[str | None] = mapped_column(String(100))
     error_detail: Mapped[str | None] = mapped_column(String(500))

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from sqlalchemy import insert, select, tuple_
+from sqlalchemy import func, insert, select, tuple_
 from sqlalchemy.orm import Session, selectinload
 
 from takedown.cases import move
@@ -65,6 +65,21 @@ class Fetch:
     error_detail: str | None = None
     dns_status: str | None = None
     """From the resolver: ``nxdomain``, ``refused`` (SSRF guard), ``failed``... for a failed fetch."""
+    declared_length: int | None = None
+    content_type: str | None = None
+    content_encoding: str | None = None
+    etag: str | None = None
+    last_modified: str | None = None
+
+
+@dataclass(frozen=True)
+class Prefix:
+    """A previous live check of a body larger than the cap: what a truncated check compares with."""
+
+    sha256: str
+    size_bytes: int
+    declared_length: int | None = None
+    etag: str | None = None
 
 
 @dataclass(frozen=True)
@@ -98,9 +113,15 @@ class RevisitCadence:
 
 
 def judge(
-    fetch: Fetch, fingerprints: Sequence[tuple[str, str]], removed_patterns: Sequence[str]
+    fetch: Fetch,
+    fingerprints: Sequence[tuple[str, str]],
+    removed_patterns: Sequence[str],
+    previous: Prefix | None = None,
 ) -> Judgement:
-    """Decide what ``fetch`` says about content whose assessed fingerprints are ``fingerprints``."""
+    """Decide what ``fetch`` says about content whose assessed fingerprints are ``fingerprints``;
+    ``previous`` is the case's last live check that was truncated, for a truncated ``fetch``."""
+    if fetch.error_class == "DecompressionBomb":
+        return Judgement(Outcome.REFUSED, None, fetch.error_detail or "a decompression bomb")
     if fetch.dns_status == "refused":
         return Judgement(Outcome.REFUSED, None, fetch.error_detail or "refused by the SSRF guard")
     if fetch.dns_status == "nxdomain":
@@ -116,17 +137,48 @@ def judge(
         return Judgement(Outcome.GONE, None, f"redirected to a removal page: {fetch.final_url}")
     if not 200 <= status < 300:
         return Judgement(Outcome.UNREACHABLE, None, f"HTTP {status}")
+    if fetch.error_class == "UndecodableBody":
+        return Judgement(
+            Outcome.UNREACHABLE, None, f"HTTP {status}; {fetch.error_detail or 'body not decodable'}"
+        )
+    if fetch.truncated:
+        return _judge_prefix(fetch, status, previous)
     if not fingerprints:
         return Judgement(Outcome.LIVE, None, f"HTTP {status}; no fingerprint recorded to compare")
     observed = {("sha256", fetch.sha256), ("md5", fetch.md5)}
     if any(pair in observed for pair in fingerprints):
         return Judgement(Outcome.LIVE, True, f"HTTP {status}; fingerprint matches")
-    if fetch.truncated:
-        return Judgement(
-            Outcome.LIVE, None, f"HTTP {status}; body beyond the size cap, fingerprint not comparable"
-        )
     return Judgement(
         Outcome.CHANGED, False, f"HTTP {status}; content differs from every recorded fingerprint"
+    )
+
+
+def _judge_prefix(fetch: Fetch, status: int, previous: Prefix | None) -> Judgement:
+    """A body larger than the cap: only its first ``size_bytes`` were hashed.
+
+    A digest of the whole file (the analyst's) cannot be compared with a digest of its beginning,
+    so the first such check is taken as live (the URL was confirmed, and serves a large file) and
+    its prefix fingerprint becomes the reference; each later one is live when its prefix matches
+    the last live one's, and changed when it does not (another file now stands at the URL).
+    """
+    declared = f", {fetch.declared_length} bytes declared" if fetch.declared_length else ""
+    size = fetch.size_bytes or 0
+    if previous is None or previous.size_bytes != size:
+        return Judgement(
+            Outcome.LIVE,
+            None,
+            f"HTTP {status}; larger than the cap{declared}: the first {size} bytes fingerprinted, "
+            "kept to compare with the next check (a whole-file digest cannot match a prefix)",
+        )
+    if previous.sha256 == fetch.sha256:
+        validators = ""
+        if previous.etag and fetch.etag and previous.etag != fetch.etag:
+            validators = " (its ETag changed)"
+        return Judgement(
+            Outcome.LIVE, None, f"HTTP {status}; the first {size} bytes match the last check's{validators}"
+        )
+    return Judgement(
+        Outcome.CHANGED, False, f"HTTP {status}; the first {size} bytes differ from the last live check's"
     )
 
 
@@ -173,13 +225,15 @@ def record_fetches(
             .options(selectinload(Case.fingerprints))
         )
     }
+    prefixes = _last_prefixes(session, [f.case_id for f in fetches if f.truncated])
     planned: list[tuple[int, Fetch, Case, Judgement]] = []
     for index, fetch in enumerate(fetches):
         case = cases.get(fetch.case_id)
         if case is None or not case.is_open:
             continue
         fingerprints = [(f.algorithm, f.digest) for f in case.fingerprints]
-        planned.append((index, fetch, case, judge(fetch, fingerprints, removed_patterns)))
+        judgement = judge(fetch, fingerprints, removed_patterns, prefixes.get(fetch.case_id))
+        planned.append((index, fetch, case, judgement))
     results: list[Recorded | None] = [None] * len(fetches)
     if not planned:
         return results
@@ -224,6 +278,27 @@ def record_fetches(
     return results
 
 
+def _last_prefixes(session: Session, case_ids: list[int]) -> dict[int, Prefix]:
+    """Each case's last live check that hashed only a prefix (a body larger than the cap)."""
+    if not case_ids:
+        return {}
+    latest = (
+        select(func.max(Check.id))
+        .where(Check.case_id.in_(sorted(set(case_ids))), Check.outcome == Outcome.LIVE.value, Check.truncated)
+        .group_by(Check.case_id)
+    )
+    rows = session.execute(
+        select(Check.case_id, Check.sha256, Check.size_bytes, Check.declared_length, Check.etag).where(
+            Check.id.in_(latest)
+        )
+    )
+    return {
+        row.case_id: Prefix(row.sha256, row.size_bytes, row.declared_length, row.etag)
+        for row in rows
+        if row.sha256 and row.size_bytes is not None
+    }
+
+
 def _check_row(fetch: Fetch, judgement: Judgement) -> dict[str, object]:
     return {
         "case_id": fetch.case_id,
@@ -238,6 +313,11 @@ def _check_row(fetch: Fetch, judgement: Judgement) -> dict[str, object]:
         "fingerprint_match": judgement.fingerprint_match,
         "size_bytes": fetch.size_bytes,
         "truncated": fetch.truncated,
+        "declared_length": fetch.declared_length,
+        "content_type": fetch.content_type,
+        "content_encoding": fetch.content_encoding,
+        "etag": fetch.etag,
+        "last_modified": fetch.last_modified,
         "duration_ms": fetch.duration_ms,
         "error_class": fetch.error_class,
         "error_detail": (fetch.error_detail or "")[:500] or None,

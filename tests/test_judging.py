@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from takedown.revisits import DEFAULT_REMOVED_PAGE_PATTERNS, Fetch, Outcome, judge
+from takedown.revisits import DEFAULT_REMOVED_PAGE_PATTERNS, Fetch, Outcome, Prefix, judge
 
 NOW = datetime(2026, 3, 1, tzinfo=UTC)
 SHA = "a" * 64
@@ -70,3 +70,23 @@ def test_dns_verdicts_decide_before_anything_else() -> None:
     assert outcome(fetch(dns_status="refused", error_detail="x is a loopback address")) is Outcome.REFUSED
     assert outcome(fetch(dns_status="failed", error_class="CannotResolveHostError")) is Outcome.UNREACHABLE
     assert outcome(fetch(error_class="TimeoutError")) is Outcome.UNREACHABLE
+
+
+def test_a_truncated_body_is_compared_with_the_last_prefix_of_the_same_length() -> None:
+    cut = fetch(http_status=200, sha256=SHA, truncated=True, size_bytes=1024, declared_length=10**9)
+    first = judge(cut, [("sha256", "0" * 64)], [])
+    assert (first.outcome, first.fingerprint_match) == (Outcome.LIVE, None)
+    assert "1000000000 bytes declared" in first.reason and "first 1024 bytes" in first.reason
+    same = judge(cut, [], [], Prefix(SHA, 1024, 10**9, '"a"'))
+    assert same.outcome is Outcome.LIVE and "match the last check" in same.reason
+    other = judge(cut, [], [], Prefix("c" * 64, 1024))
+    assert (other.outcome, other.fingerprint_match) == (Outcome.CHANGED, False)
+    # a prefix of another length (the cap was changed) is no reference: taken as a first look
+    assert judge(cut, [], [], Prefix("c" * 64, 2048)).outcome is Outcome.LIVE
+
+
+def test_a_bomb_is_refused_and_an_undecodable_body_is_tried_again() -> None:
+    bomb = fetch(http_status=200, error_class="DecompressionBomb", error_detail="a decompression bomb")
+    assert outcome(bomb) is Outcome.REFUSED
+    assert outcome(fetch(http_status=200, error_class="UndecodableBody")) is Outcome.UNREACHABLE
+    assert outcome(fetch(http_status=404, error_class="UndecodableBody")) is Outcome.GONE

@@ -23,6 +23,7 @@ from sqlalchemy import select
 from sandbox import Sandbox
 from sandbox.scenario import Change
 from sandbox.web import (
+    Bomb,
     BrokenChunked,
     Drop,
     Endless,
@@ -374,3 +375,58 @@ def test_a_host_written_as_a_number_is_fetched_at_that_address_and_guarded_as_on
     [check] = checks_of(store, refused)
     assert check.outcome == "refused"
     assert sandbox.site.hits[("127.0.0.9", path)] == 0
+
+
+@pytest.mark.parametrize("encoding", ["gzip", "deflate", "br", "zstd"])
+def test_a_compressed_body_is_fingerprinted_as_the_file_it_carries(
+    sandbox: Sandbox, store: Store, database_url: str, queued, tmp_path: Path, encoding: str
+) -> None:  # type: ignore[no-untyped-def]
+    path = f"/{uuid.uuid4().hex[:8]}/packed.png"
+    digest = content_digest("packed-file", 50_000)
+    case_id = queued(
+        sandbox.serve("host-a.test", path, Serve("packed-file", 50_000, encoding=encoding)), sha256=(digest,)
+    )
+    run_crawl(sandbox, database_url, tmp_path)
+    [check] = checks_of(store, case_id)
+    assert (check.outcome, check.sha256, check.fingerprint_match) == ("live", digest, True)
+    assert (check.size_bytes, check.content_encoding, check.truncated) == (50_000, encoding, False)
+
+
+def test_a_file_declared_larger_than_the_cap_is_hashed_up_to_it_and_compared_by_prefix(
+    sandbox: Sandbox, store: Store, database_url: str, queued, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    size = 64 * 1024 * 1024
+    path = f"/{uuid.uuid4().hex[:8]}/film.mp4"
+    url = sandbox.serve("host-b.test", path, Serve("film", size, "video/mp4", etag='"v1"'))
+    full = "0" * 64  # the analyst's digest of the whole file: a prefix can never match it
+    case_id = queued(url, sha256=(full,))
+    summary, _ = run_crawl(sandbox, database_url, tmp_path)
+    [first] = checks_of(store, case_id)
+    assert (first.outcome, first.truncated, first.size_bytes) == ("live", True, CAP)
+    assert first.sha256 == content_digest("film", CAP)  # the first CAP bytes of the file
+    assert (first.declared_length, first.content_type, first.etag) == (size, "video/mp4", '"v1"')
+    assert summary["peak_memory_mib"] < 400  # the 64 MiB were never held
+
+    run_crawl(sandbox, database_url, tmp_path, "--case", str(case_id))  # the same file again: live
+    sandbox.serve("host-b.test", path, Serve("another-film", size, "video/mp4", etag='"v2"'))
+    run_crawl(sandbox, database_url, tmp_path, "--case", str(case_id))  # another file: changed
+    _, again, swapped = checks_of(store, case_id)
+    assert (again.outcome, again.sha256) == ("live", first.sha256)
+    assert (swapped.outcome, swapped.fingerprint_match) == ("changed", False)
+    with store.session() as session:
+        assert get_case(session, case_id).state == "changed"
+
+
+def test_a_decompression_bomb_is_refused_with_its_reason(
+    sandbox: Sandbox, store: Store, database_url: str, queued, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    path = f"/{uuid.uuid4().hex[:8]}/bomb.png"
+    case_id = queued(sandbox.serve("host-a.test", path, Bomb("gzip", 256 * 1024 * 1024)))
+    summary, _ = run_crawl(
+        sandbox, database_url, tmp_path, env={"TAKEDOWN_MAX_FETCH_BYTES": str(64 * 1024 * 1024)}
+    )
+    [check] = checks_of(store, case_id)
+    assert (check.outcome, check.error_class) == ("refused", "DecompressionBomb")
+    assert "decompression bomb" in (check.error_detail or "")
+    assert check.size_bytes is not None and check.size_bytes < 64 * 1024 * 1024
+    assert summary["peak_memory_mib"] < 400

@@ -111,8 +111,15 @@ class RevisitSpider(scrapy.Spider):
             sha256=fingerprint.sha256.hexdigest(),
             md5=fingerprint.md5.hexdigest(),
             size_bytes=fingerprint.size,
-            truncated=fingerprint.truncated or stopped,
+            truncated=fingerprint.truncated or (stopped and fingerprint.error_class is None),
             duration_ms=_elapsed_ms(request.meta),
+            error_class=fingerprint.error_class,
+            error_detail=fingerprint.error_detail,
+            declared_length=fingerprint.declared_length,
+            content_type=fingerprint.content_type,
+            content_encoding=fingerprint.content_encoding,
+            etag=fingerprint.etag,
+            last_modified=fingerprint.last_modified,
         )
 
     def failed(self, failure: Failure) -> Fetch:
