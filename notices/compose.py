@@ -17,6 +17,7 @@ recipients of the round are written as usual.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import secrets
 from collections.abc import Sequence
@@ -33,6 +34,7 @@ from notices.render import NoticeRenderer
 from notices.xarf import ReportFacts, build_report, validate
 from takedown.cases import event_row
 from takedown.models import Case, Check, Event, Fingerprint, Hosting, Notice, NoticeCase
+from takedown.policy import HOST_ROLES
 from takedown.presenting import iso
 from takedown.settings import Settings
 from takedown.states import CaseState
@@ -41,8 +43,8 @@ from takedown.store import Store
 log = logging.getLogger(__name__)
 
 ROLES_FOR_LEVEL = {
-    "initial": ("site", "hosting", "cdn"),
-    "reminder": ("site", "hosting", "cdn"),
+    "initial": HOST_ROLES,
+    "reminder": HOST_ROLES,
     "escalation": ("registrar", "upstream"),
 }
 FALLBACK_LEVEL = {"initial": ("registrar", "upstream"), "reminder": ("registrar", "upstream")}
@@ -66,6 +68,21 @@ class CaseFacts:
     md5: str | None
     history: list[dict[str, Any]]
     classification: str | None = None
+    final_url: str | None = None
+    """Where the last live check ended up, when the reported URL redirected there."""
+    redirect_chain: tuple[str, ...] = ()
+    """The URLs that redirected, in order, starting with the reported one."""
+
+    @property
+    def served_at(self) -> str:
+        """The URL that served the content: the end of the redirects, else the URL as reported."""
+        return self.final_url if self.redirect_chain and self.final_url else self.url
+
+    @property
+    def hops(self) -> list[tuple[str, str]]:
+        """Each redirect as (the URL that redirected, where it sent the browser)."""
+        targets = [*self.redirect_chain[1:], self.served_at]
+        return list(zip(self.redirect_chain, targets, strict=True))
 
 
 @dataclass
@@ -142,8 +159,9 @@ class Composer:
         unaddressable: list[tuple[int, str]] = []
         resolutions: dict[int, Resolution] = {}
         deferred: dict[int, Deferral] = {}
-        items = [(fact.url, fact.address) for fact in facts]
+        items = [(fact.served_at, fact.address) for fact in facts]
         for fact, resolution in zip(facts, self.resolver.resolve_many(items), strict=True):
+            resolution.parties += self._redirectors(fact, resolution)
             resolutions[fact.id] = resolution
             recipients = _recipients(resolution, level, roles)
             if not recipients:
@@ -176,6 +194,28 @@ class Composer:
             if case_id not in notified:
                 deferred[case_id] = Deferral(why, now + DEFER)
         return Plan(drafts, unaddressable, resolutions, deferred)
+
+    def _redirectors(self, fact: CaseFacts, resolution: Resolution) -> list[Party]:
+        """Whoever can remove each redirect that led to the content: a URL shortener's own desk (the
+        contact book's ``site``), else the CDN or the hosting network of the redirecting host. The
+        content itself is resolved where it was served (the end of the redirects)."""
+        found: list[Party] = []
+        seen = {resolution.hostname}
+        for hop, target in fact.hops:
+            hop_resolution = self.resolver.resolve(hop)
+            if hop_resolution.hostname in seen:
+                continue
+            seen.add(hop_resolution.hostname)
+            party = next(
+                (p for role in ("site", "cdn", "hosting") if (p := hop_resolution.party(role)) and p.emails),
+                None,
+            )
+            if party is None:
+                log.info("no one to write to about the redirect at %s", hop_resolution.hostname)
+                continue
+            evidence = f"served the redirect from {hop} to {target}; {party.evidence}"
+            found.append(dataclasses.replace(party, role="redirector", evidence=evidence))
+        return found
 
     def compose_round(
         self,
@@ -349,6 +389,8 @@ class Composer:
                     "address": f.address,
                     "http_status": f.http_status,
                     "history": f.history,
+                    "served_at": f.served_at,
+                    "redirects": [{"from": hop, "to": target} for hop, target in f.hops],
                 }
                 for f in draft.cases
             ],
@@ -415,6 +457,8 @@ class Composer:
                         Check.checked_at,
                         Check.sha256,
                         Check.md5,
+                        Check.final_url,
+                        Check.redirect_chain,
                     ).join(latest, and_(Check.id == latest.c.check_id))
                 )
             }
@@ -453,6 +497,8 @@ class Composer:
                     md5=digests.get("md5") or (check.md5 if check else None),
                     history=history.get(row.id, []),
                     classification=row.classification,
+                    final_url=check.final_url if check else None,
+                    redirect_chain=tuple(check.redirect_chain or ()) if check else (),
                 )
             )
         return facts

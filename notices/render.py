@@ -57,6 +57,7 @@ VOCABULARY: dict[str, dict[str, dict[str, str]]] = {
             "site": "the operator of the site",
             "registrar": "the domain's registrar",
             "upstream": "an upstream network provider of the host",
+            "redirector": "the host of a redirect that sends visitors to it",
         },
         "role_name": {
             "hosting": "hosting provider",
@@ -64,6 +65,7 @@ VOCABULARY: dict[str, dict[str, dict[str, str]]] = {
             "site": "site operator",
             "registrar": "registrar",
             "upstream": "upstream provider",
+            "redirector": "host of the redirect",
         },
         "level": {"initial": "notice", "reminder": "reminder", "escalation": "escalation"},
     },
@@ -74,6 +76,7 @@ VOCABULARY: dict[str, dict[str, dict[str, str]]] = {
             "site": "Betreiber der Website",
             "registrar": "Registrar der Domain",
             "upstream": "vorgelagerter Netzbetreiber (Upstream) des Hosters",
+            "redirector": "Hoster einer Weiterleitung, die Besucher dorthin führt",
         },
         "role_name": {
             "hosting": "Hosting-Anbieter",
@@ -81,6 +84,7 @@ VOCABULARY: dict[str, dict[str, dict[str, str]]] = {
             "site": "Website-Betreiber",
             "registrar": "Registrar",
             "upstream": "Upstream-Anbieter",
+            "redirector": "Hoster der Weiterleitung",
         },
         "level": {"initial": "Meldung", "reminder": "Erinnerung", "escalation": "Eskalation"},
     },

@@ -15,7 +15,9 @@ from typing import Any
 
 from takedown.errors import ConfigurationError
 
-ROLES = ("site", "hosting", "cdn", "registrar", "upstream")
+ROLES = ("site", "hosting", "cdn", "redirector", "registrar", "upstream")
+HOST_ROLES = ("site", "hosting", "cdn", "redirector")
+"""Who the initial notice and the reminders go to: whoever serves the content, or a redirect to it."""
 
 
 @dataclass(frozen=True)
@@ -46,9 +48,9 @@ class ChasePolicy:
         if rounds >= self.analyst_after:
             return None
         if rounds == 0:
-            return "initial", ("site", "hosting", "cdn")
+            return "initial", HOST_ROLES
         if rounds <= self.reminders:
-            return "reminder", ("site", "hosting", "cdn")
+            return "reminder", HOST_ROLES
         rung = rounds - self.reminders - 1
         if rung < len(self.ladder):
             return "escalation", self.ladder[rung]

@@ -1,8 +1,12 @@
-"""One recipient's broken template, or one case's invalid X-ARF report, never stops a notice round."""
+"""Who a round writes to, and what stops it: one recipient's broken template or one case's invalid
+X-ARF report never stops it; a URL that redirects gets both its content's host and the redirect's."""
 
 from __future__ import annotations
 
+import email
+import email.policy
 import shutil
+from datetime import timedelta
 from pathlib import Path
 
 from sqlalchemy import select, update
@@ -14,8 +18,10 @@ from notices.render import SHIPPED_TEMPLATES, NoticeRenderer
 from sandbox import Sandbox
 from schedules.chase import notice_round
 from takedown.clock import ManualClock
+from takedown.intake import Report, queue_batch, validate_report
 from takedown.models import Case, Event, Notice, NoticeCase
 from takedown.policy import ChasePolicy
+from takedown.revisits import Fetch, record_fetches
 from takedown.settings import Settings
 from takedown.store import Store
 from tests.test_notices import composer, internet, make_live, world
@@ -77,3 +83,53 @@ def test_a_case_whose_report_fails_validation_leaves_the_notice_to_its_other_cas
         message = session.get(Notice, notice_id).message  # type: ignore[union-attr]
     assert listed == set(ids.values()) - {broken}
     assert "/1.jpg" not in message and "/0.jpg" in message and "/2.jpg" in message
+
+
+def test_a_url_that_redirects_gets_its_content_host_and_the_redirects_host_notified(
+    world: Sandbox, store: Store, clock: ManualClock, tmp_path: Path
+) -> None:
+    settings = Settings.from_env({**world.environment(), "TAKEDOWN_HOME": str(tmp_path)})
+    reported = world.url("host-a.test", "/go/42")
+    served = world.url("host-b.test", "/files/42.jpg")
+    with store.session() as session:
+        [queued] = queue_batch(
+            session, [validate_report(Report(reported))], actor="analyst:t", now=clock.now()
+        )
+    clock.advance(timedelta(minutes=5))
+    with store.session() as session:  # what the revisit of a redirecting URL records
+        record_fetches(
+            session,
+            [
+                Fetch(
+                    queued.case_id,
+                    clock.now(),
+                    http_status=200,
+                    final_url=served,
+                    redirect_chain=(reported,),
+                    connected_ip="127.0.41.1",
+                    sha256="ab" * 32,
+                )
+            ],
+        )
+    summary = notice_round(composer(store, settings, clock), ChasePolicy(), now=clock.now())
+
+    assert summary.notices == {"initial": 2}
+    with store.session() as session:
+        notices = {n.recipient: n for n in session.scalars(select(Notice))}
+    assert {r: n.role for r, n in notices.items()} == {
+        "abuse@host-b.test": "hosting",  # where the content is
+        "abuse@host-a.test": "redirector",  # where the redirect is
+    }
+    to_redirector = _text(notices["abuse@host-a.test"].message)
+    assert f"Reached through redirects: {reported} -> {served}" in to_redirector
+    assert "Please remove the redirect" in to_redirector
+    assert f"served the redirect from {reported} to {served}" in to_redirector
+    to_host = _text(notices["abuse@host-b.test"].message)
+    assert "Beta Web Services" in to_host and "Please remove the content" in to_host
+
+
+def _text(message: str) -> str:
+    parsed = email.message_from_string(message, policy=email.policy.default)
+    body = parsed.get_body(preferencelist=("plain",))
+    assert body is not None
+    return " ".join(str(body.get_content()).split())
