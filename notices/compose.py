@@ -81,6 +81,8 @@ class CaseFacts:
     @property
     def hops(self) -> list[tuple[str, str]]:
         """Each redirect as (the URL that redirected, where it sent the browser)."""
+        if not self.redirect_chain:
+            return []
         targets = [*self.redirect_chain[1:], self.served_at]
         return list(zip(self.redirect_chain, targets, strict=True))
 

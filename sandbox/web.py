@@ -147,11 +147,23 @@ def encode(body: bytes, encoding: str) -> bytes:
 
 @functools.lru_cache(maxsize=4)
 def bomb_bytes(encoding: str, size: int) -> bytes:
-    """``size`` zero bytes, compressed (built a MiB at a time)."""
+    """``size`` zero bytes, compressed a MiB at a time (never ``size`` bytes in memory)."""
     zeros = bytes(1024 * 1024)
+    rounds = range(max(1, size // len(zeros)))
     if encoding == "gzip":
         packer = zlib.compressobj(9, zlib.DEFLATED, 31)
-        return b"".join(packer.compress(zeros) for _ in range(size // len(zeros))) + packer.flush()
+        return b"".join(packer.compress(zeros) for _ in rounds) + packer.flush()
+    if encoding == "br":
+        import brotli
+
+        squeezer = brotli.Compressor(quality=5)
+        return b"".join(bytes(squeezer.process(zeros)) for _ in rounds) + bytes(squeezer.finish())
+    if encoding == "zstd":
+        from backports import zstd
+
+        compressor = zstd.ZstdCompressor()
+        parts = [compressor.compress(zeros) for _ in rounds]
+        return b"".join(parts) + compressor.flush()
     return encode(bytes(size), encoding)
 
 
