@@ -21,6 +21,8 @@ def context(**extra: Any) -> dict[str, Any]:
         "address": "127.0.0.2",
         "http_status": 200,
         "history": [{"level": "initial", "role": "hosting", "sent_at": "2026-03-02T10:00:00Z"}],
+        "served_at": "http://files.test/a.jpg",
+        "redirects": [{"from": "http://host.test/a.jpg", "to": "http://files.test/a.jpg"}],
     }
     return {
         "party": "Alpha Hosting",
@@ -37,13 +39,16 @@ def context(**extra: Any) -> dict[str, Any]:
 
 @pytest.mark.parametrize("language", ["en", "de"])
 @pytest.mark.parametrize("level", LEVELS)
-@pytest.mark.parametrize("role", ["hosting", "cdn", "site", "registrar", "upstream"])
+@pytest.mark.parametrize("role", ["hosting", "cdn", "site", "redirector", "registrar", "upstream"])
 def test_every_level_language_and_role_renders(level: str, language: str, role: str) -> None:
     rendered = NoticeRenderer().render(level=level, language=language, context=context(role=role))
     assert rendered.language == language
     assert rendered.subject.startswith("[TD-1] ") and "\n" not in rendered.subject
     assert "http://host.test/a.jpg" in rendered.text and "http://host.test/a.jpg" in rendered.html
     assert "TD-1" in rendered.text
+    # the redirect that led to the content is named, in text and HTML
+    assert "http://host.test/a.jpg -> http://files.test/a.jpg" in rendered.text
+    assert "<code>http://files.test/a.jpg</code>" in rendered.html
 
 
 def test_an_unknown_language_falls_back_to_english() -> None:

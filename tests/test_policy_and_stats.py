@@ -28,8 +28,8 @@ def test_the_shipped_policy_file_states_the_built_in_defaults() -> None:
 def test_the_ladder_initial_reminders_escalations_then_an_analyst() -> None:
     policy = ChasePolicy(reminders=1, ladder=(("registrar",), ("upstream",)), analyst_after=10)
     assert [policy.level_for(n) for n in range(5)] == [
-        ("initial", ("site", "hosting", "cdn")),
-        ("reminder", ("site", "hosting", "cdn")),
+        ("initial", ("site", "hosting", "cdn", "redirector")),  # whoever serves it, or a redirect to it
+        ("reminder", ("site", "hosting", "cdn", "redirector")),
         ("escalation", ("registrar",)),
         ("escalation", ("upstream",)),
         None,
