@@ -1,1 +1,1 @@
-"""The Scrapy project that revisits cases (issue #3): spider, SSRF guard, streaming fingerprint."""
+"""The Scrapy project that revisits cases: spider, SSRF guard, streaming fingerprint."""

@@ -1,1 +1,1 @@
-"""Who must take a URL down: DNS, RDAP, registrar, CDN and upstream resolution (issue #4)."""
+"""Who must take a URL down: DNS, RDAP, registrar, CDN and upstream resolution."""

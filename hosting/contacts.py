@@ -29,6 +29,7 @@ from hosting.resolve import Party, Resolution
 from takedown.clock import Clock, SystemClock
 from takedown.errors import TakedownError
 from takedown.models import Contact
+from takedown.presenting import iso
 from takedown.store import Store
 
 SCOPES = ("asn", "network", "domain", "email")
@@ -59,9 +60,9 @@ class Override:
             "language": self.language,
             "never_notify": self.never_notify,
             "note": self.note,
-            "updated_at": self.updated_at.isoformat() if self.updated_at else None,
+            "updated_at": iso(self.updated_at),
             "updated_by": self.updated_by,
-            "bad_since": self.bad_since.isoformat() if self.bad_since else None,
+            "bad_since": iso(self.bad_since),
         }
 
 

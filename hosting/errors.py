@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from takedown.errors import TakedownError
+from takedown.presenting import iso
 
 
 class ResolutionError(TakedownError):
@@ -32,7 +33,7 @@ class RateLimited(ResolutionError):
     """
 
     def __init__(self, registry: str, retry_at: datetime) -> None:
-        super().__init__(f"{registry} is rate limiting RDAP queries; retry after {retry_at.isoformat()}")
+        super().__init__(f"{registry} is rate limiting RDAP queries; retry after {iso(retry_at)}")
         self.registry = registry
         self.retry_at = retry_at
 

@@ -33,6 +33,7 @@ from hosting.rdap.client import RDAPClient
 from hosting.rdap.parse import AutnumRecord, DomainRecord, NetworkRecord
 from takedown.clock import Clock, SystemClock
 from takedown.hosts import InvalidHost, browser_host
+from takedown.presenting import iso
 
 if TYPE_CHECKING:
     from hosting.contacts import ContactBook
@@ -113,7 +114,7 @@ class Problem:
             "step": self.step,
             "kind": self.kind,
             "message": self.message,
-            "retry_at": self.retry_at.isoformat() if self.retry_at else None,
+            "retry_at": iso(self.retry_at),
         }
 
 
@@ -146,6 +147,13 @@ class Resolution:
         return self.route.origin_asns[0] if self.route and self.route.origin_asns else None
 
     @property
+    def country(self) -> str | None:
+        """The hosting network's country: the registry's, else the IP-to-ASN service's (ARIN's
+        answers carry none), so every face says the same one."""
+        registry_says = self.network.country if self.network else None
+        return registry_says or (self.route.country if self.route else None)
+
+    @property
     def retry_at(self) -> datetime | None:
         """When the parts lost to rate limiting can be asked for again."""
         times = [p.retry_at for p in self.problems if p.retry_at is not None]
@@ -159,8 +167,9 @@ class Resolution:
         return {
             "url": self.url,
             "hostname": self.hostname,
-            "resolved_at": self.resolved_at.isoformat(),
+            "resolved_at": iso(self.resolved_at),
             "registered_domain": self.registered_domain,
+            "country": self.country,
             "addresses": list(self.addresses),
             "cname_chain": list(self.cname_chain),
             "nameservers": list(self.nameservers),
@@ -398,7 +407,7 @@ def _parties(result: Resolution) -> list[Party]:
                 network.abuse.source,
                 network.source_url or f"rdap:{network.registry} {network.handle}",
                 origin,
-                network.country or (result.route.country if result.route else None),
+                result.country,
                 alternates=network.abuse.alternates,
             )
         )

@@ -1,1 +1,1 @@
-"""Takedown notices: composition, templates, X-ARF reports, the outbox and SMTP delivery (issue #5)."""
+"""Takedown notices: composition, templates, X-ARF reports, the outbox and SMTP delivery."""

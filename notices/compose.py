@@ -31,7 +31,7 @@ from sqlalchemy import ColumnElement, and_, func, insert, select, update
 from hosting.resolve import HostingResolver, Party, Resolution
 from notices.message import build_message, new_message_id, sender_address
 from notices.render import NoticeRenderer
-from notices.xarf import ReportFacts, build_report, validate
+from notices.xarf import ReportFacts, build_report, media_type_for, validate
 from takedown.cases import event_row
 from takedown.models import Case, Check, Event, Fingerprint, Hosting, Notice, NoticeCase
 from takedown.policy import HOST_ROLES
@@ -70,6 +70,8 @@ class CaseFacts:
     classification: str | None = None
     final_url: str | None = None
     """Where the last live check ended up, when the reported URL redirected there."""
+    content_type: str | None = None
+    """What the last live check was served as (``image/png``)."""
     redirect_chain: tuple[str, ...] = ()
     """The URLs that redirected, in order, starting with the reported one."""
 
@@ -352,6 +354,7 @@ class Composer:
                 classification=fact.classification or self.settings.csam_classification,
                 sha256=fact.sha256,
                 md5=fact.md5,
+                media_type=media_type_for(fact.content_type),
                 registrar=resolution.domain.registrar if resolution.domain else None,
                 hosting_provider=(resolution.network.organisation if resolution.network else None),
                 asn=resolution.origin_asn,
@@ -461,6 +464,7 @@ class Composer:
                         Check.md5,
                         Check.final_url,
                         Check.redirect_chain,
+                        Check.content_type,
                     ).join(latest, and_(Check.id == latest.c.check_id))
                 )
             }
@@ -501,6 +505,7 @@ class Composer:
                     classification=row.classification,
                     final_url=check.final_url if check else None,
                     redirect_chain=tuple(check.redirect_chain or ()) if check else (),
+                    content_type=check.content_type if check else None,
                 )
             )
         return facts

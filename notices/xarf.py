@@ -30,6 +30,14 @@ from takedown.errors import TakedownError
 from takedown.presenting import iso
 
 MEDIA_TYPES = {"image": "image", "video": "video", "audio": "audio", "text": "text"}
+"""X-ARF's csam ``media_type`` for a MIME top-level type; anything else (an HTML gallery page, an
+archive, no type at all) is ``mixed``."""
+
+
+def media_type_for(content_type: str | None) -> str:
+    """``image/png; q=1`` -> ``image``: what the check that found the URL live was served as."""
+    top = (content_type or "").split(";", 1)[0].strip().lower().partition("/")[0]
+    return MEDIA_TYPES.get(top, "mixed")
 
 
 class InvalidReport(TakedownError):
@@ -78,7 +86,7 @@ def build_report(
         "url": facts.url,
         "classification": facts.classification,
         "detection_method": "manual_review",
-        "media_type": facts.media_type or "mixed",
+        "media_type": facts.media_type or media_type_for(None),
         "hash_values": {k: v for k, v in (("sha256", facts.sha256), ("md5", facts.md5)) if v},
         "ncmec_report_id": "",
         "content_removed": False,

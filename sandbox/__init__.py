@@ -8,11 +8,14 @@ does, or where any name points, while it runs. Nothing here reaches beyond loopb
 from __future__ import annotations
 
 import ipaddress
+import json
 import logging
+import tempfile
 import threading
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
 from sandbox.dns_server import AuthoritativeServer, Zone
 from sandbox.rdap_server import Autnum, Network, RDAPServer, Registration
@@ -46,9 +49,14 @@ class Sandbox:
         networks: Sequence[Network] = (),
         autnums: Sequence[Autnum] = (),
         registrations: Sequence[Registration] = (),
+        port: int = 0,
+        mail_dir: Path | None = None,
+        cdns: Sequence[Mapping[str, Any]] = (),
     ) -> None:
         """``forbidden`` hosts are served like the others but left out of :attr:`allowed_networks`:
-        a live server the SSRF guard must never reach (its hit counter proves it)."""
+        a live server the SSRF guard must never reach (its hit counter proves it). ``port`` is the
+        web hosts' port (0: any free one); ``mail_dir`` a Maildir keeping every notice received;
+        ``cdns`` CDNs of the scenario's own, added to the sandbox's catalogue."""
         self.forbidden = {name.lower(): address for name, address in (forbidden or {}).items()}
         for name, address in {**hosts, **self.forbidden}.items():
             if not address.startswith("127."):
@@ -62,12 +70,16 @@ class Sandbox:
             records[name.lower()] = {rtype.upper(): list(values) for rtype, values in extra.items()}
         self.site = Site(on_request=self._on_request)
         self.rdap = RDAPServer(list(networks), list(autnums), list(registrations))
-        self.smtp = SMTPSink(on_delivery=lambda recipient: self.event(f"notice:{recipient}"))
+        self.smtp = SMTPSink(
+            on_delivery=lambda recipient: self.event(f"notice:{recipient}"), mail_dir=mail_dir
+        )
+        self.cdns = [dict(cdn) for cdn in cdns]
+        self._catalogue_dir: tempfile.TemporaryDirectory[str] | None = None
         self.dns = AuthoritativeServer([Zone(zone, records), Zone(ASN_ZONE, synthesise=self._asn_records)])
         self.events = EventLog([])
         self._event_lock = threading.RLock()
         self._initial_paths: dict[tuple[str, str], Behaviour | None] = {}
-        self.web = WebHosts(sorted(set(served.values())), self.site)
+        self.web = WebHosts(sorted(set(served.values())), self.site, port=port)
 
     @property
     def port(self) -> int:
@@ -94,7 +106,7 @@ class Sandbox:
         return self.url(host, path)
 
     @classmethod
-    def from_scenario(cls, scenario: Scenario) -> Sandbox:
+    def from_scenario(cls, scenario: Scenario, *, port: int = 0, mail_dir: Path | None = None) -> Sandbox:
         """A sandbox laid out as ``scenario`` says; its changes follow :meth:`event`."""
         sandbox = cls(
             scenario.hosts,
@@ -103,6 +115,9 @@ class Sandbox:
             networks=scenario.networks,
             autnums=scenario.autnums,
             registrations=scenario.registrations,
+            port=port,
+            mail_dir=mail_dir,
+            cdns=scenario.cdns,
         )
         sandbox.events = EventLog(scenario.changes)
         sandbox._initial_paths = dict(scenario.paths)
@@ -137,7 +152,7 @@ class Sandbox:
             "TAKEDOWN_ALLOW_NETWORKS": ",".join(self.allowed_networks),
             "TAKEDOWN_RDAP_BOOTSTRAP": self.rdap.bootstrap_url,
             "TAKEDOWN_ASN_DNS_ZONE": ASN_ZONE,
-            "TAKEDOWN_CDN_CATALOGUE": str(CDN_CATALOGUE),
+            "TAKEDOWN_CDN_CATALOGUE": str(self.cdn_catalogue),
             "TAKEDOWN_SMTP_HOST": self.smtp.address[0],
             "TAKEDOWN_SMTP_PORT": str(self.smtp.address[1]),
             "TAKEDOWN_NOTICE_FROM": "Sandbox Hotline <reports@hotline.test>",
@@ -169,6 +184,22 @@ class Sandbox:
             return {}
         return {"TXT": [f'"{" ".join(str(p) for p in autnum.peers)} | {tail}"']}
 
+    @property
+    def cdn_catalogue(self) -> Path:
+        """The CDN catalogue the sandbox's environment points at: SandCDN, and the scenario's own."""
+        if not self.cdns:
+            return CDN_CATALOGUE
+        if self._catalogue_dir is None:
+            self._catalogue_dir = tempfile.TemporaryDirectory(prefix="takedown-sandbox-cdn-")
+            bundled = json.loads(CDN_CATALOGUE.read_text(encoding="utf-8"))
+            combined = {
+                "description": "The sandbox's CDN and the scenario's own",
+                "cdns": [*bundled["cdns"], *self.cdns],
+            }
+            path = Path(self._catalogue_dir.name) / "cdn.json"
+            path.write_text(json.dumps(combined, indent=1), encoding="utf-8")
+        return Path(self._catalogue_dir.name) / "cdn.json"
+
     def start(self) -> Sandbox:
         self.smtp.start()
         self.rdap.start()
@@ -183,6 +214,9 @@ class Sandbox:
         self.dns.stop()
         self.rdap.stop()
         self.smtp.stop()
+        if self._catalogue_dir is not None:
+            self._catalogue_dir.cleanup()
+            self._catalogue_dir = None
 
     def __enter__(self) -> Sandbox:
         return self.start()

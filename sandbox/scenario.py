@@ -7,7 +7,7 @@ follow events: "host B removes /x after the second notice" is
      "host": "host-b.test", "path": "/x", "then": {"status": 404}}
 
 Events are counted by name. The web hosts fire ``fetch:<host><path>`` on every request; the SMTP
-sink (issue #5) fires ``notice:<recipient>``; tests and the demo may fire any name they like.
+sink fires ``notice:<recipient>``; tests and the demo may fire any name they like.
 Scenarios are plain JSON so the demo and people can write them; ``{port}`` in a redirect target
 stands for the port the web hosts were given.
 """
@@ -56,6 +56,9 @@ class Scenario:
     networks: list[Network] = field(default_factory=list)
     autnums: list[Autnum] = field(default_factory=list)
     registrations: list[Registration] = field(default_factory=list)
+    cdns: list[dict[str, Any]] = field(default_factory=list)
+    """CDNs of the scenario's own, in ``hosting/data/cdn.json``'s shape (name, cname_suffixes, asns,
+    ranges, abuse, report_url): added to the sandbox's catalogue."""
 
     @classmethod
     def load(cls, path: Path) -> Scenario:
@@ -79,6 +82,7 @@ class Scenario:
             "networks",
             "autnums",
             "domains",
+            "cdns",
         }
         if unknown:
             raise ScenarioError(f"{source}: unknown key(s) {', '.join(sorted(unknown))}")
@@ -109,6 +113,7 @@ class Scenario:
                 _parse_registration(item, f"{source}: domains[{i}]")
                 for i, item in enumerate(data.get("domains", []))
             ],
+            cdns=[_parse_cdn(item, f"{source}: cdns[{i}]") for i, item in enumerate(data.get("cdns", []))],
         )
 
 
@@ -242,3 +247,23 @@ def _parse_registration(item: Any, where: str) -> Registration:
 def _check_registry(registry: str, where: str) -> None:
     if registry not in REGISTRIES:
         raise ScenarioError(f"{where}: registry must be one of {', '.join(REGISTRIES)}")
+
+
+_CDN_LISTS = ("cname_suffixes", "asns", "ranges")
+
+
+def _parse_cdn(item: Any, where: str) -> dict[str, Any]:
+    """A CDN as the catalogue describes one; checked for shape here, read by the resolver."""
+    if not isinstance(item, Mapping) or not isinstance(item.get("name"), str) or not item["name"].strip():
+        raise ScenarioError(
+            f'{where}: a CDN is an object with a "name", like {{"name": "MyCDN", "asns": [64498]}}'
+        )
+    unknown = set(item) - {"name", "abuse", "report_url", *_CDN_LISTS}
+    if unknown:
+        raise ScenarioError(f"{where}: unknown key(s) {', '.join(sorted(unknown))}")
+    for key in _CDN_LISTS:
+        if not isinstance(item.get(key, []), list):
+            raise ScenarioError(f"{where}: {key} must be a list")
+    if not any(item.get(key) for key in _CDN_LISTS):
+        raise ScenarioError(f"{where}: give at least one of {', '.join(_CDN_LISTS)} to recognise it by")
+    return dict(item)

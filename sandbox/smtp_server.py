@@ -12,12 +12,14 @@ import asyncio
 import email
 import email.policy
 import logging
+import mailbox
 import socket
 import ssl
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from email.message import EmailMessage
+from pathlib import Path
 from typing import Any
 
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
@@ -62,6 +64,7 @@ class _Handler:
             content = envelope.original_content or b""
             received = Received(str(envelope.mail_from), list(envelope.rcpt_tos), content)
             sink.messages.append(received)
+            sink.keep(received)
             drop = sink.drop_after_data > 0
             if drop:
                 sink.drop_after_data -= 1
@@ -93,6 +96,16 @@ class SMTPSink:
     """Offer STARTTLS with this server context, and insist on it before MAIL."""
     credentials: tuple[str, str] | None = None
     """Require AUTH (PLAIN/LOGIN) with this login and password."""
+    mail_dir: Path | None = None
+    """A Maildir where every accepted message is also kept, for a person to read (``mutt -f``)."""
+
+    def keep(self, received: Received) -> None:
+        """Deliver ``received`` into :attr:`mail_dir` (Maildir: written to tmp/, then moved to new/),
+        with the envelope recipients in ``X-Sandbox-Rcpt`` (notices may go to several)."""
+        if self.mail_dir is None:
+            return
+        envelope = f"X-Sandbox-Rcpt: {', '.join(received.recipients)}\r\n".encode()
+        mailbox.Maildir(self.mail_dir, create=True).add(envelope + received.data)
 
     def __post_init__(self) -> None:
         self._lock = threading.Lock()

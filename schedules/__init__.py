@@ -1,1 +1,1 @@
-"""The chase: APScheduler jobs and the escalation policy (issue #6)."""
+"""The chase: APScheduler jobs and the escalation policy."""

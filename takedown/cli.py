@@ -20,6 +20,7 @@ import click
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from sqlalchemy import select
+from sqlalchemy.exc import DBAPIError
 
 from takedown import __version__, exitcodes
 from takedown.canonical import CanonicalizationError, canonical_parts
@@ -81,6 +82,16 @@ def errors_as_exit_codes() -> Iterator[None]:
         fail(str(exc), exitcodes.USAGE)
     except (StoreError, TakedownError) as exc:
         fail(str(exc), exitcodes.FAILURE)
+    except DBAPIError as exc:
+        store_lost(exc)
+
+
+def store_lost(exc: DBAPIError) -> NoReturn:
+    """The database failed under a command (gone away, disk full, locked for too long): one line
+    saying so, exit 1; the traceback only with -v."""
+    log.info("the store failed", exc_info=exc)
+    reason = str(exc.orig).strip().splitlines()[0] if exc.orig is not None else type(exc).__name__
+    fail(f"the store failed: {reason[:300]} (run with -v for the details)", exitcodes.FAILURE)
 
 
 def print_json(data: Any) -> None:
@@ -515,7 +526,7 @@ def _print_resolution(result: Resolution) -> None:
         net = result.network
         echo(
             f"  network    {', '.join(net.cidrs)}  {net.organisation or net.name or '?'}"
-            f"  ({net.country or '??'}, {net.registry} {net.handle})"
+            f"  ({result.country or '??'}, {net.registry} {net.handle})"
         )
     if result.route is not None:
         origin = " ".join(f"AS{a}" for a in result.route.origin_asns)
@@ -743,7 +754,8 @@ def notices_preview(app: App, target: str, level: str, show_html: bool, as_json:
     """Show the notice(s) a case (TARGET is a case id) or a recipient (an e-mail address) would get.
 
     Nothing is stored or sent. A recipient's preview covers all its live cases. Exit status 4 when
-    there is no such case, or nobody to write to.
+    there is no such case or recipient; 3 when the case exists but nobody would be notified (the
+    reason is printed).
     """
     import email
     import email.policy
@@ -766,8 +778,12 @@ def notices_preview(app: App, target: str, level: str, show_html: bool, as_json:
             drafts = [d for d in drafts if d.recipient.lower() == target.lower()]
     if not drafts:
         reasons = [why for _, why in unaddressable] + [d.reason for d in plan.deferred.values()]
-        reason = "; ".join(reasons) or f"no live case would be notified to {target}"
-        fail(reason, exitcodes.NOT_FOUND)
+        if target.isdigit():  # the case exists: nobody can be written to about it (yet)
+            fail(
+                f"case {target}: nobody would be notified: {'; '.join(reasons) or 'no recipient'}",
+                exitcodes.PARTIAL,
+            )
+        fail("; ".join(reasons) or f"no live case would be notified to {target}", exitcodes.NOT_FOUND)
     for draft in drafts:
         parsed = email.message_from_string(draft.message, policy=email.policy.default)
         part = parsed.get_body(preferencelist=("html",) if show_html else ("plain",))
@@ -1118,39 +1134,66 @@ def sandbox_group() -> None:
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help="A scenario JSON file [default: the bundled basic.json].",
 )
+@click.option(
+    "--port",
+    type=click.IntRange(0, 65535),
+    default=0,
+    show_default=True,
+    help="The web hosts' port, so import files can name it (0: any free port).",
+)
+@click.option(
+    "--mail-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="A Maildir keeping every notice the sandbox receives [default: sandbox-mail in the data directory].",
+)
 @json_option
-def sandbox_run(scenario_path: Path | None, as_json: bool) -> None:
+def sandbox_run(scenario_path: Path | None, port: int, mail_dir: Path | None, as_json: bool) -> None:
     """Start the sandbox's DNS server and web hosts; run until interrupted (Ctrl-C or SIGTERM).
 
     Prints the environment that points takedown at it (TAKEDOWN_DNS_SERVER, TAKEDOWN_ALLOW_NETWORKS),
-    or with --json one line describing it.
+    as shell lines to `eval`, or with --json one line describing it. Every notice received is kept
+    in a Maildir (read it with `mutt -f DIR`, or any file in DIR/new as an .eml).
     """
+    import shlex
     import signal
     import threading
 
     from sandbox import Sandbox, Scenario
     from sandbox.scenario import BUNDLED_SCENARIOS, ScenarioError
+    from takedown.settings import data_directory
 
     path = scenario_path or BUNDLED_SCENARIOS / "basic.json"
     try:
         scenario = Scenario.load(path)
     except ScenarioError as exc:
         fail(str(exc), exitcodes.USAGE)
+    mail_dir = (mail_dir or data_directory() / "sandbox-mail").expanduser().resolve()
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    with Sandbox.from_scenario(scenario) as running:
+    try:
+        running = Sandbox.from_scenario(scenario, port=port, mail_dir=mail_dir)
+    except OSError as exc:
+        fail(f"the sandbox cannot listen on port {port}: {exc.strerror or exc}", exitcodes.FAILURE)
+    with running:
         env = running.environment()
         if as_json:
             print_json(
-                {"environment": env, "port": running.port, "hosts": running.hosts, "scenario": str(path)}
+                {
+                    "environment": env,
+                    "port": running.port,
+                    "hosts": running.hosts,
+                    "scenario": str(path),
+                    "mail_dir": str(mail_dir),
+                }
             )
         else:
             for name, value in env.items():
-                click.echo(f"export {name}={value}")
+                click.echo(f"export {name}={shlex.quote(value)}")
             click.echo(
                 f"# web hosts on port {running.port}: "
                 + ", ".join(f"{h} ({a})" for h, a in running.hosts.items())
             )
+            click.echo(f"# notices received are kept in the Maildir {shlex.quote(str(mail_dir))}")
             click.echo("# Ctrl-C stops the sandbox")
         sys.stdout.flush()
         try:
@@ -1211,9 +1254,11 @@ def db_status(app: App, as_json: bool) -> None:
 def demo(app: App, directory: Path | None) -> None:
     """Run the pipeline end to end on the sandbox, in a store of its own.
 
-    Today: queuing (with refusals and deduplication), withdrawal, revisits of every case on the
-    sandbox, a host removing content, and the next day's revisit seeing it gone. Notices and the
-    chase join it as they are built (issues #5 and #6).
+    Queues an analyst's file (bad rows refused, duplicates folded), withdraws a case, resolves who
+    can remove each one, then runs two weeks of the chase on an accelerated clock: revisit crawls,
+    notice rounds, reminders and escalations delivered to the sandbox's mail server, hosts removing
+    content when notified, and an analyst asked to act where nobody does. Ends with where every case
+    stands and the time-to-removal statistics. About half a minute.
     """
     from schedules.demo import run_demo
 
@@ -1223,7 +1268,10 @@ def demo(app: App, directory: Path | None) -> None:
 
 def main() -> None:
     """Entry point of the ``takedown`` console script."""
-    cli(prog_name="takedown")
+    try:
+        cli(prog_name="takedown")
+    except DBAPIError as exc:  # outside a command's own handling: still one line, not a traceback
+        store_lost(exc)
 
 
 if __name__ == "__main__":

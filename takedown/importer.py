@@ -132,7 +132,7 @@ def _read_csv(text: IO[str], default_category: str | None) -> Iterator[Row]:
     columns = [name.strip().lower() for name in header]
     unknown = [name for name in columns if name not in CSV_COLUMNS]
     if "url" not in columns or unknown:
-        problem = f"unknown column(s) {', '.join(repr(c) for c in unknown)}" if unknown else "no 'url' column"
+        problem = f"unknown column(s) {_some(unknown)}" if unknown else "no 'url' column"
         raise ImportFileError(
             f"line 1: the CSV header has {problem}; "
             f"the columns are {', '.join(CSV_COLUMNS)} (only url is required)"
@@ -169,6 +169,13 @@ def _read_csv(text: IO[str], default_category: str | None) -> Iterator[Row]:
                 classification=values.get("classification") or None,
             ),
         )
+
+
+def _some(names: list[str], shown: int = 5) -> str:
+    """A few names, quoted and cut short, and how many more: an error message stays readable
+    (a header of a million columns once made one of 11 MB)."""
+    listed = ", ".join(repr(name[:40]) for name in names[:shown])
+    return listed + (f" and {len(names) - shown} more" if len(names) > shown else "")
 
 
 def _read_jsonl(text: IO[str], default_category: str | None) -> Iterator[Row]:

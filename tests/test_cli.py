@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import click
@@ -243,3 +246,22 @@ def test_queue_add_of_bytes_that_are_not_utf8_is_refused_with_the_field(run) -> 
     assert result.exit_code == exitcodes.DATA_ERROR
     assert "url" in result.output and "invalid UTF-8" in result.output
     assert run("queue", "list", "--json").output.strip() in ("[]", "")
+
+
+def test_a_store_that_fails_under_a_command_gives_one_line_and_exit_1(tmp_path: Path) -> None:
+    env = {**os.environ, "TAKEDOWN_HOME": str(tmp_path)}
+    takedown = [sys.executable, "-m", "takedown.cli"]
+    subprocess.run(
+        [*takedown, "queue", "add", "http://a.test/x.jpg"], env=env, check=True, capture_output=True
+    )
+    for leftover in tmp_path.glob("takedown.db-*"):
+        leftover.unlink()
+    with open(tmp_path / "takedown.db", "r+b") as database:  # the disk under the store goes bad
+        database.write(b"not a database any more" * 200)
+    quiet = subprocess.run([*takedown, "queue", "list"], env=env, capture_output=True, text=True)
+    assert quiet.returncode == exitcodes.FAILURE
+    assert quiet.stderr.strip().splitlines() == [
+        "error: the store failed: file is not a database (run with -v for the details)"
+    ]
+    verbose = subprocess.run([*takedown, "-v", "queue", "list"], env=env, capture_output=True, text=True)
+    assert verbose.returncode == exitcodes.FAILURE and "Traceback" in verbose.stderr

@@ -276,3 +276,11 @@ def test_only_assignments_and_small_networks_answer_for_their_whole_range() -> N
     assert coverage(allocated, inside) == (inside, inside)
     small = record("10.1.2.0/24", "ALLOCATED PA")
     assert coverage(small, inside) == (small.start, small.end)
+
+
+def test_line_breaks_in_a_registrys_names_never_reach_a_notice_as_extra_lines() -> None:
+    network = Network("203.0.113.0/24", "ripe", "Evil\r\nBcc: x@y.test\tHosting", "NL", abuse="abuse@e.test")
+    record = parse_network(RENDER_NETWORK["ripe"](network, "http://x/"), "ripe")
+    assert record.organisation == "Evil Bcc: x@y.test Hosting"
+    card = read_card(["vcard", [["fn", {}, "text", "Line one\nline two"], ["org", {}, "text", "A\r\nB"]]])
+    assert (card.name, card.organisation) == ("Line one line two", "A B")

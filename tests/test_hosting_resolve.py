@@ -314,6 +314,7 @@ def test_resolve_command_prints_parties_and_json(world: Sandbox, tmp_path: objec
     text = runner.invoke(cli, ["resolve", world.url("arin-host.test", "/a.jpg")], obj=app)
     assert text.exit_code == 0, text.output
     assert "hosting    Arin Hosting LLC: abuse@arin-host.test  [abuse]" in text.output
+    assert "(US, arin " in text.output  # ARIN's answer names no country: the route's, as stats say
     assert "upstream   Transit One plc (AS64510): abuse@transit-one.test" in text.output
     as_json = runner.invoke(
         cli, ["resolve", "--json", world.url("ripe-host.test", "/"), "http://nowhere.test/"], obj=app
@@ -321,6 +322,7 @@ def test_resolve_command_prints_parties_and_json(world: Sandbox, tmp_path: objec
     assert as_json.exit_code == exitcodes.PARTIAL, as_json.output
     first, second = (json.loads(line) for line in as_json.output.splitlines())
     assert first["parties"][0]["emails"] == ["abuse@ripe-host.test"] and first["complete"] is True
+    assert first["resolved_at"].endswith("Z") and "+00:00" not in as_json.output  # one time format
     assert second["complete"] is False and second["problems"][0]["step"] == "dns"
     refused = runner.invoke(cli, ["resolve", "ftp://x.test/"], obj=app)
     assert refused.exit_code == exitcodes.DATA_ERROR

@@ -219,3 +219,12 @@ def test_lone_surrogates_escaped_in_json_are_refused_with_line_and_field_and_the
             "http://a.test/before",
             "http://a.test/last",
         ]
+
+
+def test_a_csv_header_of_a_million_columns_gives_a_short_error() -> None:
+    header = "url," + ",".join(f"column{n}" for n in range(1_000_000)) + "\n"
+    with pytest.raises(ImportFileError) as refused:
+        rows_of(header + "http://a.test/x\n", ImportFormat.CSV)
+    message = str(refused.value)
+    assert len(message) < 500
+    assert "'column0'" in message and "and 999995 more" in message

@@ -25,7 +25,7 @@ from takedown import exitcodes
 from takedown.cli import App, cli
 from takedown.clock import ManualClock
 from takedown.intake import Report, queue_batch, validate_report
-from takedown.models import Case, Notice
+from takedown.models import Case, Check, Notice
 from takedown.revisits import Fetch, record_fetches
 from takedown.settings import Settings
 from takedown.store import Store
@@ -205,6 +205,27 @@ def test_the_analysts_classification_is_reported(
     [message] = received(world, "abuse@host-a.test")
     [attachment] = list(message.iter_attachments())
     assert json.loads(attachment.get_content())["classification"] == "A1"
+
+
+@pytest.mark.parametrize(
+    ("content_type", "media_type"), [("video/mp4", "video"), ("image/png", "image"), (None, "mixed")]
+)
+def test_the_reports_media_type_is_what_the_live_check_was_served_as(
+    world: Sandbox,
+    store: Store,
+    settings: Settings,
+    clock: ManualClock,
+    content_type: str | None,
+    media_type: str,
+) -> None:
+    url = world.url("host-a.test", f"/typed-{media_type}")
+    ids = make_live(store, clock, {url: "127.0.40.1"})
+    with store.session() as session:
+        session.query(Check).filter_by(case_id=ids[url]).update({"content_type": content_type})
+    round_and_send(store, settings, clock)
+    [message] = received(world, "abuse@host-a.test")
+    [attachment] = list(message.iter_attachments())
+    assert json.loads(attachment.get_content())["media_type"] == media_type
 
 
 def test_the_contact_books_language_is_used(
@@ -437,3 +458,8 @@ def test_notices_commands(world: Sandbox, store: Store, settings: Settings, cloc
     assert json.loads(sent.output)["delivered"] == {"sent": 1}
     listed = runner.invoke(cli, ["notices", "list", "--status", "sent"], obj=app)
     assert "sent" in listed.output and "abuse@host-a.test" in listed.output and "1 case(s)" in listed.output
+    silent = make_live(store, clock, {world.url("nomail.test", "/2.jpg"): "127.0.43.1"})
+    set_contact(store, "email", "abuse@registrar.test", never_notify=True, actor="a", clock=clock)
+    nobody = runner.invoke(cli, ["notices", "preview", str(*silent.values()), "--level", "reminder"], obj=app)
+    assert nobody.exit_code == exitcodes.PARTIAL  # the case exists; nobody can be written to
+    assert "nobody would be notified" in nobody.output

@@ -1,1 +1,1 @@
-"""Spiders of the revisit crawler (the revisit spider arrives with issue #3)."""
+"""Spiders of the revisit crawler: :mod:`crawler.spiders.revisit`, which revisits reported URLs."""

@@ -47,6 +47,7 @@ from hosting.rdap.parse import (
 )
 from takedown.clock import Clock, SystemClock
 from takedown.netpolicy import AddressPolicy
+from takedown.presenting import iso
 
 log = logging.getLogger(__name__)
 
@@ -216,7 +217,7 @@ class RDAPClient:
             asked = _retry_after(retry_after, now)
             until = now + (asked if asked is not None else backoff)
             self._cooling[registry] = until
-        log.warning("RDAP: %s rate limited us; not asking it again before %s", registry, until.isoformat())
+        log.warning("RDAP: %s rate limited us; not asking it again before %s", registry, iso(until))
         return RateLimited(registry, until)
 
 

@@ -500,7 +500,9 @@ def _country(data: dict[str, Any], registrant: Card | None) -> str | None:
 
 
 def _text(value: Any) -> str | None:
-    return value.strip() if isinstance(value, str) and value.strip() else None
+    """A value as one line: a registry's CR/LF or tabs inside a name must not become extra lines
+    (or headers) in a notice."""
+    return " ".join(value.split()) or None if isinstance(value, str) else None
 
 
 def _list(value: Any) -> list[Any]:

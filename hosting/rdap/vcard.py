@@ -49,13 +49,13 @@ def read_card(vcard_array: Any) -> Card:
     unranked = 0
     for index, (prop, params, value) in enumerate(_properties(vcard_array)):
         if prop == "fn" and isinstance(value, str) and value.strip():
-            name = name or value.strip()
+            name = name or _one_line(value)
         elif prop == "kind" and isinstance(value, str):
             kind = kind or value.strip().lower()
         elif prop == "org":
             text = value[0] if isinstance(value, list) and value else value
             if isinstance(text, str) and text.strip():
-                organisation = organisation or text.strip()
+                organisation = organisation or _one_line(text)
         elif prop == "email":
             address = normalise_email(value)
             if address is not None:
@@ -77,6 +77,11 @@ def read_card(vcard_array: Any) -> Card:
     else:
         marked = ()
     return Card(name, kind, organisation, ordered, country, marked)
+
+
+def _one_line(text: str) -> str:
+    """Names as one line: CR, LF and tabs in a registry's vCard become single spaces."""
+    return " ".join(text.split())
 
 
 def normalise_email(value: Any) -> str | None:
