@@ -26,6 +26,7 @@ from takedown import __version__, exitcodes
 from takedown.canonical import CanonicalizationError, canonical_parts
 from takedown.cases import get_case, list_cases, withdraw
 from takedown.clock import Clock, SystemClock, ensure_utc
+from takedown.durations import parse_duration
 from takedown.errors import (
     CaseNotFound,
     ConfigurationError,
@@ -137,6 +138,25 @@ def cli(ctx: click.Context, database_url: str | None, actor: str | None, verbose
         if overrides:
             settings = Settings(**{**settings_dict(settings), **overrides})
         ctx.obj = App(settings=settings)
+
+
+class Duration(click.ParamType[timedelta]):
+    """A click option that takes a duration: ``90s``, ``15m``, ``2h``, ``7d``, or a bare number in
+    the option's own unit; gives a :class:`~datetime.timedelta`."""
+
+    name = "duration"
+
+    def __init__(self, unit: str) -> None:
+        self.unit = unit
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> timedelta:
+        if isinstance(value, timedelta):
+            return value
+        option = param.opts[0] if param is not None and param.opts else "duration"
+        try:
+            return parse_duration(value, unit=self.unit, name=option, zero_ok=False)
+        except ConfigurationError as exc:
+            self.fail(str(exc), param, ctx)
 
 
 def settings_dict(settings: Settings) -> dict[str, Any]:
@@ -918,22 +938,36 @@ def _share(value: float | None) -> str:
 @cli.command()
 @click.option("--once", is_flag=True, help="One crawl and one notice round, then exit (for cron).")
 @click.option(
-    "--crawl-every", type=click.FloatRange(min=0.01), default=15.0, show_default=True, help="Minutes."
+    "--crawl-every",
+    type=Duration("m"),
+    default="15m",
+    show_default=True,
+    help="Between revisit crawls (90s, 15m, 2h; a bare number is minutes).",
 )
 @click.option(
-    "--notify-every", type=click.FloatRange(min=0.01), default=5.0, show_default=True, help="Minutes."
+    "--notify-every",
+    type=Duration("m"),
+    default="5m",
+    show_default=True,
+    help="Between notice rounds (a bare number is minutes).",
 )
 @click.option(
     "--stale-after",
-    type=click.FloatRange(min=1),
-    default=120.0,
+    type=Duration("s"),
+    default="2m",
     show_default=True,
-    help="Seconds without a heartbeat after which a scheduler is presumed dead and its lock taken over.",
+    help="Without a heartbeat, after which a scheduler is presumed dead and its lock taken over "
+    "(a bare number is seconds).",
 )
 @json_option
 @click.pass_obj
 def run(
-    app: App, once: bool, crawl_every: float, notify_every: float, stale_after: float, as_json: bool
+    app: App,
+    once: bool,
+    crawl_every: timedelta,
+    notify_every: timedelta,
+    stale_after: timedelta,
+    as_json: bool,
 ) -> None:
     """The scheduler: revisit due cases, send due notice rounds, confirm removals, until stopped.
 
@@ -944,7 +978,7 @@ def run(
     from schedules.daemon import Cadence, run_daemon, run_once
     from schedules.lock import SchedulerAlreadyRunning
 
-    stale = timedelta(seconds=stale_after)
+    stale = stale_after
     with errors_as_exit_codes():
         try:
             if once:
@@ -957,7 +991,7 @@ def run(
                         f" delivered {result['delivered']}"
                     )
                 return
-            cadence = Cadence(timedelta(minutes=crawl_every), timedelta(minutes=notify_every), stale)
+            cadence = Cadence(crawl_every, notify_every, stale)
             run_daemon(
                 app.settings, app.store, app.clock, cadence, echo=lambda line: click.echo(line, err=True)
             )

@@ -13,6 +13,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from takedown.durations import parse_duration
 from takedown.errors import ConfigurationError
 
 ROLES = ("site", "hosting", "cdn", "redirector", "registrar", "upstream")
@@ -106,9 +107,8 @@ class ChasePolicy:
 
 
 def _hours(value: Any, where: str) -> timedelta:
-    if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
-        raise ConfigurationError(f"{where}: expected a number of hours, zero or more, not {value!r}")
-    return timedelta(hours=value)
+    """A number of hours (fractions too), or a duration with its unit (``"90m"``, ``"7d"``)."""
+    return parse_duration(value, unit="h", name=where)
 
 
 def _count(value: Any, where: str) -> int:

@@ -9,10 +9,12 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import TypeVar
 
 from takedown.classification import CLASSIFICATIONS, canonical_classification
+from takedown.durations import UNITS, parse_duration
 from takedown.errors import ConfigurationError
 
 T = TypeVar("T", int, float)
@@ -95,16 +97,16 @@ class Settings:
             allowed_networks=tuple(
                 n.strip() for n in env.get("TAKEDOWN_ALLOW_NETWORKS", "").split(",") if n.strip()
             ),
-            fetch_timeout=_number(env, "TAKEDOWN_FETCH_TIMEOUT", 30.0, float),
+            fetch_timeout=_duration(env, "TAKEDOWN_FETCH_TIMEOUT", 30.0, "s"),
             max_fetch_bytes=_number(env, "TAKEDOWN_MAX_FETCH_BYTES", 32 * 1024 * 1024, int),
             user_agent=env.get("TAKEDOWN_USER_AGENT") or DEFAULT_USER_AGENT,
             concurrency_per_host=_number(env, "TAKEDOWN_CONCURRENCY_PER_HOST", 2, int),
-            delay_per_host=_number(env, "TAKEDOWN_DELAY_PER_HOST", 0.0, float, zero_ok=True),
-            retry_backoff=_number(env, "TAKEDOWN_RETRY_BACKOFF", 1.0, float, zero_ok=True),
+            delay_per_host=_duration(env, "TAKEDOWN_DELAY_PER_HOST", 0.0, "s", zero_ok=True),
+            retry_backoff=_duration(env, "TAKEDOWN_RETRY_BACKOFF", 1.0, "s", zero_ok=True),
             rdap_bootstrap=env.get("TAKEDOWN_RDAP_BOOTSTRAP") or None,
-            rdap_timeout=_number(env, "TAKEDOWN_RDAP_TIMEOUT", 10.0, float),
+            rdap_timeout=_duration(env, "TAKEDOWN_RDAP_TIMEOUT", 10.0, "s"),
             rdap_max_per_minute=_number(env, "TAKEDOWN_RDAP_MAX_PER_MINUTE", 0, int, zero_ok=True),
-            rdap_cache_hours=_number(env, "TAKEDOWN_RDAP_CACHE_HOURS", 168.0, float),
+            rdap_cache_hours=_duration(env, "TAKEDOWN_RDAP_CACHE_HOURS", 168.0, "h"),
             asn_dns_zone=(env.get("TAKEDOWN_ASN_DNS_ZONE") or "asn.cymru.com").strip(".").lower(),
             cdn_catalogue=env.get("TAKEDOWN_CDN_CATALOGUE") or None,
             notice_from=env.get("TAKEDOWN_NOTICE_FROM") or "Hotline <reports@hotline.invalid>",
@@ -117,7 +119,7 @@ class Settings:
             smtp_starttls=_flag(env, "TAKEDOWN_SMTP_STARTTLS"),
             smtp_username=env.get("TAKEDOWN_SMTP_USERNAME") or None,
             smtp_password=env.get("TAKEDOWN_SMTP_PASSWORD") or None,
-            smtp_timeout=_number(env, "TAKEDOWN_SMTP_TIMEOUT", 60.0, float),
+            smtp_timeout=_duration(env, "TAKEDOWN_SMTP_TIMEOUT", 60.0, "s"),
             smtp_ca_file=env.get("TAKEDOWN_SMTP_CA_FILE") or None,
             chase_policy=env.get("TAKEDOWN_CHASE_POLICY") or None,
         )
@@ -148,6 +150,17 @@ def _number(
     if value < 0 or (value == 0 and not zero_ok):
         raise ConfigurationError(f"{name}={text!r} must be {'zero or more' if zero_ok else 'more than zero'}")
     return value
+
+
+def _duration(
+    environ: Mapping[str, str], name: str, default: float, unit: str, *, zero_ok: bool = False
+) -> float:
+    """A duration setting in ``unit`` (what a bare number means), written with any unit: ``90s``,
+    ``2h``, ``7d``; the same clear error as any other setting when it is not one."""
+    text = environ.get(name)
+    if not text:
+        return default
+    return parse_duration(text, unit=unit, name=name, zero_ok=zero_ok) / timedelta(seconds=UNITS[unit])
 
 
 def _classification(environ: Mapping[str, str]) -> str:

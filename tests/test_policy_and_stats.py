@@ -40,7 +40,11 @@ def test_the_ladder_initial_reminders_escalations_then_an_analyst() -> None:
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ("[revisit_hours]\nlive = -1", r"\[revisit_hours\] live: expected a number of hours"),
+        ("[revisit_hours]\nlive = -1", r"\[revisit_hours\] live=-1 must be zero or more"),
+        (
+            '[revisit_hours]\nlive = "often"',
+            r"\[revisit_hours\] live='often' is not a duration.*90s, 15m, 2h",
+        ),
         ("[revisit_hours]\nsoon = 1", r"'soon' is not one of"),
         ("[notices]\nladder = [['police']]", "ladder rungs are lists of roles"),
         ("[notices]\nreminders = 1.5", r"\[notices\] reminders: expected a whole number"),
