@@ -6,13 +6,16 @@ runs each crawl as a child process (`takedown crawl`), and tests do the same.
 
 from __future__ import annotations
 
+import logging
 import resource
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from scrapy.crawler import CrawlerProcess
+from scrapy.exceptions import ScrapyDeprecationWarning
 from scrapy.settings import Settings as ScrapySettings
 from scrapy.settings import default_settings as scrapy_defaults
 
@@ -96,8 +99,17 @@ def run_revisits(
     """Revisit the due cases (or ``case_ids``) once; return what was found."""
     from crawler.spiders.revisit import RevisitSpider
 
-    # The caller configures logging (the CLI does, from -v); Scrapy adds no handler of its own.
-    process = CrawlerProcess(scrapy_settings(settings, **overrides), install_root_handler=False)
+    # The caller configures logging (the CLI does, from -v); Scrapy adds no handler of its own, and
+    # logs no more than the caller asked for: a crawl is quiet unless -v.
+    level = logging.getLogger().getEffectiveLevel()
+    scrapy = scrapy_settings(settings, **overrides)
+    scrapy.set("LOG_INSTALL_ROOT_HANDLER", False, priority="cmdline")
+    scrapy.set("LOG_LEVEL", logging.getLevelName(level), priority="cmdline")
+    if level > logging.INFO:  # libraries' deprecation notices are for developers, with -v
+        warnings.simplefilter("ignore", DeprecationWarning)
+        warnings.simplefilter("ignore", ScrapyDeprecationWarning)
+    process = CrawlerProcess(scrapy)
+    logging.getLogger("scrapy").setLevel(level)  # Scrapy's own logging config sets DEBUG
     crawler = process.create_crawler(RevisitSpider)
     process.crawl(
         crawler, cases=",".join(str(case_id) for case_id in case_ids), now=now.isoformat() if now else ""

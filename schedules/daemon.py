@@ -8,9 +8,13 @@ signal) runs three jobs, each at most one at a time and coalesced when late:
 - the lock's heartbeat every ``stale_after / 4``.
 
 Start-up takes the store's scheduler lock (a second daemon exits with a message), and settles
-what a dead predecessor left half-sent. SIGTERM or SIGINT stop it gracefully: no new job starts,
-running ones finish (a crawl in progress completes), the lock is released. A restart loses nothing:
-every case, check and notice is in the store, and the outbox never sends a notice twice.
+what a dead predecessor left half-sent. SIGTERM or SIGINT stop it gracefully however they arrive
+(to the scheduler alone, to its whole process group as systemd and ``kill -- -PGID`` send them, or
+Ctrl-C in a terminal): no new job starts, a crawl in progress is asked to stop (its child runs in
+a session of its own, so the signal reaches it only through the scheduler) and records what it has
+in flight, a notice being sent is finished, the lock is released. A restart loses nothing: every
+case, check and notice is in the store, and the outbox never sends a notice twice. A job that
+fails is one line in the log (its traceback at debug level), and the next run tries again.
 """
 
 from __future__ import annotations
@@ -24,7 +28,6 @@ from datetime import UTC, datetime, timedelta
 from types import FrameType
 from typing import Any
 
-from apscheduler.events import EVENT_JOB_ERROR, JobExecutionEvent
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from notices.outbox import Outbox
@@ -62,8 +65,9 @@ def run_daemon(
     failures: list[BaseException] = []
 
     def crawl() -> None:
-        summary = crawl_job(settings, clock.now())
-        echo(f"crawl: revisited {summary['revisited']} {summary['outcomes']}")
+        summary = crawl_job(settings, clock.now(), stop=stop)
+        stopped = " (stopped early; the rest stay due)" if summary.get("stopped") else ""
+        echo(f"crawl: revisited {summary['revisited']} {summary['outcomes']}{stopped}")
 
     def notify() -> None:
         result = notify_job(settings, store, clock, sender_id=lock.owner)
@@ -77,19 +81,23 @@ def run_daemon(
             failures.append(exc)
             stop.set()
 
-    def on_error(event: JobExecutionEvent) -> None:
-        log.error("job %s failed: %s", event.job_id, event.exception)
-
-    scheduler.add_listener(on_error, EVENT_JOB_ERROR)
     now = datetime.now(UTC)
     scheduler.add_job(
         heartbeat, "interval", seconds=max(1.0, cadence.stale_after.total_seconds() / 4), id="heartbeat"
     )
     scheduler.add_job(
-        crawl, "interval", seconds=cadence.crawl_every.total_seconds(), id="crawl", next_run_time=now
+        _one_line_on_failure("crawl", crawl),
+        "interval",
+        seconds=cadence.crawl_every.total_seconds(),
+        id="crawl",
+        next_run_time=now,
     )
     scheduler.add_job(
-        notify, "interval", seconds=cadence.notify_every.total_seconds(), id="notify", next_run_time=now
+        _one_line_on_failure("notify", notify),
+        "interval",
+        seconds=cadence.notify_every.total_seconds(),
+        id="notify",
+        next_run_time=now,
     )
     scheduler.start()
     try:
@@ -109,8 +117,13 @@ def run_once(
 ) -> dict[str, Any]:
     """One crawl and one notice round under the lock, then exit: for cron, or a first look."""
     lock = _take_the_lock(settings, store, clock, stale_after, log.info)
+    stop = threading.Event()
+    if threading.current_thread() is threading.main_thread():
+        _stop_on_signals(stop, log.info)
     try:
-        crawl = crawl_job(settings, clock.now())
+        crawl = crawl_job(settings, clock.now(), stop=stop)
+        if stop.is_set():  # asked to stop: the notice round waits for the next run
+            return {"crawl": crawl, "notices": {}, "delivered": {}, "needs_analyst": [], "stopped": True}
         notified = notify_job(settings, store, clock, sender_id=lock.owner)
     finally:
         lock.release()
@@ -137,6 +150,20 @@ def _take_the_lock(
             f" settled its notices: {recovered}"
         )
     return lock
+
+
+def _one_line_on_failure(name: str, job: Callable[[], None]) -> Callable[[], None]:
+    """``job``, logging its failure as one line that says why (the traceback only at debug level):
+    the next run tries again, and an operator reads the cause, not a page of stack."""
+
+    def guarded() -> None:
+        try:
+            job()
+        except Exception as exc:
+            log.error("%s job failed: %s", name, exc)
+            log.debug("%s job failed", name, exc_info=exc)
+
+    return guarded
 
 
 def _stop_on_signals(stop: threading.Event, echo: Callable[[str], None]) -> None:

@@ -13,8 +13,12 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import signal
 import subprocess
 import sys
+import threading
+import time
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -32,7 +36,28 @@ from takedown.store import Store
 
 
 class CrawlFailed(TakedownError):
-    """The crawl's child process failed; the message ends with what it wrote to stderr."""
+    """The crawl's child process failed; the message says why, first (its own error line, else the
+    exception it died of); :attr:`stderr_tail` keeps the end of what it wrote, for the log."""
+
+    def __init__(self, message: str, stderr_tail: str = "") -> None:
+        super().__init__(message)
+        self.stderr_tail = stderr_tail
+
+
+def failure_cause(stderr: str) -> str:
+    """The one line that says why a ``takedown`` child process failed: its ``error:`` line, else
+    the exception a traceback ended with, else its last line."""
+    lines = [line.rstrip() for line in stderr.splitlines() if line.strip()]
+    errors = [line.removeprefix("error: ") for line in lines if line.startswith("error: ")]
+    if errors:
+        return errors[-1]
+    if any(line.startswith("Traceback") for line in lines):
+        raised = [
+            line for line in lines if re.match(r"^[A-Za-z_][\w.]*(Error|Exception|Exit|Interrupt)\b", line)
+        ]
+        if raised:
+            return raised[-1]
+    return lines[-1] if lines else "it wrote nothing to stderr"
 
 
 def crawl_environment(settings: Settings) -> dict[str, str]:
@@ -54,9 +79,21 @@ def crawl_environment(settings: Settings) -> dict[str, str]:
     return env
 
 
-def crawl_job(settings: Settings, now: datetime, *, timeout: float = 6 * 3600) -> dict[str, Any]:
-    """Revisit every case due at ``now`` in a child process; its summary (``takedown crawl --json``)."""
-    done = subprocess.run(
+STOP_GRACE = 60.0
+"""Seconds a crawl asked to stop may take to finish what it has in flight, before it is killed."""
+
+
+def crawl_job(
+    settings: Settings, now: datetime, *, timeout: float = 6 * 3600, stop: threading.Event | None = None
+) -> dict[str, Any]:
+    """Revisit every case due at ``now`` in a child process; its summary (``takedown crawl --json``).
+
+    The child runs in a session of its own, so a signal meant for the scheduler (Ctrl-C in a
+    terminal, ``kill -- -PGID``, systemd stopping the service) does not kill it mid-fetch; when
+    ``stop`` is set, it is asked to stop (SIGTERM: Scrapy finishes the requests in flight and their
+    checks are recorded), and the summary says ``"stopped": true``. Cases it did not reach stay due.
+    """
+    child = subprocess.Popen(
         [
             sys.executable,
             "-m",
@@ -67,15 +104,66 @@ def crawl_job(settings: Settings, now: datetime, *, timeout: float = 6 * 3600) -
             now.strftime("%Y-%m-%dT%H:%M:%SZ"),
         ],
         env={**os.environ, **crawl_environment(settings)},
-        capture_output=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
         text=True,
-        timeout=timeout,
-        check=False,
+        start_new_session=True,
     )
-    if done.returncode != 0:
-        raise CrawlFailed(f"the revisit crawl exited with {done.returncode}: {done.stderr.strip()[-1500:]}")
-    summary: dict[str, Any] = json.loads(done.stdout)
+    stopped = False
+    try:
+        stdout, stderr = _communicate(child, timeout, stop)
+    except _StopRequested:
+        stopped = True
+        child.send_signal(signal.SIGTERM)
+        try:
+            stdout, stderr = child.communicate(timeout=STOP_GRACE)
+        except subprocess.TimeoutExpired:
+            child.kill()
+            stdout, stderr = child.communicate()
+    except BaseException:
+        child.kill()  # the scheduler itself is going down hard: take the child with it
+        child.communicate()
+        raise
+    summary: dict[str, Any] = _summary(stdout)
+    if stopped:
+        return {"revisited": 0, "outcomes": {}, **summary, "stopped": True}
+    if child.returncode != 0:
+        raise CrawlFailed(
+            f"the revisit crawl exited with {child.returncode}: {failure_cause(stderr)[:500]}",
+            stderr.strip()[-1500:],
+        )
     return summary
+
+
+class _StopRequested(Exception):
+    pass
+
+
+def _communicate(
+    child: subprocess.Popen[str], timeout: float, stop: threading.Event | None
+) -> tuple[str, str]:
+    """Wait for ``child`` in short steps, so a stop request is seen within a second."""
+    deadline = time.monotonic() + timeout
+    while True:
+        if stop is not None and stop.is_set():
+            raise _StopRequested
+        try:
+            return child.communicate(timeout=min(1.0, max(0.01, deadline - time.monotonic())))
+        except subprocess.TimeoutExpired:
+            if time.monotonic() >= deadline:
+                child.kill()
+                child.communicate()
+                raise CrawlFailed(
+                    f"the revisit crawl took longer than {timeout:.0f} s and was stopped"
+                ) from None
+
+
+def _summary(stdout: str) -> dict[str, Any]:
+    try:
+        found = json.loads(stdout.strip().splitlines()[-1]) if stdout.strip() else {}
+    except json.JSONDecodeError:
+        return {}
+    return found if isinstance(found, dict) else {}
 
 
 @dataclass(frozen=True)

@@ -120,11 +120,12 @@ def json_option(function: Callable[..., Any]) -> Callable[..., Any]:
 @click.pass_context
 def cli(ctx: click.Context, database_url: str | None, actor: str | None, verbose: int) -> None:
     """Takedown pipeline for internet hotlines: queue confirmed URLs, revisit, notify, chase to removal."""
+    level = [logging.WARNING, logging.INFO, logging.DEBUG][min(verbose, 2)]
     logging.basicConfig(
-        level=[logging.WARNING, logging.INFO, logging.DEBUG][min(verbose, 2)],
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
+        level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
     )
+    for handler in logging.root.handlers:  # libraries (Scrapy) lower their own loggers' levels:
+        handler.setLevel(level)  # what reaches stderr is still only what -v asked for
     if ctx.obj is None:
         try:
             settings = Settings.from_env()

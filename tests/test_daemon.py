@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from sandbox import Network, Sandbox
+from sandbox.web import Stall
 from schedules.lock import LOCK_NAME, LockLost, SchedulerAlreadyRunning, StoreLock
 from takedown import exitcodes
 from takedown.clock import ManualClock, SystemClock
@@ -61,7 +62,11 @@ STALE_AFTER = 6
 """Seconds: long enough that a busy machine never delays a live daemon's heartbeat past it."""
 
 
-def daemon(world: Sandbox, database_url: str, home: Path, *extra: str) -> subprocess.Popen[str]:
+def daemon(
+    world: Sandbox, database_url: str, home: Path, *extra: str, own_group: bool = False
+) -> subprocess.Popen[str]:
+    """``takedown run`` against ``world``; ``own_group``: leading a process group of its own, as a
+    service manager or a terminal starts it (so the test can signal the whole group)."""
     env = {
         **os.environ,
         **world.environment(),
@@ -82,7 +87,14 @@ def daemon(world: Sandbox, database_url: str, home: Path, *extra: str) -> subpro
         str(STALE_AFTER),
         *extra,
     ]
-    return subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        command,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=own_group,
+    )
 
 
 def wait_for(condition: Callable[[], bool], seconds: float = 30) -> None:
@@ -145,3 +157,32 @@ def test_a_daemon_killed_mid_send_is_restarted_without_a_second_notice(
         assert session.get(SchedulerLock, LOCK_NAME) is None  # released on a clean stop
     store.dispose()
     assert datetime.now(UTC) - now < timedelta(minutes=5)
+
+
+@pytest.mark.parametrize("how", ["the whole process group", "the scheduler alone"])
+def test_stopping_mid_crawl_is_clean_however_the_signal_arrives(
+    world: Sandbox, tmp_path: Path, how: str
+) -> None:
+    database_url = sqlite_url(tmp_path / "takedown.db")
+    store = Store.open(database_url)
+    path = "/slow.jpg"
+    url = world.serve("host-k.test", path, Stall(3))  # the crawl is busy when the signal comes
+    with store.session() as session:
+        queue_batch(session, [validate_report(Report(url))], actor="analyst:t", now=SystemClock().now())
+    running = daemon(world, database_url, tmp_path, own_group=True)
+    try:
+        wait_for(lambda: world.site.hits[("host-k.test", path)] >= 1)
+        if how == "the whole process group":  # systemd's default, kill -- -PGID, Ctrl-C in a terminal
+            os.killpg(running.pid, signal.SIGTERM)
+        else:
+            running.send_signal(signal.SIGTERM)
+        assert running.wait(90) == 0
+    finally:
+        if running.poll() is None:
+            os.killpg(running.pid, signal.SIGKILL)
+    err = running.stderr.read() if running.stderr else ""
+    assert "Traceback" not in err and "ERROR" not in err, err
+    assert "stopped early" in err and err.rstrip().endswith("stopped")
+    with store.session() as session:
+        assert session.get(SchedulerLock, LOCK_NAME) is None  # released: a restart need not wait
+    store.dispose()
