@@ -96,6 +96,10 @@ def store_lost(exc: DBAPIError) -> NoReturn:
 
 
 def print_json(data: Any) -> None:
+    """One JSON value on one line. The convention every ``--json`` follows: a command that reports
+    one result prints one object; a command that lists or follows things (queue list, notices list,
+    contacts list, resolve and url canonicalize of several URLs, run) prints one object a line (JSON
+    Lines), so a million rows stream and ``jq`` reads both alike. Times are ISO 8601 UTC with a Z."""
     click.echo(json.dumps(data, ensure_ascii=False, sort_keys=False))
 
 
@@ -370,7 +374,8 @@ def queue_list(
         )
         rows = [case_summary(case) for case in cases]
     if as_json:
-        print_json(rows)
+        for row in rows:  # a list: one object a line (JSON Lines), as every listing prints
+            print_json(row)
         return
     if not rows:
         click.echo("no cases")
@@ -653,8 +658,9 @@ def contacts_list(app: App, as_json: bool) -> None:
 @contacts.command("remove")
 @click.argument("scope", type=click.Choice(["asn", "network", "domain", "email"]))
 @click.argument("value")
+@json_option
 @click.pass_obj
-def contacts_remove(app: App, scope: str, value: str) -> None:
+def contacts_remove(app: App, scope: str, value: str, as_json: bool) -> None:
     """Remove the entry for SCOPE VALUE. Exit status 4 if there was none."""
     from hosting.contacts import ContactError, remove_contact
 
@@ -665,7 +671,10 @@ def contacts_remove(app: App, scope: str, value: str) -> None:
             fail(str(exc), exitcodes.DATA_ERROR)
     if not removed:
         fail(f"the contact book has no {scope} entry for {value}", exitcodes.NOT_FOUND)
-    click.echo(f"removed {scope} {value}")
+    if as_json:
+        print_json({"removed": {"scope": scope, "value": value}})
+    else:
+        click.echo(f"removed {scope} {value}")
 
 
 def _describe_entry(entry: Any) -> str:
@@ -993,9 +1002,17 @@ def run(
                     )
                 return
             cadence = Cadence(crawl_every, notify_every, stale)
-            run_daemon(
-                app.settings, app.store, app.clock, cadence, echo=lambda line: click.echo(line, err=True)
-            )
+            if as_json:  # one object a line on stdout, as the scheduler goes
+                echo = lambda line: print_json(  # noqa: E731
+                    {
+                        "at": iso(app.clock.now()),
+                        "event": line.split(":", 1)[0].split(" ", 1)[0],
+                        "message": line,
+                    }
+                )
+            else:
+                echo = lambda line: click.echo(line, err=True)  # noqa: E731
+            run_daemon(app.settings, app.store, app.clock, cadence, echo=echo)
         except SchedulerAlreadyRunning as exc:
             fail(str(exc), exitcodes.BUSY)
 
@@ -1247,12 +1264,17 @@ def db() -> None:
 
 
 @db.command("upgrade")
+@json_option
 @click.pass_obj
-def db_upgrade(app: App) -> None:
+def db_upgrade(app: App, as_json: bool) -> None:
     """Bring the store's schema up to date (every command also does this on first use)."""
     with errors_as_exit_codes():
         store = app.store
-        click.echo(f"{safe_url(store.engine)} is at revision {store.current_revision()}")
+        info = {"database": safe_url(store.engine), "revision": store.current_revision()}
+    if as_json:
+        print_json(info)
+    else:
+        click.echo(f"{info['database']} is at revision {info['revision']}")
 
 
 @db.command("status")

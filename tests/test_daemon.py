@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -186,3 +187,18 @@ def test_stopping_mid_crawl_is_clean_however_the_signal_arrives(
     with store.session() as session:
         assert session.get(SchedulerLock, LOCK_NAME) is None  # released: a restart need not wait
     store.dispose()
+
+
+def test_run_json_follows_the_scheduler_one_object_a_line(world: Sandbox, tmp_path: Path) -> None:
+    database_url = sqlite_url(tmp_path / "takedown.db")
+    running = daemon(world, database_url, tmp_path, "--json", own_group=True)
+    try:
+        time.sleep(4)  # a crawl and a few notice rounds
+        os.killpg(running.pid, signal.SIGTERM)
+        assert running.wait(60) == 0
+    finally:
+        if running.poll() is None:
+            os.killpg(running.pid, signal.SIGKILL)
+    events = [json.loads(line) for line in (running.stdout.read() if running.stdout else "").splitlines()]
+    assert [e["event"] for e in events][:2] == ["scheduler", "crawl"]
+    assert events[-1]["event"] == "stopped" and all(e["at"].endswith("Z") for e in events)
