@@ -912,23 +912,29 @@ def stats(app: App, by: str, chart: str | None, as_json: bool) -> None:
     """Time to removal (first seen live -> removed) per hosting network, AS or country.
 
     Median, 90th percentile, and the share removed within 24 hours and 7 days, over the cases whose
-    removal was confirmed; cases still open are counted beside them.
+    removal was confirmed; cases still open are counted beside them, and so are the cases whose
+    content was already gone when first checked (never seen live: nothing to take down).
     """
-    from takedown.stats import removal_stats, write_chart
+    from takedown.stats import already_gone_count, removal_stats, write_chart
 
     with errors_as_exit_codes():
         with app.store.session() as session:
             rows = removal_stats(session, by)
+            already_gone = already_gone_count(session)
         if chart:
             write_chart(rows, chart, f"Time to removal by {by}")
     if as_json:
-        print_json({"by": by, "groups": [row.to_dict() for row in rows]})
+        print_json({"by": by, "groups": [row.to_dict() for row in rows], "already_gone": already_gone})
         return
     click.echo(f"{by:<40} {'removed':>7} {'open':>5} {'median h':>9} {'p90 h':>8} {'<=24h':>6} {'<=7d':>6}")
     for row in rows:
         click.echo(
             f"{row.group[:40]:<40} {row.removed:>7} {row.still_open:>5} {_number(row.median_hours):>9}"
             f" {_number(row.p90_hours):>8} {_share(row.within_24h):>6} {_share(row.within_7d):>6}"
+        )
+    if already_gone:
+        click.echo(
+            f"already gone when first checked (nothing to take down, not in the figures): {already_gone}"
         )
     if chart:
         click.echo(f"chart written to {chart}")

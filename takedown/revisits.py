@@ -264,8 +264,12 @@ def record_fetches(
         ):
             # A second look, long enough after the first, agrees: the removal is confirmed. It is
             # dated from the first sighting, which is when the content was last known to be gone.
-            target = CaseState.REMOVED
-            case.removed_at = case.gone_since
+            # Content never seen live was already gone: nothing was taken down, and nothing timed.
+            if case.first_seen_live_at is None:
+                target = CaseState.ALREADY_GONE
+            else:
+                target = CaseState.REMOVED
+                case.removed_at = case.gone_since
         if target is not None and target.value != case.state:
             detail = {"check": check_id, "reason": judgement.reason}
             events.append(move(case, target, actor=actor, now=now, action="revisit", detail=detail))

@@ -22,6 +22,9 @@ class CaseState(StrEnum):
     """The last revisit found the content removed; waiting for a second revisit to agree."""
     REMOVED = "removed"
     """Removal confirmed. Closed."""
+    ALREADY_GONE = "already_gone"
+    """Gone at the first revisits, and confirmed so, without ever being seen live: there was
+    nothing to take down, nobody was notified, and it has no time to removal. Closed."""
     WITHDRAWN = "withdrawn"
     """Closed by an analyst without removal (reported in error, handed to police, ...)."""
 
@@ -29,7 +32,9 @@ class CaseState(StrEnum):
 OPEN_STATES: frozenset[CaseState] = frozenset(
     {CaseState.QUEUED, CaseState.LIVE, CaseState.CHANGED, CaseState.UNREACHABLE, CaseState.GONE}
 )
-CLOSED_STATES: frozenset[CaseState] = frozenset({CaseState.REMOVED, CaseState.WITHDRAWN})
+CLOSED_STATES: frozenset[CaseState] = frozenset(
+    {CaseState.REMOVED, CaseState.ALREADY_GONE, CaseState.WITHDRAWN}
+)
 
 _REVISIT_OUTCOMES = frozenset({CaseState.LIVE, CaseState.CHANGED, CaseState.UNREACHABLE, CaseState.GONE})
 
@@ -38,8 +43,9 @@ ALLOWED_TRANSITIONS: dict[CaseState, frozenset[CaseState]] = {
     CaseState.LIVE: _REVISIT_OUTCOMES | {CaseState.WITHDRAWN},
     CaseState.CHANGED: _REVISIT_OUTCOMES | {CaseState.WITHDRAWN},
     CaseState.UNREACHABLE: _REVISIT_OUTCOMES | {CaseState.WITHDRAWN},
-    CaseState.GONE: _REVISIT_OUTCOMES | {CaseState.REMOVED, CaseState.WITHDRAWN},
+    CaseState.GONE: _REVISIT_OUTCOMES | {CaseState.REMOVED, CaseState.ALREADY_GONE, CaseState.WITHDRAWN},
     CaseState.REMOVED: frozenset(),
+    CaseState.ALREADY_GONE: frozenset(),
     CaseState.WITHDRAWN: frozenset(),
 }
 

@@ -46,6 +46,17 @@ class RemovalStats:
         }
 
 
+def already_gone_count(session: Session) -> int:
+    """Cases closed because the content was already gone when first checked: not in the time to
+    removal (nothing was removed), counted beside it, as ``queue list --state already_gone`` counts."""
+    return int(
+        session.scalar(
+            select(func.count()).select_from(Case).where(Case.state == CaseState.ALREADY_GONE.value)
+        )
+        or 0
+    )
+
+
 def removal_stats(session: Session, by: str) -> list[RemovalStats]:
     """One row per group (``network``, ``asn``, ``country``), most removals first, then ``all``."""
     if by not in GROUPINGS:

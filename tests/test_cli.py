@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import re
@@ -224,6 +225,16 @@ def test_every_command_has_help(command: tuple[str, ...]) -> None:
     result = CliRunner().invoke(cli, [*command, "--help"])
     assert result.exit_code == 0
     assert "Usage:" in result.stdout
+    # help describes what the command does now, not the project's history or plans
+    assert not re.search(r"issues? #\d|Today:|join it as|arrives? with", result.stdout), result.stdout
+
+
+@pytest.mark.parametrize(
+    "package", ["takedown", "crawler", "crawler.spiders", "hosting", "notices", "schedules", "sandbox"]
+)
+def test_package_docstrings_describe_what_is_there(package: str) -> None:
+    doc = importlib.import_module(package).__doc__ or ""
+    assert doc and not re.search(r"issues? #\d|arrives? with", doc), doc
 
 
 def test_an_unknown_option_is_a_usage_error() -> None:

@@ -12,8 +12,10 @@ from click.testing import CliRunner
 from takedown.cli import App, cli
 from takedown.clock import ManualClock
 from takedown.errors import ConfigurationError
+from takedown.intake import Report, queue_batch, validate_report
 from takedown.models import Case, Hosting
 from takedown.policy import ChasePolicy
+from takedown.revisits import Fetch, record_fetches
 from takedown.settings import Settings
 from takedown.stats import removal_stats
 from takedown.store import Store
@@ -130,3 +132,31 @@ def test_stats_command_prints_json_and_draws_a_chart(store: Store, tmp_path: Pat
     assert chart.read_bytes().startswith(b"\x89PNG")
     text = CliRunner().invoke(cli, ["stats", "--by", "country"], obj=app)
     assert "NL" in text.output and "100%" in text.output
+
+
+def test_content_already_gone_at_first_look_closes_as_already_gone_and_is_counted_apart(
+    store: Store, clock: ManualClock, tmp_path: Path
+) -> None:
+    with store.session() as session:
+        [never_live] = queue_batch(
+            session, [validate_report(Report("http://gone.test/x.jpg"))], actor="analyst:t", now=clock.now()
+        )
+    for _ in range(2):  # two looks, far enough apart to confirm, both find it gone
+        with store.session() as session:
+            record_fetches(session, [Fetch(never_live.case_id, clock.now(), http_status=404)])
+        clock.advance(timedelta(hours=13))
+    with store.session() as session:
+        case = session.get(Case, never_live.case_id)
+        assert case is not None and (case.state, case.removed_at) == ("already_gone", None)
+        assert case.closed_at is not None and case.next_check_at is None
+    t0 = datetime(2026, 3, 1, tzinfo=UTC)
+    add_case(store, 1, live=t0, removed=t0 + timedelta(hours=20), country="NL", asn=64500)
+    app = App(settings=Settings.from_env({"TAKEDOWN_HOME": str(tmp_path)}), clock=clock, _store=store)
+    runner = CliRunner()
+    data = json.loads(runner.invoke(cli, ["stats", "--json"], obj=app).output)
+    assert data["already_gone"] == 1 and data["groups"][-1]["removed"] == 1  # not a removal
+    listed = runner.invoke(cli, ["queue", "list", "--state", "already_gone", "--json"], obj=app).output
+    assert [json.loads(line)["id"] for line in listed.splitlines()] == [never_live.case_id]
+    removed = runner.invoke(cli, ["queue", "list", "--state", "removed", "--json"], obj=app).output
+    assert never_live.case_id not in [json.loads(line)["id"] for line in removed.splitlines()]
+    assert "already gone when first checked" in runner.invoke(cli, ["stats"], obj=app).output
