@@ -17,7 +17,6 @@ from typing import Any
 from scrapy.crawler import CrawlerProcess
 from scrapy.exceptions import ScrapyDeprecationWarning
 from scrapy.settings import Settings as ScrapySettings
-from scrapy.settings import default_settings as scrapy_defaults
 
 from takedown.settings import Settings
 
@@ -57,9 +56,7 @@ def safety_settings(settings: Settings) -> dict[str, Any]:
         "FEEDS": {},
         "LOG_FORMATTER": defaults.LOG_FORMATTER,
         "DOWNLOAD_HANDLERS_BASE": {
-            scheme: handler
-            for scheme, handler in scrapy_defaults.DOWNLOAD_HANDLERS_BASE.items()
-            if scheme in ("http", "https")
+            scheme: defaults.DOWNLOAD_HANDLERS[scheme] for scheme in ("http", "https")
         },
         "DOWNLOAD_HANDLERS": {**defaults.DOWNLOAD_HANDLERS},
         "HTTPPROXY_ENABLED": False,

@@ -29,7 +29,15 @@ LOG_FORMATTER = "crawler.logformatter.QuietLogFormatter"
 LOG_LEVEL = "INFO"
 
 # HTTP and HTTPS only, straight to the host, and only to allowed addresses.
-DOWNLOAD_HANDLERS = {"file": None, "data": None, "s3": None, "ftp": None}
+DOWNLOAD_HANDLERS = {
+    "file": None,
+    "data": None,
+    "s3": None,
+    "ftp": None,
+    # Bodies are hashed as they stream; the handler keeps only their first 64 KiB in memory.
+    "http": "crawler.handler.HeadOnlyDownloadHandler",
+    "https": "crawler.handler.HeadOnlyDownloadHandler",
+}
 HTTPPROXY_ENABLED = False
 TWISTED_DNS_RESOLVER = "crawler.resolver.GuardedResolver"
 DOWNLOADER_MIDDLEWARES = {

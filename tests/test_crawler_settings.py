@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 from scrapy.utils.project import get_project_settings
 
+from crawler.handler import HeadOfBody
 from crawler.run import scrapy_settings
 from crawler.safety import UnsafeSettings, check, violations
 from takedown.cli import _overrides
@@ -75,3 +76,16 @@ def test_a_crawl_started_with_unsafe_settings_refuses_before_fetching(settings, 
     assert wrong, override
     with pytest.raises(UnsafeSettings, match="refusing to crawl"):
         check(project)
+
+
+def test_the_crawl_downloads_with_the_handler_that_keeps_only_the_head_of_a_body() -> None:
+    built = scrapy_settings(Settings.from_env({}), **_overrides(HOSTILE_OVERRIDES))
+    handlers = built.getwithbase("DOWNLOAD_HANDLERS")
+    assert handlers["http"] == handlers["https"] == "crawler.handler.HeadOnlyDownloadHandler"
+
+
+def test_a_body_buffer_keeps_its_head_and_drops_the_rest() -> None:
+    buffer = HeadOfBody(limit=10)
+    for chunk in (b"0123", b"456789abc", b"d" * 1000):
+        assert buffer.write(chunk) == len(chunk)  # Scrapy is told all was taken
+    assert buffer.getvalue() == b"0123456789" and buffer.dropped == 1003

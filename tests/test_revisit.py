@@ -400,12 +400,11 @@ def test_a_file_declared_larger_than_the_cap_is_hashed_up_to_it_and_compared_by_
     url = sandbox.serve("host-b.test", path, Serve("film", size, "video/mp4", etag='"v1"'))
     full = "0" * 64  # the analyst's digest of the whole file: a prefix can never match it
     case_id = queued(url, sha256=(full,))
-    summary, _ = run_crawl(sandbox, database_url, tmp_path)
+    run_crawl(sandbox, database_url, tmp_path)
     [first] = checks_of(store, case_id)
     assert (first.outcome, first.truncated, first.size_bytes) == ("live", True, CAP)
     assert first.sha256 == content_digest("film", CAP)  # the first CAP bytes of the file
     assert (first.declared_length, first.content_type, first.etag) == (size, "video/mp4", '"v1"')
-    assert summary["peak_memory_mib"] < 400  # the 64 MiB were never held
 
     run_crawl(sandbox, database_url, tmp_path, "--case", str(case_id))  # the same file again: live
     sandbox.serve("host-b.test", path, Serve("another-film", size, "video/mp4", etag='"v2"'))
@@ -422,11 +421,8 @@ def test_a_decompression_bomb_is_refused_with_its_reason(
 ) -> None:  # type: ignore[no-untyped-def]
     path = f"/{uuid.uuid4().hex[:8]}/bomb.png"
     case_id = queued(sandbox.serve("host-a.test", path, Bomb("gzip", 256 * 1024 * 1024)))
-    summary, _ = run_crawl(
-        sandbox, database_url, tmp_path, env={"TAKEDOWN_MAX_FETCH_BYTES": str(64 * 1024 * 1024)}
-    )
+    run_crawl(sandbox, database_url, tmp_path, env={"TAKEDOWN_MAX_FETCH_BYTES": str(64 * 1024 * 1024)})
     [check] = checks_of(store, case_id)
     assert (check.outcome, check.error_class) == ("refused", "DecompressionBomb")
     assert "decompression bomb" in (check.error_detail or "")
     assert check.size_bytes is not None and check.size_bytes < 64 * 1024 * 1024
-    assert summary["peak_memory_mib"] < 400
