@@ -37,7 +37,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from hosting.errors import MalformedResponse
-from hosting.rdap.vcard import Card, normalise_email, read_card
+from hosting.rdap.vcard import Card, normalise_email, read_card, unique_mailboxes
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -323,29 +323,29 @@ def abuse_contacts(contacts: list[EntityContact], remarks: Iterable[str] = ()) -
     5. contacts without any role (AFRINIC), marked ``fallback:unlabelled``.
     """
     by_depth = sorted(contacts, key=lambda c: c.depth)
-    stated = _unique(
+    stated = unique_mailboxes(
         _remark_mailboxes(list(remarks)) + [a for c in by_depth for a in _remark_mailboxes(list(c.remarks))]
     )
     abuse_roles = [c for c in by_depth if "abuse" in c.roles and c.card.emails]
     if abuse_roles:
         nearest = [c for c in abuse_roles if c.depth == abuse_roles[0].depth]
-        emails = _unique([e for c in nearest for e in c.card.abuse_emails])
+        emails = unique_mailboxes([e for c in nearest for e in c.card.abuse_emails])
         alternates = tuple(a for a in stated if a.lower() not in {e.lower() for e in emails})
         return AbuseContacts(emails, "abuse", _handles(c.handle for c in nearest), alternates)
     if stated:
         return AbuseContacts(stated, "remarks")
     named = [c for c in by_depth if any(_is_abuse_address(e) for e in c.card.emails)]
     if named:
-        emails = _unique([e for c in named for e in c.card.emails if _is_abuse_address(e)])
+        emails = unique_mailboxes([e for c in named for e in c.card.emails if _is_abuse_address(e)])
         return AbuseContacts(emails, "fallback:abuse-address", _handles(c.handle for c in named))
     for role in FALLBACK_ROLES:
         chosen = [c for c in by_depth if role in c.roles and c.card.emails and not c.is_maintainer]
         if chosen:
-            emails = _unique([e for c in chosen for e in c.card.emails])
+            emails = unique_mailboxes([e for c in chosen for e in c.card.emails])
             return AbuseContacts(emails, f"fallback:{role}", _handles(c.handle for c in chosen))
     unlabelled = [c for c in by_depth if not c.roles and c.card.emails]
     if unlabelled:  # AFRINIC's entities without roles: better than nothing, and marked so
-        emails = _unique([e for c in unlabelled for e in c.card.emails])
+        emails = unique_mailboxes([e for c in unlabelled for e in c.card.emails])
         return AbuseContacts(emails, "fallback:unlabelled", _handles(c.handle for c in unlabelled))
     return AbuseContacts((), "none")
 
@@ -404,13 +404,6 @@ def _truncated(obj: dict[str, Any]) -> bool:
         if isinstance(note, dict) and str(note.get("type", "")).lower().startswith("object truncated"):
             return True
     return False
-
-
-def _unique(addresses: Iterable[str]) -> tuple[str, ...]:
-    seen: dict[str, str] = {}
-    for address in addresses:
-        seen.setdefault(address.lower(), address)
-    return tuple(seen.values())
 
 
 def _handles(handles: Iterable[str | None]) -> tuple[str, ...]:

@@ -17,7 +17,7 @@ Two registries say *which* of a contact's mailboxes takes abuse reports, each it
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -68,12 +68,12 @@ def read_card(vcard_array: Any) -> Card:
                     unranked += 1
         elif prop == "adr":
             country = country or _country(params, value)
-    ordered = _unique(address for _, _, address in sorted(emails))
+    ordered = unique_mailboxes(address for _, _, address in sorted(emails))
     if typed_abuse:
-        marked = _unique(typed_abuse)
+        marked = unique_mailboxes(typed_abuse)
     elif ranked and unranked:  # APNIC: the ranked one is the abuse-mailbox, the others e-mail
         best = min(pref for pref, _ in ranked)
-        marked = _unique(address for pref, address in ranked if pref == best)
+        marked = unique_mailboxes(address for pref, address in ranked if pref == best)
     else:
         marked = ()
     return Card(name, kind, organisation, ordered, country, marked)
@@ -109,7 +109,7 @@ def _properties(vcard_array: Any) -> Iterator[tuple[str, dict[str, Any], Any]]:
             yield prop[0].lower(), params, prop[3]
 
 
-def _unique(addresses: Any) -> tuple[str, ...]:
+def unique_mailboxes(addresses: Iterable[str]) -> tuple[str, ...]:
     """In order, without repeats; ``Barry@x`` and ``barry@x`` are one mailbox (AFRINIC lists both)."""
     seen: dict[str, str] = {}
     for address in addresses:
