@@ -77,7 +77,7 @@ def main() -> int:
             "TAKEDOWN_CONCURRENCY_PER_HOST": "4",
         }
         done = subprocess.run(
-            [sys.executable, "-m", "takedown.cli", "crawl", "--json"],
+            [sys.executable, "-m", "faces.cli", "crawl", "--json"],
             env=env,
             capture_output=True,
             text=True,

@@ -1,7 +1,7 @@
 """Running one revisit crawl in this process, with settings from the core's configuration.
 
 A crawl owns the process while it runs (Twisted's reactor cannot be restarted), so the scheduler
-runs each crawl as a child process (`takedown crawl`), and tests do the same.
+runs each crawl as a child process (`python -m crawler`), and tests do the same.
 """
 
 from __future__ import annotations

@@ -47,6 +47,20 @@ class Zone:
         return name == self.origin or name.endswith("." + self.origin)
 
 
+def _bind_both(host: str, port: int, attempts: int = 20) -> tuple[_UDPServer, _TCPServer]:
+    """UDP and TCP on one port. With port 0 the UDP port is picked first, and its TCP twin may be
+    taken by another socket: then both are let go and another port is tried."""
+    for _ in range(attempts if port == 0 else 1):
+        udp = _UDPServer((host, port), _UDPHandler)
+        try:
+            return udp, _TCPServer((host, udp.server_address[1]), _TCPHandler)
+        except OSError:
+            udp.server_close()
+            if port:
+                raise
+    raise OSError(f"no port free for both UDP and TCP on {host} after {attempts} tries")
+
+
 class AuthoritativeServer:
     """Answers for its zones; REFUSED for anything else (it is not a recursive resolver)."""
 
@@ -55,9 +69,7 @@ class AuthoritativeServer:
         self._lock = threading.Lock()
         self.queries: Counter[tuple[str, str]] = Counter()
         """How often each (name, type) was asked: lets a test prove a lookup was not repeated."""
-        self._udp = _UDPServer((host, port), _UDPHandler)
-        bound_port = self._udp.server_address[1]
-        self._tcp = _TCPServer((host, bound_port), _TCPHandler)
+        self._udp, self._tcp = _bind_both(host, port)
         for server in (self._udp, self._tcp):
             server.dns = self
         self._threads: list[threading.Thread] = []

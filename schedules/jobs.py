@@ -1,6 +1,6 @@
 """The scheduler's jobs, each a plain function (and each also a CLI command):
 
-- :func:`crawl_job`: revisit what is due (``takedown crawl``), which also confirms removals;
+- :func:`crawl_job`: revisit what is due (``python -m crawler``), which also confirms removals;
 - :func:`notify_job`: compose the notice rounds due under the chase policy and deliver the outbox
   (``takedown notices send --due``); it resolves hosting for the cases it writes about.
 
@@ -86,7 +86,8 @@ STOP_GRACE = 60.0
 def crawl_job(
     settings: Settings, now: datetime, *, timeout: float = 6 * 3600, stop: threading.Event | None = None
 ) -> dict[str, Any]:
-    """Revisit every case due at ``now`` in a child process; its summary (``takedown crawl --json``).
+    """Revisit every case due at ``now`` in a child process (``python -m crawler``, the crawler's own
+    entry point); its summary.
 
     The child runs in a session of its own, so a signal meant for the scheduler (Ctrl-C in a
     terminal, ``kill -- -PGID``, systemd stopping the service) does not kill it mid-fetch; when
@@ -94,15 +95,7 @@ def crawl_job(
     checks are recorded), and the summary says ``"stopped": true``. Cases it did not reach stay due.
     """
     child = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "takedown.cli",
-            "crawl",
-            "--json",
-            "--now",
-            now.strftime("%Y-%m-%dT%H:%M:%SZ"),
-        ],
+        [sys.executable, "-m", "crawler", "--now", now.strftime("%Y-%m-%dT%H:%M:%SZ")],
         env={**os.environ, **crawl_environment(settings)},
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

@@ -21,7 +21,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, OperationalError
+from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from takedown.errors import StoreError
@@ -145,3 +145,10 @@ def head_revision() -> str | None:
 def safe_url(engine: Engine) -> str:
     """The engine's URL with any password hidden, for messages and logs."""
     return engine.url.render_as_string(hide_password=True)
+
+
+def describe_failure(exc: DBAPIError) -> str:
+    """One line saying why the database failed under a command (gone away, disk full, corrupt):
+    what every face prints instead of a traceback."""
+    reason = str(exc.orig).strip().splitlines()[0] if exc.orig is not None else type(exc).__name__
+    return f"the store failed: {reason[:300]}"

@@ -7,6 +7,8 @@ from collections import Counter
 from datetime import timedelta
 from pathlib import Path
 
+import pytest
+
 from sandbox import Sandbox, Scenario
 from schedules.jobs import crawl_job, notify_job
 from takedown.cases import list_cases
@@ -17,6 +19,8 @@ from takedown.policy import ChasePolicy
 from takedown.settings import Settings
 from takedown.stats import removal_stats
 from takedown.store import Store
+
+pytestmark = pytest.mark.e2e
 
 POLICY = """
 [revisit_hours]

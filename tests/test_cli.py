@@ -14,8 +14,8 @@ import click
 import pytest
 from click.testing import CliRunner, Result
 
+from faces.cli import App, cli
 from takedown import exitcodes
-from takedown.cli import App, cli
 from takedown.clock import ManualClock
 from takedown.settings import Settings
 from takedown.store import Store
@@ -241,6 +241,7 @@ def test_an_unknown_option_is_a_usage_error() -> None:
     assert CliRunner().invoke(cli, ["queue", "list", "--colour"]).exit_code == exitcodes.USAGE
 
 
+@pytest.mark.e2e
 def test_the_demo_runs_in_a_directory_of_its_own(tmp_path: Path) -> None:
     result = CliRunner().invoke(cli, ["demo", "--directory", str(tmp_path / "demo")], catch_exceptions=False)
     assert result.exit_code == 0, result.output
@@ -287,9 +288,10 @@ def test_queue_add_of_bytes_that_are_not_utf8_is_refused_with_the_field(run) -> 
     assert run("queue", "list", "--json").output.strip() == ""  # no case: no line
 
 
+@pytest.mark.e2e
 def test_a_store_that_fails_under_a_command_gives_one_line_and_exit_1(tmp_path: Path) -> None:
     env = {**os.environ, "TAKEDOWN_HOME": str(tmp_path)}
-    takedown = [sys.executable, "-m", "takedown.cli"]
+    takedown = [sys.executable, "-m", "faces.cli"]
     subprocess.run(
         [*takedown, "queue", "add", "http://a.test/x.jpg"], env=env, check=True, capture_output=True
     )

@@ -9,12 +9,12 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
+from faces.cli import App, cli
 from hosting.contacts import ContactBook, ContactError, list_contacts, normalise, set_contact
 from hosting.factory import resolver_from_settings
 from hosting.resolve import HostingResolver
 from sandbox import Autnum, Network, Sandbox
 from takedown import exitcodes
-from takedown.cli import App, cli
 from takedown.clock import ManualClock
 from takedown.settings import Settings
 from takedown.store import Store

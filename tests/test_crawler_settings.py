@@ -10,7 +10,7 @@ from scrapy.utils.project import get_project_settings
 from crawler.handler import HeadOfBody
 from crawler.run import scrapy_settings
 from crawler.safety import UnsafeSettings, check, violations
-from takedown.cli import _overrides
+from faces.cli.operations import _overrides
 from takedown.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -78,7 +78,7 @@ def daemon(
     command = [
         sys.executable,
         "-m",
-        "takedown.cli",
+        "faces.cli",
         "run",
         "--crawl-every",
         "0.1",
@@ -111,6 +111,7 @@ def statuses(store: Store) -> list[str]:
         return [n.status for n in session.query(Notice)]
 
 
+@pytest.mark.e2e
 def test_a_daemon_killed_mid_send_is_restarted_without_a_second_notice(
     world: Sandbox, tmp_path: Path
 ) -> None:
@@ -160,6 +161,7 @@ def test_a_daemon_killed_mid_send_is_restarted_without_a_second_notice(
     assert datetime.now(UTC) - now < timedelta(minutes=5)
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize("how", ["the whole process group", "the scheduler alone"])
 def test_stopping_mid_crawl_is_clean_however_the_signal_arrives(
     world: Sandbox, tmp_path: Path, how: str
@@ -189,6 +191,7 @@ def test_stopping_mid_crawl_is_clean_however_the_signal_arrives(
     store.dispose()
 
 
+@pytest.mark.e2e
 def test_run_json_follows_the_scheduler_one_object_a_line(world: Sandbox, tmp_path: Path) -> None:
     database_url = sqlite_url(tmp_path / "takedown.db")
     running = daemon(world, database_url, tmp_path, "--json", own_group=True)

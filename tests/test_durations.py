@@ -9,7 +9,7 @@ from click.testing import CliRunner
 from hypothesis import given
 from hypothesis import strategies as st
 
-from takedown.cli import cli
+from faces.cli import cli
 from takedown.durations import describe, parse_duration
 from takedown.errors import ConfigurationError
 from takedown.policy import ChasePolicy

@@ -98,7 +98,7 @@ def test_a_crawler_machine_revisits_what_it_claims_and_acknowledges_it(
 
         def takedown(*args: str) -> subprocess.CompletedProcess[str]:
             done = subprocess.run(
-                [sys.executable, "-m", "takedown.cli", *args, "--json"],
+                [sys.executable, "-m", "faces.cli", *args, "--json"],
                 env=env,
                 capture_output=True,
                 text=True,

@@ -10,13 +10,13 @@ from datetime import timedelta
 import pytest
 from click.testing import CliRunner
 
+from faces.cli import App, cli
 from hosting.errors import RateLimited
 from hosting.factory import resolver_from_settings
 from hosting.rdap.client import RDAPClient
 from hosting.resolve import HostingResolver
 from sandbox import Autnum, Network, Registration, Sandbox
 from takedown import exitcodes
-from takedown.cli import App, cli
 from takedown.clock import ManualClock
 from takedown.settings import Settings
 from takedown.store import Store

@@ -37,6 +37,7 @@ def test_the_cause_of_a_failed_child_is_found_in_its_noise(stderr: str, cause: s
     assert "\n" not in failure_cause(stderr)
 
 
+@pytest.mark.e2e
 def test_a_crawl_that_fails_says_why_first(tmp_path: Path) -> None:
     broken = tmp_path / "takedown.db"
     broken.write_bytes(b"this is not a database" * 100)
@@ -48,9 +49,10 @@ def test_a_crawl_that_fails_says_why_first(tmp_path: Path) -> None:
     )
 
 
+@pytest.mark.e2e
 def test_a_crawl_is_quiet_unless_asked(tmp_path: Path) -> None:
     env = {**os.environ, "TAKEDOWN_HOME": str(tmp_path)}
-    takedown = [sys.executable, "-m", "takedown.cli"]
+    takedown = [sys.executable, "-m", "faces.cli"]
     subprocess.run(
         [*takedown, "queue", "add", "http://nowhere.invalid/x.jpg"], env=env, check=True, capture_output=True
     )

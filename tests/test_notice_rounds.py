@@ -5,24 +5,28 @@ from __future__ import annotations
 
 import email
 import email.policy
+import re
 import shutil
 from datetime import timedelta
 from pathlib import Path
 
+from click.testing import CliRunner
 from sqlalchemy import select, update
 
+from faces.cli import App, cli
 from hosting.contacts import set_contact
 from hosting.factory import resolver_from_settings
 from notices.compose import Composer
 from notices.render import SHIPPED_TEMPLATES, NoticeRenderer
 from sandbox import Sandbox
 from schedules.chase import notice_round
+from schedules.jobs import notify_job
 from takedown.clock import ManualClock
 from takedown.intake import Report, queue_batch, validate_report
 from takedown.models import Case, Event, Notice, NoticeCase
 from takedown.policy import ChasePolicy
 from takedown.revisits import Fetch, record_fetches
-from takedown.settings import Settings
+from takedown.settings import Settings, sqlite_url
 from takedown.store import Store
 from tests.test_notices import composer, internet, make_live, world
 
@@ -133,3 +137,44 @@ def _text(message: str) -> str:
     body = parsed.get_body(preferencelist=("plain",))
     assert body is not None
     return " ".join(str(body.get_content()).split())
+
+
+def test_the_scheduler_job_and_notices_send_due_write_the_same_outbox(
+    world: Sandbox, clock: ManualClock, tmp_path: Path
+) -> None:
+    urls = {
+        world.url("host-a.test", "/1.jpg"): "127.0.40.1",
+        world.url("host-a.test", "/2.jpg"): "127.0.40.1",
+        world.url("host-b.test", "/3.jpg"): "127.0.41.1",
+        world.url("nomail.test", "/4.jpg"): "127.0.43.1",
+    }
+    outboxes = []
+    for how in ("job", "cli"):
+        store = Store.open(sqlite_url(tmp_path / f"{how}.db"))
+        when = ManualClock(clock.now())
+        settings = Settings.from_env({**world.environment(), "TAKEDOWN_HOME": str(tmp_path / how)})
+        make_live(store, when, urls)
+        if how == "job":
+            notify_job(settings, store, when)
+        else:
+            app = App(settings=settings, clock=when, _store=store)
+            sent = CliRunner().invoke(cli, ["notices", "send", "--due", "--json"], obj=app)
+            assert sent.exit_code == 0, sent.output
+        outboxes.append(_outbox(store))
+        store.dispose()
+    job, by_cli = outboxes
+    assert job and job == by_cli
+
+
+def _outbox(store: Store) -> list[tuple[object, ...]]:
+    """Each notice as a recipient sees it, less what is unique to one message (reference, ids)."""
+    with store.session() as session:
+        notices = session.scalars(select(Notice).order_by(Notice.recipient, Notice.level)).all()
+        rows = []
+        for notice in notices:
+            cases = sorted(
+                session.scalars(select(NoticeCase.case_id).where(NoticeCase.notice_id == notice.id))
+            )
+            body = re.sub(r"TD-\d{8}-[0-9A-F]{6}", "TD-REF", _text(notice.message))
+            rows.append((notice.recipient, notice.level, notice.role, notice.status, tuple(cases), body))
+    return rows

@@ -14,6 +14,7 @@ import pytest
 import xarf
 from click.testing import CliRunner
 
+from faces.cli import App, cli
 from hosting.contacts import ContactBook, list_contacts, set_contact
 from hosting.factory import resolver_from_settings
 from notices.compose import Composer
@@ -22,7 +23,6 @@ from notices.outbox import MAX_ATTEMPTS, Outbox
 from notices.render import NoticeRenderer
 from sandbox import Autnum, Network, Registration, Sandbox
 from takedown import exitcodes
-from takedown.cli import App, cli
 from takedown.clock import ManualClock
 from takedown.intake import Report, queue_batch, validate_report
 from takedown.models import Case, Check, Notice

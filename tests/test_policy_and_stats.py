@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from takedown.cli import App, cli
+from faces.cli import App, cli
 from takedown.clock import ManualClock
 from takedown.errors import ConfigurationError
 from takedown.intake import Report, queue_batch, validate_report

@@ -41,6 +41,8 @@ from takedown.models import Check
 from takedown.store import Store
 from tests.conftest import SANDBOX_HOSTS
 
+pytestmark = pytest.mark.e2e
+
 CAP = 256 * 1024
 
 
@@ -66,7 +68,7 @@ def run_crawl(
         **(env or {}),
     }
     done = subprocess.run(
-        [sys.executable, "-m", "takedown.cli", *["-v"] * verbose, "crawl", "--json", *args],
+        [sys.executable, "-m", "faces.cli", *["-v"] * verbose, "crawl", "--json", *args],
         env=environment,
         cwd=workdir,
         capture_output=True,

@@ -24,6 +24,8 @@ from sandbox.scenario import ScenarioError
 from takedown.clock import ManualClock
 from takedown.settings import Settings
 
+pytestmark = pytest.mark.e2e
+
 SCENARIO = {
     "description": "a site behind a CDN of the scenario's own",
     "hosts": {"site.test": "127.0.0.2", "edge.mycdn.test": "127.0.0.3"},
@@ -43,7 +45,7 @@ def start(tmp_path: Path, *args: str) -> tuple[subprocess.Popen[str], IO[str]]:
     scenario = tmp_path / "scenario.json"
     scenario.write_text(json.dumps(SCENARIO))
     process = subprocess.Popen(
-        [sys.executable, "-m", "takedown.cli", "sandbox", "run", "--scenario", str(scenario), *args],
+        [sys.executable, "-m", "faces.cli", "sandbox", "run", "--scenario", str(scenario), *args],
         env={**os.environ, "TAKEDOWN_HOME": str(tmp_path / "home")},
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

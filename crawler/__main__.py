@@ -1,0 +1,66 @@
+"""``python -m crawler``: one revisit crawl, the crawler's own entry point (the scheduler's job runs it).
+
+Reads the configuration from the environment like every ``takedown`` process, revisits the cases due
+(``--now`` for an accelerated clock, ``--case`` for chosen ones), and prints its summary as one JSON
+object. Quiet unless ``-v``. It fails with one ``error:`` line and exit 1 when the store fails or
+the crawl ends early, exit 2 on a bad argument or setting.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from datetime import datetime
+
+from sqlalchemy.exc import DBAPIError
+
+from crawler.run import run_revisits
+from takedown import exitcodes
+from takedown.clock import ensure_utc
+from takedown.errors import ConfigurationError, TakedownError
+from takedown.settings import Settings
+from takedown.store import Store, describe_failure
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m crawler", description=__doc__.splitlines()[0])
+    parser.add_argument("--now", help="treat this UTC time (ISO 8601) as now")
+    parser.add_argument(
+        "--case", dest="cases", type=int, action="append", default=[], help="revisit this case"
+    )
+    parser.add_argument("-v", "--verbose", action="count", default=0)
+    args = parser.parse_args(argv)
+    level = [logging.WARNING, logging.INFO, logging.DEBUG][min(args.verbose, 2)]
+    logging.basicConfig(
+        level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
+    )
+    for handler in logging.root.handlers:
+        handler.setLevel(level)
+    try:
+        now = ensure_utc(datetime.fromisoformat(args.now.replace("Z", "+00:00"))) if args.now else None
+        settings = Settings.from_env()
+    except (ValueError, ConfigurationError) as exc:
+        return _fail(str(exc), exitcodes.USAGE)
+    try:
+        Store.open(settings.database_url).dispose()  # fail early, with a clear message
+        summary = run_revisits(settings, case_ids=args.cases, now=now)
+    except DBAPIError as exc:
+        logging.getLogger(__name__).info("the store failed", exc_info=exc)
+        return _fail(describe_failure(exc), exitcodes.FAILURE)
+    except TakedownError as exc:
+        return _fail(str(exc), exitcodes.FAILURE)
+    print(json.dumps(summary.as_dict()))
+    if summary.finish_reason != "finished":
+        return _fail(f"the crawl ended early ({summary.finish_reason})", exitcodes.FAILURE)
+    return 0
+
+
+def _fail(message: str, code: int) -> int:
+    print(f"error: {message}", file=sys.stderr)
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,23 @@
+"""The ``takedown`` command: a face over the operations, split by command group.
+
+Argument parsing and presentation only. Output for people goes to stdout as text or tables;
+``--json`` gives the same facts to scripts (see :func:`faces.cli.base.print_json`). Progress and
+errors go to stderr. Exit codes are in :mod:`takedown.exitcodes`.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy.exc import DBAPIError
+
+from faces.cli import cases, hosting, notices, operations, sandbox  # noqa: F401 - they register commands
+from faces.cli.base import App, cli, store_lost
+
+__all__ = ["App", "cli", "main"]
+
+
+def main() -> None:
+    """Entry point of the ``takedown`` console script."""
+    try:
+        cli(prog_name="takedown")
+    except DBAPIError as exc:  # outside a command's own handling: still one line, not a traceback
+        store_lost(exc)

@@ -1,0 +1,5 @@
+"""``python -m faces.cli``: the ``takedown`` command."""
+
+from faces.cli import main
+
+main()

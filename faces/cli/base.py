@@ -1,0 +1,156 @@
+"""What every command shares: the application object, the ``takedown`` group and its options,
+error handling that turns the core's typed errors into one line and a meaningful exit code, and
+the one JSON convention (:func:`print_json`)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any, NoReturn
+
+import click
+from sqlalchemy.exc import DBAPIError
+
+from takedown import __version__, exitcodes
+from takedown.clock import Clock, SystemClock
+from takedown.durations import parse_duration
+from takedown.errors import (
+    CaseNotFound,
+    ConfigurationError,
+    InvalidReport,
+    InvalidTransition,
+    StoreError,
+    TakedownError,
+)
+from takedown.importer import ImportFileError
+from takedown.settings import Settings
+from takedown.store import Store, describe_failure
+
+if TYPE_CHECKING:
+    pass
+
+log = logging.getLogger("takedown")
+
+
+@dataclass
+class App:
+    """What every command needs; tests build one with their own store, clock and settings."""
+
+    settings: Settings
+    clock: Clock = field(default_factory=SystemClock)
+    _store: Store | None = None
+
+    @property
+    def store(self) -> Store:
+        if self._store is None:
+            self._store = Store.open(self.settings.database_url)
+        return self._store
+
+
+def fail(message: str, code: int) -> NoReturn:
+    click.echo(f"error: {message}", err=True)
+    sys.exit(code)
+
+
+@contextmanager
+def errors_as_exit_codes() -> Iterator[None]:
+    """Turn the core's typed errors into a message and the exit code that means it."""
+    try:
+        yield
+    except CaseNotFound as exc:
+        fail(str(exc), exitcodes.NOT_FOUND)
+    except InvalidTransition as exc:
+        fail(str(exc), exitcodes.REFUSED)
+    except InvalidReport as exc:
+        fail(str(exc), exitcodes.DATA_ERROR)
+    except ImportFileError as exc:
+        fail(str(exc), exitcodes.USAGE)
+    except (StoreError, TakedownError) as exc:
+        fail(str(exc), exitcodes.FAILURE)
+    except DBAPIError as exc:
+        store_lost(exc)
+
+
+def store_lost(exc: DBAPIError) -> NoReturn:
+    """The database failed under a command (gone away, disk full, locked for too long): one line
+    saying so, exit 1; the traceback only with -v."""
+    log.info("the store failed", exc_info=exc)
+    fail(f"{describe_failure(exc)} (run with -v for the details)", exitcodes.FAILURE)
+
+
+def print_json(data: Any) -> None:
+    """One JSON value on one line. The convention every ``--json`` follows: a command that reports
+    one result prints one object; a command that lists or follows things (queue list, notices list,
+    contacts list, resolve and url canonicalize of several URLs, run) prints one object a line (JSON
+    Lines), so a million rows stream and ``jq`` reads both alike. Times are ISO 8601 UTC with a Z."""
+    click.echo(json.dumps(data, ensure_ascii=False, sort_keys=False))
+
+
+def json_option(function: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts instead of text.")(
+        function
+    )
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, prog_name="takedown")
+@click.option(
+    "--database-url",
+    envvar="TAKEDOWN_DATABASE_URL",
+    help="SQLAlchemy URL of the store [env TAKEDOWN_DATABASE_URL; default: a SQLite file in $TAKEDOWN_HOME "
+    "or ~/.local/share/takedown].",
+)
+@click.option(
+    "--actor", envvar="TAKEDOWN_ACTOR", help="Who is acting, for the audit log [default: analyst:$USER]."
+)
+@click.option("-v", "--verbose", count=True, help="Log more to stderr (-v info, -vv debug).")
+@click.pass_context
+def cli(ctx: click.Context, database_url: str | None, actor: str | None, verbose: int) -> None:
+    """Takedown pipeline for internet hotlines: queue confirmed URLs, revisit, notify, chase to removal."""
+    level = [logging.WARNING, logging.INFO, logging.DEBUG][min(verbose, 2)]
+    logging.basicConfig(
+        level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
+    )
+    for handler in logging.root.handlers:  # libraries (Scrapy) lower their own loggers' levels:
+        handler.setLevel(level)  # what reaches stderr is still only what -v asked for
+    if ctx.obj is None:
+        try:
+            settings = Settings.from_env()
+        except ConfigurationError as exc:  # at start-up, before anything is done
+            fail(str(exc), exitcodes.USAGE)
+        overrides = {}
+        if database_url:
+            overrides["database_url"] = database_url
+        if actor:
+            overrides["actor"] = actor
+        if overrides:
+            settings = Settings(**{**settings_dict(settings), **overrides})
+        ctx.obj = App(settings=settings)
+
+
+class Duration(click.ParamType[timedelta]):
+    """A click option that takes a duration: ``90s``, ``15m``, ``2h``, ``7d``, or a bare number in
+    the option's own unit; gives a :class:`~datetime.timedelta`."""
+
+    name = "duration"
+
+    def __init__(self, unit: str) -> None:
+        self.unit = unit
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> timedelta:
+        if isinstance(value, timedelta):
+            return value
+        option = param.opts[0] if param is not None and param.opts else "duration"
+        try:
+            return parse_duration(value, unit=self.unit, name=option, zero_ok=False)
+        except ConfigurationError as exc:
+            self.fail(str(exc), param, ctx)
+
+
+def settings_dict(settings: Settings) -> dict[str, Any]:
+    return {name: getattr(settings, name) for name in settings.__slots__}

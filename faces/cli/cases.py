@@ -1,0 +1,353 @@
+"""Intake and cases: ``queue add|import|list``, ``case show|withdraw``, ``url canonicalize``."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
+
+import click
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from takedown import exitcodes
+from takedown.canonical import CanonicalizationError, canonical_parts
+from takedown.cases import get_case, list_cases, withdraw
+from takedown.importer import ImportFormat, ImportSummary, import_rows, read_rows
+from takedown.intake import CATEGORIES, DEFAULT_CATEGORY, Report, queue_batch, validate_report
+from takedown.presenting import case_detail, case_summary, describe_event, iso
+from takedown.states import CaseState
+
+if TYPE_CHECKING:
+    pass
+
+from faces.cli.base import (
+    App,
+    cli,
+    errors_as_exit_codes,
+    json_option,
+    print_json,
+)
+
+# --- queue -----------------------------------------------------------------------------------------
+
+
+@cli.group()
+def queue() -> None:
+    """Queue confirmed URLs and look at the queue."""
+
+
+@queue.command("add")
+@click.argument("url")
+@click.option(
+    "--category",
+    type=click.Choice(list(CATEGORIES)),
+    default=DEFAULT_CATEGORY,
+    show_default=True,
+    help="What the analyst confirmed.",
+)
+@click.option("--reference", help="The analyst's own reference for the report (kept in the audit trail).")
+@click.option(
+    "--classification",
+    type=click.Choice(["baseline", "A1", "A2", "B1", "B2"], case_sensitive=False),
+    help="The analyst's grading, reported in X-ARF [default: TAKEDOWN_CSAM_CLASSIFICATION].",
+)
+@click.option(
+    "--sha256", "sha256", multiple=True, metavar="HEX", help="SHA-256 of the content as assessed; repeatable."
+)
+@click.option(
+    "--md5", "md5", multiple=True, metavar="HEX", help="MD5 of the content as assessed; repeatable."
+)
+@json_option
+@click.pass_obj
+def queue_add(
+    app: App,
+    url: str,
+    category: str,
+    reference: str | None,
+    classification: str | None,
+    sha256: tuple[str, ...],
+    md5: tuple[str, ...],
+    as_json: bool,
+) -> None:
+    """Queue one confirmed URL. Queuing a URL that is already open changes nothing, and says so.
+
+    Exit status: 0 queued or already open; 65 the URL or a field was refused.
+    """
+    with errors_as_exit_codes():
+        valid = validate_report(
+            Report(
+                url=url,
+                category=category,
+                reference=reference,
+                sha256=sha256,
+                md5=md5,
+                classification=classification,
+            )
+        )
+        with app.store.session() as session:
+            [result] = queue_batch(session, [valid], actor=app.settings.actor, now=app.clock.now())
+    if as_json:
+        print_json(
+            {
+                "outcome": result.outcome.value,
+                "case_id": result.case_id,
+                "previous_case_id": result.previous_case_id,
+                "url": result.url,
+            }
+        )
+    else:
+        click.echo(f"{result.url}: {result.describe()}")
+
+
+@queue.command("import")
+@click.argument("file", type=click.File("rb"))
+@click.option(
+    "--format",
+    "file_format",
+    type=click.Choice([f.value for f in ImportFormat]),
+    help="csv (header: url,category,reference,sha256,md5), jsonl (one object a line) or lines "
+    "(one URL a line) [default: from the file name].",
+)
+@click.option(
+    "--category",
+    type=click.Choice(list(CATEGORIES)),
+    help=f"Category for rows that name none [default: {DEFAULT_CATEGORY}].",
+)
+@click.option(
+    "--batch-size", type=click.IntRange(1, 100_000), default=1000, show_default=True, help="Rows per commit."
+)
+@click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
+@json_option
+@click.pass_obj
+def queue_import(
+    app: App,
+    file: Any,
+    file_format: str | None,
+    category: str | None,
+    batch_size: int,
+    quiet: bool,
+    as_json: bool,
+) -> None:
+    """Queue every URL in FILE ('-' for stdin). Safe to run again: open URLs are not queued twice.
+
+    A refused row is listed with its line number and the field at fault; the other rows still go in.
+
+    Exit status: 0 all rows accepted; 3 some refused; 65 all refused; 2 the file cannot be read.
+    """
+    with errors_as_exit_codes():
+        name = getattr(file, "name", "<stdin>")
+        chosen = ImportFormat(file_format) if file_format else ImportFormat.guess(name)
+        rows = read_rows(file, chosen, default_category=category)
+        total = _count_lines(name) if name != "<stdin>" else None
+        show_progress = not quiet and sys.stderr.isatty()
+        with _progress(total, enabled=show_progress) as advance:
+            summary = import_rows(
+                app.store,
+                rows,
+                actor=app.settings.actor,
+                clock=app.clock,
+                batch_size=batch_size,
+                on_progress=advance,
+            )
+    _report_import(summary, as_json)
+    if summary.rejected and not summary.accepted:
+        sys.exit(exitcodes.DATA_ERROR)
+    if summary.rejected:
+        sys.exit(exitcodes.PARTIAL)
+
+
+def _count_lines(path: str) -> int | None:
+    try:
+        with open(path, "rb") as handle:
+            return sum(chunk.count(b"\n") for chunk in iter(lambda: handle.read(1 << 20), b""))
+    except OSError:
+        return None
+
+
+@contextmanager
+def _progress(total: int | None, *, enabled: bool) -> Iterator[Callable[[int], None] | None]:
+    if not enabled:
+        yield None
+        return
+    progress = Progress(
+        TextColumn("importing"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=Console(stderr=True),
+        transient=True,
+    )
+    with progress:
+        task = progress.add_task("import", total=total)
+        yield lambda rows: progress.advance(task, rows)
+
+
+def _report_import(summary: ImportSummary, as_json: bool) -> None:
+    if as_json:
+        print_json(summary.as_dict())
+        return
+    counts = summary.counts
+    click.echo(
+        f"queued {counts['queued']}, reopened {counts['reopened']}, already open {counts['already_open']}, "
+        f"refused {summary.rejected}"
+    )
+    for error in summary.errors:
+        click.echo(f"refused: {error}", err=True)
+
+
+@queue.command("list")
+@click.option(
+    "--state",
+    "states",
+    multiple=True,
+    type=click.Choice([state.value for state in CaseState]),
+    help="Only cases in this state; repeatable [default: all].",
+)
+@click.option("--host", help="Only cases on this host name (ASCII/punycode).")
+@click.option(
+    "--needs-analyst", is_flag=True, help="Only open cases the chase gave up on: someone must act on them."
+)
+@click.option("--limit", type=click.IntRange(1), default=100, show_default=True)
+@click.option(
+    "--after", "after_id", type=click.IntRange(0), default=0, help="Start after this case id (paging)."
+)
+@json_option
+@click.pass_obj
+def queue_list(
+    app: App,
+    states: tuple[str, ...],
+    host: str | None,
+    needs_analyst: bool,
+    limit: int,
+    after_id: int,
+    as_json: bool,
+) -> None:
+    """List cases, oldest first."""
+    with errors_as_exit_codes(), app.store.session() as session:
+        cases = list_cases(
+            session,
+            states=[CaseState(s) for s in states],
+            host=host,
+            limit=limit,
+            after_id=after_id,
+            needs_analyst=needs_analyst,
+        )
+        rows = [case_summary(case) for case in cases]
+    if as_json:
+        for row in rows:  # a list: one object a line (JSON Lines), as every listing prints
+            print_json(row)
+        return
+    if not rows:
+        click.echo("no cases")
+        return
+    # Plain aligned columns, URL last and never truncated: people read it, and so do awk and cut.
+    reference_width = max([len("reference")] + [len(row["reference"] or "-") for row in rows])
+    click.echo(
+        f"{'id':>7}  {'state':<11}  {'queued':<20}  {'category':<13}  {'reference':<{reference_width}}  url"
+    )
+    for row in rows:
+        click.echo(
+            f"{row['id']:>7}  {row['state']:<11}  {row['queued_at']:<20}  {row['category']:<13}  "
+            f"{row['reference'] or '-':<{reference_width}}  {row['url']}"
+        )
+
+
+# --- case ------------------------------------------------------------------------------------------
+
+
+@cli.group("case")
+def case_group() -> None:
+    """Look at one case, or act on it."""
+
+
+@case_group.command("show")
+@click.argument("case_id", type=int)
+@json_option
+@click.pass_obj
+def case_show(app: App, case_id: int, as_json: bool) -> None:
+    """Show a case and its timeline from the audit log.
+
+    Exit status: 0 shown; 4 no such case.
+    """
+    with errors_as_exit_codes(), app.store.session() as session:
+        case = get_case(session, case_id, with_history=True)
+        detail = case_detail(case)
+        lines = [(iso(event.at), event.actor, describe_event(event)) for event in case.events]
+    if as_json:
+        print_json(detail)
+        return
+    click.echo(f"case {detail['id']}  [{detail['state']}]")
+    click.echo(f"  url        {detail['url']}")
+    click.echo(f"  canonical  {detail['canonical_url']}")
+    click.echo(f"  host       {detail['host']}")
+    click.echo(f"  category   {detail['category']}")
+    if detail["reference"]:
+        click.echo(f"  reference  {detail['reference']}")
+    if detail["previous_case_id"]:
+        click.echo(f"  reopens    case {detail['previous_case_id']}")
+    for fingerprint in detail["fingerprints"]:
+        click.echo(f"  {fingerprint['algorithm']:<10} {fingerprint['digest']}")
+    click.echo("timeline")
+    for at, actor, text in lines:
+        click.echo(f"  {at}  {actor:<24} {text}")
+
+
+@case_group.command("withdraw")
+@click.argument("case_id", type=int)
+@click.option("--reason", required=True, help="Why the case is withdrawn (kept in the audit trail).")
+@json_option
+@click.pass_obj
+def case_withdraw(app: App, case_id: int, reason: str, as_json: bool) -> None:
+    """Close a case without removal: no more revisits or notices.
+
+    Exit status: 0 withdrawn; 4 no such case; 5 the case is already closed.
+    """
+    with errors_as_exit_codes(), app.store.session() as session:
+        case = withdraw(session, case_id, reason=reason, actor=app.settings.actor, now=app.clock.now())
+        summary = case_summary(case)
+    if as_json:
+        print_json(summary)
+    else:
+        click.echo(f"case {case_id} withdrawn")
+
+
+# --- url -------------------------------------------------------------------------------------------
+
+
+@cli.group()
+def url() -> None:
+    """URL tools."""
+
+
+@url.command("canonicalize")
+@click.argument("urls", nargs=-1, required=True)
+@json_option
+def url_canonicalize(urls: tuple[str, ...], as_json: bool) -> None:
+    """Print the Safe Browsing v4 canonical form of each URL, one a line, in order.
+
+    With --json, one object a line, also giving the dedup key (canonical form plus a port that is
+    not the default). A URL that cannot be read is named on stderr (and in the JSON).
+
+    Exit status: 0 all canonicalised; 3 some could not be; 65 none could be.
+    """
+    failures = 0
+    for raw in urls:
+        try:
+            parts = canonical_parts(raw)
+        except CanonicalizationError as exc:
+            failures += 1
+            if as_json:
+                print_json({"input": raw, "canonical": None, "dedup_key": None, "error": str(exc)})
+            else:
+                click.echo(f"error: {raw!r}: {exc}", err=True)
+            continue
+        if as_json:
+            print_json({"input": raw, "canonical": parts.url, "dedup_key": parts.dedup_key, "error": None})
+        else:
+            click.echo(parts.url)
+    if failures == len(urls):
+        sys.exit(exitcodes.DATA_ERROR)
+    if failures:
+        sys.exit(exitcodes.PARTIAL)

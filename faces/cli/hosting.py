@@ -1,0 +1,220 @@
+"""Who must take it down: ``resolve`` and the contact book (``contacts set|list|remove``)."""
+
+from __future__ import annotations
+
+import sys
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from takedown import exitcodes
+from takedown.errors import (
+    InvalidReport,
+)
+from takedown.presenting import iso
+
+if TYPE_CHECKING:
+    from hosting.resolve import Resolution
+
+from faces.cli.base import (
+    App,
+    cli,
+    errors_as_exit_codes,
+    fail,
+    json_option,
+    print_json,
+)
+
+# --- resolve ---------------------------------------------------------------------------------------
+
+
+@cli.command()
+@click.argument("urls", nargs=-1, required=True)
+@click.option("--ip", "connected_ip", help="Resolve for this address (the one a check connected to).")
+@click.option("--no-cache", is_flag=True, help="Neither read nor write the RDAP range cache in the store.")
+@json_option
+@click.pass_obj
+def resolve(app: App, urls: tuple[str, ...], connected_ip: str | None, no_cache: bool, as_json: bool) -> None:
+    """Find who can take each URL down: hosting network, CDN, registrar, upstream, with abuse contacts.
+
+    DNS, RDAP (registries found through the IANA bootstrap; TAKEDOWN_RDAP_BOOTSTRAP overrides it)
+    and an IP-to-ASN DNS service (TAKEDOWN_ASN_DNS_ZONE). A step that fails is reported and the
+    others go on: a registry that rate-limits us is named with the time to try again.
+
+    Exit status: 0 every URL fully resolved; 3 some step failed for some URL (the rest is printed);
+    65 no URL could be read.
+    """
+    from hosting.factory import resolver_from_settings
+    from takedown.intake import validate_url
+
+    with errors_as_exit_codes():
+        resolver = resolver_from_settings(
+            app.settings, store=app.store, clock=app.clock, cache_in_store=not no_cache
+        )
+    refused = incomplete = 0
+    for raw in urls:
+        try:
+            url = validate_url(raw)
+        except InvalidReport as exc:
+            refused += 1
+            if as_json:
+                print_json({"url": raw, "error": str(exc)})
+            else:
+                click.echo(f"error: {raw!r}: {exc}", err=True)
+            continue
+        result = resolver.resolve(url, connected_ip)
+        incomplete += not result.complete
+        if as_json:
+            print_json(result.to_dict())
+        else:
+            _print_resolution(result)
+    if refused == len(urls):
+        sys.exit(exitcodes.DATA_ERROR)
+    if refused or incomplete:
+        sys.exit(exitcodes.PARTIAL)
+
+
+def _print_resolution(result: Resolution) -> None:
+    echo = click.echo
+    echo(result.url)
+    domain = f" (registered domain {result.registered_domain})" if result.registered_domain else ""
+    echo(f"  host       {result.hostname}{domain}")
+    if result.cname_chain:
+        echo(f"  cname      {' -> '.join(result.cname_chain)}")
+    echo(f"  addresses  {', '.join(result.addresses) or '-'}")
+    if result.network is not None:
+        net = result.network
+        echo(
+            f"  network    {', '.join(net.cidrs)}  {net.organisation or net.name or '?'}"
+            f"  ({result.country or '??'}, {net.registry} {net.handle})"
+        )
+    if result.route is not None:
+        origin = " ".join(f"AS{a}" for a in result.route.origin_asns)
+        upstream = ", ".join(f"AS{a}" for a in result.route.upstream_asns) or "-"
+        echo(f"  route      {origin} {result.route.prefix}  upstream {upstream}")
+    if result.cdn is not None:
+        echo(f"  cdn        {result.cdn.cdn.name} ({result.cdn.evidence})")
+    echo("  notify:")
+    for party in result.parties:
+        who = party.name or "?"
+        if party.asn is not None and party.role == "upstream":
+            who += f" (AS{party.asn})"
+        emails = ", ".join(party.emails) or "no mailbox found"
+        echo(f"    {party.role:<10} {who}: {emails}  [{party.contact_source}]")
+    if not result.parties:
+        echo("    nobody found")
+    for problem in result.problems:
+        retry = f" (retry after {iso(problem.retry_at)})" if problem.retry_at else ""
+        echo(f"  problem    {problem.step}: {problem.kind}: {problem.message}{retry}")
+
+
+# --- contacts --------------------------------------------------------------------------------------
+
+
+@cli.group()
+def contacts() -> None:
+    """The contact book: analysts' overrides that beat RDAP, and mailboxes never to write to."""
+
+
+@contacts.command("set")
+@click.argument("scope", type=click.Choice(["asn", "network", "domain", "email"]))
+@click.argument("value")
+@click.option("--email", help="The mailbox to use instead (for an email entry: its replacement).")
+@click.option("--language", help="Language tag the recipient reads notices in (en, de, pt-BR...).")
+@click.option("--never-notify", is_flag=True, help="Never write to this network, platform or mailbox.")
+@click.option("--note", help="Why: shown in `contacts list` and kept with the entry.")
+@json_option
+@click.pass_obj
+def contacts_set(
+    app: App,
+    scope: str,
+    value: str,
+    email: str | None,
+    language: str | None,
+    never_notify: bool,
+    note: str | None,
+    as_json: bool,
+) -> None:
+    """Add or replace the entry for SCOPE VALUE.
+
+    \b
+    takedown contacts set asn 64500 --email reports@alpha.example --language nl
+    takedown contacts set network 192.0.2.0/24 --email noc@customer.example
+    takedown contacts set domain filehost.example --email abuse@filehost.example
+    takedown contacts set email hostmaster@registry.example --never-notify
+    takedown contacts set email old@host.example --email new@host.example
+
+    Exit status: 0 stored; 65 the entry is not valid (the message says why).
+    """
+    from hosting.contacts import ContactError, set_contact
+
+    with errors_as_exit_codes():
+        try:
+            entry = set_contact(
+                app.store,
+                scope,
+                value,
+                email=email,
+                language=language,
+                never_notify=never_notify,
+                note=note,
+                actor=app.settings.actor,
+                clock=app.clock,
+            )
+        except ContactError as exc:
+            fail(str(exc), exitcodes.DATA_ERROR)
+    if as_json:
+        print_json(entry.to_dict())
+    else:
+        click.echo(f"{entry.scope} {entry.value}: {_describe_entry(entry)}")
+
+
+@contacts.command("list")
+@json_option
+@click.pass_obj
+def contacts_list(app: App, as_json: bool) -> None:
+    """Every entry of the contact book, by scope."""
+    from hosting.contacts import list_contacts
+
+    with errors_as_exit_codes():
+        entries = list_contacts(app.store)
+    if as_json:
+        for entry in entries:
+            print_json(entry.to_dict())
+        return
+    if not entries:
+        click.echo("The contact book is empty; RDAP's contacts are used as they are.")
+    for entry in entries:
+        note = f"  ({entry.note})" if entry.note else ""
+        click.echo(f"{entry.scope:<8} {entry.value:<32} {_describe_entry(entry)}{note}")
+
+
+@contacts.command("remove")
+@click.argument("scope", type=click.Choice(["asn", "network", "domain", "email"]))
+@click.argument("value")
+@json_option
+@click.pass_obj
+def contacts_remove(app: App, scope: str, value: str, as_json: bool) -> None:
+    """Remove the entry for SCOPE VALUE. Exit status 4 if there was none."""
+    from hosting.contacts import ContactError, remove_contact
+
+    with errors_as_exit_codes():
+        try:
+            removed = remove_contact(app.store, scope, value)
+        except ContactError as exc:
+            fail(str(exc), exitcodes.DATA_ERROR)
+    if not removed:
+        fail(f"the contact book has no {scope} entry for {value}", exitcodes.NOT_FOUND)
+    if as_json:
+        print_json({"removed": {"scope": scope, "value": value}})
+    else:
+        click.echo(f"removed {scope} {value}")
+
+
+def _describe_entry(entry: Any) -> str:
+    if entry.never_notify:
+        return "never notify"
+    if entry.bad_since is not None:
+        return f"bad since {iso(entry.bad_since)}: not notified until set again"
+    language = f" [{entry.language}]" if entry.language else ""
+    return f"notify {entry.email}{language}"

@@ -1,0 +1,238 @@
+"""Notices: ``notices send|preview|list``."""
+
+from __future__ import annotations
+
+import sys
+from typing import TYPE_CHECKING, Any
+
+import click
+from sqlalchemy import select
+
+from takedown import exitcodes
+from takedown.errors import (
+    CaseNotFound,
+)
+from takedown.presenting import iso
+from takedown.states import CaseState
+
+if TYPE_CHECKING:
+    pass
+
+from faces.cli.base import (
+    App,
+    cli,
+    errors_as_exit_codes,
+    fail,
+    json_option,
+    print_json,
+)
+
+# --- notices ---------------------------------------------------------------------------------------
+
+NOTICE_STATUSES = ("pending", "sending", "transmitting", "retry", "sent", "failed", "uncertain")
+
+
+@cli.group()
+def notices() -> None:
+    """Takedown notices: compose, preview, send through the outbox, list."""
+
+
+def _composer(app: App) -> Any:
+    from hosting.factory import resolver_from_settings
+    from notices.compose import Composer
+    from notices.render import NoticeRenderer
+
+    resolver = resolver_from_settings(app.settings, store=app.store, clock=app.clock)
+    return Composer(app.store, resolver, app.settings, NoticeRenderer(app.settings.templates_dir))
+
+
+@notices.command("send")
+@click.option(
+    "--due", is_flag=True, help="First compose the notice rounds now due, as the chase policy says."
+)
+@json_option
+@click.pass_obj
+def notices_send(app: App, due: bool, as_json: bool) -> None:
+    """Deliver what the outbox holds (after composing the due notice rounds, with --due).
+
+    A case's round is its initial notice, then reminders, then escalations up the ladder, as the
+    chase policy (TAKEDOWN_CHASE_POLICY) says; past the last rung an analyst is asked to act. One
+    notice per recipient per round, listing all its cases, each with an X-ARF report. A notice is
+    written before it is sent and sent at most once; see `takedown notices list`.
+
+    Exit status: 0 all delivered; 3 something was deferred, refused, uncertain, or had no recipient.
+    """
+    from notices.outbox import Outbox
+    from schedules.jobs import notify_job
+
+    with errors_as_exit_codes():
+        composed: dict[str, Any] = {
+            "notices": 0,
+            "cases": 0,
+            "unaddressable": [],
+            "deferred": [],
+            "needs_analyst": [],
+        }
+        if due:  # the very job the scheduler runs: compose the due rounds, then deliver
+            result = notify_job(app.settings, app.store, app.clock)
+            rounds, delivered = result.rounds, result.delivery
+            composed = {
+                "notices": sum(rounds.notices.values()),
+                "cases": sum(rounds.cases.values()),
+                "by_level": rounds.notices,
+                "unaddressable": [{"case": cid, "reason": why} for cid, why in rounds.unaddressable],
+                "deferred": [
+                    {"case": cid, "reason": d.reason, "until": iso(d.until)}
+                    for cid, d in rounds.deferred.items()
+                ],
+                "needs_analyst": rounds.needs_analyst,
+            }
+        else:
+            delivered = Outbox(app.store, app.settings, app.clock).deliver_due()
+    report = {"composed": composed, "delivered": delivered.counts, "recovered": delivered.recovered}
+    if as_json:
+        print_json(report)
+    else:
+        if due:
+            click.echo(f"composed {composed['notices']} notices about {composed['cases']} cases")
+            for item in composed["unaddressable"]:
+                click.echo(f"  case {item['case']}: nobody to notify ({item['reason']})")
+            for item in composed["deferred"]:
+                click.echo(f"  case {item['case']}: put off until {item['until']} ({item['reason']})")
+            for case_id in composed["needs_analyst"]:
+                click.echo(f"  case {case_id}: still live after every notice round; an analyst must act")
+        counts = (
+            ", ".join(f"{name} {count}" for name, count in sorted(delivered.counts.items())) or "nothing due"
+        )
+        click.echo(f"delivered: {counts}")
+        if any(delivered.recovered.values()):
+            click.echo(f"recovered after an interrupted run: {delivered.recovered}")
+    unwell = {k: v for k, v in delivered.counts.items() if k != "sent"}
+    if unwell or composed["unaddressable"] or composed["deferred"]:
+        sys.exit(exitcodes.PARTIAL)
+
+
+@notices.command("preview")
+@click.argument("target")
+@click.option(
+    "--level", type=click.Choice(["initial", "reminder", "escalation"]), default="initial", show_default=True
+)
+@click.option("--html", "show_html", is_flag=True, help="Print the HTML part instead of the text part.")
+@json_option
+@click.pass_obj
+def notices_preview(app: App, target: str, level: str, show_html: bool, as_json: bool) -> None:
+    """Show the notice(s) a case (TARGET is a case id) or a recipient (an e-mail address) would get.
+
+    Nothing is stored or sent. A recipient's preview covers all its live cases. Exit status 4 when
+    there is no such case or recipient; 3 when the case exists but nobody would be notified (the
+    reason is printed).
+    """
+    import email
+    import email.policy
+
+    from takedown.models import Case
+
+    with errors_as_exit_codes():
+        composer = _composer(app)
+        if target.isdigit():
+            with app.store.session() as session:
+                if session.get(Case, int(target)) is None:
+                    raise CaseNotFound(int(target))
+            case_ids = [int(target)]
+        else:
+            with app.store.session() as session:
+                case_ids = list(session.scalars(select(Case.id).where(Case.state == CaseState.LIVE.value)))
+        plan = composer.drafts(case_ids, level=level, now=app.clock.now())
+        drafts, unaddressable = plan.drafts, plan.unaddressable
+        if not target.isdigit():
+            drafts = [d for d in drafts if d.recipient.lower() == target.lower()]
+    if not drafts:
+        reasons = [why for _, why in unaddressable] + [d.reason for d in plan.deferred.values()]
+        if target.isdigit():  # the case exists: nobody can be written to about it (yet)
+            fail(
+                f"case {target}: nobody would be notified: {'; '.join(reasons) or 'no recipient'}",
+                exitcodes.PARTIAL,
+            )
+        fail("; ".join(reasons) or f"no live case would be notified to {target}", exitcodes.NOT_FOUND)
+    for draft in drafts:
+        parsed = email.message_from_string(draft.message, policy=email.policy.default)
+        part = parsed.get_body(preferencelist=("html",) if show_html else ("plain",))
+        body = part.get_content() if part is not None else ""
+        if as_json:
+            print_json(
+                {
+                    "recipient": draft.recipient,
+                    "role": draft.role,
+                    "party": draft.party,
+                    "language": draft.language,
+                    "level": draft.level,
+                    "subject": draft.subject,
+                    "cases": [f.id for f in draft.cases],
+                    "body": body,
+                }
+            )
+            continue
+        for header in ("From", "To", "Subject", "Content-Language"):
+            click.echo(f"{header}: {parsed[header]}")
+        attachments = [a.get_filename() for a in parsed.iter_attachments()]
+        click.echo(f"Attachments: {', '.join(str(a) for a in attachments)}")
+        click.echo("")
+        click.echo(body)
+
+
+@notices.command("list")
+@click.option("--status", type=click.Choice(NOTICE_STATUSES), help="Only notices in this state.")
+@click.option("--limit", type=click.IntRange(1), default=100, show_default=True)
+@json_option
+@click.pass_obj
+def notices_list(app: App, status: str | None, limit: int, as_json: bool) -> None:
+    """The outbox, newest first: who, what level, how many cases, and how delivery went.
+
+    `--status uncertain` lists notices a crash left in doubt (presumed delivered, never resent);
+    `--status failed` those refused for good (their mailbox is now marked bad in the contact book).
+    """
+    from sqlalchemy import func as sql_func
+
+    from takedown.models import Notice, NoticeCase
+
+    with errors_as_exit_codes(), app.store.session() as session:
+        query = (
+            select(Notice, sql_func.count(NoticeCase.case_id))
+            .join(NoticeCase, NoticeCase.notice_id == Notice.id, isouter=True)
+            .group_by(Notice.id)
+            .order_by(Notice.id.desc())
+            .limit(limit)
+        )
+        if status:
+            query = query.where(Notice.status == status)
+        rows = [
+            {
+                "id": notice.id,
+                "recipient": notice.recipient,
+                "role": notice.role,
+                "level": notice.level,
+                "status": notice.status,
+                "cases": count,
+                "attempts": notice.attempts,
+                "created_at": iso(notice.created_at),
+                "sent_at": iso(notice.sent_at),
+                "next_attempt_at": iso(notice.next_attempt_at),
+                "last_error": notice.last_error,
+                "subject": notice.subject,
+                "message_id": notice.message_id,
+            }
+            for notice, count in session.execute(query)
+        ]
+    if as_json:
+        for row in rows:
+            print_json(row)
+        return
+    if not rows:
+        click.echo("no notices" + (f" with status {status}" if status else ""))
+    for row in rows:
+        when = row["sent_at"] or row["next_attempt_at"] or row["created_at"]
+        error = f"  ({row['last_error']})" if row["last_error"] and row["status"] != "sent" else ""
+        click.echo(
+            f"{row['id']:>5} {row['status']:<12} {row['level']:<10} {row['role'] or '-':<9}"
+            f" {row['recipient']}  {row['cases']} case(s)  {when}{error}"
+        )
