@@ -6,7 +6,9 @@ console, no remote-control endpoint), it may only speak HTTP(S) directly (no fil
 handlers, no proxy from the environment), it connects only to addresses the SSRF guard allows
 (TWISTED_DNS_RESOLVER plus a check on the connected address), and every download is capped.
 
-The ``TAKEDOWN_*`` values come from the environment, read by :class:`takedown.settings.Settings`.
+This module is constants only: it reads no environment. The configuration reaches a crawl one
+way, :func:`crawler.run.scrapy_settings`, which maps :class:`takedown.settings.Settings` over these
+(and pins the safety settings over everything); the defaults below are the core's own defaults.
 """
 
 from __future__ import annotations
@@ -14,7 +16,8 @@ from __future__ import annotations
 from takedown.revisits import DEFAULT_REMOVED_PAGE_PATTERNS
 from takedown.settings import Settings
 
-_core = Settings.from_env()
+_core = Settings(database_url="", actor="")
+"""The core's defaults, not its configuration: no environment is read here."""
 
 BOT_NAME = "takedown"
 SPIDER_MODULES = ["crawler.spiders"]
@@ -93,6 +96,6 @@ RANDOMIZE_DOWNLOAD_DELAY = True
 
 # Where checks are recorded, and what a "removed" landing page looks like.
 ITEM_PIPELINES = {"crawler.pipelines.RecordCheckPipeline": 100}
-TAKEDOWN_DATABASE_URL = _core.database_url
+TAKEDOWN_DATABASE_URL: str | None = None  # always given by crawler.run.scrapy_settings
 TAKEDOWN_CHASE_POLICY = _core.chase_policy
 TAKEDOWN_REMOVED_PAGE_PATTERNS = list(DEFAULT_REMOVED_PAGE_PATTERNS)

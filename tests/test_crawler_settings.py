@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -89,3 +92,17 @@ def test_a_body_buffer_keeps_its_head_and_drops_the_rest() -> None:
     for chunk in (b"0123", b"456789abc", b"d" * 1000):
         assert buffer.write(chunk) == len(chunk)  # Scrapy is told all was taken
     assert buffer.getvalue() == b"0123456789" and buffer.dropped == 1003
+
+
+def test_the_settings_module_reads_no_environment_and_one_function_maps_the_configuration() -> None:
+    env = {**os.environ, "TAKEDOWN_USER_AGENT": "FromTheEnvironment/1.0", "TAKEDOWN_FETCH_TIMEOUT": "7"}
+    imported = subprocess.run(
+        [sys.executable, "-c", "import crawler.settings as s; print(s.USER_AGENT, s.DOWNLOAD_TIMEOUT)"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert "FromTheEnvironment" not in imported.stdout and imported.stdout.split()[-1] == "30.0"
+    mapped = scrapy_settings(Settings.from_env(env))
+    assert mapped.get("USER_AGENT") == "FromTheEnvironment/1.0" and mapped.getfloat("DOWNLOAD_TIMEOUT") == 7.0
