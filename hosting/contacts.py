@@ -22,6 +22,7 @@ from datetime import datetime
 from importlib import resources
 
 from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
 
 from hosting.domains import registered_domain
 from hosting.rdap.vcard import normalise_email
@@ -133,6 +134,19 @@ def set_contact(
         row.updated_at, row.updated_by = now, actor
         session.flush()
         return _override(row)
+
+
+def mark_mailbox_bad(session: Session, address: str, reason: str, *, now: datetime, actor: str) -> None:
+    """A mailbox refused for good: the contact book bars it until an analyst sets it again. Takes
+    the caller's session, so the mark is in the same transaction as the refused notice."""
+    value = address.strip()
+    entry = session.scalars(select(Contact).where(Contact.scope == "email", Contact.value == value)).first()
+    if entry is None:
+        entry = Contact(scope="email", value=value, never_notify=False, updated_at=now, updated_by=actor)
+        session.add(entry)
+    entry.bad_since = entry.bad_since or now
+    entry.note = f"bounced: {reason}"[:1000]
+    entry.updated_at, entry.updated_by = now, actor
 
 
 def remove_contact(store: Store, scope: str, value: str) -> bool:

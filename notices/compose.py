@@ -26,18 +26,19 @@ from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
-from sqlalchemy import ColumnElement, and_, func, insert, select, update
+from sqlalchemy import and_, func, insert, select
 
+from hosting.record import record_resolutions
 from hosting.resolve import HostingResolver, Party, Resolution
 from notices.message import build_message, new_message_id, sender_address
+from notices.outbox import OutgoingNotice, enqueue
 from notices.render import NoticeRenderer
 from notices.xarf import ReportFacts, build_report, media_type_for, validate
-from takedown.cases import event_row
-from takedown.models import Case, Check, Event, Fingerprint, Hosting, Notice, NoticeCase
+from takedown.cases import event_row, notice_due, put_off_notice, take_for_notice_round
+from takedown.models import Case, Check, Event, Fingerprint, Notice, NoticeCase
 from takedown.policy import HOST_ROLES
 from takedown.presenting import iso
 from takedown.settings import Settings
-from takedown.states import CaseState
 from takedown.store import Store
 
 log = logging.getLogger(__name__)
@@ -246,52 +247,32 @@ class Composer:
             {fact.id for draft in drafts for fact in draft.cases} | {cid for cid, _ in unaddressable}
         )
         with self.store.session() as session:
-            moved = session.execute(
-                update(Case)
-                .where(Case.id.in_(taken), notice_due(now))
-                .values(next_notice_at=next_notice_at, notice_rounds=Case.notice_rounds + 1)
-                .execution_options(synchronize_session=False)
+            moved = take_for_notice_round(session, taken, now=now, next_notice_at=next_notice_at)
+            put_off = sum(
+                put_off_notice(session, case_id, now=now, until=deferral.until)
+                for case_id, deferral in plan.deferred.items()
             )
-            put_off = 0
-            for case_id, deferral in plan.deferred.items():
-                put_off += getattr(
-                    session.execute(
-                        update(Case)
-                        .where(Case.id == case_id, notice_due(now))
-                        .values(next_notice_at=deferral.until)
-                        .execution_options(synchronize_session=False)
-                    ),
-                    "rowcount",
-                    -1,
-                )
             expected = len(taken) + len(plan.deferred)
-            if getattr(moved, "rowcount", -1) + put_off != expected:  # another composer took some meanwhile
+            if moved + put_off != expected:  # another composer took some meanwhile
                 session.rollback()
                 log.warning("notice round for %d cases skipped: another round took them", expected)
                 return RoundSummary()
             events: list[dict[str, Any]] = []
             for draft in drafts:
-                notice_id = session.scalar(
-                    insert(Notice)
-                    .values(
+                notice_id = enqueue(
+                    session,
+                    OutgoingNotice(
                         recipient=draft.recipient,
                         level=draft.level,
                         message_id=draft.message_id,
-                        subject=draft.subject[:500],
-                        status="pending",
-                        attempts=0,
-                        created_at=now,
-                        next_attempt_at=now,
+                        subject=draft.subject,
                         role=draft.role,
-                        party=(draft.party or "")[:300] or None,
+                        party=draft.party,
                         language=draft.language,
                         message=draft.message,
-                    )
-                    .returning(Notice.id)
-                )
-                assert notice_id is not None
-                session.execute(
-                    insert(NoticeCase), [{"notice_id": notice_id, "case_id": f.id} for f in draft.cases]
+                        case_ids=tuple(f.id for f in draft.cases),
+                    ),
+                    now=now,
                 )
                 queued = {"notice": notice_id, "to": draft.recipient, "role": draft.role, "level": level}
                 events += [event_row(f.id, now, actor, "notice_queued", queued) for f in draft.cases]
@@ -309,9 +290,7 @@ class Composer:
             if events:
                 session.execute(insert(Event), events)
             recorded = [*taken, *plan.deferred]  # every case was resolved, deferred ones too
-            hosting = [_hosting_row(cid, plan.resolutions[cid]) for cid in recorded]
-            if hosting:
-                session.execute(insert(Hosting), hosting)
+            record_resolutions(session, [(cid, plan.resolutions[cid]) for cid in recorded])
         summary.cases = len({fact.id for draft in drafts for fact in draft.cases})
         return summary
 
@@ -538,36 +517,5 @@ def _identification(draft: Draft) -> str:
     return "; ".join(seen)
 
 
-def notice_due(now: datetime) -> ColumnElement[bool]:
-    """A case due a notice round at ``now``: still live, and its next round's time has come."""
-    return and_(Case.next_notice_at <= now, Case.state == CaseState.LIVE.value)
-
-
 def _iso(when: datetime | None) -> str:
     return iso(when) or "-"
-
-
-def _hosting_row(case_id: int, resolution: Resolution) -> dict[str, Any]:
-    """The resolution a round used for a case: the audit trail, and what statistics group by."""
-    network = resolution.network
-    route = resolution.route
-    hosting = resolution.party("hosting") or resolution.party("cdn")
-    domain = resolution.domain
-    return {
-        "case_id": case_id,
-        "hostname": resolution.hostname[:255],
-        "registered_domain": resolution.registered_domain,
-        "ips": list(resolution.addresses) or None,
-        "asn": resolution.origin_asn,
-        "network": (network.cidrs[0] if network and network.cidrs else None),
-        "organisation": ((network.organisation or network.name) if network else None),
-        "country": (hosting.country if hosting and hosting.country else (route.country if route else None)),
-        "abuse_contacts": list(hosting.emails) if hosting else None,
-        "registrar": domain.registrar if domain else None,
-        "registrar_abuse": list(domain.registrar_abuse.emails) if domain else None,
-        "cdn": resolution.cdn.cdn.name if resolution.cdn else None,
-        "upstream_asn": route.upstream_asns[0] if route and route.upstream_asns else None,
-        "rdap_sources": [p.evidence for p in resolution.parties] or None,
-        "resolved_at": resolution.resolved_at,
-        "expires_at": None,
-    }

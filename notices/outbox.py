@@ -27,11 +27,12 @@ from typing import Any
 
 from sqlalchemy import insert, or_, select, update
 
+from hosting.contacts import mark_mailbox_bad
 from notices.delivery import Attempt, Outcome, SMTPTransport
 from notices.message import sender_address
-from takedown.cases import event_row
+from takedown.cases import event_row, mark_notified
 from takedown.clock import Clock
-from takedown.models import Case, Contact, Event, Notice, NoticeCase
+from takedown.models import Event, Notice, NoticeCase
 from takedown.settings import Settings
 from takedown.store import Store
 
@@ -190,18 +191,13 @@ class Outbox:
         if outcome in (Outcome.SENT, Outcome.UNCERTAIN):
             notice.sent_at = now
             notice.next_attempt_at = None
-            session.execute(
-                update(Case)
-                .where(Case.id.in_(case_ids), Case.first_notice_at.is_(None))
-                .values(first_notice_at=now)
-                .execution_options(synchronize_session=False)
-            )
+            mark_notified(session, case_ids, now=now)
         elif outcome is Outcome.RETRY:
             notice.next_attempt_at = now + RETRY_DELAYS[min(notice.attempts, len(RETRY_DELAYS)) - 1]
         else:
             notice.next_attempt_at = None
             if attempt.outcome is Outcome.FAILED:  # the recipient was refused, not our retries run out
-                _mark_bad(session, notice.recipient, attempt.detail, now, self.actor)
+                mark_mailbox_bad(session, notice.recipient, attempt.detail, now=now, actor=self.actor)
         detail = {
             "notice": notice_id,
             "to": notice.recipient,
@@ -219,16 +215,45 @@ class Outbox:
         return outcome.value
 
 
-def _mark_bad(session: Any, address: str, reason: str, now: datetime, actor: str) -> None:
-    """A mailbox refused for good: the contact book bars it until an analyst clears it."""
-    value = address.strip()
-    entry = session.scalars(select(Contact).where(Contact.scope == "email", Contact.value == value)).first()
-    if entry is None:
-        entry = Contact(scope="email", value=value, never_notify=False, updated_at=now, updated_by=actor)
-        session.add(entry)
-    entry.bad_since = entry.bad_since or now
-    entry.note = f"bounced: {reason}"[:1000]
-    entry.updated_at, entry.updated_by = now, actor
+@dataclass(frozen=True)
+class OutgoingNotice:
+    """A rendered notice to write to the outbox, and the cases it is about."""
+
+    recipient: str
+    level: str
+    message_id: str
+    subject: str
+    role: str | None
+    party: str | None
+    language: str | None
+    message: str
+    case_ids: tuple[int, ...]
+
+
+def enqueue(session: Any, notice: OutgoingNotice, *, now: datetime) -> int:
+    """Write ``notice`` to the outbox as pending, due now, in the caller's transaction (the
+    composer's round: the notices and the cases' next round are one commit); its id."""
+    notice_id = session.scalar(
+        insert(Notice)
+        .values(
+            recipient=notice.recipient,
+            level=notice.level,
+            message_id=notice.message_id,
+            subject=notice.subject[:500],
+            status="pending",
+            attempts=0,
+            created_at=now,
+            next_attempt_at=now,
+            role=notice.role,
+            party=(notice.party or "")[:300] or None,
+            language=notice.language,
+            message=notice.message,
+        )
+        .returning(Notice.id)
+    )
+    assert notice_id is not None
+    session.execute(insert(NoticeCase), [{"notice_id": notice_id, "case_id": cid} for cid in notice.case_ids])
+    return int(notice_id)
 
 
 def default_sender_id(clock: Clock) -> str:

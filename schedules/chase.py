@@ -14,11 +14,11 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import select
 
-from notices.compose import ROUND_LIMIT, Composer, Deferral, notice_due
-from takedown.cases import event_row
-from takedown.models import Case, Event
+from notices.compose import ROUND_LIMIT, Composer, Deferral
+from takedown.cases import ask_an_analyst, notice_due
+from takedown.models import Case
 from takedown.policy import ChasePolicy
 
 log = logging.getLogger(__name__)
@@ -73,19 +73,9 @@ def notice_round(
 
 def _ask_an_analyst(composer: Composer, case_ids: list[int], now: datetime, actor: str) -> list[int]:
     with composer.store.session() as session:
-        flagged = list(
-            session.scalars(
-                update(Case)
-                .where(Case.id.in_(case_ids), notice_due(now))
-                .values(needs_analyst=True, next_notice_at=None)
-                .returning(Case.id)
-            )
+        flagged = ask_an_analyst(
+            session, case_ids, now=now, actor=actor, reason="the chase policy's notice rounds are exhausted"
         )
-        if flagged:
-            why = {"reason": "the chase policy's notice rounds are exhausted"}
-            session.execute(
-                insert(Event), [event_row(cid, now, actor, "needs_analyst", why) for cid in flagged]
-            )
     if flagged:
         log.warning("%d cases still live after every notice round: an analyst must act", len(flagged))
     return flagged

@@ -2,7 +2,9 @@
 
 Every change of state goes through :func:`transition`, which refuses moves the lifecycle does not
 allow and writes the event in the same transaction as the change: there is no state without the
-event that explains it.
+event that explains it. The notice schedule of a case (its rounds, when the next one is due, when
+it was first notified, whether an analyst must act) is changed here too, and only here: the
+composer, the outbox and the chase call these functions inside their own transactions.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, and_, insert, select, update
 from sqlalchemy.orm import Session, selectinload
 
 from takedown.errors import CaseNotFound, InvalidTransition
@@ -144,3 +146,66 @@ def withdraw(session: Session, case_id: int, *, reason: str, actor: str, now: da
         detail={"reason": reason},
     )
     return case
+
+
+def notice_due(now: datetime) -> ColumnElement[bool]:
+    """A case due a notice round at ``now``: still live, and its next round's time has come."""
+    return and_(Case.next_notice_at <= now, Case.state == CaseState.LIVE.value)
+
+
+def take_for_notice_round(
+    session: Session, case_ids: Sequence[int], *, now: datetime, next_notice_at: datetime | None
+) -> int:
+    """Count a notice round for those of ``case_ids`` still due, and plan their next one; how many
+    were taken (fewer than asked: another round took some meanwhile)."""
+    if not case_ids:
+        return 0
+    moved = session.execute(
+        update(Case)
+        .where(Case.id.in_(case_ids), notice_due(now))
+        .values(next_notice_at=next_notice_at, notice_rounds=Case.notice_rounds + 1)
+        .execution_options(synchronize_session=False)
+    )
+    return int(getattr(moved, "rowcount", -1))
+
+
+def put_off_notice(session: Session, case_id: int, *, now: datetime, until: datetime) -> int:
+    """Put off a due case's notice round without counting it (its lookup failed); 1 if it was due."""
+    moved = session.execute(
+        update(Case)
+        .where(Case.id == case_id, notice_due(now))
+        .values(next_notice_at=until)
+        .execution_options(synchronize_session=False)
+    )
+    return int(getattr(moved, "rowcount", -1))
+
+
+def mark_notified(session: Session, case_ids: Sequence[int], *, now: datetime) -> None:
+    """A notice about these cases was delivered (or may have been): the first one dates them."""
+    if case_ids:
+        session.execute(
+            update(Case)
+            .where(Case.id.in_(case_ids), Case.first_notice_at.is_(None))
+            .values(first_notice_at=now)
+            .execution_options(synchronize_session=False)
+        )
+
+
+def ask_an_analyst(
+    session: Session, case_ids: Sequence[int], *, now: datetime, actor: str, reason: str
+) -> list[int]:
+    """Stop chasing those of ``case_ids`` still due and flag them for an analyst, with an event."""
+    flagged = list(
+        session.scalars(
+            update(Case)
+            .where(Case.id.in_(case_ids), notice_due(now))
+            .values(needs_analyst=True, next_notice_at=None)
+            .returning(Case.id)
+        )
+    )
+    if flagged:
+        session.execute(
+            insert(Event),
+            [event_row(cid, now, actor, "needs_analyst", {"reason": reason}) for cid in flagged],
+        )
+    return flagged

@@ -18,6 +18,9 @@ from hosting.resolve import HostingResolver
 from sandbox import Autnum, Network, Registration, Sandbox
 from takedown import exitcodes
 from takedown.clock import ManualClock
+from takedown.intake import Report, queue_batch, validate_report
+from takedown.models import Hosting
+from takedown.revisits import Fetch, record_fetches
 from takedown.settings import Settings
 from takedown.store import Store
 
@@ -334,3 +337,26 @@ def test_a_numeric_host_is_resolved_as_the_address_a_browser_reads_in_it(resolve
     hosting = result.party("hosting")
     assert hosting is not None and hosting.emails == ("abuse@arin-host.test",)
     assert not [p for p in result.problems if p.step == "dns"]
+
+
+def test_resolving_an_open_cases_url_records_it_for_the_statistics(
+    world: Sandbox, store: Store, tmp_path: object
+) -> None:
+    url = world.url("arin-host.test", "/live.jpg")
+    clock = ManualClock()
+    with store.session() as session:
+        [queued] = queue_batch(session, [validate_report(Report(url))], actor="analyst:t", now=clock.now())
+        record_fetches(
+            session, [Fetch(queued.case_id, clock.now(), http_status=200, connected_ip="127.0.1.1")]
+        )
+    env = {**world.environment(), "TAKEDOWN_HOME": str(tmp_path)}
+    app = App(settings=Settings.from_env(env), clock=clock, _store=store)
+    runner = CliRunner()
+    before = json.loads(runner.invoke(cli, ["stats", "--by", "network", "--json"], obj=app).output)
+    assert [g["group"] for g in before["groups"]] == ["unresolved", "all"]  # no notice round yet
+    assert runner.invoke(cli, ["resolve", url], obj=app).exit_code == 0
+    after = json.loads(runner.invoke(cli, ["stats", "--by", "network", "--json"], obj=app).output)
+    assert [g["group"] for g in after["groups"]] == ["127.0.1.0/24 Arin Hosting LLC", "all"]
+    runner.invoke(cli, ["resolve", world.url("arin-host.test", "/not-a-case.jpg")], obj=app)
+    with store.session() as session:  # a URL that is no case is resolved, not recorded
+        assert session.query(Hosting).count() == 1

@@ -45,6 +45,8 @@ def resolve(app: App, urls: tuple[str, ...], connected_ip: str | None, no_cache:
     65 no URL could be read.
     """
     from hosting.factory import resolver_from_settings
+    from hosting.record import open_case_for, record_resolutions
+    from takedown.canonical import canonical_parts
     from takedown.intake import validate_url
 
     with errors_as_exit_codes():
@@ -63,6 +65,10 @@ def resolve(app: App, urls: tuple[str, ...], connected_ip: str | None, no_cache:
                 click.echo(f"error: {raw!r}: {exc}", err=True)
             continue
         result = resolver.resolve(url, connected_ip)
+        with errors_as_exit_codes(), app.store.session() as session:  # an open case's record, too
+            case_id = open_case_for(session, canonical_parts(url).dedup_key)
+            if case_id is not None:
+                record_resolutions(session, [(case_id, result)])
         incomplete += not result.complete
         if as_json:
             print_json(result.to_dict())

@@ -1,0 +1,38 @@
+"""One owner per table: each table is written by one module, every other one calls it.
+
+The layer contracts (``lint-imports``) say who may import whom; this says who may write what, by
+reading the source: a new writer elsewhere fails here and names itself.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+PACKAGES = ("takedown", "hosting", "crawler", "notices", "schedules", "faces", "sandbox")
+
+OWNERS = {
+    "case (its states and notice schedule)": (
+        r"\b(update|insert|delete)\(Case\)",
+        {"takedown/cases.py", "takedown/intake.py"},
+    ),
+    "contact book": (r"\b(update|insert|delete)\(Contact\)|(?<!class )\bContact\(", {"hosting/contacts.py"}),
+    "outbox": (r"\b(update|insert|delete)\((Notice|NoticeCase)\)", {"notices/outbox.py"}),
+    "resolution record": (r"\b(update|insert|delete)\(Hosting\)", {"hosting/record.py"}),
+}
+
+
+@pytest.mark.parametrize("table", sorted(OWNERS))
+def test_each_table_is_written_by_its_owner_only(table: str) -> None:
+    pattern, owners = OWNERS[table]
+    writers = {
+        str(path.relative_to(ROOT))
+        for package in PACKAGES
+        for path in (ROOT / package).rglob("*.py")
+        if "migrations" not in path.parts and re.search(pattern, path.read_text(encoding="utf-8"))
+    }
+    assert writers <= owners, f"{table} written outside its owner: {sorted(writers - owners)}"
+    assert writers, "the owner itself was not found: the pattern is stale"
