@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import insert, or_, select, update
+from sqlalchemy import func, insert, or_, select, update
 
 from hosting.contacts import mark_mailbox_bad
 from notices.delivery import Attempt, Outcome, SMTPTransport
@@ -33,6 +33,7 @@ from notices.message import sender_address
 from takedown.cases import event_row, mark_notified
 from takedown.clock import Clock
 from takedown.models import Event, Notice, NoticeCase
+from takedown.presenting import iso
 from takedown.settings import Settings
 from takedown.store import Store
 
@@ -254,6 +255,74 @@ def enqueue(session: Any, notice: OutgoingNotice, *, now: datetime) -> int:
     assert notice_id is not None
     session.execute(insert(NoticeCase), [{"notice_id": notice_id, "case_id": cid} for cid in notice.case_ids])
     return int(notice_id)
+
+
+@dataclass(frozen=True)
+class NoticeListing:
+    """One notice as ``notices list`` shows it: who, what, how delivery went, never the message."""
+
+    id: int
+    recipient: str
+    role: str | None
+    level: str
+    status: str
+    cases: int
+    attempts: int
+    created_at: datetime
+    sent_at: datetime | None
+    next_attempt_at: datetime | None
+    last_error: str | None
+    subject: str
+    message_id: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "recipient": self.recipient,
+            "role": self.role,
+            "level": self.level,
+            "status": self.status,
+            "cases": self.cases,
+            "attempts": self.attempts,
+            "created_at": iso(self.created_at),
+            "sent_at": iso(self.sent_at),
+            "next_attempt_at": iso(self.next_attempt_at),
+            "last_error": self.last_error,
+            "subject": self.subject,
+            "message_id": self.message_id,
+        }
+
+
+def list_notices(store: Store, *, status: str | None = None, limit: int = 100) -> list[NoticeListing]:
+    """The outbox, newest first (``status``: only those with it), with how many cases each covers."""
+    query = (
+        select(Notice, func.count(NoticeCase.case_id))
+        .join(NoticeCase, NoticeCase.notice_id == Notice.id, isouter=True)
+        .group_by(Notice.id)
+        .order_by(Notice.id.desc())
+        .limit(limit)
+    )
+    if status:
+        query = query.where(Notice.status == status)
+    with store.session() as session:
+        return [
+            NoticeListing(
+                n.id,
+                n.recipient,
+                n.role,
+                n.level,
+                n.status,
+                count,
+                n.attempts,
+                n.created_at,
+                n.sent_at,
+                n.next_attempt_at,
+                n.last_error,
+                n.subject,
+                n.message_id,
+            )
+            for n, count in session.execute(query)
+        ]
 
 
 def default_sender_id(clock: Clock) -> str:

@@ -148,6 +148,11 @@ def withdraw(session: Session, case_id: int, *, reason: str, actor: str, now: da
     return case
 
 
+def live_case_ids(session: Session) -> list[int]:
+    """Every case the last revisit found live, oldest first."""
+    return list(session.scalars(select(Case.id).where(Case.state == CaseState.LIVE.value).order_by(Case.id)))
+
+
 def notice_due(now: datetime) -> ColumnElement[bool]:
     """A case due a notice round at ``now``: still live, and its next round's time has come."""
     return and_(Case.next_notice_at <= now, Case.state == CaseState.LIVE.value)

@@ -36,3 +36,16 @@ def test_each_table_is_written_by_its_owner_only(table: str) -> None:
     }
     assert writers <= owners, f"{table} written outside its owner: {sorted(writers - owners)}"
     assert writers, "the owner itself was not found: the pattern is stale"
+
+
+def test_the_faces_hold_no_sql() -> None:
+    """A face parses, calls operations and presents what they return; the queries live below it."""
+    sql = re.compile(
+        r"\bsession\.(execute|scalars?|get|query)\(|\b(select|insert|update|delete)\(|from sqlalchemy import"
+    )
+    holding = {
+        str(path.relative_to(ROOT))
+        for path in (ROOT / "faces").rglob("*.py")
+        if sql.search(path.read_text(encoding="utf-8"))
+    }
+    assert holding == set()

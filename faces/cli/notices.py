@@ -6,14 +6,10 @@ import sys
 from typing import TYPE_CHECKING, Any
 
 import click
-from sqlalchemy import select
 
 from takedown import exitcodes
-from takedown.errors import (
-    CaseNotFound,
-)
+from takedown.cases import get_case, live_case_ids
 from takedown.presenting import iso
-from takedown.states import CaseState
 
 if TYPE_CHECKING:
     pass
@@ -130,18 +126,10 @@ def notices_preview(app: App, target: str, level: str, show_html: bool, as_json:
     import email
     import email.policy
 
-    from takedown.models import Case
-
     with errors_as_exit_codes():
         composer = _composer(app)
-        if target.isdigit():
-            with app.store.session() as session:
-                if session.get(Case, int(target)) is None:
-                    raise CaseNotFound(int(target))
-            case_ids = [int(target)]
-        else:
-            with app.store.session() as session:
-                case_ids = list(session.scalars(select(Case.id).where(Case.state == CaseState.LIVE.value)))
+        with app.store.session() as session:
+            case_ids = [get_case(session, int(target)).id] if target.isdigit() else live_case_ids(session)
         plan = composer.drafts(case_ids, level=level, now=app.clock.now())
         drafts, unaddressable = plan.drafts, plan.unaddressable
         if not target.isdigit():
@@ -191,38 +179,10 @@ def notices_list(app: App, status: str | None, limit: int, as_json: bool) -> Non
     `--status uncertain` lists notices a crash left in doubt (presumed delivered, never resent);
     `--status failed` those refused for good (their mailbox is now marked bad in the contact book).
     """
-    from sqlalchemy import func as sql_func
+    from notices.outbox import list_notices
 
-    from takedown.models import Notice, NoticeCase
-
-    with errors_as_exit_codes(), app.store.session() as session:
-        query = (
-            select(Notice, sql_func.count(NoticeCase.case_id))
-            .join(NoticeCase, NoticeCase.notice_id == Notice.id, isouter=True)
-            .group_by(Notice.id)
-            .order_by(Notice.id.desc())
-            .limit(limit)
-        )
-        if status:
-            query = query.where(Notice.status == status)
-        rows = [
-            {
-                "id": notice.id,
-                "recipient": notice.recipient,
-                "role": notice.role,
-                "level": notice.level,
-                "status": notice.status,
-                "cases": count,
-                "attempts": notice.attempts,
-                "created_at": iso(notice.created_at),
-                "sent_at": iso(notice.sent_at),
-                "next_attempt_at": iso(notice.next_attempt_at),
-                "last_error": notice.last_error,
-                "subject": notice.subject,
-                "message_id": notice.message_id,
-            }
-            for notice, count in session.execute(query)
-        ]
+    with errors_as_exit_codes():
+        rows = [listing.to_dict() for listing in list_notices(app.store, status=status, limit=limit)]
     if as_json:
         for row in rows:
             print_json(row)
