@@ -20,7 +20,7 @@ from hosting.rdap.bootstrap import Bootstrap
 from hosting.rdap.client import _retry_after
 from hosting.rdap.parse import parse_autnum, parse_domain, parse_network
 from hosting.rdap.vcard import normalise_email, read_card
-from sandbox.rdap_server import RENDER_NETWORK, Network, render_arin, render_ripe
+from sandbox.registry_shapes import RENDER_NETWORK, Network, render_arin, render_ripe
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
