@@ -23,7 +23,7 @@ from takedown.settings import Settings
 log = logging.getLogger(__name__)
 
 
-class Outcome(StrEnum):
+class DeliveryOutcome(StrEnum):
     SENT = "sent"
     RETRY = "retry"
     """Not delivered; try again later (temporary failure, or the trouble is ours)."""
@@ -37,7 +37,7 @@ class Outcome(StrEnum):
 
 @dataclass(frozen=True)
 class Attempt:
-    outcome: Outcome
+    outcome: DeliveryOutcome
     detail: str
     code: int | None = None
 
@@ -57,43 +57,46 @@ class SMTPTransport:
             code, reply = smtp.mail(sender)
             if code != 250:
                 self._reset()
-                return Attempt(Outcome.RETRY, f"sender refused: {code} {_text(reply)}", code)
+                return Attempt(DeliveryOutcome.RETRY, f"sender refused: {code} {_text(reply)}", code)
             code, reply = smtp.rcpt(recipient)
             if code not in (250, 251):
                 self._reset()
-                outcome = Outcome.FAILED if 500 <= code < 600 else Outcome.RETRY
+                outcome = DeliveryOutcome.FAILED if 500 <= code < 600 else DeliveryOutcome.RETRY
                 return Attempt(outcome, f"recipient refused: {code} {_text(reply)}", code)
         except smtplib.SMTPAuthenticationError as exc:
             self.close()
             return Attempt(
-                Outcome.RETRY, f"SMTP login refused ({exc.smtp_code}): check TAKEDOWN_SMTP_USERNAME/PASSWORD"
+                DeliveryOutcome.RETRY,
+                f"SMTP login refused ({exc.smtp_code}): check TAKEDOWN_SMTP_USERNAME/PASSWORD",
             )
         except smtplib.SMTPNotSupportedError as exc:
             self.close()
-            return Attempt(Outcome.RETRY, f"the SMTP server does not offer what is configured: {exc}")
+            return Attempt(DeliveryOutcome.RETRY, f"the SMTP server does not offer what is configured: {exc}")
         except (smtplib.SMTPException, OSError) as exc:
             self.close()
-            return Attempt(Outcome.RETRY, f"SMTP unavailable: {type(exc).__name__}: {exc}"[:400])
+            return Attempt(DeliveryOutcome.RETRY, f"SMTP unavailable: {type(exc).__name__}: {exc}"[:400])
         if not before_data():
             self._reset()
-            return Attempt(Outcome.ABANDONED, "the claim was taken over before DATA; nothing was transmitted")
+            return Attempt(
+                DeliveryOutcome.ABANDONED, "the claim was taken over before DATA; nothing was transmitted"
+            )
         try:
             code, reply = smtp.data(message)
         except smtplib.SMTPDataError as exc:  # DATA itself refused: nothing was transmitted
             self._reset()
-            outcome = Outcome.FAILED if 500 <= exc.smtp_code < 600 else Outcome.RETRY
+            outcome = DeliveryOutcome.FAILED if 500 <= exc.smtp_code < 600 else DeliveryOutcome.RETRY
             return Attempt(
                 outcome, f"message refused: {exc.smtp_code} {_text(exc.smtp_error)}", exc.smtp_code
             )
         except (smtplib.SMTPException, OSError) as exc:
             self.close()
             return Attempt(
-                Outcome.UNCERTAIN, f"connection lost during DATA: {type(exc).__name__}: {exc}"[:400]
+                DeliveryOutcome.UNCERTAIN, f"connection lost during DATA: {type(exc).__name__}: {exc}"[:400]
             )
         if code == 250:
-            return Attempt(Outcome.SENT, _text(reply)[:400], code)
+            return Attempt(DeliveryOutcome.SENT, _text(reply)[:400], code)
         self._reset()
-        outcome = Outcome.FAILED if 500 <= code < 600 else Outcome.RETRY
+        outcome = DeliveryOutcome.FAILED if 500 <= code < 600 else DeliveryOutcome.RETRY
         return Attempt(outcome, f"message refused: {code} {_text(reply)}", code)
 
     def close(self) -> None:

@@ -28,7 +28,7 @@ from typing import Any
 from sqlalchemy import func, insert, or_, select, update
 
 from hosting.contacts import mark_mailbox_bad
-from notices.delivery import Attempt, Outcome, SMTPTransport
+from notices.delivery import Attempt, DeliveryOutcome, SMTPTransport
 from notices.message import sender_address
 from takedown.cases import event_row, mark_notified
 from takedown.clock import Clock
@@ -126,7 +126,7 @@ class Outbox:
                 self._record(
                     session,
                     notice_id,
-                    Attempt(Outcome.UNCERTAIN, "sender stopped during transmission"),
+                    Attempt(DeliveryOutcome.UNCERTAIN, "sender stopped during transmission"),
                     now,
                 )
             recovered["uncertain"] = len(uncertain)
@@ -174,7 +174,7 @@ class Outbox:
             self.sender, recipient, (message or "").encode("utf-8"), before_data=transmitting
         )
         self.checkpoint("answered")
-        if attempt.outcome is Outcome.ABANDONED:
+        if attempt.outcome is DeliveryOutcome.ABANDONED:
             log.warning("notice %d: %s", notice_id, attempt.detail)
             return None
         with self.store.session() as session:
@@ -184,20 +184,22 @@ class Outbox:
         notice = session.get(Notice, notice_id)
         assert notice is not None
         outcome = attempt.outcome
-        if outcome is Outcome.RETRY and notice.attempts >= MAX_ATTEMPTS:
-            outcome = Outcome.FAILED
+        if outcome is DeliveryOutcome.RETRY and notice.attempts >= MAX_ATTEMPTS:
+            outcome = DeliveryOutcome.FAILED
         notice.status = outcome.value
-        notice.last_error = None if outcome is Outcome.SENT else attempt.detail[:500]
+        notice.last_error = None if outcome is DeliveryOutcome.SENT else attempt.detail[:500]
         case_ids = list(session.scalars(select(NoticeCase.case_id).where(NoticeCase.notice_id == notice_id)))
-        if outcome in (Outcome.SENT, Outcome.UNCERTAIN):
+        if outcome in (DeliveryOutcome.SENT, DeliveryOutcome.UNCERTAIN):
             notice.sent_at = now
             notice.next_attempt_at = None
             mark_notified(session, case_ids, now=now)
-        elif outcome is Outcome.RETRY:
+        elif outcome is DeliveryOutcome.RETRY:
             notice.next_attempt_at = now + RETRY_DELAYS[min(notice.attempts, len(RETRY_DELAYS)) - 1]
         else:
             notice.next_attempt_at = None
-            if attempt.outcome is Outcome.FAILED:  # the recipient was refused, not our retries run out
+            if (
+                attempt.outcome is DeliveryOutcome.FAILED
+            ):  # the recipient was refused, not our retries run out
                 mark_mailbox_bad(session, notice.recipient, attempt.detail, now=now, actor=self.actor)
         detail = {
             "notice": notice_id,

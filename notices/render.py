@@ -25,6 +25,7 @@ from jinja2.exceptions import SecurityError
 from jinja2.sandbox import SandboxedEnvironment
 
 from takedown.errors import ConfigurationError
+from takedown.vocabulary import NoticeLevel
 
 _MARKER = ("notices", "en", "initial.txt.j2")
 
@@ -46,7 +47,7 @@ def _shipped_templates() -> Path:
 
 
 SHIPPED_TEMPLATES = _shipped_templates()
-LEVELS = ("initial", "reminder", "escalation")
+LEVELS = tuple(NoticeLevel)
 DEFAULT_LANGUAGE = "en"
 
 VOCABULARY: dict[str, dict[str, dict[str, str]]] = {

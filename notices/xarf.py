@@ -40,7 +40,7 @@ def media_type_for(content_type: str | None) -> str:
     return MEDIA_TYPES.get(top, "mixed")
 
 
-class InvalidReport(TakedownError):
+class InvalidXarfReport(TakedownError):
     """A report failed the X-ARF schema; the message lists every error."""
 
 
@@ -120,7 +120,7 @@ def build_report(
 
 
 def validate(report: dict[str, Any]) -> None:
-    """Raise :class:`InvalidReport` unless ``report`` passes the X-ARF v4 schema, strictly.
+    """Raise :class:`InvalidXarfReport` unless ``report`` passes the X-ARF v4 schema, strictly.
 
     One exception: a URL whose host is an IP address has no ``domain`` to give, which strict
     validation requires; such a report must pass everything else.
@@ -129,7 +129,7 @@ def validate(report: dict[str, Any]) -> None:
     if problems and "domain" not in report and _is_ip(urlsplit(str(report.get("url", ""))).hostname or ""):
         problems = [p for p in problems if "'domain' is a required property" not in p]
     if problems:
-        raise InvalidReport(
+        raise InvalidXarfReport(
             f"X-ARF report for {report.get('url')!r} is invalid: {'; '.join(problems)}"[:2000]
         )
 

@@ -15,10 +15,9 @@ from typing import Any
 
 from takedown.durations import parse_duration
 from takedown.errors import ConfigurationError
+from takedown.vocabulary import HOST_ROLES, Role
 
-ROLES = ("site", "hosting", "cdn", "redirector", "registrar", "upstream")
-HOST_ROLES = ("site", "hosting", "cdn", "redirector")
-"""Who the initial notice and the reminders go to: whoever serves the content, or a redirect to it."""
+ROLES = tuple(Role)
 
 
 @dataclass(frozen=True)

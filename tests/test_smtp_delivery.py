@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import trustme
 
-from notices.delivery import Outcome, SMTPTransport
+from notices.delivery import DeliveryOutcome, SMTPTransport
 from sandbox.smtp_server import SMTPSink
 from takedown.settings import Settings
 
@@ -47,7 +47,7 @@ def settings_for(relay: SMTPSink, tmp_path: Path, authority: trustme.CA | None, 
     return Settings.from_env({**env, **extra})
 
 
-def send(settings: Settings) -> tuple[Outcome, str]:
+def send(settings: Settings) -> tuple[DeliveryOutcome, str]:
     transport = SMTPTransport(settings)
     try:
         attempt = transport.send("reports@hotline.test", "abuse@host.test", MESSAGE, before_data=lambda: True)
@@ -58,7 +58,7 @@ def send(settings: Settings) -> tuple[Outcome, str]:
 
 def test_starttls_and_login_deliver(relay: SMTPSink, tmp_path: Path, authority: trustme.CA) -> None:
     before = len(relay.messages)
-    assert send(settings_for(relay, tmp_path, authority))[0] is Outcome.SENT
+    assert send(settings_for(relay, tmp_path, authority))[0] is DeliveryOutcome.SENT
     assert len(relay.messages) == before + 1
 
 
@@ -68,18 +68,18 @@ def test_a_wrong_password_is_retried_later_and_never_logged(
     caplog.set_level(logging.DEBUG)
     settings = settings_for(relay, tmp_path, authority, TAKEDOWN_SMTP_PASSWORD="wrong-pass")
     outcome, detail = send(settings)
-    assert outcome is Outcome.RETRY and "login refused" in detail
+    assert outcome is DeliveryOutcome.RETRY and "login refused" in detail
     assert "wrong-pass" not in caplog.text and "wrong-pass" not in repr(settings)
 
 
 def test_an_unverifiable_certificate_is_refused(relay: SMTPSink, tmp_path: Path) -> None:
     outcome, detail = send(settings_for(relay, tmp_path, None))
-    assert outcome is Outcome.RETRY and "CERTIFICATE_VERIFY_FAILED" in detail
+    assert outcome is DeliveryOutcome.RETRY and "CERTIFICATE_VERIFY_FAILED" in detail
 
 
 def test_a_relay_that_insists_on_tls_refuses_plain_text(
     relay: SMTPSink, tmp_path: Path, authority: trustme.CA
 ) -> None:
     outcome, detail = send(settings_for(relay, tmp_path, authority, TAKEDOWN_SMTP_STARTTLS="0"))
-    assert outcome is Outcome.RETRY
+    assert outcome is DeliveryOutcome.RETRY
     assert "does not offer what is configured: SMTP AUTH extension not supported" in detail

@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import Any, NoReturn
 
 import click
 from sqlalchemy.exc import DBAPIError
@@ -30,9 +30,6 @@ from takedown.errors import (
 from takedown.importer import ImportFileError
 from takedown.settings import Settings
 from takedown.store import Store, describe_failure
-
-if TYPE_CHECKING:
-    pass
 
 log = logging.getLogger("takedown")
 

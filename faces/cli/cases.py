@@ -5,22 +5,11 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import click
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-from takedown import exitcodes
-from takedown.canonical import CanonicalizationError, canonical_parts
-from takedown.cases import get_case, list_cases, withdraw
-from takedown.importer import ImportFormat, ImportSummary, import_rows, read_rows
-from takedown.intake import CATEGORIES, DEFAULT_CATEGORY, Report, queue_batch, validate_report
-from takedown.presenting import case_detail, case_summary, describe_event, iso
-from takedown.states import CaseState
-
-if TYPE_CHECKING:
-    pass
 
 from faces.cli.base import (
     App,
@@ -29,6 +18,14 @@ from faces.cli.base import (
     json_option,
     print_json,
 )
+from takedown import exitcodes
+from takedown.canonical import CanonicalizationError, canonical_parts
+from takedown.cases import get_case, list_cases, withdraw
+from takedown.classification import CLASSIFICATIONS
+from takedown.importer import ImportFormat, ImportSummary, import_rows, read_rows
+from takedown.intake import CATEGORIES, DEFAULT_CATEGORY, Report, queue_batch, validate_report
+from takedown.presenting import case_detail, case_summary, describe_event, iso
+from takedown.states import CaseState
 
 # --- queue -----------------------------------------------------------------------------------------
 
@@ -50,7 +47,7 @@ def queue() -> None:
 @click.option("--reference", help="The analyst's own reference for the report (kept in the audit trail).")
 @click.option(
     "--classification",
-    type=click.Choice(["baseline", "A1", "A2", "B1", "B2"], case_sensitive=False),
+    type=click.Choice(CLASSIFICATIONS, case_sensitive=False),
     help="The analyst's grading, reported in X-ARF [default: TAKEDOWN_CSAM_CLASSIFICATION].",
 )
 @click.option(

@@ -3,16 +3,9 @@
 from __future__ import annotations
 
 import sys
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import click
-
-from takedown import exitcodes
-from takedown.cases import get_case, live_case_ids
-from takedown.presenting import iso
-
-if TYPE_CHECKING:
-    pass
 
 from faces.cli.base import (
     App,
@@ -22,10 +15,14 @@ from faces.cli.base import (
     json_option,
     print_json,
 )
+from takedown import exitcodes
+from takedown.cases import get_case, live_case_ids
+from takedown.presenting import iso
+from takedown.vocabulary import NoticeLevel, NoticeStatus
 
 # --- notices ---------------------------------------------------------------------------------------
 
-NOTICE_STATUSES = ("pending", "sending", "transmitting", "retry", "sent", "failed", "uncertain")
+NOTICE_STATUSES = tuple(status.value for status in NoticeStatus)
 
 
 @cli.group()
@@ -111,7 +108,7 @@ def notices_send(app: App, due: bool, as_json: bool) -> None:
 @notices.command("preview")
 @click.argument("target")
 @click.option(
-    "--level", type=click.Choice(["initial", "reminder", "escalation"]), default="initial", show_default=True
+    "--level", type=click.Choice([level.value for level in NoticeLevel]), default="initial", show_default=True
 )
 @click.option("--html", "show_html", is_flag=True, help="Print the HTML part instead of the text part.")
 @json_option

@@ -3,17 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import click
-
-from takedown import exitcodes
-from takedown.clock import ensure_utc
-from takedown.presenting import iso
-from takedown.store import Store, safe_url
-
-if TYPE_CHECKING:
-    pass
 
 from faces.cli.base import (
     App,
@@ -24,6 +16,10 @@ from faces.cli.base import (
     json_option,
     print_json,
 )
+from takedown import exitcodes
+from takedown.clock import ensure_utc
+from takedown.presenting import iso
+from takedown.store import Store, safe_url
 
 # --- stats -----------------------------------------------------------------------------------------
 

@@ -4,14 +4,8 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import click
-
-from takedown import exitcodes
-
-if TYPE_CHECKING:
-    pass
 
 from faces.cli.base import (
     App,
@@ -21,6 +15,7 @@ from faces.cli.base import (
     json_option,
     print_json,
 )
+from takedown import exitcodes
 
 # --- sandbox ---------------------------------------------------------------------------------------
 
