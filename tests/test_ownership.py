@@ -49,3 +49,20 @@ def test_the_faces_hold_no_sql() -> None:
         if sql.search(path.read_text(encoding="utf-8"))
     }
     assert holding == set()
+
+
+def test_no_two_exception_or_enum_classes_share_a_name() -> None:
+    """An ``except Outcome`` or an ``InvalidReport`` must name one thing wherever it is read."""
+    declared: dict[str, list[str]] = {}
+    for package in PACKAGES:
+        for path in (ROOT / package).rglob("*.py"):
+            for name, bases in re.findall(
+                r"^class (\w+)\(([^)]*)\):", path.read_text(encoding="utf-8"), re.M
+            ):
+                if re.search(r"Error|Exception|Enum|Warning|\bIgnoreRequest\b", bases) or name.endswith(
+                    "Error"
+                ):
+                    declared.setdefault(name, []).append(str(path.relative_to(ROOT)))
+    shared = {name: places for name, places in declared.items() if len(places) > 1}
+    assert shared == {}
+    assert "DeliveryOutcome" in declared and "InvalidReport" in declared  # the scan sees them
