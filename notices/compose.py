@@ -39,7 +39,7 @@ from takedown.models import Case, Check, Event, Fingerprint, Notice, NoticeCase
 from takedown.presenting import iso
 from takedown.settings import Settings
 from takedown.store import Store
-from takedown.vocabulary import HOST_ROLES
+from takedown.vocabulary import HOST_ROLES, NoticeStatus
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +51,8 @@ ROLES_FOR_LEVEL = {
 FALLBACK_LEVEL = {"initial": ("registrar", "upstream"), "reminder": ("registrar", "upstream")}
 """Whom to write to when nobody the level calls for has a mailbox (the next rung of the ladder)."""
 ROUND_LIMIT = 5000
+DELIVERED = (NoticeStatus.SENT.value, NoticeStatus.UNCERTAIN.value)
+"""Notices that count as delivered: an uncertain one is presumed to have arrived."""
 DEFER = timedelta(hours=1)
 """When a case deferred without a time of its own (a registry's Retry-After) is tried again."""
 
@@ -405,7 +407,7 @@ class Composer:
                 .where(
                     Notice.recipient == draft.recipient,
                     NoticeCase.case_id.in_([f.id for f in draft.cases]),
-                    Notice.status.in_(("sent", "uncertain")),
+                    Notice.status.in_(DELIVERED),
                 )
                 .order_by(Notice.sent_at.desc(), Notice.id.desc())
                 .limit(1)
@@ -458,7 +460,7 @@ class Composer:
             for case_id, level, role, sent_at in session.execute(
                 select(NoticeCase.case_id, Notice.level, Notice.role, Notice.sent_at)
                 .join(Notice, Notice.id == NoticeCase.notice_id)
-                .where(NoticeCase.case_id.in_(ids), Notice.status.in_(("sent", "uncertain")))
+                .where(NoticeCase.case_id.in_(ids), Notice.status.in_(DELIVERED))
                 .order_by(Notice.sent_at, Notice.id)
             ):
                 history.setdefault(case_id, []).append(

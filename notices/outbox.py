@@ -36,6 +36,7 @@ from takedown.models import Event, Notice, NoticeCase
 from takedown.presenting import iso
 from takedown.settings import Settings
 from takedown.store import Store
+from takedown.vocabulary import NoticeStatus
 
 log = logging.getLogger(__name__)
 
@@ -92,7 +93,10 @@ class Outbox:
         with self.store.session() as session:
             query = (
                 select(Notice.id)
-                .where(Notice.status.in_(("pending", "retry")), Notice.next_attempt_at <= now)
+                .where(
+                    Notice.status.in_((NoticeStatus.PENDING.value, NoticeStatus.RETRY.value)),
+                    Notice.next_attempt_at <= now,
+                )
                 .order_by(Notice.next_attempt_at, Notice.id)
             )
             ids = list(session.scalars(query.limit(limit) if limit else query))
@@ -114,13 +118,19 @@ class Outbox:
         with self.store.session() as session:
             back = session.execute(
                 update(Notice)
-                .where(Notice.status == "sending", abandoned)
-                .values(status="retry", next_attempt_at=now, last_error="sender stopped before transmitting")
+                .where(Notice.status == NoticeStatus.SENDING.value, abandoned)
+                .values(
+                    status=NoticeStatus.RETRY.value,
+                    next_attempt_at=now,
+                    last_error="sender stopped before transmitting",
+                )
                 .execution_options(synchronize_session=False)
             )
-            recovered["retry"] = int(getattr(back, "rowcount", 0) or 0)
+            recovered[NoticeStatus.RETRY.value] = int(getattr(back, "rowcount", 0) or 0)
             uncertain = list(
-                session.scalars(select(Notice.id).where(Notice.status == "transmitting", abandoned))
+                session.scalars(
+                    select(Notice.id).where(Notice.status == NoticeStatus.TRANSMITTING.value, abandoned)
+                )
             )
             for notice_id in uncertain:
                 self._record(
@@ -129,7 +139,7 @@ class Outbox:
                     Attempt(DeliveryOutcome.UNCERTAIN, "sender stopped during transmission"),
                     now,
                 )
-            recovered["uncertain"] = len(uncertain)
+            recovered[NoticeStatus.UNCERTAIN.value] = len(uncertain)
         if any(recovered.values()):
             log.warning("outbox recovery: %s", recovered)
         return recovered
@@ -140,9 +150,15 @@ class Outbox:
         with self.store.session() as session:
             claimed = session.execute(
                 update(Notice)
-                .where(Notice.id == notice_id, Notice.status.in_(("pending", "retry")))
+                .where(
+                    Notice.id == notice_id,
+                    Notice.status.in_((NoticeStatus.PENDING.value, NoticeStatus.RETRY.value)),
+                )
                 .values(
-                    status="sending", claimed_at=now, claimed_by=self.sender_id, attempts=Notice.attempts + 1
+                    status=NoticeStatus.SENDING.value,
+                    claimed_at=now,
+                    claimed_by=self.sender_id,
+                    attempts=Notice.attempts + 1,
                 )
                 .execution_options(synchronize_session=False)
             )
@@ -161,10 +177,10 @@ class Outbox:
                     update(Notice)
                     .where(
                         Notice.id == notice_id,
-                        Notice.status == "sending",
+                        Notice.status == NoticeStatus.SENDING.value,
                         Notice.claimed_by == self.sender_id,
                     )
-                    .values(status="transmitting")
+                    .values(status=NoticeStatus.TRANSMITTING.value)
                     .execution_options(synchronize_session=False)
                 )
             self.checkpoint("transmitting")
@@ -243,7 +259,7 @@ def enqueue(session: Any, notice: OutgoingNotice, *, now: datetime) -> int:
             level=notice.level,
             message_id=notice.message_id,
             subject=notice.subject[:500],
-            status="pending",
+            status=NoticeStatus.PENDING.value,
             attempts=0,
             created_at=now,
             next_attempt_at=now,
