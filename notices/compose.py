@@ -39,16 +39,19 @@ from takedown.models import Case, Check, Event, Fingerprint, Notice, NoticeCase
 from takedown.presenting import iso
 from takedown.settings import Settings
 from takedown.store import Store
-from takedown.vocabulary import HOST_ROLES, NoticeStatus
+from takedown.vocabulary import HOST_ROLES, NoticeLevel, NoticeStatus, Role
 
 log = logging.getLogger(__name__)
 
-ROLES_FOR_LEVEL = {
-    "initial": HOST_ROLES,
-    "reminder": HOST_ROLES,
-    "escalation": ("registrar", "upstream"),
+ROLES_FOR_LEVEL: dict[NoticeLevel, tuple[Role, ...]] = {
+    NoticeLevel.INITIAL: HOST_ROLES,
+    NoticeLevel.REMINDER: HOST_ROLES,
+    NoticeLevel.ESCALATION: (Role.REGISTRAR, Role.UPSTREAM),
 }
-FALLBACK_LEVEL = {"initial": ("registrar", "upstream"), "reminder": ("registrar", "upstream")}
+FALLBACK_LEVEL: dict[NoticeLevel, tuple[Role, ...]] = {
+    NoticeLevel.INITIAL: (Role.REGISTRAR, Role.UPSTREAM),
+    NoticeLevel.REMINDER: (Role.REGISTRAR, Role.UPSTREAM),
+}
 """Whom to write to when nobody the level calls for has a mailbox (the next rung of the ladder)."""
 ROUND_LIMIT = 5000
 DELIVERED = (NoticeStatus.SENT.value, NoticeStatus.UNCERTAIN.value)
@@ -493,7 +496,8 @@ class Composer:
 
 
 def _recipients(resolution: Resolution, level: str, wanted: Sequence[str] | None) -> list[tuple[Party, str]]:
-    for roles in (wanted or ROLES_FOR_LEVEL[level], FALLBACK_LEVEL.get(level, ())):
+    chosen = NoticeLevel(level)
+    for roles in (wanted or ROLES_FOR_LEVEL[chosen], FALLBACK_LEVEL.get(chosen, ())):
         found = [
             (party, email) for party in resolution.parties if party.role in roles for email in party.emails
         ]

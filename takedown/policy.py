@@ -15,7 +15,7 @@ from typing import Any
 
 from takedown.durations import parse_duration
 from takedown.errors import ConfigurationError
-from takedown.vocabulary import HOST_ROLES, Role
+from takedown.vocabulary import HOST_ROLES, NoticeLevel, Role
 
 ROLES = tuple(Role)
 
@@ -48,12 +48,12 @@ class ChasePolicy:
         if rounds >= self.analyst_after:
             return None
         if rounds == 0:
-            return "initial", HOST_ROLES
+            return NoticeLevel.INITIAL.value, HOST_ROLES
         if rounds <= self.reminders:
-            return "reminder", HOST_ROLES
+            return NoticeLevel.REMINDER.value, HOST_ROLES
         rung = rounds - self.reminders - 1
         if rung < len(self.ladder):
-            return "escalation", self.ladder[rung]
+            return NoticeLevel.ESCALATION.value, self.ladder[rung]
         return None
 
     @classmethod

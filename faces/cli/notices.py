@@ -108,7 +108,10 @@ def notices_send(app: App, due: bool, as_json: bool) -> None:
 @notices.command("preview")
 @click.argument("target")
 @click.option(
-    "--level", type=click.Choice([level.value for level in NoticeLevel]), default="initial", show_default=True
+    "--level",
+    type=click.Choice([level.value for level in NoticeLevel]),
+    default=NoticeLevel.INITIAL.value,
+    show_default=True,
 )
 @click.option("--html", "show_html", is_flag=True, help="Print the HTML part instead of the text part.")
 @json_option
