@@ -32,6 +32,7 @@ from takedown.errors import TakedownError
 from takedown.models import Contact
 from takedown.presenting import iso
 from takedown.store import Store
+from takedown.vocabulary import Role
 
 SCOPES = ("asn", "network", "domain", "email")
 
@@ -203,9 +204,9 @@ class ContactBook:
         parties: list[Party] = []
         for party in resolution.parties:
             override = None
-            if party.role in ("hosting", "cdn"):
+            if party.role in (Role.HOSTING, Role.CDN):
                 override = self._network_override(resolution.address) or self._asn_override(party.asn)
-            elif party.role == "upstream":
+            elif party.role == Role.UPSTREAM:
                 override = self._asn_override(party.asn)
             parties.append(self._screen(self._overridden(party, override)))
         site = self._domain_override(resolution.hostname)
@@ -214,7 +215,7 @@ class ContactBook:
                 0,
                 self._screen(
                     Party(
-                        "site",
+                        Role.SITE.value,
                         site.value,
                         (site.email,) if site.email else (),
                         f"contact book: domain {site.value}",
@@ -222,7 +223,14 @@ class ContactBook:
                         language=site.language,
                     )
                     if not site.never_notify
-                    else Party("site", site.value, (), "never-notify", "contact book", language=site.language)
+                    else Party(
+                        Role.SITE.value,
+                        site.value,
+                        (),
+                        "never-notify",
+                        "contact book",
+                        language=site.language,
+                    )
                 ),
             )
         resolution.parties = parties

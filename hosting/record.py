@@ -18,6 +18,7 @@ from hosting.resolve import Resolution
 from takedown.intake import dedup_hash
 from takedown.models import Case, Hosting
 from takedown.states import OPEN_STATES
+from takedown.vocabulary import Role
 
 
 def record_resolutions(session: Session, resolved: Iterable[tuple[int | None, Resolution]]) -> None:
@@ -41,7 +42,7 @@ def _row(case_id: int | None, resolution: Resolution) -> dict[str, Any]:
     """What statistics group by, and the audit trail of who was found and where from."""
     network = resolution.network
     route = resolution.route
-    hosting = resolution.party("hosting") or resolution.party("cdn")
+    hosting = resolution.party(Role.HOSTING) or resolution.party(Role.CDN)
     domain = resolution.domain
     return {
         "case_id": case_id,

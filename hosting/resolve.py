@@ -34,6 +34,7 @@ from hosting.rdap.parse import AutnumRecord, DomainRecord, NetworkRecord
 from takedown.clock import Clock, SystemClock
 from takedown.hosts import InvalidHost, browser_host
 from takedown.presenting import iso
+from takedown.vocabulary import Role
 
 if TYPE_CHECKING:
     from hosting.contacts import ContactBook
@@ -397,11 +398,13 @@ def _parties(result: Resolution) -> list[Party]:
         else:
             emails, source = (), "none"
         evidence = result.cdn.evidence + (f"; reports also at {cdn.report_url}" if cdn.report_url else "")
-        parties.append(Party("cdn", cdn.name, emails, source, evidence, origin, alternates=alternates))
+        parties.append(
+            Party(Role.CDN.value, cdn.name, emails, source, evidence, origin, alternates=alternates)
+        )
     elif network is not None:
         parties.append(
             Party(
-                "hosting",
+                Role.HOSTING.value,
                 network.organisation or network.name,
                 network.abuse.emails,
                 network.abuse.source,
@@ -415,7 +418,7 @@ def _parties(result: Resolution) -> list[Party]:
     if domain is not None and domain.registrar:
         parties.append(
             Party(
-                "registrar",
+                Role.REGISTRAR.value,
                 domain.registrar,
                 domain.registrar_abuse.emails,
                 domain.registrar_abuse.source,
@@ -426,7 +429,7 @@ def _parties(result: Resolution) -> list[Party]:
     for upstream in result.upstreams if result.cdn is None else ():
         parties.append(
             Party(
-                "upstream",
+                Role.UPSTREAM.value,
                 upstream.organisation or upstream.name,
                 upstream.abuse.emails,
                 upstream.abuse.source,

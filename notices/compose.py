@@ -217,14 +217,18 @@ class Composer:
                 continue
             seen.add(hop_resolution.hostname)
             party = next(
-                (p for role in ("site", "cdn", "hosting") if (p := hop_resolution.party(role)) and p.emails),
+                (
+                    p
+                    for role in (Role.SITE, Role.CDN, Role.HOSTING)
+                    if (p := hop_resolution.party(role)) and p.emails
+                ),
                 None,
             )
             if party is None:
                 log.info("no one to write to about the redirect at %s", hop_resolution.hostname)
                 continue
             evidence = f"served the redirect from {hop} to {target}; {party.evidence}"
-            found.append(dataclasses.replace(party, role="redirector", evidence=evidence))
+            found.append(dataclasses.replace(party, role=Role.REDIRECTOR.value, evidence=evidence))
         return found
 
     def compose_round(
@@ -510,11 +514,11 @@ def _identification(draft: Draft) -> str:
     seen: list[str] = []
     for party, resolution in zip(draft.parties, draft.resolutions, strict=True):
         parts = []
-        if party.role in ("hosting", "cdn", "upstream") and resolution.address:
+        if party.role in (Role.HOSTING, Role.CDN, Role.UPSTREAM) and resolution.address:
             parts.append(f"address {resolution.address}")
         if party.asn:
             parts.append(f"AS{party.asn}")
-        if party.role == "registrar" and resolution.registered_domain:
+        if party.role == Role.REGISTRAR and resolution.registered_domain:
             parts.append(f"registrar of {resolution.registered_domain}")
         parts.append(f"source {party.evidence}")
         text = ", ".join(parts)
