@@ -10,6 +10,7 @@ digests tests can compute (:func:`content_digest`), so nothing illegal, and noth
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import gzip
 import hashlib
@@ -229,8 +230,17 @@ class _Handler(BaseHTTPRequestHandler):
         site = self.server.site
         site.user_agents.append(self.headers.get("User-Agent", ""))
         address = str(self.server.server_address[0])
+        behaviour = site.lookup(host, path)
+        if isinstance(behaviour, Serve):
+            # In flight while the server thinks; not while the answer goes out, since a client that
+            # has read it may open its next request before this thread leaves: counting that would
+            # see a polite client exceed its limit.
+            with site.in_flight(address):
+                time.sleep(behaviour.delay)
+            self._respond(dataclasses.replace(behaviour, delay=0.0))
+            return
         with site.in_flight(address):
-            self._respond(site.lookup(host, path))
+            self._respond(behaviour)
 
     def _respond(self, behaviour: Behaviour) -> None:
         if isinstance(behaviour, Serve):
