@@ -39,7 +39,8 @@ class BodyFingerprint:
     md5: Any = field(default_factory=lambda: hashlib.md5(usedforsecurity=False))
     size: int = 0
     truncated: bool = False
-    decoder: Decoder | None = None
+    decoder: Decoder = field(default_factory=lambda: Decoder(None))
+    """Undoes the body's Content-Encoding; none declared (or no headers seen): bytes as they come."""
     declared_length: int | None = None
     content_type: str | None = None
     content_encoding: str | None = None
@@ -114,10 +115,9 @@ class StreamingFingerprint:
     def bytes_received(self, data: bytes, request: Request, spider: Any) -> None:
         fingerprint: BodyFingerprint | None = request.meta.get(META_KEY)
         if fingerprint is None:
-            fingerprint = request.meta[META_KEY] = BodyFingerprint(decoder=Decoder(None))
-        decoder = fingerprint.decoder or Decoder(None)
+            fingerprint = request.meta[META_KEY] = BodyFingerprint()
         try:
-            for piece in decoder.feed(data):
+            for piece in fingerprint.decoder.feed(data):
                 room = self.max_bytes - fingerprint.size
                 fingerprint.update(piece[:room] if room < len(piece) else piece)
                 if len(piece) > room:
