@@ -20,6 +20,7 @@ from crawler.run import run_revisits
 from takedown import exitcodes
 from takedown.clock import ensure_utc
 from takedown.errors import ConfigurationError, TakedownError
+from takedown.plain import plain
 from takedown.settings import Settings
 from takedown.store import Store, describe_failure
 
@@ -51,7 +52,7 @@ def main(argv: list[str] | None = None) -> int:
         return _fail(describe_failure(exc), exitcodes.FAILURE)
     except TakedownError as exc:
         return _fail(str(exc), exitcodes.FAILURE)
-    print(json.dumps(summary.as_dict()))
+    print(json.dumps(plain(summary)))
     if summary.finish_reason != "finished":
         return _fail(f"the crawl ended early ({summary.finish_reason})", exitcodes.FAILURE)
     return 0

@@ -29,7 +29,7 @@ class CrawlSummary:
     elapsed_seconds: float
     peak_memory_mib: float | None = None
 
-    def as_dict(self) -> dict[str, Any]:
+    def __plain__(self) -> dict[str, Any]:
         return {
             "revisited": self.revisited,
             "outcomes": self.outcomes,

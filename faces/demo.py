@@ -26,7 +26,8 @@ from takedown.cases import list_cases, withdraw
 from takedown.clock import ManualClock
 from takedown.importer import ImportFormat, ImportSummary, import_rows, read_rows
 from takedown.intake import Report, queue_batch, validate_report
-from takedown.presenting import iso
+from takedown.plain import iso
+from takedown.revisits import due_cases
 from takedown.settings import Settings, sqlite_url
 from takedown.stats import removal_stats
 from takedown.store import Store
@@ -174,10 +175,7 @@ def _chase_day(
     """One day of the chase: what ``takedown run`` does on its schedule, said aloud."""
     with store.session() as session:
         before = {case.id: case.state for case in list_cases(session)}
-        crawl_due = any(
-            case.is_open and case.next_check_at is not None and case.next_check_at <= clock.now()
-            for case in list_cases(session)
-        )
+    crawl_due = next(due_cases(store, now=clock.now(), page_size=1), None) is not None
     crawl = crawl_job(settings, clock.now()) if crawl_due else {"revisited": 0}
     sent_before = len(sandbox.smtp.messages)
     notified = notify_job(settings, store, clock)

@@ -30,7 +30,6 @@ from hosting.resolve import Party, Resolution
 from takedown.clock import Clock, SystemClock
 from takedown.errors import TakedownError
 from takedown.models import Contact
-from takedown.presenting import iso
 from takedown.store import Store
 from takedown.vocabulary import Role
 
@@ -53,19 +52,6 @@ class Override:
     updated_by: str | None = None
     bad_since: datetime | None = None
     """Set when a notice to this mailbox was refused for good; barred until an analyst sets it again."""
-
-    def to_dict(self) -> dict[str, object]:
-        return {
-            "scope": self.scope,
-            "value": self.value,
-            "email": self.email,
-            "language": self.language,
-            "never_notify": self.never_notify,
-            "note": self.note,
-            "updated_at": iso(self.updated_at),
-            "updated_by": self.updated_by,
-            "bad_since": iso(self.bad_since),
-        }
 
 
 def normalise(scope: str, value: str) -> str:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from takedown.errors import TakedownError
-from takedown.presenting import iso
+from takedown.plain import iso
 
 
 class ResolutionError(TakedownError):

@@ -33,7 +33,6 @@ from hosting.rdap.client import RDAPClient
 from hosting.rdap.parse import AutnumRecord, DomainRecord, NetworkRecord
 from takedown.clock import Clock, SystemClock
 from takedown.hosts import InvalidHost, browser_host
-from takedown.presenting import iso
 from takedown.vocabulary import Role
 
 if TYPE_CHECKING:
@@ -82,19 +81,6 @@ class Party:
     """Abuse mailboxes the registry's answer names in remarks besides ``emails``: used instead when
     the contact book bars every one of ``emails`` (a registry's own helpdesk on a holder's block)."""
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "role": self.role,
-            "name": self.name,
-            "emails": list(self.emails),
-            "alternates": list(self.alternates),
-            "contact_source": self.contact_source,
-            "evidence": self.evidence,
-            "asn": self.asn,
-            "country": self.country,
-            "language": self.language,
-        }
-
 
 @dataclass(frozen=True)
 class Problem:
@@ -109,14 +95,6 @@ class Problem:
         """Asking again later may give an answer (a registry down, rate limiting, a bad answer);
         otherwise the answer is final (no such record, no RDAP service, no such name)."""
         return self.kind not in FINAL_PROBLEMS
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "step": self.step,
-            "kind": self.kind,
-            "message": self.message,
-            "retry_at": iso(self.retry_at),
-        }
 
 
 @dataclass
@@ -163,12 +141,14 @@ class Resolution:
     def party(self, role: str) -> Party | None:
         return next((p for p in self.parties if p.role == role), None)
 
-    def to_dict(self) -> dict[str, Any]:
+    def __plain__(self) -> dict[str, Any]:
+        """The JSON of ``resolve --json``: the records as the registries gave them, the derived
+        country and completeness beside them (see :func:`takedown.plain.plain`)."""
         route = self.route
         return {
             "url": self.url,
             "hostname": self.hostname,
-            "resolved_at": iso(self.resolved_at),
+            "resolved_at": self.resolved_at,
             "registered_domain": self.registered_domain,
             "country": self.country,
             "addresses": list(self.addresses),
@@ -188,8 +168,8 @@ class Resolution:
             "cdn": None if self.cdn is None else {"name": self.cdn.cdn.name, "evidence": self.cdn.evidence},
             "domain": self.domain.to_dict() if self.domain else None,
             "upstreams": [u.to_dict() for u in self.upstreams],
-            "parties": [p.to_dict() for p in self.parties],
-            "problems": [p.to_dict() for p in self.problems],
+            "parties": self.parties,
+            "problems": self.problems,
             "complete": self.complete,
         }
 

@@ -36,7 +36,7 @@ from notices.render import NoticeRenderer
 from notices.xarf import ReportFacts, build_report, media_type_for, validate
 from takedown.cases import event_row, notice_due, put_off_notice, take_for_notice_round
 from takedown.models import Case, Check, Event, Fingerprint, Notice, NoticeCase
-from takedown.presenting import iso
+from takedown.plain import iso
 from takedown.settings import Settings
 from takedown.store import Store
 from takedown.vocabulary import HOST_ROLES, NoticeLevel, NoticeStatus, Role

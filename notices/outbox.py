@@ -33,7 +33,6 @@ from notices.message import sender_address
 from takedown.cases import event_row, mark_notified
 from takedown.clock import Clock
 from takedown.models import Event, Notice, NoticeCase
-from takedown.presenting import iso
 from takedown.settings import Settings
 from takedown.store import Store
 from takedown.vocabulary import NoticeStatus
@@ -292,23 +291,6 @@ class NoticeListing:
     last_error: str | None
     subject: str
     message_id: str
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "recipient": self.recipient,
-            "role": self.role,
-            "level": self.level,
-            "status": self.status,
-            "cases": self.cases,
-            "attempts": self.attempts,
-            "created_at": iso(self.created_at),
-            "sent_at": iso(self.sent_at),
-            "next_attempt_at": iso(self.next_attempt_at),
-            "last_error": self.last_error,
-            "subject": self.subject,
-            "message_id": self.message_id,
-        }
 
 
 def list_notices(store: Store, *, status: str | None = None, limit: int = 100) -> list[NoticeListing]:

@@ -25,7 +25,7 @@ from jinja2.exceptions import SecurityError
 from jinja2.sandbox import SandboxedEnvironment
 
 from takedown.errors import ConfigurationError
-from takedown.vocabulary import NoticeLevel
+from takedown.vocabulary import NoticeLevel, Role
 
 _MARKER = ("notices", "en", "initial.txt.j2")
 
@@ -50,44 +50,52 @@ SHIPPED_TEMPLATES = _shipped_templates()
 LEVELS = tuple(NoticeLevel)
 DEFAULT_LANGUAGE = "en"
 
-VOCABULARY: dict[str, dict[str, dict[str, str]]] = {
+VOCABULARY: dict[str, dict[str, dict[str, str]]] = {  # keyed by Role and NoticeLevel (StrEnums)
     "en": {
         "role_phrase": {
-            "hosting": "the hosting provider",
-            "cdn": "the content delivery network (CDN) serving it",
-            "site": "the operator of the site",
-            "registrar": "the domain's registrar",
-            "upstream": "an upstream network provider of the host",
-            "redirector": "the host of a redirect that sends visitors to it",
+            Role.HOSTING: "the hosting provider",
+            Role.CDN: "the content delivery network (CDN) serving it",
+            Role.SITE: "the operator of the site",
+            Role.REGISTRAR: "the domain's registrar",
+            Role.UPSTREAM: "an upstream network provider of the host",
+            Role.REDIRECTOR: "the host of a redirect that sends visitors to it",
         },
         "role_name": {
-            "hosting": "hosting provider",
-            "cdn": "CDN",
-            "site": "site operator",
-            "registrar": "registrar",
-            "upstream": "upstream provider",
-            "redirector": "host of the redirect",
+            Role.HOSTING: "hosting provider",
+            Role.CDN: "CDN",
+            Role.SITE: "site operator",
+            Role.REGISTRAR: "registrar",
+            Role.UPSTREAM: "upstream provider",
+            Role.REDIRECTOR: "host of the redirect",
         },
-        "level": {"initial": "notice", "reminder": "reminder", "escalation": "escalation"},
+        "level": {
+            NoticeLevel.INITIAL: "notice",
+            NoticeLevel.REMINDER: "reminder",
+            NoticeLevel.ESCALATION: "escalation",
+        },
     },
     "de": {
         "role_phrase": {
-            "hosting": "Hosting-Anbieter",
-            "cdn": "Content-Delivery-Netzwerk (CDN)",
-            "site": "Betreiber der Website",
-            "registrar": "Registrar der Domain",
-            "upstream": "vorgelagerter Netzbetreiber (Upstream) des Hosters",
-            "redirector": "Hoster einer Weiterleitung, die Besucher dorthin führt",
+            Role.HOSTING: "Hosting-Anbieter",
+            Role.CDN: "Content-Delivery-Netzwerk (CDN)",
+            Role.SITE: "Betreiber der Website",
+            Role.REGISTRAR: "Registrar der Domain",
+            Role.UPSTREAM: "vorgelagerter Netzbetreiber (Upstream) des Hosters",
+            Role.REDIRECTOR: "Hoster einer Weiterleitung, die Besucher dorthin führt",
         },
         "role_name": {
-            "hosting": "Hosting-Anbieter",
-            "cdn": "CDN",
-            "site": "Website-Betreiber",
-            "registrar": "Registrar",
-            "upstream": "Upstream-Anbieter",
-            "redirector": "Hoster der Weiterleitung",
+            Role.HOSTING: "Hosting-Anbieter",
+            Role.CDN: "CDN",
+            Role.SITE: "Website-Betreiber",
+            Role.REGISTRAR: "Registrar",
+            Role.UPSTREAM: "Upstream-Anbieter",
+            Role.REDIRECTOR: "Hoster der Weiterleitung",
         },
-        "level": {"initial": "Meldung", "reminder": "Erinnerung", "escalation": "Eskalation"},
+        "level": {
+            NoticeLevel.INITIAL: "Meldung",
+            NoticeLevel.REMINDER: "Erinnerung",
+            NoticeLevel.ESCALATION: "Eskalation",
+        },
     },
 }
 

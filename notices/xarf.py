@@ -27,7 +27,7 @@ from urllib.parse import urlsplit
 import xarf
 
 from takedown.errors import TakedownError
-from takedown.presenting import iso
+from takedown.plain import iso
 
 MEDIA_TYPES = {"image": "image", "video": "video", "audio": "audio", "text": "text"}
 """X-ARF's csam ``media_type`` for a MIME top-level type; anything else (an HTML gallery page, an

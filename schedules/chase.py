@@ -20,6 +20,7 @@ from notices.compose import ROUND_LIMIT, Composer, Deferral
 from takedown.cases import ask_an_analyst, notice_due
 from takedown.models import Case
 from takedown.policy import ChasePolicy
+from takedown.vocabulary import NoticeLevel, Role
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +50,7 @@ def notice_round(
             .order_by(Case.next_notice_at, Case.id)
             .limit(limit)
         ).all()
-    plans: dict[tuple[str, tuple[str, ...]], list[int]] = defaultdict(list)
+    plans: dict[tuple[NoticeLevel, tuple[Role, ...]], list[int]] = defaultdict(list)
     exhausted: list[int] = []
     for case_id, rounds in due:
         step = policy.level_for(rounds or 0)

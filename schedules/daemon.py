@@ -112,9 +112,25 @@ def run_daemon(
         raise failures[0]
 
 
+@dataclass(frozen=True)
+class OnceSummary:
+    """What ``takedown run --once`` did."""
+
+    crawl: dict[str, Any]
+    """The crawl's own summary (``python -m crawler``'s JSON: revisited, outcomes, finish reason)."""
+    notices: dict[str, int]
+    """Notices composed, by level."""
+    delivered: dict[str, int]
+    """Outbox deliveries, by outcome."""
+    needs_analyst: list[int]
+    """Cases the chase gave up on this round."""
+    stopped: bool = False
+    """Asked to stop after the crawl: the notice round waits for the next run."""
+
+
 def run_once(
     settings: Settings, store: Store, clock: Clock, *, stale_after: timedelta = DEFAULT_STALE_AFTER
-) -> dict[str, Any]:
+) -> OnceSummary:
     """One crawl and one notice round under the lock, then exit: for cron, or a first look."""
     lock = _take_the_lock(settings, store, clock, stale_after, log.info)
     stop = threading.Event()
@@ -123,16 +139,16 @@ def run_once(
     try:
         crawl = crawl_job(settings, clock.now(), stop=stop)
         if stop.is_set():  # asked to stop: the notice round waits for the next run
-            return {"crawl": crawl, "notices": {}, "delivered": {}, "needs_analyst": [], "stopped": True}
+            return OnceSummary(crawl=crawl, notices={}, delivered={}, needs_analyst=[], stopped=True)
         notified = notify_job(settings, store, clock, sender_id=lock.owner)
     finally:
         lock.release()
-    return {
-        "crawl": crawl,
-        "notices": notified.rounds.notices,
-        "delivered": notified.delivery.counts,
-        "needs_analyst": notified.rounds.needs_analyst,
-    }
+    return OnceSummary(
+        crawl=crawl,
+        notices=dict(notified.rounds.notices),
+        delivered=dict(notified.delivery.counts),
+        needs_analyst=list(notified.rounds.needs_analyst),
+    )
 
 
 def _take_the_lock(

@@ -9,13 +9,14 @@ composer, the outbox and the chase call these functions inside their own transac
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, insert, select, update
 from sqlalchemy.orm import Session, selectinload
 
+from takedown.case_views import CaseDetail, CaseSummary
 from takedown.errors import CaseNotFound, InvalidTransition
 from takedown.models import Case, Event
 from takedown.states import CLOSED_STATES, OPEN_STATES, CaseState, can_move
@@ -35,7 +36,20 @@ def get_case(session: Session, case_id: int, *, with_history: bool = False) -> C
     return case
 
 
-def list_cases(
+def show_case(session: Session, case_id: int) -> CaseDetail:
+    """A case with its fingerprints and timeline; :class:`CaseNotFound` if there is none."""
+    return CaseDetail.of(get_case(session, case_id, with_history=True))
+
+
+def case_summary(session: Session, case_id: int) -> CaseSummary:
+    """One case as a list shows it; :class:`CaseNotFound` if there is none."""
+    return CaseSummary.of(get_case(session, case_id))
+
+
+_SUMMARY_COLUMNS = (Case.id, Case.state, Case.url, Case.host, Case.category, Case.reference, Case.queued_at)
+
+
+def iter_cases(
     session: Session,
     *,
     states: Sequence[CaseState] = (),
@@ -43,10 +57,11 @@ def list_cases(
     limit: int | None = 100,
     after_id: int = 0,
     needs_analyst: bool = False,
-) -> list[Case]:
-    """Cases in id order, filtered; page with ``after_id`` (keyset paging stays fast at any depth).
+) -> Iterator[CaseSummary]:
+    """Cases in id order, filtered, as they come from the store: a million rows never sit in
+    memory at once. Page with ``after_id`` (keyset paging stays fast at any depth).
     ``needs_analyst``: only open cases the chase has given up on."""
-    query = select(Case).where(Case.id > after_id).order_by(Case.id)
+    query = select(*_SUMMARY_COLUMNS).where(Case.id > after_id).order_by(Case.id)
     if needs_analyst:
         query = query.where(Case.needs_analyst.is_(True), Case.state.in_([s.value for s in OPEN_STATES]))
     if states:
@@ -55,7 +70,33 @@ def list_cases(
         query = query.where(Case.host == host.lower())
     if limit is not None:
         query = query.limit(limit)
-    return list(session.scalars(query))
+    for row in session.execute(query.execution_options(yield_per=2000)):
+        yield CaseSummary(
+            id=row.id,
+            state=CaseState(row.state),
+            url=row.url,
+            host=row.host,
+            category=row.category,
+            reference=row.reference,
+            queued_at=row.queued_at,
+        )
+
+
+def list_cases(
+    session: Session,
+    *,
+    states: Sequence[CaseState] = (),
+    host: str | None = None,
+    limit: int | None = 100,
+    after_id: int = 0,
+    needs_analyst: bool = False,
+) -> list[CaseSummary]:
+    """:func:`iter_cases`, all at once: for pages and small stores."""
+    return list(
+        iter_cases(
+            session, states=states, host=host, limit=limit, after_id=after_id, needs_analyst=needs_analyst
+        )
+    )
 
 
 def transition(
@@ -124,7 +165,7 @@ def event_row(
     }
 
 
-def withdraw(session: Session, case_id: int, *, reason: str, actor: str, now: datetime) -> Case:
+def withdraw(session: Session, case_id: int, *, reason: str, actor: str, now: datetime) -> CaseSummary:
     """Close a case without removal, at an analyst's word; the reason goes in the audit trail."""
     reason = reason.strip()
     if not reason:
@@ -145,7 +186,7 @@ def withdraw(session: Session, case_id: int, *, reason: str, actor: str, now: da
         action="withdrawn",
         detail={"reason": reason},
     )
-    return case
+    return CaseSummary.of(case)
 
 
 def live_case_ids(session: Session) -> list[int]:

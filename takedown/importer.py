@@ -84,7 +84,7 @@ class ImportSummary:
     def rejected(self) -> int:
         return len(self.errors)
 
-    def as_dict(self) -> dict[str, Any]:
+    def __plain__(self) -> dict[str, Any]:
         return {
             **self.counts,
             "rejected": self.rejected,

@@ -38,22 +38,22 @@ class ChasePolicy:
     """From one notice round to the next, while the content stays live."""
     reminders: int = 2
     """Reminders to the host before escalating."""
-    ladder: tuple[tuple[str, ...], ...] = (("registrar", "cdn"), ("upstream",))
+    ladder: tuple[tuple[Role, ...], ...] = ((Role.REGISTRAR, Role.CDN), (Role.UPSTREAM,))
     """After the host, whom each escalation round writes to, rung by rung."""
     analyst_after: int = 6
     """Notice rounds after which the chase stops and asks an analyst to act."""
 
-    def level_for(self, rounds: int) -> tuple[str, tuple[str, ...]] | None:
+    def level_for(self, rounds: int) -> tuple[NoticeLevel, tuple[Role, ...]] | None:
         """The level and roles of a case's next round, given how many it has had; ``None``: stop."""
         if rounds >= self.analyst_after:
             return None
         if rounds == 0:
-            return NoticeLevel.INITIAL.value, HOST_ROLES
+            return NoticeLevel.INITIAL, HOST_ROLES
         if rounds <= self.reminders:
-            return NoticeLevel.REMINDER.value, HOST_ROLES
+            return NoticeLevel.REMINDER, HOST_ROLES
         rung = rounds - self.reminders - 1
         if rung < len(self.ladder):
-            return NoticeLevel.ESCALATION.value, self.ladder[rung]
+            return NoticeLevel.ESCALATION, self.ladder[rung]
         return None
 
     @classmethod
@@ -98,7 +98,7 @@ class ChasePolicy:
                 f"{source}: [notices] reminder_after_hours",
             ),
             reminders=_count(notices.get("reminders", default.reminders), f"{source}: [notices] reminders"),
-            ladder=tuple(tuple(rung) for rung in ladder),
+            ladder=tuple(tuple(Role(role) for role in rung) for rung in ladder),
             analyst_after=_count(
                 notices.get("analyst_after", default.analyst_after), f"{source}: [notices] analyst_after"
             ),

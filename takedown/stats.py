@@ -34,17 +34,6 @@ class RemovalStats:
     """Share of the removed cases removed within 24 hours of being seen live."""
     within_7d: float | None
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "group": self.group,
-            "removed": self.removed,
-            "still_open": self.still_open,
-            "median_hours": self.median_hours,
-            "p90_hours": self.p90_hours,
-            "within_24h": self.within_24h,
-            "within_7d": self.within_7d,
-        }
-
 
 def already_gone_count(session: Session) -> int:
     """Cases closed because the content was already gone when first checked: not in the time to

@@ -22,6 +22,7 @@ from sandbox import Sandbox
 from takedown.clock import ManualClock
 from takedown.settings import sqlite_url
 from takedown.store import Store
+from tests.worlds import NOTICES_AUTNUMS, NOTICES_HOSTS, NOTICES_NETWORKS, NOTICES_REGISTRATIONS
 
 POSTGRES_ENV = "TAKEDOWN_TEST_DATABASE_URL"
 REDIS_ENV = "TAKEDOWN_TEST_REDIS_URL"
@@ -108,3 +109,26 @@ def sandbox() -> Iterator[Sandbox]:
         forbidden={"intranet.test": "127.0.0.9"},
     ) as running:
         yield running
+
+
+@pytest.fixture(scope="module")
+def internet() -> Iterator[Sandbox]:
+    """The notices world (:mod:`tests.worlds`), one per test module."""
+    with Sandbox(
+        NOTICES_HOSTS,
+        extra_records={"cdn-fronted.test": {"CNAME": ["edge.sandcdn.test"]}},
+        networks=NOTICES_NETWORKS,
+        autnums=NOTICES_AUTNUMS,
+        registrations=NOTICES_REGISTRATIONS,
+    ) as sandbox:
+        yield sandbox
+
+
+@pytest.fixture
+def world(internet: Sandbox) -> Sandbox:
+    """The module's sandbox with an empty, well-behaved mail server."""
+    sink = internet.smtp
+    sink.messages.clear()
+    sink.rcpt_replies.clear()
+    sink.temporary_failures = sink.drop_after_data = 0
+    return internet

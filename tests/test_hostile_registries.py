@@ -30,7 +30,7 @@ from takedown.netpolicy import AddressPolicy
 from takedown.policy import ChasePolicy
 from takedown.settings import Settings
 from takedown.store import Store
-from tests.test_notices import make_live
+from tests.worlds import make_live
 
 HOSTS = {
     "good.test": "127.0.60.1",

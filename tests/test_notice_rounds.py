@@ -28,9 +28,7 @@ from takedown.policy import ChasePolicy
 from takedown.revisits import Fetch, record_fetches
 from takedown.settings import Settings, sqlite_url
 from takedown.store import Store
-from tests.test_notices import composer, internet, make_live, world
-
-__all__ = ["internet", "world"]
+from tests.worlds import composer, make_live
 
 
 def test_a_broken_template_for_one_recipient_defers_only_its_cases(

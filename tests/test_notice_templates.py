@@ -8,8 +8,9 @@ from typing import Any
 
 import pytest
 
-from notices.render import LEVELS, SHIPPED_TEMPLATES, NoticeRenderer
+from notices.render import LEVELS, SHIPPED_TEMPLATES, VOCABULARY, NoticeRenderer
 from takedown.errors import ConfigurationError
+from takedown.vocabulary import Role
 
 
 def context(**extra: Any) -> dict[str, Any]:
@@ -37,12 +38,14 @@ def context(**extra: Any) -> dict[str, Any]:
     }
 
 
-@pytest.mark.parametrize("language", ["en", "de"])
+@pytest.mark.parametrize("language", sorted(VOCABULARY))
 @pytest.mark.parametrize("level", LEVELS)
-@pytest.mark.parametrize("role", ["hosting", "cdn", "site", "redirector", "registrar", "upstream"])
+@pytest.mark.parametrize("role", list(Role))
 def test_every_level_language_and_role_renders(level: str, language: str, role: str) -> None:
     rendered = NoticeRenderer().render(level=level, language=language, context=context(role=role))
     assert rendered.language == language
+    # the recipient is told, in its language, what it was identified as (a word for every role)
+    assert VOCABULARY[language]["role_name"][role] in rendered.text
     assert rendered.subject.startswith("[TD-1] ") and "\n" not in rendered.subject
     assert "http://host.test/a.jpg" in rendered.text and "http://host.test/a.jpg" in rendered.html
     assert "TD-1" in rendered.text

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Iterator
 from datetime import timedelta
 from email.message import EmailMessage
 from pathlib import Path
@@ -16,112 +15,20 @@ from click.testing import CliRunner
 
 from faces.cli import App, cli
 from hosting.contacts import ContactBook, list_contacts, set_contact
-from hosting.factory import resolver_from_settings
-from notices.compose import Composer
 from notices.message import header_text
 from notices.outbox import MAX_ATTEMPTS, Outbox
-from notices.render import NoticeRenderer
-from sandbox import Autnum, Network, Registration, Sandbox
+from sandbox import Sandbox
 from takedown import exitcodes
 from takedown.clock import ManualClock
-from takedown.intake import Report, queue_batch, validate_report
 from takedown.models import Case, Check, Notice
-from takedown.revisits import Fetch, record_fetches
 from takedown.settings import Settings
 from takedown.store import Store
-
-HOSTS = {
-    "host-a.test": "127.0.40.1",
-    "host-b.test": "127.0.41.1",
-    "edge.sandcdn.test": "127.0.42.1",
-    "nomail.test": "127.0.43.1",
-    "evil.test": "127.0.44.1",
-}
-NETWORKS = [
-    Network("127.0.40.0/24", "ripe", "Alpha Hosting B.V.", "NL", abuse="abuse@host-a.test", asn=64540),
-    Network("127.0.41.0/24", "arin", "Beta Web Services", "US", abuse="abuse@host-b.test", asn=64541),
-    Network("127.0.42.0/24", "apnic", "SandCDN Pty Ltd", "AU", abuse="abuse@sandcdn.test", asn=64499),
-    Network("127.0.43.0/24", "ripe", "Silent Hosting", "DE", asn=64543),
-    Network(
-        "127.0.44.0/24",
-        "ripe",
-        "Evil Hosting",
-        "ZZ",
-        abuse="abuse@evil.test\r\nBcc: victim@other.test",
-        asn=64544,
-    ),
-]
-AUTNUMS = [
-    Autnum(64540, "ripe", "ALPHA", "Alpha Hosting B.V.", "NL", "abuse@host-a.test", peers=(64550,)),
-    Autnum(64550, "ripe", "TRANSIT", "Transit Carrier plc", "GB", "abuse@transit.test"),
-]
-REGISTRATIONS = [
-    Registration("nomail.test", "Example Registrar, Inc.", "9991", "abuse@registrar.test"),
-    Registration("host-a.test", "Example Registrar, Inc.", "9991", "abuse@registrar.test"),
-]
-
-
-@pytest.fixture(scope="module")
-def internet() -> Iterator[Sandbox]:
-    with Sandbox(
-        HOSTS,
-        extra_records={"cdn-fronted.test": {"CNAME": ["edge.sandcdn.test"]}},
-        networks=NETWORKS,
-        autnums=AUTNUMS,
-        registrations=REGISTRATIONS,
-    ) as sandbox:
-        yield sandbox
-
-
-@pytest.fixture
-def world(internet: Sandbox) -> Sandbox:
-    """The module's sandbox with an empty, well-behaved mail server."""
-    sink = internet.smtp
-    sink.messages.clear()
-    sink.rcpt_replies.clear()
-    sink.temporary_failures = sink.drop_after_data = 0
-    return internet
+from tests.worlds import composer, make_live
 
 
 @pytest.fixture
 def settings(world: Sandbox, tmp_path: Path) -> Settings:
     return Settings.from_env({**world.environment(), "TAKEDOWN_HOME": str(tmp_path)})
-
-
-def composer(store: Store, settings: Settings, clock: ManualClock) -> Composer:
-    resolver = resolver_from_settings(settings, store=store, clock=clock)
-    return Composer(store, resolver, settings, NoticeRenderer())
-
-
-def make_live(store: Store, clock: ManualClock, urls: dict[str, str]) -> dict[str, int]:
-    """Queue ``urls`` (URL -> address it was served from) and record a live revisit of each."""
-    with store.session() as session:
-        results = queue_batch(
-            session,
-            [validate_report(Report(url, reference=f"HL-{n}")) for n, url in enumerate(urls, 1)],
-            actor="analyst:test",
-            now=clock.now(),
-        )
-    ids = {url: result.case_id for url, result in zip(urls, results, strict=True)}
-    clock.advance(timedelta(minutes=5))
-    with store.session() as session:
-        record_fetches(
-            session,
-            [
-                Fetch(
-                    ids[url],
-                    clock.now(),
-                    http_status=200,
-                    final_url=url,
-                    connected_ip=address,
-                    sha256="ab" * 32,
-                    md5="cd" * 16,
-                    size_bytes=1234,
-                )
-                for url, address in urls.items()
-            ],
-        )
-    return ids
 
 
 def make_due(store: Store, case_id: int, clock: ManualClock) -> None:

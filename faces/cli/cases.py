@@ -20,11 +20,12 @@ from faces.cli.base import (
 )
 from takedown import exitcodes
 from takedown.canonical import CanonicalizationError, canonical_parts
-from takedown.cases import get_case, list_cases, withdraw
+from takedown.case_views import CaseSummary
+from takedown.cases import iter_cases, show_case, withdraw
 from takedown.classification import CLASSIFICATIONS
 from takedown.importer import ImportFormat, ImportSummary, import_rows, read_rows
 from takedown.intake import CATEGORIES, DEFAULT_CATEGORY, Report, queue_batch, validate_report
-from takedown.presenting import case_detail, case_summary, describe_event, iso
+from takedown.plain import iso, plain
 from takedown.states import CaseState
 
 # --- queue -----------------------------------------------------------------------------------------
@@ -86,14 +87,7 @@ def queue_add(
         with app.store.session() as session:
             [result] = queue_batch(session, [valid], actor=app.settings.actor, now=app.clock.now())
     if as_json:
-        print_json(
-            {
-                "outcome": result.outcome.value,
-                "case_id": result.case_id,
-                "previous_case_id": result.previous_case_id,
-                "url": result.url,
-            }
-        )
+        print_json(plain(result))
     else:
         click.echo(f"{result.url}: {result.describe()}")
 
@@ -183,7 +177,7 @@ def _progress(total: int | None, *, enabled: bool) -> Iterator[Callable[[int], N
 
 def _report_import(summary: ImportSummary, as_json: bool) -> None:
     if as_json:
-        print_json(summary.as_dict())
+        print_json(plain(summary))
         return
     counts = summary.counts
     click.echo(
@@ -223,7 +217,7 @@ def queue_list(
 ) -> None:
     """List cases, oldest first."""
     with errors_as_exit_codes(), app.store.session() as session:
-        cases = list_cases(
+        cases = iter_cases(
             session,
             states=[CaseState(s) for s in states],
             host=host,
@@ -231,23 +225,26 @@ def queue_list(
             after_id=after_id,
             needs_analyst=needs_analyst,
         )
-        rows = [case_summary(case) for case in cases]
-    if as_json:
-        for row in rows:  # a list: one object a line (JSON Lines), as every listing prints
-            print_json(row)
-        return
+        if as_json:  # a list: one object a line (JSON Lines), as every listing prints, as it comes
+            for case in cases:
+                print_json(plain(case))
+            return
+        _print_case_table(list(cases))
+
+
+def _print_case_table(rows: list[CaseSummary]) -> None:
     if not rows:
         click.echo("no cases")
         return
     # Plain aligned columns, URL last and never truncated: people read it, and so do awk and cut.
-    reference_width = max([len("reference")] + [len(row["reference"] or "-") for row in rows])
+    reference_width = max([len("reference")] + [len(row.reference or "-") for row in rows])
     click.echo(
         f"{'id':>7}  {'state':<11}  {'queued':<20}  {'category':<13}  {'reference':<{reference_width}}  url"
     )
     for row in rows:
         click.echo(
-            f"{row['id']:>7}  {row['state']:<11}  {row['queued_at']:<20}  {row['category']:<13}  "
-            f"{row['reference'] or '-':<{reference_width}}  {row['url']}"
+            f"{row.id:>7}  {row.state.value:<11}  {iso(row.queued_at):<20}  {row.category:<13}  "
+            f"{row.reference or '-':<{reference_width}}  {row.url}"
         )
 
 
@@ -269,26 +266,24 @@ def case_show(app: App, case_id: int, as_json: bool) -> None:
     Exit status: 0 shown; 4 no such case.
     """
     with errors_as_exit_codes(), app.store.session() as session:
-        case = get_case(session, case_id, with_history=True)
-        detail = case_detail(case)
-        lines = [(iso(event.at), event.actor, describe_event(event)) for event in case.events]
+        detail = show_case(session, case_id)
     if as_json:
-        print_json(detail)
+        print_json(plain(detail))
         return
-    click.echo(f"case {detail['id']}  [{detail['state']}]")
-    click.echo(f"  url        {detail['url']}")
-    click.echo(f"  canonical  {detail['canonical_url']}")
-    click.echo(f"  host       {detail['host']}")
-    click.echo(f"  category   {detail['category']}")
-    if detail["reference"]:
-        click.echo(f"  reference  {detail['reference']}")
-    if detail["previous_case_id"]:
-        click.echo(f"  reopens    case {detail['previous_case_id']}")
-    for fingerprint in detail["fingerprints"]:
-        click.echo(f"  {fingerprint['algorithm']:<10} {fingerprint['digest']}")
+    click.echo(f"case {detail.id}  [{detail.state.value}]")
+    click.echo(f"  url        {detail.url}")
+    click.echo(f"  canonical  {detail.canonical_url}")
+    click.echo(f"  host       {detail.host}")
+    click.echo(f"  category   {detail.category}")
+    if detail.reference:
+        click.echo(f"  reference  {detail.reference}")
+    if detail.previous_case_id:
+        click.echo(f"  reopens    case {detail.previous_case_id}")
+    for fingerprint in detail.fingerprints:
+        click.echo(f"  {fingerprint.algorithm:<10} {fingerprint.digest}")
     click.echo("timeline")
-    for at, actor, text in lines:
-        click.echo(f"  {at}  {actor:<24} {text}")
+    for entry in detail.timeline:
+        click.echo(f"  {iso(entry.at)}  {entry.actor:<24} {entry.describe()}")
 
 
 @case_group.command("withdraw")
@@ -302,10 +297,9 @@ def case_withdraw(app: App, case_id: int, reason: str, as_json: bool) -> None:
     Exit status: 0 withdrawn; 4 no such case; 5 the case is already closed.
     """
     with errors_as_exit_codes(), app.store.session() as session:
-        case = withdraw(session, case_id, reason=reason, actor=app.settings.actor, now=app.clock.now())
-        summary = case_summary(case)
+        summary = withdraw(session, case_id, reason=reason, actor=app.settings.actor, now=app.clock.now())
     if as_json:
-        print_json(summary)
+        print_json(plain(summary))
     else:
         click.echo(f"case {case_id} withdrawn")
 

@@ -11,7 +11,7 @@ from takedown import exitcodes
 from takedown.errors import (
     InvalidReport,
 )
-from takedown.presenting import iso
+from takedown.plain import iso, plain
 
 if TYPE_CHECKING:
     from hosting.resolve import Resolution
@@ -71,7 +71,7 @@ def resolve(app: App, urls: tuple[str, ...], connected_ip: str | None, no_cache:
                 record_resolutions(session, [(case_id, result)])
         incomplete += not result.complete
         if as_json:
-            print_json(result.to_dict())
+            print_json(plain(result))
         else:
             _print_resolution(result)
     if refused == len(urls):
@@ -170,7 +170,7 @@ def contacts_set(
         except ContactError as exc:
             fail(str(exc), exitcodes.DATA_ERROR)
     if as_json:
-        print_json(entry.to_dict())
+        print_json(plain(entry))
     else:
         click.echo(f"{entry.scope} {entry.value}: {_describe_entry(entry)}")
 
@@ -186,7 +186,7 @@ def contacts_list(app: App, as_json: bool) -> None:
         entries = list_contacts(app.store)
     if as_json:
         for entry in entries:
-            print_json(entry.to_dict())
+            print_json(plain(entry))
         return
     if not entries:
         click.echo("The contact book is empty; RDAP's contacts are used as they are.")

@@ -16,8 +16,8 @@ from faces.cli.base import (
     print_json,
 )
 from takedown import exitcodes
-from takedown.cases import get_case, live_case_ids
-from takedown.presenting import iso
+from takedown.cases import case_summary, live_case_ids
+from takedown.plain import iso, plain
 from takedown.vocabulary import NoticeLevel, NoticeStatus
 
 # --- notices ---------------------------------------------------------------------------------------
@@ -129,7 +129,7 @@ def notices_preview(app: App, target: str, level: str, show_html: bool, as_json:
     with errors_as_exit_codes():
         composer = _composer(app)
         with app.store.session() as session:
-            case_ids = [get_case(session, int(target)).id] if target.isdigit() else live_case_ids(session)
+            case_ids = [case_summary(session, int(target)).id] if target.isdigit() else live_case_ids(session)
         plan = composer.drafts(case_ids, level=level, now=app.clock.now())
         drafts, unaddressable = plan.drafts, plan.unaddressable
         if not target.isdigit():
@@ -182,7 +182,7 @@ def notices_list(app: App, status: str | None, limit: int, as_json: bool) -> Non
     from notices.outbox import list_notices
 
     with errors_as_exit_codes():
-        rows = [listing.to_dict() for listing in list_notices(app.store, status=status, limit=limit)]
+        rows = [plain(listing) for listing in list_notices(app.store, status=status, limit=limit)]
     if as_json:
         for row in rows:
             print_json(row)

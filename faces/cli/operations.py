@@ -18,7 +18,7 @@ from faces.cli.base import (
 )
 from takedown import exitcodes
 from takedown.clock import ensure_utc
-from takedown.presenting import iso
+from takedown.plain import iso, plain
 from takedown.store import Store, safe_url
 
 # --- stats -----------------------------------------------------------------------------------------
@@ -47,7 +47,7 @@ def stats(app: App, by: str, chart: str | None, as_json: bool) -> None:
         if chart:
             write_chart(rows, chart, f"Time to removal by {by}")
     if as_json:
-        print_json({"by": by, "groups": [row.to_dict() for row in rows], "already_gone": already_gone})
+        print_json({"by": by, "groups": plain(rows), "already_gone": already_gone})
         return
     click.echo(f"{by:<40} {'removed':>7} {'open':>5} {'median h':>9} {'p90 h':>8} {'<=24h':>6} {'<=7d':>6}")
     for row in rows:
@@ -123,11 +123,11 @@ def run(
             if once:
                 result = run_once(app.settings, app.store, app.clock, stale_after=stale)
                 if as_json:
-                    print_json(result)
+                    print_json(plain(result))
                 else:
                     click.echo(
-                        f"revisited {result['crawl']['revisited']}; notices composed {result['notices']},"
-                        f" delivered {result['delivered']}"
+                        f"revisited {result.crawl['revisited']}; notices composed {result.notices},"
+                        f" delivered {result.delivered}"
                     )
                 return
             cadence = Cadence(crawl_every, notify_every, stale)
@@ -272,7 +272,7 @@ def crawl(
         if claimed and summary.finish_reason == "finished":
             queue.acknowledge(claimed)
     if as_json:
-        print_json(summary.as_dict())
+        print_json(plain(summary))
     else:
         outcomes = ", ".join(f"{name} {count}" for name, count in summary.outcomes.items()) or "nothing due"
         click.echo(f"revisited {summary.revisited}: {outcomes}")

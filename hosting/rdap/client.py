@@ -47,7 +47,7 @@ from hosting.rdap.parse import (
 )
 from takedown.clock import Clock, SystemClock
 from takedown.netpolicy import AddressPolicy
-from takedown.presenting import iso
+from takedown.plain import iso
 
 log = logging.getLogger(__name__)
 

@@ -1,0 +1,144 @@
+"""What the case operations give back: plain, frozen records, never the ORM rows themselves, so a
+face can keep them after the session closes and serialise them with :func:`takedown.plain.plain`
+(the CLI's ``--json`` and the console's JSON API print the same thing)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from takedown.models import Case, Event
+from takedown.states import OPEN_STATES, CaseState
+
+
+@dataclass(frozen=True, slots=True)
+class CaseSummary:
+    """One line of a case list."""
+
+    id: int
+    state: CaseState
+    url: str
+    host: str
+    category: str
+    reference: str | None
+    queued_at: datetime
+
+    @property
+    def is_open(self) -> bool:
+        return self.state in OPEN_STATES
+
+    @classmethod
+    def of(cls, case: Case) -> CaseSummary:
+        return cls(
+            id=case.id,
+            state=CaseState(case.state),
+            url=case.url,
+            host=case.host,
+            category=case.category,
+            reference=case.reference,
+            queued_at=case.queued_at,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class FingerprintView:
+    algorithm: str
+    digest: str
+
+
+@dataclass(frozen=True, slots=True)
+class TimelineEntry:
+    """One event of a case's audit trail."""
+
+    at: datetime
+    actor: str
+    action: str
+    from_state: str | None
+    to_state: str | None
+    detail: dict[str, Any]
+
+    @classmethod
+    def of(cls, event: Event) -> TimelineEntry:
+        return cls(
+            at=event.at,
+            actor=event.actor,
+            action=event.action,
+            from_state=event.from_state,
+            to_state=event.to_state,
+            detail=dict(event.detail or {}),
+        )
+
+    def describe(self) -> str:
+        """The entry as one line for people."""
+        detail = self.detail
+        if self.action == "queued":
+            text = f"queued ({detail.get('category', '')})"
+            if detail.get("reference"):
+                text += f", reference {detail['reference']}"
+            if detail.get("reopens_case"):
+                text += f"; content came back after case {detail['reopens_case']}"
+            return text
+        if self.action == "reopened_as":
+            return f"URL reported again after closing: new case {detail.get('case')}"
+        if self.action == "withdrawn":
+            return f"withdrawn: {detail.get('reason', '')}"
+        moved = f"{self.from_state} -> {self.to_state}" if self.to_state else ""
+        extra = ", ".join(f"{key}={value}" for key, value in sorted(detail.items()))
+        return " ".join(part for part in (self.action, moved, extra and f"({extra})") if part)
+
+
+@dataclass(frozen=True, slots=True)
+class CaseDetail:
+    """A case with its fingerprints, its times and its whole timeline."""
+
+    id: int
+    state: CaseState
+    url: str
+    canonical_url: str
+    dedup_key: str
+    host: str
+    category: str
+    reference: str | None
+    queued_by: str
+    previous_case_id: int | None
+    fingerprints: tuple[FingerprintView, ...]
+    queued_at: datetime
+    first_seen_live_at: datetime | None
+    last_seen_live_at: datetime | None
+    last_checked_at: datetime | None
+    first_notice_at: datetime | None
+    gone_since: datetime | None
+    removed_at: datetime | None
+    closed_at: datetime | None
+    next_check_at: datetime | None
+    next_notice_at: datetime | None
+    timeline: tuple[TimelineEntry, ...]
+
+    @classmethod
+    def of(cls, case: Case) -> CaseDetail:
+        """From a case loaded with its events and fingerprints."""
+        return cls(
+            id=case.id,
+            state=CaseState(case.state),
+            url=case.url,
+            canonical_url=case.canonical_url,
+            dedup_key=case.dedup_key,
+            host=case.host,
+            category=case.category,
+            reference=case.reference,
+            queued_by=case.queued_by,
+            previous_case_id=case.previous_case_id,
+            fingerprints=tuple(FingerprintView(f.algorithm, f.digest) for f in case.fingerprints),
+            queued_at=case.queued_at,
+            first_seen_live_at=case.first_seen_live_at,
+            last_seen_live_at=case.last_seen_live_at,
+            last_checked_at=case.last_checked_at,
+            first_notice_at=case.first_notice_at,
+            gone_since=case.gone_since,
+            removed_at=case.removed_at,
+            closed_at=case.closed_at,
+            next_check_at=case.next_check_at,
+            next_notice_at=case.next_notice_at,
+            timeline=tuple(TimelineEntry.of(event) for event in case.events),
+        )
