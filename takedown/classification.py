@@ -7,10 +7,23 @@ row, ``--classification``, ``TAKEDOWN_CSAM_CLASSIFICATION``) is mapped to it onc
 
 from __future__ import annotations
 
-CLASSIFICATIONS = ("baseline", "A1", "A2", "B1", "B2")
+from enum import StrEnum
 
 
-def canonical_classification(value: str) -> str | None:
+class Classification(StrEnum):
+    BASELINE = "baseline"
+    """Meets the INHOPE/Interpol baseline: illegal everywhere."""
+    A1 = "A1"
+    A2 = "A2"
+    B1 = "B1"
+    B2 = "B2"
+
+
+CLASSIFICATIONS: tuple[str, ...] = tuple(c.value for c in Classification)
+"""The spellings, in order, for choices and messages."""
+
+
+def canonical_classification(value: str) -> Classification | None:
     """``value`` in its canonical spelling, or ``None`` when it is not a classification."""
     wanted = value.strip().lower()
-    return next((known for known in CLASSIFICATIONS if known.lower() == wanted), None)
+    return next((known for known in Classification if known.value.lower() == wanted), None)

@@ -247,7 +247,7 @@ def validate_classification(classification: str | None) -> str | None:
         raise InvalidReport(
             "classification", f"{classification.strip()!r} is not one of {', '.join(CLASSIFICATIONS)}"
         )
-    return known
+    return known.value
 
 
 def validate_reference(reference: str | None) -> str | None:

@@ -170,7 +170,7 @@ def _classification(environ: Mapping[str, str]) -> str:
         raise ConfigurationError(
             f"TAKEDOWN_CSAM_CLASSIFICATION={text!r}: expected one of {', '.join(CLASSIFICATIONS)}"
         )
-    return known
+    return known.value
 
 
 def _flag(environ: Mapping[str, str], name: str) -> bool:
