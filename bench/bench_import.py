@@ -24,7 +24,8 @@ from sqlalchemy import func, select
 from stores import bench_store
 
 from takedown.clock import SystemClock
-from takedown.importer import ImportFormat, import_rows, read_rows
+from takedown.importer import ImportFormat, read_rows
+from takedown.intake import import_rows
 from takedown.models import Case
 from takedown.store import Store
 

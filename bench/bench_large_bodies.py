@@ -25,8 +25,9 @@ from sqlalchemy import select
 from sandbox import Sandbox
 from sandbox.web import Bomb, Serve
 from takedown.clock import SystemClock
-from takedown.intake import Report, queue_batch, validate_report
+from takedown.intake import queue_batch
 from takedown.models import Check
+from takedown.reports import Report, validate_report
 from takedown.settings import sqlite_url
 from takedown.store import Store
 

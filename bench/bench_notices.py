@@ -22,7 +22,8 @@ from notices.outbox import Outbox
 from notices.render import NoticeRenderer
 from sandbox import Network, Sandbox
 from takedown.clock import ManualClock
-from takedown.intake import Report, queue_batch, validate_report
+from takedown.intake import queue_batch
+from takedown.reports import Report, validate_report
 from takedown.revisits import Fetch, record_fetches
 from takedown.settings import Settings, sqlite_url
 from takedown.store import Store

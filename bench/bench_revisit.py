@@ -25,7 +25,8 @@ from urllib.parse import urlsplit
 from sandbox import Sandbox
 from sandbox.web import Serve
 from takedown.clock import SystemClock
-from takedown.intake import Report, queue_batch, validate_report
+from takedown.intake import queue_batch
+from takedown.reports import Report, validate_report
 from takedown.settings import sqlite_url
 from takedown.store import Store
 

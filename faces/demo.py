@@ -24,9 +24,10 @@ from sandbox.scenario import BUNDLED_SCENARIOS
 from schedules.jobs import crawl_job, notify_job
 from takedown.cases import list_cases, withdraw
 from takedown.clock import ManualClock
-from takedown.importer import ImportFormat, ImportSummary, import_rows, read_rows
-from takedown.intake import Report, queue_batch, validate_report
+from takedown.importer import ImportFormat, ImportSummary, read_rows
+from takedown.intake import import_rows, queue_batch
 from takedown.plain import iso
+from takedown.reports import Report, validate_report
 from takedown.revisits import due_cases
 from takedown.settings import Settings, sqlite_url
 from takedown.stats import removal_stats

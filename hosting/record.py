@@ -15,8 +15,8 @@ from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from hosting.resolve import Resolution
-from takedown.intake import dedup_hash
 from takedown.models import Case, Hosting
+from takedown.reports import dedup_hash
 from takedown.states import OPEN_STATES
 from takedown.vocabulary import Role
 

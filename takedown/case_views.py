@@ -6,10 +6,25 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from takedown.models import Case, Event
 from takedown.states import OPEN_STATES, CaseState
+
+if TYPE_CHECKING:  # the records are built from rows, but faces import them without the store
+    from takedown.models import Case, Event
+
+
+@dataclass(frozen=True, slots=True)
+class CaseFilter:
+    """Which cases a list or a count wants. Empty: all of them."""
+
+    states: tuple[CaseState, ...] = ()
+    host: str | None = None
+    """ASCII (punycode) host name, any case."""
+    needs_analyst: bool = False
+    """Only open cases the chase has given up on."""
+    after_id: int = 0
+    """Keyset paging: only cases with a larger id."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,17 +11,19 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVarTuple
 
-from sqlalchemy import ColumnElement, and_, insert, select, update
+from sqlalchemy import ColumnElement, Select, and_, func, insert, select, update
 from sqlalchemy.orm import Session, selectinload
 
-from takedown.case_views import CaseDetail, CaseSummary
+from takedown.case_views import CaseDetail, CaseFilter, CaseSummary
 from takedown.errors import CaseNotFound, InvalidTransition
 from takedown.models import Case, Event
 from takedown.states import CLOSED_STATES, OPEN_STATES, CaseState, can_move
 
 MAX_REASON_LENGTH = 1000
+EVERY_CASE = CaseFilter()
+Ts = TypeVarTuple("Ts")
 
 
 def get_case(session: Session, case_id: int, *, with_history: bool = False) -> Case:
@@ -49,25 +51,24 @@ def case_summary(session: Session, case_id: int) -> CaseSummary:
 _SUMMARY_COLUMNS = (Case.id, Case.state, Case.url, Case.host, Case.category, Case.reference, Case.queued_at)
 
 
+def _filtered(query: Select[*Ts], wanted: CaseFilter) -> Select[*Ts]:
+    query = query.where(Case.id > wanted.after_id)
+    if wanted.needs_analyst:
+        query = query.where(Case.needs_analyst.is_(True), Case.state.in_([s.value for s in OPEN_STATES]))
+    if wanted.states:
+        query = query.where(Case.state.in_([state.value for state in wanted.states]))
+    if wanted.host:
+        query = query.where(Case.host == wanted.host.lower())
+    return query
+
+
 def iter_cases(
-    session: Session,
-    *,
-    states: Sequence[CaseState] = (),
-    host: str | None = None,
-    limit: int | None = 100,
-    after_id: int = 0,
-    needs_analyst: bool = False,
+    session: Session, wanted: CaseFilter = EVERY_CASE, *, limit: int | None = 100
 ) -> Iterator[CaseSummary]:
     """Cases in id order, filtered, as they come from the store: a million rows never sit in
-    memory at once. Page with ``after_id`` (keyset paging stays fast at any depth).
-    ``needs_analyst``: only open cases the chase has given up on."""
-    query = select(*_SUMMARY_COLUMNS).where(Case.id > after_id).order_by(Case.id)
-    if needs_analyst:
-        query = query.where(Case.needs_analyst.is_(True), Case.state.in_([s.value for s in OPEN_STATES]))
-    if states:
-        query = query.where(Case.state.in_([state.value for state in states]))
-    if host:
-        query = query.where(Case.host == host.lower())
+    memory at once (the driver's cursor is read in pages). Page with ``after_id`` (keyset paging
+    stays fast at any depth)."""
+    query = _filtered(select(*_SUMMARY_COLUMNS), wanted).order_by(Case.id)
     if limit is not None:
         query = query.limit(limit)
     for row in session.execute(query.execution_options(yield_per=2000)):
@@ -83,20 +84,15 @@ def iter_cases(
 
 
 def list_cases(
-    session: Session,
-    *,
-    states: Sequence[CaseState] = (),
-    host: str | None = None,
-    limit: int | None = 100,
-    after_id: int = 0,
-    needs_analyst: bool = False,
+    session: Session, wanted: CaseFilter = EVERY_CASE, *, limit: int | None = 100
 ) -> list[CaseSummary]:
     """:func:`iter_cases`, all at once: for pages and small stores."""
-    return list(
-        iter_cases(
-            session, states=states, host=host, limit=limit, after_id=after_id, needs_analyst=needs_analyst
-        )
-    )
+    return list(iter_cases(session, wanted, limit=limit))
+
+
+def count_cases(session: Session, wanted: CaseFilter = EVERY_CASE) -> int:
+    """How many cases match, counted by the store (an index scan, not a million rows read)."""
+    return int(session.scalar(_filtered(select(func.count(Case.id)), wanted)) or 0)
 
 
 def transition(

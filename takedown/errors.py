@@ -35,5 +35,9 @@ class InvalidTransition(TakedownError):
     """The case is in a state that does not allow what was asked."""
 
 
+class ImportFileError(TakedownError):
+    """The file as a whole cannot be read (not one row of it): nothing was imported."""
+
+
 class StoreError(TakedownError):
     """The store cannot be opened or is not at the schema version this code needs."""

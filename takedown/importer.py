@@ -1,9 +1,6 @@
-"""Bulk intake from a file: CSV, JSON Lines, or a plain list of URLs.
-
-Built so that nothing is lost and nothing is done twice: rows are committed in batches, so a crash
-keeps every batch already committed, and importing the same file again opens no second case for a
-URL already open. A bad row is reported with its line number and field, and the rest still go in.
-"""
+"""Reading import files: CSV, JSON Lines, or a plain list of URLs, row by row, each row a report
+or the reason it cannot be one (line number and field). :func:`takedown.intake.import_rows` queues
+them; nothing here touches the store."""
 
 from __future__ import annotations
 
@@ -11,21 +8,16 @@ import csv
 import io
 import json
 import re
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import IO, Any
 
-from sqlalchemy.exc import IntegrityError
-
-from takedown.clock import Clock
-from takedown.errors import InvalidReport, TakedownError
-from takedown.intake import QueueOutcome, Report, ValidReport, queue_batch, validate_report
-from takedown.store import Store
+from takedown.errors import ImportFileError, InvalidReport
+from takedown.reports import QueueOutcome, Report
 
 CSV_COLUMNS = ("url", "category", "reference", "sha256", "md5", "classification")
 _DIGEST_SEPARATORS = re.compile(r"[\s,;]+")
-_CONCURRENT_RETRIES = 5
 _LONE_SURROGATE = re.compile("[\udc80-\udcff]")
 
 
@@ -46,10 +38,6 @@ class ImportFormat(StrEnum):
         raise ImportFileError(
             f"cannot tell the format of '{filename}' from its name; pass --format csv, jsonl or lines"
         )
-
-
-class ImportFileError(TakedownError):
-    """The file as a whole cannot be read (not one row of it): nothing was imported."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -227,56 +215,3 @@ def _json_digests(data: dict[str, Any], name: str) -> tuple[str, ...]:
     if isinstance(value, list) and all(isinstance(item, str) for item in value):
         return tuple(value)
     raise InvalidReport(name, "must be a string or a list of strings")
-
-
-def import_rows(
-    store: Store,
-    rows: Iterable[Row],
-    *,
-    actor: str,
-    clock: Clock,
-    batch_size: int = 1000,
-    on_progress: Callable[[int], None] | None = None,
-) -> ImportSummary:
-    """Validate and queue ``rows``, committing every ``batch_size`` rows."""
-    summary = ImportSummary()
-    batch: list[tuple[int, ValidReport]] = []
-    rows_since_progress = 0
-    for row in rows:
-        rows_since_progress += 1
-        if row.error is None and row.report is not None:
-            try:
-                batch.append((row.line, validate_report(row.report)))
-            except InvalidReport as exc:
-                summary.errors.append(RowError(row.line, exc.field, exc.message))
-        elif row.error is not None:
-            summary.errors.append(RowError(row.line, row.error.field, row.error.message))
-        if len(batch) >= batch_size:
-            _commit_batch(store, batch, summary, actor=actor, clock=clock)
-            batch = []
-            if on_progress:
-                on_progress(rows_since_progress)
-                rows_since_progress = 0
-    if batch:
-        _commit_batch(store, batch, summary, actor=actor, clock=clock)
-    if on_progress and rows_since_progress:
-        on_progress(rows_since_progress)
-    return summary
-
-
-def _commit_batch(
-    store: Store, batch: list[tuple[int, ValidReport]], summary: ImportSummary, *, actor: str, clock: Clock
-) -> None:
-    reports = [report for _line, report in batch]
-    for attempt in range(_CONCURRENT_RETRIES):
-        try:
-            with store.session() as session:
-                results = queue_batch(session, reports, actor=actor, now=clock.now())
-            break
-        except IntegrityError:
-            # Another importer opened one of these URLs between our read and our write; the
-            # transaction was rolled back whole, and on the next try that URL reads as open.
-            if attempt == _CONCURRENT_RETRIES - 1:
-                raise
-    for result in results:
-        summary.counts[result.outcome.value] += 1

@@ -11,11 +11,13 @@ import pytest
 
 from sandbox import Sandbox, Scenario
 from schedules.jobs import crawl_job, notify_job
+from takedown.case_views import CaseFilter
 from takedown.cases import list_cases
 from takedown.clock import ManualClock
-from takedown.intake import Report, queue_batch, validate_report
+from takedown.intake import queue_batch
 from takedown.models import Case, Event, Notice
 from takedown.policy import ChasePolicy
+from takedown.reports import Report, validate_report
 from takedown.settings import Settings
 from takedown.stats import removal_stats
 from takedown.store import Store
@@ -204,7 +206,7 @@ def test_weeks_of_chasing_close_every_case_the_policy_can_and_flag_the_rest(
         assert session.query(Notice).filter(Notice.status != "sent").count() == 0
         assert session.query(Event).filter_by(case_id=ids["never"], action="needs_analyst").count() == 1
         by_country = {row.group: row for row in removal_stats(session, "country")}
-        assert [case.id for case in list_cases(session, needs_analyst=True)] == [ids["never"]]
+        assert [case.id for case in list_cases(session, CaseFilter(needs_analyst=True))] == [ids["never"]]
     assert by_country["NL"].removed == 1 and by_country["NL"].median_hours == 48.0
     assert by_country["NL"].within_24h == 0.0 and by_country["NL"].within_7d == 1.0
     assert by_country["MU"].removed == 0 and by_country["MU"].still_open == 1

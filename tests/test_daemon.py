@@ -19,8 +19,9 @@ from sandbox.web import Stall
 from schedules.lock import LOCK_NAME, LockLost, SchedulerAlreadyRunning, StoreLock
 from takedown import exitcodes
 from takedown.clock import ManualClock, SystemClock
-from takedown.intake import Report, queue_batch, validate_report
+from takedown.intake import queue_batch
 from takedown.models import Notice, SchedulerLock
+from takedown.reports import Report, validate_report
 from takedown.revisits import Fetch, record_fetches
 from takedown.settings import sqlite_url
 from takedown.store import Store

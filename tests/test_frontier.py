@@ -18,8 +18,9 @@ import pytest
 from crawler.frontier import RedisFrontier
 from sandbox import Sandbox
 from takedown.clock import SystemClock
-from takedown.intake import Report, queue_batch, validate_report
+from takedown.intake import queue_batch
 from takedown.models import Check
+from takedown.reports import Report, validate_report
 from takedown.settings import sqlite_url
 from takedown.store import Store
 

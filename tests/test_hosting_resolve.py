@@ -18,8 +18,9 @@ from hosting.resolve import HostingResolver
 from sandbox import Autnum, Network, Registration, Sandbox
 from takedown import exitcodes
 from takedown.clock import ManualClock
-from takedown.intake import Report, queue_batch, validate_report
+from takedown.intake import queue_batch
 from takedown.models import Hosting
+from takedown.reports import Report, validate_report
 from takedown.revisits import Fetch, record_fetches
 from takedown.settings import Settings
 from takedown.store import Store

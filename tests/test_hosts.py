@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from takedown.canonical import canonical_parts
 from takedown.errors import InvalidReport
 from takedown.hosts import InvalidHost, browser_host, ends_in_a_number, fetchable_url
-from takedown.intake import Report, validate_report
+from takedown.reports import Report, validate_report
 
 addresses = st.integers(min_value=0, max_value=2**32 - 1)
 

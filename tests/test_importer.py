@@ -11,9 +11,11 @@ import pytest
 from sqlalchemy import func, select
 
 from takedown.clock import ManualClock
-from takedown.importer import ImportFileError, ImportFormat, Row, import_rows, read_rows
-from takedown.intake import Report
+from takedown.errors import ImportFileError
+from takedown.importer import ImportFormat, Row, read_rows
+from takedown.intake import import_rows
 from takedown.models import Case, Event, Fingerprint
+from takedown.reports import Report
 from takedown.store import Store
 
 SHA_A, SHA_B = "a" * 64, "b" * 64

@@ -7,8 +7,9 @@ from sqlalchemy import select
 
 from takedown.cases import get_case, transition, withdraw
 from takedown.errors import InvalidReport
-from takedown.intake import QueueOutcome, Report, queue_batch, validate_report
+from takedown.intake import QueueOutcome, queue_batch
 from takedown.models import Event
+from takedown.reports import Report, validate_report
 from takedown.states import CaseState
 from takedown.store import Store
 

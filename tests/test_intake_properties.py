@@ -8,9 +8,9 @@ import json
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from takedown.errors import InvalidReport
-from takedown.importer import ImportFileError, ImportFormat, read_rows
-from takedown.intake import Report, validate_report
+from takedown.errors import ImportFileError, InvalidReport
+from takedown.importer import ImportFormat, read_rows
+from takedown.reports import Report, validate_report
 
 hostile_text = st.one_of(
     st.text(),

@@ -22,9 +22,10 @@ from sandbox import Sandbox
 from schedules.chase import notice_round
 from schedules.jobs import notify_job
 from takedown.clock import ManualClock
-from takedown.intake import Report, queue_batch, validate_report
+from takedown.intake import queue_batch
 from takedown.models import Case, Event, Notice, NoticeCase
 from takedown.policy import ChasePolicy
+from takedown.reports import Report, validate_report
 from takedown.revisits import Fetch, record_fetches
 from takedown.settings import Settings, sqlite_url
 from takedown.store import Store

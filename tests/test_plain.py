@@ -16,11 +16,12 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from faces.cli import App, cli
-from takedown.case_views import CaseDetail, CaseSummary
-from takedown.cases import iter_cases, list_cases, show_case, withdraw
+from takedown.case_views import CaseDetail, CaseFilter, CaseSummary
+from takedown.cases import count_cases, iter_cases, list_cases, show_case, withdraw
 from takedown.clock import ManualClock
-from takedown.intake import Report, queue_batch, validate_report
+from takedown.intake import queue_batch
 from takedown.plain import iso, plain
+from takedown.reports import Report, validate_report
 from takedown.settings import Settings
 from takedown.states import CaseState
 from takedown.store import Store
@@ -103,9 +104,11 @@ def test_listing_streams_and_filters_in_the_store(store: Store, clock: ManualClo
     ids = _queue(store, clock, *(f"http://a.test/{n}" for n in range(7)))
     with store.session() as session:
         withdraw(session, ids[3], reason="r", actor="analyst:t", now=clock.now())
-        cases = iter_cases(session, states=[CaseState.QUEUED], after_id=ids[1], limit=3)
+        cases = iter_cases(session, CaseFilter(states=(CaseState.QUEUED,), after_id=ids[1]), limit=3)
         assert not isinstance(cases, list)
         assert [case.id for case in cases] == [ids[2], ids[4], ids[5]]
+        assert count_cases(session, CaseFilter(states=(CaseState.QUEUED,), after_id=ids[1])) == 4
+        assert count_cases(session) == 7
 
 
 def _times(value: Any) -> list[str]:

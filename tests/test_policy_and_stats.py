@@ -12,9 +12,10 @@ from click.testing import CliRunner
 from faces.cli import App, cli
 from takedown.clock import ManualClock
 from takedown.errors import ConfigurationError
-from takedown.intake import Report, queue_batch, validate_report
+from takedown.intake import queue_batch
 from takedown.models import Case, Hosting
 from takedown.policy import ChasePolicy
+from takedown.reports import Report, validate_report
 from takedown.revisits import Fetch, record_fetches
 from takedown.settings import Settings
 from takedown.stats import removal_stats

@@ -36,8 +36,9 @@ from sandbox.web import (
 )
 from takedown.cases import get_case, withdraw
 from takedown.clock import ManualClock
-from takedown.intake import Report, queue_batch, validate_report
+from takedown.intake import queue_batch
 from takedown.models import Check
+from takedown.reports import Report, validate_report
 from takedown.store import Store
 from tests.conftest import SANDBOX_HOSTS
 

@@ -14,8 +14,9 @@ from sqlalchemy import select, text
 from sqlalchemy.exc import IntegrityError, StatementError
 
 from takedown.errors import StoreError
-from takedown.intake import Report, queue_batch, validate_report
+from takedown.intake import queue_batch
 from takedown.models import Base, Case
+from takedown.reports import Report, validate_report
 from takedown.settings import sqlite_url
 from takedown.store import Store, head_revision
 

@@ -14,7 +14,8 @@ from notices.compose import Composer
 from notices.render import NoticeRenderer
 from sandbox import Autnum, Network, Registration
 from takedown.clock import ManualClock
-from takedown.intake import Report, queue_batch, validate_report
+from takedown.intake import queue_batch
+from takedown.reports import Report, validate_report
 from takedown.revisits import Fetch, record_fetches
 from takedown.settings import Settings
 from takedown.store import Store

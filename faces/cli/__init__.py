@@ -7,10 +7,8 @@ errors go to stderr. Exit codes are in :mod:`takedown.exitcodes`.
 
 from __future__ import annotations
 
-from sqlalchemy.exc import DBAPIError
-
 from faces.cli import cases, hosting, notices, operations, sandbox  # noqa: F401 - they register commands
-from faces.cli.base import App, cli, store_lost
+from faces.cli.base import App, cli, is_store_failure, store_lost
 
 __all__ = ["App", "cli", "main"]
 
@@ -19,5 +17,7 @@ def main() -> None:
     """Entry point of the ``takedown`` console script."""
     try:
         cli(prog_name="takedown")
-    except DBAPIError as exc:  # outside a command's own handling: still one line, not a traceback
-        store_lost(exc)
+    except Exception as exc:  # outside a command's own handling: still one line, not a traceback
+        if is_store_failure(exc):
+            store_lost(exc)
+        raise

@@ -7,14 +7,13 @@ from __future__ import annotations
 import json
 import logging
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
-from sqlalchemy.exc import DBAPIError
 
 from takedown import __version__, exitcodes
 from takedown.clock import Clock, SystemClock
@@ -22,14 +21,16 @@ from takedown.durations import parse_duration
 from takedown.errors import (
     CaseNotFound,
     ConfigurationError,
+    ImportFileError,
     InvalidReport,
     InvalidTransition,
     StoreError,
     TakedownError,
 )
-from takedown.importer import ImportFileError
 from takedown.settings import Settings
-from takedown.store import Store, describe_failure
+
+if TYPE_CHECKING:
+    from takedown.store import Store
 
 log = logging.getLogger("takedown")
 
@@ -45,6 +46,8 @@ class App:
     @property
     def store(self) -> Store:
         if self._store is None:
+            from takedown.store import Store  # SQLAlchemy and Alembic: only for commands that use it
+
             self._store = Store.open(self.settings.database_url)
         return self._store
 
@@ -69,14 +72,31 @@ def errors_as_exit_codes() -> Iterator[None]:
         fail(str(exc), exitcodes.USAGE)
     except (StoreError, TakedownError) as exc:
         fail(str(exc), exitcodes.FAILURE)
-    except DBAPIError as exc:
-        store_lost(exc)
+    except Exception as exc:
+        if is_store_failure(exc):
+            store_lost(exc)
+        raise
 
 
-def store_lost(exc: DBAPIError) -> NoReturn:
+def is_store_failure(exc: BaseException) -> bool:
+    """The database driver failed (SQLAlchemy's ``DBAPIError``). Asked without importing
+    SQLAlchemy: a command that never opened the store cannot have one."""
+    if "sqlalchemy" not in sys.modules:
+        return False
+    from sqlalchemy.exc import DBAPIError
+
+    return isinstance(exc, DBAPIError)
+
+
+def store_lost(exc: Exception) -> NoReturn:
     """The database failed under a command (gone away, disk full, locked for too long): one line
     saying so, exit 1; the traceback only with -v."""
+    from sqlalchemy.exc import DBAPIError
+
+    from takedown.store import describe_failure
+
     log.info("the store failed", exc_info=exc)
+    assert isinstance(exc, DBAPIError)
     fail(f"{describe_failure(exc)} (run with -v for the details)", exitcodes.FAILURE)
 
 
@@ -85,7 +105,21 @@ def print_json(data: Any) -> None:
     one result prints one object; a command that lists or follows things (queue list, notices list,
     contacts list, resolve and url canonicalize of several URLs, run) prints one object a line (JSON
     Lines), so a million rows stream and ``jq`` reads both alike. Times are ISO 8601 UTC with a Z."""
-    click.echo(json.dumps(data, ensure_ascii=False, sort_keys=False))
+    click.echo(json_line(data))
+
+
+def json_line(data: Any) -> str:
+    return json.dumps(data, ensure_ascii=False, sort_keys=False)
+
+
+def write_lines(lines: Iterable[str]) -> None:
+    """Lines to stdout as they come, without a flush after each (``click.echo`` flushes every
+    line, which is most of the time of a million-line listing); flushed at the end."""
+    out = sys.stdout
+    for line in lines:
+        out.write(line)
+        out.write("\n")
+    out.flush()
 
 
 def json_option(function: Callable[..., Any]) -> Callable[..., Any]:

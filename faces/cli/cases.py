@@ -5,28 +5,31 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from itertools import islice
 from typing import Any
 
 import click
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from faces.cli.base import (
     App,
     cli,
     errors_as_exit_codes,
+    json_line,
     json_option,
     print_json,
+    write_lines,
 )
 from takedown import exitcodes
 from takedown.canonical import CanonicalizationError, canonical_parts
-from takedown.case_views import CaseSummary
-from takedown.cases import iter_cases, show_case, withdraw
+from takedown.case_views import CaseFilter, CaseSummary
 from takedown.classification import CLASSIFICATIONS
-from takedown.importer import ImportFormat, ImportSummary, import_rows, read_rows
-from takedown.intake import CATEGORIES, DEFAULT_CATEGORY, Report, queue_batch, validate_report
+from takedown.importer import ImportFormat, ImportSummary, read_rows
 from takedown.plain import iso, plain
+from takedown.reports import CATEGORIES, DEFAULT_CATEGORY, Report, validate_report
 from takedown.states import CaseState
+
+# Commands import the store's side of the core (SQLAlchemy, Alembic, the models) inside their
+# function bodies: `takedown --help` and `url canonicalize` never load it (tests/test_cli_startup.py).
 
 # --- queue -----------------------------------------------------------------------------------------
 
@@ -73,6 +76,8 @@ def queue_add(
 
     Exit status: 0 queued or already open; 65 the URL or a field was refused.
     """
+    from takedown.intake import queue_batch
+
     with errors_as_exit_codes():
         valid = validate_report(
             Report(
@@ -127,6 +132,8 @@ def queue_import(
 
     Exit status: 0 all rows accepted; 3 some refused; 65 all refused; 2 the file cannot be read.
     """
+    from takedown.intake import import_rows
+
     with errors_as_exit_codes():
         name = getattr(file, "name", "<stdin>")
         chosen = ImportFormat(file_format) if file_format else ImportFormat.guess(name)
@@ -162,6 +169,9 @@ def _progress(total: int | None, *, enabled: bool) -> Iterator[Callable[[int], N
     if not enabled:
         yield None
         return
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
     progress = Progress(
         TextColumn("importing"),
         BarColumn(),
@@ -204,6 +214,9 @@ def _report_import(summary: ImportSummary, as_json: bool) -> None:
 @click.option(
     "--after", "after_id", type=click.IntRange(0), default=0, help="Start after this case id (paging)."
 )
+@click.option(
+    "--count", "count_only", is_flag=True, help="Print how many cases match (--limit aside), not the cases."
+)
 @json_option
 @click.pass_obj
 def queue_list(
@@ -213,39 +226,48 @@ def queue_list(
     needs_analyst: bool,
     limit: int,
     after_id: int,
+    count_only: bool,
     as_json: bool,
 ) -> None:
-    """List cases, oldest first."""
+    """List cases, oldest first, as they come from the store (a million stream in flat memory)."""
+    from takedown.cases import count_cases, iter_cases
+
+    wanted = CaseFilter(
+        states=tuple(CaseState(s) for s in states), host=host, needs_analyst=needs_analyst, after_id=after_id
+    )
     with errors_as_exit_codes(), app.store.session() as session:
-        cases = iter_cases(
-            session,
-            states=[CaseState(s) for s in states],
-            host=host,
-            limit=limit,
-            after_id=after_id,
-            needs_analyst=needs_analyst,
-        )
-        if as_json:  # a list: one object a line (JSON Lines), as every listing prints, as it comes
-            for case in cases:
-                print_json(plain(case))
+        if count_only:
+            count = count_cases(session, wanted)
+            print_json({"count": count}) if as_json else click.echo(count)
             return
-        _print_case_table(list(cases))
+        cases = iter_cases(session, wanted, limit=limit)
+        if as_json:  # a list: one object a line (JSON Lines), as every listing prints, as it comes
+            write_lines(json_line(plain(case)) for case in cases)
+            return
+        _print_case_table(cases)
 
 
-def _print_case_table(rows: list[CaseSummary]) -> None:
-    if not rows:
+TABLE_WIDTHS_FROM = 1000
+"""Rows read before the table's header is printed: the reference column is as wide as the widest of
+them (all of them, for lists this long or shorter); later rows keep that width."""
+
+
+def _print_case_table(cases: Iterator[CaseSummary]) -> None:
+    first = list(islice(cases, TABLE_WIDTHS_FROM))
+    if not first:
         click.echo("no cases")
         return
     # Plain aligned columns, URL last and never truncated: people read it, and so do awk and cut.
-    reference_width = max([len("reference")] + [len(row.reference or "-") for row in rows])
+    reference_width = max([len("reference")] + [len(row.reference or "-") for row in first])
     click.echo(
         f"{'id':>7}  {'state':<11}  {'queued':<20}  {'category':<13}  {'reference':<{reference_width}}  url"
     )
-    for row in rows:
-        click.echo(
-            f"{row.id:>7}  {row.state.value:<11}  {iso(row.queued_at):<20}  {row.category:<13}  "
-            f"{row.reference or '-':<{reference_width}}  {row.url}"
-        )
+    write_lines(
+        f"{row.id:>7}  {row.state.value:<11}  {iso(row.queued_at):<20}  {row.category:<13}  "
+        f"{row.reference or '-':<{reference_width}}  {row.url}"
+        for rows in (first, cases)
+        for row in rows
+    )
 
 
 # --- case ------------------------------------------------------------------------------------------
@@ -265,6 +287,8 @@ def case_show(app: App, case_id: int, as_json: bool) -> None:
 
     Exit status: 0 shown; 4 no such case.
     """
+    from takedown.cases import show_case
+
     with errors_as_exit_codes(), app.store.session() as session:
         detail = show_case(session, case_id)
     if as_json:
@@ -296,6 +320,8 @@ def case_withdraw(app: App, case_id: int, reason: str, as_json: bool) -> None:
 
     Exit status: 0 withdrawn; 4 no such case; 5 the case is already closed.
     """
+    from takedown.cases import withdraw
+
     with errors_as_exit_codes(), app.store.session() as session:
         summary = withdraw(session, case_id, reason=reason, actor=app.settings.actor, now=app.clock.now())
     if as_json:

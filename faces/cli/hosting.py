@@ -47,7 +47,7 @@ def resolve(app: App, urls: tuple[str, ...], connected_ip: str | None, no_cache:
     from hosting.factory import resolver_from_settings
     from hosting.record import open_case_for, record_resolutions
     from takedown.canonical import canonical_parts
-    from takedown.intake import validate_url
+    from takedown.reports import validate_url
 
     with errors_as_exit_codes():
         resolver = resolver_from_settings(

@@ -16,7 +16,6 @@ from faces.cli.base import (
     print_json,
 )
 from takedown import exitcodes
-from takedown.cases import case_summary, live_case_ids
 from takedown.plain import iso, plain
 from takedown.vocabulary import NoticeLevel, NoticeStatus
 
@@ -125,6 +124,8 @@ def notices_preview(app: App, target: str, level: str, show_html: bool, as_json:
     """
     import email
     import email.policy
+
+    from takedown.cases import case_summary, live_case_ids
 
     with errors_as_exit_codes():
         composer = _composer(app)

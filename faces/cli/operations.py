@@ -19,7 +19,6 @@ from faces.cli.base import (
 from takedown import exitcodes
 from takedown.clock import ensure_utc
 from takedown.plain import iso, plain
-from takedown.store import Store, safe_url
 
 # --- stats -----------------------------------------------------------------------------------------
 
@@ -313,6 +312,8 @@ def db() -> None:
 @click.pass_obj
 def db_upgrade(app: App, as_json: bool) -> None:
     """Bring the store's schema up to date (every command also does this on first use)."""
+    from takedown.store import safe_url
+
     with errors_as_exit_codes():
         store = app.store
         info = {"database": safe_url(store.engine), "revision": store.current_revision()}
@@ -327,7 +328,7 @@ def db_upgrade(app: App, as_json: bool) -> None:
 @click.pass_obj
 def db_status(app: App, as_json: bool) -> None:
     """Say where the store is and which schema revision it has."""
-    from takedown.store import head_revision
+    from takedown.store import Store, head_revision, safe_url
 
     with errors_as_exit_codes():
         store = app._store or Store.open(app.settings.database_url, upgrade=False)

@@ -1,0 +1,170 @@
+"""Benchmark: the interactive commands on a store of a million cases.
+
+Run by hand; prints figures, asserts nothing about speed:
+
+    .venv/bin/python bench/bench_million.py --store /tmp/million.db      # builds it once, then reuses it
+    .venv/bin/python bench/bench_million.py --database-url postgresql://postgres@127.0.0.1:5432/test
+
+The store is filled through the importer (``queue import``'s code; its rate is printed), then shaped
+like a store that has been chasing for a while: half the cases live, a fifth removed, the rest gone,
+unreachable or queued, and 800,000 hosting resolutions over 2,000 networks in 60 countries. Each
+command then runs as a child process, as a user would run it, and prints its wall time and peak
+resident memory. With ``--store`` (SQLite) the store is kept and reused by the next run; a PostgreSQL
+store lives in a schema of its own, dropped at the end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from datetime import timedelta
+from pathlib import Path
+
+from bench_import import timed_import, write_reports
+from sqlalchemy import bindparam, func, select, text
+from stores import bench_store
+
+from takedown.models import Case
+from takedown.settings import sqlite_url
+from takedown.store import Store
+
+TAKEDOWN = str(Path(sys.executable).with_name("takedown"))
+
+COMMANDS: list[tuple[str, list[str]]] = [
+    ("--help", ["--help"]),
+    ("url canonicalize", ["url", "canonicalize", "HTTP://Example.TEST:80/a/../b?x#y"]),
+    ("queue list (first 100)", ["queue", "list"]),
+    ("queue list --state live --limit 100", ["queue", "list", "--state", "live", "--limit", "100"]),
+    ("case show", ["case", "show", "5000"]),
+    ("queue list --count", ["queue", "list", "--count"]),
+    ("queue list --state live --count", ["queue", "list", "--state", "live", "--count"]),
+    ("stats", ["stats"]),
+    ("stats --by country --json", ["stats", "--by", "country", "--json"]),
+    ("queue list --limit 1000000 --json", ["queue", "list", "--limit", "1000000", "--json"]),
+    ("queue list --limit 1000000", ["queue", "list", "--limit", "1000000"]),
+]
+
+
+def shape(store: Store) -> None:
+    """States, sightings, removals and hosting rows, in a few set-based statements."""
+    with store.session() as session:
+        session.execute(
+            text(
+                """
+                UPDATE "case" SET
+                  state = CASE id % 10 WHEN 0 THEN 'live' WHEN 1 THEN 'live' WHEN 2 THEN 'live'
+                    WHEN 3 THEN 'live' WHEN 4 THEN 'live' WHEN 5 THEN 'removed' WHEN 6 THEN 'removed'
+                    WHEN 7 THEN 'gone' WHEN 8 THEN 'unreachable' ELSE 'queued' END,
+                  first_seen_live_at = CASE WHEN id % 10 < 8 THEN queued_at END,
+                  last_seen_live_at = CASE WHEN id % 10 < 8 THEN queued_at END
+                """
+            )
+        )
+        # removed (id % 10 in 5, 6): took (id % 700) hours; the clock column is set from Python
+        # below, so the statement stays the same on both backends
+    with store.session() as session:
+        removed = session.execute(
+            select(Case.id, Case.first_seen_live_at).where(Case.state == "removed")
+        ).all()
+        table = Case.__table__
+        session.execute(
+            table.update()
+            .where(table.c.id == bindparam("b_id"))
+            .values(removed_at=bindparam("b_removed"), closed_at=bindparam("b_removed")),
+            [
+                {"b_id": case_id, "b_removed": seen + timedelta(hours=case_id % 700)}
+                for case_id, seen in removed
+            ],
+        )
+    with store.session() as session:
+        session.execute(
+            text(
+                """
+                INSERT INTO hosting (case_id, hostname, asn, network, organisation, country, resolved_at)
+                SELECT id, host, 64000 + id % 2000,
+                       '10.' || CAST(id % 2000 / 250 AS TEXT) || '.' || CAST(id % 250 AS TEXT) || '.0/24',
+                       'Hosting ' || CAST(id % 2000 AS TEXT),
+                       CASE id % 60 WHEN 0 THEN 'NL' WHEN 1 THEN 'US' WHEN 2 THEN 'DE'
+                         ELSE 'C' || CAST(id % 60 % 10 AS TEXT) END,
+                       queued_at
+                FROM "case" WHERE id % 5 <> 4
+                """
+            )
+        )
+
+
+def run(command: list[str], env: dict[str, str]) -> tuple[float, float, int]:
+    """Wall seconds, peak RSS in MiB, and bytes written to stdout.
+
+    ``posix_spawn``, not ``subprocess``: a forked child starts as a copy of this process (a few
+    hundred MiB after building the store) and its peak RSS would count that copy."""
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        actions = [(os.POSIX_SPAWN_DUP2, out.fileno(), 1), (os.POSIX_SPAWN_DUP2, err.fileno(), 2)]
+        started = time.perf_counter()
+        pid = os.posix_spawn(TAKEDOWN, [TAKEDOWN, *command], env, file_actions=actions)
+        _, status, usage = os.wait4(pid, 0)
+        elapsed = time.perf_counter() - started
+        written = out.seek(0, os.SEEK_END)
+        err.seek(0)
+        error = err.read().decode(errors="replace")
+    code = os.waitstatus_to_exitcode(status)
+    if code != 0:
+        print(f"   ! {' '.join(command)} exited {code}: {error.strip()[-300:]}")
+    return elapsed, usage.ru_maxrss / 1024, written
+
+
+def measure(store: Store, url: str, backend: str, repeat: int) -> None:
+    with store.session() as session:
+        cases = session.scalar(select(func.count()).select_from(Case)) or 0
+    print(f"backend {backend}, {cases:,} cases")
+    env = {**os.environ, "TAKEDOWN_DATABASE_URL": url}
+    for name, command in COMMANDS:
+        runs = [run(command, env) for _ in range(repeat)]
+        best = min(runs)
+        print(
+            f"{name:<40} {best[0]:7.2f} s  {max(r[1] for r in runs):7.0f} MiB  {best[2] / 1e6:8.1f} MB out",
+            flush=True,
+        )
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--cases", type=int, default=1_000_000)
+    parser.add_argument("--store", type=Path, help="a SQLite file to build once and reuse")
+    parser.add_argument("--database-url", help="PostgreSQL (a schema of its own, dropped afterwards)")
+    parser.add_argument("--repeat", type=int, default=2, help="runs per command; the best is shown")
+    args = parser.parse_args()
+
+    if args.store and args.store.exists():
+        store = Store.open(sqlite_url(args.store))
+        measure(store, sqlite_url(args.store), "sqlite (reused)", args.repeat)
+        return 0
+    with tempfile.TemporaryDirectory(prefix="takedown-bench-") as tmp:
+        reports = Path(tmp) / "reports.csv"
+        write_reports(reports, args.cases)
+        if args.store:
+            store = Store.open(sqlite_url(args.store))
+            build(store, reports, args.cases)
+            measure(store, sqlite_url(args.store), "sqlite", args.repeat)
+            return 0
+        with bench_store(args.database_url) as (store, backend):
+            build(store, reports, args.cases)
+            measure(store, store.engine.url.render_as_string(hide_password=False), backend, args.repeat)
+    return 0
+
+
+def build(store: Store, reports: Path, cases: int) -> None:
+    seconds, counts = timed_import(store, reports, 5000)
+    print(f"import {cases:,} rows: {seconds:.1f} s, {cases / seconds:,.0f} rows/s {counts}")
+    started = time.perf_counter()
+    shape(store)
+    print(f"shaped in {time.perf_counter() - started:.1f} s")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,79 @@
+"""A command imports what it uses: ``takedown --help`` and ``url canonicalize`` answer without
+loading the store's stack (SQLAlchemy, Alembic), the crawler, the renderer or the progress bars,
+which is most of half a second on every invocation. (Timing lives in bench/bench_million.py.)"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+HEAVY = ("sqlalchemy", "alembic", "scrapy", "twisted", "jinja2", "rich", "dns", "xarf")
+
+PROBE = """
+import json, sys
+from faces.cli import main
+args, watched = json.loads(sys.argv[1]), set(json.loads(sys.argv[2]))
+sys.argv = ["takedown", *args]
+try:
+    main()
+except SystemExit as done:
+    code = done.code or 0
+heavy = sorted({name.split(".")[0] for name in sys.modules} & watched)
+sys.stderr.write(json.dumps({"code": code, "heavy": heavy}) + "\\n")
+"""
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--help"],
+        ["queue", "--help"],
+        ["url", "canonicalize", "HTTP://Example.TEST:80/a/../b"],
+        ["notices", "send", "--help"],
+        ["crawl", "--help"],
+    ],
+)
+def test_light_commands_do_not_load_the_heavy_stack(args: list[str], tmp_path: Path) -> None:
+    probe = subprocess.run(
+        [sys.executable, "-c", PROBE, json.dumps(args), json.dumps(HEAVY)],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "TAKEDOWN_HOME": str(tmp_path)},
+        timeout=60,
+    )
+    report = json.loads(probe.stderr.strip().splitlines()[-1])
+    assert report == {"code": 0, "heavy": []}, probe.stderr
+    assert probe.stdout
+
+
+def test_a_listing_cut_short_by_its_reader_ends_quietly(tmp_path: Path) -> None:
+    env = {**os.environ, "TAKEDOWN_HOME": str(tmp_path), "TAKEDOWN_ACTOR": "analyst:t"}
+    takedown = [sys.executable, "-m", "faces.cli"]
+    urls = "".join(f"http://a.test/{n}\n" for n in range(3000))
+    queued = subprocess.run(
+        [*takedown, "queue", "import", "-", "--format", "lines", "-q"],
+        input=urls,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+    assert queued.returncode == 0, queued.stderr
+    listing = subprocess.Popen(
+        [*takedown, "queue", "list", "--limit", "3000", "--json"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+    )
+    assert listing.stdout is not None and listing.stderr is not None
+    first = json.loads(listing.stdout.readline())
+    listing.stdout.close()  # as `| head -1` does
+    # click's convention for a closed pipe: exit 1, quietly (no BrokenPipeError traceback)
+    assert listing.wait(timeout=60) == 1
+    assert listing.stderr.read() == b""
+    assert first["url"] == "http://a.test/0"
