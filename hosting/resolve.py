@@ -33,6 +33,7 @@ from hosting.rdap.client import RDAPClient
 from hosting.rdap.parse import AutnumRecord, DomainRecord, NetworkRecord
 from takedown.clock import Clock, SystemClock
 from takedown.hosts import InvalidHost, browser_host
+from takedown.plain import iso, plain
 from takedown.vocabulary import Role
 
 if TYPE_CHECKING:
@@ -148,7 +149,7 @@ class Resolution:
         return {
             "url": self.url,
             "hostname": self.hostname,
-            "resolved_at": self.resolved_at,
+            "resolved_at": iso(self.resolved_at),
             "registered_domain": self.registered_domain,
             "country": self.country,
             "addresses": list(self.addresses),
@@ -168,8 +169,8 @@ class Resolution:
             "cdn": None if self.cdn is None else {"name": self.cdn.cdn.name, "evidence": self.cdn.evidence},
             "domain": self.domain.to_dict() if self.domain else None,
             "upstreams": [u.to_dict() for u in self.upstreams],
-            "parties": self.parties,
-            "problems": self.problems,
+            "parties": plain(self.parties),
+            "problems": plain(self.problems),
             "complete": self.complete,
         }
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from takedown.plain import iso
 from takedown.states import OPEN_STATES, CaseState
 
 if TYPE_CHECKING:  # the records are built from rows, but faces import them without the store
@@ -42,6 +43,19 @@ class CaseSummary:
     @property
     def is_open(self) -> bool:
         return self.state in OPEN_STATES
+
+    def __plain__(self) -> dict[str, Any]:
+        """What :func:`takedown.plain.plain` would make of the fields, written out: listings
+        serialise a million of these, and this is twice as fast as the generic walk."""
+        return {
+            "id": self.id,
+            "state": self.state.value,
+            "url": self.url,
+            "host": self.host,
+            "category": self.category,
+            "reference": self.reference,
+            "queued_at": iso(self.queued_at),
+        }
 
     @classmethod
     def of(cls, case: Case) -> CaseSummary:

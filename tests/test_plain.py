@@ -147,3 +147,18 @@ def test_every_json_face_writes_times_the_same_way(
     assert len(times) >= 5  # queued_at in each case's view, the timeline's, the contact's updated_at
     assert all(ONE_FORMAT.match(text) for text in times), times
     assert "2026-11-30T03:52:12Z" in times
+
+
+def test_a_record_that_writes_its_own_json_says_what_the_generic_walk_would() -> None:
+    summary = CaseSummary(
+        7,
+        CaseState.LIVE,
+        "http://a.test/x",
+        "a.test",
+        "csam",
+        None,
+        datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC),
+    )
+    shaped = plain(summary)
+    walked = {name: plain(getattr(summary, name)) for name in CaseSummary.__dataclass_fields__}
+    assert shaped == walked and list(shaped) == list(walked)
