@@ -3,7 +3,7 @@
 This module alone writes it, whenever a resolution runs: a notice round records the resolution it
 wrote with (the audit trail of each notice), and ``takedown resolve`` records what it found for an
 open case (so statistics by network exist before any notice is sent). Statistics group a case by
-its latest row.
+its latest row, which the case lifecycle keeps on the case (:func:`takedown.cases.record_hosted_at`).
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from hosting.resolve import Resolution
+from takedown.cases import HostedAt, record_hosted_at
 from takedown.models import Case, Hosting
 from takedown.reports import dedup_hash
 from takedown.states import OPEN_STATES
@@ -26,6 +27,15 @@ def record_resolutions(session: Session, resolved: Iterable[tuple[int | None, Re
     rows = [_row(case_id, resolution) for case_id, resolution in resolved]
     if rows:
         session.execute(insert(Hosting), rows)
+    # The latest row of each case, on the case, for statistics (the lifecycle writes cases).
+    latest = {row["case_id"]: row for row in rows if row["case_id"] is not None}
+    record_hosted_at(
+        session,
+        [
+            HostedAt(case_id, row["network"], row["organisation"], row["asn"], row["country"])
+            for case_id, row in latest.items()
+        ],
+    )
 
 
 def open_case_for(session: Session, dedup_key: str) -> int | None:

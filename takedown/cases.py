@@ -10,10 +10,11 @@ composer, the outbox and the chase call these functions inside their own transac
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, TypeVarTuple
+from typing import Any, TypeVarTuple, cast
 
-from sqlalchemy import ColumnElement, Select, and_, func, insert, select, update
+from sqlalchemy import ColumnElement, Select, Table, and_, bindparam, func, insert, select, update
 from sqlalchemy.orm import Session, selectinload
 
 from takedown.case_views import CaseDetail, CaseFilter, CaseSummary
@@ -131,6 +132,9 @@ def move(
         case.closed_at = now
         case.next_check_at = None
         case.next_notice_at = None
+    if target is CaseState.REMOVED and case.removed_at and case.first_seen_live_at:
+        took = (case.removed_at - case.first_seen_live_at).total_seconds()
+        case.removal_seconds = max(0.0, took)
     return event_row(
         case.id, now, actor, action or target.value, detail, from_state=current.value, to_state=target.value
     )
@@ -248,3 +252,42 @@ def ask_an_analyst(
             [event_row(cid, now, actor, "needs_analyst", {"reason": reason}) for cid in flagged],
         )
     return flagged
+
+
+@dataclass(frozen=True, slots=True)
+class HostedAt:
+    """Where a case was last resolved to be hosted: what statistics group it by."""
+
+    case_id: int
+    network: str | None
+    organisation: str | None
+    asn: int | None
+    country: str | None
+
+
+def record_hosted_at(session: Session, found: Sequence[HostedAt]) -> None:
+    """Keep each case's latest hosting on the case (hosting resolution calls this with every
+    resolution it records), in the caller's transaction."""
+    if not found:
+        return
+    table = cast(Table, Case.__table__)
+    session.execute(
+        update(table)
+        .where(table.c.id == bindparam("b_case"))
+        .values(
+            hosting_network=bindparam("b_network"),
+            hosting_organisation=bindparam("b_organisation"),
+            hosting_asn=bindparam("b_asn"),
+            hosting_country=bindparam("b_country"),
+        ),
+        [
+            {
+                "b_case": row.case_id,
+                "b_network": row.network,
+                "b_organisation": row.organisation,
+                "b_asn": row.asn,
+                "b_country": row.country,
+            }
+            for row in found
+        ],
+    )

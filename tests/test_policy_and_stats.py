@@ -2,22 +2,28 @@
 
 from __future__ import annotations
 
+import itertools
 import json
+import statistics
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from faces.cli import App, cli
+from takedown.cases import HostedAt, record_hosted_at
 from takedown.clock import ManualClock
 from takedown.errors import ConfigurationError
 from takedown.intake import queue_batch
-from takedown.models import Case, Hosting
+from takedown.models import Case
 from takedown.policy import ChasePolicy
 from takedown.reports import Report, validate_report
 from takedown.revisits import Fetch, record_fetches
-from takedown.settings import Settings
+from takedown.settings import Settings, sqlite_url
 from takedown.stats import removal_stats
 from takedown.store import Store
 
@@ -65,35 +71,18 @@ def test_policy_mistakes_are_named(tmp_path: Path, text: str, message: str) -> N
 def add_case(
     store: Store, n: int, *, live: datetime, removed: datetime | None, country: str, asn: int
 ) -> None:
+    """A case seen live at ``live`` on a network in ``country``, and removed at ``removed`` (a
+    revisit finds it gone then, and another 13 hours later confirms it), as the pipeline does it."""
+    url = f"http://h{n}.test/x"
     with store.session() as session:
-        case = Case(
-            url=f"http://h{n}.test/x",
-            canonical_url=f"http://h{n}.test/x",
-            dedup_key=f"http://h{n}.test/x",
-            dedup_hash=f"{n:064x}",
-            host=f"h{n}.test",
-            category="csam",
-            state="removed" if removed else "live",
-            queued_by="t",
-            queued_at=live,
-            updated_at=live,
-            first_seen_live_at=live,
-            removed_at=removed,
-            closed_at=removed,
-        )
-        session.add(case)
-        session.flush()
-        session.add(
-            Hosting(
-                case_id=case.id,
-                hostname=case.host,
-                asn=asn,
-                network="192.0.2.0/24",
-                organisation="Example",
-                country=country,
-                resolved_at=live,
-            )
-        )
+        [queued] = queue_batch(session, [validate_report(Report(url))], actor="analyst:t", now=live)
+        record_hosted_at(session, [HostedAt(queued.case_id, "192.0.2.0/24", "Example", asn, country)])
+    looks = [(live, 200)]
+    if removed is not None:
+        looks += [(removed, 404), (removed + timedelta(hours=13), 404)]
+    for at, status in looks:
+        with store.session() as session:
+            record_fetches(session, [Fetch(queued.case_id, at, http_status=status, final_url=url)])
 
 
 def test_time_to_removal_per_group(store: Store) -> None:
@@ -161,3 +150,35 @@ def test_content_already_gone_at_first_look_closes_as_already_gone_and_is_counte
     removed = runner.invoke(cli, ["queue", "list", "--state", "removed", "--json"], obj=app).output
     assert never_live.case_id not in [json.loads(line)["id"] for line in removed.splitlines()]
     assert "already gone when first checked" in runner.invoke(cli, ["stats"], obj=app).output
+
+
+@pytest.fixture(scope="module")
+def stats_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Store]:
+    opened = Store.open(sqlite_url(tmp_path_factory.mktemp("stats") / "takedown.db"))
+    yield opened
+    opened.dispose()
+
+
+_networks = itertools.count(64600)
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.lists(st.integers(min_value=0, max_value=60 * 24 * 30), min_size=1, max_size=9))
+def test_the_store_computes_the_figures_statistics_would(stats_store: Store, minutes: list[int]) -> None:
+    """Median and p90 as statistics.median and statistics.quantiles(method="inclusive") give them,
+    and the shares within a day and a week, whatever the times (ties, one case, even counts)."""
+    asn = next(_networks)
+    t0 = datetime(2026, 3, 1, tzinfo=UTC)
+    for n, took in enumerate(minutes):
+        add_case(
+            stats_store, asn * 100 + n, live=t0, removed=t0 + timedelta(minutes=took), country="NL", asn=asn
+        )
+    with stats_store.session() as session:
+        row = next(r for r in removal_stats(session, "asn") if r.group == f"AS{asn}")
+    hours = sorted(m / 60 for m in minutes)
+    p90 = statistics.quantiles(hours, n=10, method="inclusive")[8] if len(hours) > 1 else hours[0]
+    assert row.removed == len(minutes) and row.still_open == 0
+    assert row.median_hours == pytest.approx(round(statistics.median(hours), 2), abs=0.006)
+    assert row.p90_hours == pytest.approx(round(p90, 2), abs=0.006)
+    assert row.within_24h == round(sum(h <= 24 for h in hours) / len(hours), 3)
+    assert row.within_7d == round(sum(h <= 24 * 7 for h in hours) / len(hours), 3)
