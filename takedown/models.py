@@ -115,7 +115,7 @@ STATISTICS_INDEXES = (
     ),
     _partial("ix_case_stats_asn", SEEN_LIVE, "state", "hosting_asn", "removal_seconds"),
     _partial("ix_case_stats_country", SEEN_LIVE, "state", "hosting_country", "removal_seconds"),
-    _partial("ix_case_removal_seconds", "state = 'removed'", "removal_seconds"),
+    _partial("ix_case_removal_seconds", "removal_seconds IS NOT NULL", "removal_seconds"),
     _partial("ix_case_already_gone", "state = 'already_gone'", "id"),
 )
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import Select, and_, case, func, or_, select
+from sqlalchemy import and_, case, func, select
 from sqlalchemy.orm import Session
 
 from takedown.models import Case
@@ -55,15 +55,15 @@ def removal_stats(session: Session, by: str) -> list[RemovalStats]:
     if by not in GROUPINGS:
         raise ValueError(f"group by one of {', '.join(GROUPINGS)}, not {by!r}")
     columns = _GROUP_COLUMNS[by]
-    tallies = {
-        _group_key(by, tuple(row[: len(columns)])): tuple(row[len(columns) :])
-        for row in session.execute(_tally(columns))
-    }
-    overall = tuple(session.execute(_tally(())).one())
-    spreads = {_group_key(by, key): spread for key, spread in _spreads(session, columns).items()}
-    overall_spread = _spreads(session, ()).get((), (None, None))
-    groups = sorted(tallies, key=lambda g: (-tallies[g][1], g))
-    rows = [_summarise(group, tallies[group], spreads.get(group, (None, None))) for group in groups]
+    tallies = _tallies(session, columns)
+    overall = tuple(sum(figures) for figures in zip((0, 0, 0, 0), *tallies.values(), strict=False))
+    spreads = _spreads(session, columns, {key: tally[1] for key, tally in tallies.items()})
+    overall_spread = _overall_spread(session, overall[1])
+    named: dict[str, tuple[tuple[int, ...], tuple[float | None, float | None]]] = {}
+    for key, tally in tallies.items():
+        named[_group_key(by, key)] = (tally, spreads.get(key, (None, None)))
+    groups = sorted(named, key=lambda g: (-named[g][0][1], g))
+    rows = [_summarise(group, *named[group]) for group in groups]
     return [*rows, _summarise("all", overall, overall_spread)]
 
 
@@ -75,57 +75,98 @@ _GROUP_COLUMNS: dict[str, tuple[Any, ...]] = {
 _OPEN = [state.value for state in OPEN_STATES]
 _REMOVED = CaseState.REMOVED.value
 _TIMED = and_(Case.state == _REMOVED, Case.removal_seconds.is_not(None))
+"""Removed, with a time to removal (set only for cases seen live: the others are already_gone)."""
 
 
-def _tally(columns: tuple[Any, ...]) -> Select[Any]:
-    """Per group: still open, removed, removed within a day, within a week."""
+def _tallies(session: Session, columns: tuple[Any, ...]) -> dict[tuple[Any, ...], tuple[int, int, int, int]]:
+    """Per group: still open, removed, removed within a day, within a week.
+
+    Grouped by state first, then the group: the order of the grouping's covering index, so the
+    store walks it once without sorting (grouped by the group alone, SQLite picked another index
+    and read the table: 1.9 s instead of 0.1 s on a million cases)."""
     took = Case.removal_seconds
-    query = select(
-        *columns,
-        func.count(case((Case.state.in_(_OPEN), 1))),
-        func.count(case((_TIMED, 1))),
-        func.count(case((and_(_TIMED, took <= DAY.total_seconds()), 1))),
-        func.count(case((and_(_TIMED, took <= 7 * DAY.total_seconds()), 1))),
-    ).where(Case.first_seen_live_at.is_not(None), Case.state.in_([*_OPEN, _REMOVED]))
-    return query.group_by(*columns) if columns else query
+    query = (
+        select(
+            Case.state,
+            *columns,
+            func.count(),
+            func.count(took),
+            func.count(case((took <= DAY.total_seconds(), 1))),
+            func.count(case((took <= 7 * DAY.total_seconds(), 1))),
+        )
+        .where(Case.first_seen_live_at.is_not(None), Case.state.in_([*_OPEN, _REMOVED]))
+        .group_by(Case.state, *columns)
+    )
+    tallies: dict[tuple[Any, ...], tuple[int, int, int, int]] = {}
+    for row in session.execute(query):
+        state, key = row[0], tuple(row[1 : 1 + len(columns)])
+        cases, timed, within_day, within_week = (int(n) for n in row[1 + len(columns) :])
+        still_open, removed, day, week = tallies.get(key, (0, 0, 0, 0))
+        if state == _REMOVED:
+            tallies[key] = (still_open, removed + timed, day + within_day, week + within_week)
+        else:
+            tallies[key] = (still_open + cases, removed, day, week)
+    return tallies
 
 
 def _spreads(
-    session: Session, columns: tuple[Any, ...]
-) -> dict[tuple[Any, ...], tuple[float | None, float | None]]:
+    session: Session, columns: tuple[Any, ...], removed: dict[tuple[Any, ...], int]
+) -> dict[tuple[Any, ...], tuple[float, float]]:
     """Median and 90th percentile of the time to removal per group, in seconds, as
     :func:`statistics.median` and ``statistics.quantiles(n=10, method="inclusive")`` give them:
-    the value at position (n - 1) q of the sorted times, between its two neighbours. The store
-    ranks each group's times and returns only the neighbours."""
-    partition = list(columns) or None
-    ranked = (
-        select(
-            *columns,
-            Case.removal_seconds.label("took"),
-            (func.row_number().over(partition_by=partition, order_by=Case.removal_seconds) - 1).label("rank"),
-            func.count().over(partition_by=partition).label("n"),
-        )
+    the value at position (n - 1) q of the sorted times, between its two neighbours.
+
+    The grouping's covering index holds each group's removal times in order, so one walk of it
+    gives every group's sorted times one after the other; only the neighbours are kept (``removed``:
+    each group's count, from the tallies). A window function (``row_number``, ``count`` over each
+    group) did the same in the store at three times the cost."""
+    query = (
+        select(*columns, Case.removal_seconds)
         .where(Case.first_seen_live_at.is_not(None), _TIMED)
-        .subquery()
+        .order_by(*columns, Case.removal_seconds)
     )
-    key = [ranked.c[column.key] for column in columns]
-    last = ranked.c.n - 1
-    wanted = [(last * tenths) // 10 for tenths in (5, 9)] + [(last * tenths + 9) // 10 for tenths in (5, 9)]
-    rows = session.execute(
-        select(*key, ranked.c.rank, ranked.c.n, ranked.c.took).where(
-            or_(*(ranked.c.rank == w for w in wanted))
-        )
-    ).all()
-    values: dict[tuple[Any, ...], dict[int, float]] = {}
-    sizes: dict[tuple[Any, ...], int] = {}
-    for row in rows:
-        group = tuple(row[: len(key)])
-        rank, size, took = row[len(key) :]
-        values.setdefault(group, {})[int(rank)] = float(took)
-        sizes[group] = int(size)
-    return {
-        group: (_at(values[group], sizes[group], 5), _at(values[group], sizes[group], 9)) for group in values
-    }
+    spreads: dict[tuple[Any, ...], tuple[float, float]] = {}
+    group: tuple[Any, ...] | None = None
+    rank, wanted, kept = 0, frozenset[int](), dict[int, float]()
+    for row in session.connection().execute(query):
+        key = tuple(row[:-1])
+        if key != group:
+            if group is not None:
+                spreads[group] = _spread(kept, removed[group])
+            group, rank, kept = key, 0, {}
+            wanted = _neighbours(removed[key])
+        if rank in wanted:
+            kept[rank] = float(row[-1])
+        rank += 1
+    if group is not None:
+        spreads[group] = _spread(kept, removed[group])
+    return spreads
+
+
+def _overall_spread(session: Session, removed: int) -> tuple[float | None, float | None]:
+    """Median and p90 over every removal: a few steps along the removal-time index each."""
+    if not removed:
+        return None, None
+    # removal_seconds is set only on removed cases, and its index holds exactly those; a condition
+    # on the state would be a bound parameter, with which SQLite cannot use a partial index.
+    timed = Case.removal_seconds.is_not(None)
+    query = select(Case.removal_seconds).where(timed).order_by(Case.removal_seconds).limit(1)
+    kept: dict[int, float] = {}
+    for rank in _neighbours(removed):
+        value = session.scalars(query.offset(rank)).one()
+        kept[rank] = float(value) if value is not None else 0.0
+    return _spread(kept, removed)
+
+
+def _neighbours(size: int) -> frozenset[int]:
+    """The ranks the median and p90 of ``size`` sorted values are read from."""
+    return frozenset(
+        rank for tenths in (5, 9) for rank in ((size - 1) * tenths // 10, -(-(size - 1) * tenths // 10))
+    )
+
+
+def _spread(ranked: dict[int, float], size: int) -> tuple[float, float]:
+    return _at(ranked, size, 5), _at(ranked, size, 9)
 
 
 def _at(ranked: dict[int, float], size: int, tenths: int) -> float:
@@ -148,8 +189,8 @@ def _group_key(by: str, key: tuple[Any, ...]) -> str:
     return str(key[0]) if key[0] else "unknown country"
 
 
-def _summarise(group: str, tally: tuple[Any, ...], spread: tuple[float | None, float | None]) -> RemovalStats:
-    still_open, removed, within_day, within_week = (int(n or 0) for n in tally)
+def _summarise(group: str, tally: tuple[int, ...], spread: tuple[float | None, float | None]) -> RemovalStats:
+    still_open, removed, within_day, within_week = tally
     median, p90 = spread
     if not removed or median is None or p90 is None:
         return RemovalStats(group, 0, still_open, None, None, None, None)

@@ -178,7 +178,9 @@ def test_the_store_computes_the_figures_statistics_would(stats_store: Store, min
     hours = sorted(m / 60 for m in minutes)
     p90 = statistics.quantiles(hours, n=10, method="inclusive")[8] if len(hours) > 1 else hours[0]
     assert row.removed == len(minutes) and row.still_open == 0
-    assert row.median_hours == pytest.approx(round(statistics.median(hours), 2), abs=0.006)
-    assert row.p90_hours == pytest.approx(round(p90, 2), abs=0.006)
+    # to the hundredth of an hour shown, give or take one step where a value ends in 5 (the store
+    # works in seconds, this in hours, and the last bit of a float can round either way)
+    assert row.median_hours == pytest.approx(round(statistics.median(hours), 2), abs=0.0101)
+    assert row.p90_hours == pytest.approx(round(p90, 2), abs=0.0101)
     assert row.within_24h == round(sum(h <= 24 for h in hours) / len(hours), 3)
     assert row.within_7d == round(sum(h <= 24 * 7 for h in hours) / len(hours), 3)

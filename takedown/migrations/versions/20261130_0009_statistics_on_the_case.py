@@ -27,7 +27,7 @@ INDEXES = (
     ),
     ("ix_case_stats_asn", SEEN_LIVE, ("state", "hosting_asn", "removal_seconds")),
     ("ix_case_stats_country", SEEN_LIVE, ("state", "hosting_country", "removal_seconds")),
-    ("ix_case_removal_seconds", "state = 'removed'", ("removal_seconds",)),
+    ("ix_case_removal_seconds", "removal_seconds IS NOT NULL", ("removal_seconds",)),
     ("ix_case_already_gone", "state = 'already_gone'", ("id",)),
 )
 
