@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from scrapy.utils.defer import maybe_deferred_to_future
 from twisted.internet import defer, task, threads
 
+from crawler.frontier import FrontierUnavailable, RedisFrontier
 from takedown.policy import ChasePolicy
 from takedown.revisits import DEFAULT_REMOVED_PAGE_PATTERNS, Fetch, RevisitCadence, record_fetches
 from takedown.store import Store
@@ -47,6 +48,9 @@ class RecordCheckPipeline:
         self.flush_seconds = flush_seconds
         self.cadence = cadence or RevisitCadence()
         self.store: Store | None = None
+        self.frontier: RedisFrontier | None = None
+        """With a shared frontier: each case is acknowledged there once its check is recorded."""
+        self.crawler: Crawler | None = None
         self._pending: list[Fetch] = []
         self._queued_batches = 0
         self._flushing: defer.Deferred[None] = defer.succeed(None)
@@ -55,7 +59,7 @@ class RecordCheckPipeline:
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> RecordCheckPipeline:
         settings = crawler.settings
-        return cls(
+        pipeline = cls(
             settings["TAKEDOWN_DATABASE_URL"],
             settings.getlist("TAKEDOWN_REMOVED_PAGE_PATTERNS"),
             crawler.stats,
@@ -63,9 +67,13 @@ class RecordCheckPipeline:
             flush_seconds=settings.getfloat("TAKEDOWN_CHECK_FLUSH_SECONDS", 0.5),
             cadence=RevisitCadence.from_policy(ChasePolicy.load(settings.get("TAKEDOWN_CHASE_POLICY"))),
         )
+        pipeline.crawler = crawler
+        return pipeline
 
     def open_spider(self, spider: Any = None) -> None:
         self.store = Store.open(self.database_url, sqlite_cache_mib=CRAWL_CACHE_MIB)
+        spider = spider or (self.crawler.spider if self.crawler is not None else None)
+        self.frontier = getattr(spider, "frontier", None)
         self._timer = task.LoopingCall(self._flush)
         self._timer.start(self.flush_seconds, now=False)
 
@@ -91,7 +99,7 @@ class RecordCheckPipeline:
             if self.stats is not None:
                 self.stats.max_value("takedown/check_batches_queued_max", self._queued_batches)
             self._flushing.addCallback(lambda _: threads.deferToThread(self._write, batch))
-            self._flushing.addCallbacks(self._count, self._failed, errbackArgs=(len(batch),))
+            self._flushing.addCallbacks(self._count, self._failed, errbackArgs=(batch,))
         return self._flushing
 
     def _write(self, batch: list[Fetch]) -> list[str]:
@@ -101,6 +109,13 @@ class RecordCheckPipeline:
             results = record_fetches(
                 session, batch, removed_patterns=self.removed_patterns, cadence=self.cadence
             )
+        if self.frontier is not None:  # recorded (committed): these cases leave the frontier
+            try:
+                self.frontier.acknowledge(fetch.case_id for fetch in batch)
+            except FrontierUnavailable as exc:
+                log.warning(
+                    "%s: %d checks recorded but not acknowledged; checked again later", exc, len(batch)
+                )
         return [result.judgement.outcome.value if result else "skipped_closed" for result in results]
 
     def _count(self, outcomes: list[str]) -> None:
@@ -111,8 +126,16 @@ class RecordCheckPipeline:
             for outcome in outcomes:
                 self.stats.inc_value(f"takedown/outcome/{outcome}")
 
-    def _failed(self, failure: Any, count: int) -> None:
+    def _failed(self, failure: Any, batch: list[Fetch]) -> None:
         self._queued_batches -= 1
-        log.error("could not record %d checks (their cases stay due): %s", count, failure.getErrorMessage())
+        log.error(
+            "could not record %d checks (their cases stay due): %s", len(batch), failure.getErrorMessage()
+        )
         if self.stats is not None:
-            self.stats.inc_value("takedown/check_write_failures", count)
+            self.stats.inc_value("takedown/check_write_failures", len(batch))
+        if self.frontier is not None:  # for another crawler to check, now rather than at our stop
+            threads.deferToThread(self.frontier.release, [fetch.case_id for fetch in batch]).addErrback(
+                lambda lost: log.warning(
+                    "could not give checks back to the frontier: %s", lost.getErrorMessage()
+                )
+            )

@@ -18,6 +18,7 @@ from scrapy.crawler import CrawlerProcess
 from scrapy.exceptions import ScrapyDeprecationWarning
 from scrapy.settings import Settings as ScrapySettings
 
+from crawler.frontier import FrontierUnavailable
 from takedown.settings import Settings
 
 
@@ -28,14 +29,20 @@ class CrawlSummary:
     finish_reason: str
     elapsed_seconds: float
     peak_memory_mib: float | None = None
+    claimed: int | None = None
+    """With a shared frontier: how many cases were claimed from it (none: it was empty)."""
+    released: int | None = None
+    """With a shared frontier: claimed cases given back unchecked at a graceful stop."""
 
     def __plain__(self) -> dict[str, Any]:
+        frontier = {} if self.claimed is None else {"claimed": self.claimed, "released": self.released or 0}
         return {
             "revisited": self.revisited,
             "outcomes": self.outcomes,
             "finish_reason": self.finish_reason,
             "elapsed_seconds": round(self.elapsed_seconds, 3),
             "peak_memory_mib": None if self.peak_memory_mib is None else round(self.peak_memory_mib, 1),
+            **frontier,
         }
 
 
@@ -83,6 +90,7 @@ def scrapy_settings(settings: Settings, **overrides: Any) -> ScrapySettings:
     scrapy.set("CONCURRENT_REQUESTS_PER_DOMAIN", settings.concurrency_per_host, priority="cmdline")
     scrapy.set("DOWNLOAD_DELAY", settings.delay_per_host, priority="cmdline")
     scrapy.set("TAKEDOWN_RETRY_BACKOFF", settings.retry_backoff, priority="cmdline")
+    scrapy.set("TAKEDOWN_FRONTIER_LEASE", settings.frontier_lease, priority="cmdline")
     for name, value in overrides.items():
         scrapy.set(name, value, priority="cmdline")
     for name, value in safety_settings(settings).items():
@@ -91,9 +99,22 @@ def scrapy_settings(settings: Settings, **overrides: Any) -> ScrapySettings:
 
 
 def run_revisits(
-    settings: Settings, *, case_ids: Sequence[int] = (), now: datetime | None = None, **overrides: Any
+    settings: Settings,
+    *,
+    case_ids: Sequence[int] = (),
+    now: datetime | None = None,
+    frontier: FrontierWork | None = None,
+    **overrides: Any,
 ) -> CrawlSummary:
-    """Revisit the due cases (or ``case_ids``) once; return what was found."""
+    """Revisit the due cases (or ``case_ids``, or what ``frontier`` hands out) once; return what
+    was found. A frontier that fails is a :class:`~crawler.frontier.FrontierUnavailable`."""
+    if frontier is not None:
+        overrides = {
+            **overrides,
+            "TAKEDOWN_FRONTIER": frontier.url,
+            "TAKEDOWN_FRONTIER_BATCH": frontier.batch,
+            "TAKEDOWN_FRONTIER_FOREVER": frontier.forever,
+        }
     from crawler.spiders.revisit import RevisitSpider
 
     # The caller configures logging (the CLI does, from -v); Scrapy adds no handler of its own, and
@@ -115,13 +136,29 @@ def run_revisits(
     stats = crawler.stats.get_stats() if crawler.stats else {}
     prefix = "takedown/outcome/"
     outcomes = {key[len(prefix) :]: value for key, value in stats.items() if key.startswith(prefix)}
+    if "takedown/frontier_error" in stats:
+        raise FrontierUnavailable(str(stats["takedown/frontier_error"]))
     return CrawlSummary(
         revisited=sum(outcomes.values()),
         outcomes=dict(sorted(outcomes.items())),
         finish_reason=str(stats.get("finish_reason", "unknown")),
         elapsed_seconds=float(stats.get("elapsed_time_seconds", 0.0)),
         peak_memory_mib=peak_memory_mib(),
+        claimed=int(stats.get("takedown/frontier_claimed", 0)) if frontier is not None else None,
+        released=int(stats.get("takedown/frontier_released", 0)) if frontier is not None else None,
     )
+
+
+@dataclass(frozen=True)
+class FrontierWork:
+    """A crawl that takes its cases from the shared frontier at ``url``."""
+
+    url: str
+    batch: int = 500
+    """Cases claimed at a time."""
+    forever: bool = False
+    """Keep claiming, and wait when the frontier is empty, until stopped (a crawler machine);
+    otherwise one batch."""
 
 
 def peak_memory_mib() -> float | None:

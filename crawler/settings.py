@@ -51,6 +51,9 @@ DOWNLOADER_MIDDLEWARES = {
     "crawler.middlewares.NoRetryOnFinalDNSAnswer": 560,
     "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
     "crawler.middlewares.BackoffRetryMiddleware": 550,
+    # Next to the downloader: a fleet-wide token per server is held exactly while on the wire
+    # (only with a shared frontier; see crawler.fleet).
+    "crawler.fleet.FleetPoliteness": 995,
 }
 TAKEDOWN_DNS_SERVER = _core.dns_server
 TAKEDOWN_ALLOW_NETWORKS = list(_core.allowed_networks)
@@ -99,3 +102,12 @@ ITEM_PIPELINES = {"crawler.pipelines.RecordCheckPipeline": 100}
 TAKEDOWN_DATABASE_URL: str | None = None  # always given by crawler.run.scrapy_settings
 TAKEDOWN_CHASE_POLICY = _core.chase_policy
 TAKEDOWN_REMOVED_PAGE_PATTERNS = list(DEFAULT_REMOVED_PAGE_PATTERNS)
+
+# A crawler machine of a fleet (``takedown crawl --frontier``): where the shared frontier is, how
+# many cases it claims at a time, how long it holds them, and whether it keeps claiming when the
+# frontier is empty (a worker) or stops (one batch after another until none is left).
+TAKEDOWN_FRONTIER: str | None = None
+TAKEDOWN_FRONTIER_BATCH = 500
+TAKEDOWN_FRONTIER_LEASE = _core.frontier_lease
+TAKEDOWN_FRONTIER_FOREVER = False
+TAKEDOWN_FRONTIER_POLL_SECONDS = 2.0

@@ -85,6 +85,9 @@ class Settings:
     """The chase policy file (TOML, see ``schedules/chase.toml``); the built-in defaults when unset."""
     smtp_ca_file: str | None = None
     """CA certificates to trust for STARTTLS besides the system's (an internal relay's own CA)."""
+    frontier_lease: float = 3600.0
+    """Seconds a crawler holds the cases it claimed from the shared frontier before they return to
+    the queue; renewed while it works on them, so this is how long a dead crawler's cases wait."""
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -122,6 +125,7 @@ class Settings:
             smtp_timeout=_duration(env, "TAKEDOWN_SMTP_TIMEOUT", 60.0, "s"),
             smtp_ca_file=env.get("TAKEDOWN_SMTP_CA_FILE") or None,
             chase_policy=env.get("TAKEDOWN_CHASE_POLICY") or None,
+            frontier_lease=_duration(env, "TAKEDOWN_FRONTIER_LEASE", 3600.0, "s"),
         )
 
 

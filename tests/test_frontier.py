@@ -120,3 +120,57 @@ def test_a_crawler_machine_revisits_what_it_claims_and_acknowledges_it(
         checked = {check.case_id for check in session.query(Check)}
     assert checked == {result.case_id for result in results}
     store.dispose()
+
+
+def test_leases_are_renewed_and_given_back_only_by_their_holder(redis_url: str) -> None:
+    key = f"test:{uuid.uuid4().hex}"
+    first = RedisFrontier(redis_url, key=key, lease_seconds=0.6, holder="crawler-a")
+    second = RedisFrontier(redis_url, key=key, lease_seconds=0.6, holder="crawler-b")
+    try:
+        first.feed([1, 2, 3, 4])
+        assert first.claim(3) == [1, 2, 3]
+        assert second.release([1, 2, 3]) == 0  # not b's to give back
+        for _ in range(3):  # a crawler still busy with its cases keeps them past the first lease
+            time.sleep(0.3)
+            assert first.renew() == 3
+        assert second.claim(10) == [4]
+        first.acknowledge([1])
+        status = first.status()
+        assert (status.pending, status.leased) == (0, 3)
+        assert [(h.holder, h.leased, h.expired) for h in status.holders] == [
+            ("crawler-a", 2, 0),
+            ("crawler-b", 1, 0),
+        ]
+        assert first.release() == 2  # a graceful stop: 2 and 3 go back at once, to the front
+        assert second.claim(10) == [2, 3]
+        assert first.held == set() and second.held == {2, 3, 4}
+    finally:
+        first.clear()
+
+
+def test_a_lapsed_lease_is_shown_as_such_and_taken_back_by_the_next_claim(redis_url: str) -> None:
+    key = f"test:{uuid.uuid4().hex}"
+    dead = RedisFrontier(redis_url, key=key, lease_seconds=0.2, holder="dead-crawler")
+    alive = RedisFrontier(redis_url, key=key, lease_seconds=60, holder="alive")
+    try:
+        dead.feed([5, 6])
+        dead.claim(2)
+        time.sleep(0.4)
+        [held] = alive.status().holders
+        assert (held.holder, held.leased, held.expired) == ("dead-crawler", 2, 2)
+        assert held.oldest_seconds >= 0.3
+        assert alive.claim(5) == [5, 6]
+        assert dead.renew() == 0  # too late: they are another crawler's now
+    finally:
+        dead.clear()
+
+
+def test_an_unreachable_frontier_is_one_line_and_exit_1(tmp_path: Path) -> None:
+    env = {**os.environ, "TAKEDOWN_HOME": str(tmp_path), "TAKEDOWN_FRONTIER": "redis://127.0.0.1:1/0"}
+    for args in (["frontier", "status"], ["frontier", "feed"], ["crawl"]):
+        done = subprocess.run(
+            [sys.executable, "-m", "faces.cli", *args], env=env, capture_output=True, text=True, timeout=120
+        )
+        assert done.returncode == 1, (args, done.stderr)
+        assert done.stderr.startswith("error: the frontier's Redis at 127.0.0.1:1 failed"), done.stderr
+        assert len(done.stderr.strip().splitlines()) == 1, done.stderr

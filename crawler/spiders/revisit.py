@@ -8,6 +8,7 @@ robots.txt does not apply (the URL was reported, not discovered).
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import AsyncIterator
 from datetime import datetime
@@ -15,28 +16,43 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import scrapy
+from scrapy import signals
 from scrapy.http import Response
 from scrapy.spidermiddlewares.httperror import HttpError
+from twisted.internet import task, threads
 from twisted.python.failure import Failure
 
 from crawler.fingerprint import META_KEY, BodyFingerprint
+from crawler.frontier import FrontierUnavailable, RedisFrontier
 from crawler.middlewares import AddressRefused, is_dns_failure
 from crawler.pipelines import CRAWL_CACHE_MIB
 from crawler.resolver import VERDICTS, GuardedResolver
 from crawler.safety import check as check_safety
 from takedown.clock import Clock, ManualClock, SystemClock
 from takedown.hosts import fetchable_url
-from takedown.revisits import Fetch, due_cases
+from takedown.revisits import DueCase, Fetch, due_cases
 from takedown.store import Store
+
+log = logging.getLogger(__name__)
 
 
 class RevisitSpider(scrapy.Spider):
     name = "revisit"
 
+    frontier: RedisFrontier | None = None
+    """With a shared frontier (``TAKEDOWN_FRONTIER``): where the cases come from, and go back to."""
+
     @classmethod
     def from_crawler(cls, crawler: Any, *args: Any, **kwargs: Any) -> RevisitSpider:
         check_safety(crawler.settings)  # before anything is fetched
         spider: RevisitSpider = super().from_crawler(crawler, *args, **kwargs)
+        url = crawler.settings.get("TAKEDOWN_FRONTIER")
+        if url:
+            spider.frontier = RedisFrontier(
+                url, lease_seconds=crawler.settings.getfloat("TAKEDOWN_FRONTIER_LEASE")
+            )
+            crawler.signals.connect(spider._renew_leases, signal=signals.spider_opened)
+            crawler.signals.connect(spider._give_back_leases, signal=signals.spider_closed)
         return spider
 
     def __init__(self, cases: str = "", now: str = "", page_size: str = "500", **kwargs: Any) -> None:
@@ -53,8 +69,7 @@ class RevisitSpider(scrapy.Spider):
         window = self.settings.getint("TAKEDOWN_START_WINDOW", 1000)
         store = Store.open(self.settings["TAKEDOWN_DATABASE_URL"], sqlite_cache_mib=CRAWL_CACHE_MIB)
         try:
-            due = due_cases(store, now=self.clock.now(), page_size=self.page_size, case_ids=self.case_ids)
-            for case in due:
+            async for case in self._cases(store):
                 await self._wait_for_room(window)
                 meta: dict[str, Any] = {"case_id": case.id}
                 url = fetchable_url(case.url)  # a numeric host is an address, as in a browser
@@ -68,6 +83,87 @@ class RevisitSpider(scrapy.Spider):
                 )
         finally:
             store.dispose()
+
+    async def _cases(self, store: Store) -> AsyncIterator[DueCase]:
+        if self.frontier is None:
+            for case in due_cases(
+                store, now=self.clock.now(), page_size=self.page_size, case_ids=self.case_ids
+            ):
+                yield case
+            return
+        async for case in self._claimed(store, self.frontier):
+            yield case
+
+    async def _claimed(self, store: Store, frontier: RedisFrontier) -> AsyncIterator[DueCase]:
+        """Cases claimed from the shared frontier: one batch; or (a worker, with
+        ``TAKEDOWN_FRONTIER_FOREVER``) batch after batch as the crawl has room for them, waiting and
+        asking again when the frontier is empty, until the crawl is stopped. A claimed case that is
+        no longer open needs no check: it is acknowledged at once."""
+        batch = self.settings.getint("TAKEDOWN_FRONTIER_BATCH", 500)
+        forever = self.settings.getbool("TAKEDOWN_FRONTIER_FOREVER")
+        poll = self.settings.getfloat("TAKEDOWN_FRONTIER_POLL_SECONDS", 2.0)
+        while True:
+            # Claim a batch only when the crawl has room for one: a crawler that claimed ahead of
+            # its capacity would hold cases the other crawlers could be checking.
+            await self._wait_for_room(batch)
+            try:
+                ids = await asyncio.to_thread(frontier.claim, batch)
+            except FrontierUnavailable as exc:
+                self._frontier_failed(exc)
+                return
+            if self.crawler.stats is not None:
+                self.crawler.stats.inc_value("takedown/frontier_claimed", len(ids))
+            if not ids:
+                if not forever:
+                    return
+                await asyncio.sleep(poll)
+                continue
+            cases = await asyncio.to_thread(self._open_cases, store, ids)
+            closed = set(ids) - {case.id for case in cases}
+            if closed:
+                await asyncio.to_thread(frontier.acknowledge, closed)
+            for case in cases:
+                yield case
+            if not forever:  # one batch, then stop: `takedown crawl --frontier` without --forever
+                return
+
+    def _open_cases(self, store: Store, ids: list[int]) -> list[DueCase]:
+        return list(due_cases(store, now=self.clock.now(), page_size=self.page_size, case_ids=ids))
+
+    def _frontier_failed(self, exc: Exception) -> None:
+        log.info("the crawl stops: %s", exc)  # the crawl's caller reports it, once
+        if self.crawler.stats is not None:
+            self.crawler.stats.set_value("takedown/frontier_error", str(exc))
+
+    def _renew_leases(self) -> None:
+        """While the crawl runs, extend the leases of what it still holds, three times a lease."""
+        assert self.frontier is not None
+        frontier = self.frontier
+        self._renewal = task.LoopingCall(
+            lambda: threads.deferToThread(frontier.renew).addErrback(self._renew_failed)
+        )
+        self._renewal.start(max(frontier.lease_seconds / 3, 0.1), now=False)
+
+    def _renew_failed(self, failure: Failure) -> None:
+        log.warning(
+            "could not renew the frontier leases (they lapse if this goes on): %s", failure.getErrorMessage()
+        )
+
+    def _give_back_leases(self) -> None:
+        """A graceful stop: what was claimed and not checked goes back to the frontier at once
+        (the pipeline has recorded and acknowledged everything it could before this)."""
+        assert self.frontier is not None
+        if getattr(self, "_renewal", None) is not None and self._renewal.running:
+            self._renewal.stop()
+        try:
+            released = self.frontier.release()
+        except FrontierUnavailable as exc:
+            log.error("%s; the unchecked cases return when their leases lapse", exc)
+            return
+        if released:
+            log.info("gave %d unchecked cases back to the frontier", released)
+        if self.crawler.stats is not None:
+            self.crawler.stats.set_value("takedown/frontier_released", released)
 
     async def _wait_for_room(self, window: int) -> None:
         while self._outstanding >= window:

@@ -172,8 +172,8 @@ def frontier_feed(app: App, url: str | None, now: str | None, as_json: bool) -> 
     """Queue every case due for a revisit; cases already queued or being crawled are left alone."""
     from takedown.revisits import due_cases
 
-    queue = _frontier(url)
     with errors_as_exit_codes():
+        queue = _frontier(url)
         when = _parse_now(now) if now else app.clock.now()
         added = queue.feed(case.id for case in due_cases(app.store, now=when))
         sizes = queue.sizes()
@@ -189,12 +189,19 @@ def frontier_feed(app: App, url: str | None, now: str | None, as_json: bool) -> 
 )
 @json_option
 def frontier_status(url: str | None, as_json: bool) -> None:
-    """How many cases wait in the frontier, and how many are leased to crawlers."""
-    sizes = _frontier(url).sizes()
+    """How many cases wait in the frontier, and which crawlers hold how many, since when, and how
+    many of their leases have lapsed (a crawler that died: the next claim takes them back)."""
+    with errors_as_exit_codes():
+        status = _frontier(url).status()
     if as_json:
-        print_json(sizes)
-    else:
-        click.echo(f"{sizes['pending']} waiting, {sizes['leased']} being crawled")
+        print_json(plain(status))
+        return
+    click.echo(f"{status.pending} waiting, {status.leased} being crawled")
+    for held in status.holders:
+        lapsed = f", {held.expired} lapsed" if held.expired else ""
+        click.echo(
+            f"  {held.holder:<40} {held.leased:>7} held, oldest {held.oldest_seconds:.0f} s ago{lapsed}"
+        )
 
 
 # --- crawl -----------------------------------------------------------------------------------------
@@ -228,7 +235,13 @@ def frontier_status(url: str | None, as_json: bool) -> None:
     help="Claim the cases from this shared Redis frontier [env TAKEDOWN_FRONTIER].",
 )
 @click.option(
-    "--batch", type=click.IntRange(1), default=1000, show_default=True, help="Cases claimed per crawl."
+    "--batch", type=click.IntRange(1), default=500, show_default=True, help="Cases claimed at a time."
+)
+@click.option(
+    "--forever",
+    is_flag=True,
+    help="With --frontier: keep claiming batches, and wait when the frontier is empty, until stopped "
+    "(SIGTERM or Ctrl-C). This is how a crawler machine runs.",
 )
 @json_option
 @click.pass_obj
@@ -239,43 +252,46 @@ def crawl(
     scrapy_overrides: tuple[str, ...],
     frontier: str | None,
     batch: int,
+    forever: bool,
     as_json: bool,
 ) -> None:
     """Revisit due cases once and record a check for each: live, changed, gone or unreachable.
 
     With --frontier, revisit a batch claimed from the shared Redis frontier instead (several
-    crawler machines, one store), and acknowledge it once its checks are recorded; a batch whose
-    crawl fails returns to the frontier when its lease runs out.
+    crawler machines, one store); with --forever too, batch after batch until stopped. Each case
+    leaves the frontier once its check is recorded. Stopped gracefully, a crawler gives back at
+    once what it had not checked; killed, its cases return when their leases lapse
+    (TAKEDOWN_FRONTIER_LEASE, renewed while it works). With a frontier, the limit of requests at
+    once to one server (TAKEDOWN_CONCURRENCY_PER_HOST) holds across all the crawlers.
 
-    Exit status: 0 the crawl finished; 1 it did not.
+    Exit status: 0 the crawl finished (with --forever: was stopped gracefully); 1 it did not, or
+    the frontier failed.
     """
-    from crawler.run import run_revisits
+    from crawler.run import FrontierWork, run_revisits
 
-    claimed: list[int] = []
+    if forever and not frontier:
+        fail("--forever needs a shared frontier (--frontier or TAKEDOWN_FRONTIER)", exitcodes.USAGE)
     with errors_as_exit_codes():
         when = _parse_now(now) if now else None
         app.store.upgrade()  # fail early, with a clear message, if the store cannot be opened
-        if frontier:
-            from crawler.frontier import RedisFrontier
-
-            queue = RedisFrontier(frontier)
-            claimed = queue.claim(batch)
-            if not claimed:
-                if as_json:
-                    print_json({"revisited": 0, "outcomes": {}, "finish_reason": "frontier empty"})
-                else:
-                    click.echo("the frontier is empty")
-                return
-            case_ids = tuple(claimed)
-        summary = run_revisits(app.settings, case_ids=case_ids, now=when, **_overrides(scrapy_overrides))
-        if claimed and summary.finish_reason == "finished":
-            queue.acknowledge(claimed)
+        work = FrontierWork(frontier, batch=batch, forever=forever) if frontier else None
+        summary = run_revisits(
+            app.settings, case_ids=case_ids, now=when, frontier=work, **_overrides(scrapy_overrides)
+        )
+    if summary.claimed == 0 and not forever:
+        if as_json:
+            print_json({"revisited": 0, "outcomes": {}, "finish_reason": "frontier empty"})
+        else:
+            click.echo("the frontier is empty")
+        return
     if as_json:
         print_json(plain(summary))
     else:
         outcomes = ", ".join(f"{name} {count}" for name, count in summary.outcomes.items()) or "nothing due"
         click.echo(f"revisited {summary.revisited}: {outcomes}")
-    if summary.finish_reason != "finished":
+        if summary.released:
+            click.echo(f"gave {summary.released} unchecked cases back to the frontier")
+    if summary.finish_reason != "finished" and not (forever and summary.finish_reason == "shutdown"):
         fail(f"the crawl ended early ({summary.finish_reason})", exitcodes.FAILURE)
 
 
