@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -99,21 +101,22 @@ def shape(store: Store) -> None:
 def run(command: list[str], env: dict[str, str]) -> tuple[float, float, int]:
     """Wall seconds, peak RSS in MiB, and bytes written to stdout.
 
-    ``posix_spawn``, not ``subprocess``: a forked child starts as a copy of this process (a few
-    hundred MiB after building the store) and its peak RSS would count that copy."""
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
-        actions = [(os.POSIX_SPAWN_DUP2, out.fileno(), 1), (os.POSIX_SPAWN_DUP2, err.fileno(), 2)]
+    The peak is measured by GNU time around the command: this process is large after building the
+    store, and a child it starts (fork, or posix_spawn's vfork) is charged this process's pages
+    in ``ru_maxrss``. Without /usr/bin/time the peak is not shown."""
+    gnu_time = shutil.which("time", path="/usr/bin:/bin")
+    with tempfile.TemporaryFile() as out, tempfile.NamedTemporaryFile() as peak:
+        wrapper = [gnu_time, "-f", "%M", "-o", peak.name] if gnu_time else []
         started = time.perf_counter()
-        pid = os.posix_spawn(TAKEDOWN, [TAKEDOWN, *command], env, file_actions=actions)
-        _, status, usage = os.wait4(pid, 0)
+        done = subprocess.run([*wrapper, TAKEDOWN, *command], stdout=out, stderr=subprocess.PIPE, env=env)
         elapsed = time.perf_counter() - started
         written = out.seek(0, os.SEEK_END)
-        err.seek(0)
-        error = err.read().decode(errors="replace")
-    code = os.waitstatus_to_exitcode(status)
-    if code != 0:
-        print(f"   ! {' '.join(command)} exited {code}: {error.strip()[-300:]}")
-    return elapsed, usage.ru_maxrss / 1024, written
+        kib = Path(peak.name).read_text().strip().splitlines()[-1:] if gnu_time else []
+    if done.returncode != 0:
+        error = done.stderr.decode(errors="replace")[-300:]
+        print(f"   ! {' '.join(command)} exited {done.returncode}: {error}")
+    mib = int(kib[0]) / 1024 if kib and kib[0].isdigit() else float("nan")
+    return elapsed, mib, written
 
 
 def measure(store: Store, url: str, backend: str, repeat: int) -> None:

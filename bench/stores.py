@@ -13,7 +13,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from takedown.settings import sqlite_url
-from takedown.store import Store
+from takedown.store import BULK_CACHE_MIB, Store
 
 
 @contextmanager
@@ -21,7 +21,7 @@ def bench_store(database_url: str | None) -> Iterator[tuple[Store, str]]:
     """``(store, backend name)``; everything is removed when the block ends."""
     if not database_url:
         with tempfile.TemporaryDirectory(prefix="takedown-bench-") as directory:
-            store = Store.open(sqlite_url(Path(directory) / "bench.db"))
+            store = Store.open(sqlite_url(Path(directory) / "bench.db"), sqlite_cache_mib=BULK_CACHE_MIB)
             try:
                 yield store, "sqlite"
             finally:

@@ -26,6 +26,11 @@ if TYPE_CHECKING:
     from alembic.config import Config
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+DEFAULT_CACHE_MIB = 16
+"""SQLite's page cache per connection for most work: a million-row listing or count reads every
+page once, and a larger cache only holds more of them (64 MiB made a listing's memory 120 MiB)."""
+BULK_CACHE_MIB = 64
+"""For bulk intake: the dedup index is keyed by a hash, so inserts land on random pages."""
 HEAD_REVISION = "0009"
 """The newest migration, spelled here so that opening a store that is up to date reads one row and
 never imports Alembic (a third of every command's start-up). ``tests/test_store.py`` holds it to
@@ -40,7 +45,9 @@ class Store:
         self._sessions = sessionmaker(engine, expire_on_commit=False)
 
     @classmethod
-    def open(cls, database_url: str, *, upgrade: bool = True, sqlite_cache_mib: int = 64) -> Store:
+    def open(
+        cls, database_url: str, *, upgrade: bool = True, sqlite_cache_mib: int = DEFAULT_CACHE_MIB
+    ) -> Store:
         """Connect to ``database_url`` and (by default) bring its schema up to date.
 
         ``sqlite_cache_mib`` is SQLite's page cache per connection: large for bulk intake (the
@@ -91,7 +98,9 @@ class Store:
         self.engine.dispose()
 
 
-def create_store_engine(database_url: str, *, sqlite_cache_mib: int = 64, **kwargs: Any) -> Engine:
+def create_store_engine(
+    database_url: str, *, sqlite_cache_mib: int = DEFAULT_CACHE_MIB, **kwargs: Any
+) -> Engine:
     try:
         url = make_url(database_url)
     except ArgumentError as exc:

@@ -51,6 +51,14 @@ class App:
             self._store = Store.open(self.settings.database_url)
         return self._store
 
+    def bulk_store(self) -> Store:
+        """The store with a page cache for bulk intake (a given store, as tests give, is used as is)."""
+        if self._store is not None:
+            return self._store
+        from takedown.store import BULK_CACHE_MIB, Store
+
+        return Store.open(self.settings.database_url, sqlite_cache_mib=BULK_CACHE_MIB)
+
 
 def fail(message: str, code: int) -> NoReturn:
     click.echo(f"error: {message}", err=True)

@@ -142,7 +142,7 @@ def queue_import(
         show_progress = not quiet and sys.stderr.isatty()
         with _progress(total, enabled=show_progress) as advance:
             summary = import_rows(
-                app.store,
+                app.bulk_store(),
                 rows,
                 actor=app.settings.actor,
                 clock=app.clock,
