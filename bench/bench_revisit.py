@@ -43,6 +43,9 @@ def main() -> int:
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--per-host", type=int, default=8)
     parser.add_argument("--rounds", type=int, default=2, help="best of this many runs each")
+    parser.add_argument(
+        "--processes", type=int, default=1, help="takedown crawl --processes (side-by-side Scrapy processes)"
+    )
     args = parser.parse_args()
 
     hosts = {f"host-{n}.bench.test": f"127.0.0.{n + 2}" for n in range(args.hosts)}
@@ -100,7 +103,7 @@ def main() -> int:
                 "TAKEDOWN_CONCURRENCY_PER_HOST": str(args.per_host),
             }
             done = subprocess.run(
-                [sys.executable, "-m", "faces.cli", "crawl", "--json"],
+                [sys.executable, "-m", "faces.cli", "crawl", "--json", "--processes", str(args.processes)],
                 env=env,
                 capture_output=True,
                 text=True,
@@ -114,6 +117,7 @@ def main() -> int:
             memory.append(revisit["peak_memory_mib"])
 
     print(f"urls            {args.urls:,} on {args.hosts} hosts, {args.size:,} B each")
+    print(f"processes       {args.processes} (takedown crawl --processes)")
     print(
         f"concurrency     {args.concurrency} ({args.per_host} per host); best, median of {args.rounds} runs"
     )

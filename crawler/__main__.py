@@ -31,6 +31,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--case", dest="cases", type=int, action="append", default=[], help="revisit this case"
     )
+    parser.add_argument(
+        "--partition",
+        metavar="K/N",
+        help="revisit only the due cases whose host falls to process K of N (0 <= K < N): "
+        "N such crawls share the due cases, every host's to one of them",
+    )
+    parser.add_argument(
+        "-s",
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a Scrapy setting",
+    )
     parser.add_argument("-v", "--verbose", action="count", default=0)
     args = parser.parse_args(argv)
     level = [logging.WARNING, logging.INFO, logging.DEBUG][min(args.verbose, 2)]
@@ -42,11 +57,15 @@ def main(argv: list[str] | None = None) -> int:
     try:
         now = ensure_utc(datetime.fromisoformat(args.now.replace("Z", "+00:00"))) if args.now else None
         settings = Settings.from_env()
+        partition = _partition(args.partition) if args.partition else None
+        overrides = dict(_setting(pair) for pair in args.overrides)
     except (ValueError, ConfigurationError) as exc:
         return _fail(str(exc), exitcodes.USAGE)
     try:
         Store.open(settings.database_url).dispose()  # fail early, with a clear message
-        summary = run_revisits(settings, case_ids=args.cases, now=now)
+        summary = run_revisits(
+            settings, case_ids=args.cases, now=now, partition=partition, overrides=overrides
+        )
     except DBAPIError as exc:
         logging.getLogger(__name__).info("the store failed", exc_info=exc)
         return _fail(describe_failure(exc), exitcodes.FAILURE)
@@ -56,6 +75,20 @@ def main(argv: list[str] | None = None) -> int:
     if summary.finish_reason != "finished":
         return _fail(f"the crawl ended early ({summary.finish_reason})", exitcodes.FAILURE)
     return 0
+
+
+def _partition(text: str) -> tuple[int, int]:
+    mine, _, partitions = text.partition("/")
+    if not (mine.isdigit() and partitions.isdigit() and int(mine) < int(partitions)):
+        raise ValueError(f"--partition {text!r}: write K/N with 0 <= K < N, e.g. 0/2")
+    return int(mine), int(partitions)
+
+
+def _setting(pair: str) -> tuple[str, str]:
+    name, sep, value = pair.partition("=")
+    if not sep or not name.strip():
+        raise ValueError(f"-s {pair!r}: write NAME=VALUE")
+    return name.strip(), value
 
 
 def _fail(message: str, code: int) -> int:

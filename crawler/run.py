@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import resource
 import warnings
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -33,9 +33,13 @@ class CrawlSummary:
     """With a shared frontier: how many cases were claimed from it (none: it was empty)."""
     released: int | None = None
     """With a shared frontier: claimed cases given back unchecked at a graceful stop."""
+    processes: int | None = None
+    """A crawl run as several processes (``--processes``): how many; the peak memory is their sum."""
 
     def __plain__(self) -> dict[str, Any]:
         frontier = {} if self.claimed is None else {"claimed": self.claimed, "released": self.released or 0}
+        if self.processes is not None:
+            frontier["processes"] = self.processes
         return {
             "revisited": self.revisited,
             "outcomes": self.outcomes,
@@ -104,10 +108,12 @@ def run_revisits(
     case_ids: Sequence[int] = (),
     now: datetime | None = None,
     frontier: FrontierWork | None = None,
-    **overrides: Any,
+    partition: tuple[int, int] | None = None,
+    overrides: Mapping[str, Any] | None = None,
 ) -> CrawlSummary:
     """Revisit the due cases (or ``case_ids``, or what ``frontier`` hands out) once; return what
     was found. A frontier that fails is a :class:`~crawler.frontier.FrontierUnavailable`."""
+    overrides = dict(overrides or {})
     if frontier is not None:
         overrides = {
             **overrides,
@@ -130,7 +136,10 @@ def run_revisits(
     logging.getLogger("scrapy").setLevel(level)  # Scrapy's own logging config sets DEBUG
     crawler = process.create_crawler(RevisitSpider)
     process.crawl(
-        crawler, cases=",".join(str(case_id) for case_id in case_ids), now=now.isoformat() if now else ""
+        crawler,
+        cases=",".join(str(case_id) for case_id in case_ids),
+        now=now.isoformat() if now else "",
+        partition=f"{partition[0]}/{partition[1]}" if partition else "",
     )
     process.start()
     stats = crawler.stats.get_stats() if crawler.stats else {}

@@ -9,12 +9,13 @@ reused by anything else that checks a URL.
 from __future__ import annotations
 
 import re
+import zlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from sqlalchemy import func, insert, select, tuple_
+from sqlalchemy import func, insert, literal, select, tuple_
 from sqlalchemy.orm import Session, selectinload
 
 from takedown.cases import move
@@ -336,8 +337,19 @@ class DueCase:
     url: str
 
 
+def host_partition(host: str, partitions: int) -> int:
+    """Which of ``partitions`` crawl processes revisits cases on ``host``: a stable hash of the
+    name, so every case on one host goes to one process and its per-server limit still holds."""
+    return zlib.crc32(host.lower().encode("utf-8", "surrogateescape")) % partitions
+
+
 def due_cases(
-    store: Store, *, now: datetime, page_size: int = 500, case_ids: Sequence[int] = ()
+    store: Store,
+    *,
+    now: datetime,
+    page_size: int = 500,
+    case_ids: Sequence[int] = (),
+    partition: tuple[int, int] | None = None,
 ) -> Iterator[DueCase]:
     """Open cases due for a revisit, most overdue first (or exactly ``case_ids``), a page at a time.
 
@@ -349,17 +361,39 @@ def due_cases(
     if case_ids:
         yield from _named_cases(store, sorted(set(case_ids)), open_states, page_size)
         return
+    if partition is not None:  # ``(k, n)``: only the cases whose host falls to process k of n
+        mine, partitions = partition
+        yield from (
+            DueCase(case.id, case.url)
+            for case in _due(store, now, page_size, open_states, with_host=True)
+            if host_partition(case.host, partitions) == mine
+        )
+        return
+    yield from (DueCase(case.id, case.url) for case in _due(store, now, page_size, open_states))
+
+
+@dataclass(frozen=True)
+class _DueRow:
+    id: int
+    url: str
+    host: str
+
+
+def _due(
+    store: Store, now: datetime, page_size: int, open_states: list[str], *, with_host: bool = False
+) -> Iterator[_DueRow]:
     last: tuple[datetime, int] | None = None
     while True:
-        query = select(Case.id, Case.url, Case.next_check_at).where(
+        host = Case.host.label("host") if with_host else literal("").label("host")
+        query = select(Case.id, Case.url, Case.next_check_at, host).where(
             Case.next_check_at <= now, Case.state.in_(open_states)
         )
         if last is not None:
             query = query.where(tuple_(Case.next_check_at, Case.id) > tuple_(*last))
         with store.session() as session:
             page = session.execute(query.order_by(Case.next_check_at, Case.id).limit(page_size)).all()
-        for case_id, url, _ in page:
-            yield DueCase(case_id, url)
+        for case_id, url, _, name in page:
+            yield _DueRow(case_id, url, str(name))
         if len(page) < page_size:
             return
         last = (page[-1].next_check_at, page[-1].id)

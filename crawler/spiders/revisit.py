@@ -55,9 +55,14 @@ class RevisitSpider(scrapy.Spider):
             crawler.signals.connect(spider._give_back_leases, signal=signals.spider_closed)
         return spider
 
-    def __init__(self, cases: str = "", now: str = "", page_size: str = "500", **kwargs: Any) -> None:
+    def __init__(
+        self, cases: str = "", now: str = "", page_size: str = "500", partition: str = "", **kwargs: Any
+    ) -> None:
         super().__init__(**kwargs)
         self.case_ids = [int(part) for part in cases.split(",") if part.strip()]
+        mine, _, partitions = partition.partition("/")
+        self.partition = (int(mine), int(partitions)) if partition else None
+        """``(k, n)``: this crawl revisits the due cases on the hosts that fall to process k of n."""
         self.clock: Clock = ManualClock(datetime.fromisoformat(now)) if now else SystemClock()
         self.page_size = int(page_size)
         self._outstanding = 0
@@ -86,9 +91,14 @@ class RevisitSpider(scrapy.Spider):
 
     async def _cases(self, store: Store) -> AsyncIterator[DueCase]:
         if self.frontier is None:
-            for case in due_cases(
-                store, now=self.clock.now(), page_size=self.page_size, case_ids=self.case_ids
-            ):
+            due = due_cases(
+                store,
+                now=self.clock.now(),
+                page_size=self.page_size,
+                case_ids=self.case_ids,
+                partition=self.partition,
+            )
+            for case in due:
                 yield case
             return
         async for case in self._claimed(store, self.frontier):

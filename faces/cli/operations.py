@@ -238,6 +238,16 @@ def frontier_status(url: str | None, as_json: bool) -> None:
     "--batch", type=click.IntRange(1), default=500, show_default=True, help="Cases claimed at a time."
 )
 @click.option(
+    "--processes",
+    type=click.IntRange(1),
+    default=1,
+    show_default=True,
+    help="Crawl processes side by side, the due cases split between them by host name (a Scrapy "
+    "process uses one core). Servers that several host names share can then see up to N times "
+    "TAKEDOWN_CONCURRENCY_PER_HOST at once; a shared frontier keeps the limit fleet-wide. "
+    "Ignored with --case and --frontier.",
+)
+@click.option(
     "--forever",
     is_flag=True,
     help="With --frontier: keep claiming batches, and wait when the frontier is empty, until stopped "
@@ -252,6 +262,7 @@ def crawl(
     scrapy_overrides: tuple[str, ...],
     frontier: str | None,
     batch: int,
+    processes: int,
     forever: bool,
     as_json: bool,
 ) -> None:
@@ -275,9 +286,19 @@ def crawl(
         when = _parse_now(now) if now else None
         app.store.upgrade()  # fail early, with a clear message, if the store cannot be opened
         work = FrontierWork(frontier, batch=batch, forever=forever) if frontier else None
-        summary = run_revisits(
-            app.settings, case_ids=case_ids, now=when, frontier=work, **_overrides(scrapy_overrides)
-        )
+        overrides = _overrides(scrapy_overrides)
+        side_by_side = 1 if case_ids or work else processes
+        if side_by_side > 1:
+            from crawler.processes import run_in_processes
+
+            verbose = click.get_current_context().find_root().params.get("verbose", 0)
+            summary = run_in_processes(
+                app.settings, side_by_side, now=when, overrides=overrides, verbose=verbose
+            )
+        else:
+            summary = run_revisits(
+                app.settings, case_ids=case_ids, now=when, frontier=work, overrides=overrides
+            )
     if summary.claimed == 0 and not forever:
         if as_json:
             print_json({"revisited": 0, "outcomes": {}, "finish_reason": "frontier empty"})
