@@ -91,6 +91,7 @@ def scrapy_settings(settings: Settings, **overrides: Any) -> ScrapySettings:
     scrapy.set("TAKEDOWN_DNS_SERVER", settings.dns_server, priority="cmdline")
     scrapy.set("USER_AGENT", settings.user_agent, priority="cmdline")
     scrapy.set("DOWNLOAD_TIMEOUT", settings.fetch_timeout, priority="cmdline")
+    scrapy.set("CONCURRENT_REQUESTS", settings.concurrency, priority="cmdline")
     scrapy.set("CONCURRENT_REQUESTS_PER_DOMAIN", settings.concurrency_per_host, priority="cmdline")
     scrapy.set("DOWNLOAD_DELAY", settings.delay_per_host, priority="cmdline")
     scrapy.set("TAKEDOWN_RETRY_BACKOFF", settings.retry_backoff, priority="cmdline")

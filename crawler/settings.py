@@ -91,7 +91,7 @@ TAKEDOWN_RETRY_BACKOFF_MAX = 60.0
 # Politeness per server, not per name: many reported URLs sit on one shared-hosting address. The
 # spider puts each request in the download slot of its server's address, so the per-"domain"
 # limits below hold per server.
-CONCURRENT_REQUESTS = 32
+CONCURRENT_REQUESTS = _core.concurrency
 CONCURRENT_REQUESTS_PER_DOMAIN = _core.concurrency_per_host
 DOWNLOADER = "crawler.downloader.PoliteDownloader"  # enforces the limit above (see its docstring)
 DOWNLOAD_DELAY = _core.delay_per_host
