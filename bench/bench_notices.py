@@ -35,6 +35,10 @@ def main() -> None:
     )
     parser.add_argument("--cases", type=int, default=5_000)
     parser.add_argument("--networks", type=int, default=500)
+    parser.add_argument("--connections", type=int, default=4, help="TAKEDOWN_SMTP_CONNECTIONS")
+    parser.add_argument(
+        "--relay-delay", type=float, default=0.0, help="seconds the SMTP server takes to accept each message"
+    )
     args = parser.parse_args()
     registries = ["arin", "ripe", "apnic", "lacnic", "afrinic"]
     networks = [
@@ -57,7 +61,13 @@ def main() -> None:
         ) as world,
     ):
         store = Store.open(sqlite_url(Path(directory) / "bench.db"))
-        settings = Settings.from_env({**world.environment(), "TAKEDOWN_HOME": directory})
+        settings = Settings.from_env(
+            {
+                **world.environment(),
+                "TAKEDOWN_HOME": directory,
+                "TAKEDOWN_SMTP_CONNECTIONS": str(args.connections),
+            }
+        )
         urls = {
             f"http://p{c % args.networks}.test/item/{c}.jpg": hosts[f"p{c % args.networks}.test"]
             for c in range(args.cases)
@@ -81,6 +91,7 @@ def main() -> None:
         summary = composer.compose_round(composer.due_case_ids(clock.now()), level="initial", now=clock.now())
         composed = time.perf_counter() - started
         started = time.perf_counter()
+        world.smtp.stall_after_data = args.relay_delay
         delivered = Outbox(store, settings, clock).deliver_due()
         sent = time.perf_counter() - started
         print(f"{args.cases} live cases on {args.networks} networks")

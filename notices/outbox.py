@@ -20,7 +20,9 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import threading
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -78,6 +80,10 @@ class Outbox:
         self.store = store
         self.clock = clock
         self.transport = transport or SMTPTransport(settings)
+        self.connections = 1 if transport is not None else max(1, settings.smtp_connections)
+        """Given a transport (tests), one connection: that one; otherwise this many SMTP
+        connections send at once, each its own transport."""
+        self._settings = settings
         self.sender = sender_address(settings.notice_from)[1]
         self.actor = actor
         self.checkpoint = checkpoint
@@ -99,14 +105,52 @@ class Outbox:
                 .order_by(Notice.next_attempt_at, Notice.id)
             )
             ids = list(session.scalars(query.limit(limit) if limit else query))
-        try:
-            for notice_id in ids:
-                outcome = self.deliver(notice_id)
-                if outcome is not None:
-                    summary.add(outcome)
-        finally:
-            self.transport.close()
+        if self.connections == 1 or len(ids) < 2:
+            try:
+                for notice_id in ids:
+                    outcome = self.deliver(notice_id)
+                    if outcome is not None:
+                        summary.add(outcome)
+            finally:
+                self.transport.close()
+            return summary
+        self._deliver_side_by_side(ids, summary)
         return summary
+
+    def _deliver_side_by_side(self, ids: list[int], summary: DeliverySummary) -> None:
+        """Each of ``self.connections`` threads takes the next notice and sends it over its own
+        SMTP connection, through the same claim/transmit/record steps as one connection: every
+        notice is still claimed before it is sent and recorded after. If one thread fails, the
+        others finish the notice in hand and take no more; the failure is raised here."""
+        pending = iter(ids)
+        lock = threading.Lock()
+        stop = threading.Event()
+
+        def work() -> None:
+            transport = SMTPTransport(self._settings)
+            try:
+                while not stop.is_set():
+                    with lock:
+                        notice_id = next(pending, None)
+                    if notice_id is None:
+                        return
+                    try:
+                        outcome = self.deliver(notice_id, transport=transport)
+                    except BaseException:
+                        stop.set()
+                        raise
+                    if outcome is not None:
+                        with lock:
+                            summary.add(outcome)
+            finally:
+                transport.close()
+
+        with ThreadPoolExecutor(
+            max_workers=min(self.connections, len(ids)), thread_name_prefix="smtp"
+        ) as pool:
+            futures = [pool.submit(work) for _ in range(min(self.connections, len(ids)))]
+        for future in futures:
+            future.result()
 
     def recover(self) -> dict[str, int]:
         """Settle claims a crashed sender left behind (see the module's docstring)."""
@@ -143,8 +187,9 @@ class Outbox:
             log.warning("outbox recovery: %s", recovered)
         return recovered
 
-    def deliver(self, notice_id: int) -> str | None:
+    def deliver(self, notice_id: int, *, transport: SMTPTransport | None = None) -> str | None:
         """Send one notice if it is still waiting; its outcome, or ``None`` if someone else took it."""
+        transport = transport or self.transport
         now = self.clock.now()
         with self.store.session() as session:
             claimed = session.execute(
@@ -185,7 +230,7 @@ class Outbox:
             self.checkpoint("transmitting")
             return getattr(marked, "rowcount", 0) == 1
 
-        attempt = self.transport.send(
+        attempt = transport.send(
             self.sender, recipient, (message or "").encode("utf-8"), before_data=transmitting
         )
         self.checkpoint("answered")

@@ -84,6 +84,9 @@ class Settings:
     smtp_password: str | None = field(default=None, repr=False)
     """From the environment only; never printed, logged or stored."""
     smtp_timeout: float = 60.0
+    smtp_connections: int = 4
+    """SMTP connections a delivery run sends over at once: the relay's answers overlap instead of
+    following one another."""
     chase_policy: str | None = None
     """The chase policy file (TOML, see ``schedules/chase.toml``); the built-in defaults when unset."""
     smtp_ca_file: str | None = None
@@ -127,6 +130,7 @@ class Settings:
             smtp_username=env.get("TAKEDOWN_SMTP_USERNAME") or None,
             smtp_password=env.get("TAKEDOWN_SMTP_PASSWORD") or None,
             smtp_timeout=_duration(env, "TAKEDOWN_SMTP_TIMEOUT", 60.0, "s"),
+            smtp_connections=_number(env, "TAKEDOWN_SMTP_CONNECTIONS", 4, int),
             smtp_ca_file=env.get("TAKEDOWN_SMTP_CA_FILE") or None,
             chase_policy=env.get("TAKEDOWN_CHASE_POLICY") or None,
             frontier_lease=_duration(env, "TAKEDOWN_FRONTIER_LEASE", 3600.0, "s"),

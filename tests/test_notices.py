@@ -370,3 +370,28 @@ def test_notices_commands(world: Sandbox, store: Store, settings: Settings, cloc
     nobody = runner.invoke(cli, ["notices", "preview", str(*silent.values()), "--level", "reminder"], obj=app)
     assert nobody.exit_code == exitcodes.PARTIAL  # the case exists; nobody can be written to
     assert "nobody would be notified" in nobody.output
+
+
+def test_several_connections_deliver_each_notice_once_and_record_it(
+    world: Sandbox, store: Store, settings: Settings, clock: ManualClock
+) -> None:
+    """Side-by-side SMTP connections (TAKEDOWN_SMTP_CONNECTIONS, 4 by default) against a slow relay:
+    every notice arrives once, and each is recorded sent with its cases marked notified."""
+    assert settings.smtp_connections == 4
+    world.smtp.stall_after_data = 0.2  # a relay slow enough that the connections overlap
+    try:
+        urls = {
+            world.url("host-a.test", "/1.jpg"): "127.0.40.1",
+            world.url("host-b.test", "/2.jpg"): "127.0.41.1",
+            world.url("cdn-fronted.test", "/3.jpg"): "127.0.42.1",
+        }
+        ids = make_live(store, clock, urls)
+        outbox = round_and_send(store, settings, clock)
+    finally:
+        world.smtp.stall_after_data = 0.0
+    message_ids = [m.message["Message-ID"] for m in world.smtp.messages]
+    assert len(message_ids) == 3 and len(set(message_ids)) == 3
+    assert outbox.deliver_due().counts == {}  # nothing left to send, nothing sent twice
+    with store.session() as session:
+        assert {n.status for n in session.query(Notice)} == {"sent"}
+        assert all(session.get(Case, case_id).first_notice_at is not None for case_id in ids.values())
