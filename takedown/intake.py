@@ -13,10 +13,11 @@ from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from typing import cast
 
-from sqlalchemy import Table, func, insert, select
+from sqlalchemy import Table, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from takedown.bulk import insert_rows, insert_rows_with_ids
 from takedown.cases import event_row
 from takedown.clock import Clock
 from takedown.errors import InvalidReport
@@ -92,23 +93,17 @@ def _insert_cases(
         }
         for key, report in reports.items()
     ]
-    # Core statements on the session's connection (in its transaction): the ORM's bulk layer
-    # added half again to the cost of each batch, for rows that are plain dictionaries anyway.
-    # dedup_hash is unique among these rows, so RETURNING rows can be matched in any order.
+    # Straight to the database on the session's connection (in its transaction): COPY on
+    # PostgreSQL, multi-row INSERTs elsewhere (takedown/bulk.py); the ORM's bulk layer added half
+    # again to the cost of each batch, for rows that are plain dictionaries anyway.
     connection = session.connection()
-    ids = {
-        key: case_id
-        for case_id, key in connection.execute(
-            insert(CASE_TABLE).returning(CASE_TABLE.c.id, CASE_TABLE.c.dedup_hash), rows
-        )
-    }
+    ids = dict(zip(reports, insert_rows_with_ids(connection, CASE_TABLE, rows), strict=True))
     fingerprints = [
         {"case_id": ids[key], "algorithm": algorithm, "digest": digest}
         for key, report in reports.items()
         for algorithm, digest in report.fingerprints
     ]
-    if fingerprints:
-        connection.execute(insert(FINGERPRINT_TABLE), fingerprints)
+    insert_rows(connection, FINGERPRINT_TABLE, fingerprints)
     events = []
     for key, report in reports.items():
         detail: dict[str, object] = {"category": report.category}
@@ -120,7 +115,7 @@ def _insert_cases(
             detail["reopens_case"] = previous[key]
             events.append(event_row(previous[key], now, actor, "reopened_as", {"case": ids[key]}))
         events.append(event_row(ids[key], now, actor, "queued", detail, to_state=CaseState.QUEUED.value))
-    connection.execute(insert(EVENT_TABLE), events)
+    insert_rows(connection, EVENT_TABLE, events)
     return ids
 
 

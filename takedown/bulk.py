@@ -1,0 +1,114 @@
+"""Writing many rows at once, the fastest way each database offers, for bulk intake.
+
+PostgreSQL takes rows fastest through ``COPY``: one stream per table instead of a statement per
+few hundred rows (bulk intake measured 4,600 rows/s with multi-row ``INSERT ... RETURNING``). COPY
+returns nothing, so the new rows' ids are reserved first from the table's sequence, in one query.
+SQLite gets SQLAlchemy's multi-row ``INSERT``, with the ids after the largest (its write lock is
+held), which saves ``RETURNING`` and its ordering.
+
+Constraints hold either way: a row that would break one (the partial unique index that allows one
+open case per URL) fails the whole statement, and the caller's transaction with it, as an
+:class:`sqlalchemy.exc.IntegrityError` in both cases.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Connection, Table, func, insert, select
+from sqlalchemy.exc import IntegrityError, StatementError
+
+
+def insert_rows(connection: Connection, table: Table, rows: Sequence[Mapping[str, Any]]) -> None:
+    """Insert ``rows`` (dicts with the same keys) into ``table``."""
+    if not rows:
+        return
+    if connection.dialect.name == "postgresql":
+        _copy(connection, table, rows)
+    else:
+        connection.execute(insert(table), list(rows))
+
+
+def insert_rows_with_ids(
+    connection: Connection, table: Table, rows: Sequence[Mapping[str, Any]]
+) -> list[int]:
+    """Insert ``rows`` into ``table`` (whose key is ``id``); the new ids, in the rows' order."""
+    if not rows:
+        return []
+    dialect = connection.dialect.name
+    if dialect == "postgresql":
+        ids = _reserve_ids(connection, table, len(rows))
+        _copy(connection, table, [{"id": new_id, **row} for new_id, row in zip(ids, rows, strict=True)])
+        return ids
+    if dialect == "sqlite":
+        # The store's SQLite transactions begin IMMEDIATE: this one holds the write lock, so the
+        # next ids are the ones after the largest, and nobody else can take them meanwhile.
+        last = connection.execute(select(func.max(table.c.id))).scalar() or 0
+        ids = list(range(last + 1, last + 1 + len(rows)))
+        connection.execute(
+            insert(table), [{"id": new_id, **row} for new_id, row in zip(ids, rows, strict=True)]
+        )
+        return ids
+    returned = connection.execute(
+        insert(table).returning(table.c.id, sort_by_parameter_order=True), list(rows)
+    )
+    return [int(new_id) for new_id in returned.scalars()]
+
+
+def _reserve_ids(connection: Connection, table: Table, count: int) -> list[int]:
+    sequence = connection.exec_driver_sql(
+        "SELECT pg_get_serial_sequence(%(table)s, 'id')", {"table": f'"{table.name}"'}
+    ).scalar_one()
+    found = connection.exec_driver_sql(
+        "SELECT nextval(%(sequence)s) FROM generate_series(1, %(count)s)",
+        {"sequence": sequence, "count": count},
+    )
+    return [int(new_id) for (new_id,) in found]
+
+
+def _copy(connection: Connection, table: Table, rows: Sequence[Mapping[str, Any]]) -> None:
+    """``COPY table (columns) FROM STDIN`` on the session's own connection and transaction."""
+    import psycopg
+
+    columns = list(rows[0])
+    converters = [_converter(table, name) for name in columns]
+    names = ", ".join(f'"{name}"' for name in columns)
+    cursor: Any = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    try:
+        with cursor.copy(f'COPY "{table.name}" ({names}) FROM STDIN') as copy:
+            for row in rows:
+                copy.write_row(
+                    [convert(row[name]) for convert, name in zip(converters, columns, strict=True)]
+                )
+    except psycopg.errors.IntegrityError as exc:
+        raise IntegrityError(f"COPY into {table.name}", None, exc) from exc
+    except ValueError as exc:  # a value the column's type refuses, as a bound parameter would be
+        raise StatementError(str(exc), f"COPY into {table.name}", None, exc) from exc
+    finally:
+        cursor.close()
+
+
+def _converter(table: Table, name: str) -> Any:
+    """How a value is written for COPY: what the column's own type would bind (UTC times without
+    their zone, as the store keeps them; JSON as its text)."""
+    kind = type(table.c[name].type).__name__
+    if kind == "UTCDateTime":
+        return _naive_utc
+    if kind in ("JSON", "JSONB", "Variant"):
+        return _json_text
+    return lambda value: value
+
+
+def _naive_utc(value: datetime | None) -> datetime | None:
+    if value is None:
+        return None
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValueError(f"refusing naive datetime {value.isoformat()}: every stored time is UTC")
+    return value.astimezone(UTC).replace(tzinfo=None)
+
+
+def _json_text(value: Any) -> str | None:
+    return None if value is None else json.dumps(value)
