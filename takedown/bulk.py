@@ -14,7 +14,7 @@ open case per URL) fails the whole statement, and the caller's transaction with 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -74,15 +74,18 @@ def _copy(connection: Connection, table: Table, rows: Sequence[Mapping[str, Any]
     import psycopg
 
     columns = list(rows[0])
-    converters = [_converter(table, name) for name in columns]
+    converted = [
+        (index, converter) for index, name in enumerate(columns) if (converter := _converter(table, name))
+    ]
     names = ", ".join(f'"{name}"' for name in columns)
     cursor: Any = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
     try:
         with cursor.copy(f'COPY "{table.name}" ({names}) FROM STDIN') as copy:
             for row in rows:
-                copy.write_row(
-                    [convert(row[name]) for convert, name in zip(converters, columns, strict=True)]
-                )
+                values = [row[name] for name in columns]
+                for index, convert in converted:
+                    values[index] = convert(values[index])
+                copy.write_row(values)
     except psycopg.errors.IntegrityError as exc:
         raise IntegrityError(f"COPY into {table.name}", None, exc) from exc
     except ValueError as exc:  # a value the column's type refuses, as a bound parameter would be
@@ -91,23 +94,35 @@ def _copy(connection: Connection, table: Table, rows: Sequence[Mapping[str, Any]
         cursor.close()
 
 
-def _converter(table: Table, name: str) -> Any:
-    """How a value is written for COPY: what the column's own type would bind (UTC times without
-    their zone, as the store keeps them; JSON as its text)."""
+def _converter(table: Table, name: str) -> Callable[[Any], Any] | None:
+    """How a value is written for COPY, when not as it is: what the column's own type would bind
+    (UTC times without their zone, as the store keeps them; JSON as its text)."""
     kind = type(table.c[name].type).__name__
     if kind == "UTCDateTime":
-        return _naive_utc
+        return _NaiveUTC()
     if kind in ("JSON", "JSONB", "Variant"):
         return _json_text
-    return lambda value: value
+    return None
 
 
-def _naive_utc(value: datetime | None) -> datetime | None:
-    if value is None:
-        return None
-    if value.tzinfo is None or value.utcoffset() is None:
-        raise ValueError(f"refusing naive datetime {value.isoformat()}: every stored time is UTC")
-    return value.astimezone(UTC).replace(tzinfo=None)
+class _NaiveUTC:
+    """An aware time as the naive UTC the store keeps; remembers the last one (a batch's rows
+    mostly share their times)."""
+
+    def __init__(self) -> None:
+        self._last: tuple[datetime | None, datetime | None] = (None, None)
+
+    def __call__(self, value: datetime | None) -> datetime | None:
+        if value is None:
+            return None
+        seen, stored = self._last
+        if value is seen:
+            return stored
+        if value.tzinfo is None or value.utcoffset() is None:
+            raise ValueError(f"refusing naive datetime {value.isoformat()}: every stored time is UTC")
+        stored = value.astimezone(UTC).replace(tzinfo=None)
+        self._last = (value, stored)
+        return stored
 
 
 def _json_text(value: Any) -> str | None:
