@@ -15,13 +15,13 @@ Run by hand; prints figures, asserts nothing:
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+from crawling import crawl
 
 from sandbox import Sandbox
 from sandbox.web import Serve
@@ -74,16 +74,9 @@ def main() -> int:
             "TAKEDOWN_CONCURRENCY_PER_HOST": str(args.per_host),
             "TAKEDOWN_FETCH_TIMEOUT": "30",
         }
-        done = subprocess.run(
-            [sys.executable, "-m", "faces.cli", "crawl", "--json", "--processes", str(args.processes)],
-            env=env,
-            capture_output=True,
-            text=True,
-        )
-        if done.returncode != 0:
-            print(done.stderr[-3000:], file=sys.stderr)
+        summary = crawl(env, processes=args.processes)
+        if summary is None:
             return 1
-        summary = json.loads(done.stdout)
         peak = max(world.site.peak_in_flight.values())
     rate = summary["revisited"] / summary["elapsed_seconds"]
     ceiling = min(args.concurrency, args.per_host * args.addresses) / args.delay

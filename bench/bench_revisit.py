@@ -22,6 +22,8 @@ from pathlib import Path
 from statistics import median
 from urllib.parse import urlsplit
 
+from crawling import crawl
+
 from sandbox import Sandbox
 from sandbox.web import Serve
 from takedown.clock import SystemClock
@@ -102,16 +104,9 @@ def main() -> int:
                 "TAKEDOWN_DATABASE_URL": database,
                 "TAKEDOWN_CONCURRENCY_PER_HOST": str(args.per_host),
             }
-            done = subprocess.run(
-                [sys.executable, "-m", "faces.cli", "crawl", "--json", "--processes", str(args.processes)],
-                env=env,
-                capture_output=True,
-                text=True,
-            )
-            if done.returncode != 0:
-                print(done.stderr[-3000:], file=sys.stderr)
+            revisit = crawl(env, processes=args.processes)
+            if revisit is None:
                 return 1
-            revisit = json.loads(done.stdout)
             assert revisit["revisited"] == args.urls, revisit
             revisit_rates.append(revisit["revisited"] / revisit["elapsed_seconds"])
             memory.append(revisit["peak_memory_mib"])
