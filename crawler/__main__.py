@@ -17,6 +17,7 @@ from datetime import datetime
 from sqlalchemy.exc import DBAPIError
 
 from crawler.run import run_revisits
+from hosting.dns import AddressLookup
 from takedown import exitcodes
 from takedown.clock import ensure_utc
 from takedown.errors import ConfigurationError, TakedownError
@@ -32,10 +33,10 @@ def main(argv: list[str] | None = None) -> int:
         "--case", dest="cases", type=int, action="append", default=[], help="revisit this case"
     )
     parser.add_argument(
-        "--partition",
-        metavar="K/N",
-        help="revisit only the due cases whose host falls to process K of N (0 <= K < N): "
-        "N such crawls share the due cases, every host's to one of them",
+        "--hosts-file",
+        metavar="PATH",
+        help="revisit only the due cases on the host names in this file, each with its DNS answer "
+        "(JSON Lines): this crawl's share when several run side by side (takedown crawl writes them)",
     )
     parser.add_argument(
         "-s",
@@ -57,15 +58,13 @@ def main(argv: list[str] | None = None) -> int:
     try:
         now = ensure_utc(datetime.fromisoformat(args.now.replace("Z", "+00:00"))) if args.now else None
         settings = Settings.from_env()
-        partition = _partition(args.partition) if args.partition else None
+        lookups = _lookups(args.hosts_file) if args.hosts_file else None
         overrides = dict(_setting(pair) for pair in args.overrides)
     except (ValueError, ConfigurationError) as exc:
         return _fail(str(exc), exitcodes.USAGE)
     try:
         Store.open(settings.database_url).dispose()  # fail early, with a clear message
-        summary = run_revisits(
-            settings, case_ids=args.cases, now=now, partition=partition, overrides=overrides
-        )
+        summary = run_revisits(settings, case_ids=args.cases, now=now, hosts=lookups, overrides=overrides)
     except DBAPIError as exc:
         logging.getLogger(__name__).info("the store failed", exc_info=exc)
         return _fail(describe_failure(exc), exitcodes.FAILURE)
@@ -77,11 +76,16 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def _partition(text: str) -> tuple[int, int]:
-    mine, _, partitions = text.partition("/")
-    if not (mine.isdigit() and partitions.isdigit() and int(mine) < int(partitions)):
-        raise ValueError(f"--partition {text!r}: write K/N with 0 <= K < N, e.g. 0/2")
-    return int(mine), int(partitions)
+def _lookups(path: str) -> list[AddressLookup]:
+    from crawler.processes import lookup_from_json
+
+    try:
+        with open(path, encoding="utf-8") as listed:
+            return [lookup_from_json(json.loads(line)) for line in listed if line.strip()]
+    except OSError as exc:
+        raise ValueError(f"--hosts-file {path}: {exc.strerror}") from None
+    except (KeyError, TypeError, json.JSONDecodeError) as exc:
+        raise ValueError(f"--hosts-file {path}: not what takedown crawl writes ({exc})") from None
 
 
 def _setting(pair: str) -> tuple[str, str]:

@@ -1,12 +1,13 @@
-"""One crawl over several processes: the due cases split by host over N crawls (``python -m crawler
---partition K/N``), run side by side, their summaries added up.
+"""One crawl over several processes: the due cases split by server over N crawls (``python -m
+crawler --hosts-file``), run side by side, their summaries added up.
 
 One Scrapy process is bound to one core (Twisted's reactor is single-threaded): a crawl against
 fast servers is CPU-bound at a few hundred URLs per second whatever the concurrency. N processes
-on N cores go about N times as fast. Cases are split by host name, not by case, so every case on
-one host is revisited by one process and the per-server limit holds as before; servers that many
-host names share (shared hosting, CDNs) can see up to N times the limit, which a shared frontier
-(``takedown crawl --frontier``, Redis) avoids with its fleet-wide limit.
+on N cores go about N times as fast. The split is by *server*: each due host name is looked up
+once, here, and every name that reaches the same server address goes to the same process, so
+the per-server limit (``TAKEDOWN_CONCURRENCY_PER_HOST``) holds for shared hosting as it does in
+one process. (A name that does not resolve is placed by its own name: its crawl records the
+failure.) Each crawl still resolves and guards every address itself before connecting.
 """
 
 from __future__ import annotations
@@ -16,15 +17,23 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
+import zlib
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
+from pathlib import Path
 from types import FrameType
 from typing import Any
 
 from crawler.run import CrawlSummary
+from hosting.dns import AddressLookup, DNSClient, LookupStatus
+from takedown.clock import SystemClock
 from takedown.errors import TakedownError
+from takedown.revisits import due_hosts
 from takedown.settings import Settings
+from takedown.store import Store
 
 
 class CrawlProcessFailed(TakedownError):
@@ -38,25 +47,94 @@ def run_in_processes(
     now: datetime | None = None,
     overrides: Mapping[str, Any] | None = None,
     verbose: int = 0,
+    lookup: Callable[[str], AddressLookup] | None = None,
 ) -> CrawlSummary:
-    """Revisit the due cases with ``processes`` crawls side by side; their summaries, added up.
-    SIGTERM or SIGINT to this process is passed on to every crawl (each stops gracefully)."""
+    """Revisit the due cases with up to ``processes`` crawls side by side (one per share that has
+    any host); their summaries, added up. SIGTERM or SIGINT to this process is passed on to every
+    crawl (each stops gracefully). ``lookup`` replaces the DNS lookup of a host name (tests)."""
+    store = Store.open(settings.database_url)
+    try:
+        names = due_hosts(store, now=now or SystemClock().now())
+    finally:
+        store.dispose()
+    lookup = lookup or DNSClient(settings.dns_server, timeout=10.0).addresses
+    with ThreadPoolExecutor(max_workers=32) as pool:
+        found = dict(zip(names, pool.map(lookup, names), strict=True))
+    shares = [
+        share for share in assign_by_server(names, processes, lambda name: server_of(found[name])) if share
+    ]
+    if not shares:
+        return CrawlSummary(
+            revisited=0, outcomes={}, finish_reason="finished", elapsed_seconds=0.0, processes=0
+        )
     command = [sys.executable, "-m", "crawler", *(["-v"] * verbose)]
     if now is not None:
         command += ["--now", now.isoformat()]
     for name, value in (overrides or {}).items():
         command += ["-s", f"{name}={value}"]
     env = {**os.environ, "TAKEDOWN_DATABASE_URL": settings.database_url, "TAKEDOWN_ACTOR": settings.actor}
-    children = [
-        subprocess.Popen(
-            [*command, "--partition", f"{k}/{processes}"],
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=None,  # the crawls' own errors and -v logging go straight to ours
-            text=True,
-        )
-        for k in range(processes)
-    ]
+    with tempfile.TemporaryDirectory(prefix="takedown-crawl-") as directory:
+        children = []
+        for k, share in enumerate(shares):
+            listed = Path(directory) / f"hosts-{k}.txt"
+            # each name with the answer it was placed by: the crawl judges that answer (the SSRF
+            # guard's rules) instead of asking DNS a second time
+            listed.write_text(
+                "".join(f"{json.dumps(lookup_json(found[name]))}\n" for name in share), encoding="utf-8"
+            )
+            children.append(
+                subprocess.Popen(
+                    [*command, "--hosts-file", str(listed)],
+                    env=env,
+                    stdout=subprocess.PIPE,
+                    stderr=None,  # the crawls' own errors and -v logging go straight to ours
+                    text=True,
+                )
+            )
+        return _wait_for(children)
+
+
+def assign_by_server(
+    names: Sequence[str], processes: int, server_of: Callable[[str], str]
+) -> list[list[str]]:
+    """``names`` in ``processes`` shares, every name of one server in the same share. A stable hash
+    of the server, not a random one: the same store gives the same split in any process."""
+    shares: list[list[str]] = [[] for _ in range(processes)]
+    for name in names:
+        shares[zlib.crc32(server_of(name).encode("utf-8", "surrogateescape")) % processes].append(name)
+    return shares
+
+
+def server_of(found: AddressLookup) -> str:
+    """Where a name's cases go: its lowest address (answers come in any order); the name itself
+    when it has none (its crawl then records the failure)."""
+    if found.status is LookupStatus.OK and found.addresses:
+        return sorted(found.addresses)[0]
+    return found.name
+
+
+def lookup_json(found: AddressLookup) -> dict[str, Any]:
+    return {
+        "name": found.name,
+        "status": found.status.value,
+        "addresses": list(found.addresses),
+        "cname_chain": list(found.cname_chain),
+        "detail": found.detail,
+    }
+
+
+def lookup_from_json(data: dict[str, Any]) -> AddressLookup:
+    return AddressLookup(
+        name=str(data["name"]),
+        status=LookupStatus(data["status"]),
+        addresses=tuple(data.get("addresses", ())),
+        cname_chain=tuple(data.get("cname_chain", ())),
+        detail=str(data.get("detail", "")),
+    )
+
+
+def _wait_for(children: list[subprocess.Popen[str]]) -> CrawlSummary:
+    processes = len(children)
     previous = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGINT)}
 
     def pass_on(signum: int, _frame: FrameType | None) -> None:

@@ -19,6 +19,7 @@ from scrapy.exceptions import ScrapyDeprecationWarning
 from scrapy.settings import Settings as ScrapySettings
 
 from crawler.frontier import FrontierUnavailable
+from hosting.dns import AddressLookup
 from takedown.settings import Settings
 
 
@@ -109,11 +110,12 @@ def run_revisits(
     case_ids: Sequence[int] = (),
     now: datetime | None = None,
     frontier: FrontierWork | None = None,
-    partition: tuple[int, int] | None = None,
+    hosts: Sequence[AddressLookup] | None = None,
     overrides: Mapping[str, Any] | None = None,
 ) -> CrawlSummary:
-    """Revisit the due cases (or ``case_ids``, or what ``frontier`` hands out) once; return what
-    was found. A frontier that fails is a :class:`~crawler.frontier.FrontierUnavailable`."""
+    """Revisit the due cases (or ``case_ids``, or the due cases on ``hosts``: host names with the
+    DNS answers they were placed by, or what ``frontier`` hands out) once; return what was found.
+    A frontier that fails is a :class:`~crawler.frontier.FrontierUnavailable`."""
     overrides = dict(overrides or {})
     if frontier is not None:
         overrides = {
@@ -140,7 +142,7 @@ def run_revisits(
         crawler,
         cases=",".join(str(case_id) for case_id in case_ids),
         now=now.isoformat() if now else "",
-        partition=f"{partition[0]}/{partition[1]}" if partition else "",
+        hosts=hosts,
     )
     process.start()
     stats = crawler.stats.get_stats() if crawler.stats else {}

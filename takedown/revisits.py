@@ -9,7 +9,6 @@ reused by anything else that checks a URL.
 from __future__ import annotations
 
 import re
-import zlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -337,21 +336,16 @@ class DueCase:
     url: str
 
 
-def host_partition(host: str, partitions: int) -> int:
-    """Which of ``partitions`` crawl processes revisits cases on ``host``: a stable hash of the
-    name, so every case on one host goes to one process and its per-server limit still holds."""
-    return zlib.crc32(host.lower().encode("utf-8", "surrogateescape")) % partitions
-
-
 def due_cases(
     store: Store,
     *,
     now: datetime,
     page_size: int = 500,
     case_ids: Sequence[int] = (),
-    partition: tuple[int, int] | None = None,
+    hosts: frozenset[str] | None = None,
 ) -> Iterator[DueCase]:
-    """Open cases due for a revisit, most overdue first (or exactly ``case_ids``), a page at a time.
+    """Open cases due for a revisit, most overdue first (or exactly ``case_ids``), a page at a time;
+    ``hosts``: only the due cases on these host names (one crawl's share of several).
 
     Keyset paging on (next_check_at, id) over its index: each page costs one index walk of
     ``page_size`` rows, so time per page and memory stay flat however large the backlog. (Paging by
@@ -361,15 +355,28 @@ def due_cases(
     if case_ids:
         yield from _named_cases(store, sorted(set(case_ids)), open_states, page_size)
         return
-    if partition is not None:  # ``(k, n)``: only the cases whose host falls to process k of n
-        mine, partitions = partition
+    if hosts is not None:
         yield from (
             DueCase(case.id, case.url)
             for case in _due(store, now, page_size, open_states, with_host=True)
-            if host_partition(case.host, partitions) == mine
+            if case.host in hosts
         )
         return
     yield from (DueCase(case.id, case.url) for case in _due(store, now, page_size, open_states))
+
+
+def due_hosts(store: Store, *, now: datetime) -> list[str]:
+    """The host names of the open cases due at ``now``, each once."""
+    open_states = [state.value for state in OPEN_STATES]
+    with store.session() as session:
+        return list(
+            session.scalars(
+                select(Case.host)
+                .where(Case.next_check_at <= now, Case.state.in_(open_states))
+                .distinct()
+                .order_by(Case.host)
+            )
+        )
 
 
 @dataclass(frozen=True)

@@ -1,8 +1,9 @@
-"""One crawl over several processes: the due cases split by host, each checked exactly once, the
-summaries added up, and every host's cases in one process so its per-server limit holds."""
+"""One crawl over several processes: the due cases split by server, each checked exactly once, the
+summaries added up, and every server's names in one process so its limit holds."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -10,38 +11,49 @@ from hypothesis import given
 from hypothesis import strategies as st
 from sqlalchemy import func, select
 
+from crawler.processes import assign_by_server
 from sandbox import Sandbox
 from sandbox.web import Serve
 from takedown.clock import ManualClock
 from takedown.intake import queue_batch
 from takedown.models import Check
 from takedown.reports import Report, validate_report
-from takedown.revisits import due_cases, host_partition
+from takedown.revisits import due_cases, due_hosts
 from takedown.store import Store
 from tests.test_revisit import run_crawl
 
 HOSTS = {f"h{n}.test": f"127.0.90.{n + 1}" for n in range(6)}
 
 
-@given(st.from_regex(r"\A[a-z0-9-]{1,20}(\.[a-z0-9-]{1,20}){0,3}\Z"), st.integers(min_value=1, max_value=64))
-def test_a_host_always_falls_to_the_same_process(host: str, partitions: int) -> None:
-    chosen = host_partition(host, partitions)
-    assert 0 <= chosen < partitions
-    assert host_partition(host.upper(), partitions) == chosen  # host names are not case-sensitive
+@given(
+    st.dictionaries(
+        st.from_regex(r"\A[a-z0-9]{1,12}\.test\Z"), st.sampled_from(["127.0.0.2", "127.0.0.3", "10.0.0.1"])
+    ),
+    st.integers(min_value=1, max_value=8),
+)
+def test_every_name_goes_to_one_share_with_every_other_name_of_its_server(
+    servers: dict[str, str], processes: int
+) -> None:
+    shares = assign_by_server(sorted(servers), processes, servers.__getitem__)
+    assert len(shares) == processes
+    assert sorted(name for share in shares for name in share) == sorted(servers)
+    for share in shares:
+        for name in share:
+            same_server = {other for other, address in servers.items() if address == servers[name]}
+            assert same_server <= set(share)
 
 
-def test_partitions_share_the_due_cases_without_overlap_and_by_host(store: Store, clock: ManualClock) -> None:
-    urls = [f"http://h{n % 7}.test/{n}.jpg" for n in range(60)]
+def test_the_due_hosts_are_listed_once_and_only_the_due_ones(store: Store, clock: ManualClock) -> None:
+    urls = [f"http://h{n % 7}.test/{n}.jpg" for n in range(30)]
     with store.session() as session:
         queue_batch(
             session, [validate_report(Report(url)) for url in urls], actor="analyst:t", now=clock.now()
         )
-    every = {case.id for case in due_cases(store, now=clock.now())}
-    shares = [list(due_cases(store, now=clock.now(), page_size=7, partition=(k, 3))) for k in range(3)]
-    ids = [case.id for share in shares for case in share]
-    assert sorted(ids) == sorted(every) and len(ids) == len(set(ids))
-    hosts_of = [{case.url.split("/")[2] for case in share} for share in shares]
-    assert not (hosts_of[0] & hosts_of[1] or hosts_of[0] & hosts_of[2] or hosts_of[1] & hosts_of[2])
+    assert due_hosts(store, now=clock.now()) == [f"h{n}.test" for n in range(7)]
+    assert due_hosts(store, now=clock.now() - timedelta(seconds=1)) == []
+    mine = frozenset({"h1.test", "h3.test"})
+    shared = list(due_cases(store, now=clock.now(), page_size=4, hosts=mine))
+    assert sorted(case.url.split("/")[2] for case in shared) == ["h1.test"] * 5 + ["h3.test"] * 4
 
 
 @pytest.mark.e2e

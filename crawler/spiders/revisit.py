@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
@@ -26,8 +26,9 @@ from crawler.fingerprint import META_KEY, BodyFingerprint
 from crawler.frontier import FrontierUnavailable, RedisFrontier
 from crawler.middlewares import AddressRefused, is_dns_failure
 from crawler.pipelines import CRAWL_CACHE_MIB
-from crawler.resolver import VERDICTS, GuardedResolver
+from crawler.resolver import VERDICTS, GuardedResolver, decide
 from crawler.safety import check as check_safety
+from hosting.dns import AddressLookup
 from takedown.clock import Clock, ManualClock, SystemClock
 from takedown.hosts import fetchable_url
 from takedown.revisits import DueCase, Fetch, due_cases
@@ -56,13 +57,19 @@ class RevisitSpider(scrapy.Spider):
         return spider
 
     def __init__(
-        self, cases: str = "", now: str = "", page_size: str = "500", partition: str = "", **kwargs: Any
+        self,
+        cases: str = "",
+        now: str = "",
+        page_size: str = "500",
+        hosts: Sequence[AddressLookup] | None = None,
+        **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self.case_ids = [int(part) for part in cases.split(",") if part.strip()]
-        mine, _, partitions = partition.partition("/")
-        self.partition = (int(mine), int(partitions)) if partition else None
-        """``(k, n)``: this crawl revisits the due cases on the hosts that fall to process k of n."""
+        self.known_lookups = list(hosts or ())
+        """DNS answers already had for this crawl's host names (by the process that shared them out)."""
+        self.hosts = frozenset(found.name for found in hosts) if hosts is not None else None
+        """Only the due cases on these host names: this crawl's share of a several-process crawl."""
         self.clock: Clock = ManualClock(datetime.fromisoformat(now)) if now else SystemClock()
         self.page_size = int(page_size)
         self._outstanding = 0
@@ -72,6 +79,10 @@ class RevisitSpider(scrapy.Spider):
         # Scrapy drains start() into its scheduler whenever the downloader is busy, so without a
         # window of our own memory grows with the number of due cases (measured: +5 MiB per 1,000).
         window = self.settings.getint("TAKEDOWN_START_WINDOW", 1000)
+        resolver = GuardedResolver.installed
+        if resolver is not None:
+            for found in self.known_lookups:
+                VERDICTS.record(decide(found, resolver.policy))  # judged here, as if asked here
         store = Store.open(self.settings["TAKEDOWN_DATABASE_URL"], sqlite_cache_mib=CRAWL_CACHE_MIB)
         try:
             async for case in self._cases(store):
@@ -96,7 +107,7 @@ class RevisitSpider(scrapy.Spider):
                 now=self.clock.now(),
                 page_size=self.page_size,
                 case_ids=self.case_ids,
-                partition=self.partition,
+                hosts=self.hosts,
             )
             for case in due:
                 yield case

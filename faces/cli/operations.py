@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -240,12 +241,9 @@ def frontier_status(url: str | None, as_json: bool) -> None:
 @click.option(
     "--processes",
     type=click.IntRange(1),
-    default=1,
-    show_default=True,
-    help="Crawl processes side by side, the due cases split between them by host name (a Scrapy "
-    "process uses one core). Servers that several host names share can then see up to N times "
-    "TAKEDOWN_CONCURRENCY_PER_HOST at once; a shared frontier keeps the limit fleet-wide. "
-    "Ignored with --case and --frontier.",
+    help="Crawls side by side (a Scrapy process uses one core), the due cases split between them by "
+    "server, so every server's limit still holds [default: the machine's cores]. Ignored with "
+    "--case and --frontier.",
 )
 @click.option(
     "--forever",
@@ -262,7 +260,7 @@ def crawl(
     scrapy_overrides: tuple[str, ...],
     frontier: str | None,
     batch: int,
-    processes: int,
+    processes: int | None,
     forever: bool,
     as_json: bool,
 ) -> None:
@@ -287,7 +285,7 @@ def crawl(
         app.store.upgrade()  # fail early, with a clear message, if the store cannot be opened
         work = FrontierWork(frontier, batch=batch, forever=forever) if frontier else None
         overrides = _overrides(scrapy_overrides)
-        side_by_side = 1 if case_ids or work else processes
+        side_by_side = 1 if case_ids or work else (processes or os.cpu_count() or 1)
         if side_by_side > 1:
             from crawler.processes import run_in_processes
 
