@@ -79,14 +79,14 @@ def main() -> int:
             return 1
         peak = max(world.site.peak_in_flight.values())
     rate = summary["revisited"] / summary["elapsed_seconds"]
-    ceiling = min(args.concurrency, args.per_host * args.addresses) / args.delay
+    ceiling = min(args.concurrency * args.processes, args.per_host * args.addresses) / args.delay
     layout = f"{args.urls:,} on {args.hosts:,} names, {args.addresses} addresses, {args.delay} s each"
     print(f"urls            {layout}")
     print(f"concurrency     {args.concurrency} ({args.per_host} per server), {args.processes} process(es)")
     print(
         f"crawl           {rate:,.0f} URLs/s ({summary['revisited']:,} in {summary['elapsed_seconds']:.1f} s)"
     )
-    print(f"ceiling         {ceiling:,.0f} URLs/s (concurrency / delay)")
+    print(f"ceiling         {ceiling:,.0f} URLs/s (concurrency of every process / delay)")
     print(f"outcomes        {summary['outcomes']}")
     print(f"politeness      at most {peak} requests at once to one server (limit {args.per_host})")
     print(f"crawl peak RSS  {summary['peak_memory_mib']} MiB")
