@@ -47,6 +47,12 @@ def main(argv: list[str] | None = None) -> int:
         metavar="NAME=VALUE",
         help="a Scrapy setting",
     )
+    parser.add_argument(
+        "--processes",
+        type=int,
+        default=1,
+        help="crawls side by side, the due cases shared out by server (this process starts them)",
+    )
     parser.add_argument("-v", "--verbose", action="count", default=0)
     args = parser.parse_args(argv)
     level = [logging.WARNING, logging.INFO, logging.DEBUG][min(args.verbose, 2)]
@@ -64,7 +70,14 @@ def main(argv: list[str] | None = None) -> int:
         return _fail(str(exc), exitcodes.USAGE)
     try:
         Store.open(settings.database_url).dispose()  # fail early, with a clear message
-        summary = run_revisits(settings, case_ids=args.cases, now=now, hosts=lookups, overrides=overrides)
+        if args.processes > 1 and not args.cases and lookups is None:
+            from crawler.processes import run_in_processes
+
+            summary = run_in_processes(
+                settings, args.processes, now=now, overrides=overrides, verbose=args.verbose
+            )
+        else:
+            summary = run_revisits(settings, case_ids=args.cases, now=now, hosts=lookups, overrides=overrides)
     except DBAPIError as exc:
         logging.getLogger(__name__).info("the store failed", exc_info=exc)
         return _fail(describe_failure(exc), exitcodes.FAILURE)

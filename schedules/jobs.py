@@ -67,6 +67,7 @@ def crawl_environment(settings: Settings) -> dict[str, str]:
         "TAKEDOWN_FETCH_TIMEOUT": str(settings.fetch_timeout),
         "TAKEDOWN_MAX_FETCH_BYTES": str(settings.max_fetch_bytes),
         "TAKEDOWN_USER_AGENT": settings.user_agent,
+        "TAKEDOWN_CONCURRENCY": str(settings.concurrency),
         "TAKEDOWN_CONCURRENCY_PER_HOST": str(settings.concurrency_per_host),
         "TAKEDOWN_DELAY_PER_HOST": str(settings.delay_per_host),
         "TAKEDOWN_RETRY_BACKOFF": str(settings.retry_backoff),
@@ -87,7 +88,7 @@ def crawl_job(
     settings: Settings, now: datetime, *, timeout: float = 6 * 3600, stop: threading.Event | None = None
 ) -> dict[str, Any]:
     """Revisit every case due at ``now`` in a child process (``python -m crawler``, the crawler's own
-    entry point); its summary.
+    entry point, with one crawl per core); its summary.
 
     The child runs in a session of its own, so a signal meant for the scheduler (Ctrl-C in a
     terminal, ``kill -- -PGID``, systemd stopping the service) does not kill it mid-fetch; when
@@ -95,7 +96,15 @@ def crawl_job(
     checks are recorded), and the summary says ``"stopped": true``. Cases it did not reach stay due.
     """
     child = subprocess.Popen(
-        [sys.executable, "-m", "crawler", "--now", now.strftime("%Y-%m-%dT%H:%M:%SZ")],
+        [
+            sys.executable,
+            "-m",
+            "crawler",
+            "--now",
+            now.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "--processes",
+            str(os.cpu_count() or 1),
+        ],
         env={**os.environ, **crawl_environment(settings)},
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
