@@ -14,8 +14,10 @@ request is on the wire (a redirect is a new request, with a new token).
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 from scrapy.exceptions import NotConfigured
@@ -53,6 +55,7 @@ class FleetPoliteness:
         self.lapse_seconds = lapse_seconds
         self.prefix = prefix
         self._take = self.client.register_script(_TAKE)
+        self._threads = ThreadPoolExecutor(max_workers=8, thread_name_prefix="fleet-tokens")
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> FleetPoliteness:
@@ -71,9 +74,11 @@ class FleetPoliteness:
     async def process_request(self, request: Request, spider: Any = None) -> None:
         token = uuid.uuid4().hex
         key = self._key(request)
-        while not await asyncio.to_thread(
-            self._take, keys=[key], args=[self.limit, token, self.lapse_seconds]
-        ):
+        loop = asyncio.get_running_loop()
+        take = functools.partial(self._take, keys=[key], args=[self.limit, token, self.lapse_seconds])
+        # Redis is asked on threads of its own: requests waiting for a busy server must not take
+        # the default pool's few threads from the spider's DNS lookups.
+        while not await loop.run_in_executor(self._threads, take):
             await asyncio.sleep(WAIT_SECONDS)
         request.meta[META_KEY] = (key, token)
 
