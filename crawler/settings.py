@@ -14,10 +14,7 @@ way, :func:`crawler.run.scrapy_settings`, which maps :class:`takedown.settings.S
 from __future__ import annotations
 
 from takedown.revisits import DEFAULT_REMOVED_PAGE_PATTERNS
-from takedown.settings import Settings
-
-_core = Settings(database_url="", actor="")
-"""The core's defaults, not its configuration: no environment is read here."""
+from takedown.settings import DEFAULTS as _core  # the core's defaults, not its configuration
 
 BOT_NAME = "takedown"
 SPIDER_MODULES = ["crawler.spiders"]

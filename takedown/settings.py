@@ -106,35 +106,45 @@ class Settings:
             allowed_networks=tuple(
                 n.strip() for n in env.get("TAKEDOWN_ALLOW_NETWORKS", "").split(",") if n.strip()
             ),
-            fetch_timeout=_duration(env, "TAKEDOWN_FETCH_TIMEOUT", 30.0, "s"),
-            max_fetch_bytes=_number(env, "TAKEDOWN_MAX_FETCH_BYTES", 32 * 1024 * 1024, int),
-            user_agent=env.get("TAKEDOWN_USER_AGENT") or DEFAULT_USER_AGENT,
-            concurrency=_number(env, "TAKEDOWN_CONCURRENCY", 200, int),
-            concurrency_per_host=_number(env, "TAKEDOWN_CONCURRENCY_PER_HOST", 2, int),
-            delay_per_host=_duration(env, "TAKEDOWN_DELAY_PER_HOST", 0.0, "s", zero_ok=True),
-            retry_backoff=_duration(env, "TAKEDOWN_RETRY_BACKOFF", 1.0, "s", zero_ok=True),
+            fetch_timeout=_duration(env, "TAKEDOWN_FETCH_TIMEOUT", DEFAULTS.fetch_timeout, "s"),
+            max_fetch_bytes=_number(env, "TAKEDOWN_MAX_FETCH_BYTES", DEFAULTS.max_fetch_bytes, int),
+            user_agent=env.get("TAKEDOWN_USER_AGENT") or DEFAULTS.user_agent,
+            concurrency=_number(env, "TAKEDOWN_CONCURRENCY", DEFAULTS.concurrency, int),
+            concurrency_per_host=_number(
+                env, "TAKEDOWN_CONCURRENCY_PER_HOST", DEFAULTS.concurrency_per_host, int
+            ),
+            delay_per_host=_duration(
+                env, "TAKEDOWN_DELAY_PER_HOST", DEFAULTS.delay_per_host, "s", zero_ok=True
+            ),
+            retry_backoff=_duration(env, "TAKEDOWN_RETRY_BACKOFF", DEFAULTS.retry_backoff, "s", zero_ok=True),
             rdap_bootstrap=env.get("TAKEDOWN_RDAP_BOOTSTRAP") or None,
-            rdap_timeout=_duration(env, "TAKEDOWN_RDAP_TIMEOUT", 10.0, "s"),
-            rdap_max_per_minute=_number(env, "TAKEDOWN_RDAP_MAX_PER_MINUTE", 0, int, zero_ok=True),
-            rdap_cache_hours=_duration(env, "TAKEDOWN_RDAP_CACHE_HOURS", 168.0, "h"),
-            asn_dns_zone=(env.get("TAKEDOWN_ASN_DNS_ZONE") or "asn.cymru.com").strip(".").lower(),
+            rdap_timeout=_duration(env, "TAKEDOWN_RDAP_TIMEOUT", DEFAULTS.rdap_timeout, "s"),
+            rdap_max_per_minute=_number(
+                env, "TAKEDOWN_RDAP_MAX_PER_MINUTE", DEFAULTS.rdap_max_per_minute, int, zero_ok=True
+            ),
+            rdap_cache_hours=_duration(env, "TAKEDOWN_RDAP_CACHE_HOURS", DEFAULTS.rdap_cache_hours, "h"),
+            asn_dns_zone=(env.get("TAKEDOWN_ASN_DNS_ZONE") or DEFAULTS.asn_dns_zone).strip(".").lower(),
             cdn_catalogue=env.get("TAKEDOWN_CDN_CATALOGUE") or None,
-            notice_from=env.get("TAKEDOWN_NOTICE_FROM") or "Hotline <reports@hotline.invalid>",
-            reporter_org=env.get("TAKEDOWN_REPORTER_ORG") or "Hotline",
-            notice_language=(env.get("TAKEDOWN_NOTICE_LANGUAGE") or "en").lower(),
+            notice_from=env.get("TAKEDOWN_NOTICE_FROM") or DEFAULTS.notice_from,
+            reporter_org=env.get("TAKEDOWN_REPORTER_ORG") or DEFAULTS.reporter_org,
+            notice_language=(env.get("TAKEDOWN_NOTICE_LANGUAGE") or DEFAULTS.notice_language).lower(),
             csam_classification=_classification(env),
             templates_dir=env.get("TAKEDOWN_TEMPLATES") or None,
-            smtp_host=env.get("TAKEDOWN_SMTP_HOST") or "localhost",
-            smtp_port=_number(env, "TAKEDOWN_SMTP_PORT", 25, int),
+            smtp_host=env.get("TAKEDOWN_SMTP_HOST") or DEFAULTS.smtp_host,
+            smtp_port=_number(env, "TAKEDOWN_SMTP_PORT", DEFAULTS.smtp_port, int),
             smtp_starttls=_flag(env, "TAKEDOWN_SMTP_STARTTLS"),
             smtp_username=env.get("TAKEDOWN_SMTP_USERNAME") or None,
             smtp_password=env.get("TAKEDOWN_SMTP_PASSWORD") or None,
-            smtp_timeout=_duration(env, "TAKEDOWN_SMTP_TIMEOUT", 60.0, "s"),
-            smtp_connections=_number(env, "TAKEDOWN_SMTP_CONNECTIONS", 4, int),
+            smtp_timeout=_duration(env, "TAKEDOWN_SMTP_TIMEOUT", DEFAULTS.smtp_timeout, "s"),
+            smtp_connections=_number(env, "TAKEDOWN_SMTP_CONNECTIONS", DEFAULTS.smtp_connections, int),
             smtp_ca_file=env.get("TAKEDOWN_SMTP_CA_FILE") or None,
             chase_policy=env.get("TAKEDOWN_CHASE_POLICY") or None,
-            frontier_lease=_duration(env, "TAKEDOWN_FRONTIER_LEASE", 3600.0, "s"),
+            frontier_lease=_duration(env, "TAKEDOWN_FRONTIER_LEASE", DEFAULTS.frontier_lease, "s"),
         )
+
+
+DEFAULTS = Settings(database_url="", actor="")
+"""Every setting's default, declared once (on the class's fields): what ``from_env`` falls back on."""
 
 
 def sqlite_url(path: Path) -> str:
@@ -176,7 +186,7 @@ def _duration(
 
 
 def _classification(environ: Mapping[str, str]) -> str:
-    text = environ.get("TAKEDOWN_CSAM_CLASSIFICATION") or "baseline"
+    text = environ.get("TAKEDOWN_CSAM_CLASSIFICATION") or DEFAULTS.csam_classification
     known = canonical_classification(text)
     if known is None:
         raise ConfigurationError(

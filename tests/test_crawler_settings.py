@@ -106,3 +106,18 @@ def test_the_settings_module_reads_no_environment_and_one_function_maps_the_conf
     assert "FromTheEnvironment" not in imported.stdout and imported.stdout.split()[-1] == "30.0"
     mapped = scrapy_settings(Settings.from_env(env))
     assert mapped.get("USER_AGENT") == "FromTheEnvironment/1.0" and mapped.getfloat("DOWNLOAD_TIMEOUT") == 7.0
+
+
+def test_without_environment_every_setting_is_its_declared_default(tmp_path: Path) -> None:
+    """One declaration per default: the class's field. An empty environment gives exactly those."""
+    from dataclasses import fields
+
+    from takedown.settings import DEFAULTS
+
+    read = Settings.from_env({"TAKEDOWN_HOME": str(tmp_path), "USER": "someone"})
+    differing = {
+        f.name: (getattr(read, f.name), getattr(DEFAULTS, f.name))
+        for f in fields(Settings)
+        if f.name not in ("database_url", "actor") and getattr(read, f.name) != getattr(DEFAULTS, f.name)
+    }
+    assert differing == {}
