@@ -38,16 +38,18 @@ class CrawlSummary:
     """A crawl run as several processes (``--processes``): how many; the peak memory is their sum."""
 
     def __plain__(self) -> dict[str, Any]:
-        frontier = {} if self.claimed is None else {"claimed": self.claimed, "released": self.released or 0}
+        optional: dict[str, int] = {}  # said only by the crawls they describe
+        if self.claimed is not None:
+            optional.update(claimed=self.claimed, released=self.released or 0)
         if self.processes is not None:
-            frontier["processes"] = self.processes
+            optional["processes"] = self.processes
         return {
             "revisited": self.revisited,
             "outcomes": self.outcomes,
             "finish_reason": self.finish_reason,
             "elapsed_seconds": round(self.elapsed_seconds, 3),
             "peak_memory_mib": None if self.peak_memory_mib is None else round(self.peak_memory_mib, 1),
-            **frontier,
+            **optional,
         }
 
 

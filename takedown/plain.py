@@ -37,7 +37,7 @@ def plain(value: Any) -> Any:
         return value
     if isinstance(value, Enum):
         return plain(value.value)
-    if value is None or isinstance(value, (bool, int, str)):
+    if isinstance(value, (bool, int, str)):  # their subclasses; the exact types returned above
         return value
     if isinstance(value, float):
         return value if math.isfinite(value) else None
