@@ -6,15 +6,26 @@ connection. Run by hand; asserts nothing about speed:
 
     .venv/bin/python bench/bench_notices.py
     .venv/bin/python bench/bench_notices.py --cases 5000 --networks 500
+    .venv/bin/python bench/bench_notices.py --cases 500 --networks 500 --relay smtp-sink --deliveries 7
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import dataclasses
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from datetime import UTC, datetime
-from pathlib import Path
+
+from sqlalchemy import update
+from stores import bench_store
 
 from hosting.factory import resolver_from_settings
 from notices.compose import Composer
@@ -23,10 +34,10 @@ from notices.render import NoticeRenderer
 from sandbox import Network, Sandbox
 from takedown.clock import ManualClock
 from takedown.intake import queue_batch
+from takedown.models import Notice
 from takedown.reports import Report, validate_report
 from takedown.revisits import Fetch, record_fetches
-from takedown.settings import Settings, sqlite_url
-from takedown.store import Store
+from takedown.settings import Settings
 
 
 def main() -> None:
@@ -34,10 +45,25 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--cases", type=int, default=5_000)
+    parser.add_argument("--database-url", help="PostgreSQL (a schema of its own, dropped afterwards)")
     parser.add_argument("--networks", type=int, default=500)
     parser.add_argument("--connections", type=int, default=4, help="TAKEDOWN_SMTP_CONNECTIONS")
     parser.add_argument(
         "--relay-delay", type=float, default=0.0, help="seconds the SMTP server takes to accept each message"
+    )
+    parser.add_argument(
+        "--relay",
+        choices=("sandbox", "aiosmtpd", "smtp-sink"),
+        default="sandbox",
+        help="where notices are delivered: the sandbox's SMTP server (in this process, sharing its"
+        " interpreter lock), aiosmtpd's Sink in a process of its own, or Postfix's smtp-sink (a C"
+        " test server: apt-get install postfix)",
+    )
+    parser.add_argument(
+        "--deliveries",
+        type=int,
+        default=1,
+        help="deliver the notices this many times (put back to pending each time), for steadier figures",
     )
     args = parser.parse_args()
     registries = ["arin", "ripe", "apnic", "lacnic", "afrinic"]
@@ -59,8 +85,8 @@ def main() -> None:
             extra_records={h: {"A": [a]} for h, a in hosts.items()},
             networks=networks,
         ) as world,
+        bench_store(args.database_url) as (store, backend),
     ):
-        store = Store.open(sqlite_url(Path(directory) / "bench.db"))
         settings = Settings.from_env(
             {
                 **world.environment(),
@@ -90,22 +116,64 @@ def main() -> None:
         started = time.perf_counter()
         summary = composer.compose_round(composer.due_case_ids(clock.now()), level="initial", now=clock.now())
         composed = time.perf_counter() - started
-        started = time.perf_counter()
         world.smtp.stall_after_data = args.relay_delay
-        delivered = Outbox(store, settings, clock).deliver_due()
-        sent = time.perf_counter() - started
-        print(f"{args.cases} live cases on {args.networks} networks")
+        with contextlib.ExitStack() as relay:
+            if args.relay != "sandbox":
+                port = relay.enter_context(_separate_relay(args.relay))
+                settings = dataclasses.replace(settings, smtp_port=port)
+            timings = []
+            for _ in range(args.deliveries):
+                with store.session() as session:
+                    session.execute(
+                        update(Notice).values(status="pending", attempts=0, next_attempt_at=clock.now())
+                    )
+                started = time.perf_counter()
+                delivered = Outbox(store, settings, clock).deliver_due()
+                timings.append(time.perf_counter() - started)
+        print(f"{args.cases} live cases on {args.networks} networks, {backend}")
         print(
             f"composed {len(summary.notices)} notices about {summary.cases} cases in {composed:.1f} s:"
             f" {len(summary.notices) / composed:.0f} notices/s, {summary.cases / composed:.0f} cases/s"
             " (resolution, rendering, X-ARF validation, outbox write)"
         )
-        print(
-            f"delivered {delivered.counts} in {sent:.1f} s:"
-            f" {sum(delivered.counts.values()) / sent:.0f} notices/s;"
-            f" the SMTP server holds {len(world.smtp.messages)} messages"
+        held = {"sandbox": "the sandbox's SMTP server", "aiosmtpd": "aiosmtpd's Sink"}.get(
+            args.relay, args.relay
         )
-        store.dispose()
+        rates = sorted(sum(delivered.counts.values()) / t for t in timings)
+        print(
+            f"delivered {delivered.counts} to {held} over {settings.smtp_connections} connection(s):"
+            f" {statistics.median(rates):.0f} notices/s (median of {len(rates)};"
+            f" {', '.join(f'{r:.0f}' for r in rates)})"
+        )
+
+
+@contextlib.contextmanager
+def _separate_relay(kind: str) -> Iterator[int]:
+    """An SMTP server that takes every message and keeps none, in a child process; its port."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = int(probe.getsockname()[1])
+    if kind == "aiosmtpd":
+        command = [sys.executable, "-m", "aiosmtpd", "-n", "-c", "aiosmtpd.handlers.Sink"]
+        command += ["-l", f"127.0.0.1:{port}"]
+    else:
+        sink = shutil.which("smtp-sink") or "/usr/sbin/smtp-sink"
+        command = [sink, "-u", "nobody", "-c", f"127.0.0.1:{port}", "1000"]
+    child = subprocess.Popen(command, stdout=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
+        yield port
+    finally:
+        child.terminate()
+        child.wait()
 
 
 if __name__ == "__main__":

@@ -11,23 +11,28 @@ before SMTP DATA) -> ``sent``; or to ``retry`` (temporary failure, with a growin
   delivered (it counts in the cases' notice history and is not sent again), listed for an analyst
   by ``takedown notices list --status uncertain``.
 
-Never sending twice is bought with that one rare, visible "maybe". The alternative, re-sending
+A sender claims a chunk of notices in one commit and records their answers in one more, so a
+notice costs about one commit of its own (the one that opens its DATA window); a crash between an
+answer and that record leaves the answered notices of the chunk ``transmitting``, hence ``uncertain``.
+
+Never sending twice is bought with that rare, visible "maybe". The alternative, re-sending
 whatever was not recorded as sent, would spam providers every time a sender crashed mid-send.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import socket
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, insert, or_, select, update
+from sqlalchemy import bindparam, func, insert, or_, select, update
 
 from hosting.contacts import mark_mailbox_bad
 from notices.delivery import Attempt, DeliveryOutcome, SMTPTransport
@@ -51,6 +56,11 @@ RETRY_DELAYS = (
     timedelta(hours=6),
 )
 MAX_ATTEMPTS = 8
+CHUNK = 16
+"""Notices one connection claims at once: one commit claims them all and one records their answers,
+so a notice costs about one commit of its own (opening its DATA window), not three. What a crash
+leaves of a chunk is settled as for one notice: claims wait out the lease and go back to
+``retry``; notices answered but not yet recorded become ``uncertain``."""
 
 
 @dataclass
@@ -60,6 +70,27 @@ class DeliverySummary:
 
     def add(self, outcome: str) -> None:
         self.counts[outcome] = self.counts.get(outcome, 0) + 1
+
+
+@dataclass(frozen=True)
+class _Claimed:
+    """A notice this sender holds: what sending and recording it need, read in the claim."""
+
+    id: int
+    recipient: str
+    level: str
+    message: str
+    attempts: int
+    case_ids: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class _Answer:
+    """How one attempt went, waiting to be written with the next commit."""
+
+    notice: _Claimed
+    attempt: Attempt
+    at: datetime
 
 
 class Outbox:
@@ -74,6 +105,7 @@ class Outbox:
         checkpoint: Callable[[str], None] = lambda point: None,
         sender_id: str | None = None,
         dead_senders: frozenset[str] = frozenset(),
+        chunk: int = CHUNK,
     ) -> None:
         """``checkpoint`` is called at the points where a crash is worth testing ("claimed",
         "transmitting", "answered"); tests make it raise there."""
@@ -91,6 +123,7 @@ class Outbox:
         self.dead_senders = dead_senders
         """Senders known to have died (a scheduler whose lock was taken over): their claims are
         settled at once instead of after the lease."""
+        self.chunk = max(1, chunk)
 
     def deliver_due(self, *, limit: int | None = None) -> DeliverySummary:
         summary = DeliverySummary(recovered=self.recover())
@@ -105,52 +138,147 @@ class Outbox:
                 .order_by(Notice.next_attempt_at, Notice.id)
             )
             ids = list(session.scalars(query.limit(limit) if limit else query))
-        if self.connections == 1 or len(ids) < 2:
+        connections = min(self.connections, len(ids))
+        if connections <= 1:
             try:
-                for notice_id in ids:
-                    outcome = self.deliver(notice_id)
-                    if outcome is not None:
-                        summary.add(outcome)
+                for outcome in self._send_chunks(_chunks(ids, self.chunk), self.transport):
+                    summary.add(outcome)
             finally:
                 self.transport.close()
             return summary
-        self._deliver_side_by_side(ids, summary)
+        size = min(self.chunk, -(-len(ids) // connections))
+        self._deliver_side_by_side(_chunks(ids, size), connections, summary)
         return summary
 
-    def _deliver_side_by_side(self, ids: list[int], summary: DeliverySummary) -> None:
-        """Each of ``self.connections`` threads takes the next notice and sends it over its own
-        SMTP connection, through the same claim/transmit/record steps as one connection: every
-        notice is still claimed before it is sent and recorded after. If one thread fails, the
-        others finish the notice in hand and take no more; the failure is raised here."""
-        pending = iter(ids)
+    def _deliver_side_by_side(
+        self, chunks: Iterator[list[int]], connections: int, summary: DeliverySummary
+    ) -> None:
+        """Each of ``connections`` threads takes the next chunk and sends it over its own SMTP
+        connection, through the same claim/transmit/record steps as one connection. If one thread
+        fails, the others give back what they had claimed and not started, and stop; the
+        failure is raised here."""
         lock = threading.Lock()
         stop = threading.Event()
+
+        def next_chunk() -> list[int] | None:
+            with lock:
+                return None if stop.is_set() else next(chunks, None)
 
         def work() -> None:
             transport = SMTPTransport(self._settings)
             try:
-                while not stop.is_set():
+                for outcome in self._send_chunks(iter(next_chunk, None), transport, stop=stop):
                     with lock:
-                        notice_id = next(pending, None)
-                    if notice_id is None:
-                        return
-                    try:
-                        outcome = self.deliver(notice_id, transport=transport)
-                    except BaseException:
-                        stop.set()
-                        raise
-                    if outcome is not None:
-                        with lock:
-                            summary.add(outcome)
+                        summary.add(outcome)
+            except BaseException:
+                stop.set()
+                raise
             finally:
                 transport.close()
 
-        with ThreadPoolExecutor(
-            max_workers=min(self.connections, len(ids)), thread_name_prefix="smtp"
-        ) as pool:
-            futures = [pool.submit(work) for _ in range(min(self.connections, len(ids)))]
+        with ThreadPoolExecutor(max_workers=connections, thread_name_prefix="smtp") as pool:
+            futures = [pool.submit(work) for _ in range(connections)]
         for future in futures:
             future.result()
+
+    def _send_chunks(
+        self,
+        chunks: Iterator[list[int]],
+        transport: SMTPTransport,
+        *,
+        stop: threading.Event | None = None,
+    ) -> Iterator[str]:
+        """Claim each chunk in one commit and send its notices in turn; the outcome of each."""
+        for ids in chunks:
+            claimed = self._claim(ids)
+            if not claimed:
+                continue
+            self.checkpoint("claimed")
+            answers: list[_Answer] = []
+            for position, notice in enumerate(claimed):
+                if stop is not None and stop.is_set():
+                    yield from self._record_answers(answers)
+                    self._give_back(claimed[position:])
+                    return
+                attempt = transport.send(
+                    self.sender,
+                    notice.recipient,
+                    notice.message.encode("utf-8"),
+                    before_data=functools.partial(self._open_window, notice),
+                )
+                self.checkpoint("answered")
+                if attempt.outcome is DeliveryOutcome.ABANDONED:
+                    log.warning("notice %d: %s", notice.id, attempt.detail)
+                    continue
+                answers.append(_Answer(notice, attempt, self.clock.now()))
+            yield from self._record_answers(answers)
+
+    def _claim(self, ids: list[int]) -> list[_Claimed]:
+        """Take those of ``ids`` still waiting and due, in one commit; in the order given."""
+        now = self.clock.now()
+        with self.store.session() as session:
+            rows = session.execute(
+                update(Notice)
+                .where(
+                    Notice.id.in_(ids),
+                    Notice.status.in_((NoticeStatus.PENDING.value, NoticeStatus.RETRY.value)),
+                    Notice.next_attempt_at <= now,
+                )
+                .values(
+                    status=NoticeStatus.SENDING.value,
+                    claimed_at=now,
+                    claimed_by=self.sender_id,
+                    attempts=Notice.attempts + 1,
+                )
+                .returning(Notice.id, Notice.recipient, Notice.level, Notice.message, Notice.attempts)
+                .execution_options(synchronize_session=False)
+            ).all()
+            cases = _case_ids(session, [row.id for row in rows])
+        by_id = {
+            row.id: _Claimed(
+                row.id, row.recipient, row.level, row.message or "", row.attempts, cases.get(row.id, ())
+            )
+            for row in rows
+        }
+        return [by_id[i] for i in ids if i in by_id]
+
+    def _open_window(self, notice: _Claimed) -> bool:
+        """Just before DATA: mark ``notice`` transmitting if it is still ours. A sender presumed
+        dead may find its claim settled by its successor: it must then send nothing."""
+        with self.store.engine.begin() as connection:  # Core: this commit is once per notice
+            marked = connection.execute(_OPEN_WINDOW, {"notice": notice.id, "sender": self.sender_id})
+        self.checkpoint("transmitting")
+        return getattr(marked, "rowcount", 0) == 1
+
+    def _record_answers(self, answers: list[_Answer]) -> list[str]:
+        """Write a chunk's answers in one commit. Until then its notices stay ``transmitting``:
+        a crash before this commit leaves up to a chunk of them ``uncertain``, never resent."""
+        if not answers:
+            return []
+        with self.store.session() as session:
+            return self._write_answers(session, answers)
+
+    def _give_back(self, notices: list[_Claimed]) -> None:
+        """Claims this sender will not use after all: waiting again, the attempt not counted."""
+        with self.store.session() as session:
+            for notice in notices:
+                session.execute(
+                    update(Notice)
+                    .where(
+                        Notice.id == notice.id,
+                        Notice.status == NoticeStatus.SENDING.value,
+                        Notice.claimed_by == self.sender_id,
+                    )
+                    .values(
+                        status=NoticeStatus.RETRY.value
+                        if notice.attempts > 1
+                        else NoticeStatus.PENDING.value,
+                        attempts=notice.attempts - 1,
+                        claimed_at=None,
+                        claimed_by=None,
+                    )
+                    .execution_options(synchronize_session=False)
+                )
 
     def recover(self) -> dict[str, int]:
         """Settle claims a crashed sender left behind (see the module's docstring)."""
@@ -170,112 +298,109 @@ class Outbox:
                 .execution_options(synchronize_session=False)
             )
             recovered[NoticeStatus.RETRY.value] = int(getattr(back, "rowcount", 0) or 0)
-            uncertain = list(
-                session.scalars(
-                    select(Notice.id).where(Notice.status == NoticeStatus.TRANSMITTING.value, abandoned)
+            rows = session.execute(
+                select(Notice.id, Notice.recipient, Notice.level, Notice.attempts).where(
+                    Notice.status == NoticeStatus.TRANSMITTING.value, abandoned
                 )
+            ).all()
+            cases = _case_ids(session, [row.id for row in rows])
+            lost = Attempt(DeliveryOutcome.UNCERTAIN, "sender stopped during transmission")
+            self._write_answers(
+                session,
+                [
+                    _Answer(
+                        _Claimed(r.id, r.recipient, r.level, "", r.attempts, cases.get(r.id, ())), lost, now
+                    )
+                    for r in rows
+                ],
             )
-            for notice_id in uncertain:
-                self._record(
-                    session,
-                    notice_id,
-                    Attempt(DeliveryOutcome.UNCERTAIN, "sender stopped during transmission"),
-                    now,
-                )
-            recovered[NoticeStatus.UNCERTAIN.value] = len(uncertain)
+            recovered[NoticeStatus.UNCERTAIN.value] = len(rows)
         if any(recovered.values()):
             log.warning("outbox recovery: %s", recovered)
         return recovered
 
-    def deliver(self, notice_id: int, *, transport: SMTPTransport | None = None) -> str | None:
-        """Send one notice if it is still waiting; its outcome, or ``None`` if someone else took it."""
-        transport = transport or self.transport
-        now = self.clock.now()
-        with self.store.session() as session:
-            claimed = session.execute(
-                update(Notice)
-                .where(
-                    Notice.id == notice_id,
-                    Notice.status.in_((NoticeStatus.PENDING.value, NoticeStatus.RETRY.value)),
-                )
-                .values(
-                    status=NoticeStatus.SENDING.value,
-                    claimed_at=now,
-                    claimed_by=self.sender_id,
-                    attempts=Notice.attempts + 1,
-                )
-                .execution_options(synchronize_session=False)
-            )
-            if getattr(claimed, "rowcount", 0) != 1:
-                return None
-            recipient, message = session.execute(
-                select(Notice.recipient, Notice.message).where(Notice.id == notice_id)
-            ).one()
-        self.checkpoint("claimed")
-
-        def transmitting() -> bool:
-            """Still ours? Then mark the DATA window open. A scheduler presumed dead may find its
-            claim settled by its successor: it must then send nothing."""
-            with self.store.session() as inner:
-                marked = inner.execute(
-                    update(Notice)
-                    .where(
-                        Notice.id == notice_id,
-                        Notice.status == NoticeStatus.SENDING.value,
-                        Notice.claimed_by == self.sender_id,
-                    )
-                    .values(status=NoticeStatus.TRANSMITTING.value)
-                    .execution_options(synchronize_session=False)
-                )
-            self.checkpoint("transmitting")
-            return getattr(marked, "rowcount", 0) == 1
-
-        attempt = transport.send(
-            self.sender, recipient, (message or "").encode("utf-8"), before_data=transmitting
-        )
-        self.checkpoint("answered")
-        if attempt.outcome is DeliveryOutcome.ABANDONED:
-            log.warning("notice %d: %s", notice_id, attempt.detail)
-            return None
-        with self.store.session() as session:
-            return self._record(session, notice_id, attempt, self.clock.now())
-
-    def _record(self, session: Any, notice_id: int, attempt: Attempt, now: datetime) -> str:
-        notice = session.get(Notice, notice_id)
-        assert notice is not None
-        outcome = attempt.outcome
-        if outcome is DeliveryOutcome.RETRY and notice.attempts >= MAX_ATTEMPTS:
-            outcome = DeliveryOutcome.FAILED
-        notice.status = outcome.value
-        notice.last_error = None if outcome is DeliveryOutcome.SENT else attempt.detail[:500]
-        case_ids = list(session.scalars(select(NoticeCase.case_id).where(NoticeCase.notice_id == notice_id)))
-        if outcome in (DeliveryOutcome.SENT, DeliveryOutcome.UNCERTAIN):
-            notice.sent_at = now
-            notice.next_attempt_at = None
-            mark_notified(session, case_ids, now=now)
-        elif outcome is DeliveryOutcome.RETRY:
-            notice.next_attempt_at = now + RETRY_DELAYS[min(notice.attempts, len(RETRY_DELAYS)) - 1]
-        else:
-            notice.next_attempt_at = None
-            if (
-                attempt.outcome is DeliveryOutcome.FAILED
-            ):  # the recipient was refused, not our retries run out
+    def _write_answers(self, session: Any, answers: list[_Answer]) -> list[str]:
+        """Write how each attempt went, in the caller's transaction: the notice's status, the
+        cases' first notice, a refused mailbox barred, one event per case; the outcomes."""
+        if not answers:
+            return []
+        updates: list[dict[str, Any]] = []
+        events: list[dict[str, Any]] = []
+        notified: list[int] = []
+        outcomes: list[str] = []
+        for answer in answers:
+            notice, attempt, now = answer.notice, answer.attempt, answer.at
+            outcome = attempt.outcome
+            if outcome is DeliveryOutcome.RETRY and notice.attempts >= MAX_ATTEMPTS:
+                outcome = DeliveryOutcome.FAILED
+            sent_at = next_attempt_at = None
+            if outcome in (DeliveryOutcome.SENT, DeliveryOutcome.UNCERTAIN):
+                sent_at = now
+                notified.extend(notice.case_ids)
+            elif outcome is DeliveryOutcome.RETRY:
+                next_attempt_at = now + RETRY_DELAYS[min(notice.attempts, len(RETRY_DELAYS)) - 1]
+            elif attempt.outcome is DeliveryOutcome.FAILED:  # refused, not our retries run out
                 mark_mailbox_bad(session, notice.recipient, attempt.detail, now=now, actor=self.actor)
-        detail = {
-            "notice": notice_id,
-            "to": notice.recipient,
-            "level": notice.level,
-            "result": attempt.detail[:300],
-        }
-        action = {"sent": "notice_sent", "uncertain": "notice_uncertain", "failed": "notice_failed"}.get(
-            outcome.value, "notice_deferred"
-        )
-        if case_ids:
-            session.execute(
-                insert(Event), [event_row(cid, now, self.actor, action, detail) for cid in case_ids]
+            updates.append(
+                {
+                    "id": notice.id,
+                    "status": outcome.value,
+                    "last_error": None if outcome is DeliveryOutcome.SENT else attempt.detail[:500],
+                    "sent_at": sent_at,
+                    "next_attempt_at": next_attempt_at,
+                }
             )
-        log.info("notice %d to %s: %s (%s)", notice_id, notice.recipient, outcome.value, attempt.detail[:200])
-        return outcome.value
+            detail = {
+                "notice": notice.id,
+                "to": notice.recipient,
+                "level": notice.level,
+                "result": attempt.detail[:300],
+            }
+            action = _EVENT_FOR.get(outcome, "notice_deferred")
+            events.extend(event_row(cid, now, self.actor, action, detail) for cid in notice.case_ids)
+            outcomes.append(outcome.value)
+            log.info(
+                "notice %d to %s: %s (%s)", notice.id, notice.recipient, outcome.value, attempt.detail[:200]
+            )
+        session.execute(update(Notice), updates)
+        if notified:
+            mark_notified(session, notified, now=answers[-1].at)
+        if events:
+            session.execute(insert(Event), events)
+        return outcomes
+
+
+_OPEN_WINDOW = (
+    update(Notice)
+    .where(
+        Notice.id == bindparam("notice"),
+        Notice.status == NoticeStatus.SENDING.value,
+        Notice.claimed_by == bindparam("sender"),
+    )
+    .values(status=NoticeStatus.TRANSMITTING.value)
+)
+
+_EVENT_FOR = {
+    DeliveryOutcome.SENT: "notice_sent",
+    DeliveryOutcome.UNCERTAIN: "notice_uncertain",
+    DeliveryOutcome.FAILED: "notice_failed",
+}
+
+
+def _chunks(ids: list[int], size: int) -> Iterator[list[int]]:
+    return (ids[start : start + size] for start in range(0, len(ids), size))
+
+
+def _case_ids(session: Any, notice_ids: list[int]) -> dict[int, tuple[int, ...]]:
+    """The cases each of ``notice_ids`` is about."""
+    found: dict[int, list[int]] = {}
+    if notice_ids:
+        rows = session.execute(
+            select(NoticeCase.notice_id, NoticeCase.case_id).where(NoticeCase.notice_id.in_(notice_ids))
+        )
+        for notice_id, case_id in rows:
+            found.setdefault(notice_id, []).append(case_id)
+    return {notice_id: tuple(cases) for notice_id, cases in found.items()}
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,9 @@ over SMTP to the sandbox's server, exactly once whatever crashes in between."""
 from __future__ import annotations
 
 import base64
+import dataclasses
 import json
+import threading
 from datetime import timedelta
 from email.message import EmailMessage
 from pathlib import Path
@@ -12,6 +14,7 @@ from pathlib import Path
 import pytest
 import xarf
 from click.testing import CliRunner
+from sqlalchemy import select
 
 from faces.cli import App, cli
 from hosting.contacts import ContactBook, list_contacts, set_contact
@@ -395,3 +398,68 @@ def test_several_connections_deliver_each_notice_once_and_record_it(
     with store.session() as session:
         assert {n.status for n in session.query(Notice)} == {"sent"}
         assert all(session.get(Case, case_id).first_notice_at is not None for case_id in ids.values())
+
+
+def test_a_crash_in_the_middle_of_a_chunk_never_sends_twice_and_loses_nothing(
+    world: Sandbox, store: Store, settings: Settings, clock: ManualClock
+) -> None:
+    """One connection claims a chunk of notices in one commit and records their answers in
+    another. Killed after the second answer: the two answered become ``uncertain`` (presumed
+    delivered, never resent), the rest of the chunk is sent once after the lease."""
+    make_live(
+        store,
+        clock,
+        {
+            world.url("host-a.test", "/1.jpg"): "127.0.40.1",
+            world.url("host-b.test", "/2.jpg"): "127.0.41.1",
+            world.url("nomail.test", "/3.jpg"): "127.0.43.1",
+        },
+    )
+    answers = 0
+    one_connection = dataclasses.replace(settings, smtp_connections=1)
+
+    def crash(point: str) -> None:
+        nonlocal answers
+        answers += point == "answered"
+        if answers == 2:
+            raise SystemExit("killed")
+
+    with pytest.raises(SystemExit):
+        round_and_send(store, one_connection, clock, checkpoint=crash, chunk=16)
+    with store.session() as session:
+        total = session.query(Notice).count()
+    assert total >= 3 and len(world.smtp.messages) == 2
+    clock.advance(timedelta(minutes=16))
+    summary = Outbox(store, settings, clock).deliver_due()
+    assert summary.recovered == {"retry": total - 2, "uncertain": 2}
+    assert summary.counts == {"sent": total - 2}
+    message_ids = [m.message["Message-ID"] for m in world.smtp.messages]
+    assert len(message_ids) == total == len(set(message_ids))
+    with store.session() as session:
+        statuses = sorted(n.status for n in session.query(Notice))
+    assert statuses == ["sent"] * (total - 2) + ["uncertain"] * 2
+
+
+def test_claims_a_stopped_connection_did_not_start_are_given_back_at_once(
+    world: Sandbox, store: Store, settings: Settings, clock: ManualClock
+) -> None:
+    """When one of several connections fails, the others stop; what they had claimed and not
+    started goes back to the outbox at once, not after the lease, and is sent once later."""
+    make_live(
+        store,
+        clock,
+        {world.url("host-a.test", "/1.jpg"): "127.0.40.1", world.url("host-b.test", "/2.jpg"): "127.0.41.1"},
+    )
+    notices = composer(store, settings, clock)
+    notices.compose_round(notices.due_case_ids(clock.now()), level="initial", now=clock.now())
+    outbox = Outbox(store, settings, clock)
+    with store.session() as session:
+        ids = sorted(session.scalars(select(Notice.id)))
+    stopped = threading.Event()
+    stopped.set()  # another connection has failed
+    assert list(outbox._send_chunks(iter([ids]), outbox.transport, stop=stopped)) == []
+    assert world.smtp.messages == []
+    with store.session() as session:
+        assert {(n.status, n.attempts, n.claimed_by) for n in session.query(Notice)} == {("pending", 0, None)}
+    assert Outbox(store, settings, clock).deliver_due().counts == {"sent": len(ids)}  # no lease to wait out
+    assert len(world.smtp.messages) == len(ids)
