@@ -154,7 +154,25 @@ def _csam_problems(report: dict[str, Any]) -> list[str]:
         text = f"{'.'.join(str(part) for part in error.absolute_path) or '(report)'}: {error.message}"
         if text not in seen:
             seen.append(text)
-    return seen
+    return seen or _model_problems(report)
+
+
+def _model_problems(report: dict[str, Any]) -> list[str]:
+    """What the package's csam model refuses of a report its schema accepts. Its strict parse
+    builds the model after the schema and answers "not an X-ARF report" when that fails (the
+    schema lets ``hash_values`` map a name to anything; the model wants text), so a report a
+    receiver using the package could not read is refused here too, saying why."""
+    from pydantic import ValidationError
+    from xarf.types_content import CsamReport
+
+    try:
+        CsamReport.model_validate(report)
+    except ValidationError as exc:
+        return [
+            f"{'.'.join(str(part) for part in error['loc']) or '(report)'}: {error['msg']}"
+            for error in exc.errors()
+        ]
+    return []
 
 
 @functools.cache

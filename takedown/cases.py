@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, TypeVarTuple, cast
+from typing import Any, Protocol, TypeVarTuple, cast
 
 from sqlalchemy import ColumnElement, Select, Table, and_, bindparam, func, insert, select, update
 from sqlalchemy.orm import Session, selectinload
@@ -109,8 +109,22 @@ def transition(
     return event
 
 
+class Movable(Protocol):
+    """What :func:`move` reads and sets: a :class:`Case`, or the plain row revisits work on."""
+
+    id: int
+    state: str
+    updated_at: datetime
+    closed_at: datetime | None
+    next_check_at: datetime | None
+    next_notice_at: datetime | None
+    removed_at: datetime | None
+    first_seen_live_at: datetime | None
+    removal_seconds: float | None
+
+
 def move(
-    case: Case,
+    case: Movable,
     target: CaseState,
     *,
     actor: str,

@@ -8,17 +8,19 @@ reused by anything else that checks a URL.
 
 from __future__ import annotations
 
+import functools
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
+from typing import Any, cast
 
-from sqlalchemy import func, insert, literal, select, tuple_
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy import Table, bindparam, func, insert, literal, select, tuple_, update
+from sqlalchemy.orm import Session
 
 from takedown.cases import move
-from takedown.models import Case, Check, Event
+from takedown.models import Case, Check, Event, Fingerprint
 from takedown.policy import ChasePolicy
 from takedown.states import OPEN_STATES, CaseState
 from takedown.store import Store
@@ -212,27 +214,22 @@ def record_fetches(
     """Write a check per fetch and move each case, in the caller's transaction; one result per
     fetch, ``None`` where the case is gone or closed (withdrawn while the fetch was in flight).
 
-    Set-based: one query loads the cases, one INSERT writes the checks, one writes the events. The
-    ORM, object by object with a flush per check, cost 1.5 ms a check and starved the crawler.
+    Set-based: two queries load the cases and their fingerprints, one INSERT writes the checks, one
+    executemany UPDATE the cases, one INSERT the events. The ORM, object by object with a flush per
+    check, cost 1.5 ms a check and starved the crawler; loading and flushing ORM objects by the
+    batch still cost 0.23 ms.
     """
     cadence = cadence or RevisitCadence()
     after = cadence.after
-    cases = {
-        case.id: case
-        for case in session.scalars(
-            select(Case)
-            .where(Case.id.in_({f.case_id for f in fetches}))
-            .options(selectinload(Case.fingerprints))
-        )
-    }
+    case_ids = sorted({f.case_id for f in fetches})
+    cases = _load_cases(session, case_ids)
     prefixes = _last_prefixes(session, [f.case_id for f in fetches if f.truncated])
-    planned: list[tuple[int, Fetch, Case, Judgement]] = []
+    planned: list[tuple[int, Fetch, _CaseRow, Judgement]] = []
     for index, fetch in enumerate(fetches):
         case = cases.get(fetch.case_id)
         if case is None or not case.is_open:
             continue
-        fingerprints = [(f.algorithm, f.digest) for f in case.fingerprints]
-        judgement = judge(fetch, fingerprints, removed_patterns, prefixes.get(fetch.case_id))
+        judgement = judge(fetch, case.fingerprints, removed_patterns, prefixes.get(fetch.case_id))
         planned.append((index, fetch, case, judgement))
     results: list[Recorded | None] = [None] * len(fetches)
     if not planned:
@@ -276,10 +273,109 @@ def record_fetches(
         if case.is_open:
             case.next_check_at = now + after[judgement.outcome]
         results[index] = Recorded(check_id, judgement)
+    _write_cases(session, {case.id: case for _, _, case, _ in planned}.values())
     if events:
         session.execute(insert(Event), events)
-    session.flush()
     return results
+
+
+_CASE_TABLE = cast(Table, Case.__table__)
+_MOVING = (
+    "state",
+    "updated_at",
+    "first_seen_live_at",
+    "last_seen_live_at",
+    "last_checked_at",
+    "first_notice_at",
+    "next_notice_at",
+    "next_check_at",
+    "gone_since",
+    "removed_at",
+    "closed_at",
+    "removal_seconds",
+)
+"""The columns a check can change on its case: read with the case, written back in one statement."""
+
+
+@functools.cache
+def _case_update(columns: tuple[str, ...]) -> Any:
+    """UPDATE of these columns of one case (executemany: one statement per set of columns)."""
+    return (
+        update(_CASE_TABLE)
+        .where(_CASE_TABLE.c.id == bindparam("case_id"))
+        .values({name: bindparam(f"new_{name}") for name in columns})
+    )
+
+
+@dataclass
+class _CaseRow:
+    """What recording a check reads and changes of a case: plain values, not an ORM object, so a
+    batch of checks is one SELECT and one executemany UPDATE (the ORM's load and flush were most
+    of the cost of recording a check)."""
+
+    id: int
+    state: str
+    updated_at: datetime
+    first_seen_live_at: datetime | None
+    last_seen_live_at: datetime | None
+    last_checked_at: datetime | None
+    first_notice_at: datetime | None
+    next_notice_at: datetime | None
+    next_check_at: datetime | None
+    gone_since: datetime | None
+    removed_at: datetime | None
+    closed_at: datetime | None
+    removal_seconds: float | None
+    fingerprints: list[tuple[str, str]] = field(default_factory=list)
+    loaded: dict[str, Any] = field(default_factory=dict)
+    """The values as read, so only what changed is written: a column nobody touched here (a
+    notice's dates, set by the composer meanwhile) is never written back from a stale read."""
+
+    def __post_init__(self) -> None:
+        self.loaded = {name: getattr(self, name) for name in _MOVING}
+
+    @property
+    def is_open(self) -> bool:
+        return CaseState(self.state) in OPEN_STATES
+
+    def changed(self) -> tuple[str, ...]:
+        return tuple(name for name in _MOVING if getattr(self, name) != self.loaded[name])
+
+
+def _load_cases(session: Session, case_ids: list[int]) -> dict[int, _CaseRow]:
+    if not case_ids:
+        return {}
+    columns = [_CASE_TABLE.c.id, *(_CASE_TABLE.c[name] for name in _MOVING)]
+    cases = {
+        row.id: _CaseRow(**row._mapping)
+        for row in session.execute(select(*columns).where(_CASE_TABLE.c.id.in_(case_ids)))
+    }
+    rows = session.execute(
+        select(Fingerprint.case_id, Fingerprint.algorithm, Fingerprint.digest)
+        .where(Fingerprint.case_id.in_(case_ids))
+        .order_by(Fingerprint.id)
+    )
+    for case_id, algorithm, digest in rows:
+        cases[case_id].fingerprints.append((algorithm, digest))
+    return cases
+
+
+def _write_cases(session: Session, cases: Iterable[_CaseRow]) -> None:
+    """Write what changed of each case, one executemany per set of changed columns; ORM copies of
+    them in ``session`` are expired so nobody reads a stale one."""
+    groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    written: set[int] = set()
+    for case in cases:
+        columns = case.changed()
+        if columns:
+            values = {f"new_{name}": getattr(case, name) for name in columns}
+            groups.setdefault(columns, []).append({"case_id": case.id, **values})
+            written.add(case.id)
+    for columns, rows in groups.items():
+        session.execute(_case_update(columns), rows)
+    for held in list(session.identity_map.values()):
+        if isinstance(held, Case) and held.id in written:
+            session.expire(held)
 
 
 def _last_prefixes(session: Session, case_ids: list[int]) -> dict[int, Prefix]:

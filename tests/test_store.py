@@ -125,3 +125,53 @@ def test_the_data_directory_and_the_sqlite_files_are_private_whatever_the_umask(
     assert stat.S_IMODE(home.stat().st_mode) == 0o700
     assert modes["takedown.db"] == 0o600
     assert all(mode & 0o077 == 0 for mode in modes.values()), modes  # -wal and -shm too
+
+
+@pytest.mark.postgres
+def test_a_revisit_never_writes_back_a_notice_date_set_while_it_was_recording() -> None:
+    """A crawler records a batch of checks while the composer, in another process, sets the
+    cases' next notice. PostgreSQL lets both transactions run (SQLite's BEGIN IMMEDIATE queues
+    them), so the revisit must write only what it changed, not its stale copy of the rest."""
+    from sqlalchemy import event, update
+
+    from takedown.revisits import Fetch, record_fetches
+    from tests.conftest import postgres_url_for_new_schema
+
+    urls = postgres_url_for_new_schema()
+    store = Store.open(next(urls))
+    try:
+        first = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+        composer_says = first + timedelta(days=3)
+        with store.session() as session:
+            [queued] = queue_batch(
+                session, [validate_report(Report("http://live.test/a.jpg"))], actor="t", now=first
+            )
+            record_fetches(
+                session, [Fetch(queued.case_id, first, http_status=200, final_url="http://live.test/a.jpg")]
+            )
+
+        interleaved: list[str] = []
+
+        def composer_meanwhile(conn, cursor, statement, *args) -> None:  # type: ignore[no-untyped-def]
+            if statement.startswith("UPDATE") and "case" in statement.split("SET")[0] and not interleaved:
+                interleaved.append(statement)
+                with store.session() as other:
+                    other.execute(
+                        update(Case).where(Case.id == queued.case_id).values(next_notice_at=composer_says)
+                    )
+
+        event.listen(store.engine, "before_cursor_execute", composer_meanwhile)
+        later = first + timedelta(hours=6)
+        with store.session() as session:  # still live: the check moves only its own dates
+            record_fetches(
+                session, [Fetch(queued.case_id, later, http_status=200, final_url="http://live.test/a.jpg")]
+            )
+        event.remove(store.engine, "before_cursor_execute", composer_meanwhile)
+        assert interleaved  # the composer did write between the revisit's read and its write
+        with store.session() as session:
+            case = session.get(Case, queued.case_id)
+            assert case is not None
+            assert (case.last_checked_at, case.next_notice_at) == (later, composer_says)
+    finally:
+        store.dispose()
+        urls.close()
