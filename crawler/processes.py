@@ -28,6 +28,7 @@ from types import FrameType
 from typing import Any
 
 from crawler.run import CrawlSummary
+from crawler.summary import read_summary
 from hosting.dns import AddressLookup, DNSClient, LookupStatus
 from takedown.clock import SystemClock
 from takedown.errors import TakedownError
@@ -153,12 +154,12 @@ def _wait_for(children: list[subprocess.Popen[str]]) -> CrawlSummary:
                 signal.signal(sig, handler)
     summaries = []
     for k, (child, output) in enumerate(zip(children, outputs, strict=True)):
-        lines = [line for line in output.splitlines() if line.startswith("{")]
-        if not lines:
+        summary = read_summary(output)
+        if summary is None:
             raise CrawlProcessFailed(
                 f"crawl process {k + 1} of {processes} exited {child.returncode} without a summary"
             )
-        summaries.append(json.loads(lines[-1]))
+        summaries.append(summary)
     return _added_up(summaries)
 
 

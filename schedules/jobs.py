@@ -11,7 +11,6 @@ is nothing next to a crawl's minutes. The scheduler, composing and sending stay 
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import signal
@@ -23,6 +22,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from crawler.summary import read_summary
 from hosting.factory import resolver_from_settings
 from notices.compose import Composer
 from notices.outbox import DeliverySummary, Outbox
@@ -61,23 +61,9 @@ def failure_cause(stderr: str) -> str:
 
 
 def crawl_environment(settings: Settings) -> dict[str, str]:
-    """What a child ``takedown crawl`` needs to see the same store, network and policy."""
-    env = {
-        "TAKEDOWN_DATABASE_URL": settings.database_url,
-        "TAKEDOWN_FETCH_TIMEOUT": str(settings.fetch_timeout),
-        "TAKEDOWN_MAX_FETCH_BYTES": str(settings.max_fetch_bytes),
-        "TAKEDOWN_USER_AGENT": settings.user_agent,
-        "TAKEDOWN_CONCURRENCY": str(settings.concurrency),
-        "TAKEDOWN_CONCURRENCY_PER_HOST": str(settings.concurrency_per_host),
-        "TAKEDOWN_DELAY_PER_HOST": str(settings.delay_per_host),
-        "TAKEDOWN_RETRY_BACKOFF": str(settings.retry_backoff),
-        "TAKEDOWN_ALLOW_NETWORKS": ",".join(settings.allowed_networks),
-    }
-    if settings.dns_server:
-        env["TAKEDOWN_DNS_SERVER"] = settings.dns_server
-    if settings.chase_policy:
-        env["TAKEDOWN_CHASE_POLICY"] = settings.chase_policy
-    return env
+    """What a child ``takedown crawl`` needs to see the same store, network and policy: every
+    setting but the SMTP password, which a crawl has no use for."""
+    return settings.environment(secrets=False)
 
 
 STOP_GRACE = 60.0
@@ -126,7 +112,7 @@ def crawl_job(
         child.kill()  # the scheduler itself is going down hard: take the child with it
         child.communicate()
         raise
-    summary: dict[str, Any] = _summary(stdout)
+    summary: dict[str, Any] = read_summary(stdout) or {}
     if stopped:
         return {"revisited": 0, "outcomes": {}, **summary, "stopped": True}
     if child.returncode != 0:
@@ -158,14 +144,6 @@ def _communicate(
                 raise CrawlFailed(
                     f"the revisit crawl took longer than {timeout:.0f} s and was stopped"
                 ) from None
-
-
-def _summary(stdout: str) -> dict[str, Any]:
-    try:
-        found = json.loads(stdout.strip().splitlines()[-1]) if stdout.strip() else {}
-    except json.JSONDecodeError:
-        return {}
-    return found if isinstance(found, dict) else {}
 
 
 @dataclass(frozen=True)

@@ -142,6 +142,60 @@ class Settings:
             frontier_lease=_duration(env, "TAKEDOWN_FRONTIER_LEASE", DEFAULTS.frontier_lease, "s"),
         )
 
+    def environment(self, *, secrets: bool = True) -> dict[str, str]:
+        """The environment ``from_env`` reads back as these settings: what a child process (a crawl
+        the scheduler starts) is given so it sees exactly what its parent does. Unset options are
+        left out; ``secrets=False`` leaves the SMTP password out too. A test holds every field to
+        the round trip, so a new setting cannot be forgotten here."""
+        env: dict[str, str] = {}
+        for name, variable in ENVIRONMENT.items():
+            value = getattr(self, name)
+            if value is None or (name == "smtp_password" and not secrets):
+                continue
+            if isinstance(value, bool):
+                env[variable] = "1" if value else "0"
+            elif isinstance(value, tuple):
+                env[variable] = ",".join(value)
+            else:
+                env[variable] = str(value)
+        return env
+
+
+ENVIRONMENT = {
+    "database_url": "TAKEDOWN_DATABASE_URL",
+    "actor": "TAKEDOWN_ACTOR",
+    "dns_server": "TAKEDOWN_DNS_SERVER",
+    "allowed_networks": "TAKEDOWN_ALLOW_NETWORKS",
+    "fetch_timeout": "TAKEDOWN_FETCH_TIMEOUT",
+    "max_fetch_bytes": "TAKEDOWN_MAX_FETCH_BYTES",
+    "user_agent": "TAKEDOWN_USER_AGENT",
+    "concurrency": "TAKEDOWN_CONCURRENCY",
+    "concurrency_per_host": "TAKEDOWN_CONCURRENCY_PER_HOST",
+    "delay_per_host": "TAKEDOWN_DELAY_PER_HOST",
+    "retry_backoff": "TAKEDOWN_RETRY_BACKOFF",
+    "rdap_bootstrap": "TAKEDOWN_RDAP_BOOTSTRAP",
+    "rdap_timeout": "TAKEDOWN_RDAP_TIMEOUT",
+    "rdap_max_per_minute": "TAKEDOWN_RDAP_MAX_PER_MINUTE",
+    "rdap_cache_hours": "TAKEDOWN_RDAP_CACHE_HOURS",
+    "asn_dns_zone": "TAKEDOWN_ASN_DNS_ZONE",
+    "cdn_catalogue": "TAKEDOWN_CDN_CATALOGUE",
+    "notice_from": "TAKEDOWN_NOTICE_FROM",
+    "reporter_org": "TAKEDOWN_REPORTER_ORG",
+    "notice_language": "TAKEDOWN_NOTICE_LANGUAGE",
+    "csam_classification": "TAKEDOWN_CSAM_CLASSIFICATION",
+    "templates_dir": "TAKEDOWN_TEMPLATES",
+    "smtp_host": "TAKEDOWN_SMTP_HOST",
+    "smtp_port": "TAKEDOWN_SMTP_PORT",
+    "smtp_starttls": "TAKEDOWN_SMTP_STARTTLS",
+    "smtp_username": "TAKEDOWN_SMTP_USERNAME",
+    "smtp_password": "TAKEDOWN_SMTP_PASSWORD",
+    "smtp_timeout": "TAKEDOWN_SMTP_TIMEOUT",
+    "smtp_connections": "TAKEDOWN_SMTP_CONNECTIONS",
+    "chase_policy": "TAKEDOWN_CHASE_POLICY",
+    "smtp_ca_file": "TAKEDOWN_SMTP_CA_FILE",
+    "frontier_lease": "TAKEDOWN_FRONTIER_LEASE",
+}
+"""The environment variable of each setting."""
 
 DEFAULTS = Settings(database_url="", actor="")
 """Every setting's default, declared once (on the class's fields): what ``from_env`` falls back on."""

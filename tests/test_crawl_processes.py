@@ -74,3 +74,44 @@ def test_a_crawl_in_two_processes_checks_every_case_once(
     with store.session() as session:
         counts = session.execute(select(Check.case_id, func.count()).group_by(Check.case_id)).all()
     assert len(counts) == 48 and {count for _, count in counts} == {1}
+
+
+SUMMARIES = st.fixed_dictionaries(
+    {
+        "revisited": st.integers(0, 10**6),
+        "outcomes": st.dictionaries(st.sampled_from(["live", "gone"]), st.integers(0, 99)),
+    }
+)
+NOISE = st.lists(
+    st.text(
+        alphabet=st.characters(
+            blacklist_categories=("Cs",), blacklist_characters="\r\n\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"
+        )
+    ),
+    max_size=5,
+)
+
+
+@given(
+    before=NOISE,
+    summary=SUMMARIES,
+    after=st.lists(st.sampled_from(["", "done", "{not json", "[1, 2]"]), max_size=3),
+)
+def test_a_crawl_summary_is_found_among_whatever_else_the_process_printed(
+    before: list[str], summary: dict[str, object], after: list[str]
+) -> None:
+    import json
+
+    from crawler.summary import read_summary
+
+    output = "\n".join([*before, json.dumps(summary), *after])
+    assert read_summary(output) == summary
+
+
+@pytest.mark.parametrize(
+    "output", ["", "Traceback (most recent call last):\n  ...\nMemoryError", "[1]\n{broken"]
+)
+def test_a_crawl_that_printed_no_summary_is_told_apart(output: str) -> None:
+    from crawler.summary import read_summary
+
+    assert read_summary(output) is None

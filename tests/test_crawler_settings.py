@@ -121,3 +121,55 @@ def test_without_environment_every_setting_is_its_declared_default(tmp_path: Pat
         if f.name not in ("database_url", "actor") and getattr(read, f.name) != getattr(DEFAULTS, f.name)
     }
     assert differing == {}
+
+
+def test_a_child_process_given_the_settings_environment_reads_back_every_setting() -> None:
+    """The scheduler starts crawls with ``Settings.environment()``: a setting missing from it would
+    silently be its default in the crawl. Every field, set to something other than its default,
+    survives the trip; the crawl's copy leaves the SMTP password out."""
+    import dataclasses
+
+    from schedules.jobs import crawl_environment
+    from takedown.settings import DEFAULTS
+
+    unusual = {
+        "database_url": "postgresql://crawler@db.internal/takedown",
+        "actor": "scheduler:night",
+        "dns_server": "10.0.0.53:5353",
+        "allowed_networks": ("127.0.0.0/8", "10.1.0.0/16"),
+        "fetch_timeout": 12.5,
+        "max_fetch_bytes": 1234567,
+        "user_agent": "Hotline-Revisit/2.0 (+https://hotline.example/revisit)",
+        "concurrency": 77,
+        "concurrency_per_host": 5,
+        "delay_per_host": 0.25,
+        "retry_backoff": 0.0,
+        "rdap_bootstrap": "/etc/takedown/bootstrap",
+        "rdap_timeout": 3.0,
+        "rdap_max_per_minute": 30,
+        "rdap_cache_hours": 1.5,
+        "asn_dns_zone": "origin.asn.example",
+        "cdn_catalogue": "/etc/takedown/cdns.json",
+        "notice_from": "Night Desk <night@hotline.example>",
+        "reporter_org": "Hotline Night Desk",
+        "notice_language": "fr",
+        "csam_classification": "A1",
+        "templates_dir": "/etc/takedown/templates",
+        "smtp_host": "relay.internal",
+        "smtp_port": 2525,
+        "smtp_starttls": True,
+        "smtp_username": "notifier",
+        "smtp_password": "s3cret",
+        "smtp_timeout": 9.0,
+        "smtp_connections": 9,
+        "chase_policy": "/etc/takedown/chase.toml",
+        "smtp_ca_file": "/etc/takedown/relay-ca.pem",
+        "frontier_lease": 900.0,
+    }
+    names = [f.name for f in dataclasses.fields(Settings)]
+    assert sorted(unusual) == sorted(names)  # a new setting needs a line here, and in environment()
+    assert all(unusual[name] != getattr(DEFAULTS, name) for name in names)
+    settings = Settings(**unusual)  # type: ignore[arg-type]
+    assert Settings.from_env(settings.environment()) == settings
+    assert Settings.from_env(crawl_environment(settings)) == dataclasses.replace(settings, smtp_password=None)
+    assert "s3cret" not in crawl_environment(settings).values()

@@ -51,13 +51,20 @@ class App:
             self._store = Store.open(self.settings.database_url)
         return self._store
 
-    def bulk_store(self) -> Store:
-        """The store with a page cache for bulk intake (a given store, as tests give, is used as is)."""
+    @contextmanager
+    def bulk_store(self) -> Iterator[Store]:
+        """The store with a page cache for bulk intake, closed when the block ends (a given store,
+        as tests give, is used as is and left open)."""
         if self._store is not None:
-            return self._store
+            yield self._store
+            return
         from takedown.store import BULK_CACHE_MIB, Store
 
-        return Store.open(self.settings.database_url, sqlite_cache_mib=BULK_CACHE_MIB)
+        store = Store.open(self.settings.database_url, sqlite_cache_mib=BULK_CACHE_MIB)
+        try:
+            yield store
+        finally:
+            store.dispose()
 
 
 def fail(message: str, code: int) -> NoReturn:

@@ -140,9 +140,9 @@ def queue_import(
         rows = read_rows(file, chosen, default_category=category)
         total = _count_lines(name) if name != "<stdin>" else None
         show_progress = not quiet and sys.stderr.isatty()
-        with _progress(total, enabled=show_progress) as advance:
+        with app.bulk_store() as store, _progress(total, enabled=show_progress) as advance:
             summary = import_rows(
-                app.bulk_store(),
+                store,
                 rows,
                 actor=app.settings.actor,
                 clock=app.clock,
