@@ -6,6 +6,7 @@ connection. Run by hand; asserts nothing about speed:
 
     .venv/bin/python bench/bench_notices.py
     .venv/bin/python bench/bench_notices.py --cases 5000 --networks 500
+    .venv/bin/python bench/bench_notices.py --cases 1000 --networks 100 --rdap-latency 0.2
     .venv/bin/python bench/bench_notices.py --cases 500 --networks 500 --relay smtp-sink --deliveries 7
 """
 
@@ -48,6 +49,15 @@ def main() -> None:
     parser.add_argument("--database-url", help="PostgreSQL (a schema of its own, dropped afterwards)")
     parser.add_argument("--networks", type=int, default=500)
     parser.add_argument("--connections", type=int, default=4, help="TAKEDOWN_SMTP_CONNECTIONS")
+    parser.add_argument(
+        "--resolve-concurrency", type=int, default=8, help="TAKEDOWN_RESOLVE_CONCURRENCY (host names at once)"
+    )
+    parser.add_argument(
+        "--rdap-latency",
+        type=float,
+        default=0.0,
+        help="seconds each of the sandbox's RDAP answers takes (real registries: 0.1 to 1)",
+    )
     parser.add_argument(
         "--relay-delay", type=float, default=0.0, help="seconds the SMTP server takes to accept each message"
     )
@@ -92,6 +102,7 @@ def main() -> None:
                 **world.environment(),
                 "TAKEDOWN_HOME": directory,
                 "TAKEDOWN_SMTP_CONNECTIONS": str(args.connections),
+                "TAKEDOWN_RESOLVE_CONCURRENCY": str(args.resolve_concurrency),
             }
         )
         urls = {
@@ -113,6 +124,7 @@ def main() -> None:
         composer = Composer(
             store, resolver_from_settings(settings, store=store, clock=clock), settings, NoticeRenderer()
         )
+        world.rdap.latency = args.rdap_latency
         started = time.perf_counter()
         summary = composer.compose_round(composer.due_case_ids(clock.now()), level="initial", now=clock.now())
         composed = time.perf_counter() - started
@@ -130,7 +142,10 @@ def main() -> None:
                 started = time.perf_counter()
                 delivered = Outbox(store, settings, clock).deliver_due()
                 timings.append(time.perf_counter() - started)
-        print(f"{args.cases} live cases on {args.networks} networks, {backend}")
+        print(
+            f"{args.cases} live cases on {args.networks} networks, {backend}; RDAP answers in"
+            f" {args.rdap_latency:.2f} s, {args.resolve_concurrency} host names resolved at once"
+        )
         print(
             f"composed {len(summary.notices)} notices about {summary.cases} cases in {composed:.1f} s:"
             f" {len(summary.notices) / composed:.0f} notices/s, {summary.cases / composed:.0f} cases/s"

@@ -38,4 +38,5 @@ def resolver_from_settings(
         asn_zone=settings.asn_dns_zone,
         clock=clock,
         contact_book=lambda: ContactBook.load(store),
+        concurrency=settings.resolve_concurrency,
     )

@@ -18,6 +18,7 @@ from __future__ import annotations
 import ipaddress
 import logging
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypeVar, cast
@@ -186,9 +187,11 @@ class HostingResolver:
         asn_zone: str = asn_lookup.DEFAULT_ZONE,
         clock: Clock | None = None,
         contact_book: Callable[[], ContactBook] | None = None,
+        concurrency: int = 1,
     ) -> None:
         """``contact_book`` loads the analysts' overrides; it is called once per batch (or per
-        single resolution), so edits made meanwhile by ``takedown contacts`` take effect."""
+        single resolution), so edits made meanwhile by ``takedown contacts`` take effect.
+        ``concurrency``: host names a batch resolves at once (see :meth:`resolve_many`)."""
         self.dns = dns
         self.rdap = rdap
         self.clock = clock or SystemClock()
@@ -201,16 +204,37 @@ class HostingResolver:
         self._batch: dict[tuple[str, str], Any] | None = None
         self._load_book = contact_book
         self._book: ContactBook | None = None
+        self.concurrency = max(1, concurrency)
 
     def resolve_many(self, items: Iterable[tuple[str, str | None]]) -> Iterator[Resolution]:
-        """Resolve ``(url, connected_ip)`` pairs; DNS answers are shared between URLs of the same
-        host within the batch (a backlog has many URLs per host), never kept beyond it."""
+        """Resolve ``(url, connected_ip)`` pairs, in order; DNS answers are shared between URLs of
+        the same host within the batch (a backlog has many URLs per host), never kept beyond it.
+
+        Each lookup waits on a registry or a DNS server far away (a tenth of a second to a second
+        in the real world), so the first URL of each host name and address is resolved ahead, up
+        to ``concurrency`` at once; the others find its answers in the batch and the caches. A
+        registry's own pacing (``TAKEDOWN_RDAP_MAX_PER_MINUTE``, its 429s) still holds: the
+        RDAP client paces every thread."""
+        pairs = list(items)
         self._batch = {}
         self._book = self._load_book() if self._load_book else None
+        pool = None
         try:
-            for url, connected_ip in items:
-                yield self.resolve(url, connected_ip)
+            firsts: dict[tuple[str, str | None], tuple[str, str | None]] = {}
+            for url, ip in pairs:
+                firsts.setdefault((_hostname(url) or url, ip), (url, ip))
+            ahead: dict[tuple[str, str | None], Future[Resolution]] = {}
+            if self.concurrency > 1 and len(firsts) > 1:
+                pool = ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="resolve")
+                ahead = {key: pool.submit(self.resolve, *pair) for key, pair in firsts.items()}
+            for url, ip in pairs:
+                future = ahead.pop((_hostname(url) or url, ip), None)  # the first URL of its host
+                if future is None and pool is not None:  # in the pool too: never more than its size at once
+                    future = pool.submit(self.resolve, url, ip)
+                yield future.result() if future is not None else self.resolve(url, ip)
         finally:
+            if pool is not None:
+                pool.shutdown(wait=True, cancel_futures=True)
             self._batch = None
             self._book = None
 

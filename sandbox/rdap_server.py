@@ -82,6 +82,12 @@ class RDAPServer:
         self._throttles: dict[str, Throttle] = {}
         self._raw: dict[tuple[str, str], RawAnswer] = {}
         self._lock = threading.Lock()
+        self.latency = 0.0
+        """Seconds every query waits before it is answered: registries are far away (a tenth of a
+        second to a second from most hotlines), which is what resolving hosts side by side hides."""
+        self.in_flight = 0
+        self.peak_in_flight = 0
+        """Most queries being answered at once since the last :meth:`reset_peak`."""
         self._server = _Server((host, port), _Handler)
         self._server.rdap = self
         self._thread: threading.Thread | None = None
@@ -105,6 +111,19 @@ class RDAPServer:
     def bootstrap_url(self) -> str:
         """What ``TAKEDOWN_RDAP_BOOTSTRAP`` takes to send every query here."""
         return f"{self.base_url}/bootstrap/"
+
+    def reset_peak(self) -> None:
+        with self._lock:
+            self.peak_in_flight = self.in_flight
+
+    def _arrived(self) -> None:
+        with self._lock:
+            self.in_flight += 1
+            self.peak_in_flight = max(self.peak_in_flight, self.in_flight)
+
+    def _left(self) -> None:
+        with self._lock:
+            self.in_flight -= 1
 
     def throttle(self, registry: str, *, after: int, retry_after: int = 30) -> None:
         """Answer ``after`` more queries to ``registry``, then 429 with ``Retry-After`` until released."""
@@ -239,6 +258,16 @@ class _Handler(BaseHTTPRequestHandler):
         log.debug("rdap " + format, *args)
 
     def do_GET(self) -> None:
+        rdap = self.server.rdap
+        rdap._arrived()
+        try:
+            if rdap.latency:
+                time.sleep(rdap.latency)
+            self._answer()
+        finally:
+            rdap._left()
+
+    def _answer(self) -> None:
         status, body, headers = self.server.rdap.answer(self.path)
         if isinstance(body, RawAnswer):
             time.sleep(body.delay)

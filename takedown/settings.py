@@ -61,6 +61,9 @@ class Settings:
     rdap_timeout: float = 10.0
     rdap_max_per_minute: int = 0
     """Queries to any one registry in a minute; 0 leaves pacing to the registries' own 429s."""
+    resolve_concurrency: int = 8
+    """Host names a round resolves at once: each waits on a registry or a DNS server far away, so
+    they overlap; every registry's pacing still holds."""
     rdap_cache_hours: float = 168.0
     """How long an RDAP network answers for every address inside it before it is asked again."""
     asn_dns_zone: str = "asn.cymru.com"
@@ -122,6 +125,9 @@ class Settings:
             rdap_max_per_minute=_number(
                 env, "TAKEDOWN_RDAP_MAX_PER_MINUTE", DEFAULTS.rdap_max_per_minute, int, zero_ok=True
             ),
+            resolve_concurrency=_number(
+                env, "TAKEDOWN_RESOLVE_CONCURRENCY", DEFAULTS.resolve_concurrency, int
+            ),
             rdap_cache_hours=_duration(env, "TAKEDOWN_RDAP_CACHE_HOURS", DEFAULTS.rdap_cache_hours, "h"),
             asn_dns_zone=(env.get("TAKEDOWN_ASN_DNS_ZONE") or DEFAULTS.asn_dns_zone).strip(".").lower(),
             cdn_catalogue=env.get("TAKEDOWN_CDN_CATALOGUE") or None,
@@ -176,6 +182,7 @@ ENVIRONMENT = {
     "rdap_bootstrap": "TAKEDOWN_RDAP_BOOTSTRAP",
     "rdap_timeout": "TAKEDOWN_RDAP_TIMEOUT",
     "rdap_max_per_minute": "TAKEDOWN_RDAP_MAX_PER_MINUTE",
+    "resolve_concurrency": "TAKEDOWN_RESOLVE_CONCURRENCY",
     "rdap_cache_hours": "TAKEDOWN_RDAP_CACHE_HOURS",
     "asn_dns_zone": "TAKEDOWN_ASN_DNS_ZONE",
     "cdn_catalogue": "TAKEDOWN_CDN_CATALOGUE",

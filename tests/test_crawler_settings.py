@@ -147,6 +147,7 @@ def test_a_child_process_given_the_settings_environment_reads_back_every_setting
         "rdap_bootstrap": "/etc/takedown/bootstrap",
         "rdap_timeout": 3.0,
         "rdap_max_per_minute": 30,
+        "resolve_concurrency": 3,
         "rdap_cache_hours": 1.5,
         "asn_dns_zone": "origin.asn.example",
         "cdn_catalogue": "/etc/takedown/cdns.json",

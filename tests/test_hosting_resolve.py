@@ -361,3 +361,38 @@ def test_resolving_an_open_cases_url_records_it_for_the_statistics(
     runner.invoke(cli, ["resolve", world.url("arin-host.test", "/not-a-case.jpg")], obj=app)
     with store.session() as session:  # a URL that is no case is resolved, not recorded
         assert session.query(Hosting).count() == 1
+
+
+def test_a_batch_resolves_its_hosts_side_by_side_with_the_answers_of_one_by_one(
+    world: Sandbox, clock: ManualClock
+) -> None:
+    """Registries are far away: a round resolves its host names several at once (the sandbox's
+    registries take 50 ms a query here and count how many they answer at once), and every URL
+    gets exactly the resolution it gets when the hosts are resolved one after another."""
+    import dataclasses
+
+    from takedown.plain import plain
+
+    settings = Settings.from_env(
+        {**world.environment(), "TAKEDOWN_DATABASE_URL": "sqlite://", "TAKEDOWN_RESOLVE_CONCURRENCY": "4"}
+    )
+    batch = [(world.url(host, f"/{n}.jpg"), None) for n in range(3) for host in sorted(HOSTS)]
+    batch += [(world.url("cdn-fronted.test", "/x.jpg"), "127.0.9.1"), ("http:///nohost", None)]
+    one_by_one = resolver_from_settings(dataclasses.replace(settings, resolve_concurrency=1), clock=clock)
+    side_by_side = resolver_from_settings(settings, clock=clock)
+    world.rdap.latency = 0.05
+    try:
+        world.rdap.reset_peak()
+        expected = [plain(r) for r in one_by_one.resolve_many(batch)]
+        assert world.rdap.peak_in_flight == 1
+        world.rdap.reset_peak()
+        found = [plain(r) for r in side_by_side.resolve_many(batch)]
+        assert 2 <= world.rdap.peak_in_flight <= 4
+    finally:
+        world.rdap.latency = 0.0
+    assert found == expected
+    assert [r["url"] for r in found] == [url for url, _ in batch]
+    # Each host name is looked up once; two hosts that share a lookup (in-allocation and neighbour
+    # share a network, the ARIN and RIPE hosts an upstream AS) may both ask before either has it.
+    assert sum(one_by_one.rdap.queries.values()) <= sum(side_by_side.rdap.queries.values())
+    assert sum(side_by_side.rdap.queries.values()) <= sum(one_by_one.rdap.queries.values()) + 2
