@@ -86,7 +86,7 @@ class _Claimed:
 
 @dataclass(frozen=True)
 class _Answer:
-    """How one attempt went, waiting to be written with the next commit."""
+    """How one attempt went, waiting to be written with the rest of its chunk's answers."""
 
     notice: _Claimed
     attempt: Attempt

@@ -294,7 +294,7 @@ _MOVING = (
     "closed_at",
     "removal_seconds",
 )
-"""The columns a check can change on its case: read with the case, written back in one statement."""
+"""The columns a check can change on its case: read with the case; those it changed are written back."""
 
 
 @functools.cache
