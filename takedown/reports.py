@@ -11,6 +11,7 @@ validate with it before (or without) opening a case (:mod:`takedown.intake`).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import ipaddress
 import re
@@ -20,7 +21,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from urllib.parse import SplitResult, urlsplit
 
-from takedown.canonical import CanonicalizationError, CanonicalUrl, canonical_parts
+from takedown.canonical import HOSTS_REMEMBERED, CanonicalizationError, CanonicalUrl, canonical_parts
 from takedown.classification import CLASSIFICATIONS, canonical_classification
 from takedown.errors import InvalidReport
 from takedown.hosts import InvalidHost, ends_in_a_number, parse_ipv4
@@ -109,7 +110,7 @@ def validate_report(report: Report) -> ValidReport:
     return ValidReport(
         url=url,
         canonical=canonical,
-        host=_validated_host(parts.hostname or "", canonical),
+        host=_validated_host(parts.hostname or "", canonical.host),
         category=validate_category(report.category),
         reference=validate_reference(report.reference),
         fingerprints=tuple(
@@ -199,11 +200,13 @@ def _first_control_character(text: str) -> int:
     )
 
 
-def _validated_host(hostname: str, canonical: CanonicalUrl) -> str:
+@functools.lru_cache(maxsize=HOSTS_REMEMBERED)
+def _validated_host(hostname: str, host: str) -> str:
     """The host in ASCII: punycode for a name, dotted decimal for an IPv4 address in any notation.
 
     Checked on the host as written, so a name DNS cannot hold is refused here rather than failing
-    at every revisit; the value returned is the canonical host, the one that will be resolved.
+    at every revisit; the value returned is ``host``, the canonical host, the one that will be
+    resolved. Remembered, like the canonical host: many URLs share a host.
     """
     if "%" in hostname:
         raise InvalidReport("url", f"host '{hostname}' is percent-escaped; write the host itself")
@@ -219,7 +222,6 @@ def _validated_host(hostname: str, canonical: CanonicalUrl) -> str:
             return parse_ipv4(hostname)  # what a browser connects to (WHATWG), never a DNS name
         except InvalidHost as exc:
             raise InvalidReport("url", f"{exc}: no browser can open it") from None
-    host = canonical.host
     if len(host) > 253:
         raise InvalidReport("url", f"host is {len(host)} characters long; DNS allows 253")
     for label in host.split("."):
