@@ -15,7 +15,7 @@ from sqlalchemy.exc import IntegrityError, StatementError
 
 from takedown.errors import StoreError
 from takedown.intake import queue_batch
-from takedown.models import Base, Case
+from takedown.models import Base, Case, Event, Fingerprint
 from takedown.reports import Report, validate_report
 from takedown.settings import sqlite_url
 from takedown.store import HEAD_REVISION, Store, head_revision
@@ -55,6 +55,26 @@ def test_times_come_back_in_utc_whatever_zone_they_went_in(store: Store) -> None
         assert case is not None
         assert case.queued_at == datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
         assert case.queued_at.tzinfo is UTC
+
+
+@pytest.mark.parametrize("microsecond", [0, 250_001])
+def test_a_case_written_in_bulk_matches_the_times_a_query_binds(store: Store, microsecond: int) -> None:
+    """Intake writes rows past the ORM (COPY, or one prepared INSERT on SQLite); what it stores must
+    be exactly what a query's bound time compares equal to, or due cases would never come due."""
+    now = datetime(2026, 3, 1, 9, 0, 0, microsecond, tzinfo=UTC)
+    report = validate_report(Report("http://a.test/x", reference="R-1", sha256=("ab" * 32,)))
+    with store.session() as session:
+        [result] = queue_batch(session, [report], actor="t", now=now)
+    with store.session() as session:
+        due = session.scalars(select(Case.id).where(Case.queued_at == now, Case.next_check_at == now))
+        assert due.all() == [result.case_id]
+        event = session.scalars(select(Event).where(Event.case_id == result.case_id)).one()
+        assert (event.at, event.action, event.detail) == (
+            now,
+            "queued",
+            {"category": "csam", "reference": "R-1"},
+        )
+        assert session.scalars(select(Fingerprint.digest)).all() == ["ab" * 32]
 
 
 def test_a_naive_time_is_refused(store: Store) -> None:
