@@ -41,3 +41,16 @@ class ImportFileError(TakedownError):
 
 class StoreError(TakedownError):
     """The store cannot be opened or is not at the schema version this code needs."""
+
+
+class AccountError(TakedownError):
+    """An account cannot be created or changed as asked (a name taken, a weak password)."""
+
+
+class LoginRefused(TakedownError):
+    """A login failed. The message is the same whatever the reason, so it tells an attacker
+    nothing; ``reason`` says which for the log."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__("wrong name, password or code, or the account is locked; try again later")
+        self.reason = reason

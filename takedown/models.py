@@ -396,3 +396,42 @@ class SchedulerLock(Base):
     owner: Mapped[str] = mapped_column(String(200))
     acquired_at: Mapped[datetime]
     heartbeat_at: Mapped[datetime]
+
+
+class Account(Base):
+    """A member of the hotline's staff who signs in to the console. The password is kept only as
+    an argon2id hash, the second factor as its TOTP secret."""
+
+    __tablename__ = "account"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    role: Mapped[str] = mapped_column(String(16))
+    password_hash: Mapped[str] = mapped_column(String(200))
+    totp_secret: Mapped[str | None] = mapped_column(String(64))
+    totp_last_step: Mapped[int | None] = mapped_column(
+        BigInteger, doc="The last TOTP time step used to sign in: a code is good once."
+    )
+    failed_logins: Mapped[int] = mapped_column(default=0)
+    locked_until: Mapped[datetime | None]
+    disabled_at: Mapped[datetime | None]
+    created_at: Mapped[datetime]
+    password_changed_at: Mapped[datetime]
+
+    __table_args__ = (CheckConstraint("role IN ('analyst', 'auditor', 'supervisor')", name="role_known"),)
+
+
+class WebSession(Base):
+    """A signed-in browser. Only a hash of its cookie is kept, so a copy of the store opens no
+    session; ``stage`` is ``second_factor`` between the password and the code."""
+
+    __tablename__ = "web_session"
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("account.id", ondelete="CASCADE"), index=True)
+    stage: Mapped[str] = mapped_column(String(16))
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime]
+    last_seen_at: Mapped[datetime]
+
+    __table_args__ = (CheckConstraint("stage IN ('second_factor', 'signed_in')", name="stage_known"),)

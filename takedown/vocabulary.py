@@ -53,3 +53,20 @@ class NoticeStatus(StrEnum):
     FAILED = "failed"
     UNCERTAIN = "uncertain"
     """Lost during DATA: presumed delivered, never re-sent on its own, listed for an analyst."""
+
+
+class StaffRole(StrEnum):
+    """What a member of the hotline's staff may do in the console and the API, each role
+    including everything the one before it may do."""
+
+    AUDITOR = "auditor"
+    """Reads everything; changes nothing."""
+    ANALYST = "analyst"
+    """Queues, withdraws, rechecks and reviews cases."""
+    SUPERVISOR = "supervisor"
+    """Also edits the contact book and manages accounts and tokens; always with a second factor."""
+
+    def may(self, needed: StaffRole) -> bool:
+        """Whether this role includes ``needed``."""
+        order = list(StaffRole)
+        return order.index(self) >= order.index(needed)

@@ -83,6 +83,19 @@ def clock() -> ManualClock:
     return ManualClock(datetime(2026, 3, 1, 9, 0, tzinfo=UTC))
 
 
+CHROMIUM_ENV = "TAKEDOWN_TEST_CHROMIUM"
+
+
+@pytest.fixture(scope="session")
+def chromium_path() -> str:
+    """Debian's Chromium for the browser tests (Playwright's own download is not reachable); another
+    build with ``TAKEDOWN_TEST_CHROMIUM``. Skips (or fails, in CI) without one."""
+    path = os.environ.get(CHROMIUM_ENV) or "/usr/bin/chromium"
+    if not Path(path).is_file():
+        service_unavailable(f"no Chromium at {path} (apt-get install chromium, or set {CHROMIUM_ENV})")
+    return path
+
+
 @pytest.fixture
 def redis_url() -> str:
     """The Redis URL for frontier tests; skips (or fails, in CI) without one."""

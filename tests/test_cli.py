@@ -207,8 +207,9 @@ def _command(path: tuple[str, ...]) -> click.Command:
     return found
 
 
-HUMAN_ONLY = {("demo",)}
-"""The walkthrough a newcomer reads; everything else a script may call has --json."""
+HUMAN_ONLY = {("demo",), ("web",)}
+"""The walkthrough a newcomer reads and the console's server (its output is a log); everything else
+a script may call has --json."""
 
 
 @pytest.mark.parametrize(

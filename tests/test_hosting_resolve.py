@@ -367,7 +367,7 @@ def test_a_batch_resolves_its_hosts_side_by_side_with_the_answers_of_one_by_one(
     world: Sandbox, clock: ManualClock
 ) -> None:
     """Registries are far away: a round resolves its host names several at once (the sandbox's
-    registries take 50 ms a query here and count how many they answer at once), and every URL
+    registries take 100 ms a query here and count how many they answer at once), and every URL
     gets exactly the resolution it gets when the hosts are resolved one after another."""
     import dataclasses
 
@@ -380,14 +380,14 @@ def test_a_batch_resolves_its_hosts_side_by_side_with_the_answers_of_one_by_one(
     batch += [(world.url("cdn-fronted.test", "/x.jpg"), "127.0.9.1"), ("http:///nohost", None)]
     one_by_one = resolver_from_settings(dataclasses.replace(settings, resolve_concurrency=1), clock=clock)
     side_by_side = resolver_from_settings(settings, clock=clock)
-    world.rdap.latency = 0.05
+    world.rdap.latency = 0.1  # long enough to overlap on a loaded machine (0.05 s did not, once)
     try:
         world.rdap.reset_peak()
         expected = [plain(r) for r in one_by_one.resolve_many(batch)]
         assert world.rdap.peak_in_flight == 1
         world.rdap.reset_peak()
         found = [plain(r) for r in side_by_side.resolve_many(batch)]
-        assert 2 <= world.rdap.peak_in_flight <= 4
+        assert 2 <= world.rdap.peak_in_flight <= 4, f"{world.rdap.peak_in_flight} queries at once"
     finally:
         world.rdap.latency = 0.0
     assert found == expected

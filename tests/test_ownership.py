@@ -22,6 +22,14 @@ OWNERS = {
     "contact book": (r"\b(update|insert|delete)\(Contact\)|(?<!class )\bContact\(", {"hosting/contacts.py"}),
     "outbox": (r"\b(update|insert|delete)\((Notice|NoticeCase)\)", {"notices/outbox.py"}),
     "resolution record": (r"\b(update|insert|delete)\(Hosting\)", {"hosting/record.py"}),
+    "staff accounts": (
+        r"\b(update|insert|delete)\(Account\)|(?<!class )\bAccount\(",
+        {"takedown/accounts.py"},
+    ),
+    "console sessions": (
+        r"\b(update|insert|delete)\(WebSession\)|(?<!class )\bWebSession\(",
+        {"takedown/web_sessions.py"},
+    ),
 }
 
 

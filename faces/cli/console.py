@@ -1,0 +1,193 @@
+"""The console's side of the CLI: ``users add|list|disable|reset`` and ``web``."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from faces.cli.base import App, cli, errors_as_exit_codes, fail, json_option, print_json
+from takedown import exitcodes
+from takedown.plain import iso, plain
+from takedown.vocabulary import StaffRole
+
+ROLES = [role.value for role in StaffRole]
+
+
+@cli.group()
+def users() -> None:
+    """Accounts of the hotline's staff for the console: auditors read, analysts act on cases,
+    supervisors also manage the contact book and accounts (always with a second factor)."""
+
+
+def _password(from_stdin: bool, confirm: bool = True) -> str:
+    if from_stdin:
+        return sys.stdin.readline().rstrip("\r\n")
+    return str(click.prompt("Password", hide_input=True, confirmation_prompt=confirm))
+
+
+def _print_enrolment(enrolment: object, as_json: bool) -> None:
+    from takedown.accounts import Enrolment
+
+    assert isinstance(enrolment, Enrolment)
+    if as_json:
+        print_json(plain(enrolment))
+        return
+    account = enrolment.account
+    click.echo(f"{account.name}: {account.role}, second factor {'on' if account.second_factor else 'off'}")
+    if enrolment.totp_secret:
+        click.echo("Add this to the authenticator app now; it is not shown again:")
+        click.echo(f"  secret: {enrolment.totp_secret}")
+        click.echo(f"  {enrolment.totp_uri}")
+
+
+@users.command("add")
+@click.argument("name")
+@click.option("--role", type=click.Choice(ROLES), required=True, help="What the account may do.")
+@click.option(
+    "--second-factor/--no-second-factor",
+    default=False,
+    help="Require a TOTP code at sign-in (always on for supervisors).",
+)
+@click.option("--password-stdin", is_flag=True, help="Read the password from the first line of stdin.")
+@json_option
+@click.pass_obj
+def users_add(
+    app: App, name: str, role: str, second_factor: bool, password_stdin: bool, as_json: bool
+) -> None:
+    """Create an account. The password is asked for (twice), or read from stdin.
+
+    Exit status: 0 created; 5 the name is taken; 65 the name or password is not acceptable.
+    """
+    from takedown.accounts import add_account, validate_name, validate_password
+    from takedown.errors import AccountError
+
+    try:
+        clean = validate_name(name)
+        password = validate_password(_password(password_stdin), clean)
+    except AccountError as exc:
+        fail(str(exc), exitcodes.DATA_ERROR)
+    with errors_as_exit_codes():
+        try:
+            with app.store.session() as session:
+                enrolment = add_account(
+                    session,
+                    clean,
+                    StaffRole(role),
+                    password,
+                    now=app.clock.now(),
+                    second_factor=second_factor,
+                )
+        except AccountError as exc:
+            fail(str(exc), exitcodes.REFUSED)
+    _print_enrolment(enrolment, as_json)
+
+
+@users.command("list")
+@json_option
+@click.pass_obj
+def users_list(app: App, as_json: bool) -> None:
+    """Every account, its role and whether it is disabled or locked. Never a password or secret."""
+    from takedown.accounts import list_accounts
+
+    with errors_as_exit_codes(), app.store.session() as session:
+        accounts = list_accounts(session)
+    now = app.clock.now()
+    for account in accounts:
+        if as_json:
+            print_json(plain(account))
+            continue
+        status = "disabled" if account.disabled else ""
+        if account.locked_until and account.locked_until > now:
+            status = f"locked until {iso(account.locked_until)}"
+        factor = "2fa" if account.second_factor else "password only"
+        click.echo(f"{account.name:<24} {account.role:<11} {factor:<14} {status}".rstrip())
+
+
+@users.command("disable")
+@click.argument("name")
+@json_option
+@click.pass_obj
+def users_disable(app: App, name: str, as_json: bool) -> None:
+    """Stop an account signing in; its open sessions end at once. `users reset` enables it again.
+
+    Exit status: 0 disabled; 4 no such account.
+    """
+    from takedown.accounts import disable_account
+    from takedown.errors import AccountError
+
+    with errors_as_exit_codes():
+        try:
+            with app.store.session() as session:
+                account = disable_account(session, name, now=app.clock.now())
+        except AccountError as exc:
+            fail(str(exc), exitcodes.NOT_FOUND)
+    if as_json:
+        print_json(plain(account))
+    else:
+        click.echo(f"{account.name}: disabled; its sessions have ended")
+
+
+@users.command("reset")
+@click.argument("name")
+@click.option("--password/--keep-password", "new_password", default=True, help="Set a new password.")
+@click.option("--role", type=click.Choice(ROLES), help="Change the role.")
+@click.option(
+    "--second-factor/--no-second-factor",
+    default=None,
+    help="Enrol a new TOTP secret, or drop the second factor (never for a supervisor).",
+)
+@click.option("--password-stdin", is_flag=True, help="Read the new password from the first line of stdin.")
+@json_option
+@click.pass_obj
+def users_reset(
+    app: App,
+    name: str,
+    new_password: bool,
+    role: str | None,
+    second_factor: bool | None,
+    password_stdin: bool,
+    as_json: bool,
+) -> None:
+    """Reset an account: a new password (and second factor if asked), the lock cleared, the
+    account enabled, every open session ended.
+
+    Exit status: 0 reset; 4 no such account; 65 the password is not acceptable.
+    """
+    from takedown.accounts import reset_account
+    from takedown.errors import AccountError
+
+    password = _password(password_stdin) if new_password else None
+    with errors_as_exit_codes():
+        try:
+            with app.store.session() as session:
+                enrolment = reset_account(
+                    session,
+                    name,
+                    now=app.clock.now(),
+                    password=password,
+                    role=StaffRole(role) if role else None,
+                    second_factor=second_factor,
+                )
+        except AccountError as exc:
+            code = exitcodes.NOT_FOUND if str(exc).startswith("no account") else exitcodes.DATA_ERROR
+            fail(str(exc), code)
+    _print_enrolment(enrolment, as_json)
+
+
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option(
+    "--port", default=8080, show_default=True, type=int, help="Port to listen on (0: any free one)."
+)
+@click.pass_obj
+def web(app: App, host: str, port: int) -> None:
+    """Serve the analyst console. Put it behind a proxy that terminates HTTPS (and set
+    TAKEDOWN_PUBLIC_URL to its https:// address, which makes cookies Secure)."""
+    from faces.console.app import create_app
+    from faces.console.config import ConsoleSettings
+    from faces.console.serve import console_server
+
+    with errors_as_exit_codes():
+        application = create_app(app.store, clock=app.clock, settings=ConsoleSettings.from_env())
+    console_server(application, host=host, port=port).run()

@@ -1,0 +1,471 @@
+"""The analyst console: a server-rendered web application over the same operations as the CLI.
+
+Every page is HTML from the Jinja2 templates in ``templates/console/``, autoescaped, working
+without JavaScript. Who may do what is decided here, on the server, for every request:
+auditors read, analysts act on cases, supervisors also manage the contact book and accounts.
+A reported URL is only ever text on a page, defanged (see :mod:`faces.console.text`).
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlencode
+
+from fastapi import FastAPI, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
+from starlette.staticfiles import StaticFiles
+
+from faces.console.config import ConsoleSettings
+from faces.console.security import SECURITY_HEADERS, FailureLimiter, cross_site, safe_next
+from faces.console.text import defang, when
+from notices.render import SHIPPED_TEMPLATES
+from takedown.accounts import check_password, check_second_factor
+from takedown.case_views import CaseFilter
+from takedown.cases import iter_cases, show_case, withdraw
+from takedown.clock import Clock, SystemClock
+from takedown.dashboard import dashboard
+from takedown.errors import CaseNotFound, InvalidReport, InvalidTransition
+from takedown.intake import queue_batch
+from takedown.reports import CATEGORIES, DEFAULT_CATEGORY, Report, ValidReport, validate_report
+from takedown.states import OPEN_STATES, CaseState
+from takedown.store import Store
+from takedown.vocabulary import StaffRole
+from takedown.web_sessions import (
+    SECOND_FACTOR,
+    SIGNED_IN,
+    SessionView,
+    end_session,
+    find_session,
+    start_session,
+)
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+log = logging.getLogger("takedown.console")
+
+CONSOLE_TEMPLATES = SHIPPED_TEMPLATES / "console"
+PAGE_SIZE = 50
+MAX_PASTED_URLS = 1000
+MAX_FORM_BYTES = 1_000_000
+
+
+@dataclass(frozen=True)
+class Cookies:
+    session: str
+    login: str
+    secure: bool
+
+    @classmethod
+    def for_settings(cls, settings: ConsoleSettings) -> Cookies:
+        # __Host- cookies are only accepted over HTTPS, for this host, for every path.
+        if settings.secure_cookies:
+            return cls("__Host-takedown-session", "__Host-takedown-login", True)
+        return cls("takedown_session", "takedown_login", False)
+
+
+class Refused(Exception):
+    """A request answered with a plain refusal page and status."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+class NeedsLogin(Exception):
+    def __init__(self, next_path: str) -> None:
+        super().__init__(next_path)
+        self.next_path = next_path
+
+
+class Console:
+    """The application's state: the store, the clock, the templates, the login limiter."""
+
+    def __init__(self, store: Store, *, clock: Clock | None = None, settings: ConsoleSettings | None = None):
+        self.store = store
+        self.clock = clock or SystemClock()
+        self.settings = settings or ConsoleSettings()
+        self.cookies = Cookies.for_settings(self.settings)
+        self.limiter = FailureLimiter(limit=self.settings.failed_logins_per_address)
+        self.templates = Environment(
+            loader=FileSystemLoader(CONSOLE_TEMPLATES),
+            autoescape=select_autoescape(["html"], default=True),
+            trim_blocks=True,
+            lstrip_blocks=True,
+        )
+        self.templates.filters["defang"] = defang
+        self.templates.filters["when"] = when
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        with self.store.session() as session:
+            yield session
+
+    def who(self, request: Request) -> SessionView | None:
+        token = request.cookies.get(self.cookies.session)
+        if not token:
+            return None
+        with self.session() as session:
+            return find_session(
+                session,
+                token,
+                now=self.clock.now(),
+                idle=self.settings.idle_timeout,
+                lifetime=self.settings.session_lifetime,
+            )
+
+    def page(self, name: str, request: Request, status: int = 200, **context: Any) -> HTMLResponse:
+        template = self.templates.get_template(name)
+        html = template.render(request_path=request.url.path, **context)
+        return HTMLResponse(html, status_code=status)
+
+    def signed_in(self, request: Request, role: StaffRole = StaffRole.AUDITOR) -> SessionView:
+        """Who is asking, signed in with every factor and allowed ``role``'s work; otherwise the
+        request goes no further."""
+        who = self.who(request)
+        if who is None or who.stage != SIGNED_IN:
+            query = f"?{request.url.query}" if request.url.query else ""
+            raise NeedsLogin(request.url.path + query)
+        if not who.role.may(role):
+            log.info("refused %s %s to %s (%s)", request.method, request.url.path, who.name, who.role)
+            raise Refused(403, f"Your role ({who.role}) does not allow this.")
+        return who
+
+    async def changing(self, request: Request, role: StaffRole) -> tuple[SessionView, dict[str, str]]:
+        """A state-changing request: signed in with ``role``, from this site, with the session's
+        CSRF token in the form. Returns who and the form's fields."""
+        who = self.signed_in(request, role)
+        form = await _form(request)
+        self.same_site(request)
+        if not hmac.compare_digest(form.get("csrf", ""), who.csrf_token):
+            raise Refused(403, "This form has expired or did not come from the console. Reload the page.")
+        return who, form
+
+    def same_site(self, request: Request) -> None:
+        own = f"{request.url.scheme}://{request.url.netloc}"
+        if cross_site(request.headers.get("origin"), request.headers.get("sec-fetch-site"), own):
+            raise Refused(403, "Requests from other sites are refused.")
+
+    def set_session_cookie(self, response: Response, token: str) -> None:
+        response.set_cookie(
+            self.cookies.session,
+            token,
+            httponly=True,
+            secure=self.cookies.secure,
+            samesite="strict",
+            path="/",
+            max_age=int(self.settings.session_lifetime.total_seconds()),
+        )
+
+
+async def _form(request: Request) -> dict[str, str]:
+    if int(request.headers.get("content-length") or 0) > MAX_FORM_BYTES:
+        raise Refused(413, "That is more than the console accepts at once.")
+    form = await request.form(max_files=1, max_fields=50)
+    return {key: value for key, value in form.items() if isinstance(value, str)}
+
+
+class SecurityHeaders(BaseHTTPMiddleware):
+    async def dispatch(self, request: Request, call_next: RequestResponseEndpoint) -> Response:
+        response = await call_next(request)
+        for name, value in SECURITY_HEADERS.items():
+            response.headers.setdefault(name, value)
+        return response
+
+
+def create_app(
+    store: Store, *, clock: Clock | None = None, settings: ConsoleSettings | None = None
+) -> FastAPI:
+    console = Console(store, clock=clock, settings=settings)
+    app = FastAPI(title="takedown console", docs_url=None, redoc_url=None, openapi_url=None)
+    app.state.console = console
+    app.add_middleware(SecurityHeaders)
+    app.mount("/static", StaticFiles(directory=CONSOLE_TEMPLATES / "static"), name="static")
+
+    @app.exception_handler(Refused)
+    async def refused(request: Request, exc: Refused) -> Response:
+        return console.page("refused.html", request, exc.status, message=exc.message)
+
+    @app.exception_handler(NeedsLogin)
+    async def needs_login(request: Request, exc: NeedsLogin) -> Response:
+        if request.method != "GET":
+            return console.page("refused.html", request, 401, message="Sign in first.")
+        return RedirectResponse("/login?" + urlencode({"next": exc.next_path}), status_code=303)
+
+    @app.exception_handler(404)
+    async def not_found(request: Request, exc: Exception) -> Response:
+        return console.page("refused.html", request, 404, message="There is nothing here.")
+
+    @app.get("/favicon.ico", include_in_schema=False)
+    def favicon() -> Response:
+        return Response(status_code=204)  # no icon, and no 404 in every page's console
+
+    _login_routes(app, console)
+    _case_routes(app, console)
+    return app
+
+
+def _client(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+def _login_routes(app: FastAPI, console: Console) -> None:
+    @app.get("/login")
+    def login_form(request: Request, next: str = "/") -> Response:
+        token = secrets.token_urlsafe(32)
+        response = console.page("login.html", request, next=safe_next(next), login_token=token)
+        response.set_cookie(
+            console.cookies.login,
+            token,
+            httponly=True,
+            secure=console.cookies.secure,
+            samesite="strict",
+            path="/",
+        )
+        return response
+
+    @app.post("/login")
+    async def login(request: Request) -> Response:
+        form = await _form(request)
+        console.same_site(request)
+        expected = request.cookies.get(console.cookies.login, "")
+        if not expected or not hmac.compare_digest(form.get("login_token", ""), expected):
+            raise Refused(403, "This form has expired. Reload the page and sign in again.")
+        client = _client(request)
+        next_path = safe_next(form.get("next"))
+        if console.limiter.blocked(client):
+            log.warning("login refused: too many failures from one address")
+            return console.page(
+                "login.html", request, 429, next=next_path, login_token=expected,
+                error="Too many failed sign-ins. Wait a few minutes and try again.",
+            )  # fmt: skip
+        now = console.clock.now()
+        with console.session() as session:
+            attempt = check_password(session, form.get("name", ""), form.get("password", ""), now=now)
+            if attempt.account is not None:
+                stage = SECOND_FACTOR if attempt.account.second_factor else SIGNED_IN
+                old = request.cookies.get(console.cookies.session)
+                if old:
+                    end_session(session, old)
+                token = start_session(session, attempt.account.name, stage=stage, now=now)
+        if attempt.account is None:
+            console.limiter.failed(client)
+            log.info("login failed: %s", attempt.reason)
+            return console.page(
+                "login.html", request, 401, next=next_path, login_token=expected,
+                error="Wrong name or password, or the account is locked.",
+            )  # fmt: skip
+        log.info("password accepted for %s", attempt.account.name)
+        target = "/login/code?" + urlencode({"next": next_path}) if stage == SECOND_FACTOR else next_path
+        response = RedirectResponse(target, status_code=303)
+        console.set_session_cookie(response, token)
+        response.delete_cookie(console.cookies.login, path="/", secure=console.cookies.secure, httponly=True)
+        return response
+
+    @app.get("/login/code")
+    def code_form(request: Request, next: str = "/") -> Response:
+        who = console.who(request)
+        if who is None or who.stage != SECOND_FACTOR:
+            return RedirectResponse("/login", status_code=303)
+        return console.page("code.html", request, next=safe_next(next), csrf=who.csrf_token)
+
+    @app.post("/login/code")
+    async def code(request: Request) -> Response:
+        who = console.who(request)
+        if who is None or who.stage != SECOND_FACTOR:
+            return RedirectResponse("/login", status_code=303)
+        form = await _form(request)
+        console.same_site(request)
+        if not hmac.compare_digest(form.get("csrf", ""), who.csrf_token):
+            raise Refused(403, "This form has expired. Sign in again.")
+        client = _client(request)
+        next_path = safe_next(form.get("next"))
+        if console.limiter.blocked(client):
+            return console.page(
+                "code.html", request, 429, next=next_path, csrf=who.csrf_token,
+                error="Too many failed sign-ins. Wait a few minutes and try again.",
+            )  # fmt: skip
+        now = console.clock.now()
+        old = request.cookies.get(console.cookies.session, "")
+        with console.session() as session:
+            attempt = check_second_factor(session, who.name, form.get("code", ""), now=now)
+            if attempt.account is not None:
+                end_session(session, old)
+                token = start_session(session, who.name, stage=SIGNED_IN, now=now)
+        if attempt.account is None:
+            console.limiter.failed(client)
+            log.info("second factor failed: %s", attempt.reason)
+            return console.page(
+                "code.html", request, 401, next=next_path, csrf=who.csrf_token,
+                error="That code is wrong or was already used.",
+            )  # fmt: skip
+        response = RedirectResponse(next_path, status_code=303)
+        console.set_session_cookie(response, token)
+        return response
+
+    @app.post("/logout")
+    async def logout(request: Request) -> Response:
+        who = console.who(request)
+        if who is not None:
+            form = await _form(request)
+            console.same_site(request)
+            if not hmac.compare_digest(form.get("csrf", ""), who.csrf_token):
+                raise Refused(403, "This form has expired. Reload the page.")
+            with console.session() as session:
+                end_session(session, request.cookies.get(console.cookies.session, ""))
+        response = RedirectResponse("/login", status_code=303)
+        response.delete_cookie(
+            console.cookies.session, path="/", secure=console.cookies.secure, httponly=True
+        )
+        return response
+
+
+def _case_routes(app: FastAPI, console: Console) -> None:
+    @app.get("/")
+    def home(request: Request) -> Response:
+        who = console.signed_in(request)
+        with console.session() as session:
+            board = dashboard(session, now=console.clock.now())
+        return console.page("dashboard.html", request, who=who, board=board, states=list(CaseState))
+
+    @app.get("/cases")
+    def cases(
+        request: Request,
+        state: str = "",
+        host: str = "",
+        needs_analyst: str = "",
+        after: int = 0,
+    ) -> Response:
+        who = console.signed_in(request)
+        wanted, problem = _case_filter(state, host, needs_analyst, after)
+        rows = []
+        if problem is None:
+            with console.session() as session:
+                rows = list(iter_cases(session, wanted, limit=PAGE_SIZE + 1))
+        more = len(rows) > PAGE_SIZE
+        rows = rows[:PAGE_SIZE]
+        next_query = None
+        if more:
+            next_query = urlencode(
+                {"state": state, "host": host, "needs_analyst": needs_analyst, "after": rows[-1].id}
+            )
+        return console.page(
+            "cases.html",
+            request,
+            who=who,
+            rows=rows,
+            states=list(CaseState),
+            chosen={"state": state, "host": host, "needs_analyst": needs_analyst},
+            next_query=next_query,
+            problem=problem,
+        )
+
+    @app.get("/cases/{case_id}")
+    def case_page(request: Request, case_id: int) -> Response:
+        who = console.signed_in(request)
+        try:
+            with console.session() as session:
+                detail = show_case(session, case_id)
+        except CaseNotFound:
+            raise Refused(404, f"There is no case {case_id}.") from None
+        return console.page(
+            "case.html",
+            request,
+            who=who,
+            case=detail,
+            is_open=detail.state in OPEN_STATES,
+            may_act=who.role.may(StaffRole.ANALYST),
+            done=request.query_params.get("done"),
+        )
+
+    @app.post("/cases/{case_id}/withdraw")
+    async def withdraw_case(request: Request, case_id: int) -> Response:
+        who, form = await console.changing(request, StaffRole.ANALYST)
+        reason = form.get("reason", "").strip()
+        if not reason:
+            raise Refused(400, "Say why the case is withdrawn: the reason goes in its audit trail.")
+        try:
+            with console.session() as session:
+                withdraw(session, case_id, reason=reason[:500], actor=who.actor, now=console.clock.now())
+        except CaseNotFound:
+            raise Refused(404, f"There is no case {case_id}.") from None
+        except InvalidTransition as exc:
+            raise Refused(409, str(exc)) from None
+        return RedirectResponse(f"/cases/{case_id}?done=withdrawn", status_code=303)
+
+    @app.get("/queue")
+    def queue_form(request: Request) -> Response:
+        who = console.signed_in(request, StaffRole.ANALYST)
+        return console.page("queue.html", request, who=who, categories=CATEGORIES, default=DEFAULT_CATEGORY)
+
+    @app.post("/queue")
+    async def queue_urls(request: Request) -> Response:
+        who, form = await console.changing(request, StaffRole.ANALYST)
+        lines = [line.strip() for line in form.get("urls", "").splitlines()]
+        lines = [line for line in lines if line]
+        category = form.get("category", DEFAULT_CATEGORY)
+        reference = form.get("reference") or None
+        if len(lines) > MAX_PASTED_URLS:
+            raise Refused(413, f"Paste at most {MAX_PASTED_URLS} URLs at once; import a file for more.")
+        outcomes: list[dict[str, Any]] = []
+        valid: list[tuple[int, ValidReport]] = []
+        for number, line in enumerate(lines, start=1):
+            try:
+                valid.append(
+                    (number, validate_report(Report(url=line, category=category, reference=reference)))
+                )
+            except InvalidReport as exc:
+                outcomes.append({"line": number, "url": line, "outcome": "refused", "detail": exc.message})
+        if valid:
+            with console.session() as session:
+                results = queue_batch(
+                    session, [report for _, report in valid], actor=who.actor, now=console.clock.now()
+                )
+            for (number, _), result in zip(valid, results, strict=True):
+                outcomes.append(
+                    {
+                        "line": number,
+                        "url": result.url,
+                        "outcome": result.outcome.value,
+                        "detail": result.describe(),
+                        "case_id": result.case_id,
+                    }
+                )
+        outcomes.sort(key=lambda row: row["line"])
+        return console.page(
+            "queue.html",
+            request,
+            who=who,
+            categories=CATEGORIES,
+            default=category,
+            outcomes=outcomes,
+        )
+
+
+def _case_filter(state: str, host: str, needs_analyst: str, after: int) -> tuple[CaseFilter, str | None]:
+    """The list's filter from the query string; a value that is not one the console offers is
+    named back to the analyst, never passed on."""
+    states: tuple[CaseState, ...] = ()
+    if state:
+        try:
+            states = (CaseState(state),)
+        except ValueError:
+            return CaseFilter(), "That is not a state a case can be in."
+    host = host.strip().lower()
+    if len(host) > 253:
+        return CaseFilter(), "That host name is too long."
+    return (
+        CaseFilter(
+            states=states, host=host or None, needs_analyst=bool(needs_analyst), after_id=max(after, 0)
+        ),
+        None,
+    )

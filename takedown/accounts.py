@@ -1,0 +1,268 @@
+"""Staff accounts: who may sign in to the console, with what role, and how they prove it.
+
+Passwords are kept only as argon2id hashes (argon2-cffi's defaults, RFC 9106's second
+recommended profile); the second factor is a TOTP secret (RFC 6238, 30-second steps, six digits),
+required for supervisors and optional for the others. Each code is accepted once: the step it
+belongs to is remembered, so a code seen over a shoulder or in a proxy's log cannot be replayed.
+
+Failed logins lock an account for a while, doubling with each further failure, so guessing a
+password over the network takes centuries; the face adds a limit per client address on top.
+Every answer to a failed login is the same, whatever failed.
+"""
+
+from __future__ import annotations
+
+import hmac
+import re
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import pyotp
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from takedown.errors import AccountError
+from takedown.models import Account
+from takedown.vocabulary import StaffRole
+from takedown.web_sessions import end_sessions_of
+
+MIN_PASSWORD_LENGTH = 12
+MAX_PASSWORD_LENGTH = 1024
+"""Longer is refused before hashing: hashing megabytes is a way to tie up the server."""
+LOCK_AFTER_FAILURES = 5
+FIRST_LOCK = timedelta(minutes=15)
+LONGEST_LOCK = timedelta(hours=24)
+TOTP_STEP_SECONDS = 30
+TOTP_DIGITS = 6
+TOTP_ISSUER = "takedown"
+
+_NAME = re.compile(r"[a-z][a-z0-9._-]{1,63}")
+_HASHER = PasswordHasher()
+_DUMMY_HASH = _HASHER.hash("a password nobody has; checked when the name is unknown")
+"""Verified against when no account has the name, so an unknown name takes as long as a known one."""
+
+
+@dataclass(frozen=True, slots=True)
+class AccountView:
+    name: str
+    role: StaffRole
+    second_factor: bool
+    disabled: bool
+    locked_until: datetime | None
+    created_at: datetime
+
+    @classmethod
+    def of(cls, account: Account) -> AccountView:
+        return cls(
+            name=account.name,
+            role=StaffRole(account.role),
+            second_factor=account.totp_secret is not None,
+            disabled=account.disabled_at is not None,
+            locked_until=account.locked_until,
+            created_at=account.created_at,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Enrolment:
+    """An account just created or reset: the TOTP secret is shown once, to be put in an
+    authenticator app, and never again."""
+
+    account: AccountView
+    totp_secret: str | None
+    totp_uri: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class LoginAttempt:
+    """What a password check found: the account on success, otherwise why not (for the log only;
+    the person is told the same thing whatever the reason)."""
+
+    account: AccountView | None
+    reason: str | None = None
+
+
+def validate_name(name: str) -> str:
+    value = name.strip().lower()
+    if not _NAME.fullmatch(value):
+        raise AccountError(
+            f"account name {name!r} is not allowed: 2-64 characters, a letter first, "
+            "then letters, digits, '.', '_' or '-'"
+        )
+    return value
+
+
+def validate_password(password: str, name: str) -> str:
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise AccountError(f"the password is too short: at least {MIN_PASSWORD_LENGTH} characters")
+    if len(password) > MAX_PASSWORD_LENGTH:
+        raise AccountError(f"the password is too long: at most {MAX_PASSWORD_LENGTH} characters")
+    if name in password.lower():
+        raise AccountError("the password must not contain the account's name")
+    return password
+
+
+def add_account(
+    session: Session, name: str, role: StaffRole, password: str, *, now: datetime, second_factor: bool = False
+) -> Enrolment:
+    """Create an account; supervisors always get a second factor."""
+    name = validate_name(name)
+    if session.scalar(select(Account.id).where(Account.name == name)) is not None:
+        raise AccountError(f"there is already an account named {name!r}; `takedown users reset` changes it")
+    validate_password(password, name)
+    secret = new_totp_secret() if second_factor or role is StaffRole.SUPERVISOR else None
+    account = Account(
+        name=name,
+        role=role.value,
+        password_hash=_HASHER.hash(password),
+        totp_secret=secret,
+        failed_logins=0,
+        created_at=now,
+        password_changed_at=now,
+    )
+    session.add(account)
+    session.flush()
+    return _enrolment(account)
+
+
+def list_accounts(session: Session) -> list[AccountView]:
+    return [AccountView.of(account) for account in session.scalars(select(Account).order_by(Account.name))]
+
+
+def disable_account(session: Session, name: str, *, now: datetime) -> AccountView:
+    """Nobody can sign in as it any more, and its open sessions end now."""
+    account = _named(session, name)
+    if account.disabled_at is None:
+        account.disabled_at = now
+    end_sessions_of(session, account.id)
+    return AccountView.of(account)
+
+
+def reset_account(
+    session: Session,
+    name: str,
+    *,
+    now: datetime,
+    password: str | None = None,
+    role: StaffRole | None = None,
+    second_factor: bool | None = None,
+    enable: bool = True,
+) -> Enrolment:
+    """A new password, role or second factor; the lock and every open session are cleared.
+    A new second factor is a new secret (the old authenticator stops working)."""
+    account = _named(session, name)
+    if password is not None:
+        account.password_hash = _HASHER.hash(validate_password(password, account.name))
+        account.password_changed_at = now
+    if role is not None:
+        account.role = role.value
+    wants_factor = second_factor if second_factor is not None else account.totp_secret is not None
+    new_secret = None
+    if wants_factor or StaffRole(account.role) is StaffRole.SUPERVISOR:
+        if second_factor or account.totp_secret is None:
+            new_secret = new_totp_secret()
+            account.totp_secret = new_secret
+            account.totp_last_step = None
+    else:
+        account.totp_secret = None
+        account.totp_last_step = None
+    if enable:
+        account.disabled_at = None
+    account.failed_logins = 0
+    account.locked_until = None
+    end_sessions_of(session, account.id)
+    session.flush()
+    enrolment = _enrolment(account)
+    return enrolment if new_secret else Enrolment(enrolment.account, None, None)
+
+
+def check_password(session: Session, name: str, password: str, *, now: datetime) -> LoginAttempt:
+    """Verify a password, counting failures and locking the account after too many. The caller
+    commits either way: a failure must be counted even though the login is refused."""
+    account = session.scalar(select(Account).where(Account.name == name.strip().lower()))
+    if len(password) > MAX_PASSWORD_LENGTH:
+        password = password[:MAX_PASSWORD_LENGTH]  # still verified (and failing): same time taken
+    if account is None:
+        _verify(_DUMMY_HASH, password)
+        return LoginAttempt(None, "unknown name")
+    if account.locked_until is not None and account.locked_until > now:
+        _verify(_DUMMY_HASH, password)
+        return LoginAttempt(None, f"locked until {account.locked_until.isoformat()}")
+    if not _verify(account.password_hash, password):
+        _count_failure(account, now)
+        return LoginAttempt(None, "wrong password")
+    if account.disabled_at is not None:
+        return LoginAttempt(None, "disabled")
+    if _HASHER.check_needs_rehash(account.password_hash):
+        account.password_hash = _HASHER.hash(password)
+    if account.totp_secret is None:
+        account.failed_logins = 0
+        account.locked_until = None
+    return LoginAttempt(AccountView.of(account))
+
+
+def check_second_factor(session: Session, name: str, code: str, *, now: datetime) -> LoginAttempt:
+    """Verify a TOTP code (this step or the one either side, for clocks that drift), once."""
+    account = session.scalar(select(Account).where(Account.name == name))
+    if account is None or account.totp_secret is None or account.disabled_at is not None:
+        return LoginAttempt(None, "no second factor")
+    if account.locked_until is not None and account.locked_until > now:
+        return LoginAttempt(None, f"locked until {account.locked_until.isoformat()}")
+    code = code.strip().replace(" ", "")
+    current = int(now.timestamp()) // TOTP_STEP_SECONDS
+    for step in (current - 1, current, current + 1):
+        if hmac.compare_digest(totp_code(account.totp_secret, step), code):
+            if account.totp_last_step is not None and step <= account.totp_last_step:
+                _count_failure(account, now)
+                return LoginAttempt(None, "code already used")
+            account.totp_last_step = step
+            account.failed_logins = 0
+            account.locked_until = None
+            return LoginAttempt(AccountView.of(account))
+    _count_failure(account, now)
+    return LoginAttempt(None, "wrong code")
+
+
+def new_totp_secret() -> str:
+    """160 random bits in base32, as authenticator apps expect."""
+    return pyotp.random_base32(length=32)
+
+
+def totp_code(secret: str, step: int) -> str:
+    """The code for a time step (RFC 6238: HMAC-SHA-1, six digits)."""
+    return pyotp.TOTP(secret, digits=TOTP_DIGITS, interval=TOTP_STEP_SECONDS).at(step * TOTP_STEP_SECONDS)
+
+
+def totp_uri(secret: str, name: str) -> str:
+    """The ``otpauth://`` address an authenticator app reads (usually as a QR code)."""
+    return pyotp.TOTP(secret, digits=TOTP_DIGITS, interval=TOTP_STEP_SECONDS).provisioning_uri(
+        name=name, issuer_name=TOTP_ISSUER
+    )
+
+
+def _enrolment(account: Account) -> Enrolment:
+    secret = account.totp_secret
+    return Enrolment(AccountView.of(account), secret, totp_uri(secret, account.name) if secret else None)
+
+
+def _named(session: Session, name: str) -> Account:
+    account = session.scalar(select(Account).where(Account.name == name.strip().lower()))
+    if account is None:
+        raise AccountError(f"no account named {name!r}; `takedown users list` shows them")
+    return account
+
+
+def _verify(password_hash: str, password: str) -> bool:
+    try:
+        return _HASHER.verify(password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def _count_failure(account: Account, now: datetime) -> None:
+    account.failed_logins += 1
+    beyond = account.failed_logins - LOCK_AFTER_FAILURES
+    if beyond >= 0:
+        account.locked_until = now + min(FIRST_LOCK * 2**beyond, LONGEST_LOCK)

@@ -1,0 +1,107 @@
+"""Console sessions: a random token in the browser's cookie, only its SHA-256 in the store.
+
+A session is new at each step of signing in (after the password, again after the code), so a
+token planted in a browser before login is worth nothing after it (session fixation). It ends
+after a spell of idleness and, however busy, after an absolute lifetime; disabling an account or
+resetting it ends its sessions at once. Each session carries its own CSRF token, which every form
+that changes something must send back.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from takedown.models import Account, WebSession
+from takedown.vocabulary import StaffRole
+
+SECOND_FACTOR = "second_factor"
+SIGNED_IN = "signed_in"
+TOUCH_EVERY = timedelta(seconds=60)
+"""How stale ``last_seen_at`` may get before a request writes it again: one write a minute per
+session, not one per page."""
+
+
+@dataclass(frozen=True, slots=True)
+class SessionView:
+    """Who a request comes from."""
+
+    name: str
+    role: StaffRole
+    stage: str
+    csrf_token: str
+
+    @property
+    def actor(self) -> str:
+        """How the event log names them."""
+        return f"analyst:{self.name}"
+
+
+def start_session(session: Session, name: str, *, stage: str, now: datetime) -> str:
+    """A new session for the account; returns the token for the cookie (kept nowhere else)."""
+    account_id = session.scalar(select(Account.id).where(Account.name == name))
+    if account_id is None:
+        raise LookupError(f"no account named {name!r}")
+    token = secrets.token_urlsafe(32)
+    session.add(
+        WebSession(
+            token_hash=_hashed(token),
+            account_id=account_id,
+            stage=stage,
+            csrf_token=secrets.token_urlsafe(32),
+            created_at=now,
+            last_seen_at=now,
+        )
+    )
+    return token
+
+
+def find_session(
+    session: Session, token: str, *, now: datetime, idle: timedelta, lifetime: timedelta
+) -> SessionView | None:
+    """The live session for ``token``, or ``None`` (an expired one is deleted on the way)."""
+    if not token or len(token) > 100:
+        return None
+    found = session.execute(
+        select(WebSession, Account)
+        .join(Account, Account.id == WebSession.account_id)
+        .where(WebSession.token_hash == _hashed(token))
+    ).first()
+    if found is None:
+        return None
+    web_session, account = found
+    expired = now - web_session.last_seen_at > idle or now - web_session.created_at > lifetime
+    if expired or account.disabled_at is not None:
+        session.delete(web_session)
+        return None
+    if now - web_session.last_seen_at > TOUCH_EVERY:
+        web_session.last_seen_at = now
+    return SessionView(account.name, StaffRole(account.role), web_session.stage, web_session.csrf_token)
+
+
+def end_session(session: Session, token: str) -> None:
+    session.execute(delete(WebSession).where(WebSession.token_hash == _hashed(token)))
+
+
+def end_sessions_of(session: Session, account_id: int) -> None:
+    """Every session of an account ends (it was disabled or reset)."""
+    session.execute(delete(WebSession).where(WebSession.account_id == account_id))
+
+
+def end_stale_sessions(session: Session, *, now: datetime, idle: timedelta, lifetime: timedelta) -> int:
+    """Delete every session past its idle or absolute limit; how many went."""
+    result = session.execute(
+        delete(WebSession).where(
+            (WebSession.last_seen_at < now - idle) | (WebSession.created_at < now - lifetime)
+        )
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+def _hashed(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()

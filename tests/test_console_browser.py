@@ -1,0 +1,112 @@
+"""The console in a real browser (Playwright driving Debian's Chromium): what an analyst does with
+a mouse and with the keyboard alone, under the console's strict Content-Security-Policy."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from takedown.clock import ManualClock
+from takedown.models import Case
+from takedown.settings import sqlite_url
+from takedown.store import Store
+from takedown.vocabulary import StaffRole
+from tests.console_support import PASSWORD, Served, serve_console
+
+playwright_api = pytest.importorskip("playwright.sync_api")
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture
+def console(tmp_path: Path, clock: ManualClock) -> Iterator[Served]:
+    store = Store.open(sqlite_url(tmp_path / "console.db"))
+    try:
+        with serve_console(store, clock) as served:
+            yield served
+    finally:
+        store.dispose()
+
+
+@pytest.fixture
+def page(chromium_path: str) -> Iterator[object]:
+    with playwright_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium_path, args=["--no-sandbox"])
+        context = browser.new_context()
+        page = context.new_page()
+        page.set_default_timeout(10_000)
+        problems: list[str] = []
+        page.on("console", lambda message: problems.append(message.text) if message.type == "error" else None)
+        page.problems = problems  # type: ignore[attr-defined]
+        yield page
+        browser.close()
+
+
+def test_a_supervisor_signs_in_with_a_code_queues_finds_and_withdraws(console: Served, page) -> None:
+    secret = console.account("sue", StaffRole.SUPERVISOR)
+    assert secret
+    page.goto(console.url + "/cases")
+    assert page.url.startswith(console.url + "/login")
+    page.fill("#name", "sue")
+    page.fill("#password", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(re.compile(r"/login/code"))
+    page.fill("#code", console.code(secret))
+    page.click("main button[type=submit]")
+    page.wait_for_url(re.compile(r"/cases$"))  # back where they were going
+
+    page.click("nav >> text=Queue URLs")
+    page.fill("#urls", "http://pasted.example/one.jpg\nhttp://pasted.example/two.jpg\nnot a url")
+    page.click("main button[type=submit]")
+    rows = page.locator("section table tbody tr")
+    assert rows.count() == 3
+    assert "queued" in rows.nth(0).inner_text() and "refused" in rows.nth(2).inner_text()
+
+    page.click("nav >> text=Cases")
+    page.fill("#host", "pasted.example")
+    page.select_option("#state", "queued")
+    page.click("form.filters button")
+    assert page.locator("table.cases tbody tr").count() == 2
+    assert "hxxp://pasted[.]example/one.jpg" in page.locator("table.cases").inner_text()
+    assert page.locator("a[href^='http']").count() == 0  # never a live link
+
+    page.click("table.cases tbody tr:first-child a")
+    page.fill("#reason", "sent to the police instead")
+    page.click("text=Withdraw case")
+    assert "Done: withdrawn." in page.locator("main").inner_text()
+    assert "withdrawn: sent to the police instead" in page.locator("main").inner_text()
+    with console.store.session() as session:
+        assert (
+            session.scalar(select(Case.state).where(Case.url == "http://pasted.example/one.jpg"))
+            == "withdrawn"
+        )
+    assert page.problems == []  # type: ignore[attr-defined]  # no CSP violation, no script error
+
+
+def test_the_main_flow_works_from_the_keyboard_alone(console: Served, page) -> None:
+    console.account("ana", StaffRole.ANALYST)
+    page.goto(console.url + "/login")
+    page.keyboard.type("ana")  # the name field has focus on arrival
+    page.keyboard.press("Tab")
+    page.keyboard.type(PASSWORD)
+    page.keyboard.press("Enter")
+    page.wait_for_url(console.url + "/")
+    page.keyboard.press("Tab")  # the first stop is the skip link
+    assert page.evaluate("document.activeElement.textContent") == "Skip to content"
+    for _ in range(3):  # then the navigation: Dashboard, Cases, Queue URLs
+        page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.textContent") == "Queue URLs"
+    page.keyboard.press("Enter")
+    page.wait_for_url(console.url + "/queue")
+    page.focus("#urls")
+    page.keyboard.type("http://typed.example/a.jpg")
+    for _ in range(3):  # category, reference, the button
+        page.keyboard.press("Tab")
+    page.keyboard.press("Enter")
+    page.wait_for_selector("section table")
+    assert "queued" in page.locator("section table tbody").inner_text()
+    assert page.problems == []  # type: ignore[attr-defined]

@@ -1,0 +1,413 @@
+"""The analyst console over HTTP: signing in (password, second factor, throttling, sessions), who
+may do what, CSRF, escaping and defanging, and the pages analysts work in."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import httpx
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from sqlalchemy import select
+
+from faces.console.security import safe_next
+from faces.console.text import defang
+from takedown.accounts import disable_account
+from takedown.clock import ManualClock
+from takedown.intake import queue_batch
+from takedown.models import Case, Event, WebSession
+from takedown.reports import Report, validate_report
+from takedown.settings import sqlite_url
+from takedown.store import Store
+from takedown.vocabulary import StaffRole
+from tests.console_support import PASSWORD, Served, csrf_of, hidden, serve_console, sign_in
+
+HOSTILE_URL = "http://evil.example/<script>alert(1)</script>/x.jpg?u=javascript:alert(2)"
+HOSTILE_REFERENCE = '<script>alert("ref")</script>'
+
+
+@pytest.fixture
+def console(tmp_path: Path, clock: ManualClock) -> Iterator[Served]:
+    store = Store.open(sqlite_url(tmp_path / "console.db"))
+    try:
+        with serve_console(store, clock) as served:
+            yield served
+    finally:
+        store.dispose()
+
+
+def queue(served: Served, url: str, reference: str | None = None) -> int:
+    with served.store.session() as session:
+        [result] = queue_batch(
+            session, [validate_report(Report(url, reference=reference))], actor="t", now=served.clock.now()
+        )
+    return result.case_id
+
+
+def signed_in_as(served: Served, role: StaffRole) -> httpx.Client:
+    name = f"{role.value}1"
+    served.account(name, role)
+    client = served.client()
+    assert sign_in(client, name).status_code == 303
+    return client
+
+
+# --- nothing without signing in ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("path", ["/", "/cases", "/cases/1", "/queue", "/cases?state=live"])
+def test_every_page_sends_a_stranger_to_the_login(console: Served, path: str) -> None:
+    answer = console.client().get(path)
+    assert answer.status_code == 303
+    assert answer.headers["location"].startswith("/login?next=")
+
+
+def test_a_stranger_cannot_change_anything(console: Served) -> None:
+    case_id = queue(console, "http://a.example/x")
+    client = console.client()
+    assert client.post(f"/cases/{case_id}/withdraw", data={"reason": "r", "csrf": "x"}).status_code == 401
+    assert client.post("/queue", data={"urls": "http://b.example/y", "csrf": "x"}).status_code == 401
+    with console.store.session() as session:
+        assert session.scalar(select(Case.state).where(Case.id == case_id)) == "queued"
+        assert session.scalar(select(Case.id).where(Case.host == "b.example")) is None
+
+
+def test_a_forged_or_stale_session_cookie_opens_nothing(console: Served) -> None:
+    client = console.client()
+    client.cookies.set("takedown_session", "forged-token")
+    assert client.get("/").status_code == 303
+
+
+# --- signing in ---------------------------------------------------------------------------------
+
+
+def test_signing_in_sets_a_strict_httponly_cookie_and_rotates_the_session(console: Served) -> None:
+    console.account("ana", StaffRole.ANALYST)
+    client = console.client()
+    client.cookies.set("takedown_session", "planted-before-login")  # session fixation attempt
+    answer = sign_in(client, "ana")
+    assert answer.status_code == 303 and answer.headers["location"] == "/"
+    cookie = next(c for c in answer.headers.get_list("set-cookie") if c.startswith("takedown_session="))
+    assert "HttpOnly" in cookie and "SameSite=strict" in cookie and "Path=/" in cookie
+    token = cookie.split(";")[0].split("=", 1)[1]
+    assert token != "planted-before-login" and len(token) >= 40
+    home = client.get("/")
+    assert home.status_code == 200 and "Dashboard" in home.text
+    with console.store.session() as session:  # only a hash of the token is kept
+        assert session.scalar(select(WebSession.token_hash)) not in (token, None)
+
+
+def test_a_wrong_password_and_an_unknown_name_get_the_same_answer(console: Served) -> None:
+    console.account("ana", StaffRole.ANALYST)
+    wrong = sign_in(console.client(), "ana", "not the password at all")
+    unknown = sign_in(console.client(), "nobody", PASSWORD)
+    assert wrong.status_code == unknown.status_code == 401
+    message = "Wrong name or password, or the account is locked."
+    assert message in wrong.text and message in unknown.text
+
+
+def test_a_login_form_without_its_token_is_refused(console: Served) -> None:
+    console.account("ana", StaffRole.ANALYST)
+    answer = console.client().post("/login", data={"name": "ana", "password": PASSWORD})
+    assert answer.status_code == 403
+    assert "takedown_session" not in answer.headers.get("set-cookie", "")
+
+
+def test_five_wrong_passwords_lock_the_account_even_against_the_right_one(console: Served) -> None:
+    console.account("ana", StaffRole.ANALYST)
+    for _ in range(5):
+        assert sign_in(console.client(), "ana", "wrong password 123").status_code == 401
+    assert sign_in(console.client(), "ana").status_code == 401  # locked
+    console.clock.advance(timedelta(minutes=16))
+    assert sign_in(console.client(), "ana").status_code == 303
+
+
+def test_one_address_that_keeps_failing_is_throttled(console: Served) -> None:
+    for attempt in range(10):
+        assert sign_in(console.client(), f"nobody{attempt}", "wrong password 123").status_code == 401
+    console.account("ana", StaffRole.ANALYST)
+    answer = sign_in(console.client(), "ana")
+    assert answer.status_code == 429 and "Too many failed sign-ins" in answer.text
+
+
+@pytest.mark.parametrize(
+    "target",
+    ["//evil.example/", "https://evil.example/", "/\\evil.example", "javascript:alert(1)", "/%0d%0aX: y"],
+)
+def test_next_after_login_never_leaves_the_site(console: Served, target: str) -> None:
+    console.account("ana", StaffRole.ANALYST)
+    answer = sign_in(console.client(), "ana", next_path=target)
+    assert answer.status_code == 303
+    location = answer.headers["location"]
+    assert location.startswith("/") and not location.startswith("//") and "evil" not in location
+
+
+def test_next_after_login_returns_to_the_page_asked_for(console: Served) -> None:
+    console.account("ana", StaffRole.ANALYST)
+    client = console.client()
+    asked = client.get("/cases?state=live")
+    next_path = asked.headers["location"].split("next=", 1)[1]
+    answer = sign_in(client, "ana", next_path=httpx.QueryParams(f"n={next_path}")["n"])
+    assert answer.headers["location"] == "/cases?state=live"
+
+
+@given(st.text(max_size=40))
+def test_safe_next_only_ever_gives_a_local_path(target: str) -> None:
+    result = safe_next(target)
+    assert result.startswith("/")
+    assert not result.startswith("//") and "\\" not in result
+    assert not any(ord(char) < 0x21 for char in result)
+
+
+# --- the second factor ------------------------------------------------------------------------------
+
+
+def test_a_supervisor_needs_the_code_and_each_code_works_once(console: Served) -> None:
+    secret = console.account("sue", StaffRole.SUPERVISOR)
+    assert secret is not None
+    client = console.client()
+    answer = sign_in(client, "sue")
+    assert answer.status_code == 303 and answer.headers["location"].startswith("/login/code")
+    assert client.get("/").status_code == 303  # the password alone opens nothing
+    form = client.get("/login/code")
+    wrong = client.post("/login/code", data={"code": "000000", "csrf": hidden(form.text, "csrf")})
+    assert wrong.status_code == 401
+    code = console.code(secret)
+    right = client.post("/login/code", data={"code": code, "csrf": hidden(form.text, "csrf")})
+    assert right.status_code == 303
+    assert client.get("/").status_code == 200
+
+    again = console.client()  # someone who saw the code over a shoulder
+    sign_in(again, "sue")
+    form = again.get("/login/code")
+    replay = again.post("/login/code", data={"code": code, "csrf": hidden(form.text, "csrf")})
+    assert replay.status_code == 401
+    assert again.get("/").status_code == 303
+
+
+def test_the_session_after_the_code_is_a_new_one(console: Served) -> None:
+    secret = console.account("sue", StaffRole.SUPERVISOR)
+    assert secret is not None
+    client = console.client()
+    sign_in(client, "sue")
+    halfway = client.cookies.get("takedown_session")
+    form = client.get("/login/code")
+    client.post("/login/code", data={"code": console.code(secret), "csrf": hidden(form.text, "csrf")})
+    assert client.cookies.get("takedown_session") not in (None, halfway)
+    stale = console.client()
+    stale.cookies.set("takedown_session", halfway or "")
+    assert stale.get("/").status_code == 303
+
+
+# --- sessions end ---------------------------------------------------------------------------------
+
+
+def test_an_idle_session_ends_and_so_does_a_long_one(console: Served) -> None:
+    client = signed_in_as(console, StaffRole.ANALYST)
+    console.clock.advance(timedelta(minutes=29))
+    assert client.get("/").status_code == 200
+    console.clock.advance(timedelta(minutes=31))
+    assert client.get("/").status_code == 303
+
+    busy = console.client()
+    assert sign_in(busy, "analyst1").status_code == 303
+    for _ in range(26):  # busy every half hour, for thirteen hours
+        console.clock.advance(timedelta(minutes=29))
+        busy.get("/")
+    assert busy.get("/").status_code == 303
+
+
+def test_signing_out_and_disabling_end_sessions(console: Served) -> None:
+    client = signed_in_as(console, StaffRole.ANALYST)
+    out = client.post("/logout", data={"csrf": csrf_of(client)})
+    assert out.status_code == 303
+    assert client.get("/").status_code == 303
+
+    other = console.client()
+    assert sign_in(other, "analyst1").status_code == 303
+    with console.store.session() as session:
+        disable_account(session, "analyst1", now=console.clock.now())
+    assert other.get("/").status_code == 303
+    assert sign_in(console.client(), "analyst1").status_code == 401
+
+
+# --- roles and CSRF -----------------------------------------------------------------------------------
+
+
+def test_an_auditor_reads_but_cannot_withdraw_or_queue(console: Served) -> None:
+    case_id = queue(console, "http://a.example/x")
+    client = signed_in_as(console, StaffRole.AUDITOR)
+    page = client.get(f"/cases/{case_id}")
+    assert page.status_code == 200 and "Withdraw" not in page.text
+    csrf = hidden(page.text, "csrf")
+    assert client.post(f"/cases/{case_id}/withdraw", data={"reason": "r", "csrf": csrf}).status_code == 403
+    assert client.get("/queue").status_code == 403
+    assert client.post("/queue", data={"urls": "http://b.example/y", "csrf": csrf}).status_code == 403
+    with console.store.session() as session:
+        assert session.scalar(select(Case.state).where(Case.id == case_id)) == "queued"
+
+
+def test_an_analyst_withdraws_and_the_trail_names_them(console: Served) -> None:
+    case_id = queue(console, "http://a.example/x")
+    client = signed_in_as(console, StaffRole.ANALYST)
+    csrf = csrf_of(client, f"/cases/{case_id}")
+    answer = client.post(f"/cases/{case_id}/withdraw", data={"reason": "reported in error", "csrf": csrf})
+    assert answer.status_code == 303
+    page = client.get(answer.headers["location"])
+    assert "withdrawn: reported in error" in page.text
+    with console.store.session() as session:
+        event = session.scalars(select(Event).where(Event.action == "withdrawn")).one()
+        assert event.actor == "analyst:analyst1"
+
+
+@pytest.mark.parametrize(
+    "tamper",
+    [
+        {"csrf": ""},
+        {"csrf": "not-the-token"},
+        {"origin": "http://evil.example"},
+        {"sec-fetch-site": "cross-site"},
+    ],
+)
+def test_a_forged_request_changes_nothing(console: Served, tamper: dict[str, str]) -> None:
+    case_id = queue(console, "http://a.example/x")
+    client = signed_in_as(console, StaffRole.ANALYST)
+    csrf = tamper.get("csrf", csrf_of(client, f"/cases/{case_id}"))
+    headers = {key: value for key, value in tamper.items() if key != "csrf"}
+    answer = client.post(f"/cases/{case_id}/withdraw", data={"reason": "x", "csrf": csrf}, headers=headers)
+    assert answer.status_code == 403
+    with console.store.session() as session:
+        assert session.scalar(select(Case.state).where(Case.id == case_id)) == "queued"
+
+
+# --- what pages show ------------------------------------------------------------------------------
+
+
+def test_every_page_sends_the_security_headers(console: Served) -> None:
+    case_id = queue(console, "http://a.example/x")
+    client = signed_in_as(console, StaffRole.ANALYST)
+    for answer in (console.client().get("/login"), client.get("/"), client.get(f"/cases/{case_id}")):
+        policy = answer.headers["content-security-policy"]
+        assert "default-src 'none'" in policy and "frame-ancestors 'none'" in policy
+        assert "unsafe-inline" not in policy and "http" not in policy
+        assert answer.headers["referrer-policy"] == "no-referrer"
+        assert answer.headers["x-content-type-options"] == "nosniff"
+        assert answer.headers["cache-control"] == "no-store"
+        assert "server" not in answer.headers  # nothing said about what runs it
+
+
+def test_a_hostile_url_and_reference_render_inert_and_never_as_a_link(console: Served) -> None:
+    case_id = queue(console, HOSTILE_URL, reference=HOSTILE_REFERENCE)
+    client = signed_in_as(console, StaffRole.ANALYST)
+    filtered = client.get("/cases?host=evil.example")
+    assert f'href="/cases/{case_id}"' in filtered.text
+    pages = [client.get("/cases"), client.get(f"/cases/{case_id}"), client.get("/")]
+    for page in [*pages, filtered]:
+        assert page.status_code == 200
+        assert "<script>" not in page.text
+        hrefs = re.findall(r'(?:href|src|action)="([^"]*)"', page.text)
+        assert all(href == "#main" or (href.startswith("/") and not href.startswith("//")) for href in hrefs)
+    for page in pages:
+        assert "evil.example" not in page.text  # defanged: evil[.]example
+    detail = pages[1].text
+    assert "hxxp://evil[.]example/&lt;script&gt;alert(1)&lt;/script&gt;/x.jpg" in detail
+    assert "&lt;script&gt;alert(&#34;ref&#34;)&lt;/script&gt;" in detail
+
+
+@given(st.text(max_size=60))
+def test_defanged_text_holds_no_web_address_a_program_would_open(text: str) -> None:
+    result = defang(text).lower()
+    assert "http://" not in result and "https://" not in result and "ftp://" not in result
+
+
+def test_filters_are_checked_not_passed_on(console: Served) -> None:
+    queue(console, "http://a.example/x")
+    client = signed_in_as(console, StaffRole.AUDITOR)
+    injected = client.get("/cases", params={"state": "live' OR '1'='1"})
+    assert injected.status_code == 200
+    assert "That is not a state a case can be in." in injected.text
+    assert "a[.]example" not in injected.text
+    assert client.get("/cases", params={"after": "1; DROP TABLE case"}).status_code == 422
+    assert client.get("/cases", params={"host": "a.example"}).text.count('/cases/1"') == 1
+
+
+def test_the_case_list_pages_by_id(console: Served) -> None:
+    for number in range(55):
+        queue(console, f"http://a.example/{number}")
+    client = signed_in_as(console, StaffRole.AUDITOR)
+    first = client.get("/cases")
+    ids = re.findall(r'href="/cases/(\d+)"', first.text)
+    assert len(ids) == 50 and ids[0] == "1"
+    following = re.search(r'rel="next" href="([^"]+)"', first.text)
+    assert following
+    second = client.get(following.group(1).replace("&amp;", "&"))
+    assert re.findall(r'href="/cases/(\d+)"', second.text) == [str(n) for n in range(51, 56)]
+    assert 'rel="next"' not in second.text
+
+
+def test_the_dashboard_counts_cases_and_says_when_no_scheduler_runs(console: Served) -> None:
+    for number in range(3):
+        queue(console, f"http://a.example/{number}")
+    client = signed_in_as(console, StaffRole.AUDITOR)
+    page = client.get("/").text
+    assert re.search(r'state=queued">queued</a></td><td class="number">3<', page)
+    assert "No scheduler has run against this store" in page
+
+
+def test_queueing_by_paste_reports_each_line(console: Served) -> None:
+    queue(console, "http://a.example/open")
+    client = signed_in_as(console, StaffRole.ANALYST)
+    csrf = csrf_of(client, "/queue")
+    pasted = "http://b.example/new\nhttp://a.example/open\nftp://c.example/x\n\nhttp://b.example/new\n"
+    answer = client.post("/queue", data={"urls": pasted, "csrf": csrf, "category": "csam"})
+    assert answer.status_code == 200
+    rows = re.findall(r'<tr class="(\w+)"><td>(\d+)</td>', answer.text)
+    assert rows == [("queued", "1"), ("already_open", "2"), ("refused", "3"), ("already_open", "4")]
+    assert "scheme &#39;ftp&#39; is not allowed" in answer.text
+    with console.store.session() as session:
+        opened = session.scalars(select(Event.actor).where(Event.action == "queued")).all()
+        assert opened == ["t", "analyst:analyst1"]
+
+
+# --- the command ----------------------------------------------------------------------------------
+
+
+@pytest.mark.e2e
+def test_takedown_web_serves_the_console_on_the_store(tmp_path: Path) -> None:
+    """``takedown web`` as an operator runs it: a process of its own, on the configured store."""
+    env = {
+        **os.environ,
+        "TAKEDOWN_DATABASE_URL": sqlite_url(tmp_path / "web.db"),
+        "TAKEDOWN_HOME": str(tmp_path),
+    }
+    add = subprocess.run(
+        [sys.executable, "-m", "faces.cli", "users", "add", "ana", "--role", "analyst", "--password-stdin"],
+        input=PASSWORD, text=True, env=env, capture_output=True, check=True,
+    )  # fmt: skip
+    assert "analyst" in add.stdout
+    process = subprocess.Popen(
+        [sys.executable, "-m", "faces.cli", "web", "--port", "0"],
+        env=env, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert process.stderr is not None
+        address = None
+        for line in process.stderr:
+            if found := re.search(r"running on (http://127\.0\.0\.1:\d+)", line):
+                address = found.group(1)
+                break
+        assert address, "takedown web never said where it listens"
+        client = httpx.Client(base_url=address, follow_redirects=False, timeout=10)
+        assert client.get("/").status_code == 303
+        assert sign_in(client, "ana").status_code == 303
+        assert "Dashboard" in client.get("/").text
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
