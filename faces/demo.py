@@ -40,7 +40,15 @@ DEMO_POLICY = Path(__file__).resolve().parent / "demo_chase.toml"
 POLICY_NOTE = "reminders every 2 days, 2 of them, then registrar/CDN, then upstream"
 
 
-def run_demo(*, directory: Path | None, actor: str, echo: Callable[[str], None]) -> None:
+def run_demo(
+    *,
+    directory: Path | None,
+    actor: str,
+    echo: Callable[[str], None],
+    then: Callable[[Store, ManualClock], None] | None = None,
+) -> None:
+    """The walkthrough; ``then`` is given the demo's store and clock at the end, before the store
+    is closed (``takedown demo --serve`` keeps the console up on it)."""
     workdir = directory or Path(tempfile.mkdtemp(prefix="takedown-demo-"))
     workdir.mkdir(parents=True, exist_ok=True)
     database_url = sqlite_url(workdir / "demo.db")
@@ -100,6 +108,8 @@ def run_demo(*, directory: Path | None, actor: str, echo: Callable[[str], None])
                     echo(f"   {row.group:<40} {counts}, median {median}")
         if directory is not None:
             echo(f"The demo's store is kept at {workdir / 'demo.db'}")
+        if then is not None:
+            then(store, clock)
     finally:
         store.dispose()
         if directory is None:

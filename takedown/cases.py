@@ -21,6 +21,7 @@ from takedown.case_views import CaseDetail, CaseFilter, CaseSummary
 from takedown.errors import CaseNotFound, InvalidTransition
 from takedown.models import Case, Event
 from takedown.states import CLOSED_STATES, OPEN_STATES, CaseState, can_move
+from takedown.tallies import case_counts
 
 MAX_REASON_LENGTH = 1000
 EVERY_CASE = CaseFilter()
@@ -89,7 +90,15 @@ def list_cases(
 
 
 def count_cases(session: Session, wanted: CaseFilter = EVERY_CASE) -> int:
-    """How many cases match, counted by the store (an index scan, not a million rows read)."""
+    """How many cases match: by state and for an analyst, read from the running counts (a few
+    rows, whatever the store's size); with any other filter, counted by the store (an index scan,
+    not a million rows read)."""
+    if wanted.host is None and wanted.after_id == 0:
+        counts = case_counts(session)
+        states = set(wanted.states or CaseState)
+        if wanted.needs_analyst:
+            return sum(counts[(state, True)] for state in states & OPEN_STATES)
+        return sum(counts[(state, flag)] for state in states for flag in (False, True))
     return int(session.scalar(_filtered(select(func.count(Case.id)), wanted)) or 0)
 
 

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from takedown.models import Case, SchedulerLock
 from takedown.states import OPEN_STATES, CaseState
+from takedown.tallies import case_counts
 
 WINDOWS_DAYS = (30, 90)
 
@@ -36,6 +37,8 @@ class RemovalWindow:
 class Dashboard:
     by_state: dict[CaseState, int]
     due_now: int
+    due_more: bool
+    """More cases are due than were counted (``due_now``)."""
     needs_analyst: int
     scheduler: SchedulerHeartbeat | None
     removals: tuple[RemovalWindow, ...]
@@ -45,21 +48,17 @@ class Dashboard:
         return sum(count for state, count in self.by_state.items() if state in OPEN_STATES)
 
 
+DUE_COUNTED_UP_TO = 10_000
+"""The dashboard counts due cases up to this many and then says "more": a backlog of a million is
+one figure to a person, and counting it would be a walk of a million index entries."""
+
+
 def dashboard(session: Session, *, now: datetime) -> Dashboard:
-    counted = {
-        state: count
-        for state, count in session.execute(select(Case.state, func.count()).group_by(Case.state))
-    }
-    by_state = {state: int(counted.get(state.value, 0)) for state in CaseState}
-    open_values = [state.value for state in OPEN_STATES]
-    due_now = session.scalar(
-        select(func.count()).select_from(Case).where(Case.next_check_at <= now, Case.state.in_(open_values))
-    )
-    needs_analyst = session.scalar(
-        select(func.count())
-        .select_from(Case)
-        .where(Case.needs_analyst.is_(True), Case.state.in_(open_values))
-    )
+    counts = case_counts(session)
+    by_state = {state: counts[(state, False)] + counts[(state, True)] for state in CaseState}
+    # Closed cases have no next check, so the due range of the index holds open cases only.
+    due = select(Case.id).where(Case.next_check_at <= now).limit(DUE_COUNTED_UP_TO + 1).subquery()
+    due_now = int(session.scalar(select(func.count()).select_from(due)) or 0)
     lock = session.scalar(select(SchedulerLock).order_by(SchedulerLock.heartbeat_at.desc()).limit(1))
     scheduler = (
         SchedulerHeartbeat(lock.owner, lock.acquired_at, lock.heartbeat_at, now - lock.heartbeat_at)
@@ -68,27 +67,19 @@ def dashboard(session: Session, *, now: datetime) -> Dashboard:
     )
     return Dashboard(
         by_state=by_state,
-        due_now=int(due_now or 0),
-        needs_analyst=int(needs_analyst or 0),
+        due_now=due_now,
+        due_more=due_now > DUE_COUNTED_UP_TO,
+        needs_analyst=sum(counts[(state, True)] for state in OPEN_STATES),
         scheduler=scheduler,
         removals=tuple(_removals(session, days, now) for days in WINDOWS_DAYS),
     )
 
 
 def _removals(session: Session, days: int, now: datetime) -> RemovalWindow:
-    window = (
-        Case.state.in_([CaseState.REMOVED.value]),
-        Case.removed_at >= now - timedelta(days=days),
-        Case.removal_seconds.is_not(None),
-    )
+    window = (Case.removal_seconds.is_not(None), Case.removed_at >= now - timedelta(days=days))
     removed = int(session.scalar(select(func.count()).select_from(Case).where(*window)) or 0)
     if not removed:
         return RemovalWindow(days, 0, None)
-    middle = session.scalar(
-        select(Case.removal_seconds)
-        .where(*window)
-        .order_by(Case.removal_seconds)
-        .offset(removed // 2)
-        .limit(1)
-    )
+    ranked = select(Case.removal_seconds).where(*window).order_by(Case.removal_seconds)
+    middle = session.scalar(ranked.offset(removed // 2).limit(1))
     return RemovalWindow(days, removed, None if middle is None else round(middle / 3600, 1))

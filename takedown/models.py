@@ -117,6 +117,9 @@ STATISTICS_INDEXES = (
     _partial("ix_case_stats_country", SEEN_LIVE, "state", "hosting_country", "removal_seconds"),
     _partial("ix_case_removal_seconds", "removal_seconds IS NOT NULL", "removal_seconds"),
     _partial("ix_case_already_gone", "state = 'already_gone'", "id"),
+    # Removals confirmed lately (the dashboard's 30 and 90 days): a range of this index, with the
+    # durations in it.
+    _partial("ix_case_removed_recently", "removal_seconds IS NOT NULL", "removed_at", "removal_seconds"),
 )
 
 
@@ -435,3 +438,24 @@ class WebSession(Base):
     last_seen_at: Mapped[datetime]
 
     __table_args__ = (CheckConstraint("stage IN ('second_factor', 'signed_in')", name="stage_known"),)
+
+
+class CaseTally(Base):
+    """How many cases are in each state, with and without an analyst's attention needed: kept by
+    the database's own triggers on ``case`` (migration 0011), so that every writer counts, bulk
+    statements included, and a dashboard reads a few rows instead of counting a million.
+
+    On SQLite one row per (state, needs_analyst) is updated in place (one writer at a time). On
+    PostgreSQL each statement that moves cases appends its net change as rows of its own (so
+    concurrent writers never wait for each other on a counter), and readers fold them together
+    from time to time (:func:`takedown.tallies.case_counts`). Either way the count is the sum.
+    """
+
+    __tablename__ = "case_tally"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    state: Mapped[str] = mapped_column(String(16))
+    needs_analyst: Mapped[bool] = mapped_column(Boolean)
+    cases: Mapped[int] = mapped_column(BigInteger)
+
+    __table_args__ = (Index("ix_case_tally_state", "state", "needs_analyst"),)

@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 import click
+import httpx
 import pytest
 from click.testing import CliRunner, Result
 
@@ -19,6 +20,7 @@ from takedown import exitcodes
 from takedown.clock import ManualClock
 from takedown.settings import Settings
 from takedown.store import Store
+from tests.console_support import sign_in
 
 
 @pytest.fixture
@@ -243,10 +245,35 @@ def test_an_unknown_option_is_a_usage_error() -> None:
 
 
 @pytest.mark.e2e
-def test_the_demo_runs_in_a_directory_of_its_own(tmp_path: Path) -> None:
-    result = CliRunner().invoke(cli, ["demo", "--directory", str(tmp_path / "demo")], catch_exceptions=False)
-    assert result.exit_code == 0, result.output
-    out = result.stdout
+def test_the_demo_runs_in_a_directory_of_its_own_and_ends_in_the_console(tmp_path: Path) -> None:
+    """The whole walkthrough as a newcomer runs it, then the console on its store (--serve)."""
+    errors = tmp_path / "stderr.txt"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "faces.cli", "demo", "--directory", str(tmp_path / "demo"), "--serve",
+         "--port", "0"],
+        env={**os.environ, "PYTHONUNBUFFERED": "1", "TAKEDOWN_HOME": str(tmp_path)},
+        stdout=subprocess.PIPE, stderr=errors.open("w"), text=True,
+    )  # fmt: skip
+    lines = []
+    try:
+        assert process.stdout is not None
+        for line in process.stdout:
+            lines.append(line)
+            if console := re.search(
+                r"console: (http://127\.0\.0\.1:\d+/) +\(name demo, password (\S+)\)", line
+            ):
+                break
+        else:
+            raise AssertionError(f"the demo ended without serving the console: {errors.read_text()[-2000:]}")
+        client = httpx.Client(base_url=console.group(1), follow_redirects=False, timeout=10)
+        assert sign_in(client, "demo", console.group(2)).status_code == 303
+        dashboard = client.get("/").text
+        assert re.search(r'state=removed">removed</a></td><td class="number">3<', dashboard)
+        assert "hxxp://host-b[.]test" in client.get("/cases/4").text
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+    out = "".join(lines)
     assert "queued 8, reopened 0, already open 1, refused 2" in out
     assert "queued 0, reopened 0, already open 9, refused 2" in out
     assert re.search(r"case 3 +cdn SandCDN: abuse@sandcdn\.test; registrar Second Registrar Ltd", out)
@@ -266,6 +293,7 @@ def test_the_demo_runs_in_a_directory_of_its_own(tmp_path: Path) -> None:
     assert re.search(r"case 7 +removed", final) and re.search(r"case 9 +live", final)
     assert re.search(r"all +removed 3, still open 4, median 72 h", final)
     assert (tmp_path / "demo" / "demo.db").exists()
+    assert process.returncode in (0, -15)
 
 
 def test_a_classification_setting_is_normalised_and_an_unknown_one_refused_at_start_up(

@@ -66,6 +66,13 @@ def test_a_supervisor_signs_in_with_a_code_queues_finds_and_withdraws(console: S
     assert rows.count() == 3
     assert "queued" in rows.nth(0).inner_text() and "refused" in rows.nth(2).inner_text()
 
+    page.set_input_files(
+        "#file",
+        files=[{"name": "more.txt", "mimeType": "text/plain", "buffer": b"http://uploaded.example/a.jpg\n"}],
+    )
+    page.click("text=Queue the file")
+    assert "queued 1, reopened 0, already open 0, refused 0" in page.locator("main").inner_text()
+
     page.click("nav >> text=Cases")
     page.fill("#host", "pasted.example")
     page.select_option("#state", "queued")

@@ -22,7 +22,7 @@ from faces.console.text import defang
 from takedown.accounts import disable_account
 from takedown.clock import ManualClock
 from takedown.intake import queue_batch
-from takedown.models import Case, Event, WebSession
+from takedown.models import Case, Check, Event, Hosting, Notice, NoticeCase, WebSession
 from takedown.reports import Report, validate_report
 from takedown.settings import sqlite_url
 from takedown.store import Store
@@ -411,3 +411,66 @@ def test_takedown_web_serves_the_console_on_the_store(tmp_path: Path) -> None:
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+def test_the_case_page_shows_revisits_resolutions_and_notices_inert(console: Served) -> None:
+    """What registries, servers and redirects said is hostile text too: an organisation named with
+    markup, a redirect to a script address, an RDAP source that is not a URL."""
+    case_id = queue(console, "http://a.example/x.jpg")
+    now = console.clock.now()
+    with console.store.session() as session:
+        session.add(
+            Check(
+                case_id=case_id, checked_at=now, outcome="live", http_status=200, connected_ip="127.0.0.9",
+                final_url="http://b.example/<b>moved</b>", redirect_chain=["http://a.example/x.jpg"],
+                sha256="ab" * 32, fingerprint_match=True, size_bytes=1234, truncated=False, duration_ms=87,
+            )
+        )  # fmt: skip
+        session.add(
+            Hosting(
+                case_id=case_id, hostname="a.example", ips=["127.0.0.9"], asn=64500, network="127.0.0.0/24",
+                organisation='<img src=x onerror="alert(1)">Hosting', country="NL",
+                abuse_contacts=["abuse@hosting.example"], rdap_sources=["javascript:alert(3)"],
+                resolved_at=now,
+            )
+        )  # fmt: skip
+        notice = Notice(
+            recipient="abuse@hosting.example", level="initial", message_id="<m1@hotline.invalid>",
+            subject="Report", status="sent", attempts=1, created_at=now, sent_at=now, role="hosting",
+        )  # fmt: skip
+        session.add(notice)
+        session.flush()
+        session.add(NoticeCase(notice_id=notice.id, case_id=case_id))
+    page = signed_in_as(console, StaffRole.AUDITOR).get(f"/cases/{case_id}").text
+    assert (
+        "hxxp://b[.]example/&lt;b&gt;moved&lt;/b&gt;" in page and "via <code>hxxp://a[.]example/x.jpg" in page
+    )
+    assert "&lt;img src=x onerror=&#34;alert(1)&#34;&gt;Hosting" in page and "<img" not in page
+    assert "<code>javascript:alert(3)</code>" in page and 'href="javascript' not in page
+    assert "abuse@hosting.example" in page and "127.0.0.9" in page and "same" in page
+    assert re.search(r"<td>initial</td><td>abuse@hosting.example</td>", page)
+
+
+def test_queueing_a_file_reports_each_refused_row_and_queues_the_rest(console: Served) -> None:
+    client = signed_in_as(console, StaffRole.ANALYST)
+    csrf = csrf_of(client, "/queue")
+    table = "url,reference\nhttp://f.example/1.jpg,R1\nnot a url,R2\nhttp://f.example/2.jpg,R3\n"
+    answer = client.post(
+        "/queue/file",
+        data={"csrf": csrf, "category": "csam"},
+        files={"file": ("reports.csv", table, "text/csv")},
+    )
+    assert answer.status_code == 200
+    assert "queued 2, reopened 0, already open 0, refused 1" in answer.text
+    assert re.search(r'<tr class="refused"><td>3</td><td>url</td>', answer.text)
+    unknown = client.post(
+        "/queue/file", data={"csrf": csrf}, files={"file": ("reports.xls", "x", "text/plain")}
+    )
+    assert unknown.status_code == 400 and "Name the file .csv, .jsonl or .txt" in unknown.text
+    forged = client.post(
+        "/queue/file", data={"csrf": "x"}, files={"file": ("r.txt", "http://g.example/x", "text/plain")}
+    )
+    assert forged.status_code == 403
+    with console.store.session() as session:
+        assert session.scalars(select(Case.reference).order_by(Case.id)).all() == ["R1", "R3"]
+        assert set(session.scalars(select(Event.actor))) == {"analyst:analyst1"}

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
@@ -16,6 +18,11 @@ from faces.cli.base import (
     print_json,
 )
 from takedown import exitcodes
+from takedown.errors import TakedownError
+
+if TYPE_CHECKING:
+    from takedown.clock import Clock
+    from takedown.store import Store
 
 # --- sandbox ---------------------------------------------------------------------------------------
 
@@ -110,8 +117,12 @@ def sandbox_run(scenario_path: Path | None, port: int, mail_dir: Path | None, as
     type=click.Path(file_okay=False, path_type=Path),
     help="Keep the demo's store here [default: a temporary directory, removed afterwards].",
 )
+@click.option("--serve", is_flag=True, help="Then keep the analyst console up on the demo's store.")
+@click.option(
+    "--port", default=8080, show_default=True, type=int, help="The console's port with --serve (0: any free)."
+)
 @click.pass_obj
-def demo(app: App, directory: Path | None) -> None:
+def demo(app: App, directory: Path | None, serve: bool, port: int) -> None:
     """Run the pipeline end to end on the sandbox, in a store of its own.
 
     Queues an analyst's file (bad rows refused, duplicates folded), withdraws a case, resolves who
@@ -123,4 +134,41 @@ def demo(app: App, directory: Path | None) -> None:
     from faces.demo import run_demo
 
     with errors_as_exit_codes():
-        run_demo(directory=directory, actor="analyst:demo", echo=click.echo)
+        run_demo(
+            directory=directory,
+            actor="analyst:demo",
+            echo=click.echo,
+            then=functools.partial(_serve_console, port=port) if serve else None,
+        )
+
+
+def _serve_console(store: Store, clock: Clock, *, port: int) -> None:
+    """The console on the demo's store, at the demo's (stopped) clock, with a login made for it."""
+    import secrets
+    import threading
+    import time
+
+    from faces.console.app import create_app
+    from faces.console.serve import console_server
+    from takedown.accounts import add_account
+    from takedown.vocabulary import StaffRole
+
+    password = secrets.token_urlsafe(12)
+    with store.session() as session:
+        add_account(session, "demo", StaffRole.ANALYST, password, now=clock.now())
+    server = console_server(create_app(store, clock=clock), host="127.0.0.1", port=port, log_level="warning")
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    while not server.started and thread.is_alive():
+        time.sleep(0.05)
+    if not server.started:
+        raise TakedownError(f"the console could not listen on port {port} (in use?); try --port 0")
+    address = server.servers[0].sockets[0].getsockname()
+    click.echo(f"8. The analyst console: http://127.0.0.1:{address[1]}/  (name demo, password {password})")
+    click.echo("   Ctrl-C stops it.")
+    try:
+        while thread.is_alive():
+            thread.join(timeout=0.5)
+    except KeyboardInterrupt:
+        server.should_exit = True
+        thread.join(timeout=10)

@@ -20,6 +20,7 @@ from urllib.parse import urlencode
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
+from starlette.concurrency import run_in_threadpool
 from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
 from starlette.staticfiles import StaticFiles
 
@@ -28,13 +29,22 @@ from faces.console.security import SECURITY_HEADERS, FailureLimiter, cross_site,
 from faces.console.text import defang, when
 from notices.render import SHIPPED_TEMPLATES
 from takedown.accounts import check_password, check_second_factor
+from takedown.case_record import case_record
 from takedown.case_views import CaseFilter
 from takedown.cases import iter_cases, show_case, withdraw
 from takedown.clock import Clock, SystemClock
 from takedown.dashboard import dashboard
-from takedown.errors import CaseNotFound, InvalidReport, InvalidTransition
-from takedown.intake import queue_batch
-from takedown.reports import CATEGORIES, DEFAULT_CATEGORY, Report, ValidReport, validate_report
+from takedown.errors import CaseNotFound, ImportFileError, InvalidReport, InvalidTransition
+from takedown.importer import ImportFormat, read_rows
+from takedown.intake import import_rows, queue_batch
+from takedown.reports import (
+    CATEGORIES,
+    DEFAULT_CATEGORY,
+    QueueResult,
+    Report,
+    ValidReport,
+    validate_report,
+)
 from takedown.states import OPEN_STATES, CaseState
 from takedown.store import Store
 from takedown.vocabulary import StaffRole
@@ -56,6 +66,7 @@ CONSOLE_TEMPLATES = SHIPPED_TEMPLATES / "console"
 PAGE_SIZE = 50
 MAX_PASTED_URLS = 1000
 MAX_FORM_BYTES = 1_000_000
+MAX_UPLOAD_BYTES = 20_000_000
 
 
 @dataclass(frozen=True)
@@ -375,6 +386,7 @@ def _case_routes(app: FastAPI, console: Console) -> None:
         try:
             with console.session() as session:
                 detail = show_case(session, case_id)
+                record = case_record(session, case_id)
         except CaseNotFound:
             raise Refused(404, f"There is no case {case_id}.") from None
         return console.page(
@@ -382,6 +394,7 @@ def _case_routes(app: FastAPI, console: Console) -> None:
             request,
             who=who,
             case=detail,
+            record=record,
             is_open=detail.state in OPEN_STATES,
             may_act=who.role.may(StaffRole.ANALYST),
             done=request.query_params.get("done"),
@@ -401,6 +414,43 @@ def _case_routes(app: FastAPI, console: Console) -> None:
         except InvalidTransition as exc:
             raise Refused(409, str(exc)) from None
         return RedirectResponse(f"/cases/{case_id}?done=withdrawn", status_code=303)
+
+    @app.post("/queue/file")
+    async def queue_file(request: Request) -> Response:
+        """A file as ``takedown queue import`` reads it (CSV, JSON Lines or one URL a line, told
+        apart by its name), committed in batches: what went in stays in if a later row fails."""
+        who = console.signed_in(request, StaffRole.ANALYST)
+        if int(request.headers.get("content-length") or 0) > MAX_UPLOAD_BYTES:
+            limit = MAX_UPLOAD_BYTES // 1_000_000
+            raise Refused(413, f"Files up to {limit} MB here; import larger ones with takedown queue import.")
+        console.same_site(request)
+        form = await request.form(max_files=1, max_fields=10)
+        csrf = form.get("csrf")
+        if not isinstance(csrf, str) or not hmac.compare_digest(csrf, who.csrf_token):
+            raise Refused(403, "This form has expired or did not come from the console. Reload the page.")
+        upload = form.get("file")
+        if isinstance(upload, str) or upload is None or not upload.filename:
+            raise Refused(400, "Choose a file to queue.")
+        try:
+            file_format = ImportFormat.guess(upload.filename)
+        except ImportFileError:
+            raise Refused(400, "Name the file .csv, .jsonl or .txt so that its format is known.") from None
+        category = form.get("category")
+        default_category = category if isinstance(category, str) else None
+        rows = read_rows(upload.file, file_format, default_category=default_category)
+        # In a worker thread: a large file must not hold up every other analyst's pages.
+        summary = await run_in_threadpool(
+            import_rows, console.store, rows, actor=who.actor, clock=console.clock
+        )
+        return console.page(
+            "queue.html",
+            request,
+            who=who,
+            categories=CATEGORIES,
+            default=DEFAULT_CATEGORY,
+            summary=summary,
+            filename=upload.filename,
+        )
 
     @app.get("/queue")
     def queue_form(request: Request) -> Response:
@@ -426,10 +476,7 @@ def _case_routes(app: FastAPI, console: Console) -> None:
             except InvalidReport as exc:
                 outcomes.append({"line": number, "url": line, "outcome": "refused", "detail": exc.message})
         if valid:
-            with console.session() as session:
-                results = queue_batch(
-                    session, [report for _, report in valid], actor=who.actor, now=console.clock.now()
-                )
+            results = await run_in_threadpool(_queue, console, [report for _, report in valid], who.actor)
             for (number, _), result in zip(valid, results, strict=True):
                 outcomes.append(
                     {
@@ -449,6 +496,11 @@ def _case_routes(app: FastAPI, console: Console) -> None:
             default=category,
             outcomes=outcomes,
         )
+
+
+def _queue(console: Console, reports: list[ValidReport], actor: str) -> list[QueueResult]:
+    with console.session() as session:
+        return queue_batch(session, reports, actor=actor, now=console.clock.now())
 
 
 def _case_filter(state: str, host: str, needs_analyst: str, after: int) -> tuple[CaseFilter, str | None]:
