@@ -75,9 +75,17 @@ def shape(store: Store) -> None:
         session.execute(
             table.update()
             .where(table.c.id == bindparam("b_id"))
-            .values(removed_at=bindparam("b_removed"), closed_at=bindparam("b_removed")),
+            .values(
+                removed_at=bindparam("b_removed"),
+                closed_at=bindparam("b_removed"),
+                removal_seconds=bindparam("b_seconds"),
+            ),
             [
-                {"b_id": case_id, "b_removed": seen + timedelta(hours=case_id % 700)}
+                {
+                    "b_id": case_id,
+                    "b_removed": seen + timedelta(hours=case_id % 700),
+                    "b_seconds": float(case_id % 700 * 3600),
+                }
                 for case_id, seen in removed
             ],
         )

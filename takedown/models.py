@@ -120,6 +120,13 @@ STATISTICS_INDEXES = (
     # Removals confirmed lately (the dashboard's 30 and 90 days): a range of this index, with the
     # durations in it.
     _partial("ix_case_removed_recently", "removal_seconds IS NOT NULL", "removed_at", "removal_seconds"),
+    # The review queue of cases the chase gave up on: few, however many cases there are.
+    Index(
+        "ix_case_needs_analyst",
+        "id",
+        sqlite_where=text("needs_analyst = 1"),  # as SQLAlchemy writes the filter on SQLite
+        postgresql_where=text("needs_analyst"),
+    ),
 )
 
 

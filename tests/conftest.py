@@ -102,6 +102,13 @@ def redis_url() -> str:
     url = os.environ.get(REDIS_ENV)
     if not url:
         service_unavailable(f"{REDIS_ENV} is not set (e.g. redis://127.0.0.1:6379/15)")
+    # Tests run side by side (pytest-xdist) use a database each, counting down from the one given:
+    # some clear the key the CLI uses, which another worker's test may be using.
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
+    offset = int(worker.removeprefix("gw") or 0)
+    base, _, number = url.rpartition("/")
+    if offset and number.isdigit():
+        url = f"{base}/{(int(number) - offset) % 16}"
     return url
 
 

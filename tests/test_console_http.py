@@ -7,6 +7,8 @@ import os
 import re
 import subprocess
 import sys
+import threading
+import time
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -15,8 +17,9 @@ import httpx
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from sqlalchemy import select
+from sqlalchemy import select, update
 
+from faces.console.refreshing import Refreshing
 from faces.console.security import safe_next
 from faces.console.text import defang
 from takedown.accounts import disable_account
@@ -474,3 +477,38 @@ def test_queueing_a_file_reports_each_refused_row_and_queues_the_rest(console: S
     with console.store.session() as session:
         assert session.scalars(select(Case.reference).order_by(Case.id)).all() == ["R1", "R3"]
         assert set(session.scalars(select(Event.actor))) == {"analyst:analyst1"}
+
+
+def test_a_costly_figure_is_served_from_a_copy_refreshed_behind_it() -> None:
+    now = [0.0]
+    computed: list[int] = []
+    done = threading.Event()
+
+    def compute() -> int:
+        computed.append(len(computed) + 1)
+        if len(computed) > 1:
+            done.set()
+        return computed[-1]
+
+    figure = Refreshing(compute, every=300, clock=lambda: now[0])
+    assert figure.get() == 1 and figure.get() == 1 and computed == [1]
+    now[0] = 301
+    assert figure.get() == 1  # the copy at once; the refresh runs behind it
+    assert done.wait(5)
+    for _ in range(100):
+        if figure.get() == 2:
+            break
+        time.sleep(0.01)
+    assert figure.get() == 2 and computed == [1, 2]
+
+
+def test_the_dashboard_shows_recent_removals_and_their_median(console: Served) -> None:
+    ids = [queue(console, f"http://r.example/{n}") for n in range(4)]
+    now = console.clock.now()
+    with console.store.session() as session:
+        for hours, days_ago, case_id in zip((2, 10, 30, 40), (1, 5, 40, 60), ids, strict=True):
+            removed = {"removed_at": now - timedelta(days=days_ago), "removal_seconds": hours * 3600.0}
+            session.execute(update(Case).where(Case.id == case_id).values(state="removed", **removed))
+    page = signed_in_as(console, StaffRole.AUDITOR).get("/").text
+    assert re.search(r"<td>30 days</td><td class=\"number\">2</td><td class=\"number\">10.0</td>", page)
+    assert re.search(r"<td>90 days</td><td class=\"number\">4</td><td class=\"number\">30.0</td>", page)

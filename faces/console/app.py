@@ -14,6 +14,7 @@ import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
@@ -25,6 +26,7 @@ from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoin
 from starlette.staticfiles import StaticFiles
 
 from faces.console.config import ConsoleSettings
+from faces.console.refreshing import Refreshing
 from faces.console.security import SECURITY_HEADERS, FailureLimiter, cross_site, safe_next
 from faces.console.text import defang, when
 from notices.render import SHIPPED_TEMPLATES
@@ -33,7 +35,7 @@ from takedown.case_record import case_record
 from takedown.case_views import CaseFilter
 from takedown.cases import iter_cases, show_case, withdraw
 from takedown.clock import Clock, SystemClock
-from takedown.dashboard import dashboard
+from takedown.dashboard import RemovalWindow, dashboard, recent_removals
 from takedown.errors import CaseNotFound, ImportFileError, InvalidReport, InvalidTransition
 from takedown.importer import ImportFormat, read_rows
 from takedown.intake import import_rows, queue_batch
@@ -67,6 +69,8 @@ PAGE_SIZE = 50
 MAX_PASTED_URLS = 1000
 MAX_FORM_BYTES = 1_000_000
 MAX_UPLOAD_BYTES = 20_000_000
+REMOVALS_EVERY_SECONDS = 300.0
+"""How old the dashboard's time-to-removal figures may get before they are computed again."""
 
 
 @dataclass(frozen=True)
@@ -113,8 +117,14 @@ class Console:
             trim_blocks=True,
             lstrip_blocks=True,
         )
+        self.removals = Refreshing(self._recent_removals, every=REMOVALS_EVERY_SECONDS)
         self.templates.filters["defang"] = defang
         self.templates.filters["when"] = when
+
+    def _recent_removals(self) -> tuple[datetime, tuple[RemovalWindow, ...]]:
+        now = self.clock.now()
+        with self.session() as session:
+            return now, recent_removals(session, now=now)
 
     @contextmanager
     def session(self) -> Iterator[Session]:
@@ -346,7 +356,16 @@ def _case_routes(app: FastAPI, console: Console) -> None:
         who = console.signed_in(request)
         with console.session() as session:
             board = dashboard(session, now=console.clock.now())
-        return console.page("dashboard.html", request, who=who, board=board, states=list(CaseState))
+        removals_at, removals = console.removals.get()
+        return console.page(
+            "dashboard.html",
+            request,
+            who=who,
+            board=board,
+            states=list(CaseState),
+            removals=removals,
+            removals_at=removals_at,
+        )
 
     @app.get("/cases")
     def cases(

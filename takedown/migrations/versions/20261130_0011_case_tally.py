@@ -111,6 +111,13 @@ def upgrade() -> None:
         sqlite_where=sa.text("removal_seconds IS NOT NULL"),
         postgresql_where=sa.text("removal_seconds IS NOT NULL"),
     )
+    op.create_index(
+        "ix_case_needs_analyst",
+        "case",
+        ["id"],
+        sqlite_where=sa.text("needs_analyst = 1"),
+        postgresql_where=sa.text("needs_analyst"),
+    )
     dialect = op.get_bind().dialect.name
     # Every pair gets a row, counted from the cases already there: SQLite's triggers update them.
     op.execute(
@@ -134,5 +141,6 @@ def downgrade() -> None:
         for function in ("case_tally_inserted", "case_tally_updated", "case_tally_deleted"):
             op.execute(f"DROP FUNCTION {function}()")
     op.drop_index("ix_case_removed_recently", table_name="case")
+    op.drop_index("ix_case_needs_analyst", table_name="case")
     op.drop_index("ix_case_tally_state", table_name="case_tally")
     op.drop_table("case_tally")
