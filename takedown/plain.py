@@ -7,6 +7,7 @@ Times are ISO 8601 in UTC with a ``Z``, to the second: what abuse desks and scri
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 import operator
 from collections.abc import Callable, Mapping
@@ -86,3 +87,14 @@ def _fields_of(kind: type) -> tuple[tuple[str, ...], Callable[[Any], tuple[Any, 
             found = (names, read)
         _FIELDS[kind] = found
         return found
+
+
+_ENCODER = json.JSONEncoder(ensure_ascii=False)
+"""One encoder for every line: ``json.dumps`` with any option builds a new one per call, which
+was a third of a million-line listing's time."""
+
+
+def json_line(data: Any) -> str:
+    """Already-plain data (see :func:`plain`) as one line of JSON: the CLI's ``--json`` and the
+    console's exports write the same bytes."""
+    return str(_ENCODER.encode(data))

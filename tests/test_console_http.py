@@ -3,6 +3,8 @@ may do what, CSRF, escaping and defanging, and the pages analysts work in."""
 
 from __future__ import annotations
 
+import csv
+import io
 import os
 import re
 import subprocess
@@ -15,10 +17,12 @@ from pathlib import Path
 
 import httpx
 import pytest
+from click.testing import CliRunner
 from hypothesis import given
 from hypothesis import strategies as st
 from sqlalchemy import select, update
 
+from faces.cli import App, cli
 from faces.console.refreshing import Refreshing
 from faces.console.security import safe_next
 from faces.console.text import defang
@@ -27,7 +31,7 @@ from takedown.clock import ManualClock
 from takedown.intake import queue_batch
 from takedown.models import Case, Check, Event, Hosting, Notice, NoticeCase, WebSession
 from takedown.reports import Report, validate_report
-from takedown.settings import sqlite_url
+from takedown.settings import Settings, sqlite_url
 from takedown.store import Store
 from takedown.vocabulary import StaffRole
 from tests.console_support import PASSWORD, Served, csrf_of, hidden, serve_console, sign_in
@@ -512,3 +516,25 @@ def test_the_dashboard_shows_recent_removals_and_their_median(console: Served) -
     page = signed_in_as(console, StaffRole.AUDITOR).get("/").text
     assert re.search(r"<td>30 days</td><td class=\"number\">2</td><td class=\"number\">10.0</td>", page)
     assert re.search(r"<td>90 days</td><td class=\"number\">4</td><td class=\"number\">30.0</td>", page)
+
+
+def test_the_filtered_list_exports_as_csv_and_as_the_clis_json_lines(console: Served, tmp_path: Path) -> None:
+    queue(console, "http://x.example/a.jpg", reference='=HYPERLINK("http://evil.example","click")')
+    queue(console, "http://y.example/b.jpg", reference="-2+3")
+    queue(console, "http://x.example/c.jpg")
+    client = signed_in_as(console, StaffRole.AUDITOR)
+    exported = client.get("/cases.csv", params={"host": "x.example"})
+    assert exported.status_code == 200 and exported.headers["content-type"].startswith("text/csv")
+    rows = list(csv.reader(io.StringIO(exported.text)))
+    assert rows[0] == ["id", "state", "url_defanged", "host", "category", "reference", "queued_at"]
+    assert [row[0] for row in rows[1:]] == ["1", "3"]
+    assert rows[1][2] == "hxxp://x[.]example/a.jpg"
+    assert rows[1][5].startswith("'=HYPERLINK(")  # shown by a spreadsheet, never run
+    assert rows[2][2] == "hxxp://x[.]example/c.jpg"
+
+    lines = client.get("/cases.jsonl").text
+    app = App(settings=Settings(database_url="unused", actor="t"), clock=console.clock, _store=console.store)
+    cli_lines = CliRunner().invoke(cli, ["queue", "list", "--limit", "1000", "--json"], obj=app).stdout
+    assert lines == cli_lines
+    assert client.get("/cases.csv", params={"state": "nonsense"}).status_code == 400
+    assert console.client().get("/cases.jsonl").status_code == 303  # not without signing in

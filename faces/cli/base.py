@@ -4,7 +4,6 @@ the one JSON convention (:func:`print_json`)."""
 
 from __future__ import annotations
 
-import json
 import logging
 import sys
 from collections.abc import Callable, Iterable, Iterator
@@ -27,6 +26,7 @@ from takedown.errors import (
     StoreError,
     TakedownError,
 )
+from takedown.plain import json_line
 from takedown.settings import Settings
 
 if TYPE_CHECKING:
@@ -121,15 +121,6 @@ def print_json(data: Any) -> None:
     contacts list, resolve and url canonicalize of several URLs, run) prints one object a line (JSON
     Lines), so a million rows stream and ``jq`` reads both alike. Times are ISO 8601 UTC with a Z."""
     click.echo(json_line(data))
-
-
-_ENCODER = json.JSONEncoder(ensure_ascii=False)
-"""One encoder for every line: ``json.dumps`` with any option builds a new one per call, which
-was a third of a million-line listing's time."""
-
-
-def json_line(data: Any) -> str:
-    return _ENCODER.encode(data)
 
 
 def write_lines(lines: Iterable[str]) -> None:

@@ -14,7 +14,6 @@ from faces.cli.base import (
     App,
     cli,
     errors_as_exit_codes,
-    json_line,
     json_option,
     print_json,
     write_lines,
@@ -24,7 +23,7 @@ from takedown.canonical import CanonicalizationError, canonical_parts
 from takedown.case_views import CaseFilter, CaseSummary
 from takedown.classification import CLASSIFICATIONS
 from takedown.importer import ImportFormat, ImportSummary, read_rows
-from takedown.plain import iso, plain
+from takedown.plain import iso, json_line, plain
 from takedown.reports import CATEGORIES, DEFAULT_CATEGORY, Report, validate_report
 from takedown.states import CaseState
 

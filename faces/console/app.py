@@ -8,7 +8,9 @@ A reported URL is only ever text on a page, defanged (see :mod:`faces.console.te
 
 from __future__ import annotations
 
+import csv
 import hmac
+import io
 import logging
 import secrets
 from collections.abc import Iterator
@@ -19,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
 from fastapi import FastAPI, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.concurrency import run_in_threadpool
 from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
@@ -32,13 +34,14 @@ from faces.console.text import defang, when
 from notices.render import SHIPPED_TEMPLATES
 from takedown.accounts import check_password, check_second_factor
 from takedown.case_record import case_record
-from takedown.case_views import CaseFilter
+from takedown.case_views import CaseFilter, CaseSummary
 from takedown.cases import iter_cases, show_case, withdraw
 from takedown.clock import Clock, SystemClock
 from takedown.dashboard import RemovalWindow, dashboard, recent_removals
 from takedown.errors import CaseNotFound, ImportFileError, InvalidReport, InvalidTransition
 from takedown.importer import ImportFormat, read_rows
 from takedown.intake import import_rows, queue_batch
+from takedown.plain import iso, json_line, plain
 from takedown.reports import (
     CATEGORIES,
     DEFAULT_CATEGORY,
@@ -396,7 +399,39 @@ def _case_routes(app: FastAPI, console: Console) -> None:
             states=list(CaseState),
             chosen={"state": state, "host": host, "needs_analyst": needs_analyst},
             next_query=next_query,
+            export_query=urlencode({"state": state, "host": host, "needs_analyst": needs_analyst}),
             problem=problem,
+        )
+
+    @app.get("/cases.csv")
+    def cases_csv(
+        request: Request, state: str = "", host: str = "", needs_analyst: str = "", after: int = 0
+    ) -> Response:
+        """Every case the filter matches, streamed: URLs defanged (a spreadsheet turns a URL into a
+        link), cells that a spreadsheet would run as a formula quoted."""
+        console.signed_in(request)
+        wanted, problem = _case_filter(state, host, needs_analyst, after)
+        if problem:
+            raise Refused(400, problem)
+        return StreamingResponse(
+            _csv_lines(console, wanted),
+            media_type="text/csv; charset=utf-8",
+            headers={"Content-Disposition": 'attachment; filename="cases.csv"'},
+        )
+
+    @app.get("/cases.jsonl")
+    def cases_jsonl(
+        request: Request, state: str = "", host: str = "", needs_analyst: str = "", after: int = 0
+    ) -> Response:
+        """Every case the filter matches, streamed as JSON Lines: what ``queue list --json`` prints."""
+        console.signed_in(request)
+        wanted, problem = _case_filter(state, host, needs_analyst, after)
+        if problem:
+            raise Refused(400, problem)
+        return StreamingResponse(
+            _json_lines(console, wanted),
+            media_type="application/x-ndjson",
+            headers={"Content-Disposition": 'attachment; filename="cases.jsonl"'},
         )
 
     @app.get("/cases/{case_id}")
@@ -515,6 +550,53 @@ def _case_routes(app: FastAPI, console: Console) -> None:
             default=category,
             outcomes=outcomes,
         )
+
+
+EXPORT_COLUMNS = ("id", "state", "url_defanged", "host", "category", "reference", "queued_at")
+
+
+def _exported(console: Console, wanted: CaseFilter) -> Iterator[CaseSummary]:
+    with console.session() as session:
+        yield from iter_cases(session, wanted, limit=None)
+
+
+def _csv_lines(console: Console, wanted: CaseFilter) -> Iterator[str]:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(EXPORT_COLUMNS)
+    for number, case in enumerate(_exported(console, wanted)):
+        writer.writerow(
+            [
+                case.id,
+                case.state.value,
+                _cell(defang(case.url)),
+                _cell(case.host),
+                case.category,
+                _cell(case.reference or ""),
+                iso(case.queued_at),
+            ]
+        )
+        if number % 1000 == 999:
+            yield buffer.getvalue()
+            buffer.seek(0)
+            buffer.truncate()
+    yield buffer.getvalue()
+
+
+def _cell(text: str) -> str:
+    """A cell a spreadsheet would take for a formula (``=``, ``+``, ``-``, ``@``, a tab or a
+    carriage return first) starts with an apostrophe instead: shown, never run (OWASP's advice)."""
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
+def _json_lines(console: Console, wanted: CaseFilter) -> Iterator[str]:
+    lines: list[str] = []
+    for case in _exported(console, wanted):
+        lines.append(json_line(plain(case)) + "\n")
+        if len(lines) == 1000:
+            yield "".join(lines)
+            lines = []
+    yield "".join(lines)
 
 
 def _queue(console: Console, reports: list[ValidReport], actor: str) -> list[QueueResult]:
