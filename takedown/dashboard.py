@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
 from takedown.models import Case, SchedulerLock
@@ -14,6 +14,17 @@ from takedown.states import OPEN_STATES, CaseState
 from takedown.tallies import case_counts
 
 WINDOWS_DAYS = (30, 90)
+BUCKETS: tuple[tuple[str, float | None], ...] = (
+    ("1 h", 3600.0),
+    ("6 h", 6 * 3600.0),
+    ("1 day", 86400.0),
+    ("3 days", 3 * 86400.0),
+    ("7 days", 7 * 86400.0),
+    ("14 days", 14 * 86400.0),
+    ("30 days", 30 * 86400.0),
+    ("longer", None),
+)
+"""The time-to-removal chart's bars: removed within each bound (and after the one before)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,6 +42,8 @@ class RemovalWindow:
     days: int
     removed: int
     median_hours: float | None
+    histogram: tuple[int, ...] = ()
+    """Removals in each of :data:`BUCKETS`, in order."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,4 +101,11 @@ def _removals(session: Session, days: int, now: datetime) -> RemovalWindow:
         return RemovalWindow(days, 0, None)
     ranked = select(Case.removal_seconds).where(*window).order_by(Case.removal_seconds)
     middle = session.scalar(ranked.offset(removed // 2).limit(1))
-    return RemovalWindow(days, removed, None if middle is None else round(middle / 3600, 1))
+    bucket = case(
+        *[(Case.removal_seconds <= bound, index) for index, (_, bound) in enumerate(BUCKETS) if bound],
+        else_=len(BUCKETS) - 1,
+    )
+    grouped = session.execute(select(bucket, func.count()).where(*window).group_by(bucket))
+    counted = {int(index): int(count) for index, count in grouped}
+    histogram = tuple(int(counted.get(index, 0)) for index in range(len(BUCKETS)))
+    return RemovalWindow(days, removed, None if middle is None else round(middle / 3600, 1), histogram)

@@ -8,10 +8,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from takedown.clock import ManualClock
+from takedown.intake import queue_batch
 from takedown.models import Case
+from takedown.reports import Report, validate_report
 from takedown.settings import sqlite_url
 from takedown.store import Store
 from takedown.vocabulary import StaffRole
@@ -49,6 +51,18 @@ def page(chromium_path: str) -> Iterator[object]:
 def test_a_supervisor_signs_in_with_a_code_queues_finds_and_withdraws(console: Served, page) -> None:
     secret = console.account("sue", StaffRole.SUPERVISOR)
     assert secret
+    with console.store.session() as session:  # one removal, 20 hours after it was seen live
+        [result] = queue_batch(
+            session,
+            [validate_report(Report("http://gone.example/x.jpg"))],
+            actor="t",
+            now=console.clock.now(),
+        )
+        session.execute(
+            update(Case)
+            .where(Case.id == result.case_id)
+            .values(state="removed", removed_at=console.clock.now(), removal_seconds=20 * 3600.0)
+        )
     page.goto(console.url + "/cases")
     assert page.url.startswith(console.url + "/login")
     page.fill("#name", "sue")
@@ -91,6 +105,10 @@ def test_a_supervisor_signs_in_with_a_code_queues_finds_and_withdraws(console: S
             session.scalar(select(Case.state).where(Case.url == "http://pasted.example/one.jpg"))
             == "withdrawn"
         )
+    page.click("nav >> text=Dashboard")  # the time-to-removal chart, drawn by the server as SVG
+    bars = page.locator("figure.chart svg rect.bar")
+    assert bars.count() == 16  # 30 and 90 days, eight bars each
+    assert bars.nth(2).bounding_box()["height"] > 0 and bars.nth(1).bounding_box()["height"] == 0
     assert page.problems == []  # type: ignore[attr-defined]  # no CSP violation, no script error
 
 

@@ -516,6 +516,18 @@ def test_the_dashboard_shows_recent_removals_and_their_median(console: Served) -
     page = signed_in_as(console, StaffRole.AUDITOR).get("/").text
     assert re.search(r"<td>30 days</td><td class=\"number\">2</td><td class=\"number\">10.0</td>", page)
     assert re.search(r"<td>90 days</td><td class=\"number\">4</td><td class=\"number\">30.0</td>", page)
+    # the chart: 2 h within 6 h, 10 h within a day, 30 h and 40 h within 3 days
+    chart = page.split('aria-labelledby="chart-90"')[1].split("</svg>")[0]
+    assert re.findall(r"<title>([^<]+)</title></rect>", chart) == [
+        "1 h: 0",
+        "6 h: 1",
+        "1 day: 1",
+        "3 days: 2",
+        "7 days: 0",
+        "14 days: 0",
+        "30 days: 0",
+        "longer: 0",
+    ]
 
 
 def test_the_filtered_list_exports_as_csv_and_as_the_clis_json_lines(console: Served, tmp_path: Path) -> None:

@@ -37,7 +37,7 @@ from takedown.case_record import case_record
 from takedown.case_views import CaseFilter, CaseSummary
 from takedown.cases import iter_cases, show_case, withdraw
 from takedown.clock import Clock, SystemClock
-from takedown.dashboard import RemovalWindow, dashboard, recent_removals
+from takedown.dashboard import BUCKETS, RemovalWindow, dashboard, recent_removals
 from takedown.errors import CaseNotFound, ImportFileError, InvalidReport, InvalidTransition
 from takedown.importer import ImportFormat, read_rows
 from takedown.intake import import_rows, queue_batch
@@ -368,6 +368,7 @@ def _case_routes(app: FastAPI, console: Console) -> None:
             states=list(CaseState),
             removals=removals,
             removals_at=removals_at,
+            buckets=BUCKETS,
         )
 
     @app.get("/cases")
