@@ -84,11 +84,11 @@ class LoginAttempt:
     reason: str | None = None
 
 
-def validate_name(name: str) -> str:
+def validate_name(name: str, what: str = "account") -> str:
     value = name.strip().lower()
     if not _NAME.fullmatch(value):
         raise AccountError(
-            f"account name {name!r} is not allowed: 2-64 characters, a letter first, "
+            f"{what} name {name!r} is not allowed: 2-64 characters, a letter first, "
             "then letters, digits, '.', '_' or '-'"
         )
     return value

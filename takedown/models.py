@@ -466,3 +466,21 @@ class CaseTally(Base):
     cases: Mapped[int] = mapped_column(BigInteger)
 
     __table_args__ = (Index("ix_case_tally_state", "state", "needs_analyst"),)
+
+
+class ApiToken(Base):
+    """A bearer token for the JSON API (a script, another system, a partner). Only its SHA-256 is
+    kept: the token itself is shown once, when it is made."""
+
+    __tablename__ = "api_token"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    scope: Mapped[str] = mapped_column(String(16))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_by: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime]
+    last_used_at: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None]
+
+    __table_args__ = (CheckConstraint("scope IN ('read', 'write')", name="scope_known"),)

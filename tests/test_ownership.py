@@ -26,6 +26,10 @@ OWNERS = {
         r"\b(update|insert|delete)\(Account\)|(?<!class )\bAccount\(",
         {"takedown/accounts.py"},
     ),
+    "API tokens": (
+        r"\b(update|insert|delete)\(ApiToken\)|(?<!class )\bApiToken\(",
+        {"takedown/api_tokens.py"},
+    ),
     "console sessions": (
         r"\b(update|insert|delete)\(WebSession\)|(?<!class )\bWebSession\(",
         {"takedown/web_sessions.py"},

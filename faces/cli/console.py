@@ -191,3 +191,79 @@ def web(app: App, host: str, port: int) -> None:
     with errors_as_exit_codes():
         application = create_app(app.store, clock=app.clock, settings=ConsoleSettings.from_env())
     console_server(application, host=host, port=port).run()
+
+
+@cli.group()
+def tokens() -> None:
+    """Bearer tokens for the JSON API (/api/v1): read lists and shows; write also queues and
+    withdraws. A token is shown once, when it is made; the store keeps only its hash."""
+
+
+@tokens.command("add")
+@click.argument("name")
+@click.option("--scope", type=click.Choice(["read", "write"]), required=True, help="What the token may do.")
+@json_option
+@click.pass_obj
+def tokens_add(app: App, name: str, scope: str, as_json: bool) -> None:
+    """Make a token for a script or another system; its actions are logged as api:NAME.
+
+    Exit status: 0 made; 5 the name is taken; 65 the name is not acceptable.
+    """
+    from takedown.api_tokens import TokenScope, add_token
+    from takedown.errors import AccountError
+
+    with errors_as_exit_codes():
+        try:
+            with app.store.session() as session:
+                made = add_token(
+                    session, name, TokenScope(scope), created_by=app.settings.actor, now=app.clock.now()
+                )
+        except AccountError as exc:
+            fail(str(exc), exitcodes.REFUSED if "already" in str(exc) else exitcodes.DATA_ERROR)
+    if as_json:
+        print_json({"token": made.token, **plain(made.view)})
+        return
+    click.echo(f"{made.view.name}: {made.view.scope} token; it is shown now and never again:")
+    click.echo(made.token)
+
+
+@tokens.command("list")
+@json_option
+@click.pass_obj
+def tokens_list(app: App, as_json: bool) -> None:
+    """Every token: name, scope, who made it, when it was last used, whether it is revoked."""
+    from takedown.api_tokens import list_tokens
+
+    with errors_as_exit_codes(), app.store.session() as session:
+        found = list_tokens(session)
+    for token in found:
+        if as_json:
+            print_json(plain(token))
+            continue
+        used = iso(token.last_used_at) or "never used"
+        status = "revoked" if token.revoked else used
+        click.echo(f"{token.name:<24} {token.scope:<6} by {token.created_by:<24} {status}")
+
+
+@tokens.command("revoke")
+@click.argument("name")
+@json_option
+@click.pass_obj
+def tokens_revoke(app: App, name: str, as_json: bool) -> None:
+    """Revoke a token: the API refuses it from the next request on.
+
+    Exit status: 0 revoked; 4 no such token.
+    """
+    from takedown.api_tokens import revoke_token
+    from takedown.errors import AccountError
+
+    with errors_as_exit_codes():
+        try:
+            with app.store.session() as session:
+                view = revoke_token(session, name, now=app.clock.now())
+        except AccountError as exc:
+            fail(str(exc), exitcodes.NOT_FOUND)
+    if as_json:
+        print_json(plain(view))
+    else:
+        click.echo(f"{view.name}: revoked")

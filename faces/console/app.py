@@ -27,6 +27,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
 from starlette.staticfiles import StaticFiles
 
+from faces.console.api import create_api
 from faces.console.config import ConsoleSettings
 from faces.console.refreshing import Refreshing
 from faces.console.security import SECURITY_HEADERS, FailureLimiter, cross_site, safe_next
@@ -214,6 +215,7 @@ def create_app(
     app.state.console = console
     app.add_middleware(SecurityHeaders)
     app.mount("/static", StaticFiles(directory=CONSOLE_TEMPLATES / "static"), name="static")
+    app.mount("/api/v1", create_api(console), name="api")
 
     @app.exception_handler(Refused)
     async def refused(request: Request, exc: Refused) -> Response:

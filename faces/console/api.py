@@ -1,0 +1,182 @@
+"""The JSON API, ``/api/v1``: the console's operations for scripts and other systems.
+
+Bearer tokens only (``takedown tokens add NAME --scope read|write``); the console's session cookie
+opens nothing here, so no page of another site can make a browser call it (no CSRF to defend
+against). The bodies are the CLI's ``--json`` shapes, made by the same :func:`takedown.plain.plain`:
+a script moves between ``takedown queue list --json`` and ``GET /api/v1/cases`` without changing
+its parser. The OpenAPI description is at ``/api/v1/openapi.json``.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import Body, FastAPI, Query, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+from starlette.concurrency import run_in_threadpool
+
+from takedown.api_tokens import TokenScope, TokenView, find_token
+from takedown.case_record import case_record
+from takedown.case_views import CaseFilter
+from takedown.cases import list_cases, show_case, withdraw
+from takedown.errors import CaseNotFound, InvalidReport, InvalidTransition
+from takedown.intake import queue_batch
+from takedown.plain import plain
+from takedown.reports import DEFAULT_CATEGORY, Report, validate_report
+from takedown.states import CaseState
+from takedown.stats import GROUPINGS, already_gone_count, removal_stats
+
+MAX_PAGE = 1000
+MAX_QUEUED_AT_ONCE = 1000
+
+
+class ApiRefused(Exception):
+    def __init__(self, status: int, message: str, headers: dict[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.headers = headers or {}
+
+
+class QueueRequest(BaseModel):
+    """URLs an analyst confirmed, with what goes with all of them (as ``queue add`` takes them)."""
+
+    urls: list[str] = Field(min_length=1, max_length=MAX_QUEUED_AT_ONCE)
+    category: str = DEFAULT_CATEGORY
+    reference: str | None = None
+    classification: str | None = None
+
+
+class WithdrawRequest(BaseModel):
+    reason: str = Field(min_length=1, max_length=500)
+
+
+def create_api(console: Any) -> FastAPI:
+    """The API over ``console``'s store and clock (a :class:`faces.console.app.Console`)."""
+    api = FastAPI(
+        title="takedown API", version="1", docs_url=None, redoc_url=None, openapi_url="/openapi.json"
+    )
+
+    @api.exception_handler(ApiRefused)
+    async def refused(request: Request, exc: ApiRefused) -> JSONResponse:
+        return JSONResponse({"error": exc.message}, status_code=exc.status, headers=exc.headers)
+
+    def token(request: Request, needed: TokenScope) -> TokenView:
+        header = request.headers.get("authorization", "")
+        scheme, _, value = header.partition(" ")
+        if scheme.lower() != "bearer" or not value:
+            raise ApiRefused(
+                401, "send a token: Authorization: Bearer <token>", {"WWW-Authenticate": "Bearer"}
+            )
+        with console.session() as session:
+            found = find_token(session, value.strip(), now=console.clock.now())
+        if found is None:
+            raise ApiRefused(
+                401, "that token is not valid", {"WWW-Authenticate": 'Bearer error="invalid_token"'}
+            )
+        if not found.scope.may(needed):
+            raise ApiRefused(403, f"a {found.scope} token cannot do this; it needs {needed}")
+        return found
+
+    @api.get("/cases")
+    def cases(
+        request: Request,
+        state: Annotated[list[CaseState] | None, Query()] = None,
+        host: str | None = None,
+        needs_analyst: bool = False,
+        after: Annotated[int, Query(ge=0)] = 0,
+        limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 100,
+    ) -> JSONResponse:
+        """Cases in id order, filtered; page with ``after`` = the last id of the page before."""
+        token(request, TokenScope.READ)
+        wanted = CaseFilter(
+            states=tuple(state or ()),
+            host=host.strip().lower() if host else None,
+            needs_analyst=needs_analyst,
+            after_id=after,
+        )
+        with console.session() as session:
+            rows = list_cases(session, wanted, limit=limit + 1)
+        page = rows[:limit]
+        more = len(rows) > limit
+        return JSONResponse({"cases": plain(page), "next_after": page[-1].id if more else None})
+
+    @api.get("/cases/{case_id}")
+    def case(request: Request, case_id: int) -> JSONResponse:
+        """A case as ``takedown case show --json`` gives it, with its revisits, resolutions and
+        notices under ``record``."""
+        token(request, TokenScope.READ)
+        try:
+            with console.session() as session:
+                detail = plain(show_case(session, case_id))
+                detail["record"] = plain(case_record(session, case_id))
+        except CaseNotFound as exc:
+            raise ApiRefused(404, str(exc)) from None
+        return JSONResponse(detail)
+
+    @api.post("/cases")
+    async def queue(request: Request, body: QueueRequest) -> JSONResponse:
+        """Queue URLs: one result per URL, in order (queued, already_open or reopened), or why
+        it was refused; the rest go in. 200 when every URL went in, 207 when some were refused,
+        422 when all were."""
+        who = await run_in_threadpool(token, request, TokenScope.WRITE)
+        results: list[dict[str, Any]] = []
+        valid = []
+        for index, url in enumerate(body.urls):
+            try:
+                report = Report(
+                    url=url,
+                    category=body.category,
+                    reference=body.reference,
+                    classification=body.classification,
+                )
+                valid.append((index, validate_report(report)))
+            except InvalidReport as exc:
+                results.append(
+                    {"index": index, "url": url, "refused": {"field": exc.field, "message": exc.message}}
+                )
+        if valid:
+
+            def write() -> list[Any]:
+                with console.session() as session:
+                    return queue_batch(
+                        session, [report for _, report in valid], actor=who.actor, now=console.clock.now()
+                    )
+
+            queued = await run_in_threadpool(write)
+            for (index, _), result in zip(valid, queued, strict=True):
+                results.append({"index": index, **plain(result)})
+        results.sort(key=lambda row: row["index"])
+        status = 200 if len(valid) == len(body.urls) else (207 if valid else 422)
+        return JSONResponse({"results": results}, status_code=status)
+
+    @api.post("/cases/{case_id}/withdraw")
+    def withdraw_case(
+        request: Request, case_id: int, body: Annotated[WithdrawRequest, Body()]
+    ) -> JSONResponse:
+        who = token(request, TokenScope.WRITE)
+        try:
+            with console.session() as session:
+                summary = withdraw(
+                    session, case_id, reason=body.reason, actor=who.actor, now=console.clock.now()
+                )
+        except CaseNotFound as exc:
+            raise ApiRefused(404, str(exc)) from None
+        except InvalidTransition as exc:
+            raise ApiRefused(409, str(exc)) from None
+        return JSONResponse(plain(summary))
+
+    @api.get("/stats")
+    def stats(request: Request, by: str = "network") -> JSONResponse:
+        """Time to removal by ``network``, ``asn`` or ``country``: what ``takedown stats --json``
+        prints."""
+        token(request, TokenScope.READ)
+        if by not in GROUPINGS:
+            raise ApiRefused(400, f"by must be one of {', '.join(GROUPINGS)}")
+        with console.session() as session:
+            rows = removal_stats(session, by)
+            gone = already_gone_count(session)
+        return JSONResponse({"by": by, "groups": plain(rows), "already_gone": gone})
+
+    return api

@@ -1,0 +1,107 @@
+"""Bearer tokens for the JSON API: made by a supervisor, shown once, kept as a SHA-256, revocable.
+
+A token is 256 random bits, so a hash without salt or stretching is enough: nobody guesses one,
+and a copy of the store opens nothing. ``read`` tokens list and show; ``write`` tokens also queue
+and withdraw. What a token does is written to the audit trail as ``api:<name>``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from takedown.accounts import validate_name
+from takedown.errors import AccountError
+from takedown.models import ApiToken
+
+PREFIX = "tdk_"
+"""Marks a takedown API token, so a secret scanner (or a person) knows one when it sees one."""
+TOUCH_EVERY = timedelta(minutes=5)
+
+
+class TokenScope(StrEnum):
+    READ = "read"
+    WRITE = "write"
+
+    def may(self, needed: TokenScope) -> bool:
+        return self is TokenScope.WRITE or needed is TokenScope.READ
+
+
+@dataclass(frozen=True, slots=True)
+class TokenView:
+    name: str
+    scope: TokenScope
+    created_by: str
+    created_at: datetime
+    last_used_at: datetime | None
+    revoked: bool
+
+    @property
+    def actor(self) -> str:
+        return f"api:{self.name}"
+
+    @classmethod
+    def of(cls, token: ApiToken) -> TokenView:
+        return cls(
+            token.name,
+            TokenScope(token.scope),
+            token.created_by,
+            token.created_at,
+            token.last_used_at,
+            token.revoked_at is not None,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class NewToken:
+    token: str
+    """Shown once; only its hash is kept."""
+    view: TokenView
+
+
+def add_token(session: Session, name: str, scope: TokenScope, *, created_by: str, now: datetime) -> NewToken:
+    name = validate_name(name, "token")
+    if session.scalar(select(ApiToken.id).where(ApiToken.name == name)) is not None:
+        raise AccountError(f"there is already a token named {name!r}; revoke it or choose another name")
+    token = PREFIX + secrets.token_urlsafe(32)
+    row = ApiToken(
+        name=name, scope=scope.value, token_hash=_hashed(token), created_by=created_by, created_at=now
+    )
+    session.add(row)
+    session.flush()
+    return NewToken(token, TokenView.of(row))
+
+
+def list_tokens(session: Session) -> list[TokenView]:
+    return [TokenView.of(row) for row in session.scalars(select(ApiToken).order_by(ApiToken.name))]
+
+
+def revoke_token(session: Session, name: str, *, now: datetime) -> TokenView:
+    row = session.scalar(select(ApiToken).where(ApiToken.name == name.strip().lower()))
+    if row is None:
+        raise AccountError(f"no token named {name!r}; `takedown tokens list` shows them")
+    if row.revoked_at is None:
+        row.revoked_at = now
+    return TokenView.of(row)
+
+
+def find_token(session: Session, token: str, *, now: datetime) -> TokenView | None:
+    """The live token for a bearer value, or ``None`` (unknown, revoked, malformed)."""
+    if not token.startswith(PREFIX) or len(token) > 100:
+        return None
+    row = session.scalar(select(ApiToken).where(ApiToken.token_hash == _hashed(token)))
+    if row is None or row.revoked_at is not None:
+        return None
+    if row.last_used_at is None or now - row.last_used_at > TOUCH_EVERY:
+        row.last_used_at = now
+    return TokenView.of(row)
+
+
+def _hashed(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
