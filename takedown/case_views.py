@@ -110,6 +110,8 @@ class TimelineEntry:
             return text
         if self.action == "reopened_as":
             return f"URL reported again after closing: new case {detail.get('case')}"
+        if self.action == "note":
+            return f"note: {detail.get('text', '')}"
         if self.action == "withdrawn":
             return f"withdrawn: {detail.get('reason', '')}"
         moved = f"{self.from_state} -> {self.to_state}" if self.to_state else ""

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from takedown.case_views import CaseDetail, CaseFilter, CaseSummary
 from takedown.errors import CaseNotFound, InvalidTransition
-from takedown.models import Case, Event
+from takedown.models import Case, Check, Event, Fingerprint
 from takedown.states import CLOSED_STATES, OPEN_STATES, CaseState, can_move
 from takedown.tallies import case_counts
 
@@ -315,3 +315,81 @@ def record_hosted_at(session: Session, found: Sequence[HostedAt]) -> None:
             for row in found
         ],
     )
+
+
+MAX_NOTE_LENGTH = 4000
+
+
+def recheck_now(session: Session, case_ids: Sequence[int], *, actor: str, now: datetime) -> list[int]:
+    """Bring the next revisit of those of ``case_ids`` still open forward to ``now``; the crawl
+    takes them in its next run. Returns the ids moved (closed cases are left alone)."""
+    moved = list(
+        session.scalars(
+            update(Case)
+            .where(Case.id.in_(case_ids), Case.state.in_([state.value for state in OPEN_STATES]))
+            .values(next_check_at=now, updated_at=now)
+            .returning(Case.id)
+            .execution_options(synchronize_session=False)
+        )
+    )
+    if moved:
+        session.execute(
+            insert(Event), [event_row(case_id, now, actor, "recheck_requested") for case_id in moved]
+        )
+    return sorted(moved)
+
+
+def resume_chase(session: Session, case_ids: Sequence[int], *, actor: str, now: datetime) -> list[int]:
+    """An analyst has looked at cases the chase gave up on and wants it to go on: the flag is
+    cleared and the next notice round is due now (the policy decides what it sends)."""
+    moved = list(
+        session.scalars(
+            update(Case)
+            .where(Case.id.in_(case_ids), Case.needs_analyst.is_(True), Case.state == CaseState.LIVE.value)
+            .values(needs_analyst=False, next_notice_at=now, updated_at=now)
+            .returning(Case.id)
+            .execution_options(synchronize_session=False)
+        )
+    )
+    if moved:
+        session.execute(insert(Event), [event_row(case_id, now, actor, "chase_resumed") for case_id in moved])
+    return sorted(moved)
+
+
+def add_note(session: Session, case_id: int, text: str, *, actor: str, now: datetime) -> None:
+    """A note on the case's trail, for the next analyst (and for an auditor)."""
+    text = text.strip()
+    if not text:
+        raise InvalidTransition("a note needs some text")
+    if len(text) > MAX_NOTE_LENGTH:
+        raise InvalidTransition(f"the note is {len(text)} characters long; the limit is {MAX_NOTE_LENGTH}")
+    get_case(session, case_id)
+    session.add(Event(**event_row(case_id, now, actor, "note", {"text": text})))
+
+
+def confirm_changed(session: Session, case_id: int, *, actor: str, now: datetime) -> CaseSummary:
+    """An analyst looked again at a ``changed`` case and found the reported content still there
+    (re-encoded, resized): the digests of the last revisit become fingerprints of the case, so the
+    next revisits match them, and the case is live again and chased as before."""
+    case = get_case(session, case_id)
+    if CaseState(case.state) is not CaseState.CHANGED:
+        raise InvalidTransition(f"case {case_id} is {case.state}, not changed; there is nothing to decide")
+    last = session.scalar(
+        select(Check)
+        .where(Check.case_id == case_id, Check.outcome == "changed")
+        .order_by(Check.id.desc())
+        .limit(1)
+    )
+    adopted = []
+    if last is not None:
+        known = {(f.algorithm, f.digest) for f in case.fingerprints}
+        for algorithm, digest in (("sha256", last.sha256), ("md5", last.md5)):
+            if digest and (algorithm, digest) not in known:
+                case.fingerprints.append(Fingerprint(algorithm=algorithm, digest=digest))
+                adopted.append(f"{algorithm}:{digest}")
+    case.needs_analyst = False
+    transition(
+        session, case, CaseState.LIVE, actor=actor, now=now, action="confirmed_changed",
+        detail={"fingerprints_added": adopted},
+    )  # fmt: skip
+    return CaseSummary.of(case)

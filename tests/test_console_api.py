@@ -124,3 +124,15 @@ def test_the_openapi_description_is_published(console: Served) -> None:
     described = httpx.get(console.url + "/api/v1/openapi.json").json()
     assert described["info"]["title"] == "takedown API"
     assert {"/cases", "/cases/{case_id}", "/cases/{case_id}/withdraw", "/stats"} <= set(described["paths"])
+
+
+def test_a_write_token_asks_for_a_revisit(console: Served) -> None:
+    writer = api(console, token(console, "rechecker", TokenScope.WRITE))
+    writer.post("/cases", json={"urls": ["http://rc.example/x"]})
+    answer = writer.post("/cases/1/recheck")
+    assert answer.status_code == 200 and answer.json()["next_check_at"] == "2026-03-01T09:00:00Z"
+    assert writer.post("/cases/7/recheck").status_code == 404
+    writer.post("/cases/1/withdraw", json={"reason": "done"})
+    assert writer.post("/cases/1/recheck").status_code == 409
+    reader = api(console, token(console, "reader", TokenScope.READ))
+    assert reader.post("/cases/1/recheck").status_code == 403

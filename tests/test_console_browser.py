@@ -122,7 +122,7 @@ def test_the_main_flow_works_from_the_keyboard_alone(console: Served, page) -> N
     page.wait_for_url(console.url + "/")
     page.keyboard.press("Tab")  # the first stop is the skip link
     assert page.evaluate("document.activeElement.textContent") == "Skip to content"
-    for _ in range(3):  # then the navigation: Dashboard, Cases, Queue URLs
+    for _ in range(4):  # then the navigation: Dashboard, Cases, Review, Queue URLs
         page.keyboard.press("Tab")
     assert page.evaluate("document.activeElement.textContent") == "Queue URLs"
     page.keyboard.press("Enter")

@@ -550,3 +550,64 @@ def test_the_filtered_list_exports_as_csv_and_as_the_clis_json_lines(console: Se
     assert lines == cli_lines
     assert client.get("/cases.csv", params={"state": "nonsense"}).status_code == 400
     assert console.client().get("/cases.jsonl").status_code == 303  # not without signing in
+
+
+def test_an_analyst_rechecks_notes_and_decides_a_changed_case(console: Served) -> None:
+    case_id = queue(console, "http://ch.example/x.jpg")
+    now = console.clock.now()
+    with console.store.session() as session:
+        session.execute(update(Case).where(Case.id == case_id).values(state="changed", next_check_at=None))
+        session.add(
+            Check(case_id=case_id, checked_at=now, outcome="changed", http_status=200, sha256="cd" * 32,
+                  md5="ef" * 16, fingerprint_match=False, truncated=False)
+        )  # fmt: skip
+    client = signed_in_as(console, StaffRole.ANALYST)
+    csrf = csrf_of(client, f"/cases/{case_id}")
+    assert client.post(f"/cases/{case_id}/recheck", data={"csrf": csrf}).status_code == 303
+    assert (
+        client.post(
+            f"/cases/{case_id}/note", data={"csrf": csrf, "note": "<b>asked</b> a partner"}
+        ).status_code
+        == 303
+    )
+    decided = client.post(f"/cases/{case_id}/decide", data={"csrf": csrf, "decision": "still"})
+    assert decided.status_code == 303
+    page = client.get(decided.headers["location"]).text
+    assert "Done: still the reported content." in page
+    assert "note: &lt;b&gt;asked&lt;/b&gt; a partner" in page and "recheck_requested" in page
+    with console.store.session() as session:
+        case = session.get(Case, case_id)
+        assert case is not None and case.state == "live" and case.next_check_at == now
+        assert {(f.algorithm, f.digest) for f in case.fingerprints} == {
+            ("sha256", "cd" * 32),
+            ("md5", "ef" * 16),
+        }
+    again = client.post(f"/cases/{case_id}/decide", data={"csrf": csrf, "decision": "still"})
+    assert again.status_code == 409  # live now: nothing to decide
+
+
+def test_the_review_queue_acts_on_every_case_ticked(console: Served) -> None:
+    ids = [queue(console, f"http://rv.example/{n}") for n in range(4)]
+    with console.store.session() as session:
+        session.execute(update(Case).where(Case.id.in_(ids)).values(state="live", needs_analyst=True))
+    auditor = signed_in_as(console, StaffRole.AUDITOR)
+    assert auditor.get("/review").text.count('href="/cases/') == 4
+    assert 'type="checkbox"' not in auditor.get("/review").text
+    client = console.client()
+    console.account("ana", StaffRole.ANALYST)
+    sign_in(client, "ana")
+    csrf = csrf_of(client, "/review")
+    resumed = client.post(
+        "/review", data={"csrf": csrf, "action": "resume", "case": [str(ids[0]), str(ids[1])]}
+    )
+    assert resumed.status_code == 303 and "resume%3A+2+of+2" in resumed.headers["location"]
+    refused = client.post("/review", data={"csrf": csrf, "action": "withdraw", "case": [str(ids[2])]})
+    assert refused.status_code == 400  # a withdrawal needs its reason
+    client.post(
+        "/review", data={"csrf": csrf, "action": "withdraw", "reason": "police", "case": [str(ids[2])]}
+    )
+    with console.store.session() as session:
+        states = {case_id: flag for case_id, flag in session.execute(select(Case.id, Case.needs_analyst))}
+        assert [states[i] for i in ids] == [False, False, True, True]
+        assert session.get(Case, ids[2]).state == "withdrawn"
+    assert client.get("/review").text.count('type="checkbox"') == 1

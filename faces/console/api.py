@@ -19,7 +19,7 @@ from starlette.concurrency import run_in_threadpool
 from takedown.api_tokens import TokenScope, TokenView, find_token
 from takedown.case_record import case_record
 from takedown.case_views import CaseFilter
-from takedown.cases import list_cases, show_case, withdraw
+from takedown.cases import list_cases, recheck_now, show_case, withdraw
 from takedown.errors import CaseNotFound, InvalidReport, InvalidTransition
 from takedown.intake import queue_batch
 from takedown.plain import plain
@@ -57,6 +57,10 @@ def create_api(console: Any) -> FastAPI:
     api = FastAPI(
         title="takedown API", version="1", docs_url=None, redoc_url=None, openapi_url="/openapi.json"
     )
+
+    @api.exception_handler(CaseNotFound)
+    async def not_found(request: Request, exc: CaseNotFound) -> JSONResponse:
+        return JSONResponse({"error": str(exc)}, status_code=404)
 
     @api.exception_handler(ApiRefused)
     async def refused(request: Request, exc: ApiRefused) -> JSONResponse:
@@ -166,6 +170,18 @@ def create_api(console: Any) -> FastAPI:
         except InvalidTransition as exc:
             raise ApiRefused(409, str(exc)) from None
         return JSONResponse(plain(summary))
+
+    @api.post("/cases/{case_id}/recheck")
+    def recheck_case(request: Request, case_id: int) -> JSONResponse:
+        """Revisit the case in the next crawl; 409 when it is closed (or 404 when there is none)."""
+        who = token(request, TokenScope.WRITE)
+        with console.session() as session:
+            moved = recheck_now(session, [case_id], actor=who.actor, now=console.clock.now())
+            if not moved:
+                show_case(session, case_id)  # CaseNotFound when there is no such case
+        if not moved:
+            raise ApiRefused(409, f"case {case_id} is closed: there is nothing to revisit")
+        return JSONResponse({"case": case_id, "next_check_at": plain(console.clock.now())})
 
     @api.get("/stats")
     def stats(request: Request, by: str = "network") -> JSONResponse:

@@ -36,7 +36,15 @@ from notices.render import SHIPPED_TEMPLATES
 from takedown.accounts import check_password, check_second_factor
 from takedown.case_record import case_record
 from takedown.case_views import CaseFilter, CaseSummary
-from takedown.cases import iter_cases, show_case, withdraw
+from takedown.cases import (
+    add_note,
+    confirm_changed,
+    iter_cases,
+    recheck_now,
+    resume_chase,
+    show_case,
+    withdraw,
+)
 from takedown.clock import Clock, SystemClock
 from takedown.dashboard import BUCKETS, RemovalWindow, dashboard, recent_removals
 from takedown.errors import CaseNotFound, ImportFileError, InvalidReport, InvalidTransition
@@ -73,6 +81,7 @@ PAGE_SIZE = 50
 MAX_PASTED_URLS = 1000
 MAX_FORM_BYTES = 1_000_000
 MAX_UPLOAD_BYTES = 20_000_000
+MAX_FORM_FIELDS = 1000
 REMOVALS_EVERY_SECONDS = 300.0
 """How old the dashboard's time-to-removal figures may get before they are computed again."""
 
@@ -195,7 +204,7 @@ class Console:
 async def _form(request: Request) -> dict[str, str]:
     if int(request.headers.get("content-length") or 0) > MAX_FORM_BYTES:
         raise Refused(413, "That is more than the console accepts at once.")
-    form = await request.form(max_files=1, max_fields=50)
+    form = await request.form(max_files=1, max_fields=MAX_FORM_FIELDS)
     return {key: value for key, value in form.items() if isinstance(value, str)}
 
 
@@ -508,6 +517,105 @@ def _case_routes(app: FastAPI, console: Console) -> None:
             summary=summary,
             filename=upload.filename,
         )
+
+    @app.post("/cases/{case_id}/recheck")
+    async def recheck_case(request: Request, case_id: int) -> Response:
+        who, _form_fields = await console.changing(request, StaffRole.ANALYST)
+        with console.session() as session:
+            moved = recheck_now(session, [case_id], actor=who.actor, now=console.clock.now())
+        if not moved:
+            raise Refused(409, f"Case {case_id} is closed or does not exist: there is nothing to revisit.")
+        return RedirectResponse(f"/cases/{case_id}?done=recheck+requested", status_code=303)
+
+    @app.post("/cases/{case_id}/note")
+    async def note_case(request: Request, case_id: int) -> Response:
+        who, form = await console.changing(request, StaffRole.ANALYST)
+        try:
+            with console.session() as session:
+                add_note(session, case_id, form.get("note", ""), actor=who.actor, now=console.clock.now())
+        except CaseNotFound:
+            raise Refused(404, f"There is no case {case_id}.") from None
+        except InvalidTransition as exc:
+            raise Refused(400, str(exc)) from None
+        return RedirectResponse(f"/cases/{case_id}?done=note+added", status_code=303)
+
+    @app.post("/cases/{case_id}/decide")
+    async def decide_case(request: Request, case_id: int) -> Response:
+        """A changed case: still the reported content (its new digests are adopted and the chase
+        goes on), or not (closed, with the reason)."""
+        who, form = await console.changing(request, StaffRole.ANALYST)
+        now = console.clock.now()
+        try:
+            with console.session() as session:
+                if form.get("decision") == "still":
+                    confirm_changed(session, case_id, actor=who.actor, now=now)
+                    done = "still the reported content"
+                elif form.get("decision") == "close":
+                    reason = form.get("reason", "").strip() or "the content at the URL changed"
+                    withdraw(session, case_id, reason=reason[:500], actor=who.actor, now=now)
+                    done = "closed"
+                else:
+                    raise Refused(400, "Choose: still the reported content, or close the case.")
+        except CaseNotFound:
+            raise Refused(404, f"There is no case {case_id}.") from None
+        except InvalidTransition as exc:
+            raise Refused(409, str(exc)) from None
+        return RedirectResponse(f"/cases/{case_id}?" + urlencode({"done": done}), status_code=303)
+
+    @app.get("/review")
+    def review(request: Request, after: int = 0) -> Response:
+        """Cases the chase gave up on, and changed cases: what waits for an analyst."""
+        who = console.signed_in(request)
+        with console.session() as session:
+            waiting = list(
+                iter_cases(session, CaseFilter(needs_analyst=True, after_id=after), limit=PAGE_SIZE)
+            )
+            changed = list(iter_cases(session, CaseFilter(states=(CaseState.CHANGED,)), limit=PAGE_SIZE))
+        return console.page(
+            "review.html",
+            request,
+            who=who,
+            waiting=waiting,
+            changed=changed,
+            may_act=who.role.may(StaffRole.ANALYST),
+        )
+
+    @app.post("/review")
+    async def review_act(request: Request) -> Response:
+        """One action for every case ticked: revisit now, resume the chase, or withdraw."""
+        who, _ = await console.changing(request, StaffRole.ANALYST)
+        form = await request.form()
+        ids = sorted(
+            {int(value) for value in form.getlist("case") if isinstance(value, str) and value.isdigit()}
+        )
+        if not ids:
+            raise Refused(400, "Tick the cases to act on.")
+        if len(ids) > PAGE_SIZE * 2:
+            raise Refused(413, "Too many cases at once.")
+        action = form.get("action")
+        now = console.clock.now()
+        with console.session() as session:
+            if action == "recheck":
+                done = recheck_now(session, ids, actor=who.actor, now=now)
+            elif action == "resume":
+                done = resume_chase(session, ids, actor=who.actor, now=now)
+            elif action == "withdraw":
+                reason = str(form.get("reason") or "").strip()
+                if not reason:
+                    raise Refused(
+                        400, "Say why the cases are withdrawn: the reason goes in their audit trail."
+                    )
+                done = []
+                for case_id in ids:
+                    try:
+                        withdraw(session, case_id, reason=reason[:500], actor=who.actor, now=now)
+                        done.append(case_id)
+                    except (CaseNotFound, InvalidTransition):
+                        continue
+            else:
+                raise Refused(400, "Choose an action.")
+        message = f"{action}: {len(done)} of {len(ids)} cases"
+        return RedirectResponse("/review?" + urlencode({"done": message}), status_code=303)
 
     @app.get("/queue")
     def queue_form(request: Request) -> Response:
