@@ -463,8 +463,16 @@ class NoticeListing:
     message_id: str
 
 
-def list_notices(store: Store, *, status: str | None = None, limit: int = 100) -> list[NoticeListing]:
-    """The outbox, newest first (``status``: only those with it), with how many cases each covers."""
+def list_notices(
+    store: Store,
+    *,
+    status: str | None = None,
+    limit: int = 100,
+    notice_id: int | None = None,
+    recipient: str | None = None,
+) -> list[NoticeListing]:
+    """The outbox, newest first (``status``: only those with it; ``recipient``: only to that
+    address, any case), with how many cases each covers."""
     query = (
         select(Notice, func.count(NoticeCase.case_id))
         .join(NoticeCase, NoticeCase.notice_id == Notice.id, isouter=True)
@@ -474,6 +482,10 @@ def list_notices(store: Store, *, status: str | None = None, limit: int = 100) -
     )
     if status:
         query = query.where(Notice.status == status)
+    if notice_id is not None:
+        query = query.where(Notice.id == notice_id)
+    if recipient:
+        query = query.where(func.lower(Notice.recipient) == recipient.strip().lower())
     with store.session() as session:
         return [
             NoticeListing(

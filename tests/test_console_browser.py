@@ -115,6 +115,7 @@ def test_a_supervisor_signs_in_with_a_code_queues_finds_and_withdraws(console: S
 def test_the_main_flow_works_from_the_keyboard_alone(console: Served, page) -> None:
     console.account("ana", StaffRole.ANALYST)
     page.goto(console.url + "/login")
+    page.wait_for_function("document.activeElement && document.activeElement.id === 'name'")
     page.keyboard.type("ana")  # the name field has focus on arrival
     page.keyboard.press("Tab")
     page.keyboard.type(PASSWORD)
@@ -122,7 +123,7 @@ def test_the_main_flow_works_from_the_keyboard_alone(console: Served, page) -> N
     page.wait_for_url(console.url + "/")
     page.keyboard.press("Tab")  # the first stop is the skip link
     assert page.evaluate("document.activeElement.textContent") == "Skip to content"
-    for _ in range(4):  # then the navigation: Dashboard, Cases, Review, Queue URLs
+    for _ in range(5):  # then the navigation: Dashboard, Cases, Review, Notices, Queue URLs
         page.keyboard.press("Tab")
     assert page.evaluate("document.activeElement.textContent") == "Queue URLs"
     page.keyboard.press("Enter")

@@ -26,6 +26,9 @@ from faces.cli import App, cli
 from faces.console.refreshing import Refreshing
 from faces.console.security import safe_next
 from faces.console.text import defang
+from notices.message import build_message
+from notices.outbox import OutgoingNotice, enqueue
+from notices.render import Rendered
 from takedown.accounts import disable_account
 from takedown.clock import ManualClock
 from takedown.intake import queue_batch
@@ -611,3 +614,39 @@ def test_the_review_queue_acts_on_every_case_ticked(console: Served) -> None:
         assert [states[i] for i in ids] == [False, False, True, True]
         assert session.get(Case, ids[2]).state == "withdrawn"
     assert client.get("/review").text.count('type="checkbox"') == 1
+
+
+def test_a_notice_is_shown_exactly_as_sent_with_its_html_inert(console: Served) -> None:
+    case_id = queue(console, "http://nt.example/x.jpg")
+    rendered = Rendered(
+        subject="[HL-1] Child sexual abuse material on nt.example",
+        text="Please remove hxxp://nt[.]example/x.jpg",
+        html='<p>Please remove</p><script>alert("html part")</script><img src="http://tracker.example/p.gif">',
+        language="en",
+    )
+    message = build_message(
+        rendered=rendered, sender=("Hotline", "reports@hotline.invalid"), recipient="abuse@nt.example",
+        message_id="<n1@hotline.invalid>", date=console.clock.now(),
+        reports=[(case_id, {"Version": "4", "ReporterOrg": "Hotline", "Source": "<script>x</script>"})],
+    )  # fmt: skip
+    with console.store.session() as session:
+        notice_id = enqueue(
+            session,
+            OutgoingNotice(
+                recipient="abuse@nt.example", level="initial", message_id="<n1@hotline.invalid>",
+                subject=rendered.subject, role="hosting", party="NT Hosting", language="en",
+                message=message.as_string(), case_ids=(case_id,),
+            ),
+            now=console.clock.now(),
+        )  # fmt: skip
+    client = signed_in_as(console, StaffRole.AUDITOR)
+    listed = client.get("/notices", params={"recipient": "ABUSE@nt.example"}).text
+    assert f'href="/notices/{notice_id}"' in listed and "pending" in listed
+    assert "No notice matches." in client.get("/notices", params={"status": "sent"}).text
+    page = client.get(f"/notices/{notice_id}").text
+    assert "Please remove hxxp://nt[.]example/x.jpg" in page
+    assert "&lt;script&gt;alert(&#34;html part&#34;)&lt;/script&gt;" in page  # the HTML as source
+    assert "<script>" not in page and "<img" not in page
+    assert "xarf-case-1.json" in page and "&#34;ReporterOrg&#34;: &#34;Hotline&#34;" in page
+    assert f'href="/cases/{case_id}"' in page and "&lt;n1@hotline.invalid&gt;" in page
+    assert client.get("/notices/999").status_code == 404

@@ -32,7 +32,9 @@ from faces.console.config import ConsoleSettings
 from faces.console.refreshing import Refreshing
 from faces.console.security import SECURITY_HEADERS, FailureLimiter, cross_site, safe_next
 from faces.console.text import defang, when
+from notices.outbox import list_notices
 from notices.render import SHIPPED_TEMPLATES
+from notices.sent import NoticeNotFound, read_notice
 from takedown.accounts import check_password, check_second_factor
 from takedown.case_record import case_record
 from takedown.case_views import CaseFilter, CaseSummary
@@ -61,7 +63,7 @@ from takedown.reports import (
 )
 from takedown.states import OPEN_STATES, CaseState
 from takedown.store import Store
-from takedown.vocabulary import StaffRole
+from takedown.vocabulary import NoticeStatus, StaffRole
 from takedown.web_sessions import (
     SECOND_FACTOR,
     SIGNED_IN,
@@ -616,6 +618,36 @@ def _case_routes(app: FastAPI, console: Console) -> None:
                 raise Refused(400, "Choose an action.")
         message = f"{action}: {len(done)} of {len(ids)} cases"
         return RedirectResponse("/review?" + urlencode({"done": message}), status_code=303)
+
+    @app.get("/notices")
+    def notices(request: Request, status: str = "", recipient: str = "") -> Response:
+        """The outbox, newest first: who, what level, how delivery went."""
+        who = console.signed_in(request)
+        problem = None
+        if status and status not in {s.value for s in NoticeStatus}:
+            problem, status = "That is not a status a notice can have.", ""
+        rows = list_notices(
+            console.store, status=status or None, recipient=recipient[:320] or None, limit=200
+        )
+        return console.page(
+            "notices.html",
+            request,
+            who=who,
+            rows=rows,
+            statuses=list(NoticeStatus),
+            chosen={"status": status, "recipient": recipient},
+            problem=problem,
+        )
+
+    @app.get("/notices/{notice_id}")
+    def notice_page(request: Request, notice_id: int) -> Response:
+        """A notice exactly as sent: headers, text, the HTML as source (inert), each X-ARF report."""
+        who = console.signed_in(request)
+        try:
+            sent = read_notice(console.store, notice_id)
+        except NoticeNotFound:
+            raise Refused(404, f"There is no notice {notice_id}.") from None
+        return console.page("notice.html", request, who=who, sent=sent)
 
     @app.get("/queue")
     def queue_form(request: Request) -> Response:
