@@ -650,3 +650,64 @@ def test_a_notice_is_shown_exactly_as_sent_with_its_html_inert(console: Served) 
     assert "xarf-case-1.json" in page and "&#34;ReporterOrg&#34;: &#34;Hotline&#34;" in page
     assert f'href="/cases/{case_id}"' in page and "&lt;n1@hotline.invalid&gt;" in page
     assert client.get("/notices/999").status_code == 404
+
+
+def signed_in_supervisor(served: Served) -> httpx.Client:
+    secret = served.account("sue", StaffRole.SUPERVISOR)
+    assert secret
+    client = served.client()
+    sign_in(client, "sue")
+    form = client.get("/login/code")
+    client.post("/login/code", data={"code": served.code(secret), "csrf": hidden(form.text, "csrf")})
+    return client
+
+
+def test_the_hosting_page_puts_the_slowest_providers_first(console: Served) -> None:
+    ids = [queue(console, f"http://hp.example/{n}") for n in range(3)]
+    now = console.clock.now()
+    networks = ("10.0.0.0/24", "10.9.0.0/24", "10.9.0.0/24")
+    with console.store.session() as session:
+        for case_id, network, hours in zip(ids, networks, (5, 90, 70), strict=True):
+            values = {
+                "state": "removed",
+                "first_seen_live_at": now - timedelta(hours=hours),
+                "removed_at": now,
+                "removal_seconds": hours * 3600.0,
+                "hosting_network": network,
+                "hosting_organisation": "<b>Org</b>",
+            }
+            session.execute(update(Case).where(Case.id == case_id).values(**values))
+    page = signed_in_as(console, StaffRole.AUDITOR).get("/hosting").text
+    assert page.index("10.9.0.0/24") < page.index("10.0.0.0/24")  # median 80 h before 5 h
+    assert "&lt;b&gt;Org&lt;/b&gt;" in page and "<b>Org" not in page
+    assert "80.0" in page
+
+
+def test_only_a_supervisor_edits_the_contact_book(console: Served) -> None:
+    analyst = signed_in_as(console, StaffRole.ANALYST)
+    csrf = csrf_of(analyst, "/contacts")
+    entry = {
+        "scope": "asn",
+        "value": "AS64500",
+        "email": "abuse@provider.example",
+        "note": "<script>x</script>",
+    }
+    assert analyst.post("/contacts", data={"csrf": csrf, **entry}).status_code == 403
+    assert 'action="/contacts"' not in analyst.get("/contacts").text
+
+    supervisor = signed_in_supervisor(console)
+    csrf = csrf_of(supervisor, "/contacts")
+
+    def change(**fields: str) -> httpx.Response:
+        return supervisor.post("/contacts", data={"csrf": csrf, **fields})
+
+    saved = change(**entry)
+    assert saved.status_code == 303 and "asn+64500+saved" in saved.headers["location"]
+    page = supervisor.get("/contacts").text
+    assert "abuse@provider.example" in page and "analyst:sue" in page
+    assert "&lt;script&gt;x&lt;/script&gt;" in page
+    assert "barred" in change(scope="email", value="x@y.example", never_notify="1").headers["location"]
+    bad = change(scope="asn", value="not-a-number", email="a@b.example")
+    assert bad.status_code == 400 and "expected an AS number" in bad.text
+    assert "removed" in change(scope="asn", value="64500", remove="1").headers["location"]
+    assert "abuse@provider.example" not in supervisor.get("/contacts").text

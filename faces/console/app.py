@@ -32,6 +32,7 @@ from faces.console.config import ConsoleSettings
 from faces.console.refreshing import Refreshing
 from faces.console.security import SECURITY_HEADERS, FailureLimiter, cross_site, safe_next
 from faces.console.text import defang, when
+from hosting.contacts import SCOPES, ContactError, list_contacts, remove_contact, set_contact
 from notices.outbox import list_notices
 from notices.render import SHIPPED_TEMPLATES
 from notices.sent import NoticeNotFound, read_notice
@@ -62,6 +63,7 @@ from takedown.reports import (
     validate_report,
 )
 from takedown.states import OPEN_STATES, CaseState
+from takedown.stats import GROUPINGS, removal_stats
 from takedown.store import Store
 from takedown.vocabulary import NoticeStatus, StaffRole
 from takedown.web_sessions import (
@@ -648,6 +650,61 @@ def _case_routes(app: FastAPI, console: Console) -> None:
         except NoticeNotFound:
             raise Refused(404, f"There is no notice {notice_id}.") from None
         return console.page("notice.html", request, who=who, sent=sent)
+
+    @app.get("/hosting")
+    def hosting(request: Request, by: str = "network") -> Response:
+        """Time to removal per hosting network, AS or country, the slowest first."""
+        who = console.signed_in(request)
+        if by not in GROUPINGS:
+            raise Refused(400, f"Group by one of: {', '.join(GROUPINGS)}.")
+        with console.session() as session:
+            rows = removal_stats(session, by)
+        groups = [row for row in rows if row.group != "all"]
+        groups.sort(key=lambda row: (row.median_hours is None, -(row.median_hours or 0), -row.still_open))
+        overall = next((row for row in rows if row.group == "all"), None)
+        return console.page(
+            "hosting.html", request, who=who, groups=groups, overall=overall, by=by, groupings=GROUPINGS
+        )
+
+    @app.get("/contacts")
+    def contacts(request: Request) -> Response:
+        """The contact book: what analysts know better than RDAP."""
+        who = console.signed_in(request)
+        return console.page(
+            "contacts.html",
+            request,
+            who=who,
+            entries=list_contacts(console.store),
+            scopes=SCOPES,
+            may_edit=who.role.may(StaffRole.SUPERVISOR),
+            done=request.query_params.get("done"),
+        )
+
+    @app.post("/contacts")
+    async def contacts_set(request: Request) -> Response:
+        """Add or replace an entry, or bar (never notify) / unbar: supervisors only."""
+        who, form = await console.changing(request, StaffRole.SUPERVISOR)
+        scope, value = form.get("scope", ""), form.get("value", "")
+        try:
+            if form.get("remove"):
+                removed = remove_contact(console.store, scope, value)
+                done = f"{scope} {value} removed" if removed else f"{scope} {value} was not in the book"
+            else:
+                entry = set_contact(
+                    console.store,
+                    scope,
+                    value,
+                    email=form.get("email") or None,
+                    language=form.get("language") or None,
+                    never_notify=bool(form.get("never_notify")),
+                    note=(form.get("note") or "")[:1000] or None,
+                    actor=who.actor,
+                    clock=console.clock,
+                )
+                done = f"{entry.scope} {entry.value} " + ("barred" if entry.never_notify else "saved")
+        except ContactError as exc:
+            raise Refused(400, str(exc)) from None
+        return RedirectResponse("/contacts?" + urlencode({"done": done}), status_code=303)
 
     @app.get("/queue")
     def queue_form(request: Request) -> Response:
