@@ -711,3 +711,46 @@ def test_only_a_supervisor_edits_the_contact_book(console: Served) -> None:
     assert bad.status_code == 400 and "expected an AS number" in bad.text
     assert "removed" in change(scope="asn", value="64500", remove="1").headers["location"]
     assert "abuse@provider.example" not in supervisor.get("/contacts").text
+
+
+def test_a_supervisor_manages_accounts_and_tokens_and_nobody_else_can(console: Served) -> None:
+    analyst = signed_in_as(console, StaffRole.ANALYST)
+    assert analyst.get("/users").status_code == 403
+    assert (
+        analyst.post("/users", data={"csrf": csrf_of(analyst), "action": "add", "name": "eve"}).status_code
+        == 403
+    )
+    assert 'href="/users"' not in analyst.get("/").text
+
+    supervisor = signed_in_supervisor(console)
+    csrf = csrf_of(supervisor, "/users")
+
+    def change(**fields: str) -> httpx.Response:
+        return supervisor.post("/users", data={"csrf": csrf, **fields})
+
+    added = change(
+        action="add", name="bob", role="analyst", password="a long enough password", second_factor="1"
+    )
+    assert (
+        added.status_code == 200 and "bob added" in added.text and "otpauth://totp/takedown:bob" in added.text
+    )
+    assert "Shown now and never again" not in supervisor.get("/users").text  # the secret was shown once
+    assert (
+        sign_in(console.client(), "bob", "a long enough password")
+        .headers["location"]
+        .startswith("/login/code")
+    )
+    assert change(action="add", name="bob", role="analyst", password="x" * 12).status_code == 400
+    assert change(action="disable", name="sue").status_code == 409  # not oneself
+    assert "bob disabled" in change(action="disable", name="bob").text
+    assert sign_in(console.client(), "bob", "a long enough password").status_code == 401
+    made = change(action="token", name="nightly", scope="read")
+    token = re.search(r"(tdk_[A-Za-z0-9_-]+)", made.text)
+    assert (
+        token
+        and httpx.get(
+            console.url + "/api/v1/cases", headers={"Authorization": f"Bearer {token.group(1)}"}
+        ).status_code
+        == 200
+    )
+    assert "token nightly revoked" in change(action="revoke", name="nightly").text

@@ -36,7 +36,15 @@ from hosting.contacts import SCOPES, ContactError, list_contacts, remove_contact
 from notices.outbox import list_notices
 from notices.render import SHIPPED_TEMPLATES
 from notices.sent import NoticeNotFound, read_notice
-from takedown.accounts import check_password, check_second_factor
+from takedown.accounts import (
+    add_account,
+    check_password,
+    check_second_factor,
+    disable_account,
+    list_accounts,
+    reset_account,
+)
+from takedown.api_tokens import TokenScope, add_token, list_tokens, revoke_token
 from takedown.case_record import case_record
 from takedown.case_views import CaseFilter, CaseSummary
 from takedown.cases import (
@@ -50,7 +58,7 @@ from takedown.cases import (
 )
 from takedown.clock import Clock, SystemClock
 from takedown.dashboard import BUCKETS, RemovalWindow, dashboard, recent_removals
-from takedown.errors import CaseNotFound, ImportFileError, InvalidReport, InvalidTransition
+from takedown.errors import AccountError, CaseNotFound, ImportFileError, InvalidReport, InvalidTransition
 from takedown.importer import ImportFormat, read_rows
 from takedown.intake import import_rows, queue_batch
 from takedown.plain import iso, json_line, plain
@@ -705,6 +713,78 @@ def _case_routes(app: FastAPI, console: Console) -> None:
         except ContactError as exc:
             raise Refused(400, str(exc)) from None
         return RedirectResponse("/contacts?" + urlencode({"done": done}), status_code=303)
+
+    @app.get("/users")
+    def users(request: Request) -> Response:
+        """Accounts and API tokens: supervisors only."""
+        who = console.signed_in(request, StaffRole.SUPERVISOR)
+        with console.session() as session:
+            accounts, tokens = list_accounts(session), list_tokens(session)
+        return console.page(
+            "users.html",
+            request,
+            who=who,
+            accounts=accounts,
+            tokens=tokens,
+            roles=list(StaffRole),
+            now=console.clock.now(),
+            done=request.query_params.get("done"),
+        )
+
+    @app.post("/users")
+    async def users_change(request: Request) -> Response:
+        """Add an account, disable one, or reset one (new password, lock cleared, sessions ended).
+        A new TOTP secret or API token is shown on the answer, once."""
+        who, form = await console.changing(request, StaffRole.SUPERVISOR)
+        action, name, now = form.get("action"), form.get("name", ""), console.clock.now()
+        secret = None
+        try:
+            with console.session() as session:
+                if action == "add":
+                    enrolment = add_account(
+                        session,
+                        name,
+                        StaffRole(form.get("role", "auditor"))
+                        if form.get("role") in set(StaffRole)
+                        else StaffRole.AUDITOR,
+                        form.get("password", ""),
+                        now=now,
+                        second_factor=bool(form.get("second_factor")),
+                    )
+                    done, secret = f"{enrolment.account.name} added", enrolment.totp_uri
+                elif action == "disable":
+                    if name.strip().lower() == who.name:
+                        raise Refused(409, "You cannot disable your own account.")
+                    done = f"{disable_account(session, name, now=now).name} disabled"
+                elif action == "reset":
+                    enrolment = reset_account(
+                        session, name, now=now, password=form.get("password") or None,
+                        second_factor=True if form.get("second_factor") else None,
+                    )  # fmt: skip
+                    done, secret = f"{enrolment.account.name} reset", enrolment.totp_uri
+                elif action == "token":
+                    made = add_token(
+                        session,
+                        name,
+                        TokenScope.WRITE if form.get("scope") == "write" else TokenScope.READ,
+                        created_by=who.actor,
+                        now=now,
+                    )
+                    done, secret = f"token {made.view.name} made", made.token
+                elif action == "revoke":
+                    done = f"token {revoke_token(session, name, now=now).name} revoked"
+                else:
+                    raise Refused(400, "Choose an action.")
+        except AccountError as exc:
+            raise Refused(400, str(exc)) from None
+        log.info("%s: %s", who.actor, done)
+        with console.session() as session:
+            accounts, tokens = list_accounts(session), list_tokens(session)
+        # The answer itself, not a redirect: a secret must not travel in a URL or a later page.
+        return console.page(
+            "users.html", request, who=who, accounts=accounts, tokens=tokens, roles=list(StaffRole),
+            now=now, done=done, secret=secret,
+        )  # fmt: skip
 
     @app.get("/queue")
     def queue_form(request: Request) -> Response:
