@@ -44,6 +44,10 @@ PAGES = [
     ("case list, page after 500,000", "/cases?after=500000"),
     ("case list, one host", "/cases?host=img7.host7.example"),
     ("case list, needs an analyst", "/cases?needs_analyst=1"),
+    ("case list, one country", "/cases?country=NL"),
+    ("case list, one AS, deep page", "/cases?asn=64007&after=800000"),
+    ("case list, one reference", "/cases?reference=HL-0500000"),
+    ("case list, live in one network", "/cases?state=live&network=10.0.7.0/24"),
     ("case page", "/cases/5000"),
 ]
 

@@ -26,6 +26,35 @@ class CaseFilter:
     """Only open cases the chase has given up on."""
     after_id: int = 0
     """Keyset paging: only cases with a larger id."""
+    reference: str | None = None
+    """The analyst's reference, exactly."""
+    category: str | None = None
+    country: str | None = None
+    """Where the case was last resolved to be hosted: ISO country code."""
+    asn: int | None = None
+    network: str | None = None
+    """The hosting network as resolved (``192.0.2.0/24``)."""
+
+    @property
+    def by_state_only(self) -> bool:
+        """Nothing asked but states or the analyst's flag: the running counts answer it."""
+        return (
+            self.host,
+            self.after_id,
+            self.reference,
+            self.category,
+            self.country,
+            self.asn,
+            self.network,
+        ) == (
+            None,
+            0,
+            None,
+            None,
+            None,
+            None,
+            None,
+        )
 
 
 @dataclass(frozen=True, slots=True)

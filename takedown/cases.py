@@ -62,6 +62,16 @@ def _filtered(query: Select[*Ts], wanted: CaseFilter) -> Select[*Ts]:
         query = query.where(Case.state.in_([state.value for state in wanted.states]))
     if wanted.host:
         query = query.where(Case.host == wanted.host.lower())
+    if wanted.reference:
+        query = query.where(Case.reference == wanted.reference)
+    if wanted.category:
+        query = query.where(Case.category == wanted.category)
+    if wanted.country:
+        query = query.where(Case.hosting_country == wanted.country.upper())
+    if wanted.asn is not None:
+        query = query.where(Case.hosting_asn == wanted.asn)
+    if wanted.network:
+        query = query.where(Case.hosting_network == wanted.network)
     return query
 
 
@@ -94,7 +104,7 @@ def count_cases(session: Session, wanted: CaseFilter = EVERY_CASE) -> int:
     """How many cases match: by state and for an analyst, read from the running counts (a few
     rows, whatever the store's size); with any other filter, counted by the store (an index scan,
     not a million rows read)."""
-    if wanted.host is None and wanted.after_id == 0:
+    if wanted.by_state_only:
         counts = case_counts(session)
         states = set(wanted.states or CaseState)
         if wanted.needs_analyst:

@@ -120,6 +120,12 @@ STATISTICS_INDEXES = (
     # Removals confirmed lately (the dashboard's 30 and 90 days): a range of this index, with the
     # durations in it.
     _partial("ix_case_removed_recently", "removal_seconds IS NOT NULL", "removed_at", "removal_seconds"),
+    # The case list's filters, a page at a time in id order; cases not yet resolved (every new one)
+    # are not in the hosting ones, so intake does not pay for them.
+    _partial("ix_case_reference", "reference IS NOT NULL", "reference", "id"),
+    _partial("ix_case_hosting_country", "hosting_country IS NOT NULL", "hosting_country", "id"),
+    _partial("ix_case_hosting_asn", "hosting_asn IS NOT NULL", "hosting_asn", "id"),
+    _partial("ix_case_hosting_network", "hosting_network IS NOT NULL", "hosting_network", "id"),
     # The review queue of cases the chase gave up on: few, however many cases there are.
     Index(
         "ix_case_needs_analyst",

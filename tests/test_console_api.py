@@ -101,6 +101,9 @@ def test_the_api_speaks_the_clis_json(console: Served) -> None:
     assert writer.get("/stats", params={"by": "nonsense"}).status_code == 400
     assert writer.get("/cases", params={"state": "nonsense"}).status_code == 422
     assert writer.get("/cases", params={"state": ["queued", "live"]}).status_code == 200
+    assert len(writer.get("/cases", params={"reference": "R-7"}).json()["cases"]) == 5
+    assert writer.get("/cases", params={"reference": "R-8"}).json()["cases"] == []
+    assert writer.get("/cases", params={"country": "Netherlands"}).status_code == 422
 
 
 def test_a_revoked_token_is_refused_and_tokens_come_from_the_command_line(console: Served) -> None:

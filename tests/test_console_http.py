@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import os
 import re
 import subprocess
@@ -754,3 +755,35 @@ def test_a_supervisor_manages_accounts_and_tokens_and_nobody_else_can(console: S
         == 200
     )
     assert "token nightly revoked" in change(action="revoke", name="nightly").text
+
+
+def test_the_case_list_filters_by_reference_category_and_where_it_is_hosted(console: Served) -> None:
+    ids = [queue(console, f"http://fl.example/{n}", reference=f"REF-{n}") for n in range(4)]
+    with console.store.session() as session:
+        countries, ases = ("NL", "NL", "DE", None), (64500, 64501, 64500, None)
+        networks = ("10.0.0.0/24", "10.1.0.0/24", None, None)
+        for case_id, country, asn, network in zip(ids, countries, ases, networks, strict=True):
+            values = {"hosting_country": country, "hosting_asn": asn, "hosting_network": network}
+            session.execute(update(Case).where(Case.id == case_id).values(**values))
+    client = signed_in_as(console, StaffRole.AUDITOR)
+
+    def listed(**params: str) -> list[int]:
+        page = client.get("/cases", params=params)
+        assert page.status_code == 200
+        return [int(n) for n in re.findall(r'<td><a href="/cases/(\d+)">', page.text)]
+
+    assert listed(country="nl") == [ids[0], ids[1]]
+    assert listed(asn="AS64500") == [ids[0], ids[2]]
+    assert listed(network="10.1.0.0/24") == [ids[1]]
+    assert listed(reference="REF-3") == [ids[3]]
+    assert listed(country="NL", asn="64500") == [ids[0]]
+    assert listed(category="csam") == ids
+    for bad, message in (
+        ({"asn": "sixty"}, "An AS is a number"),
+        ({"country": "Netherlands"}, "A country is two letters"),
+        ({"category": "<script>"}, "A category is one of"),
+    ):
+        page = client.get("/cases", params=bad).text
+        assert message in page and "<script>" not in page
+    exported = client.get("/cases.jsonl", params={"country": "DE"}).text.splitlines()
+    assert [json.loads(line)["id"] for line in exported] == [ids[2]]

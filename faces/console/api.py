@@ -91,6 +91,11 @@ def create_api(console: Any) -> FastAPI:
         needs_analyst: bool = False,
         after: Annotated[int, Query(ge=0)] = 0,
         limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 100,
+        reference: Annotated[str | None, Query(max_length=200)] = None,
+        category: Annotated[str | None, Query(max_length=32)] = None,
+        country: Annotated[str | None, Query(pattern="^[A-Za-z]{2}$")] = None,
+        asn: Annotated[int | None, Query(ge=0)] = None,
+        network: Annotated[str | None, Query(max_length=64)] = None,
     ) -> JSONResponse:
         """Cases in id order, filtered; page with ``after`` = the last id of the page before."""
         token(request, TokenScope.READ)
@@ -99,6 +104,11 @@ def create_api(console: Any) -> FastAPI:
             host=host.strip().lower() if host else None,
             needs_analyst=needs_analyst,
             after_id=after,
+            reference=reference,
+            category=category.lower() if category else None,
+            country=country.upper() if country else None,
+            asn=asn,
+            network=network,
         )
         with console.session() as session:
             rows = list_cases(session, wanted, limit=limit + 1)

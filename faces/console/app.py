@@ -395,15 +395,10 @@ def _case_routes(app: FastAPI, console: Console) -> None:
         )
 
     @app.get("/cases")
-    def cases(
-        request: Request,
-        state: str = "",
-        host: str = "",
-        needs_analyst: str = "",
-        after: int = 0,
-    ) -> Response:
+    def cases(request: Request, after: int = 0) -> Response:
         who = console.signed_in(request)
-        wanted, problem = _case_filter(state, host, needs_analyst, after)
+        chosen = _chosen(request)
+        wanted, problem = _case_filter(chosen, after)
         rows = []
         if problem is None:
             with console.session() as session:
@@ -412,29 +407,26 @@ def _case_routes(app: FastAPI, console: Console) -> None:
         rows = rows[:PAGE_SIZE]
         next_query = None
         if more:
-            next_query = urlencode(
-                {"state": state, "host": host, "needs_analyst": needs_analyst, "after": rows[-1].id}
-            )
+            next_query = urlencode({**chosen, "after": rows[-1].id})
         return console.page(
             "cases.html",
             request,
             who=who,
             rows=rows,
             states=list(CaseState),
-            chosen={"state": state, "host": host, "needs_analyst": needs_analyst},
+            chosen=chosen,
+            categories=CATEGORIES,
             next_query=next_query,
-            export_query=urlencode({"state": state, "host": host, "needs_analyst": needs_analyst}),
+            export_query=urlencode(chosen),
             problem=problem,
         )
 
     @app.get("/cases.csv")
-    def cases_csv(
-        request: Request, state: str = "", host: str = "", needs_analyst: str = "", after: int = 0
-    ) -> Response:
+    def cases_csv(request: Request, after: int = 0) -> Response:
         """Every case the filter matches, streamed: URLs defanged (a spreadsheet turns a URL into a
         link), cells that a spreadsheet would run as a formula quoted."""
         console.signed_in(request)
-        wanted, problem = _case_filter(state, host, needs_analyst, after)
+        wanted, problem = _case_filter(_chosen(request), after)
         if problem:
             raise Refused(400, problem)
         return StreamingResponse(
@@ -444,12 +436,10 @@ def _case_routes(app: FastAPI, console: Console) -> None:
         )
 
     @app.get("/cases.jsonl")
-    def cases_jsonl(
-        request: Request, state: str = "", host: str = "", needs_analyst: str = "", after: int = 0
-    ) -> Response:
+    def cases_jsonl(request: Request, after: int = 0) -> Response:
         """Every case the filter matches, streamed as JSON Lines: what ``queue list --json`` prints."""
         console.signed_in(request)
-        wanted, problem = _case_filter(state, host, needs_analyst, after)
+        wanted, problem = _case_filter(_chosen(request), after)
         if problem:
             raise Refused(400, problem)
         return StreamingResponse(
@@ -884,21 +874,44 @@ def _queue(console: Console, reports: list[ValidReport], actor: str) -> list[Que
         return queue_batch(session, reports, actor=actor, now=console.clock.now())
 
 
-def _case_filter(state: str, host: str, needs_analyst: str, after: int) -> tuple[CaseFilter, str | None]:
+FILTERS = ("state", "host", "needs_analyst", "reference", "category", "country", "asn", "network")
+"""The case list's filters, as query parameters (besides ``after``, the keyset page)."""
+
+
+def _chosen(request: Request) -> dict[str, str]:
+    return {name: request.query_params.get(name, "")[:320] for name in FILTERS}
+
+
+def _case_filter(chosen: dict[str, str], after: int) -> tuple[CaseFilter, str | None]:
     """The list's filter from the query string; a value that is not one the console offers is
     named back to the analyst, never passed on."""
     states: tuple[CaseState, ...] = ()
-    if state:
+    if chosen["state"]:
         try:
-            states = (CaseState(state),)
+            states = (CaseState(chosen["state"]),)
         except ValueError:
             return CaseFilter(), "That is not a state a case can be in."
-    host = host.strip().lower()
+    host = chosen["host"].strip().lower()
     if len(host) > 253:
         return CaseFilter(), "That host name is too long."
-    return (
-        CaseFilter(
-            states=states, host=host or None, needs_analyst=bool(needs_analyst), after_id=max(after, 0)
-        ),
-        None,
+    asn_text = chosen["asn"].strip().upper().removeprefix("AS")
+    if asn_text and not asn_text.isdigit():
+        return CaseFilter(), "An AS is a number, like 64500 or AS64500."
+    country = chosen["country"].strip().upper()
+    if country and not (len(country) == 2 and country.isalpha()):
+        return CaseFilter(), "A country is two letters, like NL."
+    category = chosen["category"].strip().lower()
+    if category and category not in CATEGORIES:
+        return CaseFilter(), f"A category is one of: {', '.join(CATEGORIES)}."
+    wanted = CaseFilter(
+        states=states,
+        host=host or None,
+        needs_analyst=bool(chosen["needs_analyst"]),
+        after_id=max(after, 0),
+        reference=chosen["reference"].strip() or None,
+        category=category or None,
+        country=country or None,
+        asn=int(asn_text) if asn_text else None,
+        network=chosen["network"].strip() or None,
     )
+    return wanted, None
