@@ -22,6 +22,7 @@ from sandbox import Sandbox
 from takedown.clock import ManualClock
 from takedown.settings import sqlite_url
 from takedown.store import Store
+from tests.console_support import Served, serve_console
 from tests.worlds import NOTICES_AUTNUMS, NOTICES_HOSTS, NOTICES_NETWORKS, NOTICES_REGISTRATIONS
 
 POSTGRES_ENV = "TAKEDOWN_TEST_DATABASE_URL"
@@ -81,6 +82,17 @@ def store(database_url: str) -> Iterator[Store]:
 @pytest.fixture
 def clock() -> ManualClock:
     return ManualClock(datetime(2026, 3, 1, 9, 0, tzinfo=UTC))
+
+
+@pytest.fixture
+def console(tmp_path: Path, clock: ManualClock) -> Iterator[Served]:
+    """The analyst console served for real on loopback, on a SQLite store of its own."""
+    store = Store.open(sqlite_url(tmp_path / "console.db"))
+    try:
+        with serve_console(store, clock) as served:
+            yield served
+    finally:
+        store.dispose()
 
 
 CHROMIUM_ENV = "TAKEDOWN_TEST_CHROMIUM"

@@ -3,32 +3,17 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
-import pytest
 from click.testing import CliRunner
 from sqlalchemy import select
 
 from faces.cli import App, cli
 from takedown import exitcodes
 from takedown.api_tokens import TokenScope, add_token
-from takedown.clock import ManualClock
 from takedown.models import ApiToken, Event
-from takedown.settings import Settings, sqlite_url
-from takedown.store import Store
-from tests.console_support import Served, serve_console, sign_in
-
-
-@pytest.fixture
-def console(tmp_path: Path, clock: ManualClock) -> Iterator[Served]:
-    store = Store.open(sqlite_url(tmp_path / "api.db"))
-    try:
-        with serve_console(store, clock) as served:
-            yield served
-    finally:
-        store.dispose()
+from takedown.settings import Settings
+from tests.console_support import Served, sign_in
 
 
 def token(served: Served, name: str, scope: TokenScope) -> str:

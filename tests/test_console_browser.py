@@ -5,33 +5,19 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from sqlalchemy import select, update
 
-from takedown.clock import ManualClock
 from takedown.intake import queue_batch
 from takedown.models import Case
 from takedown.reports import Report, validate_report
-from takedown.settings import sqlite_url
-from takedown.store import Store
 from takedown.vocabulary import StaffRole
-from tests.console_support import PASSWORD, Served, serve_console
+from tests.console_support import PASSWORD, Served
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 
 pytestmark = pytest.mark.e2e
-
-
-@pytest.fixture
-def console(tmp_path: Path, clock: ManualClock) -> Iterator[Served]:
-    store = Store.open(sqlite_url(tmp_path / "console.db"))
-    try:
-        with serve_console(store, clock) as served:
-            yield served
-    finally:
-        store.dispose()
 
 
 @pytest.fixture

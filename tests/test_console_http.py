@@ -12,7 +12,6 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
@@ -31,27 +30,15 @@ from notices.message import build_message
 from notices.outbox import OutgoingNotice, enqueue
 from notices.render import Rendered
 from takedown.accounts import disable_account
-from takedown.clock import ManualClock
 from takedown.intake import queue_batch
 from takedown.models import Case, Check, Event, Hosting, Notice, NoticeCase, WebSession
 from takedown.reports import Report, validate_report
 from takedown.settings import Settings, sqlite_url
-from takedown.store import Store
 from takedown.vocabulary import StaffRole
-from tests.console_support import PASSWORD, Served, csrf_of, hidden, serve_console, sign_in
+from tests.console_support import PASSWORD, Served, csrf_of, hidden, sign_in
 
 HOSTILE_URL = "http://evil.example/<script>alert(1)</script>/x.jpg?u=javascript:alert(2)"
 HOSTILE_REFERENCE = '<script>alert("ref")</script>'
-
-
-@pytest.fixture
-def console(tmp_path: Path, clock: ManualClock) -> Iterator[Served]:
-    store = Store.open(sqlite_url(tmp_path / "console.db"))
-    try:
-        with serve_console(store, clock) as served:
-            yield served
-    finally:
-        store.dispose()
 
 
 def queue(served: Served, url: str, reference: str | None = None) -> int:

@@ -13,7 +13,7 @@ import hmac
 import io
 import logging
 import secrets
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -425,28 +425,12 @@ def _case_routes(app: FastAPI, console: Console) -> None:
     def cases_csv(request: Request, after: int = 0) -> Response:
         """Every case the filter matches, streamed: URLs defanged (a spreadsheet turns a URL into a
         link), cells that a spreadsheet would run as a formula quoted."""
-        console.signed_in(request)
-        wanted, problem = _case_filter(_chosen(request), after)
-        if problem:
-            raise Refused(400, problem)
-        return StreamingResponse(
-            _csv_lines(console, wanted),
-            media_type="text/csv; charset=utf-8",
-            headers={"Content-Disposition": 'attachment; filename="cases.csv"'},
-        )
+        return _export(console, request, after, _csv_lines, "text/csv; charset=utf-8", "cases.csv")
 
     @app.get("/cases.jsonl")
     def cases_jsonl(request: Request, after: int = 0) -> Response:
         """Every case the filter matches, streamed as JSON Lines: what ``queue list --json`` prints."""
-        console.signed_in(request)
-        wanted, problem = _case_filter(_chosen(request), after)
-        if problem:
-            raise Refused(400, problem)
-        return StreamingResponse(
-            _json_lines(console, wanted),
-            media_type="application/x-ndjson",
-            headers={"Content-Disposition": 'attachment; filename="cases.jsonl"'},
-        )
+        return _export(console, request, after, _json_lines, "application/x-ndjson", "cases.jsonl")
 
     @app.get("/cases/{case_id}")
     def case_page(request: Request, case_id: int) -> Response:
@@ -823,6 +807,25 @@ def _case_routes(app: FastAPI, console: Console) -> None:
 
 
 EXPORT_COLUMNS = ("id", "state", "url_defanged", "host", "category", "reference", "queued_at")
+
+
+def _export(
+    console: Console,
+    request: Request,
+    after: int,
+    lines: Callable[[Console, CaseFilter], Iterator[str]],
+    media_type: str,
+    filename: str,
+) -> Response:
+    """Every case the list's filter matches, streamed as a download (for an auditor too)."""
+    console.signed_in(request)
+    wanted, problem = _case_filter(_chosen(request), after)
+    if problem:
+        raise Refused(400, problem)
+    disposition = f'attachment; filename="{filename}"'
+    return StreamingResponse(
+        lines(console, wanted), media_type=media_type, headers={"Content-Disposition": disposition}
+    )
 
 
 def _exported(console: Console, wanted: CaseFilter) -> Iterator[CaseSummary]:
