@@ -26,6 +26,7 @@ from takedown.models import Case, Event, Fingerprint
 from takedown.reports import QueueOutcome, QueueResult, ValidReport, validate_report
 from takedown.states import OPEN_STATES, CaseState
 from takedown.store import Store
+from takedown.tallies import count_new_cases
 
 CASE_TABLE = cast(Table, Case.__table__)
 FINGERPRINT_TABLE = cast(Table, Fingerprint.__table__)
@@ -98,6 +99,7 @@ def _insert_cases(
     # again to the cost of each batch, for rows that are plain dictionaries anyway.
     connection = session.connection()
     ids = dict(zip(reports, insert_rows_with_ids(connection, CASE_TABLE, rows), strict=True))
+    count_new_cases(session, CaseState.QUEUED.value, len(rows))
     fingerprints = [
         {"case_id": ids[key], "algorithm": algorithm, "digest": digest}
         for key, report in reports.items()

@@ -19,6 +19,10 @@ OWNERS = {
         r"\b(update|insert|delete)\(Case\)",
         {"takedown/cases.py", "takedown/intake.py"},
     ),
+    "new cases (intake counts them itself on SQLite, takedown.tallies.count_new_cases)": (
+        r"\binsert\(Case\)|insert_rows(_with_ids)?\(\w+, CASE_TABLE|(?<!class )\bCase\(",
+        {"takedown/intake.py"},
+    ),
     "contact book": (r"\b(update|insert|delete)\(Contact\)|(?<!class )\bContact\(", {"hosting/contacts.py"}),
     "outbox": (r"\b(update|insert|delete)\((Notice|NoticeCase)\)", {"notices/outbox.py"}),
     "resolution record": (r"\b(update|insert|delete)\(Hosting\)", {"hosting/record.py"}),
