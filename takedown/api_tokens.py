@@ -7,7 +7,6 @@ and withdraw. What a token does is written to the audit trail as ``api:<name>``.
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -19,6 +18,7 @@ from sqlalchemy.orm import Session
 from takedown.accounts import validate_name
 from takedown.errors import AccountError
 from takedown.models import ApiToken
+from takedown.web_sessions import token_digest
 
 PREFIX = "tdk_"
 """Marks a takedown API token, so a secret scanner (or a person) knows one when it sees one."""
@@ -71,7 +71,7 @@ def add_token(session: Session, name: str, scope: TokenScope, *, created_by: str
         raise AccountError(f"there is already a token named {name!r}; revoke it or choose another name")
     token = PREFIX + secrets.token_urlsafe(32)
     row = ApiToken(
-        name=name, scope=scope.value, token_hash=_hashed(token), created_by=created_by, created_at=now
+        name=name, scope=scope.value, token_hash=token_digest(token), created_by=created_by, created_at=now
     )
     session.add(row)
     session.flush()
@@ -95,13 +95,9 @@ def find_token(session: Session, token: str, *, now: datetime) -> TokenView | No
     """The live token for a bearer value, or ``None`` (unknown, revoked, malformed)."""
     if not token.startswith(PREFIX) or len(token) > 100:
         return None
-    row = session.scalar(select(ApiToken).where(ApiToken.token_hash == _hashed(token)))
+    row = session.scalar(select(ApiToken).where(ApiToken.token_hash == token_digest(token)))
     if row is None or row.revoked_at is not None:
         return None
     if row.last_used_at is None or now - row.last_used_at > TOUCH_EVERY:
         row.last_used_at = now
     return TokenView.of(row)
-
-
-def _hashed(token: str) -> str:
-    return hashlib.sha256(token.encode("utf-8")).hexdigest()

@@ -96,16 +96,16 @@ def recent_removals(session: Session, *, now: datetime) -> tuple[RemovalWindow, 
 
 def _removals(session: Session, days: int, now: datetime) -> RemovalWindow:
     window = (Case.removal_seconds.is_not(None), Case.removed_at >= now - timedelta(days=days))
-    removed = int(session.scalar(select(func.count()).select_from(Case).where(*window)) or 0)
-    if not removed:
-        return RemovalWindow(days, 0, None)
-    ranked = select(Case.removal_seconds).where(*window).order_by(Case.removal_seconds)
-    middle = session.scalar(ranked.offset(removed // 2).limit(1))
     bucket = case(
         *[(Case.removal_seconds <= bound, index) for index, (_, bound) in enumerate(BUCKETS) if bound],
         else_=len(BUCKETS) - 1,
     )
     grouped = session.execute(select(bucket, func.count()).where(*window).group_by(bucket))
     counted = {int(index): int(count) for index, count in grouped}
-    histogram = tuple(int(counted.get(index, 0)) for index in range(len(BUCKETS)))
+    histogram = tuple(counted.get(index, 0) for index in range(len(BUCKETS)))
+    removed = sum(histogram)  # every removal in the window falls in one bar: no count of its own
+    if not removed:
+        return RemovalWindow(days, 0, None)
+    ranked = select(Case.removal_seconds).where(*window).order_by(Case.removal_seconds)
+    middle = session.scalar(ranked.offset(removed // 2).limit(1))
     return RemovalWindow(days, removed, None if middle is None else round(middle / 3600, 1), histogram)

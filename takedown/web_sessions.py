@@ -50,7 +50,7 @@ def start_session(session: Session, name: str, *, stage: str, now: datetime) -> 
     token = secrets.token_urlsafe(32)
     session.add(
         WebSession(
-            token_hash=_hashed(token),
+            token_hash=token_digest(token),
             account_id=account_id,
             stage=stage,
             csrf_token=secrets.token_urlsafe(32),
@@ -70,7 +70,7 @@ def find_session(
     found = session.execute(
         select(WebSession, Account)
         .join(Account, Account.id == WebSession.account_id)
-        .where(WebSession.token_hash == _hashed(token))
+        .where(WebSession.token_hash == token_digest(token))
     ).first()
     if found is None:
         return None
@@ -85,7 +85,7 @@ def find_session(
 
 
 def end_session(session: Session, token: str) -> None:
-    session.execute(delete(WebSession).where(WebSession.token_hash == _hashed(token)))
+    session.execute(delete(WebSession).where(WebSession.token_hash == token_digest(token)))
 
 
 def end_sessions_of(session: Session, account_id: int) -> None:
@@ -93,15 +93,8 @@ def end_sessions_of(session: Session, account_id: int) -> None:
     session.execute(delete(WebSession).where(WebSession.account_id == account_id))
 
 
-def end_stale_sessions(session: Session, *, now: datetime, idle: timedelta, lifetime: timedelta) -> int:
-    """Delete every session past its idle or absolute limit; how many went."""
-    result = session.execute(
-        delete(WebSession).where(
-            (WebSession.last_seen_at < now - idle) | (WebSession.created_at < now - lifetime)
-        )
-    )
-    return int(getattr(result, "rowcount", 0) or 0)
-
-
-def _hashed(token: str) -> str:
+def token_digest(token: str) -> str:
+    """What the store keeps of a bearer secret (a session cookie, an API token): its SHA-256. The
+    secrets are 256 random bits, so no salt or stretching is needed; a copy of the store opens
+    nothing."""
     return hashlib.sha256(token.encode("utf-8")).hexdigest()

@@ -190,11 +190,19 @@ class Console:
         """A state-changing request: signed in with ``role``, from this site, with the session's
         CSRF token in the form. Returns who and the form's fields."""
         who = self.signed_in(request, role)
+        return who, await self.checked_form(request, who)
+
+    async def checked_form(self, request: Request, who: SessionView) -> dict[str, str]:
+        """The fields of a form ``who`` posted: refused unless it came from this site with the
+        session's CSRF token."""
         form = await _form(request)
+        self.check_token(request, form.get("csrf"), who)
+        return form
+
+    def check_token(self, request: Request, given: object, who: SessionView) -> None:
         self.same_site(request)
-        if not hmac.compare_digest(form.get("csrf", ""), who.csrf_token):
+        if not isinstance(given, str) or not hmac.compare_digest(given, who.csrf_token):
             raise Refused(403, "This form has expired or did not come from the console. Reload the page.")
-        return who, form
 
     def same_site(self, request: Request) -> None:
         own = f"{request.url.scheme}://{request.url.netloc}"
@@ -330,10 +338,7 @@ def _login_routes(app: FastAPI, console: Console) -> None:
         who = console.who(request)
         if who is None or who.stage != SECOND_FACTOR:
             return RedirectResponse("/login", status_code=303)
-        form = await _form(request)
-        console.same_site(request)
-        if not hmac.compare_digest(form.get("csrf", ""), who.csrf_token):
-            raise Refused(403, "This form has expired. Sign in again.")
+        form = await console.checked_form(request, who)
         client = _client(request)
         next_path = safe_next(form.get("next"))
         if console.limiter.blocked(client):
@@ -363,10 +368,7 @@ def _login_routes(app: FastAPI, console: Console) -> None:
     async def logout(request: Request) -> Response:
         who = console.who(request)
         if who is not None:
-            form = await _form(request)
-            console.same_site(request)
-            if not hmac.compare_digest(form.get("csrf", ""), who.csrf_token):
-                raise Refused(403, "This form has expired. Reload the page.")
+            await console.checked_form(request, who)
             with console.session() as session:
                 end_session(session, request.cookies.get(console.cookies.session, ""))
         response = RedirectResponse("/login", status_code=303)
@@ -475,11 +477,8 @@ def _case_routes(app: FastAPI, console: Console) -> None:
         if int(request.headers.get("content-length") or 0) > MAX_UPLOAD_BYTES:
             limit = MAX_UPLOAD_BYTES // 1_000_000
             raise Refused(413, f"Files up to {limit} MB here; import larger ones with takedown queue import.")
-        console.same_site(request)
         form = await request.form(max_files=1, max_fields=10)
-        csrf = form.get("csrf")
-        if not isinstance(csrf, str) or not hmac.compare_digest(csrf, who.csrf_token):
-            raise Refused(403, "This form has expired or did not come from the console. Reload the page.")
+        console.check_token(request, form.get("csrf"), who)
         upload = form.get("file")
         if isinstance(upload, str) or upload is None or not upload.filename:
             raise Refused(400, "Choose a file to queue.")
