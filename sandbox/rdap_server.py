@@ -87,7 +87,8 @@ class RDAPServer:
         second to a second from most hotlines), which is what resolving hosts side by side hides."""
         self.in_flight = 0
         self.peak_in_flight = 0
-        """Most queries being answered at once since the last :meth:`reset_peak`."""
+        """Most queries waiting on their answer at once since the last :meth:`reset_peak` (a query
+        stops counting just before its answer is written)."""
         self._server = _Server((host, port), _Handler)
         self._server.rdap = self
         self._thread: threading.Thread | None = None
@@ -263,9 +264,11 @@ class _Handler(BaseHTTPRequestHandler):
         try:
             if rdap.latency:
                 time.sleep(rdap.latency)
-            self._answer()
         finally:
+            # Left before the answer is written: a client that has its answer may ask again at
+            # once, and counting both would make one query at a time look like two.
             rdap._left()
+        self._answer()
 
     def _answer(self) -> None:
         status, body, headers = self.server.rdap.answer(self.path)
