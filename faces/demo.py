@@ -45,10 +45,11 @@ def run_demo(
     directory: Path | None,
     actor: str,
     echo: Callable[[str], None],
-    then: Callable[[Store, ManualClock], None] | None = None,
+    then: Callable[[Store, ManualClock, Settings], None] | None = None,
 ) -> None:
-    """The walkthrough; ``then`` is given the demo's store and clock at the end, before the store
-    is closed (``takedown demo --serve`` keeps the console up on it)."""
+    """The walkthrough; ``then`` is given the demo's store, clock and settings at the end, before
+    the store is closed and the sandbox stopped (``takedown demo --serve`` keeps the console up on
+    them)."""
     workdir = directory or Path(tempfile.mkdtemp(prefix="takedown-demo-"))
     workdir.mkdir(parents=True, exist_ok=True)
     database_url = sqlite_url(workdir / "demo.db")
@@ -106,10 +107,10 @@ def run_demo(
                     median = "-" if row.median_hours is None else f"{row.median_hours:.0f} h"
                     counts = f"removed {row.removed}, still open {row.still_open}"
                     echo(f"   {row.group:<40} {counts}, median {median}")
-        if directory is not None:
-            echo(f"The demo's store is kept at {workdir / 'demo.db'}")
-        if then is not None:
-            then(store, clock)
+            if directory is not None:
+                echo(f"The demo's store is kept at {workdir / 'demo.db'}")
+            if then is not None:  # the sandbox stays up: previews resolve against it
+                then(store, clock, settings)
     finally:
         store.dispose()
         if directory is None:

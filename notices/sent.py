@@ -29,9 +29,9 @@ class Attachment:
 
 
 @dataclass(frozen=True, slots=True)
-class SentNotice:
-    listing: NoticeListing
-    case_ids: tuple[int, ...]
+class MessageParts:
+    """An e-mail taken apart for reading; every part is text, nothing in it is rendered."""
+
     headers: tuple[tuple[str, str], ...]
     text: str | None
     html_source: str | None
@@ -39,9 +39,37 @@ class SentNotice:
     reports: tuple[Attachment, ...]
 
 
+@dataclass(frozen=True, slots=True)
+class SentNotice:
+    listing: NoticeListing
+    case_ids: tuple[int, ...]
+    message: MessageParts | None
+    """``None`` for a notice whose message was never kept (written before the outbox kept them)."""
+
+
 class NoticeNotFound(LookupError):
     def __init__(self, notice_id: int) -> None:
         super().__init__(f"no notice with id {notice_id}; `takedown notices list` shows them")
+
+
+def take_apart(raw: str) -> MessageParts:
+    """``raw`` (a whole message, as the outbox keeps it) as headers, text, HTML source and
+    attachments."""
+    message = email.message_from_string(raw, policy=email.policy.default)
+    assert isinstance(message, EmailMessage)
+    headers = tuple((name, str(message[name])) for name in HEADERS if message[name] is not None)
+    text = message.get_body(preferencelist=("plain",))
+    html = message.get_body(preferencelist=("html",))
+    reports = tuple(
+        Attachment(part.get_filename() or "", part.get_content_type(), _text_of(part))
+        for part in message.iter_attachments()
+    )
+    return MessageParts(
+        headers,
+        _text_of(text) if text is not None else None,
+        _text_of(html) if html is not None else None,
+        reports,
+    )
 
 
 def read_notice(store: Store, notice_id: int) -> SentNotice:
@@ -58,25 +86,7 @@ def read_notice(store: Store, notice_id: int) -> SentNotice:
             )
         )
     listing = next(row for row in list_notices(store, limit=1, notice_id=notice_id))
-    if raw is None:
-        return SentNotice(listing, case_ids, (), None, None, ())
-    message = email.message_from_string(raw, policy=email.policy.default)
-    assert isinstance(message, EmailMessage)
-    headers = tuple((name, str(message[name])) for name in HEADERS if message[name] is not None)
-    text = message.get_body(preferencelist=("plain",))
-    html = message.get_body(preferencelist=("html",))
-    reports = tuple(
-        Attachment(part.get_filename() or "", part.get_content_type(), _text_of(part))
-        for part in message.iter_attachments()
-    )
-    return SentNotice(
-        listing,
-        case_ids,
-        headers,
-        _text_of(text) if text is not None else None,
-        _text_of(html) if html is not None else None,
-        reports,
-    )
+    return SentNotice(listing, case_ids, take_apart(raw) if raw is not None else None)
 
 
 def _text_of(part: object) -> str:

@@ -225,6 +225,15 @@ def live_case_ids(session: Session) -> list[int]:
     return list(session.scalars(select(Case.id).where(Case.state == CaseState.LIVE.value).order_by(Case.id)))
 
 
+def live_among(session: Session, case_ids: Sequence[int]) -> list[int]:
+    """Those of ``case_ids`` the last revisit found live, in id order."""
+    wanted = sorted(set(case_ids))
+    if not wanted:
+        return []
+    query = select(Case.id).where(Case.id.in_(wanted), Case.state == CaseState.LIVE.value)
+    return list(session.scalars(query.order_by(Case.id)))
+
+
 def notice_due(now: datetime) -> ColumnElement[bool]:
     """A case due a notice round at ``now``: still live, and its next round's time has come."""
     return and_(Case.next_notice_at <= now, Case.state == CaseState.LIVE.value)

@@ -15,6 +15,7 @@ import httpx
 from faces.console.app import create_app
 from faces.console.config import ConsoleSettings
 from faces.console.serve import console_server
+from notices.preview import NoticePreviewer
 from takedown.accounts import TOTP_STEP_SECONDS, add_account, totp_code
 from takedown.clock import ManualClock
 from takedown.store import Store
@@ -47,9 +48,12 @@ class Served:
 
 @contextmanager
 def serve_console(
-    store: Store, clock: ManualClock, settings: ConsoleSettings | None = None
+    store: Store,
+    clock: ManualClock,
+    settings: ConsoleSettings | None = None,
+    previewer: NoticePreviewer | None = None,
 ) -> Iterator[Served]:
-    app = create_app(store, clock=clock, settings=settings)
+    app = create_app(store, clock=clock, settings=settings, previewer=previewer)
     server = console_server(app, host="127.0.0.1", port=0, log_level="warning")
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

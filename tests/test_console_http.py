@@ -635,6 +635,7 @@ def test_a_notice_is_shown_exactly_as_sent_with_its_html_inert(console: Served) 
     assert "Please remove hxxp://nt[.]example/x.jpg" in page
     assert "&lt;script&gt;alert(&#34;html part&#34;)&lt;/script&gt;" in page  # the HTML as source
     assert "<script>" not in page and "<img" not in page
+    assert "hxxp://tracker[.]example/p.gif" in page and "http://tracker" not in page  # URLs defanged
     assert "xarf-case-1.json" in page and "&#34;ReporterOrg&#34;: &#34;Hotline&#34;" in page
     assert f'href="/cases/{case_id}"' in page and "&lt;n1@hotline.invalid&gt;" in page
     assert client.get("/notices/999").status_code == 404

@@ -354,7 +354,7 @@ def test_a_permanent_refusal_marks_the_mailbox_bad_and_bars_it(
 
 def test_notices_commands(world: Sandbox, store: Store, settings: Settings, clock: ManualClock) -> None:
     url = world.url("host-a.test", "/1.jpg")
-    make_live(store, clock, {url: "127.0.40.1"})
+    [case_id] = make_live(store, clock, {url: "127.0.40.1"}).values()
     app = App(settings=settings, clock=clock, _store=store)
     runner = CliRunner()
     preview = runner.invoke(cli, ["notices", "preview", "abuse@host-a.test"], obj=app)
@@ -366,6 +366,11 @@ def test_notices_commands(world: Sandbox, store: Store, settings: Settings, cloc
     sent = runner.invoke(cli, ["notices", "send", "--due", "--json"], obj=app)
     assert sent.exit_code == 0, sent.output
     assert json.loads(sent.output)["delivered"] == {"sent": 1}
+    # Unless told a level, a case's preview is of its next round as the chase policy has it.
+    after_one = runner.invoke(cli, ["notices", "preview", str(case_id), "--json"], obj=app)
+    assert after_one.exit_code == 0, after_one.output
+    assert json.loads(after_one.output)["level"] == "reminder"
+    assert len(world.smtp.messages) == 1  # still only the one sent
     listed = runner.invoke(cli, ["notices", "list", "--status", "sent"], obj=app)
     assert "sent" in listed.output and "abuse@host-a.test" in listed.output and "1 case(s)" in listed.output
     silent = make_live(store, clock, {world.url("nomail.test", "/2.jpg"): "127.0.43.1"})

@@ -187,9 +187,13 @@ def web(app: App, host: str, port: int) -> None:
     from faces.console.app import create_app
     from faces.console.config import ConsoleSettings
     from faces.console.serve import console_server
+    from notices.preview import NoticePreviewer
 
     with errors_as_exit_codes():
-        application = create_app(app.store, clock=app.clock, settings=ConsoleSettings.from_env())
+        previewer = NoticePreviewer(app.settings, app.store, app.clock)
+        application = create_app(
+            app.store, clock=app.clock, settings=ConsoleSettings.from_env(), previewer=previewer
+        )
     console_server(application, host=host, port=port).run()
 
 

@@ -29,15 +29,6 @@ def notices() -> None:
     """Takedown notices: compose, preview, send through the outbox, list."""
 
 
-def _composer(app: App) -> Any:
-    from hosting.factory import resolver_from_settings
-    from notices.compose import Composer
-    from notices.render import NoticeRenderer
-
-    resolver = resolver_from_settings(app.settings, store=app.store, clock=app.clock)
-    return Composer(app.store, resolver, app.settings, NoticeRenderer(app.settings.templates_dir))
-
-
 @notices.command("send")
 @click.option(
     "--due", is_flag=True, help="First compose the notice rounds now due, as the chase policy says."
@@ -109,13 +100,13 @@ def notices_send(app: App, due: bool, as_json: bool) -> None:
 @click.option(
     "--level",
     type=click.Choice([level.value for level in NoticeLevel]),
-    default=NoticeLevel.INITIAL.value,
-    show_default=True,
+    help="The level to preview. Default: a case's next round as the chase policy has it; "
+    "a recipient's first notice.",
 )
 @click.option("--html", "show_html", is_flag=True, help="Print the HTML part instead of the text part.")
 @json_option
 @click.pass_obj
-def notices_preview(app: App, target: str, level: str, show_html: bool, as_json: bool) -> None:
+def notices_preview(app: App, target: str, level: str | None, show_html: bool, as_json: bool) -> None:
     """Show the notice(s) a case (TARGET is a case id) or a recipient (an e-mail address) would get.
 
     Nothing is stored or sent. A recipient's preview covers all its live cases. Exit status 4 when
@@ -125,18 +116,22 @@ def notices_preview(app: App, target: str, level: str, show_html: bool, as_json:
     import email
     import email.policy
 
-    from takedown.cases import case_summary, live_case_ids
+    from notices.preview import NoticePreviewer
+    from takedown.cases import live_case_ids
 
+    chosen = NoticeLevel(level) if level else None
     with errors_as_exit_codes():
-        composer = _composer(app)
-        with app.store.session() as session:
-            case_ids = [case_summary(session, int(target)).id] if target.isdigit() else live_case_ids(session)
-        plan = composer.drafts(case_ids, level=level, now=app.clock.now())
-        drafts, unaddressable = plan.drafts, plan.unaddressable
-        if not target.isdigit():
-            drafts = [d for d in drafts if d.recipient.lower() == target.lower()]
+        previewer = NoticePreviewer(app.settings, app.store, app.clock)
+        if target.isdigit():
+            preview = previewer.for_case(int(target), chosen)
+            drafts = list(preview.notices)
+        else:
+            with app.store.session() as session:
+                live = live_case_ids(session)
+            preview = previewer.for_cases(live, chosen or NoticeLevel.INITIAL)
+            drafts = [d for d in preview.notices if d.recipient.lower() == target.lower()]
     if not drafts:
-        reasons = [why for _, why in unaddressable] + [d.reason for d in plan.deferred.values()]
+        reasons = list(preview.nobody_because)
         if target.isdigit():  # the case exists: nobody can be written to about it (yet)
             fail(
                 f"case {target}: nobody would be notified: {'; '.join(reasons) or 'no recipient'}",
@@ -144,7 +139,7 @@ def notices_preview(app: App, target: str, level: str, show_html: bool, as_json:
             )
         fail("; ".join(reasons) or f"no live case would be notified to {target}", exitcodes.NOT_FOUND)
     for draft in drafts:
-        parsed = email.message_from_string(draft.message, policy=email.policy.default)
+        parsed = email.message_from_string(draft.raw, policy=email.policy.default)
         part = parsed.get_body(preferencelist=("html",) if show_html else ("plain",))
         body = part.get_content() if part is not None else ""
         if as_json:
@@ -156,7 +151,7 @@ def notices_preview(app: App, target: str, level: str, show_html: bool, as_json:
                     "language": draft.language,
                     "level": draft.level,
                     "subject": draft.subject,
-                    "cases": [f.id for f in draft.cases],
+                    "cases": list(draft.case_ids),
                     "body": body,
                 }
             )

@@ -22,6 +22,7 @@ from takedown.errors import TakedownError
 
 if TYPE_CHECKING:
     from takedown.clock import Clock
+    from takedown.settings import Settings
     from takedown.store import Store
 
 # --- sandbox ---------------------------------------------------------------------------------------
@@ -142,7 +143,7 @@ def demo(app: App, directory: Path | None, serve: bool, port: int) -> None:
         )
 
 
-def _serve_console(store: Store, clock: Clock, *, port: int) -> None:
+def _serve_console(store: Store, clock: Clock, settings: Settings, *, port: int) -> None:
     """The console on the demo's store, at the demo's (stopped) clock, with a login made for it."""
     import secrets
     import threading
@@ -150,13 +151,16 @@ def _serve_console(store: Store, clock: Clock, *, port: int) -> None:
 
     from faces.console.app import create_app
     from faces.console.serve import console_server
+    from notices.preview import NoticePreviewer
     from takedown.accounts import add_account
     from takedown.vocabulary import StaffRole
 
     password = secrets.token_urlsafe(12)
     with store.session() as session:
         add_account(session, "demo", StaffRole.ANALYST, password, now=clock.now())
-    server = console_server(create_app(store, clock=clock), host="127.0.0.1", port=port, log_level="warning")
+    previewer = NoticePreviewer(settings, store, clock)
+    application = create_app(store, clock=clock, previewer=previewer)
+    server = console_server(application, host="127.0.0.1", port=port, log_level="warning")
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     while not server.started and thread.is_alive():

@@ -9,6 +9,7 @@ A reported URL is only ever text on a page, defanged (see :mod:`faces.console.te
 from __future__ import annotations
 
 import csv
+import dataclasses
 import hmac
 import io
 import logging
@@ -31,9 +32,10 @@ from faces.console.api import create_api
 from faces.console.config import ConsoleSettings
 from faces.console.refreshing import Refreshing
 from faces.console.security import SECURITY_HEADERS, FailureLimiter, cross_site, safe_next
-from faces.console.text import defang, when
+from faces.console.text import defang, defang_text, when
 from hosting.contacts import SCOPES, ContactError, list_contacts, remove_contact, set_contact
 from notices.outbox import list_notices
+from notices.preview import NoticePreviewer, Preview
 from notices.render import SHIPPED_TEMPLATES
 from notices.sent import NoticeNotFound, read_notice
 from takedown.accounts import (
@@ -51,6 +53,7 @@ from takedown.cases import (
     add_note,
     confirm_changed,
     iter_cases,
+    live_among,
     recheck_now,
     resume_chase,
     show_case,
@@ -73,7 +76,7 @@ from takedown.reports import (
 from takedown.states import OPEN_STATES, CaseState
 from takedown.stats import GROUPINGS, removal_stats
 from takedown.store import Store
-from takedown.vocabulary import NoticeStatus, StaffRole
+from takedown.vocabulary import NoticeLevel, NoticeStatus, StaffRole
 from takedown.web_sessions import (
     SECOND_FACTOR,
     SIGNED_IN,
@@ -94,6 +97,8 @@ MAX_PASTED_URLS = 1000
 MAX_FORM_BYTES = 1_000_000
 MAX_UPLOAD_BYTES = 20_000_000
 MAX_FORM_FIELDS = 1000
+PREVIEW_MAX_CASES = 200
+"""The most cases a notice's preview composes: composing is the costly part of a round."""
 REMOVALS_EVERY_SECONDS = 300.0
 """How old the dashboard's time-to-removal figures may get before they are computed again."""
 
@@ -130,8 +135,16 @@ class NeedsLogin(Exception):
 class Console:
     """The application's state: the store, the clock, the templates, the login limiter."""
 
-    def __init__(self, store: Store, *, clock: Clock | None = None, settings: ConsoleSettings | None = None):
+    def __init__(
+        self,
+        store: Store,
+        *,
+        clock: Clock | None = None,
+        settings: ConsoleSettings | None = None,
+        previewer: NoticePreviewer | None = None,
+    ):
         self.store = store
+        self.previewer = previewer
         self.clock = clock or SystemClock()
         self.settings = settings or ConsoleSettings()
         self.cookies = Cookies.for_settings(self.settings)
@@ -144,6 +157,7 @@ class Console:
         )
         self.removals = Refreshing(self._recent_removals, every=REMOVALS_EVERY_SECONDS)
         self.templates.filters["defang"] = defang
+        self.templates.filters["defang_text"] = defang_text
         self.templates.filters["when"] = when
 
     def _recent_removals(self) -> tuple[datetime, tuple[RemovalWindow, ...]]:
@@ -155,6 +169,13 @@ class Console:
     def session(self) -> Iterator[Session]:
         with self.store.session() as session:
             yield session
+
+    def needs_previewer(self) -> NoticePreviewer:
+        if self.previewer is None:
+            raise Refused(
+                503, "Notice previews are not available: this console runs without the pipeline's settings."
+            )
+        return self.previewer
 
     def who(self, request: Request) -> SessionView | None:
         token = request.cookies.get(self.cookies.session)
@@ -237,9 +258,15 @@ class SecurityHeaders(BaseHTTPMiddleware):
 
 
 def create_app(
-    store: Store, *, clock: Clock | None = None, settings: ConsoleSettings | None = None
+    store: Store,
+    *,
+    clock: Clock | None = None,
+    settings: ConsoleSettings | None = None,
+    previewer: NoticePreviewer | None = None,
 ) -> FastAPI:
-    console = Console(store, clock=clock, settings=settings)
+    """The console over ``store``. ``previewer`` composes notice previews with the pipeline's
+    resolver and templates; without one, the preview pages say they are not available."""
+    console = Console(store, clock=clock, settings=settings, previewer=previewer)
     app = FastAPI(title="takedown console", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.console = console
     app.add_middleware(SecurityHeaders)
@@ -267,6 +294,42 @@ def create_app(
     _login_routes(app, console)
     _case_routes(app, console)
     return app
+
+
+def _notice_level(value: str) -> NoticeLevel | None:
+    if not value:
+        return None
+    try:
+        return NoticeLevel(value)
+    except ValueError:
+        raise Refused(400, f"Choose a level: {', '.join(level.value for level in NoticeLevel)}.") from None
+
+
+def _preview_page(
+    console: Console,
+    request: Request,
+    who: SessionView,
+    preview: Preview,
+    *,
+    about: str,
+    chosen: NoticeLevel | None,
+    default_label: str,
+    back: tuple[str, str],
+    truncated: int = 0,
+) -> Response:
+    return console.page(
+        "preview.html",
+        request,
+        who=who,
+        preview=preview,
+        about=about,
+        chosen=chosen.value if chosen else "",
+        levels=list(NoticeLevel),
+        default_label=default_label,
+        back_href=back[0],
+        back_label=back[1],
+        truncated=truncated,
+    )
 
 
 def _client(request: Request) -> str:
@@ -631,6 +694,60 @@ def _case_routes(app: FastAPI, console: Console) -> None:
         except NoticeNotFound:
             raise Refused(404, f"There is no notice {notice_id}.") from None
         return console.page("notice.html", request, who=who, sent=sent)
+
+    @app.get("/cases/{case_id}/preview")
+    def case_preview(request: Request, case_id: int, level: str = "") -> Response:
+        """The notices the case's next round would send, composed now; nothing kept or sent."""
+        who = console.signed_in(request)
+        previewer = console.needs_previewer()
+        chosen = _notice_level(level)
+        try:
+            preview = previewer.for_case(case_id, chosen)
+        except CaseNotFound:
+            raise Refused(404, f"There is no case {case_id}.") from None
+        return _preview_page(
+            console,
+            request,
+            who,
+            preview,
+            about=f"case {case_id}",
+            chosen=chosen,
+            default_label="its next round",
+            back=(f"/cases/{case_id}", f"Back to case {case_id}"),
+        )
+
+    @app.get("/notices/{notice_id}/preview")
+    def notice_preview(request: Request, notice_id: int, level: str = "") -> Response:
+        """What the recipient of a notice would get now about those of its cases still live."""
+        who = console.signed_in(request)
+        previewer = console.needs_previewer()
+        chosen = _notice_level(level)
+        try:
+            sent = read_notice(console.store, notice_id)
+        except NoticeNotFound:
+            raise Refused(404, f"There is no notice {notice_id}.") from None
+        with console.session() as session:
+            live = live_among(session, sent.case_ids)
+        recipient = sent.listing.recipient
+        truncated = PREVIEW_MAX_CASES if len(live) > PREVIEW_MAX_CASES else 0
+        if live:
+            everyone = previewer.for_cases(live[:PREVIEW_MAX_CASES], chosen or NoticeLevel.REMINDER)
+            mine = tuple(n for n in everyone.notices if n.recipient.lower() == recipient.lower())
+            why = everyone.nobody_because or (f"{recipient} is no longer whom the level writes to",)
+            preview = dataclasses.replace(everyone, notices=mine, nobody_because=() if mine else why)
+        else:
+            preview = Preview(chosen or NoticeLevel.REMINDER, (), (), ("none of its cases is still live",))
+        return _preview_page(
+            console,
+            request,
+            who,
+            preview,
+            about=f"{recipient}, about notice {notice_id}'s live cases",
+            chosen=chosen,
+            default_label="a reminder",
+            back=(f"/notices/{notice_id}", f"Back to notice {notice_id}"),
+            truncated=truncated,
+        )
 
     @app.get("/hosting")
     def hosting(request: Request, by: str = "network") -> Response:

@@ -10,6 +10,7 @@ from datetime import datetime
 from takedown.plain import iso
 
 _SCHEME = re.compile(r"(?i)\b(ht|f)tp(s?)://")
+_URL_IN_TEXT = re.compile(r"(?i)\b(?:ht|f)tps?://[^\s<>\"'`]+")
 
 
 def defang(url: str) -> str:
@@ -21,6 +22,12 @@ def defang(url: str) -> str:
         return _SCHEME.sub(_defanged_scheme, url).replace(".", "[.]")
     host, slash, path = rest.partition("/")
     return _SCHEME.sub(_defanged_scheme, f"{scheme}://{host.replace('.', '[.]')}{slash}{path}")
+
+
+def defang_text(text: str) -> str:
+    """Every URL in a longer text (a notice's body, an X-ARF report) defanged as :func:`defang`
+    does, the rest of the text untouched: a notice is shown as sent, but never with a live URL."""
+    return _URL_IN_TEXT.sub(lambda match: defang(match.group(0)), text)
 
 
 def _defanged_scheme(match: re.Match[str]) -> str:
