@@ -29,7 +29,7 @@ from hosting.rdap.vcard import normalise_email
 from hosting.resolve import Party, Resolution
 from takedown.clock import Clock, SystemClock
 from takedown.errors import TakedownError
-from takedown.models import Contact
+from takedown.models import Contact, ContactChange
 from takedown.store import Store
 from takedown.vocabulary import Role
 
@@ -119,6 +119,8 @@ def set_contact(
         row.email, row.language, row.never_notify, row.note = mailbox, language, never_notify, note
         row.bad_since = None  # an analyst setting the entry again vouches for it
         row.updated_at, row.updated_by = now, actor
+        change = "barred" if never_notify else "set"
+        session.add(_change(row.scope, row.value, change, now, actor, mailbox, language, note))
         session.flush()
         return _override(row)
 
@@ -134,13 +136,66 @@ def mark_mailbox_bad(session: Session, address: str, reason: str, *, now: dateti
     entry.bad_since = entry.bad_since or now
     entry.note = f"bounced: {reason}"[:1000]
     entry.updated_at, entry.updated_by = now, actor
+    session.add(_change("email", value, "bounced", now, actor, entry.email, entry.language, entry.note))
 
 
-def remove_contact(store: Store, scope: str, value: str) -> bool:
+def remove_contact(store: Store, scope: str, value: str, *, actor: str, clock: Clock | None = None) -> bool:
+    """Remove the entry for (scope, value); whether there was one. Its history stays."""
+    scope = scope.lower()
     key = normalise(scope, value)
     with store.session() as session:
-        removed = session.execute(delete(Contact).where(Contact.scope == scope.lower(), Contact.value == key))
-        return bool(getattr(removed, "rowcount", 0))
+        removed = session.execute(delete(Contact).where(Contact.scope == scope, Contact.value == key))
+        if not getattr(removed, "rowcount", 0):
+            return False
+        now = (clock or SystemClock()).now()
+        session.add(_change(scope, key, "removed", now, actor))
+        return True
+
+
+@dataclass(frozen=True, slots=True)
+class ContactChangeView:
+    """One line of the contact book's history."""
+
+    scope: str
+    value: str
+    change: str
+    """``set``, ``barred``, ``removed``, or ``bounced`` (a permanent refusal marked it bad)."""
+    email: str | None
+    language: str | None
+    note: str | None
+    at: datetime
+    actor: str
+
+
+def contact_history(
+    store: Store, scope: str | None = None, value: str | None = None, *, limit: int = 100
+) -> list[ContactChangeView]:
+    """Changes to the book, newest first: all of them, or those of one entry (scope and value)."""
+    query = select(ContactChange).order_by(ContactChange.id.desc()).limit(limit)
+    if scope is not None and value is not None:
+        scope = scope.lower()
+        key = normalise(scope, value)
+        query = query.where(ContactChange.scope == scope, ContactChange.value == key)
+    with store.session() as session:
+        return [
+            ContactChangeView(r.scope, r.value, r.change, r.email, r.language, r.note, r.at, r.actor)
+            for r in session.scalars(query)
+        ]
+
+
+def _change(
+    scope: str,
+    value: str,
+    change: str,
+    at: datetime,
+    actor: str,
+    email: str | None = None,
+    language: str | None = None,
+    note: str | None = None,
+) -> ContactChange:
+    return ContactChange(
+        scope=scope, value=value, change=change, email=email, language=language, note=note, at=at, actor=actor
+    )
 
 
 def list_contacts(store: Store) -> list[Override]:

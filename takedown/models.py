@@ -347,6 +347,28 @@ class Contact(Base):
     )
 
 
+class ContactChange(Base):
+    """One change to the contact book, kept for good: who set, barred, removed an entry or had a
+    mailbox marked bad by a bounce, when, and what the entry said afterwards."""
+
+    __tablename__ = "contact_change"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    scope: Mapped[str] = mapped_column(String(16))
+    value: Mapped[str] = mapped_column(String(320))
+    change: Mapped[str] = mapped_column(String(16), doc="set, barred, removed or bounced.")
+    email: Mapped[str | None] = mapped_column(String(320))
+    language: Mapped[str | None] = mapped_column(String(16))
+    note: Mapped[str | None] = mapped_column(Text)
+    at: Mapped[datetime]
+    actor: Mapped[str] = mapped_column(String(200))
+
+    __table_args__ = (
+        CheckConstraint("change IN ('set', 'barred', 'removed', 'bounced')", name="change_known"),
+        Index("ix_contact_change_entry", "scope", "value", "id"),
+    )
+
+
 class Notice(Base):
     """One message to one recipient about one or more cases, written before it is sent."""
 

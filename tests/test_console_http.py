@@ -699,7 +699,14 @@ def test_only_a_supervisor_edits_the_contact_book(console: Served) -> None:
     bad = change(scope="asn", value="not-a-number", email="a@b.example")
     assert bad.status_code == 400 and "expected an AS number" in bad.text
     assert "removed" in change(scope="asn", value="64500", remove="1").headers["location"]
-    assert "abuse@provider.example" not in supervisor.get("/contacts").text
+    book, recent = supervisor.get("/contacts").text.split('id="changes"')
+    assert "abuse@provider.example" not in book and "abuse@provider.example" in recent
+    # The entry's history survives it, for every role to read.
+    history = analyst.get("/contacts/history", params={"scope": "asn", "value": "AS64500"}).text
+    rows = re.findall(r"<tr><td>[^<]*</td><td>(\w+)</td>.*?<td>([^<]*)</td></tr>", history)
+    assert rows == [("removed", "analyst:sue"), ("set", "analyst:sue")]
+    assert "&lt;script&gt;x&lt;/script&gt;" in history and "<script>x" not in history
+    assert analyst.get("/contacts/history", params={"scope": "asn", "value": "x"}).status_code == 400
 
 
 def test_a_supervisor_manages_accounts_and_tokens_and_nobody_else_can(console: Served) -> None:

@@ -4,13 +4,23 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
 
 from faces.cli import App, cli
-from hosting.contacts import ContactBook, ContactError, list_contacts, normalise, set_contact
+from hosting.contacts import (
+    ContactBook,
+    ContactError,
+    contact_history,
+    list_contacts,
+    mark_mailbox_bad,
+    normalise,
+    remove_contact,
+    set_contact,
+)
 from hosting.factory import resolver_from_settings
 from hosting.resolve import HostingResolver
 from sandbox import Autnum, Network, Sandbox
@@ -151,3 +161,35 @@ def test_contacts_commands(tmp_path: Path) -> None:
     assert "asn      64500" in listed.output and "notify desk@alpha.test [nl]" in listed.output
     assert run("contacts", "remove", "asn", "64500").exit_code == 0
     assert run("contacts", "remove", "asn", "64500").exit_code == exitcodes.NOT_FOUND
+    history = run("contacts", "history", "asn", "AS64500", "--json")
+    assert history.exit_code == 0, history.output
+    lines = [json.loads(line) for line in history.output.splitlines()]
+    assert [(c["change"], c["actor"]) for c in lines] == [("removed", "analyst:cli"), ("set", "analyst:cli")]
+    assert lines[1]["email"] == "desk@alpha.test" and lines[1]["language"] == "nl"
+    assert run("contacts", "history", "asn").exit_code == exitcodes.USAGE
+
+
+def test_the_book_keeps_every_change_with_who_and_when(store: Store, clock: ManualClock) -> None:
+    set_contact(store, "email", "desk@host.test", email="new@host.test", actor="analyst:a", clock=clock)
+    clock.advance(timedelta(hours=1))
+    set_contact(
+        store, "email", "desk@Host.test", never_notify=True, note="spam trap", actor="analyst:b", clock=clock
+    )
+    clock.advance(timedelta(hours=1))
+    with store.session() as session:
+        mark_mailbox_bad(session, "gone@host.test", "550 no such user", now=clock.now(), actor="notifier")
+    clock.advance(timedelta(hours=1))
+    assert remove_contact(store, "email", "desk@host.test", actor="analyst:c", clock=clock)
+    assert not remove_contact(store, "email", "desk@host.test", actor="analyst:c", clock=clock)
+
+    entry = [(c.change, c.email, c.note, c.actor) for c in contact_history(store, "email", "desk@HOST.test")]
+    assert entry == [
+        ("removed", None, None, "analyst:c"),
+        ("barred", None, "spam trap", "analyst:b"),
+        ("set", "new@host.test", None, "analyst:a"),
+    ]
+    everything = contact_history(store)
+    assert [c.change for c in everything] == ["removed", "bounced", "barred", "set"]
+    assert everything[1].value == "gone@host.test" and "550" in (everything[1].note or "")
+    assert [c.at for c in everything] == sorted((c.at for c in everything), reverse=True)
+    assert list_contacts(store)[0].value == "gone@host.test"  # the removal took the entry, not its history

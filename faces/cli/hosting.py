@@ -206,7 +206,7 @@ def contacts_remove(app: App, scope: str, value: str, as_json: bool) -> None:
 
     with errors_as_exit_codes():
         try:
-            removed = remove_contact(app.store, scope, value)
+            removed = remove_contact(app.store, scope, value, actor=app.settings.actor, clock=app.clock)
         except ContactError as exc:
             fail(str(exc), exitcodes.DATA_ERROR)
     if not removed:
@@ -215,6 +215,39 @@ def contacts_remove(app: App, scope: str, value: str, as_json: bool) -> None:
         print_json({"removed": {"scope": scope, "value": value}})
     else:
         click.echo(f"removed {scope} {value}")
+
+
+@contacts.command("history")
+@click.argument("scope", type=click.Choice(["asn", "network", "domain", "email"]), required=False)
+@click.argument("value", required=False)
+@click.option("--limit", type=click.IntRange(1), default=100, show_default=True)
+@json_option
+@click.pass_obj
+def contacts_history(app: App, scope: str | None, value: str | None, limit: int, as_json: bool) -> None:
+    """Changes to the contact book, newest first: who set, barred or removed an entry, and which
+    mailboxes bounces marked bad. With SCOPE VALUE, that entry's only."""
+    from hosting.contacts import ContactError, contact_history
+
+    if (scope is None) != (value is None):
+        fail("give both SCOPE and VALUE, or neither", exitcodes.USAGE)
+    with errors_as_exit_codes():
+        try:
+            changes = contact_history(app.store, scope, value, limit=limit)
+        except ContactError as exc:
+            fail(str(exc), exitcodes.DATA_ERROR)
+    if as_json:
+        for change in changes:
+            print_json(plain(change))
+        return
+    if not changes:
+        click.echo("no changes" + (f" to {scope} {value}" if scope else ""))
+    for change in changes:
+        after = change.email or ""
+        note = f"  ({change.note})" if change.note else ""
+        click.echo(
+            f"{iso(change.at)}  {change.change:<8} {change.scope:<8} {change.value}"
+            f"  {after}  by {change.actor}{note}"
+        )
 
 
 def _describe_entry(entry: Any) -> str:

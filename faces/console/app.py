@@ -33,7 +33,14 @@ from faces.console.config import ConsoleSettings
 from faces.console.refreshing import Refreshing
 from faces.console.security import SECURITY_HEADERS, FailureLimiter, cross_site, safe_next
 from faces.console.text import defang, defang_text, when
-from hosting.contacts import SCOPES, ContactError, list_contacts, remove_contact, set_contact
+from hosting.contacts import (
+    SCOPES,
+    ContactError,
+    contact_history,
+    list_contacts,
+    remove_contact,
+    set_contact,
+)
 from notices.outbox import list_notices
 from notices.preview import NoticePreviewer, Preview
 from notices.render import SHIPPED_TEMPLATES
@@ -773,9 +780,25 @@ def _case_routes(app: FastAPI, console: Console) -> None:
             request,
             who=who,
             entries=list_contacts(console.store),
+            changes=contact_history(console.store, limit=20),
             scopes=SCOPES,
             may_edit=who.role.may(StaffRole.SUPERVISOR),
             done=request.query_params.get("done"),
+        )
+
+    @app.get("/contacts/history")
+    def contact_entry_history(request: Request, scope: str = "", value: str = "") -> Response:
+        """Every change to one entry of the book (or to the whole book), newest first."""
+        who = console.signed_in(request)
+        try:
+            if scope or value:
+                changes = contact_history(console.store, scope, value[:320], limit=500)
+            else:
+                changes = contact_history(console.store, limit=500)
+        except ContactError as exc:
+            raise Refused(400, str(exc)) from None
+        return console.page(
+            "contact_history.html", request, who=who, changes=changes, scope=scope, value=value
         )
 
     @app.post("/contacts")
@@ -785,7 +808,7 @@ def _case_routes(app: FastAPI, console: Console) -> None:
         scope, value = form.get("scope", ""), form.get("value", "")
         try:
             if form.get("remove"):
-                removed = remove_contact(console.store, scope, value)
+                removed = remove_contact(console.store, scope, value, actor=who.actor, clock=console.clock)
                 done = f"{scope} {value} removed" if removed else f"{scope} {value} was not in the book"
             else:
                 entry = set_contact(
