@@ -470,9 +470,11 @@ def list_notices(
     limit: int = 100,
     notice_id: int | None = None,
     recipient: str | None = None,
+    before_id: int | None = None,
 ) -> list[NoticeListing]:
     """The outbox, newest first (``status``: only those with it; ``recipient``: only to that
-    address, any case), with how many cases each covers."""
+    address, any case; ``before_id``: the next page, older than that notice), with how many cases
+    each covers."""
     query = (
         select(Notice, func.count(NoticeCase.case_id))
         .join(NoticeCase, NoticeCase.notice_id == Notice.id, isouter=True)
@@ -484,6 +486,8 @@ def list_notices(
         query = query.where(Notice.status == status)
     if notice_id is not None:
         query = query.where(Notice.id == notice_id)
+    if before_id is not None:
+        query = query.where(Notice.id < before_id)
     if recipient:
         query = query.where(func.lower(Notice.recipient) == recipient.strip().lower())
     with store.session() as session:

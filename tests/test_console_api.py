@@ -9,6 +9,9 @@ from click.testing import CliRunner
 from sqlalchemy import select
 
 from faces.cli import App, cli
+from notices.message import build_message
+from notices.outbox import OutgoingNotice, enqueue
+from notices.render import Rendered
 from takedown import exitcodes
 from takedown.api_tokens import TokenScope, add_token
 from takedown.models import ApiToken, Event
@@ -111,7 +114,15 @@ def test_a_revoked_token_is_refused_and_tokens_come_from_the_command_line(consol
 def test_the_openapi_description_is_published(console: Served) -> None:
     described = httpx.get(console.url + "/api/v1/openapi.json").json()
     assert described["info"]["title"] == "takedown API"
-    assert {"/cases", "/cases/{case_id}", "/cases/{case_id}/withdraw", "/stats"} <= set(described["paths"])
+    assert {
+        "/cases",
+        "/cases/{case_id}",
+        "/cases/{case_id}/withdraw",
+        "/cases/{case_id}/recheck",
+        "/notices",
+        "/notices/{notice_id}",
+        "/stats",
+    } <= set(described["paths"])
 
 
 def test_a_write_token_asks_for_a_revisit(console: Served) -> None:
@@ -124,3 +135,49 @@ def test_a_write_token_asks_for_a_revisit(console: Served) -> None:
     assert writer.post("/cases/1/recheck").status_code == 409
     reader = api(console, token(console, "reader", TokenScope.READ))
     assert reader.post("/cases/1/recheck").status_code == 403
+
+
+def test_the_outbox_is_read_through_the_api_as_the_cli_lists_it(console: Served) -> None:
+    writer = api(console, token(console, "writer", TokenScope.WRITE))
+    writer.post("/cases", json={"urls": ["http://na.example/1", "http://na.example/2"]})
+    rendered = Rendered(
+        subject="Please remove", text="Remove http://na.example/1", html="<p>x</p>", language="en"
+    )
+    message = build_message(
+        rendered=rendered,
+        sender=("Hotline", "reports@hotline.invalid"), recipient="abuse@na.example",
+        message_id="<api-1@hotline.invalid>", date=console.clock.now(), reports=[(1, {"Version": "4"})],
+    )  # fmt: skip
+    with console.store.session() as session:
+        for n, recipient in enumerate(["abuse@na.example", "noc@na.example", "abuse@na.example"], 1):
+            enqueue(
+                session,
+                OutgoingNotice(
+                    recipient=recipient, level="initial", message_id=f"<api-{n}@hotline.invalid>",
+                    subject="Please remove", role="hosting", party="NA", language="en",
+                    message=message.as_string(), case_ids=(1, 2) if n == 1 else (n - 1,),
+                ),
+                now=console.clock.now(),
+            )  # fmt: skip
+    reader = api(console, token(console, "reader", TokenScope.READ))
+    every = reader.get("/notices").json()
+    assert every["notices"] == [
+        json.loads(line) for line in cli_json(console, "notices", "list").splitlines()
+    ]
+    assert [n["id"] for n in every["notices"]] == [3, 2, 1] and every["next_before"] is None
+    first = reader.get("/notices", params={"limit": 2}).json()
+    assert [n["id"] for n in first["notices"]] == [3, 2] and first["next_before"] == 2
+    rest = reader.get("/notices", params={"limit": 2, "before": 2}).json()
+    assert [n["id"] for n in rest["notices"]] == [1] and rest["next_before"] is None
+    mine = reader.get("/notices", params={"recipient": "ABUSE@na.example"}).json()["notices"]
+    assert [n["id"] for n in mine] == [3, 1]
+    assert reader.get("/notices", params={"status": "sent"}).json()["notices"] == []
+    assert reader.get("/notices", params={"status": "nonsense"}).status_code == 422
+
+    shown = reader.get("/notices/1").json()
+    assert shown["case_ids"] == [1, 2] and shown["cases"] == 2 and shown["status"] == "pending"
+    assert shown["message"]["text"].strip() == "Remove http://na.example/1"  # as sent, for a script
+    assert ["Subject", "Please remove"] in shown["message"]["headers"]
+    assert shown["message"]["reports"][0]["content_type"] == "application/json"
+    assert reader.get("/notices/99").status_code == 404
+    assert api(console, None).get("/notices").status_code == 401

@@ -16,6 +16,8 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
+from notices.outbox import list_notices
+from notices.sent import NoticeNotFound, read_notice
 from takedown.api_tokens import TokenScope, TokenView, find_token
 from takedown.case_record import case_record
 from takedown.case_views import CaseFilter
@@ -26,6 +28,7 @@ from takedown.plain import plain
 from takedown.reports import DEFAULT_CATEGORY, Report, validate_report
 from takedown.states import CaseState
 from takedown.stats import GROUPINGS, already_gone_count, removal_stats
+from takedown.vocabulary import NoticeStatus
 
 MAX_PAGE = 1000
 MAX_QUEUED_AT_ONCE = 1000
@@ -192,6 +195,45 @@ def create_api(console: Any) -> FastAPI:
         if not moved:
             raise ApiRefused(409, f"case {case_id} is closed: there is nothing to revisit")
         return JSONResponse({"case": case_id, "next_check_at": plain(console.clock.now())})
+
+    @api.get("/notices")
+    def notices(
+        request: Request,
+        status: NoticeStatus | None = None,
+        recipient: Annotated[str | None, Query(max_length=320)] = None,
+        before: Annotated[int | None, Query(ge=1)] = None,
+        limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 100,
+    ) -> JSONResponse:
+        """The outbox, newest first, as ``takedown notices list --json`` prints it; page with
+        ``before`` = the last id of the page before."""
+        token(request, TokenScope.READ)
+        rows = list_notices(
+            console.store,
+            status=status.value if status else None,
+            recipient=recipient,
+            before_id=before,
+            limit=limit + 1,
+        )
+        page = rows[:limit]
+        more = len(rows) > limit
+        return JSONResponse({"notices": plain(page), "next_before": page[-1].id if more else None})
+
+    @api.get("/notices/{notice_id}")
+    def notice(request: Request, notice_id: int) -> JSONResponse:
+        """A notice exactly as sent: its listing, its cases, and its message taken apart (headers,
+        text, the HTML part as source, each X-ARF report as text)."""
+        token(request, TokenScope.READ)
+        try:
+            sent = read_notice(console.store, notice_id)
+        except NoticeNotFound as exc:
+            raise ApiRefused(404, str(exc)) from None
+        return JSONResponse(
+            {
+                **plain(sent.listing),
+                "case_ids": list(sent.case_ids),
+                "message": plain(sent.message) if sent.message else None,
+            }
+        )
 
     @api.get("/stats")
     def stats(request: Request, by: str = "network") -> JSONResponse:
