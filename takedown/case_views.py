@@ -17,7 +17,11 @@ if TYPE_CHECKING:  # the records are built from rows, but faces import them with
 
 @dataclass(frozen=True, slots=True)
 class CaseFilter:
-    """Which cases a list or a count wants. Empty: all of them."""
+    """Which cases a list or a count wants, and in which order. Empty: all of them, oldest first.
+
+    Lists are in the order cases were queued: by id, or, when queued dates are asked for, by the
+    time they were queued (then id), so that the date range is one walk of its index. Either way
+    ``after_id`` pages: the next page starts after that case, in the list's order."""
 
     states: tuple[CaseState, ...] = ()
     host: str | None = None
@@ -25,7 +29,12 @@ class CaseFilter:
     needs_analyst: bool = False
     """Only open cases the chase has given up on."""
     after_id: int = 0
-    """Keyset paging: only cases with a larger id."""
+    """Keyset paging: only cases after this one in the list's order (0: from the start)."""
+    newest_first: bool = False
+    queued_from: datetime | None = None
+    """Only cases queued at or after this time (UTC)."""
+    queued_before: datetime | None = None
+    """Only cases queued before this time (UTC)."""
     reference: str | None = None
     """The analyst's reference, exactly."""
     category: str | None = None
@@ -38,23 +47,24 @@ class CaseFilter:
     @property
     def by_state_only(self) -> bool:
         """Nothing asked but states or the analyst's flag: the running counts answer it."""
-        return (
-            self.host,
-            self.after_id,
-            self.reference,
-            self.category,
-            self.country,
-            self.asn,
-            self.network,
-        ) == (
-            None,
-            0,
-            None,
-            None,
-            None,
-            None,
-            None,
+        return self.after_id == 0 and not any(
+            value is not None
+            for value in (
+                self.host,
+                self.reference,
+                self.category,
+                self.country,
+                self.asn,
+                self.network,
+                self.queued_from,
+                self.queued_before,
+            )
         )
+
+    @property
+    def by_queued_time(self) -> bool:
+        """Dates were asked for: the list is read in queued-time order, along their index."""
+        return self.queued_from is not None or self.queued_before is not None
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol, TypeVarTuple, cast
 
-from sqlalchemy import ColumnElement, Select, Table, and_, bindparam, func, insert, select, update
+from sqlalchemy import ColumnElement, Select, Table, and_, bindparam, func, insert, select, tuple_, update
 from sqlalchemy.orm import Session, selectinload
 
 from takedown.case_views import CaseDetail, CaseFilter, CaseSummary
@@ -54,7 +54,7 @@ _SUMMARY_COLUMNS = (Case.id, Case.state, Case.url, Case.host, Case.category, Cas
 
 
 def _filtered(query: Select[*Ts], wanted: CaseFilter) -> Select[*Ts]:
-    query = query.where(Case.id > wanted.after_id)
+    query = _after(query, wanted)
     if wanted.needs_analyst:
         # The bare column, as the partial index ix_case_needs_analyst is written: few rows to read.
         query = query.where(Case.needs_analyst, Case.state.in_([s.value for s in OPEN_STATES]))
@@ -72,16 +72,39 @@ def _filtered(query: Select[*Ts], wanted: CaseFilter) -> Select[*Ts]:
         query = query.where(Case.hosting_asn == wanted.asn)
     if wanted.network:
         query = query.where(Case.hosting_network == wanted.network)
+    if wanted.queued_from is not None:
+        query = query.where(Case.queued_at >= wanted.queued_from)
+    if wanted.queued_before is not None:
+        query = query.where(Case.queued_at < wanted.queued_before)
     return query
+
+
+def _after(query: Select[*Ts], wanted: CaseFilter) -> Select[*Ts]:
+    """Keyset paging: the cases after ``wanted.after_id`` in the list's order."""
+    if not wanted.after_id:
+        return query
+    if not wanted.by_queued_time:
+        return query.where(Case.id < wanted.after_id if wanted.newest_first else Case.id > wanted.after_id)
+    # In queued-time order the cursor is (queued_at, id); the page before ended at after_id.
+    cursor = tuple_(
+        select(Case.queued_at).where(Case.id == wanted.after_id).scalar_subquery(), wanted.after_id
+    )
+    key = tuple_(Case.queued_at, Case.id)
+    return query.where(key < cursor if wanted.newest_first else key > cursor)
+
+
+def _ordered(query: Select[*Ts], wanted: CaseFilter) -> Select[*Ts]:
+    keys = (Case.queued_at, Case.id) if wanted.by_queued_time else (Case.id,)
+    return query.order_by(*(key.desc() for key in keys) if wanted.newest_first else keys)
 
 
 def iter_cases(
     session: Session, wanted: CaseFilter = EVERY_CASE, *, limit: int | None = 100
 ) -> Iterator[CaseSummary]:
-    """Cases in id order, filtered, as they come from the store: a million rows never sit in
-    memory at once (the driver's cursor is read in pages). Page with ``after_id`` (keyset paging
-    stays fast at any depth)."""
-    query = _filtered(select(*_SUMMARY_COLUMNS), wanted).order_by(Case.id)
+    """Cases in the order they were queued (see :class:`CaseFilter`), filtered, as they come from
+    the store: a million rows never sit in memory at once (the driver's cursor is read in pages).
+    Page with ``after_id`` (keyset paging stays fast at any depth)."""
+    query = _ordered(_filtered(select(*_SUMMARY_COLUMNS), wanted), wanted)
     if limit is not None:
         query = query.limit(limit)
     state_named = {state.value: state for state in CaseState}

@@ -126,6 +126,8 @@ STATISTICS_INDEXES = (
     _partial("ix_case_hosting_country", "hosting_country IS NOT NULL", "hosting_country", "id"),
     _partial("ix_case_hosting_asn", "hosting_asn IS NOT NULL", "hosting_asn", "id"),
     _partial("ix_case_hosting_network", "hosting_network IS NOT NULL", "hosting_network", "id"),
+    # The case list between two dates, read along this index in queued-time order.
+    Index("ix_case_queued_at", "queued_at", "id"),
     # The review queue of cases the chase gave up on: few, however many cases there are.
     Index(
         "ix_case_needs_analyst",

@@ -126,6 +126,14 @@ def test_queue_list_filters_and_prints_json(run) -> None:  # type: ignore[no-unt
     ] == [2]
     text = run("queue", "list").stdout
     assert "http://b.test/2" in text and "withdrawn" in text
+    newest = json_lines(run("queue", "list", "--newest-first", "--after", "3", "--json").stdout)
+    assert [row["id"] for row in newest] == [2, 1]
+    day = ["--queued-from", "2026-03-01", "--queued-before", "2026-03-01T09:00:01", "--count"]
+    assert run("queue", "list", *day).stdout.strip() == "3"
+    assert run("queue", "list", "--queued-from", "2026-03-02", "--count").stdout.strip() == "0"
+    assert run("queue", "list", "--queued-from", "March").exit_code == exitcodes.USAGE
+    assert run("queue", "list", "--country", "Netherlands").exit_code == exitcodes.USAGE
+    assert run("queue", "list", "--category", "csam", "--count").stdout.strip() == "3"
 
 
 def test_case_show_gives_the_timeline(run, clock: ManualClock) -> None:  # type: ignore[no-untyped-def]

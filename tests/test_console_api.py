@@ -92,6 +92,18 @@ def test_the_api_speaks_the_clis_json(console: Served) -> None:
     assert len(writer.get("/cases", params={"reference": "R-7"}).json()["cases"]) == 5
     assert writer.get("/cases", params={"reference": "R-8"}).json()["cases"] == []
     assert writer.get("/cases", params={"country": "Netherlands"}).status_code == 422
+    newest = writer.get("/cases", params={"order": "newest", "limit": 2}).json()
+    assert [case["id"] for case in newest["cases"]] == [5, 4] and newest["next_after"] == 4
+    older = writer.get("/cases", params={"order": "newest", "after": 4}).json()["cases"]
+    assert [case["id"] for case in older] == [3, 2, 1]
+    dated = {"queued_from": "2026-03-01T09:00:00Z", "queued_before": "2026-03-01T10:00:01+01:00"}
+    assert len(writer.get("/cases", params=dated).json()["cases"]) == 5  # all queued at 09:00Z
+    dated["queued_before"] = "2026-03-01T10:00:00+01:00"  # 09:00Z: before means before
+    assert writer.get("/cases", params=dated).json()["cases"] == []
+    later = writer.get("/cases", params={"queued_from": "2026-03-01T09:00:01"}).json()["cases"]
+    assert later == []  # a time without an offset is UTC
+    assert writer.get("/cases", params={"queued_from": "soon"}).status_code == 422
+    assert writer.get("/cases", params={"order": "random"}).status_code == 422
 
 
 def test_a_revoked_token_is_refused_and_tokens_come_from_the_command_line(console: Served) -> None:

@@ -350,6 +350,36 @@ def test_the_case_list_pages_by_id(console: Served) -> None:
     assert 'rel="next"' not in second.text
 
 
+def test_the_case_list_takes_queued_dates_and_the_newest_first(console: Served) -> None:
+    days = []
+    for number in range(4):  # one case a day, 1 to 4 March
+        days.append(queue(console, f"http://d.example/{number}"))
+        console.clock.advance(timedelta(days=1))
+    client = signed_in_as(console, StaffRole.AUDITOR)
+
+    def listed(**params: str) -> list[int]:
+        page = client.get("/cases", params=params)
+        assert page.status_code == 200
+        return [int(n) for n in re.findall(r'href="/cases/(\d+)"', page.text)]
+
+    assert listed(queued_from="2026-03-02", queued_to="2026-03-03") == days[1:3]  # both days whole
+    assert listed(queued_from="2026-03-03") == days[2:]
+    assert listed(order="newest") == days[::-1]
+    assert listed(order="newest", queued_to="2026-03-02") == [days[1], days[0]]
+    assert listed(order="newest", after=str(days[2])) == [days[1], days[0]]
+    for bad, message in (
+        ({"queued_from": "yesterday"}, "The queued from date is a day like 2026-03-01."),
+        ({"queued_to": "2026-02-30"}, "The queued to date is a day like 2026-03-01."),
+        ({"order": "random()"}, "The order is oldest or newest first."),
+    ):
+        page = client.get("/cases", params=bad)
+        assert message in page.text and "d[.]example" not in page.text
+    exported = client.get("/cases.jsonl", params={"queued_from": "2026-03-04", "order": "newest"}).text
+    assert [json.loads(line)["id"] for line in exported.splitlines()] == [days[3]]
+    page = client.get("/cases", params={"queued_from": "2026-03-02", "order": "newest"}).text
+    assert 'value="2026-03-02"' in page and '<option value="newest" selected>' in page
+
+
 def test_the_dashboard_counts_cases_and_says_when_no_scheduler_runs(console: Served) -> None:
     for number in range(3):
         queue(console, f"http://a.example/{number}")

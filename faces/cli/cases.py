@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from itertools import islice
 from typing import Any
 
@@ -14,6 +15,7 @@ from faces.cli.base import (
     App,
     cli,
     errors_as_exit_codes,
+    fail,
     json_option,
     print_json,
     write_lines,
@@ -197,6 +199,10 @@ def _report_import(summary: ImportSummary, as_json: bool) -> None:
         click.echo(f"refused: {error}", err=True)
 
 
+TIME_FORMATS = ["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M:%SZ", "%Y-%m-%d %H:%M:%S"]
+"""How a time is given on the command line: a day (its UTC midnight) or a UTC time."""
+
+
 @queue.command("list")
 @click.option(
     "--state",
@@ -213,6 +219,16 @@ def _report_import(summary: ImportSummary, as_json: bool) -> None:
 @click.option(
     "--after", "after_id", type=click.IntRange(0), default=0, help="Start after this case id (paging)."
 )
+@click.option("--reference", help="Only cases with this reference, exactly.")
+@click.option("--category", type=click.Choice(CATEGORIES), help="Only cases of this category.")
+@click.option("--country", help="Only cases last resolved to be hosted in this country (NL).")
+@click.option("--asn", type=click.IntRange(0), help="Only cases last resolved to this AS (64500).")
+@click.option("--network", help="Only cases last resolved to this network (192.0.2.0/24).")
+@click.option("--queued-from", type=click.DateTime(TIME_FORMATS), help="Only cases queued at or after (UTC).")
+@click.option(
+    "--queued-before", type=click.DateTime(TIME_FORMATS), help="Only cases queued before this (UTC)."
+)
+@click.option("--newest-first", is_flag=True, help="The newest cases first (with --after, older ones).")
 @click.option(
     "--count", "count_only", is_flag=True, help="Print how many cases match (--limit aside), not the cases."
 )
@@ -225,14 +241,37 @@ def queue_list(
     needs_analyst: bool,
     limit: int,
     after_id: int,
+    reference: str | None,
+    category: str | None,
+    country: str | None,
+    asn: int | None,
+    network: str | None,
+    queued_from: datetime | None,
+    queued_before: datetime | None,
+    newest_first: bool,
     count_only: bool,
     as_json: bool,
 ) -> None:
-    """List cases, oldest first, as they come from the store (a million stream in flat memory)."""
+    """List cases in the order they were queued, oldest first, as they come from the store (a
+    million stream in flat memory). With --queued-from or --queued-before the list is in queued-time
+    order; --after pages in the list's order either way."""
     from takedown.cases import count_cases, iter_cases
 
+    if country is not None and not (len(country) == 2 and country.isalpha()):
+        fail(f"--country {country!r}: a country is two letters, like NL", exitcodes.USAGE)
     wanted = CaseFilter(
-        states=tuple(CaseState(s) for s in states), host=host, needs_analyst=needs_analyst, after_id=after_id
+        states=tuple(CaseState(s) for s in states),
+        host=host.strip().lower() if host else None,
+        needs_analyst=needs_analyst,
+        after_id=after_id,
+        reference=reference,
+        category=category,
+        country=country.upper() if country else None,
+        asn=asn,
+        network=network,
+        newest_first=newest_first,
+        queued_from=queued_from.replace(tzinfo=UTC) if queued_from else None,
+        queued_before=queued_before.replace(tzinfo=UTC) if queued_before else None,
     )
     with errors_as_exit_codes(), app.store.session() as session:
         if count_only:

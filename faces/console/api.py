@@ -9,7 +9,8 @@ its parser. The OpenAPI description is at ``/api/v1/openapi.json``.
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
 
 from fastapi import Body, FastAPI, Query, Request
 from fastapi.responses import JSONResponse
@@ -53,6 +54,13 @@ class QueueRequest(BaseModel):
 
 class WithdrawRequest(BaseModel):
     reason: str = Field(min_length=1, max_length=500)
+
+
+def _utc(when: datetime | None) -> datetime | None:
+    """A time from the query string in UTC; one without an offset is taken to be UTC."""
+    if when is None:
+        return None
+    return when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
 
 
 def create_api(console: Any) -> FastAPI:
@@ -99,8 +107,13 @@ def create_api(console: Any) -> FastAPI:
         country: Annotated[str | None, Query(pattern="^[A-Za-z]{2}$")] = None,
         asn: Annotated[int | None, Query(ge=0)] = None,
         network: Annotated[str | None, Query(max_length=64)] = None,
+        queued_from: datetime | None = None,
+        queued_before: datetime | None = None,
+        order: Literal["oldest", "newest"] = "oldest",
     ) -> JSONResponse:
-        """Cases in id order, filtered; page with ``after`` = the last id of the page before."""
+        """Cases in the order they were queued, filtered; page with ``after`` = the last id of the
+        page before. ``queued_from`` / ``queued_before``: ISO 8601 times (UTC unless an offset is
+        given); with either, the list is in queued-time order."""
         token(request, TokenScope.READ)
         wanted = CaseFilter(
             states=tuple(state or ()),
@@ -112,6 +125,9 @@ def create_api(console: Any) -> FastAPI:
             country=country.upper() if country else None,
             asn=asn,
             network=network,
+            newest_first=order == "newest",
+            queued_from=_utc(queued_from),
+            queued_before=_utc(queued_before),
         )
         with console.session() as session:
             rows = list_cases(session, wanted, limit=limit + 1)

@@ -17,7 +17,7 @@ import secrets
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
@@ -1016,12 +1016,35 @@ def _queue(console: Console, reports: list[ValidReport], actor: str) -> list[Que
         return queue_batch(session, reports, actor=actor, now=console.clock.now())
 
 
-FILTERS = ("state", "host", "needs_analyst", "reference", "category", "country", "asn", "network")
+FILTERS = (
+    "state",
+    "host",
+    "needs_analyst",
+    "reference",
+    "category",
+    "country",
+    "asn",
+    "network",
+    "queued_from",
+    "queued_to",
+    "order",
+)
 """The case list's filters, as query parameters (besides ``after``, the keyset page)."""
 
 
 def _chosen(request: Request) -> dict[str, str]:
     return {name: request.query_params.get(name, "")[:320] for name in FILTERS}
+
+
+def _day(text: str, what: str) -> datetime | None:
+    """A day as the date field sends it (``2026-03-01``), as the UTC midnight that starts it."""
+    text = text.strip()
+    if not text:
+        return None
+    try:
+        return datetime.strptime(text, "%Y-%m-%d").replace(tzinfo=UTC)
+    except ValueError:
+        raise ValueError(f"The {what} date is a day like 2026-03-01.") from None
 
 
 def _case_filter(chosen: dict[str, str], after: int) -> tuple[CaseFilter, str | None]:
@@ -1045,11 +1068,21 @@ def _case_filter(chosen: dict[str, str], after: int) -> tuple[CaseFilter, str | 
     category = chosen["category"].strip().lower()
     if category and category not in CATEGORIES:
         return CaseFilter(), f"A category is one of: {', '.join(CATEGORIES)}."
+    try:
+        queued_from = _day(chosen["queued_from"], "queued from")
+        queued_to = _day(chosen["queued_to"], "queued to")
+    except ValueError as exc:
+        return CaseFilter(), str(exc)
+    if chosen["order"] not in ("", "oldest", "newest"):
+        return CaseFilter(), "The order is oldest or newest first."
     wanted = CaseFilter(
         states=states,
         host=host or None,
         needs_analyst=bool(chosen["needs_analyst"]),
         after_id=max(after, 0),
+        newest_first=chosen["order"] == "newest",
+        queued_from=queued_from,
+        queued_before=queued_to + timedelta(days=1) if queued_to else None,
         reference=chosen["reference"].strip() or None,
         category=category or None,
         country=country or None,
