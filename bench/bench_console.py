@@ -48,6 +48,16 @@ PAGES = [
     ("case list, one AS, deep page", "/cases?asn=64007&after=800000"),
     ("case list, one reference", "/cases?reference=HL-0500000"),
     ("case list, live in one network", "/cases?state=live&network=10.0.7.0/24"),
+    ("case list, newest first", "/cases?order=newest"),
+    ("case list, newest first, deep page", "/cases?order=newest&after=200000"),
+    ("case list, queued in one week", "/cases?queued_from=2026-06-01&queued_to=2026-06-07"),
+    ("case list, queued since January, newest first", "/cases?queued_from=2026-01-01&order=newest"),
+    ("case list, removed, queued since October", "/cases?state=removed&queued_from=2026-10-01"),
+    ("case list, one country, queued before February", "/cases?country=NL&queued_to=2026-01-31"),
+    (
+        "case list, one reference, one week",
+        "/cases?reference=HL-0500000&queued_from=2026-06-01&queued_to=2026-06-07",
+    ),
     ("case page", "/cases/5000"),
 ]
 

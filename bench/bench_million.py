@@ -50,8 +50,39 @@ COMMANDS: list[tuple[str, list[str]]] = [
 ]
 
 
+QUEUED_EVERY = timedelta(seconds=30)
+"""Cases are spread as if queued one every 30 s up to the import (a million: almost a year)."""
+SKEWED_EVERY = 100
+"""Every hundredth case was queued by a machine whose clock ran an hour behind."""
+
+
+def spread_queued_times(store: Store) -> None:
+    """Queued times over the year before the import, so that date filters have days to choose
+    from; a few out of id order, as cases from several intake machines would be."""
+    with store.session() as session:
+        last = session.scalar(select(func.max(Case.id))) or 0
+        now = session.scalar(select(func.max(Case.queued_at)))
+    table = Case.__table__
+    statement = table.update().where(table.c.id == bindparam("b_id")).values(queued_at=bindparam("b_at"))
+    for first in range(1, last + 1, 50_000):
+        with store.session() as session:
+            session.execute(
+                statement,
+                [
+                    {
+                        "b_id": case_id,
+                        "b_at": now
+                        - (last - case_id) * QUEUED_EVERY
+                        - (timedelta(hours=1) if case_id % SKEWED_EVERY == 0 else timedelta(0)),
+                    }
+                    for case_id in range(first, min(first + 50_000, last + 1))
+                ],
+            )
+
+
 def shape(store: Store) -> None:
-    """States, sightings, removals and hosting rows, in a few set-based statements."""
+    """Queued times, states, sightings, removals and hosting rows, in a few set-based statements."""
+    spread_queued_times(store)
     with store.session() as session:
         session.execute(
             text(

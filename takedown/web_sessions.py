@@ -88,6 +88,16 @@ def end_session(session: Session, token: str) -> None:
     session.execute(delete(WebSession).where(WebSession.token_hash == token_digest(token)))
 
 
+def end_lapsed_sessions(session: Session, *, now: datetime, idle: timedelta, lifetime: timedelta) -> int:
+    """Delete the sessions that can no longer be used (idle too long, or too old), however they
+    ended: a browser closed without signing out leaves its row behind. Run at each sign-in, so the
+    table holds about the sessions in use. How many went."""
+    lapsed = delete(WebSession).where(
+        (WebSession.last_seen_at < now - idle) | (WebSession.created_at < now - lifetime)
+    )
+    return int(getattr(session.execute(lapsed), "rowcount", 0) or 0)
+
+
 def end_sessions_of(session: Session, account_id: int) -> None:
     """Every session of an account ends (it was disabled or reset)."""
     session.execute(delete(WebSession).where(WebSession.account_id == account_id))

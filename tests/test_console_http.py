@@ -20,7 +20,7 @@ import pytest
 from click.testing import CliRunner
 from hypothesis import given
 from hypothesis import strategies as st
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 
 from faces.cli import App, cli
 from faces.console.refreshing import Refreshing
@@ -234,6 +234,23 @@ def test_signing_out_and_disabling_end_sessions(console: Served) -> None:
         disable_account(session, "analyst1", now=console.clock.now())
     assert other.get("/").status_code == 303
     assert sign_in(console.client(), "analyst1").status_code == 401
+
+
+def test_sessions_left_behind_are_cleared_at_the_next_sign_in(console: Served) -> None:
+    console.account("analyst1", StaffRole.ANALYST)
+    for _ in range(3):  # browsers closed without signing out
+        assert sign_in(console.client(), "analyst1").status_code == 303
+    kept = console.client()
+    console.clock.advance(timedelta(minutes=20))
+    assert sign_in(kept, "analyst1").status_code == 303
+    with console.store.session() as session:
+        assert session.scalar(select(func.count()).select_from(WebSession)) == 4
+    console.clock.advance(timedelta(minutes=15))  # the three are idle past 30 minutes, not the fourth
+    kept.get("/")
+    assert sign_in(console.client(), "analyst1").status_code == 303
+    with console.store.session() as session:
+        assert session.scalar(select(func.count()).select_from(WebSession)) == 2
+    assert kept.get("/").status_code == 200
 
 
 # --- roles and CSRF -----------------------------------------------------------------------------------

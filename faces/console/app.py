@@ -88,6 +88,7 @@ from takedown.web_sessions import (
     SECOND_FACTOR,
     SIGNED_IN,
     SessionView,
+    end_lapsed_sessions,
     end_session,
     find_session,
     start_session,
@@ -381,6 +382,12 @@ def _login_routes(app: FastAPI, console: Console) -> None:
                 old = request.cookies.get(console.cookies.session)
                 if old:
                     end_session(session, old)
+                end_lapsed_sessions(
+                    session,
+                    now=now,
+                    idle=console.settings.idle_timeout,
+                    lifetime=console.settings.session_lifetime,
+                )
                 token = start_session(session, attempt.account.name, stage=stage, now=now)
         if attempt.account is None:
             console.limiter.failed(client)
