@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import select, update
 
 from takedown.intake import queue_batch
-from takedown.models import Case
+from takedown.models import Case, Check
 from takedown.reports import Report, validate_report
 from takedown.vocabulary import StaffRole
 from tests.console_support import PASSWORD, Served
@@ -123,4 +124,47 @@ def test_the_main_flow_works_from_the_keyboard_alone(console: Served, page) -> N
     page.keyboard.press("Enter")
     page.wait_for_selector("section table")
     assert "queued" in page.locator("section table tbody").inner_text()
+    assert page.problems == []  # type: ignore[attr-defined]
+
+
+def test_an_analyst_finds_a_changed_case_by_date_and_decides_it(console: Served, page) -> None:
+    console.account("ana", StaffRole.ANALYST)
+    ids = []
+    for day in range(3):  # one case a day, 1 to 3 March; the second comes back changed
+        with console.store.session() as session:
+            [result] = queue_batch(
+                session, [validate_report(Report(f"http://day{day}.example/x.jpg"))], actor="t",
+                now=console.clock.now() + timedelta(days=day),
+            )  # fmt: skip
+        ids.append(result.case_id)
+    with console.store.session() as session:
+        session.execute(update(Case).where(Case.id == ids[1]).values(state="changed", next_check_at=None))
+        session.add(
+            Check(case_id=ids[1], checked_at=console.clock.now(), outcome="changed", http_status=200,
+                  sha256="cd" * 32, md5="ef" * 16, fingerprint_match=False, truncated=False)
+        )  # fmt: skip
+    page.goto(console.url + "/login?next=/cases")
+    page.fill("#name", "ana")
+    page.fill("#password", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(re.compile(r"/cases$"))
+
+    page.fill("#queued_from", "2026-03-02")  # a date field: the browser's own picker
+    page.fill("#queued_to", "2026-03-02")
+    page.click("form.filters button")
+    rows = page.locator("table.cases tbody tr")
+    assert rows.count() == 1 and "changed" in rows.first.inner_text()
+    page.click("table.cases tbody tr:first-child a")
+    page.check("input[name=decision][value=close]")
+    page.fill("input[name=reason]", "a different file now: not the reported content")
+    page.click("form[action$='/decide'] button")
+    page.wait_for_url(re.compile(r"done="))
+    main = page.locator("main").inner_text()
+    assert "Done:" in main and "not the reported content" in main
+    with console.store.session() as session:
+        assert session.scalar(select(Case.state).where(Case.id == ids[1])) not in ("changed", "live")
+    page.goto(console.url + "/cases")
+    page.select_option("#order", "newest")
+    page.click("form.filters button")
+    assert page.locator("table.cases tbody tr").first.inner_text().startswith(str(ids[2]))
     assert page.problems == []  # type: ignore[attr-defined]
