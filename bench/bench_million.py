@@ -135,6 +135,29 @@ def shape(store: Store) -> None:
                 """
             )
         )
+    keep_hosting_on_cases(store)
+
+
+def keep_hosting_on_cases(store: Store) -> None:
+    """What resolution keeps on the case (its latest hosting row), as the pipeline does, and the
+    cases waiting for an analyst: what the case list's hosting and review filters read."""
+    with store.session() as session:
+        session.execute(
+            text(
+                """
+                UPDATE "case" SET
+                  hosting_asn = 64000 + id % 2000,
+                  hosting_network = '10.' || CAST(id % 2000 / 250 AS TEXT) || '.'
+                                    || CAST(id % 250 AS TEXT) || '.0/24',
+                  hosting_organisation = 'Hosting ' || CAST(id % 2000 AS TEXT),
+                  hosting_country = CASE id % 60 WHEN 0 THEN 'NL' WHEN 1 THEN 'US' WHEN 2 THEN 'DE'
+                                      ELSE 'C' || CAST(id % 60 % 10 AS TEXT) END
+                WHERE id % 5 <> 4
+                """
+            )
+        )
+        # One live case in a thousand is waiting for an analyst (the chase gave up on it).
+        session.execute(text('UPDATE "case" SET needs_analyst = true WHERE id % 1000 = 3'))
 
 
 def run(command: list[str], env: dict[str, str]) -> tuple[float, float, int]:
