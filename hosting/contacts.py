@@ -139,6 +139,38 @@ def mark_mailbox_bad(session: Session, address: str, reason: str, *, now: dateti
     session.add(_change("email", value, "bounced", now, actor, entry.email, entry.language, entry.note))
 
 
+def clear_bounce(store: Store, address: str, *, actor: str, clock: Clock | None = None) -> bool:
+    """Someone vouches for a mailbox a bounce marked bad: notices go to it again. An entry that only
+    the bounce made is removed; one an analyst made keeps what they set. Whether one was marked."""
+    with store.session() as session:
+        entry = session.scalars(
+            select(Contact).where(
+                Contact.scope == "email", Contact.value == address.strip(), Contact.bad_since.is_not(None)
+            )
+        ).first()
+        if entry is None:
+            return False
+        now = (clock or SystemClock()).now()
+        note = f"written to again after a bounce ({entry.note or 'no reason kept'})"[:1000]
+        if entry.email is None and not entry.never_notify and entry.language is None:
+            session.delete(entry)
+            session.add(_change("email", entry.value, "removed", now, actor, note=note))
+        else:
+            entry.bad_since, entry.note = None, None
+            entry.updated_at, entry.updated_by = now, actor
+            session.add(_change("email", entry.value, "set", now, actor, entry.email, entry.language, note))
+        return True
+
+
+def bad_mailboxes(store: Store) -> list[Override]:
+    """Mailboxes a permanent refusal marked bad, the most recent first."""
+    with store.session() as session:
+        rows = session.scalars(
+            select(Contact).where(Contact.bad_since.is_not(None)).order_by(Contact.bad_since.desc())
+        )
+        return [_override(row) for row in rows]
+
+
 def remove_contact(store: Store, scope: str, value: str, *, actor: str, clock: Clock | None = None) -> bool:
     """Remove the entry for (scope, value); whether there was one. Its history stays."""
     scope = scope.lower()

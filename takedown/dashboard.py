@@ -9,9 +9,10 @@ from datetime import datetime, timedelta
 from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
-from takedown.models import Case, SchedulerLock
+from takedown.models import Case, Contact, Notice, SchedulerLock
 from takedown.states import OPEN_STATES, CaseState
 from takedown.tallies import case_counts
+from takedown.vocabulary import NoticeStatus
 
 WINDOWS_DAYS = (30, 90)
 BUCKETS: tuple[tuple[str, float | None], ...] = (
@@ -54,6 +55,10 @@ class Dashboard:
     """More cases are due than were counted (``due_now``)."""
     needs_analyst: int
     scheduler: SchedulerHeartbeat | None
+    uncertain_notices: int = 0
+    """Notices a crash left in doubt: presumed delivered until an analyst looks."""
+    bad_mailboxes: int = 0
+    """Mailboxes a permanent refusal marked bad: not written to until someone vouches for them."""
 
     @property
     def open_cases(self) -> int:
@@ -77,12 +82,16 @@ def dashboard(session: Session, *, now: datetime) -> Dashboard:
         if lock is not None
         else None
     )
+    uncertain = select(func.count(Notice.id)).where(Notice.status == NoticeStatus.UNCERTAIN.value)
+    bad = select(func.count(Contact.id)).where(Contact.bad_since.is_not(None))
     return Dashboard(
         by_state=by_state,
         due_now=due_now,
         due_more=due_now > DUE_COUNTED_UP_TO,
         needs_analyst=sum(counts[(state, True)] for state in OPEN_STATES),
         scheduler=scheduler,
+        uncertain_notices=int(session.scalar(uncertain) or 0),
+        bad_mailboxes=int(session.scalar(bad) or 0),
     )
 
 

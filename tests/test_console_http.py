@@ -26,6 +26,7 @@ from faces.cli import App, cli
 from faces.console.refreshing import Refreshing
 from faces.console.security import safe_next
 from faces.console.text import defang
+from hosting.contacts import contact_history, list_contacts, mark_mailbox_bad, set_contact
 from notices.message import build_message
 from notices.outbox import OutgoingNotice, enqueue
 from notices.render import Rendered
@@ -829,3 +830,87 @@ def test_the_case_list_filters_by_reference_category_and_where_it_is_hosted(cons
         assert message in page and "<script>" not in page
     exported = client.get("/cases.jsonl", params={"country": "DE"}).text.splitlines()
     assert [json.loads(line)["id"] for line in exported] == [ids[2]]
+
+
+def test_notices_in_doubt_and_bad_mailboxes_wait_for_an_analyst(console: Served) -> None:
+    case_id = queue(console, "http://doubt.example/x.jpg")
+    with console.store.session() as session:
+        ids = [
+            enqueue(
+                session,
+                OutgoingNotice(
+                    recipient=f"abuse{n}@doubt.example", level="initial",
+                    message_id=f"<d{n}@hotline.invalid>",
+                    subject="s", role="hosting", party="P", language="en", message="m", case_ids=(case_id,),
+                ),
+                now=console.clock.now(),
+            )
+            for n in range(3)
+        ]  # fmt: skip
+        session.execute(update(Notice).where(Notice.id.in_(ids)).values(status="uncertain"))
+        mark_mailbox_bad(
+            session, "gone@doubt.example", "550 5.1.1 no such user", now=console.clock.now(), actor="notifier"
+        )
+    set_contact(
+        console.store,
+        "email",
+        "kept@doubt.example",
+        email="new@doubt.example",
+        actor="t",
+        clock=console.clock,
+    )
+    with console.store.session() as session:
+        mark_mailbox_bad(session, "kept@doubt.example", "550 gone", now=console.clock.now(), actor="notifier")
+
+    auditor = signed_in_as(console, StaffRole.AUDITOR)
+    board = auditor.get("/").text
+    assert re.search(r'Notices in doubt</dt><dd><a href="/review#uncertain">3<', board)
+    assert re.search(r'Mailboxes gone bad</dt><dd><a href="/review#bad-mailboxes">2<', board)
+    review = auditor.get("/review").text
+    assert "&lt;d1@hotline.invalid&gt;" in review and "gone@doubt.example" in review
+    assert 'name="notice"' not in review and 'name="mailbox"' not in review  # an auditor reads
+    refused = auditor.post("/review/notices", data={"csrf": csrf_of(auditor), "notice": str(ids[0])})
+    assert refused.status_code == 403
+
+    analyst = console.client()
+    console.account("ana", StaffRole.ANALYST)
+    sign_in(analyst, "ana")
+    csrf = csrf_of(analyst, "/review")
+    page = analyst.get("/review").text
+    assert 'name="notice"' in page and 'name="mailbox"' not in page  # vouching is a supervisor's
+    settled = analyst.post(
+        "/review/notices", data={"csrf": csrf, "action": "delivered", "notice": [str(ids[0]), str(ids[1])]}
+    )
+    assert settled.status_code == 303 and "delivered%3A+2+of+2" in settled.headers["location"]
+    again = analyst.post(
+        "/review/notices", data={"csrf": csrf, "action": "resend", "notice": [str(i) for i in ids]}
+    )
+    assert "sent+again%3A+1+of+3" in again.headers["location"]  # only the one still in doubt
+    assert "Done: sent again: 1 of 3 notices." in analyst.get(again.headers["location"]).text
+    with console.store.session() as session:
+        statuses = dict(session.execute(select(Notice.id, Notice.status).where(Notice.id.in_(ids))).all())
+        assert [statuses[i] for i in ids] == ["sent", "sent", "retry"]
+        actions = session.scalars(select(Event.action).where(Event.actor == "analyst:ana")).all()
+        assert sorted(actions) == ["notice_confirmed_delivered"] * 2 + ["notice_resend_requested"]
+    assert (
+        analyst.post("/review/mailboxes", data={"csrf": csrf, "mailbox": "gone@doubt.example"}).status_code
+        == 403
+    )
+
+    supervisor = signed_in_supervisor(console)
+    csrf = csrf_of(supervisor, "/review")
+    vouched = supervisor.post(
+        "/review/mailboxes", data={"csrf": csrf, "mailbox": ["gone@doubt.example", "kept@doubt.example"]}
+    )
+    assert "written+to+again%3A+2+of+2" in vouched.headers["location"]
+    entries = {entry.value: entry for entry in list_contacts(console.store)}
+    assert "gone@doubt.example" not in entries  # only the bounce had made it
+    assert (
+        entries["kept@doubt.example"].email == "new@doubt.example"
+        and entries["kept@doubt.example"].bad_since is None
+    )
+    assert [c.change for c in contact_history(console.store, "email", "gone@doubt.example")] == [
+        "removed",
+        "bounced",
+    ]
+    assert "No mailbox has gone bad." in supervisor.get("/review").text

@@ -193,3 +193,12 @@ def test_the_book_keeps_every_change_with_who_and_when(store: Store, clock: Manu
     assert everything[1].value == "gone@host.test" and "550" in (everything[1].note or "")
     assert [c.at for c in everything] == sorted((c.at for c in everything), reverse=True)
     assert list_contacts(store)[0].value == "gone@host.test"  # the removal took the entry, not its history
+
+    app = App(settings=Settings(database_url="unused", actor="analyst:d"), clock=clock, _store=store)
+    cleared = CliRunner().invoke(
+        cli, ["contacts", "clear-bounce", "gone@host.test", "never@host.test"], obj=app
+    )
+    assert cleared.exit_code == exitcodes.NOT_FOUND and "not marked bad: never@host.test" in cleared.output
+    assert "cleared gone@host.test" in cleared.output
+    assert list_contacts(store) == []  # the bounce had made the entry: vouching removes it
+    assert contact_history(store, "email", "gone@host.test")[0].actor == "analyst:d"

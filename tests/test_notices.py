@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import xarf
 from click.testing import CliRunner
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from faces.cli import App, cli
 from hosting.contacts import ContactBook, list_contacts, set_contact
@@ -468,3 +468,28 @@ def test_claims_a_stopped_connection_did_not_start_are_given_back_at_once(
         assert {(n.status, n.attempts, n.claimed_by) for n in session.query(Notice)} == {("pending", 0, None)}
     assert Outbox(store, settings, clock).deliver_due().counts == {"sent": len(ids)}  # no lease to wait out
     assert len(world.smtp.messages) == len(ids)
+
+
+def test_an_analyst_settles_notices_in_doubt_from_the_command_line(
+    world: Sandbox, store: Store, settings: Settings, clock: ManualClock
+) -> None:
+    url = world.url("host-a.test", "/doubt.jpg")
+    make_live(store, clock, {url: "127.0.40.1"})
+    notices = composer(store, settings, clock)
+    notices.compose_round(notices.due_case_ids(clock.now()), level="initial", now=clock.now())
+    with store.session() as session:
+        notice_id = session.scalars(select(Notice.id)).one()
+        session.execute(update(Notice).values(status="uncertain", sent_at=clock.now()))
+    app = App(settings=settings, clock=clock, _store=store)
+    runner = CliRunner()
+    resend = runner.invoke(cli, ["notices", "settle", str(notice_id), "--resend", "--json"], obj=app)
+    assert resend.exit_code == 0, resend.output
+    assert json.loads(resend.output) == {"settled": [notice_id], "not_in_doubt": [], "delivered": False}
+    Outbox(store, settings, clock).deliver_due()
+    [sent] = world.smtp.messages  # sent again, as the analyst asked, with its own Message-ID
+    with store.session() as session:
+        notice = session.get_one(Notice, notice_id)
+        assert notice.status == "sent" and sent.message["Message-ID"] == notice.message_id
+    twice = runner.invoke(cli, ["notices", "settle", str(notice_id), "--delivered"], obj=app)
+    assert twice.exit_code == exitcodes.NOT_FOUND and "not in doubt" in twice.output
+    assert runner.invoke(cli, ["notices", "settle", str(notice_id)], obj=app).exit_code == exitcodes.USAGE

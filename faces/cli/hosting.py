@@ -217,6 +217,26 @@ def contacts_remove(app: App, scope: str, value: str, as_json: bool) -> None:
         click.echo(f"removed {scope} {value}")
 
 
+@contacts.command("clear-bounce")
+@click.argument("addresses", nargs=-1, required=True)
+@click.pass_obj
+def contacts_clear_bounce(app: App, addresses: tuple[str, ...]) -> None:
+    """Vouch for mailboxes a bounce marked bad (`contacts list` shows them): notices go to them again.
+
+    Exit status: 0 every one cleared; 4 some were not marked bad."""
+    from hosting.contacts import clear_bounce
+
+    with errors_as_exit_codes():
+        missed = [
+            a for a in addresses if not clear_bounce(app.store, a, actor=app.settings.actor, clock=app.clock)
+        ]
+    for address in addresses:
+        if address not in missed:
+            click.echo(f"cleared {address}")
+    if missed:
+        fail(f"not marked bad: {', '.join(missed)}", exitcodes.NOT_FOUND)
+
+
 @contacts.command("history")
 @click.argument("scope", type=click.Choice(["asn", "network", "domain", "email"]), required=False)
 @click.argument("value", required=False)

@@ -192,3 +192,36 @@ def notices_list(app: App, status: str | None, limit: int, as_json: bool) -> Non
             f"{row['id']:>5} {row['status']:<12} {row['level']:<10} {row['role'] or '-':<9}"
             f" {row['recipient']}  {row['cases']} case(s)  {when}{error}"
         )
+
+
+@notices.command("settle")
+@click.argument("notice_ids", nargs=-1, required=True, type=click.IntRange(1))
+@click.option(
+    "--delivered/--resend",
+    default=None,
+    help="The mail server's log shows they arrived; or they did not, and are sent again (same Message-ID).",
+)
+@json_option
+@click.pass_obj
+def notices_settle(app: App, notice_ids: tuple[int, ...], delivered: bool | None, as_json: bool) -> None:
+    """Settle notices in doubt (`notices list --status uncertain`) once the mail server's log says
+    what happened. Only notices still uncertain change, each with an event on its cases.
+
+    Exit status: 0 every one settled; 4 some were not in doubt (the rest are settled)."""
+    from notices.outbox import settle_uncertain
+
+    if delivered is None:
+        fail("say what the mail server's log shows: --delivered or --resend", exitcodes.USAGE)
+    with errors_as_exit_codes(), app.store.session() as session:
+        done = settle_uncertain(
+            session, notice_ids, delivered=delivered, actor=app.settings.actor, now=app.clock.now()
+        )
+    missed = sorted(set(notice_ids) - set(done))
+    if as_json:
+        print_json({"settled": done, "not_in_doubt": missed, "delivered": delivered})
+    else:
+        click.echo(f"{'delivered' if delivered else 'to send again'}: {', '.join(map(str, done)) or 'none'}")
+    if missed:
+        fail(
+            f"not in doubt (unknown, or settled already): {', '.join(map(str, missed))}", exitcodes.NOT_FOUND
+        )

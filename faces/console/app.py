@@ -36,12 +36,14 @@ from faces.console.text import defang, defang_text, when
 from hosting.contacts import (
     SCOPES,
     ContactError,
+    bad_mailboxes,
+    clear_bounce,
     contact_history,
     list_contacts,
     remove_contact,
     set_contact,
 )
-from notices.outbox import list_notices
+from notices.outbox import list_notices, settle_uncertain
 from notices.preview import NoticePreviewer, Preview
 from notices.render import SHIPPED_TEMPLATES
 from notices.sent import NoticeNotFound, read_notice
@@ -639,8 +641,50 @@ def _case_routes(app: FastAPI, console: Console) -> None:
             who=who,
             waiting=waiting,
             changed=changed,
+            uncertain=list_notices(console.store, status=NoticeStatus.UNCERTAIN.value, limit=PAGE_SIZE),
+            bounced=bad_mailboxes(console.store),
             may_act=who.role.may(StaffRole.ANALYST),
+            may_vouch=who.role.may(StaffRole.SUPERVISOR),
+            done=request.query_params.get("done"),
         )
+
+    @app.post("/review/notices")
+    async def review_notices(request: Request) -> Response:
+        """Notices in doubt, settled by an analyst who has read the mail server's log."""
+        who, _ = await console.changing(request, StaffRole.ANALYST)
+        form = await request.form()
+        ids = sorted(
+            {int(value) for value in form.getlist("notice") if isinstance(value, str) and value.isdigit()}
+        )
+        if not ids:
+            raise Refused(400, "Tick the notices to settle.")
+        if len(ids) > PAGE_SIZE * 2:
+            raise Refused(413, "Too many notices at once.")
+        action = form.get("action")
+        if action not in ("delivered", "resend"):
+            raise Refused(400, "Choose whether they arrived or must be sent again.")
+        with console.session() as session:
+            done = settle_uncertain(
+                session, ids, delivered=action == "delivered", actor=who.actor, now=console.clock.now()
+            )
+        message = (
+            f"{'delivered' if action == 'delivered' else 'sent again'}: {len(done)} of {len(ids)} notices"
+        )
+        return RedirectResponse("/review?" + urlencode({"done": message}), status_code=303)
+
+    @app.post("/review/mailboxes")
+    async def review_mailboxes(request: Request) -> Response:
+        """Mailboxes a bounce marked bad, vouched for by a supervisor: written to again."""
+        who, _ = await console.changing(request, StaffRole.SUPERVISOR)
+        form = await request.form()
+        addresses = sorted({str(value)[:320] for value in form.getlist("mailbox") if isinstance(value, str)})
+        if not addresses:
+            raise Refused(400, "Tick the mailboxes to write to again.")
+        if len(addresses) > PAGE_SIZE * 2:
+            raise Refused(413, "Too many mailboxes at once.")
+        cleared = sum(clear_bounce(console.store, a, actor=who.actor, clock=console.clock) for a in addresses)
+        message = f"written to again: {cleared} of {len(addresses)} mailboxes"
+        return RedirectResponse("/review?" + urlencode({"done": message}), status_code=303)
 
     @app.post("/review")
     async def review_act(request: Request) -> Response:
