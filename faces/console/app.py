@@ -18,13 +18,14 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any
 from urllib.parse import urlencode
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import FormData
 from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
 from starlette.staticfiles import StaticFiles
 
@@ -217,16 +218,18 @@ class Console:
             raise Refused(403, f"Your role ({who.role}) does not allow this.")
         return who
 
-    async def changing(self, request: Request, role: StaffRole) -> tuple[SessionView, dict[str, str]]:
+    def changing(
+        self, request: Request, role: StaffRole, posted: FormData
+    ) -> tuple[SessionView, dict[str, str]]:
         """A state-changing request: signed in with ``role``, from this site, with the session's
         CSRF token in the form. Returns who and the form's fields."""
         who = self.signed_in(request, role)
-        return who, await self.checked_form(request, who)
+        return who, self.checked_form(request, who, posted)
 
-    async def checked_form(self, request: Request, who: SessionView) -> dict[str, str]:
+    def checked_form(self, request: Request, who: SessionView, posted: FormData) -> dict[str, str]:
         """The fields of a form ``who`` posted: refused unless it came from this site with the
         session's CSRF token."""
-        form = await _form(request)
+        form = _fields(posted)
         self.check_token(request, form.get("csrf"), who)
         return form
 
@@ -252,11 +255,21 @@ class Console:
         )
 
 
-async def _form(request: Request) -> dict[str, str]:
+async def posted_form(request: Request) -> FormData:
+    """The body of a posted form, read on the event loop; the handler that takes it is a plain
+    function, run in a worker thread, so that its store work (and a password's argon2 work) never
+    holds up the other requests."""
     if int(request.headers.get("content-length") or 0) > MAX_FORM_BYTES:
         raise Refused(413, "That is more than the console accepts at once.")
-    form = await request.form(max_files=1, max_fields=MAX_FORM_FIELDS)
-    return {key: value for key, value in form.items() if isinstance(value, str)}
+    return await request.form(max_files=1, max_fields=MAX_FORM_FIELDS)
+
+
+Posted = Annotated[FormData, Depends(posted_form)]
+
+
+def _fields(posted: FormData) -> dict[str, str]:
+    """The form's text fields, the first value of each."""
+    return {key: value for key, value in posted.items() if isinstance(value, str)}
 
 
 class SecurityHeaders(BaseHTTPMiddleware):
@@ -362,8 +375,8 @@ def _login_routes(app: FastAPI, console: Console) -> None:
         return response
 
     @app.post("/login")
-    async def login(request: Request) -> Response:
-        form = await _form(request)
+    def login(request: Request, posted: Posted) -> Response:
+        form = _fields(posted)
         console.same_site(request)
         expected = request.cookies.get(console.cookies.login, "")
         if not expected or not hmac.compare_digest(form.get("login_token", ""), expected):
@@ -413,11 +426,11 @@ def _login_routes(app: FastAPI, console: Console) -> None:
         return console.page("code.html", request, next=safe_next(next), csrf=who.csrf_token)
 
     @app.post("/login/code")
-    async def code(request: Request) -> Response:
+    def code(request: Request, posted: Posted) -> Response:
         who = console.who(request)
         if who is None or who.stage != SECOND_FACTOR:
             return RedirectResponse("/login", status_code=303)
-        form = await console.checked_form(request, who)
+        form = console.checked_form(request, who, posted)
         client = _client(request)
         next_path = safe_next(form.get("next"))
         if console.limiter.blocked(client):
@@ -444,10 +457,10 @@ def _login_routes(app: FastAPI, console: Console) -> None:
         return response
 
     @app.post("/logout")
-    async def logout(request: Request) -> Response:
+    def logout(request: Request, posted: Posted) -> Response:
         who = console.who(request)
         if who is not None:
-            await console.checked_form(request, who)
+            console.checked_form(request, who, posted)
             with console.session() as session:
                 end_session(session, request.cookies.get(console.cookies.session, ""))
         response = RedirectResponse("/login", status_code=303)
@@ -534,8 +547,8 @@ def _case_routes(app: FastAPI, console: Console) -> None:
         )
 
     @app.post("/cases/{case_id}/withdraw")
-    async def withdraw_case(request: Request, case_id: int) -> Response:
-        who, form = await console.changing(request, StaffRole.ANALYST)
+    def withdraw_case(request: Request, case_id: int, posted: Posted) -> Response:
+        who, form = console.changing(request, StaffRole.ANALYST, posted)
         reason = form.get("reason", "").strip()
         if not reason:
             raise Refused(400, "Say why the case is withdrawn: the reason goes in its audit trail.")
@@ -551,8 +564,9 @@ def _case_routes(app: FastAPI, console: Console) -> None:
     @app.post("/queue/file")
     async def queue_file(request: Request) -> Response:
         """A file as ``takedown queue import`` reads it (CSV, JSON Lines or one URL a line, told
-        apart by its name), committed in batches: what went in stays in if a later row fails."""
-        who = console.signed_in(request, StaffRole.ANALYST)
+        apart by its name), committed in batches: what went in stays in if a later row fails.
+        Asynchronous, to stream the upload with its own limits; the store work is in threads."""
+        who = await run_in_threadpool(console.signed_in, request, StaffRole.ANALYST)
         if int(request.headers.get("content-length") or 0) > MAX_UPLOAD_BYTES:
             limit = MAX_UPLOAD_BYTES // 1_000_000
             raise Refused(413, f"Files up to {limit} MB here; import larger ones with takedown queue import.")
@@ -583,8 +597,8 @@ def _case_routes(app: FastAPI, console: Console) -> None:
         )
 
     @app.post("/cases/{case_id}/recheck")
-    async def recheck_case(request: Request, case_id: int) -> Response:
-        who, _form_fields = await console.changing(request, StaffRole.ANALYST)
+    def recheck_case(request: Request, case_id: int, posted: Posted) -> Response:
+        who, _form_fields = console.changing(request, StaffRole.ANALYST, posted)
         with console.session() as session:
             moved = recheck_now(session, [case_id], actor=who.actor, now=console.clock.now())
         if not moved:
@@ -592,8 +606,8 @@ def _case_routes(app: FastAPI, console: Console) -> None:
         return RedirectResponse(f"/cases/{case_id}?done=recheck+requested", status_code=303)
 
     @app.post("/cases/{case_id}/note")
-    async def note_case(request: Request, case_id: int) -> Response:
-        who, form = await console.changing(request, StaffRole.ANALYST)
+    def note_case(request: Request, case_id: int, posted: Posted) -> Response:
+        who, form = console.changing(request, StaffRole.ANALYST, posted)
         try:
             with console.session() as session:
                 add_note(session, case_id, form.get("note", ""), actor=who.actor, now=console.clock.now())
@@ -604,10 +618,10 @@ def _case_routes(app: FastAPI, console: Console) -> None:
         return RedirectResponse(f"/cases/{case_id}?done=note+added", status_code=303)
 
     @app.post("/cases/{case_id}/decide")
-    async def decide_case(request: Request, case_id: int) -> Response:
+    def decide_case(request: Request, case_id: int, posted: Posted) -> Response:
         """A changed case: still the reported content (its new digests are adopted and the chase
         goes on), or not (closed, with the reason)."""
-        who, form = await console.changing(request, StaffRole.ANALYST)
+        who, form = console.changing(request, StaffRole.ANALYST, posted)
         now = console.clock.now()
         try:
             with console.session() as session:
@@ -649,12 +663,11 @@ def _case_routes(app: FastAPI, console: Console) -> None:
         )
 
     @app.post("/review/notices")
-    async def review_notices(request: Request) -> Response:
+    def review_notices(request: Request, posted: Posted) -> Response:
         """Notices in doubt, settled by an analyst who has read the mail server's log."""
-        who, _ = await console.changing(request, StaffRole.ANALYST)
-        form = await request.form()
+        who, form = console.changing(request, StaffRole.ANALYST, posted)
         ids = sorted(
-            {int(value) for value in form.getlist("notice") if isinstance(value, str) and value.isdigit()}
+            {int(value) for value in posted.getlist("notice") if isinstance(value, str) and value.isdigit()}
         )
         if not ids:
             raise Refused(400, "Tick the notices to settle.")
@@ -673,11 +686,10 @@ def _case_routes(app: FastAPI, console: Console) -> None:
         return RedirectResponse("/review?" + urlencode({"done": message}), status_code=303)
 
     @app.post("/review/mailboxes")
-    async def review_mailboxes(request: Request) -> Response:
+    def review_mailboxes(request: Request, posted: Posted) -> Response:
         """Mailboxes a bounce marked bad, vouched for by a supervisor: written to again."""
-        who, _ = await console.changing(request, StaffRole.SUPERVISOR)
-        form = await request.form()
-        addresses = sorted({str(value)[:320] for value in form.getlist("mailbox") if isinstance(value, str)})
+        who, _ = console.changing(request, StaffRole.SUPERVISOR, posted)
+        addresses = sorted({value[:320] for value in posted.getlist("mailbox") if isinstance(value, str)})
         if not addresses:
             raise Refused(400, "Tick the mailboxes to write to again.")
         if len(addresses) > PAGE_SIZE * 2:
@@ -687,12 +699,11 @@ def _case_routes(app: FastAPI, console: Console) -> None:
         return RedirectResponse("/review?" + urlencode({"done": message}), status_code=303)
 
     @app.post("/review")
-    async def review_act(request: Request) -> Response:
+    def review_act(request: Request, posted: Posted) -> Response:
         """One action for every case ticked: revisit now, resume the chase, or withdraw."""
-        who, _ = await console.changing(request, StaffRole.ANALYST)
-        form = await request.form()
+        who, form = console.changing(request, StaffRole.ANALYST, posted)
         ids = sorted(
-            {int(value) for value in form.getlist("case") if isinstance(value, str) and value.isdigit()}
+            {int(value) for value in posted.getlist("case") if isinstance(value, str) and value.isdigit()}
         )
         if not ids:
             raise Refused(400, "Tick the cases to act on.")
@@ -853,9 +864,9 @@ def _case_routes(app: FastAPI, console: Console) -> None:
         )
 
     @app.post("/contacts")
-    async def contacts_set(request: Request) -> Response:
+    def contacts_set(request: Request, posted: Posted) -> Response:
         """Add or replace an entry, or bar (never notify) / unbar: supervisors only."""
-        who, form = await console.changing(request, StaffRole.SUPERVISOR)
+        who, form = console.changing(request, StaffRole.SUPERVISOR, posted)
         scope, value = form.get("scope", ""), form.get("value", "")
         try:
             if form.get("remove"):
@@ -896,10 +907,10 @@ def _case_routes(app: FastAPI, console: Console) -> None:
         )
 
     @app.post("/users")
-    async def users_change(request: Request) -> Response:
+    def users_change(request: Request, posted: Posted) -> Response:
         """Add an account, disable one, or reset one (new password, lock cleared, sessions ended).
         A new TOTP secret or API token is shown on the answer, once."""
-        who, form = await console.changing(request, StaffRole.SUPERVISOR)
+        who, form = console.changing(request, StaffRole.SUPERVISOR, posted)
         action, name, now = form.get("action"), form.get("name", ""), console.clock.now()
         secret = None
         try:
@@ -956,8 +967,8 @@ def _case_routes(app: FastAPI, console: Console) -> None:
         return console.page("queue.html", request, who=who, categories=CATEGORIES, default=DEFAULT_CATEGORY)
 
     @app.post("/queue")
-    async def queue_urls(request: Request) -> Response:
-        who, form = await console.changing(request, StaffRole.ANALYST)
+    def queue_urls(request: Request, posted: Posted) -> Response:
+        who, form = console.changing(request, StaffRole.ANALYST, posted)
         lines = [line.strip() for line in form.get("urls", "").splitlines()]
         lines = [line for line in lines if line]
         category = form.get("category", DEFAULT_CATEGORY)
@@ -974,7 +985,7 @@ def _case_routes(app: FastAPI, console: Console) -> None:
             except InvalidReport as exc:
                 outcomes.append({"line": number, "url": line, "outcome": "refused", "detail": exc.message})
         if valid:
-            results = await run_in_threadpool(_queue, console, [report for _, report in valid], who.actor)
+            results = _queue(console, [report for _, report in valid], who.actor)
             for (number, _), result in zip(valid, results, strict=True):
                 outcomes.append(
                     {
