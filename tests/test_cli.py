@@ -278,6 +278,12 @@ def test_the_demo_runs_in_a_directory_of_its_own_and_ends_in_the_console(tmp_pat
         dashboard = client.get("/").text
         assert re.search(r'state=removed">removed</a></td><td class="number">3<', dashboard)
         assert "hxxp://host-b[.]test" in client.get("/cases/4").text
+        # The sandbox is still up, so previews resolve: case 1's chase is over, case 9 is due an
+        # escalation to an upstream with no mailbox, and its first notice went to the host.
+        assert "The chase is over for this case" in client.get("/cases/1/preview").text
+        assert "Nobody would be notified: no party has a mailbox." in client.get("/cases/9/preview").text
+        first = client.get("/cases/9/preview", params={"level": "initial"}).text
+        assert '<h2 id="notice-1">To abuse@quick.test' in first
     finally:
         process.terminate()
         process.wait(timeout=10)
