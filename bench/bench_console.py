@@ -54,6 +54,7 @@ def pages(store: Store) -> list[tuple[str, str]]:
         reference = session.scalar(select(Case.reference).where(Case.id == last // 2)) or "HL-0500000"
     week_from, week_to = middle - timedelta(days=3), middle + timedelta(days=3)
     return [
+        ("dashboard", "/"),
         ("case list, first page", "/cases"),
         ("case list, state live", "/cases?state=live"),
         ("case list, state removed, deep page", f"/cases?state=removed&after={last * 9 // 10}"),
