@@ -75,6 +75,10 @@ class Enrolment:
     totp_uri: str | None
 
 
+UNKNOWN_NAME = "unknown name"
+"""Why a sign-in failed when no account has the name given."""
+
+
 @dataclass(frozen=True, slots=True)
 class LoginAttempt:
     """What a password check found: the account on success, otherwise why not (for the log only;
@@ -186,7 +190,7 @@ def check_password(session: Session, name: str, password: str, *, now: datetime)
         password = password[:MAX_PASSWORD_LENGTH]  # still verified (and failing): same time taken
     if account is None:
         _verify(_DUMMY_HASH, password)
-        return LoginAttempt(None, "unknown name")
+        return LoginAttempt(None, UNKNOWN_NAME)
     if account.locked_until is not None and account.locked_until > now:
         _verify(_DUMMY_HASH, password)
         return LoginAttempt(None, f"locked until {account.locked_until.isoformat()}")

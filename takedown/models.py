@@ -427,6 +427,20 @@ class Event(Base):
     case: Mapped[Case] = relationship(back_populates="events")
 
 
+class StaffEvent(Base):
+    """The append-only log of what staff did outside cases: signing in and out (and failing to),
+    accounts and API tokens made, changed or revoked. Never a password, a code or a token."""
+
+    __tablename__ = "staff_event"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime]
+    actor: Mapped[str] = mapped_column(String(200), doc="Who did it: analyst:<name>, or the CLI's actor.")
+    action: Mapped[str] = mapped_column(String(32))
+    subject: Mapped[str | None] = mapped_column(String(64), index=True, doc="The account or token acted on.")
+    detail: Mapped[dict[str, Any] | None]
+
+
 class SchedulerLock(Base):
     """The one scheduler allowed to run against this store: who it is and when it last said so."""
 

@@ -3,6 +3,7 @@ TOTP codes used once, sessions that end, and the CLI that manages them."""
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 
 import pytest
@@ -194,3 +195,14 @@ def test_users_from_the_command_line(store: Store, clock: ManualClock) -> None:
     assert code == 0 and "analyst, second factor off" in out
     with store.session() as session:
         assert check_password(session, "ana", "a brand new password", now=clock.now()).account is not None
+    code, out, _ = run(store, clock, "users", "log", "--json")
+    logged = [json.loads(line) for line in out.splitlines()]
+    assert [(e["actor"], e["action"], e["subject"]) for e in logged] == [
+        ("t", "account_reset", "ana"),
+        ("t", "account_disabled", "ana"),
+        ("t", "account_added", "ana"),
+        ("t", "account_added", "sue"),
+    ]
+    assert logged[0]["detail"] == {"password": True, "new_code": False} and PASSWORD not in out
+    code, out, _ = run(store, clock, "users", "log", "--account", "sue")
+    assert code == 0 and out.count("\n") == 1 and "account_added" in out and "role=supervisor" in out

@@ -799,6 +799,29 @@ def test_a_supervisor_manages_accounts_and_tokens_and_nobody_else_can(console: S
     )
     assert "token nightly revoked" in change(action="revoke", name="nightly").text
 
+    # Everything above is in the staff log, for supervisors and auditors, never a secret.
+    sign_in(console.client(), "sue", "not sue's password at all")
+    sign_in(console.client(), "correct horse battery staple", "typed the password as the name")
+    log = supervisor.get("/staff-log").text
+    rows = re.findall(r"<tr><td>[^<]*</td><td>([^<]*)</td><td>([^<]*)</td><td>([^<]*)</td>", log)
+    assert rows[:7] == [
+        ("unknown", "password_refused", "-"),  # the name typed is not kept: it may be a password
+        ("analyst:sue", "password_refused", "sue"),
+        ("analyst:sue", "token_revoked", "nightly"),
+        ("analyst:sue", "token_made", "nightly"),
+        ("analyst:bob", "password_refused", "bob"),  # disabled
+        ("analyst:sue", "account_disabled", "bob"),
+        ("analyst:bob", "password_accepted", "bob"),
+    ]
+    assert ("analyst:sue", "account_added", "bob") in rows and ("analyst:sue", "code_accepted", "sue") in rows
+    assert "horse" not in log and "a long enough password" not in log and "tdk_" not in log
+    assert "reason: wrong password" in log and "reason: disabled" in log
+    only_bob = supervisor.get("/staff-log", params={"account": "bob"}).text
+    assert "nightly" not in only_bob and "account_disabled" in only_bob
+    assert analyst.get("/staff-log").status_code == 403 and 'href="/staff-log"' not in analyst.get("/").text
+    auditor = signed_in_as(console, StaffRole.AUDITOR)
+    assert auditor.get("/staff-log").status_code == 200
+
 
 def test_the_case_list_filters_by_reference_category_and_where_it_is_hosted(console: Served) -> None:
     ids = [queue(console, f"http://fl.example/{n}", reference=f"REF-{n}") for n in range(4)]

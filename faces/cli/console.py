@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from typing import Any
 
 import click
 
@@ -78,6 +79,7 @@ def users_add(
                     now=app.clock.now(),
                     second_factor=second_factor,
                 )
+                _logged(app, session, "account_added", enrolment.account.name, {"role": role})
         except AccountError as exc:
             fail(str(exc), exitcodes.REFUSED)
     _print_enrolment(enrolment, as_json)
@@ -120,6 +122,7 @@ def users_disable(app: App, name: str, as_json: bool) -> None:
         try:
             with app.store.session() as session:
                 account = disable_account(session, name, now=app.clock.now())
+                _logged(app, session, "account_disabled", account.name)
         except AccountError as exc:
             fail(str(exc), exitcodes.NOT_FOUND)
     if as_json:
@@ -169,6 +172,8 @@ def users_reset(
                     role=StaffRole(role) if role else None,
                     second_factor=second_factor,
                 )
+                changes = {"password": password is not None, "new_code": bool(enrolment.totp_uri)}
+                _logged(app, session, "account_reset", enrolment.account.name, changes)
         except AccountError as exc:
             code = exitcodes.NOT_FOUND if str(exc).startswith("no account") else exitcodes.DATA_ERROR
             fail(str(exc), code)
@@ -222,6 +227,7 @@ def tokens_add(app: App, name: str, scope: str, as_json: bool) -> None:
                 made = add_token(
                     session, name, TokenScope(scope), created_by=app.settings.actor, now=app.clock.now()
                 )
+                _logged(app, session, "token_made", made.view.name, {"scope": scope})
         except AccountError as exc:
             fail(str(exc), exitcodes.REFUSED if "already" in str(exc) else exitcodes.DATA_ERROR)
     if as_json:
@@ -265,9 +271,45 @@ def tokens_revoke(app: App, name: str, as_json: bool) -> None:
         try:
             with app.store.session() as session:
                 view = revoke_token(session, name, now=app.clock.now())
+                _logged(app, session, "token_revoked", view.name)
         except AccountError as exc:
             fail(str(exc), exitcodes.NOT_FOUND)
     if as_json:
         print_json(plain(view))
     else:
         click.echo(f"{view.name}: revoked")
+
+
+def _logged(app: App, session: Any, action: str, subject: str, detail: dict[str, Any] | None = None) -> None:
+    """The change in the staff log, in the same transaction, as the console records its own."""
+    from takedown.staff_log import record_staff_event
+
+    record_staff_event(
+        session, at=app.clock.now(), actor=app.settings.actor, action=action, subject=subject, detail=detail
+    )
+
+
+@users.command("log")
+@click.option("--account", help="Only what concerns this account or token.")
+@click.option("--limit", type=click.IntRange(1), default=100, show_default=True)
+@json_option
+@click.pass_obj
+def users_log(app: App, account: str | None, limit: int, as_json: bool) -> None:
+    """The staff log, newest first: sign-ins and sign-in failures at the console, accounts and API
+    tokens made, disabled, reset or revoked, and by whom."""
+    from takedown.staff_log import staff_events
+
+    with errors_as_exit_codes(), app.store.session() as session:
+        entries = staff_events(session, limit=limit, subject=account)
+    if as_json:
+        for entry in entries:
+            print_json(plain(entry))
+        return
+    if not entries:
+        click.echo("the staff log is empty")
+    for entry in entries:
+        detail = ", ".join(f"{key}={value}" for key, value in sorted(entry.detail.items()))
+        click.echo(
+            f"{iso(entry.at)}  {entry.actor:<24} {entry.action:<18} {entry.subject or '-'}"
+            + (f"  ({detail})" if detail else "")
+        )

@@ -219,19 +219,23 @@ def contacts_remove(app: App, scope: str, value: str, as_json: bool) -> None:
 
 @contacts.command("clear-bounce")
 @click.argument("addresses", nargs=-1, required=True)
+@json_option
 @click.pass_obj
-def contacts_clear_bounce(app: App, addresses: tuple[str, ...]) -> None:
+def contacts_clear_bounce(app: App, addresses: tuple[str, ...], as_json: bool) -> None:
     """Vouch for mailboxes a bounce marked bad (`contacts list` shows them): notices go to them again.
 
-    Exit status: 0 every one cleared; 4 some were not marked bad."""
+    Exit status: 0 every one cleared; 4 some were not marked bad (the others are cleared)."""
     from hosting.contacts import clear_bounce
 
     with errors_as_exit_codes():
-        missed = [
-            a for a in addresses if not clear_bounce(app.store, a, actor=app.settings.actor, clock=app.clock)
+        cleared = [
+            a for a in addresses if clear_bounce(app.store, a, actor=app.settings.actor, clock=app.clock)
         ]
-    for address in addresses:
-        if address not in missed:
+    missed = [a for a in addresses if a not in cleared]
+    if as_json:
+        print_json({"cleared": cleared, "not_marked_bad": missed})
+    else:
+        for address in cleared:
             click.echo(f"cleared {address}")
     if missed:
         fail(f"not marked bad: {', '.join(missed)}", exitcodes.NOT_FOUND)

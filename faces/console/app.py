@@ -49,6 +49,8 @@ from notices.preview import NoticePreviewer, Preview
 from notices.render import SHIPPED_TEMPLATES
 from notices.sent import NoticeNotFound, read_notice
 from takedown.accounts import (
+    UNKNOWN_NAME,
+    LoginAttempt,
     add_account,
     check_password,
     check_second_factor,
@@ -83,6 +85,7 @@ from takedown.reports import (
     ValidReport,
     validate_report,
 )
+from takedown.staff_log import record_staff_event, staff_events
 from takedown.states import OPEN_STATES, CaseState
 from takedown.stats import GROUPINGS, removal_stats
 from takedown.store import Store
@@ -355,6 +358,20 @@ def _preview_page(
     )
 
 
+def _log_sign_in(
+    session: Session, attempt: LoginAttempt, step: str, *, now: datetime, client: str, name: str
+) -> None:
+    """A sign-in step in the staff log. The name typed is kept only when it is an account's: an
+    unknown one may be a password typed into the wrong field."""
+    subject = None if attempt.reason == UNKNOWN_NAME else name.strip().lower()[:64]
+    action = f"{step}_accepted" if attempt.account else f"{step}_refused"
+    detail: dict[str, Any] = {"from": client}
+    if attempt.reason:
+        detail["reason"] = attempt.reason
+    actor = f"analyst:{subject}" if subject else "unknown"
+    record_staff_event(session, at=now, actor=actor, action=action, subject=subject, detail=detail)
+
+
 def _client(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
@@ -392,6 +409,7 @@ def _login_routes(app: FastAPI, console: Console) -> None:
         now = console.clock.now()
         with console.session() as session:
             attempt = check_password(session, form.get("name", ""), form.get("password", ""), now=now)
+            _log_sign_in(session, attempt, "password", now=now, client=client, name=form.get("name", ""))
             if attempt.account is not None:
                 stage = SECOND_FACTOR if attempt.account.second_factor else SIGNED_IN
                 old = request.cookies.get(console.cookies.session)
@@ -442,6 +460,7 @@ def _login_routes(app: FastAPI, console: Console) -> None:
         old = request.cookies.get(console.cookies.session, "")
         with console.session() as session:
             attempt = check_second_factor(session, who.name, form.get("code", ""), now=now)
+            _log_sign_in(session, attempt, "code", now=now, client=client, name=who.name)
             if attempt.account is not None:
                 end_session(session, old)
                 token = start_session(session, who.name, stage=SIGNED_IN, now=now)
@@ -463,6 +482,9 @@ def _login_routes(app: FastAPI, console: Console) -> None:
             console.checked_form(request, who, posted)
             with console.session() as session:
                 end_session(session, request.cookies.get(console.cookies.session, ""))
+                record_staff_event(
+                    session, at=console.clock.now(), actor=who.actor, action="signed_out", subject=who.name
+                )
         response = RedirectResponse("/login", status_code=303)
         response.delete_cookie(
             console.cookies.session, path="/", secure=console.cookies.secure, httponly=True
@@ -913,6 +935,7 @@ def _case_routes(app: FastAPI, console: Console) -> None:
         who, form = console.changing(request, StaffRole.SUPERVISOR, posted)
         action, name, now = form.get("action"), form.get("name", ""), console.clock.now()
         secret = None
+        logged: tuple[str, str, dict[str, Any]]
         try:
             with console.session() as session:
                 if action == "add":
@@ -927,16 +950,20 @@ def _case_routes(app: FastAPI, console: Console) -> None:
                         second_factor=bool(form.get("second_factor")),
                     )
                     done, secret = f"{enrolment.account.name} added", enrolment.totp_uri
+                    logged = ("account_added", enrolment.account.name, {"role": enrolment.account.role.value})
                 elif action == "disable":
                     if name.strip().lower() == who.name:
                         raise Refused(409, "You cannot disable your own account.")
-                    done = f"{disable_account(session, name, now=now).name} disabled"
+                    subject = disable_account(session, name, now=now).name
+                    done, logged = f"{subject} disabled", ("account_disabled", subject, {})
                 elif action == "reset":
                     enrolment = reset_account(
                         session, name, now=now, password=form.get("password") or None,
                         second_factor=True if form.get("second_factor") else None,
                     )  # fmt: skip
                     done, secret = f"{enrolment.account.name} reset", enrolment.totp_uri
+                    changed = {"password": bool(form.get("password")), "new_code": bool(enrolment.totp_uri)}
+                    logged = ("account_reset", enrolment.account.name, changed)
                 elif action == "token":
                     made = add_token(
                         session,
@@ -946,10 +973,16 @@ def _case_routes(app: FastAPI, console: Console) -> None:
                         now=now,
                     )
                     done, secret = f"token {made.view.name} made", made.token
+                    logged = ("token_made", made.view.name, {"scope": made.view.scope.value})
                 elif action == "revoke":
-                    done = f"token {revoke_token(session, name, now=now).name} revoked"
+                    subject = revoke_token(session, name, now=now).name
+                    done, logged = f"token {subject} revoked", ("token_revoked", subject, {})
                 else:
                     raise Refused(400, "Choose an action.")
+                what, subject, detail = logged
+                record_staff_event(
+                    session, at=now, actor=who.actor, action=what, subject=subject, detail=detail or None
+                )
         except AccountError as exc:
             raise Refused(400, str(exc)) from None
         log.info("%s: %s", who.actor, done)
@@ -960,6 +993,23 @@ def _case_routes(app: FastAPI, console: Console) -> None:
             "users.html", request, who=who, accounts=accounts, tokens=tokens, roles=list(StaffRole),
             now=now, done=done, secret=secret,
         )  # fmt: skip
+
+    @app.get("/staff-log")
+    def staff_log(request: Request, before: int = 0, account: str = "") -> Response:
+        """Sign-ins, accounts and tokens, newest first: for supervisors and auditors."""
+        who = console.signed_in(request)
+        if who.role not in (StaffRole.SUPERVISOR, StaffRole.AUDITOR):
+            raise Refused(403, f"Your role ({who.role}) does not allow this.")
+        with console.session() as session:
+            entries = staff_events(
+                session, limit=PAGE_SIZE + 1, before_id=before or None, subject=account[:64] or None
+            )
+        more = len(entries) > PAGE_SIZE
+        entries = entries[:PAGE_SIZE]
+        next_query = urlencode({"account": account, "before": entries[-1].id}) if more else None
+        return console.page(
+            "staff_log.html", request, who=who, entries=entries, account=account, next_query=next_query
+        )
 
     @app.get("/queue")
     def queue_form(request: Request) -> Response:

@@ -1,0 +1,57 @@
+"""The staff log: what staff did outside cases, for supervisors and auditors to read.
+
+Case work is in each case's own trail (:class:`takedown.models.Event`); this is the rest that an
+audit asks about: who signed in, who failed to and how often, who made, disabled or reset an
+account, who made or revoked an API token. Entries name the account acted on, never a password, a
+code or a token, and never a name typed at the login form that is not an account's (it may be a
+password typed into the wrong field).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from takedown.models import StaffEvent
+
+
+@dataclass(frozen=True, slots=True)
+class StaffEventView:
+    id: int
+    at: datetime
+    actor: str
+    action: str
+    subject: str | None
+    detail: dict[str, Any]
+
+
+def record_staff_event(
+    session: Session,
+    *,
+    at: datetime,
+    actor: str,
+    action: str,
+    subject: str | None = None,
+    detail: dict[str, Any] | None = None,
+) -> None:
+    """Add one entry, in the caller's transaction: it commits with what it records, or not at all."""
+    session.add(StaffEvent(at=at, actor=actor[:200], action=action[:32], subject=subject, detail=detail))
+
+
+def staff_events(
+    session: Session, *, limit: int = 200, before_id: int | None = None, subject: str | None = None
+) -> list[StaffEventView]:
+    """Entries newest first; ``before_id`` pages, ``subject`` keeps one account's or token's."""
+    query = select(StaffEvent).order_by(StaffEvent.id.desc()).limit(limit)
+    if before_id is not None:
+        query = query.where(StaffEvent.id < before_id)
+    if subject is not None:
+        query = query.where(StaffEvent.subject == subject.strip().lower())
+    return [
+        StaffEventView(row.id, row.at, row.actor, row.action, row.subject, dict(row.detail or {}))
+        for row in session.scalars(query)
+    ]
