@@ -104,7 +104,8 @@ def _partial(name: str, where: str, *columns: str) -> Index:
 STATISTICS_INDEXES = (
     # Time to removal by network, AS and country (takedown/stats.py): each grouping is one walk of
     # its own index, which holds every column the figures need (covering), over the cases ever
-    # seen live (partial), in group order with the removal times sorted inside each group.
+    # seen live (partial), in group order with the removal times sorted inside each group, and the
+    # notice rounds last (summed per group; a round rewrites the entry, every few days per case).
     _partial(
         "ix_case_stats_network",
         SEEN_LIVE,
@@ -112,9 +113,12 @@ STATISTICS_INDEXES = (
         "hosting_network",
         "hosting_organisation",
         "removal_seconds",
+        "notice_rounds",
     ),
-    _partial("ix_case_stats_asn", SEEN_LIVE, "state", "hosting_asn", "removal_seconds"),
-    _partial("ix_case_stats_country", SEEN_LIVE, "state", "hosting_country", "removal_seconds"),
+    _partial("ix_case_stats_asn", SEEN_LIVE, "state", "hosting_asn", "removal_seconds", "notice_rounds"),
+    _partial(
+        "ix_case_stats_country", SEEN_LIVE, "state", "hosting_country", "removal_seconds", "notice_rounds"
+    ),
     _partial("ix_case_removal_seconds", "removal_seconds IS NOT NULL", "removal_seconds"),
     _partial("ix_case_already_gone", "state = 'already_gone'", "id"),
     # Removals confirmed lately (the dashboard's 30 and 90 days): a range of this index, with the

@@ -32,6 +32,8 @@ class RemovalStats:
     within_24h: float | None
     """Share of the removed cases removed within 24 hours of being seen live."""
     within_7d: float | None
+    notice_rounds: int = 0
+    """Notice rounds sent about the group's cases (each round, one notice per recipient)."""
 
 
 def already_gone_count(session: Session) -> int:
@@ -56,7 +58,7 @@ def removal_stats(session: Session, by: str) -> list[RemovalStats]:
         raise ValueError(f"group by one of {', '.join(GROUPINGS)}, not {by!r}")
     columns = _GROUP_COLUMNS[by]
     tallies = _tallies(session, columns)
-    overall = tuple(sum(figures) for figures in zip((0, 0, 0, 0), *tallies.values(), strict=False))
+    overall = tuple(sum(figures) for figures in zip((0, 0, 0, 0, 0), *tallies.values(), strict=False))
     spreads = _spreads(session, columns, {key: tally[1] for key, tally in tallies.items()})
     overall_spread = _overall_spread(session, overall[1])
     named: dict[str, tuple[tuple[int, ...], tuple[float | None, float | None]]] = {}
@@ -78,8 +80,10 @@ _TIMED = and_(Case.state == _REMOVED, Case.removal_seconds.is_not(None))
 """Removed, with a time to removal (set only for cases seen live: the others are already_gone)."""
 
 
-def _tallies(session: Session, columns: tuple[Any, ...]) -> dict[tuple[Any, ...], tuple[int, int, int, int]]:
-    """Per group: still open, removed, removed within a day, within a week.
+def _tallies(
+    session: Session, columns: tuple[Any, ...]
+) -> dict[tuple[Any, ...], tuple[int, int, int, int, int]]:
+    """Per group: still open, removed, removed within a day, within a week, notice rounds.
 
     Grouped by state first, then the group: the order of the grouping's covering index, so the
     store walks it once without sorting (grouped by the group alone, SQLite picked another index
@@ -93,19 +97,26 @@ def _tallies(session: Session, columns: tuple[Any, ...]) -> dict[tuple[Any, ...]
             func.count(took),
             func.count(case((took <= DAY.total_seconds(), 1))),
             func.count(case((took <= 7 * DAY.total_seconds(), 1))),
+            func.coalesce(func.sum(Case.notice_rounds), 0),
         )
         .where(Case.first_seen_live_at.is_not(None), Case.state.in_([*_OPEN, _REMOVED]))
         .group_by(Case.state, *columns)
     )
-    tallies: dict[tuple[Any, ...], tuple[int, int, int, int]] = {}
+    tallies: dict[tuple[Any, ...], tuple[int, int, int, int, int]] = {}
     for row in session.execute(query):
         state, key = row[0], tuple(row[1 : 1 + len(columns)])
-        cases, timed, within_day, within_week = (int(n) for n in row[1 + len(columns) :])
-        still_open, removed, day, week = tallies.get(key, (0, 0, 0, 0))
+        cases, timed, within_day, within_week, rounds = (int(n) for n in row[1 + len(columns) :])
+        still_open, removed, day, week, notices = tallies.get(key, (0, 0, 0, 0, 0))
         if state == _REMOVED:
-            tallies[key] = (still_open, removed + timed, day + within_day, week + within_week)
+            tallies[key] = (
+                still_open,
+                removed + timed,
+                day + within_day,
+                week + within_week,
+                notices + rounds,
+            )
         else:
-            tallies[key] = (still_open + cases, removed, day, week)
+            tallies[key] = (still_open + cases, removed, day, week, notices + rounds)
     return tallies
 
 
@@ -190,10 +201,10 @@ def _group_key(by: str, key: tuple[Any, ...]) -> str:
 
 
 def _summarise(group: str, tally: tuple[int, ...], spread: tuple[float | None, float | None]) -> RemovalStats:
-    still_open, removed, within_day, within_week = tally
+    still_open, removed, within_day, within_week, rounds = tally
     median, p90 = spread
     if not removed or median is None or p90 is None:
-        return RemovalStats(group, 0, still_open, None, None, None, None)
+        return RemovalStats(group, 0, still_open, None, None, None, None, rounds)
     hour = 3600.0
     return RemovalStats(
         group=group,
@@ -203,6 +214,7 @@ def _summarise(group: str, tally: tuple[int, ...], spread: tuple[float | None, f
         p90_hours=round(p90 / hour, 2),
         within_24h=round(within_day / removed, 3),
         within_7d=round(within_week / removed, 3),
+        notice_rounds=rounds,
     )
 
 

@@ -13,6 +13,7 @@ import pytest
 from click.testing import CliRunner
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from sqlalchemy import case, update
 
 from faces.cli import App, cli
 from takedown.cases import HostedAt, record_hosted_at
@@ -91,6 +92,8 @@ def test_time_to_removal_per_group(store: Store) -> None:
         add_case(store, n, live=t0, removed=t0 + timedelta(hours=hours), country="NL", asn=64500)
     add_case(store, 10, live=t0, removed=None, country="NL", asn=64500)
     add_case(store, 11, live=t0, removed=t0 + timedelta(hours=5), country="US", asn=64501)
+    with store.session() as session:  # two rounds about each NL case, three about the US one
+        session.execute(update(Case).values(notice_rounds=case((Case.hosting_country == "NL", 2), else_=3)))
     with store.session() as session:
         rows = {row.group: row for row in removal_stats(session, "country")}
         by_asn = [row.group for row in removal_stats(session, "asn")]
@@ -99,6 +102,7 @@ def test_time_to_removal_per_group(store: Store) -> None:
     assert nl.p90_hours == pytest.approx(160.0)
     assert (nl.within_24h, nl.within_7d) == (0.4, 0.8)  # 200 h is past a week
     assert rows["all"].removed == 6 and rows["US"].median_hours == 5.0
+    assert (rows["NL"].notice_rounds, rows["US"].notice_rounds, rows["all"].notice_rounds) == (12, 3, 15)
     assert by_asn == ["AS64500", "AS64501", "all"]
 
 
@@ -118,6 +122,7 @@ def test_stats_command_prints_json_and_draws_a_chart(store: Store, tmp_path: Pat
         "p90_hours": 20.0,
         "within_24h": 1.0,
         "within_7d": 1.0,
+        "notice_rounds": 0,
     }
     assert chart.read_bytes().startswith(b"\x89PNG")
     text = CliRunner().invoke(cli, ["stats", "--by", "country"], obj=app)

@@ -49,11 +49,15 @@ def stats(app: App, by: str, chart: str | None, as_json: bool) -> None:
     if as_json:
         print_json({"by": by, "groups": plain(rows), "already_gone": already_gone})
         return
-    click.echo(f"{by:<40} {'removed':>7} {'open':>5} {'median h':>9} {'p90 h':>8} {'<=24h':>6} {'<=7d':>6}")
+    click.echo(
+        f"{by:<40} {'removed':>7} {'open':>5} {'median h':>9} {'p90 h':>8} {'<=24h':>6} {'<=7d':>6}"
+        f" {'rounds':>7}"
+    )
     for row in rows:
         click.echo(
             f"{row.group[:40]:<40} {row.removed:>7} {row.still_open:>5} {_number(row.median_hours):>9}"
             f" {_number(row.p90_hours):>8} {_share(row.within_24h):>6} {_share(row.within_7d):>6}"
+            f" {row.notice_rounds:>7}"
         )
     if already_gone:
         click.echo(
