@@ -57,6 +57,7 @@ def pages(store: Store) -> list[tuple[str, str]]:
         ("dashboard", "/"),
         ("case list, first page", "/cases"),
         ("case list, state live", "/cases?state=live"),
+        ("case list, state withdrawn (none)", "/cases?state=withdrawn"),
         ("case list, state removed, deep page", f"/cases?state=removed&after={last * 9 // 10}"),
         ("case list, page after 500,000", f"/cases?after={last // 2}"),
         ("case list, one host", "/cases?host=img7.host7.example"),
@@ -79,6 +80,9 @@ def pages(store: Store) -> list[tuple[str, str]]:
             f"/cases?reference={reference}&queued_from={week_from}&queued_to={week_to}",
         ),
         ("case page", f"/cases/{last // 200}"),
+        ("hosting, by network (refreshed behind)", "/hosting?by=network"),
+        ("notices", "/notices"),
+        ("review", "/review"),
     ]
 
 

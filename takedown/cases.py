@@ -58,7 +58,9 @@ def _filtered(query: Select[*Ts], wanted: CaseFilter) -> Select[*Ts]:
     if wanted.needs_analyst:
         # The bare column, as the partial index ix_case_needs_analyst is written: few rows to read.
         query = query.where(Case.needs_analyst, Case.state.in_([s.value for s in OPEN_STATES]))
-    if wanted.states:
+    if len(wanted.states) == 1:  # "=", not "IN (...)": SQLite then uses a state's partial index
+        query = query.where(Case.state == wanted.states[0].value)
+    elif wanted.states:
         query = query.where(Case.state.in_([state.value for state in wanted.states]))
     if wanted.host:
         query = query.where(Case.host == wanted.host.lower())

@@ -121,6 +121,10 @@ STATISTICS_INDEXES = (
     ),
     _partial("ix_case_removal_seconds", "removal_seconds IS NOT NULL", "removal_seconds"),
     _partial("ix_case_already_gone", "state = 'already_gone'", "id"),
+    # Case lists of the rare states (the review queue of changed cases; withdrawn ones): few,
+    # however many cases there are, and state has no index of its own.
+    _partial("ix_case_changed", "state = 'changed'", "id"),
+    _partial("ix_case_withdrawn", "state = 'withdrawn'", "id"),
     # Removals confirmed lately (the dashboard's 30 and 90 days): a range of this index, with the
     # durations in it.
     _partial("ix_case_removed_recently", "removal_seconds IS NOT NULL", "removed_at", "removal_seconds"),
