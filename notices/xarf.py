@@ -19,6 +19,7 @@ import base64
 import functools
 import hashlib
 import json
+import re
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
@@ -27,6 +28,7 @@ from urllib.parse import urlsplit
 
 import xarf
 
+from takedown.classification import CLASSIFICATIONS
 from takedown.errors import TakedownError
 from takedown.plain import iso
 
@@ -65,9 +67,18 @@ class ReportFacts:
     """The revisit check that found it live: its JSON is the report's evidence."""
 
 
+XARF_MEDIA_TYPES = frozenset({*MEDIA_TYPES.values(), "mixed"})
+_HEX = re.compile(r"[0-9a-fA-F]+")
+
+
 def build_report(
     facts: ReportFacts, *, reporter_org: str, reporter_email: str, now: datetime
 ) -> dict[str, Any]:
+    """The case's X-ARF report. Valid by construction: a fact outside what the schema takes (a
+    classification from before intake checked them, a malformed digest) is refused here with
+    :class:`InvalidXarfReport`, and ``tests/test_xarf_validation.py`` holds every report this
+    returns, from any facts, to the strict schema."""
+    _check_facts(facts)
     parts = urlsplit(facts.url)
     host = (parts.hostname or "").lower()
     port = parts.port or (443 if parts.scheme == "https" else 80)
@@ -107,7 +118,7 @@ def build_report(
             }
         ],
     }
-    if host and not _is_ip(host):
+    if _expressible_domain(host):
         report["domain"] = host
     if facts.registrar:
         report["registrar"] = facts.registrar[:200]
@@ -115,19 +126,41 @@ def build_report(
         report["hosting_provider"] = facts.hosting_provider[:200]
     if facts.asn:
         report["asn"] = facts.asn
-    if facts.country and len(facts.country) == 2:
+    if facts.country and len(facts.country) == 2 and facts.country.isascii() and facts.country.isalpha():
         report["country_code"] = facts.country.upper()
     return report
+
+
+def _check_facts(facts: ReportFacts) -> None:
+    problems = []
+    if facts.classification not in CLASSIFICATIONS:
+        problems.append(f"classification {facts.classification!r} is not one of {', '.join(CLASSIFICATIONS)}")
+    for name, digest, length in (("sha256", facts.sha256, 64), ("md5", facts.md5, 32)):
+        if digest is not None and (len(digest) != length or not _HEX.fullmatch(digest)):
+            problems.append(f"{name} {digest[:80]!r} is not {length} hexadecimal digits")
+    if facts.media_type is not None and facts.media_type not in XARF_MEDIA_TYPES:
+        problems.append(
+            f"media type {facts.media_type[:40]!r} is not one of {', '.join(sorted(XARF_MEDIA_TYPES))}"
+        )
+    parts = urlsplit(facts.url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        problems.append("the URL is not an http(s) URL with a host")
+    if problems:
+        raise InvalidXarfReport(
+            f"X-ARF report for {facts.url[:300]!r} cannot be built: {'; '.join(problems)}"
+        )
 
 
 def validate(report: dict[str, Any]) -> None:
     """Raise :class:`InvalidXarfReport` unless ``report`` passes the X-ARF v4 schema, strictly.
 
-    One exception: a URL whose host is an IP address has no ``domain`` to give, which strict
+    One exception: a URL whose host is an IP address, or a name X-ARF's ``domain`` pattern cannot
+    express (an internationalised name in punycode, ``xn--``), has no ``domain`` to give, which strict
     validation requires; such a report must pass everything else.
     """
     problems = _csam_problems(report)
-    if problems and "domain" not in report and _is_ip(urlsplit(str(report.get("url", ""))).hostname or ""):
+    host = urlsplit(str(report.get("url", ""))).hostname or ""
+    if problems and "domain" not in report and not _expressible_domain(host):
         problems = [p for p in problems if "'domain' is a required property" not in p]
     if problems:
         raise InvalidXarfReport(
@@ -206,6 +239,17 @@ def _problems(report: dict[str, Any], *, strict: bool) -> list[str]:
     if result.report is None and not problems:
         problems.append("(report): not an X-ARF report")
     return problems
+
+
+_XARF_DOMAIN = re.compile(r"([a-z0-9]+(-[a-z0-9]+)*\.)+[a-z]{2,}")
+"""X-ARF's ``domain`` pattern: ASCII labels with single hyphens, so no punycode (``xn--``) name,
+whether the label or the top-level domain is internationalised. ``tests/test_xarf_validation.py``
+holds it to the schema's own verdict."""
+
+
+def _expressible_domain(host: str) -> bool:
+    """Whether X-ARF's ``domain`` can carry ``host`` (not an IP address; a name its pattern allows)."""
+    return bool(host) and not _is_ip(host) and _XARF_DOMAIN.fullmatch(host) is not None
 
 
 def _is_ip(host: str) -> bool:
