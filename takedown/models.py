@@ -449,6 +449,59 @@ class StaffEvent(Base):
     detail: Mapped[dict[str, Any] | None]
 
 
+class HashList(Base):
+    """A version of a hash list (the IWF's, a partner's): its entries are read only while it is
+    ``active``; a new version is loaded beside it and takes its place in one commit."""
+
+    __tablename__ = "hash_list"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(64))
+    version: Mapped[str] = mapped_column(String(64))
+    state: Mapped[str] = mapped_column(String(16), doc="loading, active or retired.")
+    entries: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    imported_at: Mapped[datetime]
+    imported_by: Mapped[str] = mapped_column(String(200))
+    activated_at: Mapped[datetime | None]
+
+    __table_args__ = (
+        CheckConstraint("state IN ('loading', 'active', 'retired')", name="state_known"),
+        # One active version per name: the database refuses a second, whatever two imports do.
+        Index(
+            "uq_hash_list_active_name",
+            "name",
+            unique=True,
+            sqlite_where=text("state = 'active'"),
+            postgresql_where=text("state = 'active'"),
+        ),
+    )
+
+
+class HashEntry(Base):
+    """One fingerprint of confirmed imagery on a list: digests in lowercase hexadecimal, any of
+    them; never shown whole to anyone, never logged."""
+
+    __tablename__ = "hash_entry"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    list_id: Mapped[int] = mapped_column(ForeignKey("hash_list.id", ondelete="CASCADE"))
+    md5: Mapped[str | None] = mapped_column(String(32))
+    sha1: Mapped[str | None] = mapped_column(String(40))
+    sha256: Mapped[str | None] = mapped_column(String(64))
+    pdq: Mapped[str | None] = mapped_column(String(64), doc="Meta's PDQ perceptual hash, 256 bits.")
+    category: Mapped[str | None] = mapped_column(String(32))
+    classification: Mapped[str | None] = mapped_column(String(16))
+    reference: Mapped[str | None] = mapped_column(String(200))
+
+    __table_args__ = (
+        # Exact lookups are one index probe per digest, whatever the lists' size.
+        _partial("ix_hash_entry_md5", "md5 IS NOT NULL", "md5"),
+        _partial("ix_hash_entry_sha1", "sha1 IS NOT NULL", "sha1"),
+        _partial("ix_hash_entry_sha256", "sha256 IS NOT NULL", "sha256"),
+        Index("ix_hash_entry_list", "list_id", "id"),
+    )
+
+
 class SchedulerLock(Base):
     """The one scheduler allowed to run against this store: who it is and when it last said so."""
 

@@ -1,0 +1,172 @@
+"""Hash lists: ``hashes import|list|remove|match``. A list's contents are never printed."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from faces.cli.base import App, cli, errors_as_exit_codes, fail, json_option, print_json
+from faces.cli.cases import _count_lines, _progress
+from takedown import exitcodes
+from takedown.importer import ImportFormat
+from takedown.plain import iso, plain
+
+
+@cli.group()
+def hashes() -> None:
+    """Lists of fingerprints of confirmed imagery (MD5, SHA-1, SHA-256, PDQ) that revisits match.
+
+    Lists are confidential: no command prints one, and a match names the list and the entry's
+    reference, never the list's other contents."""
+
+
+@hashes.command("import")
+@click.argument("file", type=click.File("rb"))
+@click.option(
+    "--list", "name", required=True, help="The list's name (a new version replaces the one in use)."
+)
+@click.option("--version", help="The version's label [default: the time of import].")
+@click.option(
+    "--format",
+    "file_format",
+    type=click.Choice([ImportFormat.CSV.value, ImportFormat.JSONL.value]),
+    help="csv (header naming any of md5,sha1,sha256,pdq,category,classification,reference) or jsonl "
+    "[default: from the file name].",
+)
+@click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
+@json_option
+@click.pass_obj
+def hashes_import(
+    app: App, file: Any, name: str, version: str | None, file_format: str | None, quiet: bool, as_json: bool
+) -> None:
+    """Import FILE ('-' for stdin) as a new version of list NAME, which takes the place of the
+    version in use in one step: a revisit sees the old list whole or the new one whole.
+
+    A refused row is named by its line and field (never its value); the others go in.
+
+    Exit status: 0 every row imported; 3 some refused; 65 none could be read (the version in use
+    stays); 2 the file cannot be read."""
+    from takedown.hash_lists import HashListError, import_hash_list, read_hash_rows
+
+    with errors_as_exit_codes():
+        source = getattr(file, "name", "<stdin>")
+        chosen = ImportFormat(file_format) if file_format else ImportFormat.guess(source)
+        if chosen is ImportFormat.LINES:
+            fail(
+                "a hash list is CSV (with a header) or JSON Lines: pass --format csv or jsonl",
+                exitcodes.USAGE,
+            )
+        total = _count_lines(source) if source != "<stdin>" else None
+        show_progress = not quiet and sys.stderr.isatty()
+        with app.bulk_store() as store, _progress(total, enabled=show_progress) as advance:
+            try:
+                summary = import_hash_list(
+                    store,
+                    read_hash_rows(file, chosen),
+                    name=name,
+                    version=version,
+                    actor=app.settings.actor,
+                    clock=app.clock,
+                    on_progress=advance,
+                )
+            except HashListError as exc:
+                fail(str(exc), exitcodes.DATA_ERROR)
+    if as_json:
+        print_json(plain(summary))
+    else:
+        replaced = f", replacing version {summary.replaced}" if summary.replaced else ""
+        click.echo(
+            f"list {summary.name} version {summary.version}: {summary.entries} entries{replaced}; "
+            f"refused {summary.rejected}"
+        )
+        for error in summary.errors:
+            click.echo(f"refused: {error}", err=True)
+        if summary.rejected > len(summary.errors):
+            click.echo(f"refused: ... and {summary.rejected - len(summary.errors)} more", err=True)
+    if summary.rejected:
+        sys.exit(exitcodes.PARTIAL)
+
+
+@hashes.command("list")
+@json_option
+@click.pass_obj
+def hashes_list(app: App, as_json: bool) -> None:
+    """The lists kept: name, version, state and size (never their contents)."""
+    from takedown.hash_lists import list_hash_lists
+
+    with errors_as_exit_codes():
+        lists = list_hash_lists(app.store)
+    if as_json:
+        for view in lists:
+            print_json(plain(view))
+        return
+    if not lists:
+        click.echo("no hash lists; `takedown hashes import FILE --list NAME` adds one")
+    for view in lists:
+        state = "in use" if view.state == "active" else view.state
+        click.echo(
+            f"{view.name:<24} {view.version:<26} {state:<8} {view.entries:>10} entries"
+            f"  imported {iso(view.imported_at)} by {view.imported_by}"
+        )
+
+
+@hashes.command("remove")
+@click.argument("name")
+@json_option
+@click.pass_obj
+def hashes_remove(app: App, name: str, as_json: bool) -> None:
+    """Remove list NAME, every version of it. Exit status 4 when there is no such list."""
+    from takedown.hash_lists import HashListError, remove_hash_list
+
+    with errors_as_exit_codes():
+        try:
+            removed = remove_hash_list(app.store, name)
+        except HashListError as exc:
+            fail(str(exc), exitcodes.DATA_ERROR)
+    if not removed:
+        fail(f"there is no hash list {name!r}; `takedown hashes list` shows them", exitcodes.NOT_FOUND)
+    if as_json:
+        print_json({"removed": name.strip().lower(), "entries": removed})
+    else:
+        click.echo(f"removed list {name.strip().lower()} ({removed} entries)")
+
+
+@hashes.command("match")
+@click.argument("targets", nargs=-1, required=True)
+@json_option
+@click.pass_obj
+def hashes_match(app: App, targets: tuple[str, ...], as_json: bool) -> None:
+    """What the lists in use hold for each TARGET: a file (its MD5, SHA-1 and SHA-256 are computed
+    as it is read, nothing kept) or a digest (md5:, sha1:, sha256: or pdq:, or bare hexadecimal).
+
+    Exit status: 0 every target matched; 1 some did not; 65 a target is neither a file nor a digest."""
+    from takedown.hash_lists import HashListError, file_digests, match_digests, parse_digest
+
+    results = []
+    with errors_as_exit_codes():
+        for target in targets:
+            path = Path(target)
+            try:
+                digests = file_digests(path) if path.is_file() else dict([parse_digest(target)])
+            except HashListError as exc:
+                fail(str(exc), exitcodes.DATA_ERROR)
+            with app.store.session() as session:
+                found = match_digests(session, digests)
+            results.append((target, found))
+    for target, found in results:
+        if as_json:
+            print_json({"target": target, "matches": plain(found)})
+            continue
+        if not found:
+            click.echo(f"{target}: no match")
+        for match in found:
+            what = ", ".join(part for part in (match.category, match.classification) if part)
+            click.echo(
+                f"{target}: {match.algorithm} on list {match.list} ({match.version}),"
+                f" entry {match.reference or '-'}{f' [{what}]' if what else ''}"
+            )
+    if any(not found for _, found in results):
+        sys.exit(1)

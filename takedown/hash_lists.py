@@ -1,0 +1,441 @@
+"""Hash lists: fingerprints of confirmed child sexual abuse imagery, shared by hotlines and industry
+(the IWF Image Hash List is one), so known content is recognised without anyone viewing it again.
+
+A list is imported as a new *version* loaded beside the one in use and switched to in one commit:
+a revisit or a lookup sees the old list whole or the new one whole, never half of either. A crash
+while loading leaves an incomplete version nobody reads, cleared by the next import of that name.
+
+Lists are confidential. Nothing here prints, logs or returns a list's contents: a lookup answers
+with the list, the entry's reference and category for the digests it was *given*, and an import's
+errors name a line and a field, never the value found there.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import re
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import IO, Any
+
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.orm import Session
+
+from takedown.bulk import insert_rows
+from takedown.classification import CLASSIFICATIONS, canonical_classification
+from takedown.clock import Clock
+from takedown.errors import ImportFileError, TakedownError
+from takedown.importer import ImportFormat, RowError
+from takedown.models import HashEntry, HashList
+from takedown.plain import iso
+from takedown.reports import CATEGORIES
+from takedown.store import Store
+
+DIGEST_LENGTHS = {"md5": 32, "sha1": 40, "sha256": 64, "pdq": 64}
+"""Each kind of fingerprint a list may carry, and its length in hexadecimal digits."""
+EXACT = ("md5", "sha1", "sha256")
+"""The digests looked up exactly (PDQ is perceptual: matched by distance)."""
+COLUMNS = (*DIGEST_LENGTHS, "category", "classification", "reference")
+MAX_ERRORS_KEPT = 1000
+"""A file of a million bad rows is told as the first thousand errors and a count."""
+_HEX = re.compile(r"[0-9a-f]+")
+_NAME = re.compile(r"[a-z0-9][a-z0-9._-]{0,63}")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+class HashListError(TakedownError):
+    """A hash list cannot be imported, found or removed as asked; the message says why."""
+
+
+@dataclass(frozen=True, slots=True)
+class HashRow:
+    """One entry of a list file, checked: lowercase digests, a known category and classification."""
+
+    md5: str | None = None
+    sha1: str | None = None
+    sha256: str | None = None
+    pdq: str | None = None
+    category: str | None = None
+    classification: str | None = None
+    reference: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ReadHashRow:
+    line: int
+    row: HashRow | None = None
+    error: RowError | None = None
+
+
+@dataclass(slots=True)
+class HashImportSummary:
+    name: str
+    version: str
+    entries: int = 0
+    rejected: int = 0
+    errors: list[RowError] = field(default_factory=list)
+    replaced: str | None = None
+    """The version this one took the place of."""
+
+    def __plain__(self) -> dict[str, Any]:
+        return {
+            "list": self.name,
+            "version": self.version,
+            "entries": self.entries,
+            "rejected": self.rejected,
+            "replaced": self.replaced,
+            "errors": [{"line": e.line, "field": e.field, "message": e.message} for e in self.errors],
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class HashListView:
+    name: str
+    version: str
+    state: str
+    entries: int
+    imported_at: datetime
+    imported_by: str
+    activated_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class HashMatch:
+    """A digest found on an active list: which list and entry, never the list's other contents."""
+
+    list: str
+    version: str
+    algorithm: str
+    reference: str | None
+    category: str | None
+    classification: str | None
+    distance: int = 0
+    """Bits apart (0 for an exact digest; a perceptual match may be a few bits off)."""
+
+
+def list_name(name: str) -> str:
+    """A list's name as kept: lowercase letters, digits, '.', '_' or '-', up to 64."""
+    value = name.strip().lower()
+    if not _NAME.fullmatch(value):
+        raise HashListError(
+            f"list name {name[:80]!r} is not allowed: up to 64 lowercase letters, digits, '.', '_' or '-'"
+        )
+    return value
+
+
+def read_hash_rows(stream: IO[bytes], file_format: ImportFormat) -> Iterator[ReadHashRow]:
+    """The rows of a list file (CSV with a header, or JSON Lines), each checked or with the reason
+    it cannot be an entry. :class:`ImportFileError` when the file as a whole cannot be read."""
+    text = io.TextIOWrapper(stream, encoding="utf-8-sig", errors="replace", newline="")
+    if file_format is ImportFormat.CSV:
+        yield from _read_csv(text)
+    elif file_format is ImportFormat.JSONL:
+        yield from _read_jsonl(text)
+    else:
+        raise ImportFileError("a hash list is CSV (with a header) or JSON Lines")
+
+
+def check_hash_row(values: dict[str, Any]) -> HashRow:
+    """``values`` as an entry, or :class:`_Refused` naming the field (never echoing its value)."""
+    digests: dict[str, str | None] = {}
+    for algorithm, length in DIGEST_LENGTHS.items():
+        raw = values.get(algorithm)
+        if raw is None or raw == "":
+            digests[algorithm] = None
+            continue
+        if not isinstance(raw, str):
+            raise _Refused(algorithm, f"must be text, not {type(raw).__name__}")
+        digest = raw.strip().lower()
+        if len(digest) != length or not _HEX.fullmatch(digest):
+            raise _Refused(algorithm, f"is not {length} hexadecimal digits")
+        digests[algorithm] = digest
+    if not any(digests.values()):
+        raise _Refused("md5", f"no fingerprint: give at least one of {', '.join(DIGEST_LENGTHS)}")
+    category = _text(values, "category", 32)
+    if category is not None:
+        category = category.lower()
+        if category not in CATEGORIES:
+            raise _Refused("category", f"is not one of {', '.join(CATEGORIES)}")
+    classification = _text(values, "classification", 16)
+    if classification is not None:
+        known = canonical_classification(classification)
+        if known is None:
+            raise _Refused("classification", f"is not one of {', '.join(CLASSIFICATIONS)}")
+        classification = known.value
+    reference = _text(values, "reference", 200)
+    return HashRow(category=category, classification=classification, reference=reference, **digests)
+
+
+def import_hash_list(
+    store: Store,
+    rows: Iterable[ReadHashRow],
+    *,
+    name: str,
+    version: str | None,
+    actor: str,
+    clock: Clock,
+    batch_size: int = 5000,
+    on_progress: Callable[[int], None] | None = None,
+) -> HashImportSummary:
+    """Load ``rows`` as a new version of list ``name`` and switch to it in one commit; the rows
+    that cannot be entries are counted and the first of them kept with why. A file with no entry
+    at all leaves the current version in place (:class:`HashListError`)."""
+    name = list_name(name)
+    now = clock.now()
+    version = (version or iso(now) or "").strip()[:64]
+    if not version or _CONTROL.search(version):
+        raise HashListError("--version must be printable text, up to 64 characters")
+    summary = HashImportSummary(name, version)
+    with store.session() as session:
+        _drop(session, select(HashList.id).where(HashList.name == name, HashList.state == "loading"))
+        loading = HashList(name=name, version=version, state="loading", imported_at=now, imported_by=actor)
+        session.add(loading)
+        session.flush()
+        list_id = loading.id
+    batch: list[dict[str, Any]] = []
+    since_progress = 0
+    for read in rows:
+        since_progress += 1
+        if read.error is not None:
+            summary.rejected += 1
+            if len(summary.errors) < MAX_ERRORS_KEPT:
+                summary.errors.append(read.error)
+        elif read.row is not None:
+            batch.append({"list_id": list_id, **_columns(read.row)})
+        if len(batch) >= batch_size:
+            _write(store, batch)
+            summary.entries += len(batch)
+            if on_progress:
+                on_progress(since_progress)
+                since_progress = 0
+            batch = []
+    if batch:
+        _write(store, batch)
+        summary.entries += len(batch)
+    if on_progress and since_progress:
+        on_progress(since_progress)
+    if not summary.entries:
+        with store.session() as session:
+            _drop(session, select(HashList.id).where(HashList.id == list_id))
+        raise HashListError(
+            f"no entry of list {name!r} could be read ({summary.rejected} refused); the version in use stays"
+        )
+    with store.session() as session:  # the switch: one short transaction
+        old = session.scalars(
+            select(HashList).where(HashList.name == name, HashList.state == "active")
+        ).first()
+        if old is not None:
+            summary.replaced = old.version
+            old.state = "retired"
+            session.flush()
+        session.execute(
+            update(HashList)
+            .where(HashList.id == list_id)
+            .values(state="active", entries=summary.entries, activated_at=clock.now())
+        )
+    with store.session() as session:  # the old version's rows go after the switch, out of its way
+        _drop(session, select(HashList.id).where(HashList.name == name, HashList.state == "retired"))
+    return summary
+
+
+def list_hash_lists(store: Store) -> list[HashListView]:
+    """Every list version kept (its name, version, state and size; never its contents)."""
+    with store.session() as session:
+        rows = session.scalars(select(HashList).order_by(HashList.name, HashList.id))
+        return [
+            HashListView(r.name, r.version, r.state, r.entries, r.imported_at, r.imported_by, r.activated_at)
+            for r in rows
+        ]
+
+
+def remove_hash_list(store: Store, name: str) -> int:
+    """Remove every version of list ``name``; how many entries went (0: there was no such list)."""
+    name = list_name(name)
+    with store.session() as session:
+        found = list(session.scalars(select(HashList).where(HashList.name == name)))
+        if not found:
+            return 0
+        count = sum(found_list.entries for found_list in found)
+        _drop(session, select(HashList.id).where(HashList.name == name))
+        return count
+
+
+def match_digests(session: Session, digests: dict[str, str]) -> list[HashMatch]:
+    """The entries of active lists with any of ``digests`` (algorithm -> lowercase hex), exactly:
+    one index probe per digest, whatever the lists' size."""
+    matches: list[HashMatch] = []
+    for algorithm in EXACT:
+        digest = digests.get(algorithm)
+        if not digest:
+            continue
+        column = getattr(HashEntry, algorithm)
+        query = (
+            select(
+                HashList.name,
+                HashList.version,
+                HashEntry.reference,
+                HashEntry.category,
+                HashEntry.classification,
+            )
+            .join(HashList, HashList.id == HashEntry.list_id)
+            .where(column == digest.lower(), HashList.state == "active")
+            .order_by(HashList.name, HashEntry.id)
+        )
+        for list_name_, version, reference, category, classification in session.execute(query):
+            matches.append(HashMatch(list_name_, version, algorithm, reference, category, classification))
+    return matches
+
+
+def parse_digest(text: str) -> tuple[str, str]:
+    """``sha256:ab12...``, ``md5:...``, ``sha1:...``, ``pdq:...`` or bare hexadecimal (told apart
+    by its length: 32 MD5, 40 SHA-1, 64 SHA-256) as (algorithm, lowercase hex)."""
+    algorithm, colon, value = text.strip().partition(":")
+    if not colon:
+        algorithm, value = "", algorithm
+    value = value.strip().lower()
+    if not algorithm:
+        algorithm = {32: "md5", 40: "sha1", 64: "sha256"}.get(len(value), "")
+    algorithm = algorithm.lower()
+    length = DIGEST_LENGTHS.get(algorithm)
+    if length is None or len(value) != length or not _HEX.fullmatch(value):
+        raise HashListError(
+            f"{text[:100]!r} is not a digest: give md5:, sha1:, sha256: or pdq: and its hexadecimal digits"
+        )
+    return algorithm, value
+
+
+def file_digests(path: Path) -> dict[str, str]:
+    """MD5, SHA-1 and SHA-256 of a file, computed as it is read a megabyte at a time; nothing kept."""
+    hashers = {
+        "md5": hashlib.md5(usedforsecurity=False),
+        "sha1": hashlib.sha1(usedforsecurity=False),
+        "sha256": hashlib.sha256(),
+    }
+    with path.open("rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            for hasher in hashers.values():
+                hasher.update(chunk)
+    return {name: hasher.hexdigest() for name, hasher in hashers.items()}
+
+
+class _Refused(Exception):
+    def __init__(self, field_name: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field_name
+        self.message = message
+
+
+def _text(values: dict[str, Any], name: str, longest: int) -> str | None:
+    raw = values.get(name)
+    if raw is None or raw == "":
+        return None
+    if not isinstance(raw, str):
+        raise _Refused(name, f"must be text, not {type(raw).__name__}")
+    value = raw.strip()
+    if len(value) > longest:
+        raise _Refused(name, f"is longer than {longest} characters")
+    if _CONTROL.search(value):
+        raise _Refused(name, "holds control characters")
+    return value or None
+
+
+def _columns(row: HashRow) -> dict[str, Any]:
+    return {
+        "md5": row.md5,
+        "sha1": row.sha1,
+        "sha256": row.sha256,
+        "pdq": row.pdq,
+        "category": row.category,
+        "classification": row.classification,
+        "reference": row.reference,
+    }
+
+
+def _write(store: Store, batch: Sequence[dict[str, Any]]) -> None:
+    with store.session() as session:
+        insert_rows(session.connection(), HashEntry.__table__, batch)  # type: ignore[arg-type]
+
+
+def _drop(session: Session, lists: Any) -> None:
+    """Delete lists and their entries (entries first: SQLite enforces no cascade without its
+    foreign-key setting, and this must not depend on it)."""
+    ids = list(session.scalars(lists))
+    if ids:
+        session.execute(delete(HashEntry).where(HashEntry.list_id.in_(ids)))
+        session.execute(delete(HashList).where(HashList.id.in_(ids)))
+
+
+def _read_csv(text: IO[str]) -> Iterator[ReadHashRow]:
+    reader = csv.reader(text)
+    try:
+        header = next(reader)
+    except StopIteration:
+        return
+    except csv.Error as exc:
+        raise ImportFileError(f"line 1: the CSV header cannot be read ({exc})") from None
+    columns = [name.strip().lower() for name in header]
+    unknown = [name for name in columns if name not in COLUMNS]
+    if unknown or not set(columns) & set(DIGEST_LENGTHS):
+        problem = (
+            f"unknown column(s) {', '.join(repr(n[:40]) for n in unknown[:5])}"
+            if unknown
+            else "no digest column"
+        )
+        raise ImportFileError(f"line 1: the CSV header has {problem}; the columns are {', '.join(COLUMNS)}")
+    while True:
+        try:
+            cells = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            yield ReadHashRow(reader.line_num, error=RowError(reader.line_num, "csv", str(exc)[:200]))
+            continue
+        if not any(cell.strip() for cell in cells):
+            continue
+        if len(cells) != len(columns):
+            message = f"has {len(cells)} cells where the header names {len(columns)}"
+            yield ReadHashRow(reader.line_num, error=RowError(reader.line_num, "csv", message))
+            continue
+        yield _checked(reader.line_num, dict(zip(columns, cells, strict=True)))
+
+
+def _read_jsonl(text: IO[str]) -> Iterator[ReadHashRow]:
+    for number, line in enumerate(text, start=1):
+        if not line.strip():
+            continue
+        try:
+            data = json.loads(line)
+        except json.JSONDecodeError as exc:
+            message = f"not valid JSON ({exc.msg} at column {exc.colno})"
+            yield ReadHashRow(number, error=RowError(number, "json", message))
+            continue
+        if not isinstance(data, dict):
+            message = f'each line must be an object like {{"sha256": ...}}, not {type(data).__name__}'
+            yield ReadHashRow(number, error=RowError(number, "json", message))
+            continue
+        unknown = sorted(set(data) - set(COLUMNS))
+        if unknown:
+            message = f"is not a known field; the fields are {', '.join(COLUMNS)}"
+            yield ReadHashRow(number, error=RowError(number, unknown[0][:40], message))
+            continue
+        yield _checked(number, data)
+
+
+def _checked(line: int, values: dict[str, Any]) -> ReadHashRow:
+    try:
+        return ReadHashRow(line, check_hash_row(values))
+    except _Refused as refused:
+        return ReadHashRow(line, error=RowError(line, refused.field, refused.message))
+
+
+def count_active_entries(session: Session) -> int:
+    """Entries on the lists in use (the dashboard's figure)."""
+    return int(
+        session.scalar(select(func.coalesce(func.sum(HashList.entries), 0)).where(HashList.state == "active"))
+        or 0
+    )

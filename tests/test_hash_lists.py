@@ -1,0 +1,204 @@
+"""Hash lists: imported with per-row errors, replaced atomically, looked up exactly, never shown.
+
+The digests here are made up (SHA-256 of short labels), standing for entries of a real list."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import logging
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from hypothesis import given
+from hypothesis import strategies as st
+
+from faces.cli import App, cli
+from takedown import exitcodes
+from takedown.clock import ManualClock
+from takedown.hash_lists import (
+    DIGEST_LENGTHS,
+    HashListError,
+    HashRow,
+    ReadHashRow,
+    _Refused,
+    check_hash_row,
+    import_hash_list,
+    list_hash_lists,
+    match_digests,
+    parse_digest,
+    read_hash_rows,
+    remove_hash_list,
+)
+from takedown.importer import ImportFormat
+from takedown.settings import Settings
+from takedown.store import Store
+
+
+def digest(label: str, algorithm: str = "sha256") -> str:
+    return hashlib.new(algorithm, label.encode()).hexdigest()
+
+
+def csv_rows(text: str) -> Iterator[ReadHashRow]:
+    return read_hash_rows(io.BytesIO(text.encode()), ImportFormat.CSV)
+
+
+def matches(store: Store, **digests: str) -> list[tuple[str, str | None]]:
+    with store.session() as session:
+        return [(m.list, m.reference) for m in match_digests(session, digests)]
+
+
+def test_a_list_file_goes_in_with_each_bad_row_named_and_never_echoed(
+    store: Store, clock: ManualClock
+) -> None:
+    secret_looking = "f" * 63  # one digit short: its value must not appear in any message
+    text = (
+        "sha256,md5,category,classification,reference\n"
+        f"{digest('one').upper()},,csam,a1,IWF-1\n"
+        f"{secret_looking},,csam,,IWF-2\n"
+        f",{digest('three', 'md5')},csam,B2,IWF-3\n"
+        ",,csam,,IWF-4\n"
+        f"{digest('five')},,poetry,,IWF-5\n"
+        f"{digest('six')},,csam,Z9,IWF-6\n"
+        f"{digest('seven')},,csam\n"
+    )
+    summary = import_hash_list(store, csv_rows(text), name="IWF", version="2026-11", actor="t", clock=clock)
+    assert (summary.name, summary.entries, summary.rejected) == ("iwf", 2, 5)
+    assert [(e.line, e.field) for e in summary.errors] == [
+        (3, "sha256"),
+        (5, "md5"),
+        (6, "category"),
+        (7, "classification"),
+        (8, "csv"),
+    ]
+    assert "64 hexadecimal digits" in summary.errors[0].message
+    assert all(secret_looking not in e.message for e in summary.errors)
+    assert matches(store, sha256=digest("one")) == [("iwf", "IWF-1")]  # stored lowercase
+    assert matches(store, md5=digest("three", "md5")) == [("iwf", "IWF-3")]
+    with store.session() as session:
+        [found] = match_digests(session, {"sha256": digest("one")})
+    assert (found.category, found.classification, found.distance) == ("csam", "A1", 0)
+    assert matches(store, sha256=digest("nothing")) == []
+
+
+def test_a_new_version_takes_the_place_of_the_old_in_one_step(store: Store, clock: ManualClock) -> None:
+    old = "sha256,reference\n" + "".join(f"{digest(f'old{n}')},OLD-{n}\n" for n in range(10))
+    import_hash_list(store, csv_rows(old), name="partner", version="1", actor="t", clock=clock)
+    seen_while_loading: list[list[tuple[str, str | None]]] = []
+
+    def new_rows() -> Iterator[ReadHashRow]:
+        for n in range(25):
+            if n == 20:  # two batches of the new version are in the store: a revisit now...
+                seen_while_loading.append(matches(store, sha256=digest("old3")))
+                seen_while_loading.append(matches(store, sha256=digest("new3")))
+            yield ReadHashRow(n + 2, HashRow(sha256=digest(f"new{n}"), reference=f"NEW-{n}"))
+
+    summary = import_hash_list(
+        store, new_rows(), name="partner", version="2", actor="t", clock=clock, batch_size=10
+    )
+    assert seen_while_loading == [[("partner", "OLD-3")], []]  # ...sees the old version whole
+    assert summary.replaced == "1" and summary.entries == 25
+    assert matches(store, sha256=digest("old3")) == [] and matches(store, sha256=digest("new3")) == [
+        ("partner", "NEW-3")
+    ]
+    assert [(v.version, v.state, v.entries) for v in list_hash_lists(store)] == [("2", "active", 25)]
+
+
+def test_an_import_that_dies_leaves_the_version_in_use(store: Store, clock: ManualClock) -> None:
+    import_hash_list(
+        store, csv_rows(f"sha256\n{digest('kept')}\n"), name="l", version="1", actor="t", clock=clock
+    )
+
+    def dying() -> Iterator[ReadHashRow]:
+        for n in range(30):
+            yield ReadHashRow(n, HashRow(sha256=digest(f"half{n}")))
+        raise OSError("the disk went away")
+
+    with pytest.raises(OSError):
+        import_hash_list(store, dying(), name="l", version="2", actor="t", clock=clock, batch_size=10)
+    assert matches(store, sha256=digest("kept")) == [("l", None)]
+    assert matches(store, sha256=digest("half1")) == []  # the half-loaded version is read by nobody
+    assert [v.state for v in list_hash_lists(store)] == ["active", "loading"]
+    with pytest.raises(HashListError, match="the version in use stays"):  # an empty file replaces nothing
+        import_hash_list(store, csv_rows("sha256\n"), name="l", version="3", actor="t", clock=clock)
+    assert [(v.version, v.state) for v in list_hash_lists(store)] == [("1", "active")]  # leftovers cleared
+    assert remove_hash_list(store, "L") == 1 and remove_hash_list(store, "l") == 0
+    assert matches(store, sha256=digest("kept")) == []
+
+
+def test_hash_commands_never_print_a_list(store: Store, clock: ManualClock, tmp_path: Path, caplog) -> None:  # type: ignore[no-untyped-def]
+    caplog.set_level(logging.DEBUG)
+    known = tmp_path / "known.bin"
+    known.write_bytes(b"stand-in for a known file")
+    listed = tmp_path / "list.jsonl"
+    rows = [
+        {"sha256": hashlib.sha256(known.read_bytes()).hexdigest(), "reference": "IWF-9", "category": "csam"},
+        {"sha1": digest("other", "sha1"), "reference": "IWF-10"},
+        {"sha256": "not hex", "reference": "IWF-11"},
+    ]
+    listed.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    app = App(settings=Settings(database_url="unused", actor="analyst:t"), clock=clock, _store=store)
+    runner = CliRunner()
+
+    imported = runner.invoke(cli, ["hashes", "import", str(listed), "--list", "iwf", "--json"], obj=app)
+    assert imported.exit_code == exitcodes.PARTIAL, imported.output
+    assert json.loads(imported.stdout)["errors"] == [
+        {"line": 3, "field": "sha256", "message": "is not 64 hexadecimal digits"}
+    ]
+    shown = runner.invoke(cli, ["hashes", "list"], obj=app)
+    assert "iwf" in shown.output and "2 entries" in shown.output
+    file_match = runner.invoke(cli, ["hashes", "match", str(known)], obj=app)
+    assert (
+        file_match.exit_code == 0
+        and "sha256 on list iwf" in file_match.output
+        and "IWF-9 [csam]" in file_match.output
+    )
+    by_digest = runner.invoke(cli, ["hashes", "match", f"sha1:{digest('other', 'sha1')}", "--json"], obj=app)
+    assert json.loads(by_digest.output)["matches"][0]["reference"] == "IWF-10"
+    missed = runner.invoke(cli, ["hashes", "match", digest("unknown")], obj=app)
+    assert missed.exit_code == 1 and "no match" in missed.output
+    assert runner.invoke(cli, ["hashes", "match", "nonsense"], obj=app).exit_code == exitcodes.DATA_ERROR
+    every_digest = [row["sha256"] for row in rows[:1]] + [rows[1]["sha1"]]
+    for output in (imported.output, shown.output):
+        assert not any(d in output for d in every_digest)
+    assert not any(d in record.getMessage() for record in caplog.records for d in every_digest)
+    assert runner.invoke(cli, ["hashes", "remove", "iwf"], obj=app).exit_code == 0
+    assert runner.invoke(cli, ["hashes", "remove", "iwf"], obj=app).exit_code == exitcodes.NOT_FOUND
+
+
+def test_the_file_as_a_whole_must_name_its_columns() -> None:
+    from takedown.errors import ImportFileError
+
+    with pytest.raises(ImportFileError, match="no digest column"):
+        list(csv_rows("reference,category\nx,csam\n"))
+    with pytest.raises(ImportFileError, match="unknown column"):
+        list(csv_rows("sha256,url\n"))
+
+
+ROW_FIELDS = st.sampled_from(["md5", "sha1", "sha256", "pdq", "category", "classification", "reference"])
+HEXISH = st.text(alphabet="0123456789abcdefABCDEF", min_size=32, max_size=64)
+
+
+@given(st.dictionaries(ROW_FIELDS, st.none() | st.text(max_size=70) | st.integers() | HEXISH))
+def test_a_row_is_an_entry_with_well_formed_digests_or_refused_by_field(values: dict[str, object]) -> None:
+    try:
+        row = check_hash_row(values)
+    except _Refused as refused:
+        assert refused.field in values or refused.field == "md5"
+        return
+    for algorithm, length in DIGEST_LENGTHS.items():
+        value = getattr(row, algorithm)
+        assert value is None or (len(value) == length and value == value.lower() and int(value, 16) >= 0)
+    assert any(getattr(row, algorithm) for algorithm in DIGEST_LENGTHS)
+
+
+def test_digests_are_told_apart_by_their_prefix_or_length() -> None:
+    assert parse_digest(digest("x", "md5").upper()) == ("md5", digest("x", "md5"))
+    assert parse_digest(" sha1:" + digest("x", "sha1")) == ("sha1", digest("x", "sha1"))
+    assert parse_digest(digest("x")) == ("sha256", digest("x"))
+    assert parse_digest("PDQ:" + digest("x")) == ("pdq", digest("x"))
+    with pytest.raises(HashListError):
+        parse_digest("sha256:" + digest("x", "md5"))
