@@ -1,8 +1,8 @@
 """Fingerprint bodies while they stream in, and stop downloads at a size cap.
 
 Connected to Scrapy's ``headers_received`` and ``bytes_received`` signals: each chunk is decoded
-(``Content-Encoding``: see :mod:`crawler.decoding`) and the decoded bytes update a SHA-256 and an
-MD5 as they arrive. Past ``TAKEDOWN_FINGERPRINT_MAX_BYTES`` decoded bytes the download is stopped
+(``Content-Encoding``: see :mod:`crawler.decoding`) and the decoded bytes update a SHA-256, an
+MD5 and a SHA-1 as they arrive. Past ``TAKEDOWN_FINGERPRINT_MAX_BYTES`` decoded bytes the download is stopped
 (``StopDownload(fail=False)``) and the fingerprint marked truncated: it is then a *prefix*
 fingerprint, kept with the declared length and the validators so the next check can compare. A
 declared ``Content-Length`` over the cap no longer makes Scrapy refuse the download before a byte
@@ -37,6 +37,8 @@ class BodyFingerprint:
 
     sha256: Any = field(default_factory=hashlib.sha256)
     md5: Any = field(default_factory=lambda: hashlib.md5(usedforsecurity=False))
+    sha1: Any = field(default_factory=lambda: hashlib.sha1(usedforsecurity=False))
+    """What hash lists carry beside MD5 and SHA-256 (the IWF's has all three)."""
     size: int = 0
     truncated: bool = False
     decoder: Decoder = field(default_factory=lambda: Decoder(None))
@@ -53,6 +55,7 @@ class BodyFingerprint:
     def update(self, data: bytes) -> None:
         self.sha256.update(data)
         self.md5.update(data)
+        self.sha1.update(data)
         self.size += len(data)
 
     @classmethod

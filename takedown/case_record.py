@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from takedown.models import Check, Hosting, Notice, NoticeCase
+from takedown.models import Check, CheckMatch, Hosting, Notice, NoticeCase
 
 RECENT = 50
 """Rows of each kind shown: a case revisited every hour for a year has thousands of checks."""
@@ -33,6 +33,10 @@ class CheckView:
     content_type: str | None
     duration_ms: int | None
     error: str | None
+    md5: str | None = None
+    sha1: str | None = None
+    list_matches: tuple[str, ...] = ()
+    """What the body matched on the hash lists in use: list, version, entry, by which digest."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,9 +79,17 @@ class CaseRecord:
 
 
 def case_record(session: Session, case_id: int, *, recent: int = RECENT) -> CaseRecord:
-    checks = session.scalars(
-        select(Check).where(Check.case_id == case_id).order_by(Check.id.desc()).limit(recent)
+    checks = list(
+        session.scalars(select(Check).where(Check.case_id == case_id).order_by(Check.id.desc()).limit(recent))
     )
+    matched: dict[int, list[str]] = {}
+    if checks:
+        rows = session.execute(
+            select(CheckMatch).where(CheckMatch.check_id.in_([c.id for c in checks])).order_by(CheckMatch.id)
+        ).scalars()
+        for row in rows:
+            described = f"{row.list_name} {row.list_version}: {row.reference or '-'} ({row.algorithm})"
+            matched.setdefault(row.check_id, []).append(described)
     resolutions = session.scalars(
         select(Hosting).where(Hosting.case_id == case_id).order_by(Hosting.id.desc()).limit(recent)
     )
@@ -89,7 +101,7 @@ def case_record(session: Session, case_id: int, *, recent: int = RECENT) -> Case
         .limit(recent)
     )
     return CaseRecord(
-        checks=tuple(_check(check) for check in checks),
+        checks=tuple(_check(check, tuple(matched.get(check.id, ()))) for check in checks),
         resolutions=tuple(_resolution(row) for row in resolutions),
         notices=tuple(_notice(notice) for notice in notices),
     )
@@ -99,7 +111,7 @@ def _texts(values: list[Any] | None) -> tuple[str, ...]:
     return tuple(str(value) for value in values or ())
 
 
-def _check(check: Check) -> CheckView:
+def _check(check: Check, list_matches: tuple[str, ...]) -> CheckView:
     error = check.error_class
     if error and check.error_detail:
         error = f"{error}: {check.error_detail}"
@@ -117,6 +129,9 @@ def _check(check: Check) -> CheckView:
         content_type=check.content_type,
         duration_ms=check.duration_ms,
         error=error,
+        md5=check.md5,
+        sha1=check.sha1,
+        list_matches=list_matches,
     )
 
 

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
-from takedown.models import Case, Contact, Notice, SchedulerLock
+from takedown.models import Case, CheckMatch, Contact, HashList, Notice, SchedulerLock
 from takedown.states import OPEN_STATES, CaseState
 from takedown.tallies import case_counts
 from takedown.vocabulary import NoticeStatus
@@ -59,6 +59,10 @@ class Dashboard:
     """Notices a crash left in doubt: presumed delivered until an analyst looks."""
     bad_mailboxes: int = 0
     """Mailboxes a permanent refusal marked bad: not written to until someone vouches for them."""
+    hash_list_entries: int = 0
+    """Entries on the hash lists in use, that every revisit is matched against."""
+    list_matches: int = 0
+    """Revisits whose body matched a list entry, ever."""
 
     @property
     def open_cases(self) -> int:
@@ -84,6 +88,7 @@ def dashboard(session: Session, *, now: datetime) -> Dashboard:
     )
     uncertain = select(func.count(Notice.id)).where(Notice.status == NoticeStatus.UNCERTAIN.value)
     bad = select(func.count(Contact.id)).where(Contact.bad_since.is_not(None))
+    entries = select(func.coalesce(func.sum(HashList.entries), 0)).where(HashList.state == "active")
     return Dashboard(
         by_state=by_state,
         due_now=due_now,
@@ -92,6 +97,8 @@ def dashboard(session: Session, *, now: datetime) -> Dashboard:
         scheduler=scheduler,
         uncertain_notices=int(session.scalar(uncertain) or 0),
         bad_mailboxes=int(session.scalar(bad) or 0),
+        hash_list_entries=int(session.scalar(entries) or 0),
+        list_matches=int(session.scalar(select(func.count(CheckMatch.id))) or 0),
     )
 
 

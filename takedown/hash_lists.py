@@ -23,7 +23,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import IO, Any
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from takedown.bulk import insert_rows
@@ -191,8 +191,8 @@ def import_hash_list(
     if not version or _CONTROL.search(version):
         raise HashListError("--version must be printable text, up to 64 characters")
     summary = HashImportSummary(name, version)
+    _drop_in_steps(store, name, "loading")  # what an import that died left
     with store.session() as session:
-        _drop(session, select(HashList.id).where(HashList.name == name, HashList.state == "loading"))
         loading = HashList(name=name, version=version, state="loading", imported_at=now, imported_by=actor)
         session.add(loading)
         session.flush()
@@ -238,8 +238,7 @@ def import_hash_list(
             .where(HashList.id == list_id)
             .values(state="active", entries=summary.entries, activated_at=clock.now())
         )
-    with store.session() as session:  # the old version's rows go after the switch, out of its way
-        _drop(session, select(HashList.id).where(HashList.name == name, HashList.state == "retired"))
+    _drop_in_steps(store, name, "retired")  # the old version's rows go after the switch
     return summary
 
 
@@ -289,6 +288,34 @@ def match_digests(session: Session, digests: dict[str, str]) -> list[HashMatch]:
         for list_name_, version, reference, category, classification in session.execute(query):
             matches.append(HashMatch(list_name_, version, algorithm, reference, category, classification))
     return matches
+
+
+def lookup_many(session: Session, wanted: dict[int, dict[str, str | None]]) -> dict[int, list[HashMatch]]:
+    """Matches for many keys at once (a revisit batch: case id -> its body's digests): one query
+    per algorithm for the whole batch, each an index probe per digest."""
+    found: dict[int, list[HashMatch]] = {}
+    for algorithm in EXACT:
+        owners: dict[str, list[int]] = {}
+        for key, digests in wanted.items():
+            value = digests.get(algorithm)
+            if value:
+                owners.setdefault(value.lower(), []).append(key)
+        if not owners:
+            continue
+        column = getattr(HashEntry, algorithm)
+        query = (
+            select(column, HashList.name, HashList.version, HashEntry.reference, HashEntry.category,
+                   HashEntry.classification)
+            .join(HashList, HashList.id == HashEntry.list_id)
+            .where(column.in_(sorted(owners)), HashList.state == "active")
+            .order_by(HashList.name, HashEntry.id)
+        )  # fmt: skip
+        for value, name, version, reference, category, classification in session.execute(query):
+            match = HashMatch(name, version, algorithm, reference, category, classification)
+            for key in owners[value]:
+                if match not in found.setdefault(key, []):
+                    found[key].append(match)
+    return found
 
 
 def parse_digest(text: str) -> tuple[str, str]:
@@ -370,6 +397,25 @@ def _drop(session: Session, lists: Any) -> None:
         session.execute(delete(HashList).where(HashList.id.in_(ids)))
 
 
+DELETE_STEP = 20_000
+"""Entries deleted per transaction when a version goes: a million in one statement held SQLite's
+write lock for 45 s, and revisits could not record their checks meanwhile."""
+
+
+def _drop_in_steps(store: Store, name: str, state: str) -> None:
+    """Delete the versions of list ``name`` in ``state`` (not read by anyone), a step at a time."""
+    with store.session() as session:
+        ids = list(session.scalars(select(HashList.id).where(HashList.name == name, HashList.state == state)))
+    for list_id in ids:
+        while True:
+            with store.session() as session:
+                step = select(HashEntry.id).where(HashEntry.list_id == list_id).limit(DELETE_STEP)
+                gone = session.execute(delete(HashEntry).where(HashEntry.id.in_(step.scalar_subquery())))
+                if not getattr(gone, "rowcount", 0):
+                    session.execute(delete(HashList).where(HashList.id == list_id))
+                    break
+
+
 def _read_csv(text: IO[str]) -> Iterator[ReadHashRow]:
     reader = csv.reader(text)
     try:
@@ -431,11 +477,3 @@ def _checked(line: int, values: dict[str, Any]) -> ReadHashRow:
         return ReadHashRow(line, check_hash_row(values))
     except _Refused as refused:
         return ReadHashRow(line, error=RowError(line, refused.field, refused.message))
-
-
-def count_active_entries(session: Session) -> int:
-    """Entries on the lists in use (the dashboard's figure)."""
-    return int(
-        session.scalar(select(func.coalesce(func.sum(HashList.entries), 0)).where(HashList.state == "active"))
-        or 0
-    )

@@ -265,6 +265,7 @@ class Check(Base):
     connected_ip: Mapped[str | None] = mapped_column(String(45))
     sha256: Mapped[str | None] = mapped_column(String(64))
     md5: Mapped[str | None] = mapped_column(String(32))
+    sha1: Mapped[str | None] = mapped_column(String(40))
     fingerprint_match: Mapped[bool | None] = mapped_column(Boolean)
     size_bytes: Mapped[int | None]
     """Bytes of the decoded body that were hashed (all of it, or the cap when ``truncated``)."""
@@ -447,6 +448,22 @@ class StaffEvent(Base):
     action: Mapped[str] = mapped_column(String(32))
     subject: Mapped[str | None] = mapped_column(String(64), index=True, doc="The account or token acted on.")
     detail: Mapped[dict[str, Any] | None]
+
+
+class CheckMatch(Base):
+    """A check's body matched an entry of a hash list in use: which list (and version) and entry,
+    by which digest. The entry's reference only; never the list's other contents."""
+
+    __tablename__ = "check_match"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    check_id: Mapped[int] = mapped_column(ForeignKey("check.id", ondelete="CASCADE"), index=True)
+    list_name: Mapped[str] = mapped_column(String(64))
+    list_version: Mapped[str] = mapped_column(String(64))
+    algorithm: Mapped[str] = mapped_column(String(16))
+    reference: Mapped[str | None] = mapped_column(String(200))
+    category: Mapped[str | None] = mapped_column(String(32))
+    distance: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class HashList(Base):

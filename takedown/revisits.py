@@ -20,7 +20,8 @@ from sqlalchemy import Table, bindparam, func, insert, literal, select, tuple_, 
 from sqlalchemy.orm import Session
 
 from takedown.cases import move
-from takedown.models import Case, Check, Event, Fingerprint
+from takedown.hash_lists import HashMatch, lookup_many
+from takedown.models import Case, Check, CheckMatch, Event, Fingerprint
 from takedown.policy import ChasePolicy
 from takedown.states import OPEN_STATES, CaseState
 from takedown.store import Store
@@ -60,6 +61,7 @@ class Fetch:
     connected_ip: str | None = None
     sha256: str | None = None
     md5: str | None = None
+    sha1: str | None = None
     size_bytes: int | None = None
     truncated: bool = False
     duration_ms: int | None = None
@@ -147,7 +149,7 @@ def judge(
         return _judge_prefix(fetch, status, previous)
     if not fingerprints:
         return Judgement(Outcome.LIVE, None, f"HTTP {status}; no fingerprint recorded to compare")
-    observed = {("sha256", fetch.sha256), ("md5", fetch.md5)}
+    observed = {("sha256", fetch.sha256), ("md5", fetch.md5), ("sha1", fetch.sha1)}
     if any(pair in observed for pair in fingerprints):
         return Judgement(Outcome.LIVE, True, f"HTTP {status}; fingerprint matches")
     return Judgement(
@@ -234,6 +236,11 @@ def record_fetches(
     results: list[Recorded | None] = [None] * len(fetches)
     if not planned:
         return results
+    listed = _listed(session, [fetch for _, fetch, _, judgement in planned if _served(judgement)])
+    planned = [
+        (index, fetch, case, _still_known(judgement, case, listed.get(fetch.case_id, [])))
+        for index, fetch, case, judgement in planned
+    ]
 
     check_ids = session.scalars(
         insert(Check).returning(Check.id, sort_by_parameter_order=True),
@@ -276,7 +283,57 @@ def record_fetches(
     _write_cases(session, {case.id: case for _, _, case, _ in planned}.values())
     if events:
         session.execute(insert(Event), events)
+    matched = [
+        {"check_id": check_id, **_match_row(match)}
+        for (_, fetch, _, judgement), check_id in zip(planned, check_ids, strict=True)
+        if _served(judgement)
+        for match in listed.get(fetch.case_id, [])
+    ]
+    if matched:
+        session.execute(insert(CheckMatch), matched)
     return results
+
+
+def _served(judgement: Judgement) -> bool:
+    """The check read a whole body (live or changed): its digests are worth looking up."""
+    return judgement.outcome in (Outcome.LIVE, Outcome.CHANGED)
+
+
+def _listed(session: Session, fetches: Sequence[Fetch]) -> dict[int, list[HashMatch]]:
+    """Each fetch's matches on the hash lists in use, by exact digest: a query per algorithm for
+    the whole batch, not one per check."""
+    if not fetches:
+        return {}
+    digests = {
+        f.case_id: {"sha256": f.sha256, "md5": f.md5, "sha1": f.sha1} for f in fetches if not f.truncated
+    }
+    return lookup_many(session, digests)
+
+
+def _still_known(judgement: Judgement, case: _CaseRow, matches: list[HashMatch]) -> Judgement:
+    """A changed body that a list in use knows as imagery of the case's own category is the same
+    kind of content, re-encoded or swapped for another known file: still live, not changed."""
+    if judgement.outcome is not Outcome.CHANGED:
+        return judgement
+    same = next((m for m in matches if m.category in (None, case.category)), None)
+    if same is None:
+        return judgement
+    reason = (
+        f"{judgement.reason}; but it matches list {same.list}"
+        f" (entry {same.reference or '-'}, {same.algorithm}): still known imagery"
+    )
+    return Judgement(Outcome.LIVE, False, reason)
+
+
+def _match_row(match: HashMatch) -> dict[str, Any]:
+    return {
+        "list_name": match.list,
+        "list_version": match.version,
+        "algorithm": match.algorithm,
+        "reference": match.reference,
+        "category": match.category,
+        "distance": match.distance,
+    }
 
 
 _CASE_TABLE = cast(Table, Case.__table__)
@@ -326,6 +383,7 @@ class _CaseRow:
     removed_at: datetime | None
     closed_at: datetime | None
     removal_seconds: float | None
+    category: str | None = None
     fingerprints: list[tuple[str, str]] = field(default_factory=list)
     loaded: dict[str, Any] = field(default_factory=dict)
     """The values as read, so only what changed is written: a column nobody touched here (a
@@ -345,7 +403,7 @@ class _CaseRow:
 def _load_cases(session: Session, case_ids: list[int]) -> dict[int, _CaseRow]:
     if not case_ids:
         return {}
-    columns = [_CASE_TABLE.c.id, *(_CASE_TABLE.c[name] for name in _MOVING)]
+    columns = [_CASE_TABLE.c.id, _CASE_TABLE.c.category, *(_CASE_TABLE.c[name] for name in _MOVING)]
     cases = {
         row.id: _CaseRow(**row._mapping)
         for row in session.execute(select(*columns).where(_CASE_TABLE.c.id.in_(case_ids)))
@@ -410,6 +468,7 @@ def _check_row(fetch: Fetch, judgement: Judgement) -> dict[str, object]:
         "connected_ip": fetch.connected_ip,
         "sha256": fetch.sha256,
         "md5": fetch.md5,
+        "sha1": fetch.sha1,
         "fingerprint_match": judgement.fingerprint_match,
         "size_bytes": fetch.size_bytes,
         "truncated": fetch.truncated,

@@ -937,3 +937,28 @@ def test_notices_in_doubt_and_bad_mailboxes_wait_for_an_analyst(console: Served)
         "bounced",
     ]
     assert "No mailbox has gone bad." in supervisor.get("/review").text
+
+
+def test_the_case_page_shows_hash_list_matches_and_the_dashboard_counts_them(console: Served) -> None:
+    import hashlib
+
+    from takedown.hash_lists import HashRow, ReadHashRow, import_hash_list
+    from takedown.revisits import Fetch, record_fetches
+
+    body = hashlib.sha1(b"stand-in").hexdigest()
+    import_hash_list(
+        console.store,
+        iter([ReadHashRow(2, HashRow(sha1=body, category="csam", reference="<b>L-1</b>"))]),
+        name="partner", version="v7", actor="t", clock=console.clock,
+    )  # fmt: skip
+    case_id = queue(console, "http://lm.example/x.jpg")
+    with console.store.session() as session:
+        record_fetches(
+            session, [Fetch(case_id, console.clock.now(), http_status=200, final_url="http://x", sha1=body)]
+        )
+    client = signed_in_as(console, StaffRole.AUDITOR)
+    page = client.get(f"/cases/{case_id}").text
+    assert "partner v7: &lt;b&gt;L-1&lt;/b&gt; (sha1)" in page and "<b>L-1" not in page
+    board = client.get("/").text
+    assert re.search(r"Hash list entries in use</dt><dd>1<", board)
+    assert re.search(r"Revisits that matched a list</dt><dd>1<", board)

@@ -24,6 +24,7 @@ def test_chunked_digests_equal_whole_body_digests() -> None:
     fingerprint = request.meta[META_KEY]
     assert fingerprint.sha256.hexdigest() == hashlib.sha256(body).hexdigest()
     assert fingerprint.md5.hexdigest() == hashlib.md5(body).hexdigest()
+    assert fingerprint.sha1.hexdigest() == hashlib.sha1(body).hexdigest()
     assert (fingerprint.size, fingerprint.truncated) == (len(body), False)
 
 

@@ -153,6 +153,7 @@ def test_every_outcome_is_recorded_with_what_was_seen(
     live = outcome["live, matching"]
     assert (live.http_status, live.sha256, live.fingerprint_match) == (200, digest, True)
     assert live.md5 == content_digest("img-a", algorithm="md5")
+    assert live.sha1 == content_digest("img-a", algorithm="sha1")
     assert (live.size_bytes, live.connected_ip, live.truncated) == (20_000, "127.0.0.2", False)
     assert live.duration_ms is not None and live.duration_ms >= 0
     assert outcome["changed"].fingerprint_match is False

@@ -227,6 +227,7 @@ class RevisitSpider(scrapy.Spider):
             connected_ip=str(response.ip_address) if response.ip_address is not None else None,
             sha256=fingerprint.sha256.hexdigest(),
             md5=fingerprint.md5.hexdigest(),
+            sha1=fingerprint.sha1.hexdigest(),
             size_bytes=fingerprint.size,
             truncated=fingerprint.truncated or (stopped and fingerprint.error_class is None),
             duration_ms=_elapsed_ms(request.meta),
