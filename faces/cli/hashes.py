@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from faces.cli.base import App, cli, errors_as_exit_codes, fail, json_option, print_json
+from faces.cli.base import App, cli, errors_as_exit_codes, fail, json_option, print_json, write_lines
 from faces.cli.cases import _count_lines, _progress
 from takedown import exitcodes
 from takedown.importer import ImportFormat
@@ -170,3 +170,33 @@ def hashes_match(app: App, targets: tuple[str, ...], as_json: bool) -> None:
             )
     if any(not found for _, found in results):
         sys.exit(1)
+
+
+@hashes.command("export")
+@click.option(
+    "--since",
+    type=click.DateTime(["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M:%SZ"]),
+    help="A delta: what was confirmed since then (UTC), and what was withdrawn since then.",
+)
+@json_option
+@click.pass_obj
+def hashes_export(app: App, since: Any, as_json: bool) -> None:
+    """The hotline's own feed for partners: digests (SHA-256, MD5, SHA-1) of the content its revisits
+    found live at confirmed URLs, with category, classification and when first seen; CSV, or JSON
+    Lines with --json. Withdrawn cases drop out (a delta lists them as `remove`)."""
+    import csv
+    from datetime import UTC
+
+    from takedown.hash_export import EXPORT_COLUMNS, confirmed_fingerprints
+    from takedown.plain import json_line
+
+    with errors_as_exit_codes(), app.store.session() as session:
+        rows = confirmed_fingerprints(session, since=since.replace(tzinfo=UTC) if since else None)
+        if as_json:
+            write_lines(json_line(plain(row)) for row in rows)
+            return
+        writer = csv.writer(sys.stdout, lineterminator="\n")
+        writer.writerow(EXPORT_COLUMNS)
+        for row in rows:
+            values = plain(row)
+            writer.writerow(["" if values[c] is None else values[c] for c in EXPORT_COLUMNS])

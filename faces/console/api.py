@@ -9,11 +9,12 @@ its parser. The OpenAPI description is at ``/api/v1/openapi.json``.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import Body, FastAPI, Query, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
@@ -24,8 +25,9 @@ from takedown.case_record import case_record
 from takedown.case_views import CaseFilter
 from takedown.cases import list_cases, recheck_now, show_case, withdraw
 from takedown.errors import CaseNotFound, InvalidReport, InvalidTransition
+from takedown.hash_export import confirmed_fingerprints
 from takedown.intake import queue_batch
-from takedown.plain import plain
+from takedown.plain import json_line, plain
 from takedown.reports import DEFAULT_CATEGORY, Report, validate_report
 from takedown.states import CaseState
 from takedown.stats import GROUPINGS, already_gone_count, removal_stats
@@ -250,6 +252,21 @@ def create_api(console: Any) -> FastAPI:
                 "message": plain(sent.message) if sent.message else None,
             }
         )
+
+    @api.get("/hashes")
+    def hashes(request: Request, since: datetime | None = None) -> StreamingResponse:
+        """The hotline's hash feed for partners, as JSON Lines (``takedown hashes export --json``):
+        one object a line, ``action`` add or remove; with ``since``, a delta. Any read token: make
+        one per partner, so each can be revoked alone."""
+        token(request, TokenScope.READ)
+        wanted = _utc(since)
+
+        def lines() -> Iterator[str]:
+            with console.session() as session:
+                for row in confirmed_fingerprints(session, since=wanted):
+                    yield json_line(plain(row)) + "\n"
+
+        return StreamingResponse(lines(), media_type="application/x-ndjson")
 
     @api.get("/stats")
     def stats(request: Request, by: str = "network") -> JSONResponse:
