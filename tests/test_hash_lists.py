@@ -202,3 +202,19 @@ def test_digests_are_told_apart_by_their_prefix_or_length() -> None:
     assert parse_digest("PDQ:" + digest("x")) == ("pdq", digest("x"))
     with pytest.raises(HashListError):
         parse_digest("sha256:" + digest("x", "md5"))
+
+
+def test_a_pdq_hash_matches_entries_a_few_bits_away(store: Store, clock: ManualClock) -> None:
+    entry = digest("image")  # 64 hex digits, as a PDQ hash is
+    near = f"{int(entry, 16) ^ ((1 << 20) - 1):064x}"  # 20 bits flipped: a re-encoded copy
+    far = f"{int(entry, 16) ^ ((1 << 40) - 1):064x}"
+    rows = [ReadHashRow(2, HashRow(pdq=entry, category="csam", reference="P-1"))]
+    import_hash_list(store, iter(rows), name="perceptual", version="1", actor="t", clock=clock)
+    app = App(settings=Settings(database_url="unused", actor="t"), clock=clock, _store=store)
+    found = CliRunner().invoke(cli, ["hashes", "match", f"pdq:{near}", "--json"], obj=app)
+    assert found.exit_code == 0, found.output
+    [match] = json.loads(found.output)["matches"]
+    assert (match["list"], match["reference"], match["distance"]) == ("perceptual", "P-1", 20)
+    assert CliRunner().invoke(cli, ["hashes", "match", f"pdq:{far}"], obj=app).exit_code == 1
+    wider = CliRunner().invoke(cli, ["hashes", "match", f"pdq:{far}", "--distance", "40"], obj=app)
+    assert wider.exit_code == 0 and "40 bits apart" in wider.output

@@ -136,14 +136,21 @@ def hashes_remove(app: App, name: str, as_json: bool) -> None:
 
 @hashes.command("match")
 @click.argument("targets", nargs=-1, required=True)
+@click.option(
+    "--distance",
+    type=click.IntRange(0, 256),
+    default=31,
+    show_default=True,
+    help="For a PDQ hash: how many of its 256 bits may differ.",
+)
 @json_option
 @click.pass_obj
-def hashes_match(app: App, targets: tuple[str, ...], as_json: bool) -> None:
+def hashes_match(app: App, targets: tuple[str, ...], distance: int, as_json: bool) -> None:
     """What the lists in use hold for each TARGET: a file (its MD5, SHA-1 and SHA-256 are computed
     as it is read, nothing kept) or a digest (md5:, sha1:, sha256: or pdq:, or bare hexadecimal).
 
     Exit status: 0 every target matched; 1 some did not; 65 a target is neither a file nor a digest."""
-    from takedown.hash_lists import HashListError, file_digests, match_digests, parse_digest
+    from takedown.hash_lists import HashListError, file_digests, match_digests, match_pdq, parse_digest
 
     results = []
     with errors_as_exit_codes():
@@ -155,6 +162,8 @@ def hashes_match(app: App, targets: tuple[str, ...], as_json: bool) -> None:
                 fail(str(exc), exitcodes.DATA_ERROR)
             with app.store.session() as session:
                 found = match_digests(session, digests)
+                if "pdq" in digests:
+                    found += match_pdq(session, digests["pdq"], max_distance=distance)
             results.append((target, found))
     for target, found in results:
         if as_json:
@@ -164,9 +173,10 @@ def hashes_match(app: App, targets: tuple[str, ...], as_json: bool) -> None:
             click.echo(f"{target}: no match")
         for match in found:
             what = ", ".join(part for part in (match.category, match.classification) if part)
+            apart = f", {match.distance} bits apart" if match.algorithm == "pdq" else ""
             click.echo(
                 f"{target}: {match.algorithm} on list {match.list} ({match.version}),"
-                f" entry {match.reference or '-'}{f' [{what}]' if what else ''}"
+                f" entry {match.reference or '-'}{f' [{what}]' if what else ''}{apart}"
             )
     if any(not found for _, found in results):
         sys.exit(1)
