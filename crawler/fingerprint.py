@@ -23,6 +23,7 @@ from scrapy import signals
 from scrapy.exceptions import StopDownload
 
 from crawler.decoding import BodyDecodingError, Decoder, DecompressionBomb
+from crawler.perceptual import sniff_image
 
 if TYPE_CHECKING:
     from scrapy import Request
@@ -51,12 +52,36 @@ class BodyFingerprint:
     error_class: str | None = None
     """``DecompressionBomb`` or ``UndecodableBody`` when the body was stopped for what it is."""
     error_detail: str | None = None
+    image_limit: int = 0
+    """Up to how many bytes of an image body are held for its PDQ hash (0: perceptual hashing off)."""
+    image: bytearray | None = None
+    """An image body, in memory only, until its PDQ hash is computed; then dropped."""
+    image_error: str | None = None
 
     def update(self, data: bytes) -> None:
         self.sha256.update(data)
         self.md5.update(data)
         self.sha1.update(data)
+        if self.image_limit:
+            self._hold_image(data)
         self.size += len(data)
+
+    def _hold_image(self, data: bytes) -> None:
+        if self.size == 0:
+            self.image = bytearray(data) if sniff_image(data[:16]) else None
+            return
+        if self.image is None:
+            return
+        if len(self.image) + len(data) > self.image_limit:
+            self.image = None  # too large to decode safely: no perceptual hash, the digests stand
+            self.image_error = f"an image larger than {self.image_limit:,} bytes is not decoded"
+            return
+        self.image.extend(data)
+
+    def take_image(self) -> bytes | None:
+        """The whole image body, once (the fingerprint lets go of it)."""
+        image, self.image = self.image, None
+        return bytes(image) if image is not None and not self.truncated else None
 
     @classmethod
     def for_headers(cls, headers: Any) -> BodyFingerprint:
@@ -86,10 +111,12 @@ class BodyFingerprint:
 class StreamingFingerprint:
     """Scrapy extension: hash every body as it streams; stop it at ``max_bytes``."""
 
-    def __init__(self, max_bytes: int, download_maxsize: int = 0) -> None:
+    def __init__(self, max_bytes: int, download_maxsize: int = 0, image_max_bytes: int = 0) -> None:
         if max_bytes <= 0:
             raise ValueError("TAKEDOWN_FINGERPRINT_MAX_BYTES must be positive")
         self.max_bytes = max_bytes
+        self.image_max_bytes = image_max_bytes
+        """Image bodies up to this size are held in memory for their PDQ hash (0: none are)."""
         self.download_maxsize = download_maxsize
         """Scrapy's own cap (``DOWNLOAD_MAXSIZE``), a backstop just above ``max_bytes``."""
 
@@ -98,6 +125,7 @@ class StreamingFingerprint:
         extension = cls(
             crawler.settings.getint("TAKEDOWN_FINGERPRINT_MAX_BYTES"),
             crawler.settings.getint("DOWNLOAD_MAXSIZE"),
+            crawler.settings.getint("TAKEDOWN_PERCEPTUAL_MAX_BYTES"),
         )
         crawler.signals.connect(extension.headers_received, signal=signals.headers_received)
         crawler.signals.connect(extension.bytes_received, signal=signals.bytes_received)
@@ -106,6 +134,7 @@ class StreamingFingerprint:
     def headers_received(self, headers: Any, body_length: int, request: Request, spider: Any) -> None:
         # A fresh fingerprint per response: a redirect's own body must not leak into the next one.
         fingerprint = request.meta[META_KEY] = BodyFingerprint.for_headers(headers)
+        fingerprint.image_limit = self.image_max_bytes
         if fingerprint.error_class is not None:
             raise StopDownload(fail=False)
         declared = fingerprint.declared_length

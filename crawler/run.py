@@ -99,6 +99,7 @@ def scrapy_settings(settings: Settings, **overrides: Any) -> ScrapySettings:
     scrapy.set("DOWNLOAD_DELAY", settings.delay_per_host, priority="cmdline")
     scrapy.set("TAKEDOWN_RETRY_BACKOFF", settings.retry_backoff, priority="cmdline")
     scrapy.set("TAKEDOWN_FRONTIER_LEASE", settings.frontier_lease, priority="cmdline")
+    scrapy.set("TAKEDOWN_PERCEPTUAL_MAX_BYTES", settings.perceptual_max_bytes, priority="cmdline")
     for name, value in overrides.items():
         scrapy.set(name, value, priority="cmdline")
     for name, value in safety_settings(settings).items():

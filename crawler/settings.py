@@ -69,6 +69,7 @@ DEFAULT_REQUEST_HEADERS = {
 # Fingerprint while streaming, stop at the cap; Scrapy's own cap is a backstop just above it.
 EXTENSIONS = {"crawler.fingerprint.StreamingFingerprint": 0}
 TAKEDOWN_FINGERPRINT_MAX_BYTES = _core.max_fetch_bytes
+TAKEDOWN_PERCEPTUAL_MAX_BYTES = _core.perceptual_max_bytes
 DOWNLOAD_MAXSIZE = TAKEDOWN_FINGERPRINT_MAX_BYTES + 1024 * 1024
 DOWNLOAD_WARNSIZE = 0
 DOWNLOAD_TIMEOUT = _core.fetch_timeout

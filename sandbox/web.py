@@ -90,7 +90,55 @@ class BrokenChunked:
     """200 with chunked encoding that is corrupt after the first chunk."""
 
 
-Behaviour = Serve | Status | Redirect | Stall | Drop | Endless | BrokenChunked | Bomb
+@dataclass(frozen=True)
+class Picture:
+    """200 with an image drawn here from ``seed`` (shapes and text on a coloured ground: never real
+    imagery, nothing stored). ``altered`` serves a copy resized and recompressed as JPEG, which every
+    digest misses and a perceptual hash still matches; ``kind`` ``bomb`` a PNG declaring 30,000 x
+    30,000 pixels in a few kilobytes, ``broken`` the first 300 bytes of the picture."""
+
+    seed: int
+    altered: bool = False
+    kind: str = "picture"
+
+
+Behaviour = Serve | Status | Redirect | Stall | Drop | Endless | BrokenChunked | Bomb | Picture
+
+
+@functools.lru_cache(maxsize=64)
+def picture_bytes(seed: int, altered: bool = False, kind: str = "picture") -> tuple[bytes, str]:
+    """The body and Content-Type :class:`Picture` serves."""
+    import io
+    import random
+    import struct
+
+    from PIL import Image, ImageDraw
+
+    if kind == "bomb":
+
+        def chunk(tag: bytes, data: bytes) -> bytes:
+            return struct.pack(">I", len(data)) + tag + data + struct.pack(">I", zlib.crc32(tag + data))
+
+        header = struct.pack(">IIBBBBB", 30_000, 30_000, 8, 2, 0, 0, 0)
+        body = b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\0" * 500_000))
+        return body + chunk(b"IEND", b""), "image/png"
+    rng = random.Random(seed)
+    image = Image.new("RGB", (400, 300), (rng.randrange(256), rng.randrange(256), rng.randrange(256)))
+    draw = ImageDraw.Draw(image)
+    for _ in range(25):
+        x, y = rng.randrange(400), rng.randrange(300)
+        box = (x, y, x + rng.randrange(20, 160), y + rng.randrange(20, 120))
+        colour = (rng.randrange(256), rng.randrange(256), rng.randrange(256))
+        (draw.ellipse if rng.random() < 0.5 else draw.rectangle)(box, fill=colour)
+    draw.text((10, 10), f"sandbox picture {seed}", fill=(255, 255, 255))
+    out = io.BytesIO()
+    if altered:
+        image.resize((300, 225)).save(out, "JPEG", quality=70)
+        return out.getvalue(), "image/jpeg"
+    image.save(out, "PNG")
+    body = out.getvalue()
+    return (body[:300] if kind == "broken" else body), "image/png"
+
 
 STREAM_ABOVE = 4 * 1024 * 1024
 """Bodies larger than this are generated while they are sent, never held whole."""
@@ -256,6 +304,9 @@ class _Handler(BaseHTTPRequestHandler):
                 self._send(
                     200, content_bytes(behaviour.content, behaviour.size), behaviour.content_type, extra
                 )
+        elif isinstance(behaviour, Picture):
+            body, content_type = picture_bytes(behaviour.seed, behaviour.altered, behaviour.kind)
+            self._send(200, body, content_type)
         elif isinstance(behaviour, Bomb):
             body = bomb_bytes(behaviour.encoding, behaviour.size)
             self._send(200, body, "image/png", {"Content-Encoding": behaviour.encoding})

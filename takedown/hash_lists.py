@@ -17,6 +17,7 @@ import hashlib
 import io
 import json
 import re
+import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -310,6 +311,71 @@ def match_pdq(session: Session, pdq: str, *, max_distance: int = DEFAULT_DISTANC
                   rows[near.position][3], rows[near.position][4], near.distance)
         for near in index.near(pdq_bytes(pdq), max_distance)
     ]  # fmt: skip
+
+
+MIN_PDQ_QUALITY = 50
+"""PDQ hashes of lower quality (flat, featureless images) match too much to be trusted: kept on the
+check, never matched (the threshold Meta's PDQ documentation recommends)."""
+
+
+@dataclass
+class _PdqLists:
+    versions: tuple[Any, ...]
+    index: PdqIndex
+    entries: list[Any]
+    """Per indexed hash: list name, version, reference, category, classification."""
+
+
+_pdq_lists: _PdqLists | None = None
+_pdq_lock = threading.Lock()
+
+
+def near_many(
+    session: Session, wanted: dict[int, str], *, max_distance: int = DEFAULT_DISTANCE
+) -> dict[int, list[HashMatch]]:
+    """PDQ matches for many keys at once (a revisit batch: case id -> its image's PDQ hash). The
+    index of the lists in use is built once and kept until a list version changes."""
+    if not wanted:
+        return {}
+    lists = _current_pdq_lists(session)
+    if lists is None:
+        return {}
+    found: dict[int, list[HashMatch]] = {}
+    for key, pdq in wanted.items():
+        for near in lists.index.near(pdq_bytes(pdq), max_distance):
+            name, version, reference, category, classification = lists.entries[near.position]
+            found.setdefault(key, []).append(
+                HashMatch(name, version, "pdq", reference, category, classification, near.distance)
+            )
+    return found
+
+
+def _current_pdq_lists(session: Session) -> _PdqLists | None:
+    global _pdq_lists
+    active = session.execute(
+        select(HashList.id, HashList.version, HashList.activated_at)
+        .where(HashList.state == "active")
+        .order_by(HashList.id)
+    ).all()
+    # Keyed by the store too: one process may open several (the tests do), with the same ids.
+    versions = (str(session.connection().engine.url), *(tuple(row) for row in active))
+    ids = [row[0] for row in active]
+    with _pdq_lock:
+        if _pdq_lists is not None and _pdq_lists.versions == versions:
+            return _pdq_lists
+        rows = session.execute(
+            select(HashList.name, HashList.version, HashEntry.reference, HashEntry.category,
+                   HashEntry.classification, HashEntry.pdq)
+            .join(HashList, HashList.id == HashEntry.list_id)
+            .where(HashList.id.in_(ids), HashEntry.pdq.is_not(None))
+            .order_by(HashEntry.id)
+        ).all()  # fmt: skip
+        if not rows:
+            _pdq_lists = None
+            return None
+        index = PdqIndex([pdq_bytes(str(row[5])) for row in rows])
+        _pdq_lists = _PdqLists(versions, index, [tuple(row[:5]) for row in rows])
+        return _pdq_lists
 
 
 def lookup_many(session: Session, wanted: dict[int, dict[str, str | None]]) -> dict[int, list[HashMatch]]:

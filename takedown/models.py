@@ -266,6 +266,11 @@ class Check(Base):
     sha256: Mapped[str | None] = mapped_column(String(64))
     md5: Mapped[str | None] = mapped_column(String(32))
     sha1: Mapped[str | None] = mapped_column(String(40))
+    pdq: Mapped[str | None] = mapped_column(
+        String(64), doc="The image's PDQ perceptual hash, when it was one."
+    )
+    pdq_quality: Mapped[int | None]
+    pdq_error: Mapped[str | None] = mapped_column(String(300), doc="Why an image has no PDQ hash.")
     fingerprint_match: Mapped[bool | None] = mapped_column(Boolean)
     size_bytes: Mapped[int | None]
     """Bytes of the decoded body that were hashed (all of it, or the cap when ``truncated``)."""

@@ -20,7 +20,7 @@ from sqlalchemy import Table, bindparam, func, insert, literal, select, tuple_, 
 from sqlalchemy.orm import Session
 
 from takedown.cases import move
-from takedown.hash_lists import HashMatch, lookup_many
+from takedown.hash_lists import MIN_PDQ_QUALITY, HashMatch, lookup_many, near_many
 from takedown.models import Case, Check, CheckMatch, Event, Fingerprint
 from takedown.policy import ChasePolicy
 from takedown.states import OPEN_STATES, CaseState
@@ -62,6 +62,10 @@ class Fetch:
     sha256: str | None = None
     md5: str | None = None
     sha1: str | None = None
+    pdq: str | None = None
+    """The PDQ hash of an image body (computed in a worker process; the bytes are not kept)."""
+    pdq_quality: int | None = None
+    pdq_error: str | None = None
     size_bytes: int | None = None
     truncated: bool = False
     duration_ms: int | None = None
@@ -300,14 +304,18 @@ def _served(judgement: Judgement) -> bool:
 
 
 def _listed(session: Session, fetches: Sequence[Fetch]) -> dict[int, list[HashMatch]]:
-    """Each fetch's matches on the hash lists in use, by exact digest: a query per algorithm for
-    the whole batch, not one per check."""
+    """Each fetch's matches on the hash lists in use: by exact digest, a query per algorithm for
+    the whole batch, not one per check; by PDQ hash for images, within the default distance."""
     if not fetches:
         return {}
     digests = {
         f.case_id: {"sha256": f.sha256, "md5": f.md5, "sha1": f.sha1} for f in fetches if not f.truncated
     }
-    return lookup_many(session, digests)
+    found = lookup_many(session, digests)
+    images = {f.case_id: f.pdq for f in fetches if f.pdq and (f.pdq_quality or 0) >= MIN_PDQ_QUALITY}
+    for case_id, matches in near_many(session, images).items():
+        found.setdefault(case_id, []).extend(matches)
+    return found
 
 
 def _still_known(judgement: Judgement, case: _CaseRow, matches: list[HashMatch]) -> Judgement:
@@ -469,6 +477,9 @@ def _check_row(fetch: Fetch, judgement: Judgement) -> dict[str, object]:
         "sha256": fetch.sha256,
         "md5": fetch.md5,
         "sha1": fetch.sha1,
+        "pdq": fetch.pdq,
+        "pdq_quality": fetch.pdq_quality,
+        "pdq_error": fetch.pdq_error[:300] if fetch.pdq_error else None,
         "fingerprint_match": judgement.fingerprint_match,
         "size_bytes": fetch.size_bytes,
         "truncated": fetch.truncated,

@@ -46,6 +46,9 @@ class Settings:
     """Seconds a revisit may take before it counts as unreachable."""
     max_fetch_bytes: int = 32 * 1024 * 1024
     """Bytes of a body fingerprinted before the download is stopped (and marked truncated)."""
+    perceptual_max_bytes: int = 20 * 1024 * 1024
+    """Image bodies up to this size are held in memory and PDQ-hashed in a worker process for hash
+    list matching (0: no perceptual hashing)."""
     user_agent: str = DEFAULT_USER_AGENT
     concurrency: int = 200
     """Requests in flight at once over the whole crawl: what hides the servers' latency (200 at
@@ -111,6 +114,9 @@ class Settings:
             ),
             fetch_timeout=_duration(env, "TAKEDOWN_FETCH_TIMEOUT", DEFAULTS.fetch_timeout, "s"),
             max_fetch_bytes=_number(env, "TAKEDOWN_MAX_FETCH_BYTES", DEFAULTS.max_fetch_bytes, int),
+            perceptual_max_bytes=_number(
+                env, "TAKEDOWN_PERCEPTUAL_MAX_BYTES", DEFAULTS.perceptual_max_bytes, int, zero_ok=True
+            ),
             user_agent=env.get("TAKEDOWN_USER_AGENT") or DEFAULTS.user_agent,
             concurrency=_number(env, "TAKEDOWN_CONCURRENCY", DEFAULTS.concurrency, int),
             concurrency_per_host=_number(
@@ -174,6 +180,7 @@ ENVIRONMENT = {
     "allowed_networks": "TAKEDOWN_ALLOW_NETWORKS",
     "fetch_timeout": "TAKEDOWN_FETCH_TIMEOUT",
     "max_fetch_bytes": "TAKEDOWN_MAX_FETCH_BYTES",
+    "perceptual_max_bytes": "TAKEDOWN_PERCEPTUAL_MAX_BYTES",
     "user_agent": "TAKEDOWN_USER_AGENT",
     "concurrency": "TAKEDOWN_CONCURRENCY",
     "concurrency_per_host": "TAKEDOWN_CONCURRENCY_PER_HOST",

@@ -8,6 +8,7 @@ robots.txt does not apply (the URL was reported, not discovered).
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import time
 from collections.abc import AsyncIterator, Sequence
@@ -25,6 +26,7 @@ from twisted.python.failure import Failure
 from crawler.fingerprint import META_KEY, BodyFingerprint
 from crawler.frontier import FrontierUnavailable, RedisFrontier
 from crawler.middlewares import AddressRefused, is_dns_failure
+from crawler.perceptual import PerceptualHasher
 from crawler.pipelines import CRAWL_CACHE_MIB
 from crawler.resolver import VERDICTS, GuardedResolver, decide
 from crawler.safety import check as check_safety
@@ -42,6 +44,8 @@ class RevisitSpider(scrapy.Spider):
 
     frontier: RedisFrontier | None = None
     """With a shared frontier (``TAKEDOWN_FRONTIER``): where the cases come from, and go back to."""
+    perceptual: PerceptualHasher | None = None
+    """The worker process that PDQ-hashes image bodies, started at the first image."""
 
     @classmethod
     def from_crawler(cls, crawler: Any, *args: Any, **kwargs: Any) -> RevisitSpider:
@@ -209,9 +213,31 @@ class RevisitSpider(scrapy.Spider):
             verdict = await asyncio.to_thread(resolver.resolve, host)
         return verdict.addresses[0] if verdict.status == "ok" and verdict.addresses else None
 
-    def fetched(self, response: Response) -> Fetch:
+    async def fetched(self, response: Response) -> Fetch:
         self._answered()
-        return self._observed(response)
+        fetch = self._observed(response)
+        fingerprint: BodyFingerprint | None = (
+            response.request.meta.get(META_KEY) if response.request else None
+        )
+        if fingerprint is None or not (200 <= response.status < 300):
+            return fetch
+        image = fingerprint.take_image()
+        if image is None:
+            return (
+                dataclasses.replace(fetch, pdq_error=fingerprint.image_error)
+                if fingerprint.image_error
+                else fetch
+            )
+        # In a worker process, off the reactor's thread; the bytes are dropped once hashed.
+        hashed = await asyncio.to_thread(self._hasher().hash, image)
+        del image
+        return dataclasses.replace(fetch, pdq=hashed.pdq, pdq_quality=hashed.quality, pdq_error=hashed.error)
+
+    def _hasher(self) -> PerceptualHasher:
+        if self.perceptual is None:
+            self.perceptual = PerceptualHasher()
+            self.crawler.signals.connect(self.perceptual.close, signal=signals.spider_closed)
+        return self.perceptual
 
     def _observed(self, response: Response) -> Fetch:
         request = response.request
