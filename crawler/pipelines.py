@@ -40,8 +40,10 @@ class RecordCheckPipeline:
         batch_size: int = 200,
         flush_seconds: float = 0.5,
         cadence: RevisitCadence | None = None,
+        pdq_distance: int = 31,
     ) -> None:
         self.database_url = database_url
+        self.pdq_distance = pdq_distance
         self.removed_patterns = removed_patterns or list(DEFAULT_REMOVED_PAGE_PATTERNS)
         self.stats = stats
         self.batch_size = batch_size
@@ -66,6 +68,7 @@ class RecordCheckPipeline:
             batch_size=settings.getint("TAKEDOWN_CHECK_BATCH", 200),
             flush_seconds=settings.getfloat("TAKEDOWN_CHECK_FLUSH_SECONDS", 0.5),
             cadence=RevisitCadence.from_policy(ChasePolicy.load(settings.get("TAKEDOWN_CHASE_POLICY"))),
+            pdq_distance=settings.getint("TAKEDOWN_PDQ_DISTANCE", 31),
         )
         pipeline.crawler = crawler
         return pipeline
@@ -107,7 +110,11 @@ class RecordCheckPipeline:
         assert self.store is not None
         with self.store.session() as session:
             results = record_fetches(
-                session, batch, removed_patterns=self.removed_patterns, cadence=self.cadence
+                session,
+                batch,
+                removed_patterns=self.removed_patterns,
+                cadence=self.cadence,
+                pdq_distance=self.pdq_distance,
             )
         if self.frontier is not None:  # recorded (committed): these cases leave the frontier
             try:

@@ -100,6 +100,7 @@ def scrapy_settings(settings: Settings, **overrides: Any) -> ScrapySettings:
     scrapy.set("TAKEDOWN_RETRY_BACKOFF", settings.retry_backoff, priority="cmdline")
     scrapy.set("TAKEDOWN_FRONTIER_LEASE", settings.frontier_lease, priority="cmdline")
     scrapy.set("TAKEDOWN_PERCEPTUAL_MAX_BYTES", settings.perceptual_max_bytes, priority="cmdline")
+    scrapy.set("TAKEDOWN_PDQ_DISTANCE", settings.pdq_distance, priority="cmdline")
     for name, value in overrides.items():
         scrapy.set(name, value, priority="cmdline")
     for name, value in safety_settings(settings).items():

@@ -70,6 +70,7 @@ DEFAULT_REQUEST_HEADERS = {
 EXTENSIONS = {"crawler.fingerprint.StreamingFingerprint": 0}
 TAKEDOWN_FINGERPRINT_MAX_BYTES = _core.max_fetch_bytes
 TAKEDOWN_PERCEPTUAL_MAX_BYTES = _core.perceptual_max_bytes
+TAKEDOWN_PDQ_DISTANCE = _core.pdq_distance
 DOWNLOAD_MAXSIZE = TAKEDOWN_FINGERPRINT_MAX_BYTES + 1024 * 1024
 DOWNLOAD_WARNSIZE = 0
 DOWNLOAD_TIMEOUT = _core.fetch_timeout

@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 from takedown.cases import move
 from takedown.hash_lists import MIN_PDQ_QUALITY, HashMatch, lookup_many, near_many
 from takedown.models import Case, Check, CheckMatch, Event, Fingerprint
+from takedown.pdq_index import DEFAULT_DISTANCE
 from takedown.policy import ChasePolicy
 from takedown.states import OPEN_STATES, CaseState
 from takedown.store import Store
@@ -216,6 +217,7 @@ def record_fetches(
     removed_patterns: Sequence[str] = DEFAULT_REMOVED_PAGE_PATTERNS,
     cadence: RevisitCadence | None = None,
     actor: str = "revisit",
+    pdq_distance: int = DEFAULT_DISTANCE,
 ) -> list[Recorded | None]:
     """Write a check per fetch and move each case, in the caller's transaction; one result per
     fetch, ``None`` where the case is gone or closed (withdrawn while the fetch was in flight).
@@ -240,7 +242,7 @@ def record_fetches(
     results: list[Recorded | None] = [None] * len(fetches)
     if not planned:
         return results
-    listed = _listed(session, [fetch for _, fetch, _, judgement in planned if _served(judgement)])
+    listed = _listed(session, [f for _, f, _, judgement in planned if _served(judgement)], pdq_distance)
     planned = [
         (index, fetch, case, _still_known(judgement, case, listed.get(fetch.case_id, [])))
         for index, fetch, case, judgement in planned
@@ -303,7 +305,7 @@ def _served(judgement: Judgement) -> bool:
     return judgement.outcome in (Outcome.LIVE, Outcome.CHANGED)
 
 
-def _listed(session: Session, fetches: Sequence[Fetch]) -> dict[int, list[HashMatch]]:
+def _listed(session: Session, fetches: Sequence[Fetch], pdq_distance: int) -> dict[int, list[HashMatch]]:
     """Each fetch's matches on the hash lists in use: by exact digest, a query per algorithm for
     the whole batch, not one per check; by PDQ hash for images, within the default distance."""
     if not fetches:
@@ -313,7 +315,7 @@ def _listed(session: Session, fetches: Sequence[Fetch]) -> dict[int, list[HashMa
     }
     found = lookup_many(session, digests)
     images = {f.case_id: f.pdq for f in fetches if f.pdq and (f.pdq_quality or 0) >= MIN_PDQ_QUALITY}
-    for case_id, matches in near_many(session, images).items():
+    for case_id, matches in near_many(session, images, max_distance=pdq_distance).items():
         found.setdefault(case_id, []).extend(matches)
     return found
 

@@ -49,6 +49,8 @@ class Settings:
     perceptual_max_bytes: int = 20 * 1024 * 1024
     """Image bodies up to this size are held in memory and PDQ-hashed in a worker process for hash
     list matching (0: no perceptual hashing)."""
+    pdq_distance: int = 31
+    """How many of a PDQ hash's 256 bits may differ from a list entry's for a match (Meta's advice)."""
     user_agent: str = DEFAULT_USER_AGENT
     concurrency: int = 200
     """Requests in flight at once over the whole crawl: what hides the servers' latency (200 at
@@ -117,6 +119,7 @@ class Settings:
             perceptual_max_bytes=_number(
                 env, "TAKEDOWN_PERCEPTUAL_MAX_BYTES", DEFAULTS.perceptual_max_bytes, int, zero_ok=True
             ),
+            pdq_distance=_pdq_distance(env),
             user_agent=env.get("TAKEDOWN_USER_AGENT") or DEFAULTS.user_agent,
             concurrency=_number(env, "TAKEDOWN_CONCURRENCY", DEFAULTS.concurrency, int),
             concurrency_per_host=_number(
@@ -181,6 +184,7 @@ ENVIRONMENT = {
     "fetch_timeout": "TAKEDOWN_FETCH_TIMEOUT",
     "max_fetch_bytes": "TAKEDOWN_MAX_FETCH_BYTES",
     "perceptual_max_bytes": "TAKEDOWN_PERCEPTUAL_MAX_BYTES",
+    "pdq_distance": "TAKEDOWN_PDQ_DISTANCE",
     "user_agent": "TAKEDOWN_USER_AGENT",
     "concurrency": "TAKEDOWN_CONCURRENCY",
     "concurrency_per_host": "TAKEDOWN_CONCURRENCY_PER_HOST",
@@ -223,6 +227,15 @@ def default_actor(environ: Mapping[str, str]) -> str:
     """Who is acting, for the audit log: the login name, as ``analyst:<name>``."""
     name = environ.get("USER") or environ.get("LOGNAME") or environ.get("USERNAME") or "unknown"
     return f"analyst:{name}"
+
+
+def _pdq_distance(environ: Mapping[str, str]) -> int:
+    value = _number(environ, "TAKEDOWN_PDQ_DISTANCE", DEFAULTS.pdq_distance, int, zero_ok=True)
+    if value > 64:
+        raise ConfigurationError(
+            f"TAKEDOWN_PDQ_DISTANCE={value}: past 64 of 256 bits unrelated images match; Meta advises 31"
+        )
+    return value
 
 
 def _number(

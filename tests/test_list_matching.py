@@ -93,3 +93,31 @@ def test_no_list_no_match_and_a_gone_page_is_not_looked_up(store: Store, clock: 
     assert fetched(store, clock, case_id, "something-else") == "changed"
     with store.session() as session:
         assert session.scalars(select(CheckMatch)).all() == []
+
+
+def test_a_pdq_hash_matches_within_the_distance_set(store: Store, clock: ManualClock) -> None:
+    import pytest
+
+    from takedown.errors import ConfigurationError
+    from takedown.settings import Settings
+
+    entry = digests("picture")["sha256"]  # 64 hexadecimal digits, as a PDQ hash is
+    twenty_off = f"{int(entry, 16) ^ ((1 << 20) - 1):064x}"
+    row = ReadHashRow(2, HashRow(pdq=entry, category="csam", reference="P-9"))
+    import_hash_list(store, iter([row]), name="perceptual", version="1", actor="t", clock=clock)
+    first = queued(store, clock, "http://q.test/1.jpg", sha256=digests("reported")["sha256"])
+    second = queued(store, clock, "http://q.test/2.jpg", sha256=digests("reported")["sha256"])
+    low = queued(store, clock, "http://q.test/3.jpg", sha256=digests("reported")["sha256"])
+    with store.session() as session:
+        outcomes = [
+            record_fetches(session, [Fetch(case, clock.now(), http_status=200, final_url="http://x",
+                                           pdq=twenty_off, pdq_quality=quality)], pdq_distance=distance)[0]
+            for case, quality, distance in ((first, 100, 31), (second, 100, 10), (low, 20, 31))
+        ]  # fmt: skip
+    assert [o.judgement.outcome.value for o in outcomes if o] == ["live", "changed", "changed"]
+    with store.session() as session:
+        [(algorithm, distance)] = session.execute(select(CheckMatch.algorithm, CheckMatch.distance)).all()
+    assert (algorithm, distance) == ("pdq", 20)  # the low-quality hash was kept, never matched
+    assert Settings.from_env({"TAKEDOWN_PDQ_DISTANCE": "20"}).pdq_distance == 20
+    with pytest.raises(ConfigurationError, match="Meta advises 31"):
+        Settings.from_env({"TAKEDOWN_PDQ_DISTANCE": "65"})
