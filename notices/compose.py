@@ -35,7 +35,7 @@ from notices.outbox import OutgoingNotice, enqueue
 from notices.render import NoticeRenderer
 from notices.xarf import ReportFacts, build_report, media_type_for, validate
 from takedown.cases import event_row, notice_due, put_off_notice, take_for_notice_round
-from takedown.models import Case, Check, Event, Fingerprint, Notice, NoticeCase
+from takedown.models import Case, Check, CheckMatch, Event, Fingerprint, Notice, NoticeCase
 from takedown.plain import iso
 from takedown.settings import Settings
 from takedown.store import Store
@@ -80,6 +80,8 @@ class CaseFacts:
     """What the last live check was served as (``image/png``)."""
     redirect_chain: tuple[str, ...] = ()
     """The URLs that redirected, in order, starting with the reported one."""
+    known_to_lists: bool = False
+    """The body last seen live matches an entry of a hash list in use."""
 
     @property
     def served_at(self) -> str:
@@ -353,6 +355,7 @@ class Composer:
                 hosting_provider=(resolution.network.organisation if resolution.network else None),
                 asn=resolution.origin_asn,
                 country=party.country,
+                known_to_lists=fact.known_to_lists,
                 check={
                     "checked_at": _iso(fact.checked_at),
                     "http_status": fact.http_status,
@@ -391,6 +394,7 @@ class Composer:
                     "history": f.history,
                     "served_at": f.served_at,
                     "redirects": [{"from": hop, "to": target} for hop, target in f.hops],
+                    "known_to_lists": f.known_to_lists,
                 }
                 for f in draft.cases
             ],
@@ -452,6 +456,7 @@ class Composer:
                 for row in session.execute(
                     select(
                         Check.case_id,
+                        Check.id,
                         Check.connected_ip,
                         Check.http_status,
                         Check.checked_at,
@@ -463,6 +468,15 @@ class Composer:
                     ).join(latest, and_(Check.id == latest.c.check_id))
                 )
             }
+            # Whether the body last seen live is on a hash list in use: a notice may say so (never
+            # which list or entry).
+            known = set(
+                session.scalars(
+                    select(Check.case_id)
+                    .join(CheckMatch, CheckMatch.check_id == Check.id)
+                    .where(Check.id.in_([row.id for row in checks.values()]))
+                )
+            )
             recorded: dict[int, dict[str, str]] = {}
             for case_id, algorithm, digest in session.execute(
                 select(Fingerprint.case_id, Fingerprint.algorithm, Fingerprint.digest).where(
@@ -501,6 +515,7 @@ class Composer:
                     final_url=check.final_url if check else None,
                     redirect_chain=tuple(check.redirect_chain or ()) if check else (),
                     content_type=check.content_type if check else None,
+                    known_to_lists=row.id in known,
                 )
             )
         return facts

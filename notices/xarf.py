@@ -65,6 +65,8 @@ class ReportFacts:
     country: str | None = None
     check: dict[str, Any] | None = None
     """The revisit check that found it live: its JSON is the report's evidence."""
+    known_to_lists: bool = False
+    """The content matches a recognised hash list (the report says so, never which list or entry)."""
 
 
 XARF_MEDIA_TYPES = frozenset({*MEDIA_TYPES.values(), "mixed"})
@@ -107,7 +109,8 @@ def build_report(
         "verification_method": "automated_crawler",
         "evidence_source": "crawler",
         "confidence": 1.0,
-        "description": "Confirmed by a hotline analyst as child sexual abuse material; live when revisited.",
+        "description": "Confirmed by a hotline analyst as child sexual abuse material; live when revisited"
+        + ("; it matches a recognised hash list of known imagery." if facts.known_to_lists else "."),
         "evidence": [
             {
                 "content_type": "application/json",

@@ -24,6 +24,7 @@ def context(**extra: Any) -> dict[str, Any]:
         "history": [{"level": "initial", "role": "hosting", "sent_at": "2026-03-02T10:00:00Z"}],
         "served_at": "http://files.test/a.jpg",
         "redirects": [{"from": "http://host.test/a.jpg", "to": "http://files.test/a.jpg"}],
+        "known_to_lists": False,
     }
     return {
         "party": "Alpha Hosting",

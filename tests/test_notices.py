@@ -493,3 +493,21 @@ def test_an_analyst_settles_notices_in_doubt_from_the_command_line(
     twice = runner.invoke(cli, ["notices", "settle", str(notice_id), "--delivered"], obj=app)
     assert twice.exit_code == exitcodes.NOT_FOUND and "not in doubt" in twice.output
     assert runner.invoke(cli, ["notices", "settle", str(notice_id)], obj=app).exit_code == exitcodes.USAGE
+
+
+def test_a_notice_says_the_content_is_on_a_recognised_hash_list_and_never_which(
+    world: Sandbox, store: Store, settings: Settings, clock: ManualClock
+) -> None:
+    from takedown.hash_lists import HashRow, ReadHashRow, import_hash_list
+
+    row = ReadHashRow(2, HashRow(sha256="ab" * 32, category="csam", reference="SECRET-ENTRY-7"))
+    import_hash_list(store, iter([row]), name="secret-list", version="v9", actor="t", clock=clock)
+    make_live(store, clock, {world.url("host-a.test", "/known.jpg"): "127.0.40.1"})
+    round_and_send(store, settings, clock)
+    [received] = world.smtp.messages
+    text = received.message.get_body(preferencelist=("plain",)).get_content()
+    assert "It matches a recognised hash list of known child sexual abuse imagery." in text
+    [report] = [part for part in received.message.iter_attachments()]
+    assert "matches a recognised hash list" in json.loads(report.get_content())["description"]
+    whole = received.message.as_string()
+    assert "SECRET-ENTRY-7" not in whole and "secret-list" not in whole and "v9" not in whole

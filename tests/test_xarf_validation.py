@@ -170,6 +170,7 @@ def any_facts(draw: st.DrawFn) -> tuple[ReportFacts, str, str]:
         asn=draw(st.none() | st.integers(min_value=0, max_value=2**32 - 1)),
         country=draw(st.none() | st.text(max_size=3)),
         check=draw(st.none() | st.dictionaries(st.text(max_size=12), JSON_VALUES, max_size=5)),
+        known_to_lists=draw(st.booleans()),
     )
     reporter_org = draw(st.text(min_size=1, max_size=300))
     reporter_email = draw(st.emails())
