@@ -3,6 +3,7 @@
 Run by hand; prints figures, asserts nothing:
 
     .venv/bin/python bench/bench_revisit.py [--urls 3000] [--hosts 10] [--size 20000]
+    .venv/bin/python bench/bench_revisit.py --pictures     # images: PDQ hashing on, then off
 
 Both crawls run as child processes with the same concurrency, and both are timed by Scrapy's own
 ``elapsed_time_seconds`` (start-up excluded). The revisit crawl does everything a real one does:
@@ -25,7 +26,7 @@ from urllib.parse import urlsplit
 from crawling import crawl
 
 from sandbox import Sandbox
-from sandbox.web import Serve
+from sandbox.web import Picture, Serve
 from takedown.clock import SystemClock
 from takedown.intake import queue_batch
 from takedown.reports import Report, validate_report
@@ -48,6 +49,12 @@ def main() -> int:
     parser.add_argument(
         "--processes", type=int, default=1, help="takedown crawl --processes (side-by-side Scrapy processes)"
     )
+    parser.add_argument(
+        "--pictures",
+        action="store_true",
+        help="serve images drawn by the sandbox (100 different ones) and crawl them with perceptual"
+        " hashing on and off (TAKEDOWN_PERCEPTUAL_MAX_BYTES=0)",
+    )
     args = parser.parse_args()
 
     hosts = {f"host-{n}.bench.test": f"127.0.0.{n + 2}" for n in range(args.hosts)}
@@ -55,7 +62,11 @@ def main() -> int:
         workdir = Path(tmp)
         names = list(hosts)
         urls = [
-            sandbox.serve(names[i % len(names)], f"/item/{i}.jpg", Serve(f"c{i % 100}", args.size))
+            sandbox.serve(
+                names[i % len(names)],
+                f"/item/{i}.jpg",
+                Picture(i % 100) if args.pictures else Serve(f"c{i % 100}", args.size),
+            )
             for i in range(args.urls)
         ]
         targets = workdir / "targets.txt"
@@ -68,6 +79,7 @@ def main() -> int:
         targets.write_text("".join(lines))
         bare_rates: list[float] = []
         revisit_rates: list[float] = []
+        unhashed_rates: list[float] = []
         memory: list[float] = []
         for round_number in range(args.rounds):
             bare = json.loads(
@@ -88,28 +100,31 @@ def main() -> int:
             )
             bare_rates.append(bare["fetched"] / bare["elapsed_seconds"])
 
-            database = sqlite_url(workdir / f"revisit-{round_number}.db")
-            store = Store.open(database)
-            with store.session() as session:
-                queue_batch(
-                    session,
-                    [validate_report(Report(u)) for u in urls],
-                    actor="bench",
-                    now=SystemClock().now(),
-                )
-            store.dispose()
-            env = {
-                **os.environ,
-                **sandbox.environment(),
-                "TAKEDOWN_DATABASE_URL": database,
-                "TAKEDOWN_CONCURRENCY_PER_HOST": str(args.per_host),
-            }
-            revisit = crawl(env, processes=args.processes)
-            if revisit is None:
-                return 1
-            assert revisit["revisited"] == args.urls, revisit
-            revisit_rates.append(revisit["revisited"] / revisit["elapsed_seconds"])
-            memory.append(revisit["peak_memory_mib"])
+            for perceptual in (True, False) if args.pictures else (True,):
+                database = sqlite_url(workdir / f"revisit-{round_number}-{perceptual}.db")
+                store = Store.open(database)
+                with store.session() as session:
+                    queue_batch(
+                        session,
+                        [validate_report(Report(u)) for u in urls],
+                        actor="bench",
+                        now=SystemClock().now(),
+                    )
+                store.dispose()
+                env = {
+                    **os.environ,
+                    **sandbox.environment(),
+                    "TAKEDOWN_DATABASE_URL": database,
+                    "TAKEDOWN_CONCURRENCY_PER_HOST": str(args.per_host),
+                    **({} if perceptual else {"TAKEDOWN_PERCEPTUAL_MAX_BYTES": "0"}),
+                }
+                revisit = crawl(env, processes=args.processes)
+                if revisit is None:
+                    return 1
+                assert revisit["revisited"] == args.urls, revisit
+                rate = revisit["revisited"] / revisit["elapsed_seconds"]
+                (revisit_rates if perceptual else unhashed_rates).append(rate)
+                memory.append(revisit["peak_memory_mib"])
 
     print(f"urls            {args.urls:,} on {args.hosts} hosts, {args.size:,} B each")
     print(f"processes       {args.processes} (takedown crawl --processes)")
@@ -120,6 +135,12 @@ def main() -> int:
         runs = ", ".join(f"{rate:.0f}" for rate in rates)
         print(f"{label:<15} best {max(rates):6.1f}  median {median(rates):6.1f} URLs/s   (runs: {runs})")
     print(f"crawl peak RSS  {max(memory):.0f} MiB (the crawl process's VmHWM)")
+    if unhashed_rates:
+        runs = ", ".join(f"{rate:.0f}" for rate in unhashed_rates)
+        best, middle = max(unhashed_rates), median(unhashed_rates)
+        print(f"{'PDQ off':<15} best {best:6.1f}  median {middle:6.1f} URLs/s   (runs: {runs})")
+        print(f"PDQ on / off    best {max(revisit_rates) / max(unhashed_rates):6.1%}  median "
+              f"{median(revisit_rates) / median(unhashed_rates):6.1%}")  # fmt: skip
     print(
         f"ratio           best {max(revisit_rates) / max(bare_rates):6.1%}  "
         f"median {median(revisit_rates) / median(bare_rates):6.1%}   (target: at least 80%)"
