@@ -1,11 +1,12 @@
 """The hotline's own hash feed: fingerprints of the content it has confirmed, for partner companies
 to block, as the IWF shares its Image Hash List.
 
-An entry is the digests of a body a revisit found live at a confirmed URL (the whole body: a check
-cut at the size cap fingerprints a prefix, which no partner can match), with the case's category
-and classification and when it was first seen. Withdrawn cases are not confirmed content: their
-fingerprints leave the feed, unless another confirmed case has the same body. A delta (``since``)
-gives what was added since then, and what was taken out, so a partner's copy can follow.
+An entry is the digests (and, for an image, the PDQ hash) of a body a revisit found live at a
+confirmed URL (the whole body: a check cut at the size cap fingerprints a prefix, which no partner
+can match), with the case's category and classification and when it was first seen. Withdrawn
+cases are not confirmed content: their fingerprints leave the feed, unless another confirmed case
+has the same body. A delta (``since``) gives what was added since then, and what was taken out,
+so a partner's copy can follow.
 """
 
 from __future__ import annotations
@@ -15,15 +16,18 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, exists, func, select
+from sqlalchemy import and_, case, exists, func, select
 from sqlalchemy.orm import Session, aliased
 
+from takedown.hash_lists import MIN_PDQ_QUALITY
 from takedown.models import Case, Check, Event
 from takedown.plain import iso
 from takedown.states import CaseState
 
 WITHDRAWN = CaseState.WITHDRAWN.value
 LIVE = "live"
+_good_pdq = case((Check.pdq_quality >= MIN_PDQ_QUALITY, Check.pdq), else_=None)
+"""A body's PDQ hash, when it is good enough to match (a featureless image's is not shared)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,6 +37,8 @@ class ExportedHash:
     sha256: str
     md5: str | None
     sha1: str | None
+    pdq: str | None
+    """The image's PDQ hash, when the body was an image with a hash good enough to match."""
     category: str
     classification: str | None
     first_seen: datetime
@@ -43,13 +49,14 @@ class ExportedHash:
             "sha256": self.sha256,
             "md5": self.md5,
             "sha1": self.sha1,
+            "pdq": self.pdq,
             "category": self.category,
             "classification": self.classification,
             "first_seen": iso(self.first_seen),
         }
 
 
-EXPORT_COLUMNS = ("action", "sha256", "md5", "sha1", "category", "classification", "first_seen")
+EXPORT_COLUMNS = ("action", "sha256", "md5", "sha1", "pdq", "category", "classification", "first_seen")
 
 
 def confirmed_fingerprints(session: Session, *, since: datetime | None = None) -> Iterator[ExportedHash]:
@@ -64,6 +71,7 @@ def confirmed_fingerprints(session: Session, *, since: datetime | None = None) -
             Check.sha256,
             func.max(Check.md5),
             func.max(Check.sha1),
+            func.max(_good_pdq),
             Case.category,
             func.max(Case.classification),
             func.min(Check.checked_at).label("first_seen"),
@@ -76,8 +84,8 @@ def confirmed_fingerprints(session: Session, *, since: datetime | None = None) -
         query = query.having(func.min(Check.checked_at) >= since)
     ordered = query.order_by("first_seen", Check.sha256)  # the same order every time: partners diff it
     rows = session.connection().execution_options(yield_per=2000).execute(ordered)
-    for sha256, md5, sha1, category, classification, first_seen in rows:
-        yield ExportedHash("add", str(sha256), md5, sha1, category, classification, first_seen)
+    for sha256, md5, sha1, pdq, category, classification, first_seen in rows:
+        yield ExportedHash("add", str(sha256), md5, sha1, pdq, category, classification, first_seen)
     if since is not None:
         yield from _withdrawn_since(session, since)
 
@@ -103,6 +111,7 @@ def _withdrawn_since(session: Session, since: datetime) -> Iterator[ExportedHash
             Check.sha256,
             func.max(Check.md5),
             func.max(Check.sha1),
+            func.max(_good_pdq),
             Case.category,
             func.max(Case.classification),
             func.min(Check.checked_at).label("first_seen"),
@@ -119,5 +128,5 @@ def _withdrawn_since(session: Session, since: datetime) -> Iterator[ExportedHash
         .group_by(Check.sha256, Case.category)
         .order_by("first_seen", Check.sha256)
     )
-    for sha256, md5, sha1, category, classification, first_seen in session.execute(query):
-        yield ExportedHash("remove", str(sha256), md5, sha1, category, classification, first_seen)
+    for sha256, md5, sha1, pdq, category, classification, first_seen in session.execute(query):
+        yield ExportedHash("remove", str(sha256), md5, sha1, pdq, category, classification, first_seen)
