@@ -1,4 +1,5 @@
-"""The chase policy: how often to look, when to write again, whom to escalate to, when to stop.
+"""The chase policy: how often to look, when to write again, whom to escalate to, when to stop, and
+which hash lists are trusted to confirm a report from outside without an analyst.
 
 One TOML file (``TAKEDOWN_CHASE_POLICY``; ``schedules/chase.toml`` shows every setting with its
 default). It lives in the core because the revisit crawler needs its cadence and its rule for
@@ -42,6 +43,13 @@ class ChasePolicy:
     """After the host, whom each escalation round writes to, rung by rung."""
     analyst_after: int = 6
     """Notice rounds after which the chase stops and asks an analyst to act."""
+    trusted_lists: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    """Hash lists (name, categories) whose match confirms a report from outside (a reporting
+    portal's) without an analyst; none by default."""
+
+    def confirms(self, list_name: str, category: str | None) -> bool:
+        """Whether a match on entry of ``category`` on list ``list_name`` confirms a report."""
+        return any(name == list_name and category in categories for name, categories in self.trusted_lists)
 
     def level_for(self, rounds: int) -> tuple[NoticeLevel, tuple[Role, ...]] | None:
         """The level and roles of a case's next round, given how many it has had; ``None``: stop."""
@@ -84,7 +92,8 @@ class ChasePolicy:
                 raise ConfigurationError(
                     f"{source}: [notices] ladder rungs are lists of roles from {', '.join(ROLES)}"
                 )
-        unknown = set(data) - {"revisit_hours", "removal", "notices"}
+        trusted = _trusted_lists(data.get("hash_lists", {}), source)
+        unknown = set(data) - {"revisit_hours", "removal", "notices", "hash_lists"}
         if unknown:
             raise ConfigurationError(f"{source}: unknown section(s) {', '.join(sorted(unknown))}")
         return cls(
@@ -102,7 +111,28 @@ class ChasePolicy:
             analyst_after=_count(
                 notices.get("analyst_after", default.analyst_after), f"{source}: [notices] analyst_after"
             ),
+            trusted_lists=trusted,
         )
+
+
+def _trusted_lists(section: Any, source: str) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    from takedown.reports import CATEGORIES
+
+    where = f"{source}: [hash_lists] confirm_without_analyst"
+    entries = section.get("confirm_without_analyst", []) if isinstance(section, dict) else None
+    unknown = set(section) - {"confirm_without_analyst"} if isinstance(section, dict) else set()
+    if entries is None or unknown or not isinstance(entries, list):
+        raise ConfigurationError(f"{where}: expected a list of {{ list = NAME, categories = [...] }}")
+    trusted = []
+    for entry in entries:
+        name = entry.get("list") if isinstance(entry, dict) else None
+        categories = entry.get("categories") if isinstance(entry, dict) else None
+        if not isinstance(name, str) or not name.strip():
+            raise ConfigurationError(f'{where}: each entry names its list: {{ list = "iwf", ... }}')
+        if not isinstance(categories, list) or not categories or any(c not in CATEGORIES for c in categories):
+            raise ConfigurationError(f"{where}: list {name!r} needs categories from {', '.join(CATEGORIES)}")
+        trusted.append((name.strip().lower(), tuple(categories)))
+    return tuple(trusted)
 
 
 def _hours(value: Any, where: str) -> timedelta:

@@ -47,6 +47,16 @@ def test_the_ladder_initial_reminders_escalations_then_an_analyst() -> None:
     assert ChasePolicy(analyst_after=1).level_for(1) is None
 
 
+def test_the_policy_says_which_lists_confirm_a_report_without_an_analyst(tmp_path: Path) -> None:
+    assert not ChasePolicy().confirms("iwf", "csam")  # nobody is trusted out of the box
+    path = tmp_path / "policy.toml"
+    path.write_text('[hash_lists]\nconfirm_without_analyst = [{ list = "IWF", categories = ["csam"] }]\n')
+    policy = ChasePolicy.load(path)
+    assert policy.confirms("iwf", "csam")
+    assert not policy.confirms("iwf", "other") and not policy.confirms("partner", "csam")
+    assert not policy.confirms("iwf", None)
+
+
 @pytest.mark.parametrize(
     ("text", "message"),
     [
@@ -59,6 +69,12 @@ def test_the_ladder_initial_reminders_escalations_then_an_analyst() -> None:
         ("[notices]\nladder = [['police']]", "ladder rungs are lists of roles"),
         ("[notices]\nreminders = 1.5", r"\[notices\] reminders: expected a whole number"),
         ("[chase]\nx = 1", "unknown section"),
+        ('[hash_lists]\nconfirm_without_analyst = [{ list = "iwf" }]', "list 'iwf' needs categories"),
+        (
+            '[hash_lists]\nconfirm_without_analyst = [{ list = "iwf", categories = ["cats"] }]',
+            "needs categories",
+        ),
+        ("[hash_lists]\ntrust = true", "expected a list of"),
         ("not toml = = 1", "cannot read"),
     ],
 )
