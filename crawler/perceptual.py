@@ -27,6 +27,8 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from typing import Any
 
+from takedown.pdq_index import MIN_PDQ_QUALITY
+
 IMAGE_SIGNATURES: tuple[tuple[bytes, str], ...] = (
     (b"\x89PNG\r\n\x1a\n", "png"),
     (b"\xff\xd8\xff", "jpeg"),
@@ -36,9 +38,6 @@ IMAGE_SIGNATURES: tuple[tuple[bytes, str], ...] = (
     (b"II*\x00", "tiff"),
     (b"MM\x00*", "tiff"),
 )
-MIN_QUALITY = 50
-"""PDQ hashes of lower quality (flat, featureless images) match too much to be trusted: kept, not
-matched (the threshold Meta's PDQ documentation recommends)."""
 WORKING_SIZE = 512
 """Images are scaled down to at most this many pixels a side before hashing: PDQ itself works on
 a 64 x 64 reduction, and scaling first keeps a large photograph cheap."""
@@ -64,7 +63,7 @@ class PerceptualHash:
 
     @property
     def matchable(self) -> bool:
-        return self.pdq is not None and (self.quality or 0) >= MIN_QUALITY
+        return self.pdq is not None and (self.quality or 0) >= MIN_PDQ_QUALITY
 
 
 @dataclass(frozen=True, slots=True)

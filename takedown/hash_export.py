@@ -19,8 +19,8 @@ from typing import Any
 from sqlalchemy import and_, case, exists, func, select
 from sqlalchemy.orm import Session, aliased
 
-from takedown.hash_lists import MIN_PDQ_QUALITY
 from takedown.models import Case, Check, Event
+from takedown.pdq_index import MIN_PDQ_QUALITY
 from takedown.plain import iso
 from takedown.states import CaseState
 

@@ -313,11 +313,6 @@ def match_pdq(session: Session, pdq: str, *, max_distance: int = DEFAULT_DISTANC
     ]  # fmt: skip
 
 
-MIN_PDQ_QUALITY = 50
-"""PDQ hashes of lower quality (flat, featureless images) match too much to be trusted: kept on the
-check, never matched (the threshold Meta's PDQ documentation recommends)."""
-
-
 @dataclass
 class _PdqLists:
     versions: tuple[Any, ...]

@@ -25,6 +25,9 @@ BITS = 256
 CHUNKS = 16
 CHUNK_BITS = BITS // CHUNKS
 DEFAULT_DISTANCE = 31
+MIN_PDQ_QUALITY = 50
+"""PDQ hashes of lower quality (flat, featureless images) match too much to be trusted: kept on the
+check, never matched (the threshold Meta's PDQ documentation recommends)."""
 GUARANTEED_UP_TO = 2 * CHUNKS - 1
 """The largest distance for which one-bit probes in every chunk are sure to find every match."""
 _FLIPS = np.array([0, *(1 << bit for bit in range(CHUNK_BITS))], dtype=np.uint16)

@@ -20,9 +20,9 @@ from sqlalchemy import Table, bindparam, func, insert, literal, select, tuple_, 
 from sqlalchemy.orm import Session
 
 from takedown.cases import move
-from takedown.hash_lists import MIN_PDQ_QUALITY, HashMatch, lookup_many, near_many
+from takedown.hash_lists import HashMatch, lookup_many, near_many
 from takedown.models import Case, Check, CheckMatch, Event, Fingerprint
-from takedown.pdq_index import DEFAULT_DISTANCE
+from takedown.pdq_index import DEFAULT_DISTANCE, MIN_PDQ_QUALITY
 from takedown.policy import ChasePolicy
 from takedown.states import OPEN_STATES, CaseState
 from takedown.store import Store

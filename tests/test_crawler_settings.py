@@ -139,6 +139,8 @@ def test_a_child_process_given_the_settings_environment_reads_back_every_setting
         "allowed_networks": ("127.0.0.0/8", "10.1.0.0/16"),
         "fetch_timeout": 12.5,
         "max_fetch_bytes": 1234567,
+        "perceptual_max_bytes": 0,
+        "pdq_distance": 24,
         "user_agent": "Hotline-Revisit/2.0 (+https://hotline.example/revisit)",
         "concurrency": 77,
         "concurrency_per_host": 5,

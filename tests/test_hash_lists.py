@@ -218,3 +218,25 @@ def test_a_pdq_hash_matches_entries_a_few_bits_away(store: Store, clock: ManualC
     assert CliRunner().invoke(cli, ["hashes", "match", f"pdq:{far}"], obj=app).exit_code == 1
     wider = CliRunner().invoke(cli, ["hashes", "match", f"pdq:{far}", "--distance", "40"], obj=app)
     assert wider.exit_code == 0 and "40 bits apart" in wider.output
+
+
+def test_an_image_file_is_matched_by_its_pdq_hash(store: Store, clock: ManualClock, tmp_path: Path) -> None:
+    from crawler.perceptual import PerceptualHasher
+    from sandbox.web import picture_bytes
+
+    original, _ = picture_bytes(41)
+    hasher = PerceptualHasher()
+    try:
+        known = hasher.hash(original).pdq
+    finally:
+        hasher.close()
+    assert known is not None
+    rows = [ReadHashRow(2, HashRow(pdq=known, category="csam", reference="P-41"))]
+    import_hash_list(store, iter(rows), name="perceptual", version="1", actor="t", clock=clock)
+    copy = tmp_path / "copy.jpg"
+    copy.write_bytes(picture_bytes(41, True)[0])  # resized and recompressed: every digest differs
+    app = App(settings=Settings(database_url="unused", actor="t"), clock=clock, _store=store)
+    found = CliRunner().invoke(cli, ["hashes", "match", str(copy), "--json"], obj=app)
+    assert found.exit_code == 0, found.output
+    [match] = json.loads(found.stdout)["matches"]
+    assert (match["algorithm"], match["reference"]) == ("pdq", "P-41") and match["distance"] <= 31

@@ -147,7 +147,8 @@ def hashes_remove(app: App, name: str, as_json: bool) -> None:
 @click.pass_obj
 def hashes_match(app: App, targets: tuple[str, ...], distance: int, as_json: bool) -> None:
     """What the lists in use hold for each TARGET: a file (its MD5, SHA-1 and SHA-256 are computed
-    as it is read, nothing kept) or a digest (md5:, sha1:, sha256: or pdq:, or bare hexadecimal).
+    as it is read, and an image's PDQ hash in a worker process; nothing kept) or a digest (md5:,
+    sha1:, sha256: or pdq:, or bare hexadecimal).
 
     Exit status: 0 every target matched; 1 some did not; 65 a target is neither a file nor a digest."""
     from takedown.hash_lists import HashListError, file_digests, match_digests, match_pdq, parse_digest
@@ -157,7 +158,10 @@ def hashes_match(app: App, targets: tuple[str, ...], distance: int, as_json: boo
         for target in targets:
             path = Path(target)
             try:
-                digests = file_digests(path) if path.is_file() else dict([parse_digest(target)])
+                if path.is_file():
+                    digests = {**file_digests(path), **_image_pdq(path)}
+                else:
+                    digests = dict([parse_digest(target)])
             except HashListError as exc:
                 fail(str(exc), exitcodes.DATA_ERROR)
             with app.store.session() as session:
@@ -210,3 +214,20 @@ def hashes_export(app: App, since: Any, as_json: bool) -> None:
         for row in rows:
             values = plain(row)
             writer.writerow(["" if values[c] is None else values[c] for c in EXPORT_COLUMNS])
+
+
+def _image_pdq(path: Path) -> dict[str, str]:
+    """The file's PDQ hash when it is an image whose hash is good enough to match."""
+    from crawler.perceptual import PerceptualHasher, sniff_image
+
+    with path.open("rb") as handle:
+        if sniff_image(handle.read(16)) is None:
+            return {}
+    hasher = PerceptualHasher()
+    try:
+        hashed = hasher.hash(path.read_bytes())
+    finally:
+        hasher.close()
+    if hashed.error:
+        click.echo(f"{path}: no perceptual hash: {hashed.error}", err=True)
+    return {"pdq": hashed.pdq} if hashed.matchable and hashed.pdq else {}
