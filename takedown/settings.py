@@ -46,9 +46,10 @@ class Settings:
     """Seconds a revisit may take before it counts as unreachable."""
     max_fetch_bytes: int = 32 * 1024 * 1024
     """Bytes of a body fingerprinted before the download is stopped (and marked truncated)."""
-    perceptual_max_bytes: int = 20 * 1024 * 1024
+    perceptual_max_bytes: int = 8 * 1024 * 1024
     """Image bodies up to this size are held in memory and PDQ-hashed in a worker process for hash
-    list matching (0: no perceptual hashing)."""
+    list matching (0: no perceptual hashing). A crawl holds at most its concurrency times this;
+    photographs are rarely a tenth of it."""
     pdq_distance: int = 31
     """How many of a PDQ hash's 256 bits may differ from a list entry's for a match (Meta's advice)."""
     user_agent: str = DEFAULT_USER_AGENT
