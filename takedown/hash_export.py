@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, case, exists, func, select
+from sqlalchemy import Select, case, exists, func, select
 from sqlalchemy.orm import Session, aliased
 
 from takedown.models import Case, Check, Event
@@ -63,10 +63,21 @@ def confirmed_fingerprints(session: Session, *, since: datetime | None = None) -
     """The feed, a body at a time in the order first seen, as the store gives it (a million rows
     never sit in memory). With ``since``: bodies first seen since then, and the bodies whose
     last confirmed case was withdrawn since then."""
-    confirmed = and_(
-        Check.outcome == LIVE, Check.truncated.is_(False), Check.sha256.is_not(None), Case.state != WITHDRAWN
-    )
-    query = (
+    query = _bodies().where(Case.state != WITHDRAWN)
+    if since is not None:
+        query = query.having(func.min(Check.checked_at) >= since)
+    ordered = query.order_by("first_seen", Check.sha256)  # the same order every time: partners diff it
+    rows = session.connection().execution_options(yield_per=2000).execute(ordered)
+    for sha256, md5, sha1, pdq, category, classification, first_seen in rows:
+        yield ExportedHash("add", str(sha256), md5, sha1, pdq, category, classification, first_seen)
+    if since is not None:
+        yield from _withdrawn_since(session, since)
+
+
+def _bodies() -> Select[str | None, str | None, str | None, Any, str, str | None, datetime]:
+    """Each whole body found live (a prefix at the size cap matches nothing), once per category:
+    its digests, its PDQ hash when good enough, and when it was first seen."""
+    return (
         select(
             Check.sha256,
             func.max(Check.md5),
@@ -77,17 +88,9 @@ def confirmed_fingerprints(session: Session, *, since: datetime | None = None) -
             func.min(Check.checked_at).label("first_seen"),
         )
         .join(Case, Case.id == Check.case_id)
-        .where(confirmed)
+        .where(Check.outcome == LIVE, Check.truncated.is_(False), Check.sha256.is_not(None))
         .group_by(Check.sha256, Case.category)
     )
-    if since is not None:
-        query = query.having(func.min(Check.checked_at) >= since)
-    ordered = query.order_by("first_seen", Check.sha256)  # the same order every time: partners diff it
-    rows = session.connection().execution_options(yield_per=2000).execute(ordered)
-    for sha256, md5, sha1, pdq, category, classification, first_seen in rows:
-        yield ExportedHash("add", str(sha256), md5, sha1, pdq, category, classification, first_seen)
-    if since is not None:
-        yield from _withdrawn_since(session, since)
 
 
 def _withdrawn_since(session: Session, since: datetime) -> Iterator[ExportedHash]:
@@ -107,25 +110,8 @@ def _withdrawn_since(session: Session, since: datetime) -> Iterator[ExportedHash
         select(Event.id).where(Event.case_id == Case.id, Event.action == "withdrawn", Event.at >= since)
     )
     query = (
-        select(
-            Check.sha256,
-            func.max(Check.md5),
-            func.max(Check.sha1),
-            func.max(_good_pdq),
-            Case.category,
-            func.max(Case.classification),
-            func.min(Check.checked_at).label("first_seen"),
-        )
-        .join(Case, Case.id == Check.case_id)
-        .where(
-            Check.outcome == LIVE,
-            Check.truncated.is_(False),
-            Check.sha256.is_not(None),
-            Case.state == WITHDRAWN,
-            withdrawn_lately,
-            ~still_confirmed,
-        )
-        .group_by(Check.sha256, Case.category)
+        _bodies()
+        .where(Case.state == WITHDRAWN, withdrawn_lately, ~still_confirmed)
         .order_by("first_seen", Check.sha256)
     )
     for sha256, md5, sha1, pdq, category, classification, first_seen in session.execute(query):

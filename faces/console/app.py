@@ -333,6 +333,21 @@ def create_app(
     return app
 
 
+def _ticked(posted: FormData, name: str, what: str, *, numbers: bool = False) -> list[str]:
+    """The values of the checkboxes ``name`` ticked on a review form, each once, in order; refused
+    when none is ticked or more than two pages' worth."""
+    values = {
+        value[:320]
+        for value in posted.getlist(name)
+        if isinstance(value, str) and (value.isdigit() or not numbers)
+    }
+    if not values:
+        raise Refused(400, f"Tick the {what}.")
+    if len(values) > PAGE_SIZE * 2:
+        raise Refused(413, f"Too many {what.split()[0]} at once.")
+    return sorted(values, key=lambda value: (len(value), value) if numbers else (0, value))
+
+
 def _notice_level(value: str) -> NoticeLevel | None:
     if not value:
         return None
@@ -699,13 +714,7 @@ def _case_routes(app: FastAPI, console: Console) -> None:
     def review_notices(request: Request, posted: Posted) -> Response:
         """Notices in doubt, settled by an analyst who has read the mail server's log."""
         who, form = console.changing(request, StaffRole.ANALYST, posted)
-        ids = sorted(
-            {int(value) for value in posted.getlist("notice") if isinstance(value, str) and value.isdigit()}
-        )
-        if not ids:
-            raise Refused(400, "Tick the notices to settle.")
-        if len(ids) > PAGE_SIZE * 2:
-            raise Refused(413, "Too many notices at once.")
+        ids = [int(value) for value in _ticked(posted, "notice", "notices to settle", numbers=True)]
         action = form.get("action")
         if action not in ("delivered", "resend"):
             raise Refused(400, "Choose whether they arrived or must be sent again.")
@@ -722,11 +731,7 @@ def _case_routes(app: FastAPI, console: Console) -> None:
     def review_mailboxes(request: Request, posted: Posted) -> Response:
         """Mailboxes a bounce marked bad, vouched for by a supervisor: written to again."""
         who, _ = console.changing(request, StaffRole.SUPERVISOR, posted)
-        addresses = sorted({value[:320] for value in posted.getlist("mailbox") if isinstance(value, str)})
-        if not addresses:
-            raise Refused(400, "Tick the mailboxes to write to again.")
-        if len(addresses) > PAGE_SIZE * 2:
-            raise Refused(413, "Too many mailboxes at once.")
+        addresses = _ticked(posted, "mailbox", "mailboxes to write to again")
         cleared = sum(clear_bounce(console.store, a, actor=who.actor, clock=console.clock) for a in addresses)
         message = f"written to again: {cleared} of {len(addresses)} mailboxes"
         return RedirectResponse("/review?" + urlencode({"done": message}), status_code=303)
@@ -735,13 +740,7 @@ def _case_routes(app: FastAPI, console: Console) -> None:
     def review_act(request: Request, posted: Posted) -> Response:
         """One action for every case ticked: revisit now, resume the chase, or withdraw."""
         who, form = console.changing(request, StaffRole.ANALYST, posted)
-        ids = sorted(
-            {int(value) for value in posted.getlist("case") if isinstance(value, str) and value.isdigit()}
-        )
-        if not ids:
-            raise Refused(400, "Tick the cases to act on.")
-        if len(ids) > PAGE_SIZE * 2:
-            raise Refused(413, "Too many cases at once.")
+        ids = [int(value) for value in _ticked(posted, "case", "cases to act on", numbers=True)]
         action = form.get("action")
         now = console.clock.now()
         with console.session() as session:
