@@ -12,7 +12,6 @@ errors name a line and a field, never the value found there.
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import io
 import json
@@ -31,7 +30,7 @@ from takedown.bulk import insert_rows
 from takedown.classification import CLASSIFICATIONS, canonical_classification
 from takedown.clock import Clock
 from takedown.errors import ImportFileError, TakedownError
-from takedown.importer import ImportFormat, RowError
+from takedown.importer import ImportFormat, RowError, csv_records
 from takedown.models import HashEntry, HashList
 from takedown.pdq_index import DEFAULT_DISTANCE, PdqIndex, pdq_bytes
 from takedown.plain import iso
@@ -500,37 +499,14 @@ def _drop_in_steps(store: Store, name: str, state: str) -> None:
 
 
 def _read_csv(text: IO[str]) -> Iterator[ReadHashRow]:
-    reader = csv.reader(text)
-    try:
-        header = next(reader)
-    except StopIteration:
-        return
-    except csv.Error as exc:
-        raise ImportFileError(f"line 1: the CSV header cannot be read ({exc})") from None
-    columns = [name.strip().lower() for name in header]
-    unknown = [name for name in columns if name not in COLUMNS]
-    if unknown or not set(columns) & set(DIGEST_LENGTHS):
-        problem = (
-            f"unknown column(s) {', '.join(repr(n[:40]) for n in unknown[:5])}"
-            if unknown
-            else "no digest column"
-        )
-        raise ImportFileError(f"line 1: the CSV header has {problem}; the columns are {', '.join(COLUMNS)}")
-    while True:
-        try:
-            cells = next(reader)
-        except StopIteration:
-            return
-        except csv.Error as exc:
-            yield ReadHashRow(reader.line_num, error=RowError(reader.line_num, "csv", str(exc)[:200]))
-            continue
-        if not any(cell.strip() for cell in cells):
-            continue
-        if len(cells) != len(columns):
-            message = f"has {len(cells)} cells where the header names {len(columns)}"
-            yield ReadHashRow(reader.line_num, error=RowError(reader.line_num, "csv", message))
-            continue
-        yield _checked(reader.line_num, dict(zip(columns, cells, strict=True)))
+    records = csv_records(
+        text, COLUMNS, lambda columns: None if set(columns) & set(DIGEST_LENGTHS) else "no digest column", ""
+    )
+    for line, values in records:
+        if isinstance(values, str):
+            yield ReadHashRow(line, error=RowError(line, "csv", values))
+        else:
+            yield _checked(line, values)
 
 
 def _read_jsonl(text: IO[str]) -> Iterator[ReadHashRow]:

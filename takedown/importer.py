@@ -8,7 +8,7 @@ import csv
 import io
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import IO, Any
@@ -109,7 +109,13 @@ def _read_lines(text: IO[str], default_category: str | None) -> Iterator[Row]:
         yield Row(number, Report(url=value, category=default_category or "csam"))
 
 
-def _read_csv(text: IO[str], default_category: str | None) -> Iterator[Row]:
+def csv_records(
+    text: IO[str], allowed: Sequence[str], missing: Callable[[list[str]], str | None], hint: str
+) -> Iterator[tuple[int, dict[str, str] | str]]:
+    """The rows of a CSV file with a header, each as its columns' values or, when the row cannot be
+    read, why; blank rows are skipped. The header must name only ``allowed`` columns, and
+    ``missing`` says what it lacks (``None``: nothing); otherwise :class:`ImportFileError`, with
+    ``hint`` after the list of columns."""
     reader = csv.reader(text)
     try:
         header = next(reader)
@@ -118,12 +124,12 @@ def _read_csv(text: IO[str], default_category: str | None) -> Iterator[Row]:
     except csv.Error as exc:
         raise ImportFileError(f"line 1: the CSV header cannot be read ({exc})") from None
     columns = [name.strip().lower() for name in header]
-    unknown = [name for name in columns if name not in CSV_COLUMNS]
-    if "url" not in columns or unknown:
-        problem = f"unknown column(s) {_some(unknown)}" if unknown else "no 'url' column"
+    unknown = [name for name in columns if name not in allowed]
+    lacking = missing(columns)
+    if unknown or lacking:
+        problem = f"unknown column(s) {_some(unknown)}" if unknown else lacking
         raise ImportFileError(
-            f"line 1: the CSV header has {problem}; "
-            f"the columns are {', '.join(CSV_COLUMNS)} (only url is required)"
+            f"line 1: the CSV header has {problem}; the columns are {', '.join(allowed)}{hint}"
         )
     while True:
         try:
@@ -131,23 +137,33 @@ def _read_csv(text: IO[str], default_category: str | None) -> Iterator[Row]:
         except StopIteration:
             return
         except csv.Error as exc:
-            yield Row(reader.line_num, error=InvalidReport("csv", str(exc)))
+            yield reader.line_num, str(exc)[:200]
             continue
         if not any(cell.strip() for cell in cells):
             continue
         if len(cells) != len(columns):
-            yield Row(
-                reader.line_num,
-                error=InvalidReport("csv", f"has {len(cells)} cells where the header names {len(columns)}"),
-            )
+            yield reader.line_num, f"has {len(cells)} cells where the header names {len(columns)}"
             continue
-        values = dict(zip(columns, cells, strict=True))
+        yield reader.line_num, dict(zip(columns, cells, strict=True))
+
+
+def _read_csv(text: IO[str], default_category: str | None) -> Iterator[Row]:
+    records = csv_records(
+        text,
+        CSV_COLUMNS,
+        lambda columns: None if "url" in columns else "no 'url' column",
+        " (only url is required)",
+    )
+    for line, values in records:
+        if isinstance(values, str):
+            yield Row(line, error=InvalidReport("csv", values))
+            continue
         bad = next((name for name, value in values.items() if _undecodable(value)), None)
         if bad:
-            yield Row(reader.line_num, error=InvalidReport(bad, "is not valid UTF-8 text"))
+            yield Row(line, error=InvalidReport(bad, "is not valid UTF-8 text"))
             continue
         yield Row(
-            reader.line_num,
+            line,
             Report(
                 url=values["url"],
                 category=values.get("category") or default_category or "csam",
