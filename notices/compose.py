@@ -22,7 +22,7 @@ import logging
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -112,6 +112,8 @@ class Draft:
     subject: str = ""
     message_id: str = ""
     message: str = ""
+    in_reply_to: str | None = None
+    """The last notice this recipient had about any of these cases, which this one answers."""
 
 
 @dataclass
@@ -196,6 +198,7 @@ class Composer:
         drafts: list[Draft] = []
         notified: set[int] = set()
         failed: dict[int, str] = {}
+        self._previous_message_ids(list(groups.values()))
         for draft in groups.values():
             for case_id, why in self._render(draft, now).items():
                 failed.setdefault(case_id, why)
@@ -410,27 +413,33 @@ class Composer:
             message_id=draft.message_id,
             date=now,
             reports=reports,
-            in_reply_to=self._previous_message_id(draft),
+            in_reply_to=draft.in_reply_to,
         )
         draft.message = message.as_string()
         draft.language = rendered.language
 
-    def _previous_message_id(self, draft: Draft) -> str | None:
-        """The last notice this recipient had about any of these cases: a reminder answers it,
-        so the recipient's ticket system files it with the first."""
+    def _previous_message_ids(self, drafts: Sequence[Draft]) -> None:
+        """Set each draft's ``in_reply_to``: the last notice its recipient had about any of its
+        cases, so a reminder answers it and the recipient's ticket system files it with the first.
+        One query for the round (one per recipient was a tenth of composing)."""
+        case_ids = sorted({fact.id for draft in drafts for fact in draft.cases})
+        if not case_ids:
+            return
+        latest: dict[tuple[str, int], tuple[datetime, int, str]] = {}
         with self.store.session() as session:
-            found: str | None = session.scalar(
-                select(Notice.message_id)
+            rows = session.execute(
+                select(Notice.recipient, NoticeCase.case_id, Notice.sent_at, Notice.id, Notice.message_id)
                 .join(NoticeCase, NoticeCase.notice_id == Notice.id)
-                .where(
-                    Notice.recipient == draft.recipient,
-                    NoticeCase.case_id.in_([f.id for f in draft.cases]),
-                    Notice.status.in_(DELIVERED),
-                )
-                .order_by(Notice.sent_at.desc(), Notice.id.desc())
-                .limit(1)
+                .where(NoticeCase.case_id.in_(case_ids), Notice.status.in_(DELIVERED))
             )
-        return found
+            for recipient, case_id, sent_at, notice_id, message_id in rows:
+                key = (recipient, case_id)
+                ranked = (sent_at or datetime.min.replace(tzinfo=UTC), notice_id, message_id)
+                if key not in latest or ranked[:2] > latest[key][:2]:
+                    latest[key] = ranked
+        for draft in drafts:
+            found = [latest[key] for fact in draft.cases if (key := (draft.recipient, fact.id)) in latest]
+            draft.in_reply_to = max(found, key=lambda ranked: ranked[:2])[2] if found else None
 
     def _facts(self, case_ids: Sequence[int]) -> list[CaseFacts]:
         ids = sorted(set(case_ids))

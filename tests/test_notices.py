@@ -168,6 +168,13 @@ def test_a_reminder_lists_the_history_and_answers_the_first_notice(
     assert reminder["In-Reply-To"] == first["Message-ID"]
     body = reminder.get_body(preferencelist=("plain",)).get_content()  # type: ignore[union-attr]
     assert "Notified before: notice to the hosting provider" in body
+    # A second reminder answers the latest notice of the thread, not the first.
+    clock.advance(timedelta(days=3))
+    make_due(store, ids[url], clock)
+    notices.compose_round([ids[url]], level="reminder", now=clock.now())
+    Outbox(store, settings, clock).deliver_due()
+    *_, last = received(world, "abuse@host-a.test")
+    assert last["In-Reply-To"] == reminder["Message-ID"] != first["Message-ID"]
 
 
 def test_an_escalation_goes_to_the_registrar_and_the_upstream(
