@@ -524,6 +524,29 @@ class HashEntry(Base):
     )
 
 
+class Portal(Base):
+    """A reporting portal: the public's front door for one country, in its languages, run with a
+    partner organisation (the IWF's Reporting Portals are the model)."""
+
+    __tablename__ = "portal"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slug: Mapped[str] = mapped_column(String(32), unique=True, doc="Its path: /r/<slug>.")
+    host: Mapped[str | None] = mapped_column(String(253), unique=True, doc="A host name it answers on.")
+    country: Mapped[str] = mapped_column(String(2))
+    languages: Mapped[list[Any]] = mapped_column(doc="Language codes, the first the default.")
+    partner: Mapped[str] = mapped_column(String(200))
+    welcome: Mapped[str | None] = mapped_column(Text)
+    help_text: Mapped[str | None] = mapped_column(Text)
+    helplines: Mapped[list[Any]] = mapped_column(doc="Local child-protection helplines: name and contact.")
+    acknowledgements: Mapped[bool] = mapped_column(
+        Boolean, default=False, doc="Reporters may leave an address."
+    )
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    updated_by: Mapped[str] = mapped_column(String(200))
+
+
 class SchedulerLock(Base):
     """The one scheduler allowed to run against this store: who it is and when it last said so."""
 

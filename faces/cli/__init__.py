@@ -7,7 +7,7 @@ errors go to stderr. Exit codes are in :mod:`takedown.exitcodes`.
 
 from __future__ import annotations
 
-from faces.cli import cases, console, hashes, hosting, notices, operations, sandbox  # noqa: F401 - they register commands
+from faces.cli import cases, console, hashes, hosting, notices, operations, portals, sandbox  # noqa: F401 - they register commands
 from faces.cli.base import App, cli, is_store_failure, store_lost
 
 __all__ = ["App", "cli", "main"]
