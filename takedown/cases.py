@@ -411,6 +411,19 @@ def add_note(session: Session, case_id: int, text: str, *, actor: str, now: date
     session.add(Event(**event_row(case_id, now, actor, "note", {"text": text})))
 
 
+def reported_again(
+    session: Session, case_ids: Sequence[int], *, portal: str, report: str, now: datetime
+) -> None:
+    """The public reported these open cases' URLs again, through portal ``portal``: a line on each
+    case's trail (the report's reference, never anything about the reporter); nothing to assess."""
+    rows = [
+        event_row(case_id, now, f"portal:{portal}", "reported_again", {"report": report})
+        for case_id in case_ids
+    ]
+    if rows:
+        session.execute(insert(Event), rows)
+
+
 def confirm_changed(session: Session, case_id: int, *, actor: str, now: datetime) -> CaseSummary:
     """An analyst looked again at a ``changed`` case and found the reported content still there
     (re-encoded, resized): the digests of the last revisit become fingerprints of the case, so the

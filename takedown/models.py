@@ -547,6 +547,58 @@ class Portal(Base):
     updated_by: Mapped[str] = mapped_column(String(200))
 
 
+class PortalReport(Base):
+    """A report made through a portal: what the reporter said, never who they are (no address of
+    theirs, no time finer than the report's own)."""
+
+    __tablename__ = "portal_report"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    portal_id: Mapped[int] = mapped_column(ForeignKey("portal.id"), index=True)
+    reference: Mapped[str] = mapped_column(String(16), unique=True, doc="Given to the reporter.")
+    received_at: Mapped[datetime]
+    content: Mapped[str] = mapped_column(String(32), doc="What the reporter says the content shows.")
+    found_where: Mapped[str | None] = mapped_column(String(500))
+    details: Mapped[str | None] = mapped_column(Text)
+
+
+class PortalUrl(Base):
+    """One URL of a portal report, on its way through triage to a decision."""
+
+    __tablename__ = "portal_url"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    report_id: Mapped[int] = mapped_column(ForeignKey("portal_report.id"), index=True)
+    url: Mapped[str] = mapped_column(Text)
+    dedup_hash: Mapped[str] = mapped_column(String(64), index=True)
+    state: Mapped[str] = mapped_column(String(24))
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("case.id"))
+    same_as_id: Mapped[int | None] = mapped_column(
+        ForeignKey("portal_url.id"), doc="The earlier report of it."
+    )
+    times_reported: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+
+    __table_args__ = (
+        CheckConstraint(
+            "state IN ('awaiting_revisit', 'awaiting_assessment', 'already_open', 'repeat', 'confirmed', "
+            "'not_illegal', 'not_found', 'duplicate', 'referred')",
+            name="state_known",
+        ),
+        Index("ix_portal_url_state", "state", "id"),
+    )
+
+
+class ReporterAddress(Base):
+    """An address a reporter left for an acknowledgement: kept apart from the report, and deleted
+    once the acknowledgement is sent."""
+
+    __tablename__ = "reporter_address"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    report_id: Mapped[int] = mapped_column(ForeignKey("portal_report.id"), unique=True)
+    address: Mapped[str] = mapped_column(String(320))
+
+
 class SchedulerLock(Base):
     """The one scheduler allowed to run against this store: who it is and when it last said so."""
 

@@ -1,0 +1,156 @@
+"""Reports from the public, through a portal, and their first triage.
+
+A report is what a reporter sent: one or more URLs, what the content shows (a short list), where
+it was found and a few words, never who they are. Each URL goes through the same checks as an
+analyst's (:func:`takedown.reports.validate_report`) and is then:
+
+- refused at once when it is not an http(s) URL a case could be opened for (the portal tells the
+  reporter which one, in their language; nothing of it is kept);
+- ``already_open`` when an open case has it: the case's trail says it was reported again, through
+  which portal; nothing to assess;
+- ``repeat`` when a report still being handled has it: counted there, not queued twice;
+- otherwise ``awaiting_revisit``: revisited once (live, gone, unreachable) and matched against the
+  hash lists before an analyst assesses it.
+
+Reports never go straight to cases: an analyst's confirmation (or a trusted hash list's match)
+opens one, through the same intake as everything else.
+"""
+
+from __future__ import annotations
+
+import base64
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from takedown.cases import reported_again
+from takedown.errors import InvalidReport, TakedownError
+from takedown.models import Case, Portal, PortalReport, PortalUrl, ReporterAddress
+from takedown.reports import Report, validate_report
+from takedown.states import OPEN_STATES
+
+CONTENT = ("images", "videos", "live-stream", "text-or-chat", "other")
+"""What a reporter may say the content shows; the portal's pages give each its words."""
+MAX_URLS = 20
+MAX_FOUND_WHERE = 500
+MAX_DETAILS = 2000
+UNDECIDED = ("awaiting_revisit", "awaiting_assessment")
+
+
+class ReportRefused(TakedownError):
+    """Nothing of the report could be taken: every URL was refused (or a field was); nothing was
+    kept. ``refused`` says which URLs, and why."""
+
+    def __init__(self, message: str, refused: Sequence[RefusedUrl] = ()) -> None:
+        super().__init__(message)
+        self.refused = tuple(refused)
+
+
+@dataclass(frozen=True, slots=True)
+class RefusedUrl:
+    index: int
+    """Its place in the report (0 first)."""
+    field: str
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
+class ReceivedReport:
+    reference: str
+    """What the reporter is given: the only way to speak of their report."""
+    states: tuple[tuple[int, str], ...]
+    """Each accepted URL's place in the report and where triage put it."""
+    refused: tuple[RefusedUrl, ...]
+
+
+def receive_report(
+    session: Session,
+    portal: str,
+    urls: Sequence[str],
+    *,
+    content: str,
+    found_where: str | None = None,
+    details: str | None = None,
+    reporter_address: str | None = None,
+    now: datetime,
+) -> ReceivedReport:
+    """Keep a report and triage its URLs; :class:`ReportRefused` when nothing of it can be kept."""
+    found = session.scalar(select(Portal).where(Portal.slug == portal))
+    if found is None:
+        raise ReportRefused(f"there is no portal {portal[:40]!r}")
+    if content not in CONTENT:
+        raise ReportRefused(f"content must be one of {', '.join(CONTENT)}")
+    if not urls or len(urls) > MAX_URLS:
+        raise ReportRefused(f"a report has 1 to {MAX_URLS} URLs")
+    if found_where is not None and len(found_where) > MAX_FOUND_WHERE:
+        raise ReportRefused(f"where it was found: at most {MAX_FOUND_WHERE} characters")
+    if details is not None and len(details) > MAX_DETAILS:
+        raise ReportRefused(f"the details: at most {MAX_DETAILS} characters")
+    if reporter_address and not found.acknowledgements:
+        raise ReportRefused(f"portal {portal} does not take addresses for acknowledgements")
+    valid, refused = [], []
+    seen: set[str] = set()
+    for index, url in enumerate(urls):
+        try:
+            report = validate_report(Report(url))
+        except InvalidReport as exc:
+            refused.append(RefusedUrl(index, exc.field, exc.message))
+            continue
+        if report.dedup_hash not in seen:  # the same URL twice in one report counts once
+            seen.add(report.dedup_hash)
+            valid.append((index, report))
+    if not valid:
+        raise ReportRefused("no URL of the report could be taken", refused)
+    reference = new_reference()
+    row = PortalReport(
+        portal_id=found.id, reference=reference, received_at=now, content=content,
+        found_where=(found_where or "").strip() or None, details=(details or "").strip() or None,
+    )  # fmt: skip
+    session.add(row)
+    session.flush()
+    hashes = sorted({report.dedup_hash for _, report in valid})
+    open_cases = dict(
+        session.execute(
+            select(Case.dedup_hash, Case.id).where(
+                Case.dedup_hash.in_(hashes), Case.state.in_([s.value for s in OPEN_STATES])
+            )
+        ).all()
+    )
+    undecided = dict(
+        session.execute(
+            select(PortalUrl.dedup_hash, PortalUrl.id)
+            .where(PortalUrl.dedup_hash.in_(hashes), PortalUrl.state.in_(UNDECIDED))
+            .order_by(PortalUrl.id.desc())
+        ).all()
+    )
+    states = []
+    for index, report in valid:
+        case_id, earlier = open_cases.get(report.dedup_hash), undecided.get(report.dedup_hash)
+        state = "already_open" if case_id else "repeat" if earlier else "awaiting_revisit"
+        session.add(
+            PortalUrl(report_id=row.id, url=report.url, dedup_hash=report.dedup_hash, state=state,
+                      case_id=case_id, same_as_id=earlier if state == "repeat" else None)
+        )  # fmt: skip
+        if state == "repeat":
+            session.execute(
+                update(PortalUrl)
+                .where(PortalUrl.id == earlier)
+                .values(times_reported=PortalUrl.times_reported + 1)
+            )
+        states.append((index, state))
+    reported_again(
+        session, sorted({c for c in open_cases.values()}), portal=found.slug, report=reference, now=now
+    )
+    if reporter_address:
+        session.add(ReporterAddress(report_id=row.id, address=reporter_address.strip()[:320]))
+    return ReceivedReport(reference, tuple(states), tuple(refused))
+
+
+def new_reference() -> str:
+    """``R-`` and ten characters of base32 (50 random bits): short enough to write down, never
+    guessed, and saying nothing about when or where."""
+    return "R-" + base64.b32encode(secrets.token_bytes(10)).decode("ascii")[:10]

@@ -1,0 +1,94 @@
+"""Reports from the public: kept without anything about the reporter, each URL triaged at once."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select
+
+from takedown.clock import ManualClock
+from takedown.intake import queue_batch
+from takedown.models import Event, PortalReport, PortalUrl, ReporterAddress
+from takedown.portal_reports import ReportRefused, receive_report
+from takedown.portals import PortalChange, add_portal
+from takedown.reports import Report, validate_report
+from takedown.store import Store
+
+
+@pytest.fixture
+def portal(store: Store, clock: ManualClock) -> str:
+    with store.session() as session:
+        add_portal(session, "ke", PortalChange(country="KE", languages=["en", "sw"], partner="P"), actor="t",
+                   now=clock.now())  # fmt: skip
+    return "ke"
+
+
+def test_each_url_is_triaged_and_the_reporter_gets_a_reference(
+    store: Store, clock: ManualClock, portal: str
+) -> None:
+    with store.session() as session:
+        [opened] = queue_batch(
+            session, [validate_report(Report("http://open.test/a.jpg"))], actor="t", now=clock.now()
+        )
+    with store.session() as session:
+        first = receive_report(
+            session, portal,
+            ["http://new.test/x.jpg", "HTTP://OPEN.test/a.jpg", "ftp://files.test/y", "http://new.test/x.jpg#again"],
+            content="images", found_where="a forum", details="seen today", now=clock.now(),
+        )  # fmt: skip
+    assert first.reference.startswith("R-") and len(first.reference) == 12
+    assert first.states == (
+        (0, "awaiting_revisit"),
+        (1, "already_open"),
+    )  # the repeat in the report counts once
+    assert [(r.index, r.field) for r in first.refused] == [(2, "url")]
+    with store.session() as session:
+        trail = session.execute(
+            select(Event.actor, Event.action, Event.detail).where(Event.case_id == opened.case_id)
+        ).all()
+        assert ("portal:ke", "reported_again", {"report": first.reference}) in [tuple(row) for row in trail]
+        second = receive_report(session, portal, ["http://new.test/x.jpg"], content="videos", now=clock.now())
+    assert second.states == ((0, "repeat"),)
+    with store.session() as session:
+        urls = session.execute(
+            select(PortalUrl.url, PortalUrl.state, PortalUrl.times_reported).order_by(PortalUrl.id)
+        ).all()
+        assert [tuple(row) for row in urls] == [
+            ("http://new.test/x.jpg", "awaiting_revisit", 2),
+            ("HTTP://OPEN.test/a.jpg", "already_open", 1),  # kept as reported
+            ("http://new.test/x.jpg", "repeat", 1),
+        ]
+        kept = session.scalars(select(PortalReport).order_by(PortalReport.id)).all()
+        assert [(r.content, r.found_where, r.details) for r in kept] == [
+            ("images", "a forum", "seen today"),
+            ("videos", None, None),
+        ]
+
+
+def test_nothing_is_kept_of_a_report_that_cannot_be_taken(
+    store: Store, clock: ManualClock, portal: str
+) -> None:
+    for urls, content, message in (
+        (["javascript:alert(1)", "not a url"], "images", "no URL of the report"),
+        (["http://a.test/"], "everything", "content must be one of"),
+        ([], "images", "1 to 20 URLs"),
+        ([f"http://a.test/{n}" for n in range(21)], "images", "1 to 20 URLs"),
+    ):
+        with pytest.raises(ReportRefused, match=message), store.session() as session:
+            receive_report(session, portal, urls, content=content, now=clock.now())
+    with pytest.raises(ReportRefused, match="does not take addresses"), store.session() as session:
+        receive_report(
+            session,
+            portal,
+            ["http://a.test/"],
+            content="images",
+            reporter_address="me@x.test",
+            now=clock.now(),
+        )
+    with pytest.raises(ReportRefused, match="no portal"), store.session() as session:
+        receive_report(session, "zz", ["http://a.test/"], content="images", now=clock.now())
+    with store.session() as session:
+        assert (
+            session.scalars(select(PortalReport)).all() == []
+            and session.scalars(select(PortalUrl)).all() == []
+        )
+        assert session.scalars(select(ReporterAddress)).all() == []
