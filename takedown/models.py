@@ -577,6 +577,9 @@ class PortalUrl(Base):
         ForeignKey("portal_url.id"), doc="The earlier report of it."
     )
     times_reported: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    decided_at: Mapped[datetime | None]
+    decided_by: Mapped[str | None] = mapped_column(String(200))
+    referred_to: Mapped[str | None] = mapped_column(String(2), doc="The country whose hotline it went to.")
 
     __table_args__ = (
         CheckConstraint(

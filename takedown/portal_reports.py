@@ -29,6 +29,7 @@ from sqlalchemy.orm import Session
 
 from takedown.cases import reported_again
 from takedown.errors import InvalidReport, TakedownError
+from takedown.intake import queue_batch
 from takedown.models import Case, Portal, PortalReport, PortalUrl, ReporterAddress
 from takedown.reports import Report, validate_report
 from takedown.states import OPEN_STATES
@@ -154,3 +155,139 @@ def new_reference() -> str:
     """``R-`` and ten characters of base32 (50 random bits): short enough to write down, never
     guessed, and saying nothing about when or where."""
     return "R-" + base64.b32encode(secrets.token_bytes(10)).decode("ascii")[:10]
+
+
+DECISIONS = ("confirm", "not_illegal", "not_found", "duplicate", "refer")
+_DECIDED_STATE = {
+    "confirm": "confirmed",
+    "not_illegal": "not_illegal",
+    "not_found": "not_found",
+    "duplicate": "duplicate",
+    "refer": "referred",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class AwaitingUrl:
+    """A reported URL waiting for an analyst: text only, never content."""
+
+    id: int
+    url: str
+    state: str
+    times_reported: int
+    report: str
+    portal: str
+    content: str
+    received_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Decided:
+    id: int
+    state: str
+    case_id: int | None = None
+    repeats: int = 0
+    """Later reports of the same URL, decided with it."""
+
+
+def awaiting(session: Session, *, limit: int = 100, after_id: int = 0) -> list[AwaitingUrl]:
+    """The URLs waiting for a decision, oldest first, a page at a time."""
+    rows = session.execute(
+        select(PortalUrl, PortalReport.reference, Portal.slug, PortalReport.content, PortalReport.received_at)
+        .join(PortalReport, PortalReport.id == PortalUrl.report_id)
+        .join(Portal, Portal.id == PortalReport.portal_id)
+        .where(PortalUrl.state.in_(UNDECIDED), PortalUrl.id > after_id)
+        .order_by(PortalUrl.id)
+        .limit(limit)
+    )
+    return [
+        AwaitingUrl(url.id, url.url, url.state, url.times_reported, reference, portal, content, received_at)
+        for url, reference, portal, content, received_at in rows
+    ]
+
+
+def decide(
+    session: Session,
+    url_ids: Sequence[int],
+    decision: str,
+    *,
+    actor: str,
+    now: datetime,
+    category: str | None = None,
+    classification: str | None = None,
+    country: str | None = None,
+) -> list[Decided]:
+    """An analyst's decision on reported URLs still waiting for one. ``confirm`` opens a case
+    through intake (with the report's reference); ``refer`` needs the country whose hotline takes
+    it. Later reports of the same URL are decided with it. URLs already decided are left out."""
+    if decision not in DECISIONS:
+        raise ReportRefused(f"a decision is one of {', '.join(DECISIONS)}")
+    if decision == "refer" and not (country and len(country.strip()) == 2 and country.strip().isalpha()):
+        raise ReportRefused("a referral names the country whose hotline takes it: two letters, such as BR")
+    rows = session.execute(
+        select(PortalUrl, PortalReport.reference)
+        .join(PortalReport, PortalReport.id == PortalUrl.report_id)
+        .where(PortalUrl.id.in_(sorted(set(url_ids))), PortalUrl.state.in_(UNDECIDED))
+        .order_by(PortalUrl.id)
+    ).all()
+    decided = []
+    for url, reference in rows:
+        case_id = None
+        if decision == "confirm":
+            valid = validate_report(
+                Report(
+                    url.url, category=category or "csam", reference=reference, classification=classification
+                )
+            )
+            [result] = queue_batch(session, [valid], actor=actor, now=now)
+            case_id = result.case_id
+        values = {
+            "state": _DECIDED_STATE[decision],
+            "case_id": case_id,
+            "decided_at": now,
+            "decided_by": actor,
+            "referred_to": country.strip().upper() if decision == "refer" and country else None,
+        }
+        for column, value in values.items():
+            setattr(url, column, value)
+        repeats = session.execute(
+            update(PortalUrl)
+            .where(PortalUrl.same_as_id == url.id, PortalUrl.state == "repeat")
+            .values(**values)
+        )
+        decided.append(Decided(url.id, url.state, case_id, int(getattr(repeats, "rowcount", 0) or 0)))
+    return decided
+
+
+@dataclass(frozen=True, slots=True)
+class Referral:
+    url: str
+    reported_at: datetime
+    content: str
+    report: str
+    portal: str
+    referred_at: datetime
+
+
+def referrals(session: Session, country: str, *, since: datetime | None = None) -> list[Referral]:
+    """What was referred to ``country``'s hotline (since a date), oldest first: for the CSV it is sent."""
+    query = (
+        select(
+            PortalUrl.url,
+            PortalReport.received_at,
+            PortalReport.content,
+            PortalReport.reference,
+            Portal.slug,
+            PortalUrl.decided_at,
+        )
+        .join(PortalReport, PortalReport.id == PortalUrl.report_id)
+        .join(Portal, Portal.id == PortalReport.portal_id)
+        .where(PortalUrl.state == "referred", PortalUrl.referred_to == country.strip().upper())
+        .order_by(PortalUrl.decided_at, PortalUrl.id)
+    )
+    if since is not None:
+        query = query.where(PortalUrl.decided_at >= since)
+    return [
+        Referral(url, at, content, report, portal, decided or at)
+        for url, at, content, report, portal, decided in session.execute(query)
+    ]

@@ -7,7 +7,7 @@ from sqlalchemy import select
 
 from takedown.clock import ManualClock
 from takedown.intake import queue_batch
-from takedown.models import Event, PortalReport, PortalUrl, ReporterAddress
+from takedown.models import Case, Event, PortalReport, PortalUrl, ReporterAddress
 from takedown.portal_reports import ReportRefused, receive_report
 from takedown.portals import PortalChange, add_portal
 from takedown.reports import Report, validate_report
@@ -92,3 +92,52 @@ def test_nothing_is_kept_of_a_report_that_cannot_be_taken(
             and session.scalars(select(PortalUrl)).all() == []
         )
         assert session.scalars(select(ReporterAddress)).all() == []
+
+
+def test_an_analyst_decides_and_a_confirmation_opens_a_case(
+    store: Store, clock: ManualClock, portal: str
+) -> None:
+    from takedown.cases import show_case
+    from takedown.portal_reports import awaiting, decide, referrals
+
+    with store.session() as session:
+        first = receive_report(session, portal, ["http://d.test/1.jpg", "http://d.test/2.jpg", "http://br.test/3.jpg"],
+                               content="images", now=clock.now())  # fmt: skip
+        again = receive_report(session, portal, ["http://d.test/1.jpg"], content="images", now=clock.now())
+    assert again.states == ((0, "repeat"),)
+    with store.session() as session:
+        queue = awaiting(session)
+        assert [(u.url, u.report, u.portal, u.times_reported) for u in queue] == [
+            ("http://d.test/1.jpg", first.reference, "ke", 2),
+            ("http://d.test/2.jpg", first.reference, "ke", 1),
+            ("http://br.test/3.jpg", first.reference, "ke", 1),
+        ]
+        one, two, three = (u.id for u in queue)
+        [confirmed] = decide(
+            session,
+            [one],
+            "confirm",
+            category="csam",
+            classification="A1",
+            actor="analyst:ana",
+            now=clock.now(),
+        )
+        assert confirmed.case_id is not None and confirmed.repeats == 1
+        case = show_case(session, confirmed.case_id)
+        assert (case.url, case.reference, case.queued_by) == (
+            "http://d.test/1.jpg",
+            first.reference,
+            "analyst:ana",
+        )
+        assert session.get_one(Case, confirmed.case_id).classification == "A1"
+        assert (
+            decide(session, [one], "not_illegal", actor="analyst:ana", now=clock.now()) == []
+        )  # decided once
+        decide(session, [two], "not_found", actor="analyst:ana", now=clock.now())
+        with pytest.raises(ReportRefused, match="names the country"):
+            decide(session, [three], "refer", actor="analyst:ana", now=clock.now())
+        decide(session, [three], "refer", country="br", actor="analyst:ana", now=clock.now())
+        assert awaiting(session) == []
+        [sent] = referrals(session, "BR")
+        assert (sent.url, sent.report, sent.portal) == ("http://br.test/3.jpg", first.reference, "ke")
+        assert referrals(session, "KE") == []
