@@ -141,3 +141,48 @@ def test_an_analyst_decides_and_a_confirmation_opens_a_case(
         [sent] = referrals(session, "BR")
         assert (sent.url, sent.report, sent.portal) == ("http://br.test/3.jpg", first.reference, "ke")
         assert referrals(session, "KE") == []
+
+
+def test_the_assessment_queue_from_the_command_line(store: Store, clock: ManualClock, portal: str) -> None:
+    import csv
+    import io
+    import json
+
+    from click.testing import CliRunner
+
+    from faces.cli import App, cli
+    from takedown import exitcodes
+    from takedown.settings import Settings
+
+    with store.session() as session:
+        receive_report(
+            session, portal, ["http://c.test/1.jpg", "http://c.test/2.jpg"], content="videos", now=clock.now()
+        )
+    app = App(settings=Settings(database_url="unused", actor="analyst:ana"), clock=clock, _store=store)
+    runner = CliRunner()
+    queue = [
+        json.loads(line)
+        for line in runner.invoke(cli, ["portals", "queue", "--json"], obj=app).stdout.splitlines()
+    ]
+    first, second = (row["id"] for row in queue)
+    confirmed = runner.invoke(
+        cli, ["portals", "assess", str(first), "--decision", "confirm", "--json"], obj=app
+    )
+    assert confirmed.exit_code == 0, confirmed.output
+    assert json.loads(confirmed.stdout)["case_id"] is not None
+    referred = runner.invoke(
+        cli, ["portals", "assess", str(second), str(first), "--decision", "refer", "--country", "BR"], obj=app
+    )
+    assert (
+        referred.exit_code == exitcodes.NOT_FOUND
+        and f"not waiting for a decision: {first}" in referred.output
+    )
+    bad = runner.invoke(cli, ["portals", "assess", "99", "--decision", "refer"], obj=app)
+    assert bad.exit_code == exitcodes.DATA_ERROR
+    sheet = list(
+        csv.DictReader(
+            io.StringIO(runner.invoke(cli, ["portals", "referrals", "--country", "br"], obj=app).stdout)
+        )
+    )
+    assert [(row["url"], row["content"]) for row in sheet] == [("http://c.test/2.jpg", "videos")]
+    assert "nothing waits" in runner.invoke(cli, ["portals", "queue"], obj=app).output

@@ -132,3 +132,109 @@ def _show(view: Any, as_json: bool) -> None:
     for helpline in view.helplines:
         click.echo(f"  helpline: {helpline.name}: {helpline.contact}")
     click.echo(f"  acknowledgements: {'offered' if view.acknowledgements else 'not offered'}")
+
+
+@portals.command("queue")
+@click.option("--limit", type=click.IntRange(1), default=100, show_default=True)
+@click.option("--after", "after_id", type=click.IntRange(0), default=0, help="Start after this id (paging).")
+@json_option
+@click.pass_obj
+def portals_queue(app: App, limit: int, after_id: int, as_json: bool) -> None:
+    """Reported URLs waiting for an analyst, oldest first: id, portal, report, times reported, URL
+    (as text: open it only with your assessment tools)."""
+    from takedown.portal_reports import awaiting
+
+    with errors_as_exit_codes(), app.store.session() as session:
+        rows = awaiting(session, limit=limit, after_id=after_id)
+    if as_json:
+        for row in rows:
+            print_json(plain(row))
+        return
+    if not rows:
+        click.echo("nothing waits for an analyst")
+    for row in rows:
+        click.echo(
+            f"{row.id:>7}  {row.portal:<10} {row.report}  x{row.times_reported:<3} {row.state:<19} {row.url}"
+        )
+
+
+@portals.command("assess")
+@click.argument("url_ids", nargs=-1, required=True, type=click.IntRange(1))
+@click.option(
+    "--decision",
+    required=True,
+    type=click.Choice(["confirm", "not_illegal", "not_found", "duplicate", "refer"]),
+    help="confirm opens a case; refer sends it to another country's hotline (--country).",
+)
+@click.option("--category", help="With confirm: the case's category [default: csam].")
+@click.option("--classification", help="With confirm: baseline, A1, A2, B1 or B2.")
+@click.option("--country", help="With refer: the country whose hotline takes it (two letters).")
+@json_option
+@click.pass_obj
+def portals_assess(
+    app: App,
+    url_ids: tuple[int, ...],
+    decision: str,
+    category: str | None,
+    classification: str | None,
+    country: str | None,
+    as_json: bool,
+) -> None:
+    """Decide reported URLs (ids from `portals queue`); later reports of the same URL follow.
+
+    Exit status: 0 every one decided; 4 some were not waiting (decided already, or no such id);
+    65 the decision cannot be made as given."""
+    from takedown.errors import InvalidReport
+    from takedown.portal_reports import ReportRefused, decide
+
+    with errors_as_exit_codes(), app.store.session() as session:
+        try:
+            done = decide(
+                session, url_ids, decision, actor=app.settings.actor, now=app.clock.now(),
+                category=category, classification=classification, country=country,
+            )  # fmt: skip
+        except (ReportRefused, InvalidReport) as exc:
+            fail(str(exc), exitcodes.DATA_ERROR)
+    if as_json:
+        for row in done:
+            print_json(plain(row))
+    else:
+        for row in done:
+            opened = f", case {row.case_id}" if row.case_id else ""
+            click.echo(
+                f"{row.id}: {row.state}{opened}"
+                + (f" (and {row.repeats} later reports)" if row.repeats else "")
+            )
+    missed = sorted(set(url_ids) - {row.id for row in done})
+    if missed:
+        fail(f"not waiting for a decision: {', '.join(map(str, missed))}", exitcodes.NOT_FOUND)
+
+
+@portals.command("referrals")
+@click.option("--country", required=True, help="The country whose hotline the URLs were referred to.")
+@click.option(
+    "--since", type=click.DateTime(["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S"]), help="Only those referred since (UTC)."
+)
+@json_option
+@click.pass_obj
+def portals_referrals(app: App, country: str, since: Any, as_json: bool) -> None:
+    """What was referred to a country's hotline, as CSV for it (JSON Lines with --json)."""
+    import csv
+    import sys
+    from datetime import UTC
+
+    from takedown.portal_reports import referrals
+
+    with errors_as_exit_codes(), app.store.session() as session:
+        rows = referrals(session, country, since=since.replace(tzinfo=UTC) if since else None)
+    if as_json:
+        for row in rows:
+            print_json(plain(row))
+        return
+    writer = csv.writer(sys.stdout, lineterminator="\n")
+    writer.writerow(["url", "reported_at", "content", "report", "portal", "referred_at"])
+    for row in rows:
+        values = plain(row)
+        writer.writerow(
+            [values[k] for k in ("url", "reported_at", "content", "report", "portal", "referred_at")]
+        )
