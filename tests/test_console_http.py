@@ -962,3 +962,51 @@ def test_the_case_page_shows_hash_list_matches_and_the_dashboard_counts_them(con
     board = client.get("/").text
     assert re.search(r"Hash list entries in use</dt><dd>1<", board)
     assert re.search(r"Revisits that matched a list</dt><dd>1<", board)
+
+
+def test_analysts_decide_portal_reports_and_auditors_only_read(console: Served) -> None:
+    from takedown.portal_reports import awaiting, receive_report
+    from takedown.portals import PortalChange, add_portal
+
+    with console.store.session() as session:
+        add_portal(session, "ke", PortalChange(country="KE", languages=["en"], partner="P"), actor="t",
+                   now=console.clock.now())  # fmt: skip
+        urls = [
+            "http://pr.example/<script>1</script>.jpg",
+            "http://pr.example/2.jpg",
+            "http://pr.example/3.jpg",
+        ]
+        received = receive_report(session, "ke", urls, content="images", now=console.clock.now())
+    auditor = signed_in_as(console, StaffRole.AUDITOR)
+    page = auditor.get("/reports").text
+    assert received.reference in page and "hxxp://pr[.]example/&lt;script&gt;1&lt;/script&gt;.jpg" in page
+    assert 'name="url"' not in page and "<script>1" not in page and 'href="http' not in page
+    assert (
+        auditor.post(
+            "/reports", data={"csrf": csrf_of(auditor), "url": "1", "decision": "confirm"}
+        ).status_code
+        == 403
+    )
+
+    analyst = console.client()
+    console.account("ana", StaffRole.ANALYST)
+    sign_in(analyst, "ana")
+    csrf = csrf_of(analyst, "/reports")
+    with console.store.session() as session:
+        ids = [row.id for row in awaiting(session)]
+    decision = {"decision": "confirm", "category": "csam", "classification": "A1"}
+    confirmed = analyst.post("/reports", data={"csrf": csrf, "url": [str(ids[0]), str(ids[1])], **decision})
+    assert (
+        confirmed.status_code == 303
+        and "2+of+2+decided%2C+2+case%28s%29+opened" in confirmed.headers["location"]
+    )
+    refused = analyst.post("/reports", data={"csrf": csrf, "url": str(ids[2]), "decision": "refer"})
+    assert refused.status_code == 400 and "names the country" in refused.text
+    referred = analyst.post(
+        "/reports", data={"csrf": csrf, "url": str(ids[2]), "decision": "refer", "country": "br"}
+    )
+    assert "1+of+1+decided" in referred.headers["location"]
+    assert "Nothing waits for a decision." in analyst.get("/reports").text
+    with console.store.session() as session:
+        reasons = session.scalars(select(Case.reference).order_by(Case.id)).all()
+    assert reasons == [received.reference, received.reference]  # the cases carry the report's reference

@@ -72,12 +72,14 @@ from takedown.cases import (
     show_case,
     withdraw,
 )
+from takedown.classification import CLASSIFICATIONS
 from takedown.clock import Clock, SystemClock
 from takedown.dashboard import BUCKETS, RemovalWindow, dashboard, recent_removals
 from takedown.errors import AccountError, CaseNotFound, ImportFileError, InvalidReport, InvalidTransition
 from takedown.importer import ImportFormat, read_rows
 from takedown.intake import import_rows, queue_batch
 from takedown.plain import iso, json_line, plain
+from takedown.portal_reports import ReportRefused, awaiting, decide
 from takedown.reports import (
     CATEGORIES,
     DEFAULT_CATEGORY,
@@ -687,6 +689,45 @@ def _case_routes(app: FastAPI, console: Console) -> None:
         except InvalidTransition as exc:
             raise Refused(409, str(exc)) from None
         return RedirectResponse(f"/cases/{case_id}?" + urlencode({"done": done}), status_code=303)
+
+    @app.get("/reports")
+    def reports(request: Request, after: int = 0) -> Response:
+        """Reported URLs from the portals waiting for a decision, oldest first."""
+        who = console.signed_in(request)
+        with console.session() as session:
+            rows = awaiting(session, limit=PAGE_SIZE + 1, after_id=max(after, 0))
+        more = len(rows) > PAGE_SIZE
+        rows = rows[:PAGE_SIZE]
+        return console.page(
+            "reports.html",
+            request,
+            who=who,
+            rows=rows,
+            categories=CATEGORIES,
+            classifications=CLASSIFICATIONS,
+            may_act=who.role.may(StaffRole.ANALYST),
+            next_after=rows[-1].id if more else None,
+            done=request.query_params.get("done"),
+        )
+
+    @app.post("/reports")
+    def reports_decide(request: Request, posted: Posted) -> Response:
+        """A decision on every URL ticked: confirm (a case is opened), not illegal, not found,
+        duplicate, or refer to a country's hotline."""
+        who, form = console.changing(request, StaffRole.ANALYST, posted)
+        ids = [int(value) for value in _ticked(posted, "url", "URLs to decide", numbers=True)]
+        try:
+            with console.session() as session:
+                done = decide(
+                    session, ids, form.get("decision", ""), actor=who.actor, now=console.clock.now(),
+                    category=form.get("category") or None, classification=form.get("classification") or None,
+                    country=form.get("country") or None,
+                )  # fmt: skip
+        except (ReportRefused, InvalidReport) as exc:
+            raise Refused(400, str(exc)) from None
+        opened = sum(1 for row in done if row.case_id)
+        message = f"{len(done)} of {len(ids)} decided" + (f", {opened} case(s) opened" if opened else "")
+        return RedirectResponse("/reports?" + urlencode({"done": message}), status_code=303)
 
     @app.get("/review")
     def review(request: Request, after: int = 0) -> Response:
