@@ -186,3 +186,46 @@ def test_the_assessment_queue_from_the_command_line(store: Store, clock: ManualC
     )
     assert [(row["url"], row["content"]) for row in sheet] == [("http://c.test/2.jpg", "videos")]
     assert "nothing waits" in runner.invoke(cli, ["portals", "queue"], obj=app).output
+
+
+def test_each_portal_says_how_its_reports_fare(store: Store, clock: ManualClock, portal: str) -> None:
+    import json
+    from datetime import timedelta
+
+    from click.testing import CliRunner
+    from sqlalchemy import update
+
+    from faces.cli import App, cli
+    from takedown.portal_reports import awaiting, decide, portal_stats
+    from takedown.portals import PortalChange, add_portal
+    from takedown.settings import Settings
+
+    start = clock.now()
+    with store.session() as session:
+        add_portal(
+            session, "br", PortalChange(country="BR", languages=["pt"], partner="P"), actor="t", now=start
+        )
+        three_urls = ["http://s.test/1", "http://s.test/2", "http://s.test/3"]
+        receive_report(session, portal, three_urls, content="images", now=start)
+        receive_report(session, portal, ["http://s.test/4"], content="images", now=start)
+    clock.advance(timedelta(hours=6))
+    with store.session() as session:
+        one, two, three, _four = (row.id for row in awaiting(session))
+        [confirmed] = decide(session, [one], "confirm", actor="analyst:a", now=clock.now())
+        decide(session, [two], "not_illegal", actor="analyst:a", now=clock.now())
+    clock.advance(timedelta(hours=4))
+    with store.session() as session:
+        decide(session, [three], "confirm", actor="analyst:a", now=clock.now())
+        removed = {"state": "removed", "removed_at": start + timedelta(days=2)}
+        session.execute(update(Case).where(Case.id == confirmed.case_id).values(**removed))
+    with store.session() as session:
+        ke_row = next(row for row in portal_stats(session) if row.portal == "ke")
+    assert (ke_row.reports, ke_row.urls, ke_row.decided, ke_row.confirmed) == (2, 4, 3, 2)
+    assert ke_row.confirmed_share == 0.667 and ke_row.median_hours_to_assessment == 6.0
+    assert ke_row.median_hours_to_removal == 48.0
+    app = App(settings=Settings(database_url="unused", actor="t"), clock=clock, _store=store)
+    shown = json.loads(CliRunner().invoke(cli, ["stats", "--by", "portal", "--json"], obj=app).stdout)
+    assert [group["portal"] for group in shown["groups"]] == ["br", "ke"]
+    assert shown["groups"][0]["reports"] == 0 and shown["groups"][0]["confirmed_share"] is None
+    text = CliRunner().invoke(cli, ["stats", "--by", "portal"], obj=app).output
+    assert "ke" in text and "67%" in text

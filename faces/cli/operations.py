@@ -25,7 +25,9 @@ from takedown.plain import iso, plain
 
 
 @cli.command()
-@click.option("--by", type=click.Choice(["network", "asn", "country"]), default="network", show_default=True)
+@click.option(
+    "--by", type=click.Choice(["network", "asn", "country", "portal"]), default="network", show_default=True
+)
 @click.option(
     "--chart", type=click.Path(dir_okay=False), help="Also draw median and p90 per group as a PNG here."
 )
@@ -37,8 +39,15 @@ def stats(app: App, by: str, chart: str | None, as_json: bool) -> None:
     Median, 90th percentile, and the share removed within 24 hours and 7 days, over the cases whose
     removal was confirmed; cases still open are counted beside them, and so are the cases whose
     content was already gone when first checked (never seen live: nothing to take down).
+
+    --by portal: per reporting portal, the reports and URLs received, the share of decided URLs
+    confirmed, and the median hours from report to assessment and from report to removal.
     """
     from takedown.stats import already_gone_count, removal_stats, write_chart
+
+    if by == "portal":
+        _portal_stats(app, as_json)
+        return
 
     with errors_as_exit_codes():
         with app.store.session() as session:
@@ -381,3 +390,23 @@ def db_status(app: App, as_json: bool) -> None:
     else:
         state = "up to date" if info["revision"] == info["head"] else f"needs upgrade to {info['head']}"
         click.echo(f"{info['database']}: revision {info['revision']} ({state})")
+
+
+def _portal_stats(app: App, as_json: bool) -> None:
+    from takedown.portal_reports import portal_stats
+
+    with errors_as_exit_codes(), app.store.session() as session:
+        rows = portal_stats(session)
+    if as_json:
+        print_json({"by": "portal", "groups": plain(rows)})
+        return
+    click.echo(
+        f"{'portal':<16} {'reports':>7} {'urls':>6} {'decided':>7} {'confirmed':>9} {'share':>6}"
+        f" {'h to assess':>11} {'h to removal':>12}"
+    )
+    for row in rows:
+        click.echo(
+            f"{row.portal:<16} {row.reports:>7} {row.urls:>6} {row.decided:>7} {row.confirmed:>9}"
+            f" {_share(row.confirmed_share):>6} {_number(row.median_hours_to_assessment):>11}"
+            f" {_number(row.median_hours_to_removal):>12}"
+        )
