@@ -580,6 +580,10 @@ class PortalUrl(Base):
     decided_at: Mapped[datetime | None]
     decided_by: Mapped[str | None] = mapped_column(String(200))
     referred_to: Mapped[str | None] = mapped_column(String(2), doc="The country whose hotline it went to.")
+    revisit: Mapped[dict[str, Any] | None] = mapped_column(
+        doc="What its one revisit saw: outcome, status, reason, digests (never content)."
+    )
+    matches: Mapped[list[Any] | None] = mapped_column(doc="What the hash lists in use knew of its body.")
 
     __table_args__ = (
         CheckConstraint(

@@ -31,9 +31,14 @@ from sqlalchemy.orm import Session
 
 from takedown.cases import reported_again
 from takedown.errors import InvalidReport, TakedownError
+from takedown.hash_lists import lookup_many, near_many
 from takedown.intake import queue_batch
 from takedown.models import Case, Portal, PortalReport, PortalUrl, ReporterAddress
+from takedown.pdq_index import DEFAULT_DISTANCE, MIN_PDQ_QUALITY
+from takedown.plain import iso
+from takedown.policy import ChasePolicy
 from takedown.reports import Report, validate_report
+from takedown.revisits import DEFAULT_REMOVED_PAGE_PATTERNS, Fetch, Outcome, judge
 from takedown.states import OPEN_STATES
 
 CONTENT = ("images", "videos", "live-stream", "text-or-chat", "other")
@@ -359,3 +364,80 @@ def portal_stats(session: Session) -> list[PortalStats]:
 
 def _median(values: list[float]) -> float | None:
     return round(statistics.median(values), 2) if values else None
+
+
+def awaiting_revisit(session: Session, *, limit: int = 500) -> list[tuple[int, str]]:
+    """The reported URLs waiting for their one revisit (id, URL), oldest first."""
+    query = (
+        select(PortalUrl.id, PortalUrl.url)
+        .where(PortalUrl.state == "awaiting_revisit")
+        .order_by(PortalUrl.id)
+    )
+    return [(url_id, url) for url_id, url in session.execute(query.limit(limit))]
+
+
+def record_revisits(
+    session: Session,
+    fetches: Sequence[tuple[int, Fetch]],
+    *,
+    policy: ChasePolicy,
+    now: datetime,
+    removed_patterns: Sequence[str] = DEFAULT_REMOVED_PAGE_PATTERNS,
+    pdq_distance: int = DEFAULT_DISTANCE,
+) -> dict[int, str]:
+    """What the one revisit of each reported URL (its id, what was fetched) saw, and where that puts
+    it: ``confirmed`` without an analyst when it was live and a list the policy trusts knows its
+    body in one of the trusted categories (a case is opened through intake, attributed to the
+    list), else ``awaiting_assessment``, with the revisit and the matches for the analyst to see.
+    URLs no longer waiting for a revisit are left alone. Each id's new state."""
+    wanted = dict(fetches)
+    rows = session.execute(
+        select(PortalUrl, PortalReport.reference)
+        .join(PortalReport, PortalReport.id == PortalUrl.report_id)
+        .where(PortalUrl.id.in_(sorted(wanted)), PortalUrl.state == "awaiting_revisit")
+    ).all()
+    judged = {url.id: judge(wanted[url.id], (), removed_patterns) for url, _ in rows}
+    served = {
+        url_id: wanted[url_id] for url_id, judgement in judged.items() if judgement.outcome is Outcome.LIVE
+    }
+    found = lookup_many(
+        session,
+        {
+            key: {"sha256": f.sha256, "md5": f.md5, "sha1": f.sha1}
+            for key, f in served.items()
+            if not f.truncated
+        },
+    )
+    images = {key: f.pdq for key, f in served.items() if f.pdq and (f.pdq_quality or 0) >= MIN_PDQ_QUALITY}
+    for key, near in near_many(session, images, max_distance=pdq_distance).items():
+        found.setdefault(key, []).extend(near)
+    states = {}
+    for url, reference in rows:
+        fetch, judgement = wanted[url.id], judged[url.id]
+        matches = found.get(url.id, [])
+        url.revisit = {
+            "checked_at": iso(fetch.checked_at),
+            "outcome": judgement.outcome.value,
+            "reason": judgement.reason,
+            "http_status": fetch.http_status,
+            "sha256": fetch.sha256,
+            "pdq": fetch.pdq,
+        }
+        url.matches = [
+            {"list": m.list, "version": m.version, "reference": m.reference, "category": m.category,
+             "algorithm": m.algorithm, "distance": m.distance}
+            for m in matches
+        ]  # fmt: skip
+        trusted = next((m for m in matches if policy.confirms(m.list, m.category)), None)
+        if trusted is None:
+            url.state = "awaiting_assessment"
+        else:
+            report = validate_report(
+                Report(url.url, category=trusted.category or "csam", reference=reference,
+                       classification=trusted.classification)
+            )  # fmt: skip
+            [result] = queue_batch(session, [report], actor=f"hashlist:{trusted.list}", now=now)
+            url.state, url.case_id = "confirmed", result.case_id
+            url.decided_at, url.decided_by = now, f"hashlist:{trusted.list}"
+        states[url.id] = url.state
+    return states

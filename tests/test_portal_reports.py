@@ -229,3 +229,70 @@ def test_each_portal_says_how_its_reports_fare(store: Store, clock: ManualClock,
     assert shown["groups"][0]["reports"] == 0 and shown["groups"][0]["confirmed_share"] is None
     text = CliRunner().invoke(cli, ["stats", "--by", "portal"], obj=app).output
     assert "ke" in text and "67%" in text
+
+
+def test_a_live_url_a_trusted_list_knows_is_confirmed_without_an_analyst(
+    store: Store, clock: ManualClock, portal: str
+) -> None:
+    import hashlib
+
+    from takedown.hash_lists import HashRow, ReadHashRow, import_hash_list
+    from takedown.policy import ChasePolicy
+    from takedown.portal_reports import awaiting_revisit, record_revisits
+    from takedown.revisits import Fetch
+
+    def body(label: str) -> dict[str, str]:
+        return {name: hashlib.new(name, label.encode()).hexdigest() for name in ("sha256", "md5", "sha1")}
+
+    rows = [
+        ReadHashRow(
+            2, HashRow(sha256=body("known")["sha256"], category="csam", classification="A1", reference="I-1")
+        ),
+        ReadHashRow(3, HashRow(sha256=body("partner-known")["sha256"], category="csam", reference="P-1")),
+    ]
+    import_hash_list(store, iter(rows[:1]), name="iwf", version="1", actor="t", clock=clock)
+    import_hash_list(store, iter(rows[1:]), name="partner", version="1", actor="t", clock=clock)
+    policy = ChasePolicy(trusted_lists=(("iwf", ("csam",)),))
+    urls = [
+        "http://t.test/known.jpg",
+        "http://t.test/partner.jpg",
+        "http://t.test/gone.jpg",
+        "http://t.test/other.jpg",
+    ]
+    with store.session() as session:
+        received = receive_report(session, portal, urls, content="images", now=clock.now())
+        waiting = awaiting_revisit(session)
+    assert [url for _, url in waiting] == urls
+    ids = [url_id for url_id, _ in waiting]
+    seen = [
+        Fetch(0, clock.now(), http_status=200, final_url=urls[0], **body("known")),
+        Fetch(0, clock.now(), http_status=200, final_url=urls[1], **body("partner-known")),
+        Fetch(0, clock.now(), http_status=404, final_url=urls[2]),
+        Fetch(0, clock.now(), http_status=200, final_url=urls[3], **body("never-seen")),
+    ]
+    with store.session() as session:
+        states = record_revisits(session, list(zip(ids, seen, strict=True)), policy=policy, now=clock.now())
+    assert [states[i] for i in ids] == [
+        "confirmed",
+        "awaiting_assessment",
+        "awaiting_assessment",
+        "awaiting_assessment",
+    ]
+    with store.session() as session:
+        rows_now = {row.id: row for row in session.scalars(select(PortalUrl))}
+        confirmed = rows_now[ids[0]]
+        case = session.get_one(Case, confirmed.case_id)
+        assert (case.reference, case.classification, case.queued_by) == (
+            received.reference,
+            "A1",
+            "hashlist:iwf",
+        )
+        assert confirmed.decided_by == "hashlist:iwf" and confirmed.matches[0]["reference"] == "I-1"
+        assert (
+            rows_now[ids[1]].matches[0]["list"] == "partner" and rows_now[ids[1]].case_id is None
+        )  # not trusted
+        assert rows_now[ids[2]].revisit["outcome"] == "gone" and rows_now[ids[2]].matches == []
+        assert awaiting_revisit(session) == []
+    with store.session() as session:  # a URL is revisited once: a second answer changes nothing
+        again = record_revisits(session, [(ids[1], seen[0])], policy=policy, now=clock.now())
+    assert again == {}
