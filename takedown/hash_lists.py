@@ -304,23 +304,9 @@ def match_digests(session: Session, digests: dict[str, str]) -> list[HashMatch]:
 
 def match_pdq(session: Session, pdq: str, *, max_distance: int = DEFAULT_DISTANCE) -> list[HashMatch]:
     """The entries of active lists whose PDQ hash is at most ``max_distance`` bits from ``pdq``,
-    the nearest first. Builds the index from the store (a second or so per million entries): for
-    a one-off question; a crawl keeps one index for its run."""
-    rows = session.execute(
-        select(HashList.name, HashList.version, HashEntry.reference, HashEntry.category,
-               HashEntry.classification, HashEntry.pdq)
-        .join(HashList, HashList.id == HashEntry.list_id)
-        .where(HashList.state == "active", HashEntry.pdq.is_not(None))
-        .order_by(HashEntry.id)
-    ).all()  # fmt: skip
-    if not rows:
-        return []
-    index = PdqIndex([pdq_bytes(str(row[5])) for row in rows])
-    return [
-        HashMatch(rows[near.position][0], rows[near.position][1], "pdq", rows[near.position][2],
-                  rows[near.position][3], rows[near.position][4], near.distance)
-        for near in index.near(pdq_bytes(pdq), max_distance)
-    ]  # fmt: skip
+    the nearest first, through the same index revisits use (built once, kept until a list
+    version changes)."""
+    return near_many(session, {0: pdq}, max_distance=max_distance).get(0, [])
 
 
 @dataclass

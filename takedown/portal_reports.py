@@ -31,14 +31,13 @@ from sqlalchemy.orm import Session
 
 from takedown.cases import reported_again
 from takedown.errors import InvalidReport, TakedownError
-from takedown.hash_lists import lookup_many, near_many
 from takedown.intake import queue_batch
 from takedown.models import Case, Portal, PortalReport, PortalUrl, ReporterAddress
-from takedown.pdq_index import DEFAULT_DISTANCE, MIN_PDQ_QUALITY
+from takedown.pdq_index import DEFAULT_DISTANCE
 from takedown.plain import iso
 from takedown.policy import ChasePolicy
 from takedown.reports import Report, validate_report
-from takedown.revisits import DEFAULT_REMOVED_PAGE_PATTERNS, Fetch, Outcome, judge
+from takedown.revisits import DEFAULT_REMOVED_PAGE_PATTERNS, Fetch, Outcome, judge, list_matches
 from takedown.states import OPEN_STATES
 
 CONTENT = ("images", "videos", "live-stream", "text-or-chat", "other")
@@ -397,20 +396,8 @@ def record_revisits(
         .where(PortalUrl.id.in_(sorted(wanted)), PortalUrl.state == "awaiting_revisit")
     ).all()
     judged = {url.id: judge(wanted[url.id], (), removed_patterns) for url, _ in rows}
-    served = {
-        url_id: wanted[url_id] for url_id, judgement in judged.items() if judgement.outcome is Outcome.LIVE
-    }
-    found = lookup_many(
-        session,
-        {
-            key: {"sha256": f.sha256, "md5": f.md5, "sha1": f.sha1}
-            for key, f in served.items()
-            if not f.truncated
-        },
-    )
-    images = {key: f.pdq for key, f in served.items() if f.pdq and (f.pdq_quality or 0) >= MIN_PDQ_QUALITY}
-    for key, near in near_many(session, images, max_distance=pdq_distance).items():
-        found.setdefault(key, []).extend(near)
+    served = {key: wanted[key] for key, judgement in judged.items() if judgement.outcome is Outcome.LIVE}
+    found = list_matches(session, served, pdq_distance=pdq_distance)
     states = {}
     for url, reference in rows:
         fetch, judgement = wanted[url.id], judged[url.id]

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -306,17 +306,26 @@ def _served(judgement: Judgement) -> bool:
 
 
 def _listed(session: Session, fetches: Sequence[Fetch], pdq_distance: int) -> dict[int, list[HashMatch]]:
-    """Each fetch's matches on the hash lists in use: by exact digest, a query per algorithm for
-    the whole batch, not one per check; by PDQ hash for images, within the default distance."""
-    if not fetches:
+    return list_matches(session, {f.case_id: f for f in fetches}, pdq_distance=pdq_distance)
+
+
+def list_matches(
+    session: Session, bodies: Mapping[int, Fetch], *, pdq_distance: int = DEFAULT_DISTANCE
+) -> dict[int, list[HashMatch]]:
+    """What the hash lists in use know of each fetched body (keyed as given): by exact digest, a
+    query per algorithm for the whole batch, not one per check; by PDQ hash for images of good
+    enough quality, within ``pdq_distance``. A body cut at the size cap has no whole-file digest."""
+    if not bodies:
         return {}
     digests = {
-        f.case_id: {"sha256": f.sha256, "md5": f.md5, "sha1": f.sha1} for f in fetches if not f.truncated
+        key: {"sha256": f.sha256, "md5": f.md5, "sha1": f.sha1}
+        for key, f in bodies.items()
+        if not f.truncated
     }
     found = lookup_many(session, digests)
-    images = {f.case_id: f.pdq for f in fetches if f.pdq and (f.pdq_quality or 0) >= MIN_PDQ_QUALITY}
-    for case_id, matches in near_many(session, images, max_distance=pdq_distance).items():
-        found.setdefault(case_id, []).extend(matches)
+    images = {key: f.pdq for key, f in bodies.items() if f.pdq and (f.pdq_quality or 0) >= MIN_PDQ_QUALITY}
+    for key, matches in near_many(session, images, max_distance=pdq_distance).items():
+        found.setdefault(key, []).extend(matches)
     return found
 
 
