@@ -6,6 +6,10 @@ transaction on the reactor thread held every download up behind an fsync (the re
 ran at 30% of bare Scrapy). What a crash can lose is the last unflushed batch of checks: those
 cases were not updated, so they are still due and are simply revisited again. No case, notice or
 decision depends on a check that was not committed.
+
+A URL reported through a portal is revisited once before an analyst sees it: its revisit goes to
+:func:`takedown.portal_reports.record_revisits` in the same batches (lost with a batch, it is still
+waiting and is simply revisited again).
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from twisted.internet import defer, task, threads
 
 from crawler.frontier import FrontierUnavailable, RedisFrontier
 from takedown.policy import ChasePolicy
+from takedown.portal_reports import ReportedFetch, record_revisits
 from takedown.revisits import DEFAULT_REMOVED_PAGE_PATTERNS, Fetch, RevisitCadence, record_fetches
 from takedown.store import Store
 
@@ -41,6 +46,7 @@ class RecordCheckPipeline:
         flush_seconds: float = 0.5,
         cadence: RevisitCadence | None = None,
         pdq_distance: int = 31,
+        policy: ChasePolicy | None = None,
     ) -> None:
         self.database_url = database_url
         self.pdq_distance = pdq_distance
@@ -48,12 +54,14 @@ class RecordCheckPipeline:
         self.stats = stats
         self.batch_size = batch_size
         self.flush_seconds = flush_seconds
-        self.cadence = cadence or RevisitCadence()
+        self.policy = policy or ChasePolicy()
+        """Which hash lists' matches confirm a reported URL without an analyst."""
+        self.cadence = cadence or RevisitCadence.from_policy(self.policy)
         self.store: Store | None = None
         self.frontier: RedisFrontier | None = None
         """With a shared frontier: each case is acknowledged there once its check is recorded."""
         self.crawler: Crawler | None = None
-        self._pending: list[Fetch] = []
+        self._pending: list[Fetch | ReportedFetch] = []
         self._queued_batches = 0
         self._flushing: defer.Deferred[None] = defer.succeed(None)
         self._timer: task.LoopingCall | None = None
@@ -61,14 +69,16 @@ class RecordCheckPipeline:
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> RecordCheckPipeline:
         settings = crawler.settings
+        policy = ChasePolicy.load(settings.get("TAKEDOWN_CHASE_POLICY"))
         pipeline = cls(
             settings["TAKEDOWN_DATABASE_URL"],
             settings.getlist("TAKEDOWN_REMOVED_PAGE_PATTERNS"),
             crawler.stats,
             batch_size=settings.getint("TAKEDOWN_CHECK_BATCH", 200),
             flush_seconds=settings.getfloat("TAKEDOWN_CHECK_FLUSH_SECONDS", 0.5),
-            cadence=RevisitCadence.from_policy(ChasePolicy.load(settings.get("TAKEDOWN_CHASE_POLICY"))),
+            cadence=RevisitCadence.from_policy(policy),
             pdq_distance=settings.getint("TAKEDOWN_PDQ_DISTANCE", 31),
+            policy=policy,
         )
         pipeline.crawler = crawler
         return pipeline
@@ -88,7 +98,7 @@ class RecordCheckPipeline:
             self.store.dispose()
 
     def process_item(self, item: Any, spider: Any = None) -> Any:
-        if isinstance(item, Fetch):
+        if isinstance(item, Fetch | ReportedFetch):
             self._pending.append(item)
             if len(self._pending) >= self.batch_size:
                 self._flush()
@@ -105,43 +115,59 @@ class RecordCheckPipeline:
             self._flushing.addCallbacks(self._count, self._failed, errbackArgs=(batch,))
         return self._flushing
 
-    def _write(self, batch: list[Fetch]) -> list[str]:
-        """Runs on a worker thread: writes the batch, returns the outcomes for counting."""
+    def _write(self, batch: list[Fetch | ReportedFetch]) -> list[str]:
+        """Runs on a worker thread: writes the batch (cases' checks and reported URLs' revisits in
+        one transaction), returns what each came to, for counting."""
         assert self.store is not None
+        checks = [item for item in batch if isinstance(item, Fetch)]
+        reported = [(item.url_id, item.fetch) for item in batch if isinstance(item, ReportedFetch)]
         with self.store.session() as session:
             results = record_fetches(
                 session,
-                batch,
+                checks,
                 removed_patterns=self.removed_patterns,
                 cadence=self.cadence,
                 pdq_distance=self.pdq_distance,
             )
-        if self.frontier is not None:  # recorded (committed): these cases leave the frontier
+            states: dict[int, str] = {}
+            if reported:  # a case a trusted list confirms is opened as of the latest of them
+                states = record_revisits(
+                    session,
+                    reported,
+                    policy=self.policy,
+                    now=max(fetch.checked_at for _, fetch in reported),
+                    removed_patterns=self.removed_patterns,
+                    pdq_distance=self.pdq_distance,
+                )
+        if self.frontier is not None and checks:  # recorded (committed): these cases leave the frontier
             try:
-                self.frontier.acknowledge(fetch.case_id for fetch in batch)
+                self.frontier.acknowledge(fetch.case_id for fetch in checks)
             except FrontierUnavailable as exc:
                 log.warning(
-                    "%s: %d checks recorded but not acknowledged; checked again later", exc, len(batch)
+                    "%s: %d checks recorded but not acknowledged; checked again later", exc, len(checks)
                 )
-        return [result.judgement.outcome.value if result else "skipped_closed" for result in results]
+        return [
+            f"outcome/{result.judgement.outcome.value if result else 'skipped_closed'}" for result in results
+        ] + [f"reported/{states.get(url_id, 'skipped_decided')}" for url_id, _ in reported]
 
-    def _count(self, outcomes: list[str]) -> None:
+    def _count(self, counted: list[str]) -> None:
         self._queued_batches -= 1
         # On the reactor thread: Scrapy's stats are not safe to update from the worker thread
         # (doing so lost counts under load: 1,713 of 2,000 reported while all 2,000 were written).
         if self.stats is not None:
-            for outcome in outcomes:
-                self.stats.inc_value(f"takedown/outcome/{outcome}")
+            for name in counted:
+                self.stats.inc_value(f"takedown/{name}")
 
-    def _failed(self, failure: Any, batch: list[Fetch]) -> None:
+    def _failed(self, failure: Any, batch: list[Fetch | ReportedFetch]) -> None:
         self._queued_batches -= 1
         log.error(
             "could not record %d checks (their cases stay due): %s", len(batch), failure.getErrorMessage()
         )
         if self.stats is not None:
             self.stats.inc_value("takedown/check_write_failures", len(batch))
-        if self.frontier is not None:  # for another crawler to check, now rather than at our stop
-            threads.deferToThread(self.frontier.release, [fetch.case_id for fetch in batch]).addErrback(
+        cases = [item.case_id for item in batch if isinstance(item, Fetch)]
+        if self.frontier is not None and cases:  # for another crawler to check, now, not at our stop
+            threads.deferToThread(self.frontier.release, cases).addErrback(
                 lambda lost: log.warning(
                     "could not give checks back to the frontier: %s", lost.getErrorMessage()
                 )

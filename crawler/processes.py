@@ -32,6 +32,7 @@ from crawler.summary import read_summary
 from hosting.dns import AddressLookup, DNSClient, LookupStatus
 from takedown.clock import SystemClock
 from takedown.errors import TakedownError
+from takedown.portal_reports import revisit_hosts
 from takedown.revisits import due_hosts
 from takedown.settings import Settings
 from takedown.store import Store
@@ -56,6 +57,8 @@ def run_in_processes(
     store = Store.open(settings.database_url)
     try:
         names = due_hosts(store, now=now or SystemClock().now())
+        with store.session() as session:  # reported URLs' one revisit is shared out the same way
+            names = sorted(set(names) | set(revisit_hosts(session)))
     finally:
         store.dispose()
     lookup = lookup or DNSClient(settings.dns_server, timeout=10.0).addresses
@@ -165,8 +168,10 @@ def _wait_for(children: list[subprocess.Popen[str]]) -> CrawlSummary:
 
 def _added_up(summaries: list[dict[str, Any]]) -> CrawlSummary:
     outcomes: Counter[str] = Counter()
+    reported: Counter[str] = Counter()
     for summary in summaries:
         outcomes.update(summary.get("outcomes", {}))
+        reported.update(summary.get("reported", {}))
     reasons = {summary.get("finish_reason", "unknown") for summary in summaries}
     peaks = [summary.get("peak_memory_mib") for summary in summaries]
     return CrawlSummary(
@@ -176,6 +181,7 @@ def _added_up(summaries: list[dict[str, Any]]) -> CrawlSummary:
         elapsed_seconds=max(float(summary.get("elapsed_seconds", 0.0)) for summary in summaries),
         peak_memory_mib=sum(peak for peak in peaks if peak is not None) if any(peaks) else None,
         processes=len(summaries),
+        reported=dict(sorted(reported.items())) or None,
     )
 
 

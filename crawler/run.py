@@ -36,13 +36,18 @@ class CrawlSummary:
     """With a shared frontier: claimed cases given back unchecked at a graceful stop."""
     processes: int | None = None
     """A crawl run as several processes (``--processes``): how many; the peak memory is their sum."""
+    reported: dict[str, int] | None = None
+    """URLs reported through portals revisited once, by where that put them (``confirmed`` by a
+    trusted hash list, ``awaiting_assessment``)."""
 
     def __plain__(self) -> dict[str, Any]:
-        optional: dict[str, int] = {}  # said only by the crawls they describe
+        optional: dict[str, Any] = {}  # said only by the crawls they describe
         if self.claimed is not None:
             optional.update(claimed=self.claimed, released=self.released or 0)
         if self.processes is not None:
             optional["processes"] = self.processes
+        if self.reported:
+            optional["reported"] = self.reported
         return {
             "revisited": self.revisited,
             "outcomes": self.outcomes,
@@ -152,6 +157,11 @@ def run_revisits(
     stats = crawler.stats.get_stats() if crawler.stats else {}
     prefix = "takedown/outcome/"
     outcomes = {key[len(prefix) :]: value for key, value in stats.items() if key.startswith(prefix)}
+    reported = {
+        key[len("takedown/reported/") :]: value
+        for key, value in stats.items()
+        if key.startswith("takedown/reported/")
+    }
     if "takedown/frontier_error" in stats:
         raise FrontierUnavailable(str(stats["takedown/frontier_error"]))
     return CrawlSummary(
@@ -162,6 +172,7 @@ def run_revisits(
         peak_memory_mib=peak_memory_mib(),
         claimed=int(stats.get("takedown/frontier_claimed", 0)) if frontier is not None else None,
         released=int(stats.get("takedown/frontier_released", 0)) if frontier is not None else None,
+        reported=dict(sorted(reported.items())) or None,
     )
 
 

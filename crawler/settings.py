@@ -101,6 +101,8 @@ ITEM_PIPELINES = {"crawler.pipelines.RecordCheckPipeline": 100}
 TAKEDOWN_DATABASE_URL: str | None = None  # always given by crawler.run.scrapy_settings
 TAKEDOWN_CHASE_POLICY = _core.chase_policy
 TAKEDOWN_REMOVED_PAGE_PATTERNS = list(DEFAULT_REMOVED_PAGE_PATTERNS)
+# A crawl of what is due also makes the one revisit of each URL reported through a portal.
+TAKEDOWN_REVISIT_REPORTED_URLS = True
 
 # A crawler machine of a fleet (``takedown crawl --frontier``): where the shared frontier is, how
 # many cases it claims at a time, how long it holds them, and whether it keeps claiming when the

@@ -67,7 +67,8 @@ def run_daemon(
     def crawl() -> None:
         summary = crawl_job(settings, clock.now(), stop=stop)
         stopped = " (stopped early; the rest stay due)" if summary.get("stopped") else ""
-        echo(f"crawl: revisited {summary['revisited']} {summary['outcomes']}{stopped}")
+        reported = f", reported URLs {summary['reported']}" if summary.get("reported") else ""
+        echo(f"crawl: revisited {summary['revisited']} {summary['outcomes']}{reported}{stopped}")
 
     def notify() -> None:
         result = notify_job(settings, store, clock, sender_id=lock.owner)

@@ -571,6 +571,9 @@ class PortalUrl(Base):
     report_id: Mapped[int] = mapped_column(ForeignKey("portal_report.id"), index=True)
     url: Mapped[str] = mapped_column(Text)
     dedup_hash: Mapped[str] = mapped_column(String(64), index=True)
+    host: Mapped[str | None] = mapped_column(
+        String(255), doc="Its host name in ASCII, as a case's: which crawl of several revisits it."
+    )
     state: Mapped[str] = mapped_column(String(24))
     case_id: Mapped[int | None] = mapped_column(ForeignKey("case.id"))
     same_as_id: Mapped[int | None] = mapped_column(

@@ -139,8 +139,8 @@ def receive_report(
         case_id, earlier = open_cases.get(report.dedup_hash), undecided.get(report.dedup_hash)
         state = "already_open" if case_id else "repeat" if earlier else "awaiting_revisit"
         session.add(
-            PortalUrl(report_id=row.id, url=report.url, dedup_hash=report.dedup_hash, state=state,
-                      case_id=case_id, same_as_id=earlier if state == "repeat" else None)
+            PortalUrl(report_id=row.id, url=report.url, dedup_hash=report.dedup_hash, host=report.host,
+                      state=state, case_id=case_id, same_as_id=earlier if state == "repeat" else None)
         )  # fmt: skip
         if state == "repeat":
             session.execute(
@@ -365,14 +365,36 @@ def _median(values: list[float]) -> float | None:
     return round(statistics.median(values), 2) if values else None
 
 
-def awaiting_revisit(session: Session, *, limit: int = 500) -> list[tuple[int, str]]:
-    """The reported URLs waiting for their one revisit (id, URL), oldest first."""
-    query = (
-        select(PortalUrl.id, PortalUrl.url)
-        .where(PortalUrl.state == "awaiting_revisit")
-        .order_by(PortalUrl.id)
+def awaiting_revisit(
+    session: Session, *, limit: int = 500, after_id: int = 0, hosts: frozenset[str] | None = None
+) -> list[tuple[int, str]]:
+    """The reported URLs waiting for their one revisit (id, URL), oldest first, a page at a time
+    (ids above ``after_id``); ``hosts``: only those on these host names (one crawl's share)."""
+    query = select(PortalUrl.id, PortalUrl.url).where(
+        PortalUrl.state == "awaiting_revisit", PortalUrl.id > after_id
     )
-    return [(url_id, url) for url_id, url in session.execute(query.limit(limit))]
+    if hosts is not None:
+        query = query.where(PortalUrl.host.in_(sorted(hosts)))
+    return [(url_id, url) for url_id, url in session.execute(query.order_by(PortalUrl.id).limit(limit))]
+
+
+def revisit_hosts(session: Session) -> list[str]:
+    """The host names of the reported URLs waiting for their revisit, each once: shared out with
+    the due cases' when a crawl runs as several processes."""
+    query = (
+        select(PortalUrl.host)
+        .where(PortalUrl.state == "awaiting_revisit", PortalUrl.host.is_not(None))
+        .distinct()
+    )
+    return sorted(str(host) for host in session.scalars(query))
+
+
+@dataclass(frozen=True, slots=True)
+class ReportedFetch:
+    """What the crawler saw at a reported URL (``fetch.case_id`` is 0: it is not a case yet)."""
+
+    url_id: int
+    fetch: Fetch
 
 
 def record_revisits(

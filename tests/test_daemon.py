@@ -196,13 +196,21 @@ def test_stopping_mid_crawl_is_clean_however_the_signal_arrives(
 def test_run_json_follows_the_scheduler_one_object_a_line(world: Sandbox, tmp_path: Path) -> None:
     database_url = sqlite_url(tmp_path / "takedown.db")
     running = daemon(world, database_url, tmp_path, "--json", own_group=True)
+    assert running.stdout is not None
+    lines = []
     try:
-        time.sleep(4)  # a crawl and a few notice rounds
+        # until the first crawl has reported (a few seconds; longer on a busy machine), then stop
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline and not any('"crawl"' in line for line in lines):
+            line = running.stdout.readline()
+            if not line:
+                break
+            lines.append(line)
         os.killpg(running.pid, signal.SIGTERM)
         assert running.wait(60) == 0
     finally:
         if running.poll() is None:
             os.killpg(running.pid, signal.SIGKILL)
-    events = [json.loads(line) for line in (running.stdout.read() if running.stdout else "").splitlines()]
+    events = [json.loads(line) for line in [*lines, *running.stdout.read().splitlines()]]
     assert [e["event"] for e in events][:2] == ["scheduler", "crawl"]
     assert events[-1]["event"] == "stopped" and all(e["at"].endswith("Z") for e in events)

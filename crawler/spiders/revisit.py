@@ -33,6 +33,7 @@ from crawler.safety import check as check_safety
 from hosting.dns import AddressLookup
 from takedown.clock import Clock, ManualClock, SystemClock
 from takedown.hosts import fetchable_url
+from takedown.portal_reports import ReportedFetch, awaiting_revisit
 from takedown.revisits import DueCase, Fetch, due_cases
 from takedown.store import Store
 
@@ -91,18 +92,48 @@ class RevisitSpider(scrapy.Spider):
         try:
             async for case in self._cases(store):
                 await self._wait_for_room(window)
-                meta: dict[str, Any] = {"case_id": case.id}
-                url = fetchable_url(case.url)  # a numeric host is an address, as in a browser
-                slot = await self._slot_for(urlsplit(url).hostname or "")
-                if slot:
-                    meta["download_slot"] = slot
-                meta["started"] = time.monotonic()
-                self._outstanding += 1
-                yield scrapy.Request(
-                    url, callback=self.fetched, errback=self.failed, dont_filter=True, meta=meta
-                )
+                yield await self._request(case.url, {"case_id": case.id})
+            if self._revisits_reported_urls():
+                async for url_id, url in self._reported(store):
+                    await self._wait_for_room(window)
+                    yield await self._request(url, {"case_id": 0, "reported_url_id": url_id})
         finally:
             store.dispose()
+
+    async def _request(self, url: str, meta: dict[str, Any]) -> scrapy.Request:
+        url = fetchable_url(url)  # a numeric host is an address, as in a browser
+        slot = await self._slot_for(urlsplit(url).hostname or "")
+        if slot:
+            meta["download_slot"] = slot
+        meta["started"] = time.monotonic()
+        self._outstanding += 1
+        return scrapy.Request(url, callback=self.fetched, errback=self.failed, dont_filter=True, meta=meta)
+
+    def _revisits_reported_urls(self) -> bool:
+        """A crawl of what is due also makes the one revisit of each URL reported through a portal
+        (its share of them, when several crawls run side by side); a crawl of chosen cases or of a
+        shared frontier's does not (a frontier holds cases only)."""
+        return (
+            self.frontier is None
+            and not self.case_ids
+            and self.settings.getbool("TAKEDOWN_REVISIT_REPORTED_URLS", True)
+        )
+
+    async def _reported(self, store: Store) -> AsyncIterator[tuple[int, str]]:
+        """The reported URLs waiting for their revisit, a page at a time (read as the crawl has
+        room for them, so a flood of reports costs no memory)."""
+        after = 0
+        while True:
+            page = await asyncio.to_thread(self._reported_page, store, after)
+            for url_id, url in page:
+                yield url_id, url
+            if len(page) < self.page_size:
+                return
+            after = page[-1][0]
+
+    def _reported_page(self, store: Store, after: int) -> list[tuple[int, str]]:
+        with store.session() as session:
+            return awaiting_revisit(session, limit=self.page_size, after_id=after, hosts=self.hosts)
 
     async def _cases(self, store: Store) -> AsyncIterator[DueCase]:
         if self.frontier is None:
@@ -213,7 +244,11 @@ class RevisitSpider(scrapy.Spider):
             verdict = await asyncio.to_thread(resolver.resolve, host)
         return verdict.addresses[0] if verdict.status == "ok" and verdict.addresses else None
 
-    async def fetched(self, response: Response) -> Fetch:
+    async def fetched(self, response: Response) -> Fetch | ReportedFetch:
+        fetch = await self._fetched(response)
+        return _as_item(fetch, response.request.meta if response.request else {})
+
+    async def _fetched(self, response: Response) -> Fetch:
         self._answered()
         fetch = self._observed(response)
         fingerprint: BodyFingerprint | None = (
@@ -266,7 +301,10 @@ class RevisitSpider(scrapy.Spider):
             last_modified=fingerprint.last_modified,
         )
 
-    def failed(self, failure: Failure) -> Fetch:
+    def failed(self, failure: Failure) -> Fetch | ReportedFetch:
+        return _as_item(self._failed(failure), failure.request.meta)  # type: ignore[attr-defined]
+
+    def _failed(self, failure: Failure) -> Fetch:
         self._answered()
         request = failure.request  # type: ignore[attr-defined]
         error = failure.value
@@ -294,6 +332,12 @@ class RevisitSpider(scrapy.Spider):
             error_detail=detail[:500],
             dns_status=dns_status,
         )
+
+
+def _as_item(fetch: Fetch, meta: dict[str, Any]) -> Fetch | ReportedFetch:
+    """A case's check, or a reported URL's revisit: the pipeline records each its own way."""
+    url_id = meta.get("reported_url_id")
+    return fetch if url_id is None else ReportedFetch(int(url_id), fetch)
 
 
 def _elapsed_ms(meta: dict[str, Any]) -> int | None:

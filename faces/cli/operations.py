@@ -279,6 +279,10 @@ def crawl(
 ) -> None:
     """Revisit due cases once and record a check for each: live, changed, gone or unreachable.
 
+    The same crawl makes the one revisit of each URL reported through a portal and waiting for it
+    (-s TAKEDOWN_REVISIT_REPORTED_URLS=false: not this time): a match on a hash list the policy
+    trusts confirms it and opens a case; anything else waits for an analyst with what was seen.
+
     With --frontier, revisit a batch claimed from the shared Redis frontier instead (several
     crawler machines, one store); with --forever too, batch after batch until stopped. Each case
     leaves the frontier once its check is recorded. Stopped gracefully, a crawler gives back at
@@ -321,6 +325,9 @@ def crawl(
     else:
         outcomes = ", ".join(f"{name} {count}" for name, count in summary.outcomes.items()) or "nothing due"
         click.echo(f"revisited {summary.revisited}: {outcomes}")
+        if summary.reported:
+            states = ", ".join(f"{name} {count}" for name, count in summary.reported.items())
+            click.echo(f"URLs reported through portals, revisited once: {states}")
         if summary.released:
             click.echo(f"gave {summary.released} unchecked cases back to the frontier")
     if summary.finish_reason != "finished" and not (forever and summary.finish_reason == "shutdown"):
