@@ -24,6 +24,8 @@ from takedown.models import Portal
 LANGUAGES = ("en", "fr", "pt", "sw")
 """The languages the portal's pages are translated into."""
 MAX_HELPLINES = 10
+RESERVED_SLUGS = frozenset({"static", "favicon.ico", "robots.txt"})
+"""Paths the portal application serves itself, beside ``/SLUG/``."""
 _SLUG = re.compile(r"[a-z0-9][a-z0-9-]{1,31}")
 _HOST = re.compile(r"(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}")
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")  # line breaks are allowed in the longer texts
@@ -138,6 +140,8 @@ def _apply(portal: Portal, change: PortalChange) -> None:
 
 def _slug(value: str) -> str:
     slug = value.strip().lower()
+    if slug in RESERVED_SLUGS:
+        raise PortalError(f"portal name {slug!r} is a path of the portal application's own")
     if not _SLUG.fullmatch(slug):
         raise PortalError(
             f"portal name {value[:40]!r}: 2 to 32 lowercase letters, digits or '-', as in its path"

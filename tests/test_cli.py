@@ -217,7 +217,7 @@ def _command(path: tuple[str, ...]) -> click.Command:
     return found
 
 
-HUMAN_ONLY = {("demo",), ("web",)}
+HUMAN_ONLY = {("demo",), ("web",), ("portal",)}
 """The walkthrough a newcomer reads and the console's server (its output is a log); everything else
 a script may call has --json."""
 

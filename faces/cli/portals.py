@@ -238,3 +238,28 @@ def portals_referrals(app: App, country: str, since: Any, as_json: bool) -> None
         writer.writerow(
             [values[k] for k in ("url", "reported_at", "content", "report", "portal", "referred_at")]
         )
+
+
+@cli.command("portal")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option(
+    "--port", default=8081, show_default=True, type=int, help="Port to listen on (0: any free one)."
+)
+@click.pass_obj
+def portal(app: App, host: str, port: int) -> None:
+    """Serve the reporting portals: each at /SLUG/, or at / on its own --host name.
+
+    A process of its own, apart from the console (`takedown web`), so that a flood of reports never
+    slows the analysts or the chase. It keeps no client address anywhere (no access log; the limits
+    per client, TAKEDOWN_PORTAL_REPORTS_PER_HOUR and _PER_HOUR_ALL, are counted in memory under a
+    key that rotates) and sets no cookie. Behind a proxy, set TAKEDOWN_PORTAL_CLIENT_HEADER (such
+    as X-Forwarded-For) for the limits to count clients rather than the proxy.
+    """
+    from faces.console.serve import console_server
+    from faces.portal.app import create_portal_app
+    from faces.portal.config import PortalSettings
+
+    with errors_as_exit_codes():
+        app.store.upgrade()  # fail early, with a clear message, if the store cannot be opened
+        application = create_portal_app(app.store, clock=app.clock, settings=PortalSettings.from_env())
+    console_server(application, host=host, port=port).run()
