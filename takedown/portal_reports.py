@@ -185,6 +185,9 @@ class AwaitingUrl:
     portal: str
     content: str
     received_at: datetime
+    revisit: dict[str, Any] | None = None
+    """What its one revisit saw (outcome, HTTP status, reason), once it has had it."""
+    matches: tuple[dict[str, Any], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -207,9 +210,76 @@ def awaiting(session: Session, *, limit: int = 100, after_id: int = 0) -> list[A
         .limit(limit)
     )
     return [
-        AwaitingUrl(url.id, url.url, url.state, url.times_reported, reference, portal, content, received_at)
+        AwaitingUrl(url.id, url.url, url.state, url.times_reported, reference, portal, content, received_at,
+                    url.revisit, tuple(url.matches or ()))
         for url, reference, portal, content, received_at in rows
-    ]
+    ]  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class UrlToAssess:
+    """One URL of a report, with what its revisit saw and what the hash lists knew: never content."""
+
+    id: int
+    url: str
+    state: str
+    times_reported: int
+    revisit: dict[str, Any] | None
+    matches: list[dict[str, Any]]
+
+
+@dataclass(frozen=True, slots=True)
+class ReportToAssess:
+    """A report whose URLs wait for a decision, as the analyst assesses it: one at a time."""
+
+    id: int
+    reference: str
+    portal: str
+    country: str
+    content: str
+    found_where: str | None
+    details: str | None
+    received_at: datetime
+    urls: tuple[UrlToAssess, ...]
+    waiting_reports: int
+    """How many reports (this one included) still wait for a decision."""
+
+
+def next_report(session: Session, *, after_report: int = 0) -> ReportToAssess | None:
+    """The oldest report after ``after_report`` (a report skipped) with URLs waiting for a
+    decision, and those URLs; ``None`` when none waits."""
+    report_id = session.scalar(
+        select(func.min(PortalUrl.report_id)).where(
+            PortalUrl.state.in_(UNDECIDED), PortalUrl.report_id > after_report
+        )
+    )
+    if report_id is None:
+        return None
+    found = session.execute(
+        select(PortalReport, Portal.slug, Portal.country)
+        .join(Portal, Portal.id == PortalReport.portal_id)
+        .where(PortalReport.id == report_id)
+    ).one()
+    report, slug, country = found
+    urls = session.scalars(
+        select(PortalUrl)
+        .where(PortalUrl.report_id == report_id, PortalUrl.state.in_(UNDECIDED))
+        .order_by(PortalUrl.id)
+    )
+    return ReportToAssess(
+        id=report.id, reference=report.reference, portal=slug, country=country, content=report.content,
+        found_where=report.found_where, details=report.details, received_at=report.received_at,
+        urls=tuple(
+            UrlToAssess(url.id, url.url, url.state, url.times_reported, url.revisit, list(url.matches or ()))
+            for url in urls
+        ),
+        waiting_reports=int(
+            session.scalar(
+                select(func.count(func.distinct(PortalUrl.report_id))).where(PortalUrl.state.in_(UNDECIDED))
+            )
+            or 0
+        ),
+    )  # fmt: skip
 
 
 def decide(

@@ -168,3 +168,44 @@ def test_an_analyst_finds_a_changed_case_by_date_and_decides_it(console: Served,
     page.click("form.filters button")
     assert page.locator("table.cases tbody tr").first.inner_text().startswith(str(ids[2]))
     assert page.problems == []  # type: ignore[attr-defined]
+
+
+def test_an_analyst_assesses_portal_reports_with_single_keys(console: Served, page) -> None:
+    from takedown.models import PortalUrl
+    from takedown.portal_reports import receive_report
+    from takedown.portals import PortalChange, add_portal
+
+    console.account("ana", StaffRole.ANALYST)
+    with console.store.session() as session:
+        add_portal(session, "ke", PortalChange(country="KE", languages=["en"], partner="P"), actor="t",
+                   now=console.clock.now())  # fmt: skip
+        pair = ["http://k1.example/a", "http://k1.example/b"]
+        first = receive_report(session, "ke", pair, content="images", now=console.clock.now())
+        second = receive_report(
+            session, "ke", ["http://k2.example/c"], content="videos", now=console.clock.now()
+        )
+        third = receive_report(
+            session, "ke", ["http://k3.example/d"], content="other", now=console.clock.now()
+        )
+    page.goto(console.url + "/login")
+    page.fill("#name", "ana")
+    page.fill("#password", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(console.url + "/")
+    page.goto(console.url + "/reports/assess")
+    assert first.reference in page.locator("#report-heading").inner_text()
+    page.keyboard.press("n")  # both URLs of the report, not illegal; the next report at once
+    page.wait_for_selector(f"#report-heading:has-text('{second.reference}')")
+    page.keyboard.press("s")  # skipped
+    page.wait_for_selector(f"#report-heading:has-text('{third.reference}')")
+    page.keyboard.press("r")  # a referral asks for its country first
+    assert page.evaluate("document.activeElement.id") == "country"
+    page.keyboard.type("tz")  # keys typed in a field are text, not shortcuts
+    page.keyboard.press("Enter")  # Enter in the country field refers (never confirms)
+    page.wait_for_selector("text=No report waits for a decision after the ones skipped")
+    with console.store.session() as session:
+        states = dict(session.execute(select(PortalUrl.url, PortalUrl.state)).all())
+    assert states["http://k1.example/a"] == states["http://k1.example/b"] == "not_illegal"
+    assert states["http://k2.example/c"] == "awaiting_revisit"  # skipped, still waiting
+    assert states["http://k3.example/d"] == "referred"
+    assert page.problems == []  # type: ignore[attr-defined]

@@ -32,7 +32,7 @@ from notices.outbox import OutgoingNotice, enqueue
 from notices.render import Rendered
 from takedown.accounts import disable_account
 from takedown.intake import queue_batch
-from takedown.models import Case, Check, Event, Hosting, Notice, NoticeCase, WebSession
+from takedown.models import Case, Check, Event, Hosting, Notice, NoticeCase, PortalUrl, WebSession
 from takedown.reports import Report, validate_report
 from takedown.settings import Settings, sqlite_url
 from takedown.vocabulary import StaffRole
@@ -1010,3 +1010,66 @@ def test_analysts_decide_portal_reports_and_auditors_only_read(console: Served) 
     with console.store.session() as session:
         reasons = session.scalars(select(Case.reference).order_by(Case.id)).all()
     assert reasons == [received.reference, received.reference]  # the cases carry the report's reference
+
+
+def test_reports_are_assessed_one_at_a_time_with_what_their_revisit_saw(console: Served) -> None:
+    from takedown.policy import ChasePolicy
+    from takedown.portal_reports import receive_report, record_revisits
+    from takedown.portals import PortalChange, add_portal
+    from takedown.revisits import Fetch
+
+    with console.store.session() as session:
+        add_portal(session, "ke", PortalChange(country="KE", languages=["en"], partner="P"), actor="t",
+                   now=console.clock.now())  # fmt: skip
+        first = receive_report(
+            session, "ke", ["http://one.example/a.jpg", "http://one.example/b.jpg"], content="videos",
+            details="see http://elsewhere.example/ <b>now</b>", now=console.clock.now(),
+        )  # fmt: skip
+        second = receive_report(
+            session, "ke", ["http://two.example/c.jpg"], content="images", now=console.clock.now()
+        )
+        ids = session.scalars(select(PortalUrl.id).order_by(PortalUrl.id)).all()
+        record_revisits(
+            session, [(ids[0], Fetch(0, console.clock.now(), http_status=404))], policy=ChasePolicy(),
+            now=console.clock.now(),
+        )  # fmt: skip
+    auditor = signed_in_as(console, StaffRole.AUDITOR)
+    page = auditor.get("/reports/assess").text
+    assert first.reference in page and second.reference not in page and "2 report(s) wait" in page
+    assert "gone (HTTP 404)" in page and "not revisited yet" in page
+    assert "hxxp://elsewhere[.]example/ &lt;b&gt;now&lt;/b&gt;" in page  # the reporter's words, as text
+    assert 'name="decision"' not in page
+    assert auditor.post("/reports/assess", data={"csrf": csrf_of(auditor), "url": str(ids[0]),
+                                                 "decision": "not_found"}).status_code == 403  # fmt: skip
+    assert "How each portal" in auditor.get("/reports").text
+
+    analyst = console.client()
+    console.account("ana", StaffRole.ANALYST)
+    sign_in(analyst, "ana")
+    csrf = csrf_of(analyst, "/reports/assess")
+    one = analyst.post("/reports/assess", data={"csrf": csrf, "url": str(ids[0]), "decision": "not_found",
+                                                "reference": first.reference})  # fmt: skip
+    assert one.status_code == 303 and one.headers["location"].startswith("/reports/assess?done=")
+    page = analyst.get(one.headers["location"]).text
+    assert f"{first.reference}: 1 URL(s) not_found" in page
+    assert first.reference in page and "hxxp://one[.]example/b.jpg" in page
+    skipped = analyst.get(f"/reports/assess?after={_report_id(console, first.reference)}").text
+    assert second.reference in skipped and first.reference not in skipped
+    rest = {"csrf": csrf, "url": [str(ids[1])], "decision": "confirm", "category": "csam"}
+    both = analyst.post("/reports/assess", data={**rest, "reference": first.reference})
+    page = analyst.get(both.headers["location"]).text
+    assert second.reference in page  # the next report, at once
+    analyst.post(
+        "/reports/assess", data={"csrf": csrf, "url": str(ids[2]), "decision": "refer", "country": "BR"}
+    )
+    assert "No report waits for a decision" in analyst.get("/reports/assess").text
+    with console.store.session() as session:
+        states = session.scalars(select(PortalUrl.state).order_by(PortalUrl.id)).all()
+    assert states == ["not_found", "confirmed", "referred"]
+
+
+def _report_id(console: Served, reference: str) -> int:
+    from takedown.models import PortalReport
+
+    with console.store.session() as session:
+        return session.scalars(select(PortalReport.id).where(PortalReport.reference == reference)).one()

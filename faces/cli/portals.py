@@ -140,8 +140,9 @@ def _show(view: Any, as_json: bool) -> None:
 @json_option
 @click.pass_obj
 def portals_queue(app: App, limit: int, after_id: int, as_json: bool) -> None:
-    """Reported URLs waiting for an analyst, oldest first: id, portal, report, times reported, URL
-    (as text: open it only with your assessment tools)."""
+    """Reported URLs waiting for an analyst, oldest first: id, portal, report, times reported,
+    stage, what the revisit saw, the hash lists that know it, URL (as text: open it only with your
+    assessment tools)."""
     from takedown.portal_reports import awaiting
 
     with errors_as_exit_codes(), app.store.session() as session:
@@ -153,8 +154,11 @@ def portals_queue(app: App, limit: int, after_id: int, as_json: bool) -> None:
     if not rows:
         click.echo("nothing waits for an analyst")
     for row in rows:
+        seen = (row.revisit or {}).get("outcome") or "-"
+        listed = ",".join(sorted({str(match.get("list")) for match in row.matches})) or "-"
         click.echo(
-            f"{row.id:>7}  {row.portal:<10} {row.report}  x{row.times_reported:<3} {row.state:<19} {row.url}"
+            f"{row.id:>7}  {row.portal:<10} {row.report}  x{row.times_reported:<3} {row.state:<19} "
+            f"{seen:<11} {listed:<10} {row.url}"
         )
 
 

@@ -79,7 +79,7 @@ from takedown.errors import AccountError, CaseNotFound, ImportFileError, Invalid
 from takedown.importer import ImportFormat, read_rows
 from takedown.intake import import_rows, queue_batch
 from takedown.plain import iso, json_line, plain
-from takedown.portal_reports import ReportRefused, awaiting, decide
+from takedown.portal_reports import PortalStats, ReportRefused, awaiting, decide, next_report, portal_stats
 from takedown.reports import (
     CATEGORIES,
     DEFAULT_CATEGORY,
@@ -178,6 +178,7 @@ class Console:
             by: Refreshing(functools.partial(self._removal_stats, by), every=REMOVALS_EVERY_SECONDS)
             for by in GROUPINGS
         }
+        self.portal_stats = Refreshing(self._portal_stats, every=REMOVALS_EVERY_SECONDS)
         self.templates.filters["defang"] = defang
         self.templates.filters["defang_text"] = defang_text
         self.templates.filters["when"] = when
@@ -191,6 +192,10 @@ class Console:
         now = self.clock.now()
         with self.session() as session:
             return now, removal_stats(session, by)
+
+    def _portal_stats(self) -> list[PortalStats]:
+        with self.session() as session:
+            return portal_stats(session)
 
     @contextmanager
     def session(self) -> Iterator[Session]:
@@ -703,6 +708,7 @@ def _case_routes(app: FastAPI, console: Console) -> None:
             request,
             who=who,
             rows=rows,
+            portals=console.portal_stats.get(),
             categories=CATEGORIES,
             classifications=CLASSIFICATIONS,
             may_act=who.role.may(StaffRole.ANALYST),
@@ -728,6 +734,45 @@ def _case_routes(app: FastAPI, console: Console) -> None:
         opened = sum(1 for row in done if row.case_id)
         message = f"{len(done)} of {len(ids)} decided" + (f", {opened} case(s) opened" if opened else "")
         return RedirectResponse("/reports?" + urlencode({"done": message}), status_code=303)
+
+    @app.get("/reports/assess")
+    def assess(request: Request, after: int = 0) -> Response:
+        """One report at a time, oldest first: its URLs waiting for a decision, what their revisit
+        saw and what the hash lists knew; decided with one key, and the next report is here at once.
+        ``after``: skip to the report after this one."""
+        who = console.signed_in(request)
+        with console.session() as session:
+            report = next_report(session, after_report=max(after, 0))
+        return console.page(
+            "assess.html",
+            request,
+            who=who,
+            report=report,
+            categories=CATEGORIES,
+            classifications=CLASSIFICATIONS,
+            may_act=who.role.may(StaffRole.ANALYST),
+            done=request.query_params.get("done"),
+            after=max(after, 0),
+        )
+
+    @app.post("/reports/assess")
+    def assess_decide(request: Request, posted: Posted) -> Response:
+        """The decision (the button pressed) on the report's URLs ticked; then the next report."""
+        who, form = console.changing(request, StaffRole.ANALYST, posted)
+        ids = [int(value) for value in _ticked(posted, "url", "URLs to decide", numbers=True)]
+        try:
+            with console.session() as session:
+                done = decide(
+                    session, ids, form.get("decision", ""), actor=who.actor, now=console.clock.now(),
+                    category=form.get("category") or None, classification=form.get("classification") or None,
+                    country=form.get("country") or None,
+                )  # fmt: skip
+        except (ReportRefused, InvalidReport) as exc:
+            raise Refused(400, str(exc)) from None
+        message = f"{form.get('reference', 'the report')}: {len(done)} URL(s) {form.get('decision', '')}"
+        after = form.get("after", "0")
+        query = {"done": message, **({"after": after} if after.isdigit() and after != "0" else {})}
+        return RedirectResponse("/reports/assess?" + urlencode(query), status_code=303)
 
     @app.get("/review")
     def review(request: Request, after: int = 0) -> Response:
