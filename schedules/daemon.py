@@ -74,6 +74,12 @@ def run_daemon(
         result = notify_job(settings, store, clock, sender_id=lock.owner)
         if result.rounds.notices or result.delivery.counts:
             echo(f"notices: composed {result.rounds.notices}, delivered {result.delivery.counts}")
+        acknowledged = result.acknowledged
+        if acknowledged and (acknowledged.sent or acknowledged.refused or acknowledged.later):
+            echo(
+                f"reporters acknowledged: {acknowledged.sent} sent, {acknowledged.refused} refused, "
+                f"{acknowledged.later} later"
+            )
 
     def heartbeat() -> None:
         try:

@@ -24,6 +24,7 @@ from typing import Any
 
 from crawler.summary import read_summary
 from hosting.factory import resolver_from_settings
+from notices.acknowledgements import AcknowledgementSummary, acknowledge_reports
 from notices.compose import Composer
 from notices.outbox import DeliverySummary, Outbox
 from notices.render import NoticeRenderer
@@ -150,6 +151,8 @@ def _communicate(
 class NotifySummary:
     rounds: NoticeRoundSummary
     delivery: DeliverySummary
+    acknowledged: AcknowledgementSummary | None = None
+    """Reporters' acknowledgements sent by the same run (portals that take addresses)."""
 
 
 def notify_job(
@@ -167,4 +170,4 @@ def notify_job(
     )
     rounds = notice_round(composer, ChasePolicy.load(settings.chase_policy), now=clock.now())
     delivery = Outbox(store, settings, clock, sender_id=sender_id).deliver_due()
-    return NotifySummary(rounds, delivery)
+    return NotifySummary(rounds, delivery, acknowledge_reports(settings, store, clock))

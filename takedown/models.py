@@ -607,6 +607,11 @@ class ReporterAddress(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     report_id: Mapped[int] = mapped_column(ForeignKey("portal_report.id"), unique=True)
     address: Mapped[str] = mapped_column(String(320))
+    language: Mapped[str | None] = mapped_column(String(8), doc="The language the reporter used.")
+    acknowledging_at: Mapped[datetime | None] = mapped_column(
+        doc="When a sender took it to acknowledge: found set at the next run, the address is deleted "
+        "unsent (an acknowledgement is sent at most once)."
+    )
 
 
 class SchedulerLock(Base):

@@ -23,10 +23,10 @@ import secrets
 import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
 from takedown.cases import reported_again
@@ -83,6 +83,7 @@ def receive_report(
     found_where: str | None = None,
     details: str | None = None,
     reporter_address: str | None = None,
+    reporter_language: str | None = None,
     now: datetime,
 ) -> ReceivedReport:
     """Keep a report and triage its URLs; :class:`ReportRefused` when nothing of it can be kept."""
@@ -153,7 +154,11 @@ def receive_report(
         session, sorted({c for c in open_cases.values()}), portal=found.slug, report=reference, now=now
     )
     if reporter_address:
-        session.add(ReporterAddress(report_id=row.id, address=reporter_address.strip()[:320]))
+        session.add(
+            ReporterAddress(
+                report_id=row.id, address=reporter_address.strip()[:320], language=(reporter_language or None)
+            )
+        )
     return ReceivedReport(reference, tuple(states), tuple(refused))
 
 
@@ -520,3 +525,67 @@ def record_revisits(
             url.decided_at, url.decided_by = now, f"hashlist:{trusted.list}"
         states[url.id] = url.state
     return states
+
+
+ACKNOWLEDGE_WITHIN = timedelta(days=7)
+"""An address that could not be acknowledged within this long of its report is deleted unused."""
+
+
+@dataclass(frozen=True, slots=True)
+class Acknowledgement:
+    """One acknowledgement to send: to the address a reporter left, in their language, saying
+    only that their report (its reference) was received, never what became of it."""
+
+    id: int
+    address: str
+    reference: str
+    partner: str
+    language: str
+    received_at: datetime
+
+
+def claim_acknowledgements(session: Session, *, now: datetime, limit: int = 200) -> list[Acknowledgement]:
+    """The acknowledgements to send now, each marked as being sent (commit before sending). An
+    address found already marked was taken by a run that did not finish: it is deleted unsent, since
+    an acknowledgement sent twice tells a reporter's mailbox more than one lost; so is one that
+    could not be acknowledged within :data:`ACKNOWLEDGE_WITHIN`."""
+    stale = select(PortalReport.id).where(PortalReport.received_at < now - ACKNOWLEDGE_WITHIN)
+    session.execute(
+        delete(ReporterAddress).where(
+            ReporterAddress.acknowledging_at.is_not(None) | ReporterAddress.report_id.in_(stale)
+        )
+    )
+    rows = session.execute(
+        select(
+            ReporterAddress,
+            PortalReport.reference,
+            PortalReport.received_at,
+            Portal.partner,
+            Portal.languages,
+        )
+        .join(PortalReport, PortalReport.id == ReporterAddress.report_id)
+        .join(Portal, Portal.id == PortalReport.portal_id)
+        .order_by(ReporterAddress.id)
+        .limit(limit)
+    ).all()
+    claimed = []
+    for address, reference, received_at, partner, languages in rows:
+        address.acknowledging_at = now
+        language = address.language or (list(languages or ()) or ["en"])[0]
+        claimed.append(
+            Acknowledgement(address.id, address.address, reference, partner, language, received_at)
+        )
+    return claimed
+
+
+def settle_acknowledgements(session: Session, *, done: Sequence[int], again: Sequence[int] = ()) -> None:
+    """After sending: the addresses of ``done`` (sent, or refused for good) are deleted; those in
+    ``again`` (the mail server said later) wait for the next run."""
+    if done:
+        session.execute(delete(ReporterAddress).where(ReporterAddress.id.in_(sorted(set(done)))))
+    if again:
+        session.execute(
+            update(ReporterAddress)
+            .where(ReporterAddress.id.in_(sorted(set(again))))
+            .values(acknowledging_at=None)
+        )

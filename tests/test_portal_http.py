@@ -21,7 +21,7 @@ from faces.portal.i18n import catalogue_path, negotiate
 from faces.portal.limits import RotatingLimiter
 from takedown.clock import ManualClock
 from takedown.intake import queue_batch
-from takedown.models import Case, Event, PortalReport, PortalUrl
+from takedown.models import Case, Event, PortalReport, PortalUrl, ReporterAddress
 from takedown.portals import LANGUAGES, PortalChange, add_portal
 from takedown.reports import Report, validate_report
 from takedown.settings import sqlite_url
@@ -120,6 +120,7 @@ def test_a_report_gets_a_reference_and_the_page_never_says_what_became_of_it(
             found_where="a forum",
             details="seen today",
             lang="fr",
+            address="reporter@example.org",
         ),
         "already open": send(visitor, urls="http://chased.example/a.jpg", lang="fr"),
         "repeat": send(visitor, urls="http://new.example/x.jpg", lang="fr"),
@@ -144,6 +145,10 @@ def test_a_report_gets_a_reference_and_the_page_never_says_what_became_of_it(
             ("http://chased.example/a.jpg", "already_open"),
             ("http://new.example/x.jpg", "repeat"),
         ]
+        left = session.execute(
+            select(ReporterAddress.report_id, ReporterAddress.address, ReporterAddress.language)
+        ).one()
+        assert tuple(left) == (first.id, "reporter@example.org", "fr")  # apart, for the acknowledgement
         again = session.scalars(select(Event.detail).where(Event.action == "reported_again")).one()
         assert again == {"report": references["already open"]}
 

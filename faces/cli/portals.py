@@ -244,6 +244,24 @@ def portals_referrals(app: App, country: str, since: Any, as_json: bool) -> None
         )
 
 
+@portals.command("acknowledge")
+@json_option
+@click.pass_obj
+def portals_acknowledge(app: App, as_json: bool) -> None:
+    """Send reporters the acknowledgements due now (the scheduler's notice round does this too).
+
+    One message each, in the reporter's language, saying only that the report was received; the
+    address is deleted once it is sent or refused for good, and after a week in any case."""
+    from notices.acknowledgements import acknowledge_reports
+
+    with errors_as_exit_codes():
+        summary = acknowledge_reports(app.settings, app.store, app.clock)
+    if as_json:
+        print_json({"sent": summary.sent, "refused": summary.refused, "later": summary.later})
+        return
+    click.echo(f"acknowledged {summary.sent}; refused {summary.refused}; to try again {summary.later}")
+
+
 @cli.command("portal")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option(

@@ -290,7 +290,7 @@ async def _receive(portals: PortalApp, request: Request, portal: PortalView) -> 
         return _form(portals, request, portal, draft, 400, language)
     now = portals.clock.now().replace(second=0, microsecond=0)
     try:
-        received = await run_in_threadpool(_keep, portals.store, portal.slug, urls, draft, now)
+        received = await run_in_threadpool(_keep, portals.store, portal.slug, urls, draft, now, language)
     except ReportRefused as exc:  # what the checks above let through and the store did not
         log.warning("a report to portal %s was refused: %s", portal.slug, exc)
         draft.errors["urls"] = say.URL_INVALID
@@ -304,11 +304,12 @@ async def _receive(portals: PortalApp, request: Request, portal: PortalView) -> 
     )  # fmt: skip
 
 
-def _keep(store: Store, portal: str, urls: Sequence[str], draft: Draft, now: datetime) -> str:
+def _keep(store: Store, portal: str, urls: Sequence[str], draft: Draft, now: datetime, language: str) -> str:
     with store.session() as session:
         return receive_report(
             session, portal, urls, content=draft.content, found_where=draft.found_where or None,
-            details=draft.details or None, reporter_address=draft.address or None, now=now,
+            details=draft.details or None, reporter_address=draft.address or None,
+            reporter_language=language if draft.address else None, now=now,
         ).reference  # fmt: skip
 
 
