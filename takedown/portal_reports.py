@@ -21,12 +21,13 @@ from __future__ import annotations
 import base64
 import secrets
 import statistics
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from takedown.cases import reported_again
@@ -36,7 +37,7 @@ from takedown.models import Case, Portal, PortalReport, PortalUrl, ReporterAddre
 from takedown.pdq_index import DEFAULT_DISTANCE
 from takedown.plain import iso
 from takedown.policy import ChasePolicy
-from takedown.reports import Report, validate_report
+from takedown.reports import Report, ValidReport, validate_report
 from takedown.revisits import DEFAULT_REMOVED_PAGE_PATTERNS, Fetch, Outcome, judge, list_matches
 from takedown.states import OPEN_STATES
 
@@ -74,6 +75,19 @@ class ReceivedReport:
     refused: tuple[RefusedUrl, ...]
 
 
+@dataclass(frozen=True, slots=True)
+class IncomingReport:
+    """A report as a portal received it, before it is kept."""
+
+    portal: str
+    urls: Sequence[str]
+    content: str
+    found_where: str | None = None
+    details: str | None = None
+    reporter_address: str | None = None
+    reporter_language: str | None = None
+
+
 def receive_report(
     session: Session,
     portal: str,
@@ -87,40 +101,48 @@ def receive_report(
     now: datetime,
 ) -> ReceivedReport:
     """Keep a report and triage its URLs; :class:`ReportRefused` when nothing of it can be kept."""
-    found = session.scalar(select(Portal).where(Portal.slug == portal))
-    if found is None:
-        raise ReportRefused(f"there is no portal {portal[:40]!r}")
-    if content not in CONTENT:
-        raise ReportRefused(f"content must be one of {', '.join(CONTENT)}")
-    if not urls or len(urls) > MAX_URLS:
-        raise ReportRefused(f"a report has 1 to {MAX_URLS} URLs")
-    if found_where is not None and len(found_where) > MAX_FOUND_WHERE:
-        raise ReportRefused(f"where it was found: at most {MAX_FOUND_WHERE} characters")
-    if details is not None and len(details) > MAX_DETAILS:
-        raise ReportRefused(f"the details: at most {MAX_DETAILS} characters")
-    if reporter_address and not found.acknowledgements:
-        raise ReportRefused(f"portal {portal} does not take addresses for acknowledgements")
-    valid, refused = [], []
-    seen: set[str] = set()
-    for index, url in enumerate(urls):
+    incoming = IncomingReport(
+        portal, urls, content, found_where, details, reporter_address, reporter_language
+    )
+    [result] = receive_reports(session, [incoming], now=now)
+    if isinstance(result, ReportRefused):
+        raise result
+    return result
+
+
+def receive_reports(
+    session: Session, reports: Sequence[IncomingReport], *, now: datetime
+) -> list[ReceivedReport | ReportRefused]:
+    """Keep several reports in the caller's transaction, in order, each as :func:`receive_report`
+    would (a URL in two of them is counted on the first), with a few statements for all of them:
+    the portal's writer keeps a flood of reports this way. Each report's result, or why it was
+    refused (nothing of a refused one is kept)."""
+    slugs = sorted({report.portal for report in reports})
+    portals = {
+        portal.slug: portal for portal in session.scalars(select(Portal).where(Portal.slug.in_(slugs)))
+    }
+    results: list[ReceivedReport | ReportRefused | None] = [None] * len(reports)
+    accepted: list[tuple[int, IncomingReport, Portal, list[tuple[int, ValidReport]], list[RefusedUrl]]] = []
+    for position, report in enumerate(reports):
         try:
-            report = validate_report(Report(url))
-        except InvalidReport as exc:
-            refused.append(RefusedUrl(index, exc.field, exc.message))
+            portal, good, refused = _checked(report, portals.get(report.portal))
+        except ReportRefused as exc:
+            results[position] = exc
             continue
-        if report.dedup_hash not in seen:  # the same URL twice in one report counts once
-            seen.add(report.dedup_hash)
-            valid.append((index, report))
-    if not valid:
-        raise ReportRefused("no URL of the report could be taken", refused)
-    reference = new_reference()
-    row = PortalReport(
-        portal_id=found.id, reference=reference, received_at=now, content=content,
-        found_where=(found_where or "").strip() or None, details=(details or "").strip() or None,
-    )  # fmt: skip
-    session.add(row)
-    session.flush()
-    hashes = sorted({report.dedup_hash for _, report in valid})
+        accepted.append((position, report, portal, good, refused))
+    if not accepted:
+        return [result for result in results if result is not None]
+    rows = [
+        PortalReport(
+            portal_id=portal.id, reference=new_reference(), received_at=now, content=report.content,
+            found_where=(report.found_where or "").strip() or None,
+            details=(report.details or "").strip() or None,
+        )
+        for _, report, portal, _, _ in accepted
+    ]  # fmt: skip
+    session.add_all(rows)
+    session.flush()  # the reports' ids, for their URLs
+    hashes = sorted({valid.dedup_hash for *_, urls, _ in accepted for _, valid in urls})
     open_cases = dict(
         session.execute(
             select(Case.dedup_hash, Case.id).where(
@@ -128,38 +150,105 @@ def receive_report(
             )
         ).all()
     )
-    undecided = dict(
+    undecided: dict[str, int] = dict(
         session.execute(
             select(PortalUrl.dedup_hash, PortalUrl.id)
             .where(PortalUrl.dedup_hash.in_(hashes), PortalUrl.state.in_(UNDECIDED))
             .order_by(PortalUrl.id.desc())
         ).all()
     )
-    states = []
-    for index, report in valid:
-        case_id, earlier = open_cases.get(report.dedup_hash), undecided.get(report.dedup_hash)
-        state = "already_open" if case_id else "repeat" if earlier else "awaiting_revisit"
-        session.add(
-            PortalUrl(report_id=row.id, url=report.url, dedup_hash=report.dedup_hash, host=report.host,
-                      state=state, case_id=case_id, same_as_id=earlier if state == "repeat" else None)
-        )  # fmt: skip
-        if state == "repeat":
-            session.execute(
-                update(PortalUrl)
-                .where(PortalUrl.id == earlier)
-                .values(times_reported=PortalUrl.times_reported + 1)
-            )
-        states.append((index, state))
-    reported_again(
-        session, sorted({c for c in open_cases.values()}), portal=found.slug, report=reference, now=now
-    )
-    if reporter_address:
-        session.add(
-            ReporterAddress(
-                report_id=row.id, address=reporter_address.strip()[:320], language=(reporter_language or None)
-            )
+    # New URLs first (a later report of the batch may repeat one, and needs its id), then the rest.
+    first_of: dict[str, PortalUrl] = {}
+    placed: list[list[tuple[int, str, PortalUrl | None, int | None]]] = []
+    for row, (*_, urls, _) in zip(rows, accepted, strict=True):
+        states: list[tuple[int, str, PortalUrl | None, int | None]] = []
+        for index, valid in urls:
+            case_id = open_cases.get(valid.dedup_hash)
+            if case_id is not None:
+                states.append((index, "already_open", None, case_id))
+            elif valid.dedup_hash in undecided or valid.dedup_hash in first_of:
+                states.append((index, "repeat", None, None))
+            else:
+                first = PortalUrl(
+                    report_id=row.id, url=valid.url, dedup_hash=valid.dedup_hash, host=valid.host,
+                    state="awaiting_revisit",
+                )  # fmt: skip
+                first_of[valid.dedup_hash] = first
+                states.append((index, "awaiting_revisit", first, None))
+        placed.append(states)
+    session.add_all(first_of.values())
+    session.flush()
+    repeats: Counter[int] = Counter()
+    later: list[dict[str, Any]] = []
+    for row, (*_, urls, _), decided in zip(rows, accepted, placed, strict=True):
+        valid_of = dict(urls)
+        for index, state, _, case_id in decided:
+            valid = valid_of[index]
+            if state == "awaiting_revisit":
+                continue
+            earlier = None
+            if state == "repeat":
+                earlier = undecided.get(valid.dedup_hash) or first_of[valid.dedup_hash].id
+                repeats[earlier] += 1
+            later.append(
+                {"report_id": row.id, "url": valid.url, "dedup_hash": valid.dedup_hash, "host": valid.host,
+                 "state": state, "case_id": case_id, "same_as_id": earlier, "times_reported": 1}
+            )  # fmt: skip
+    if later:
+        session.execute(insert(PortalUrl), later)
+    for earlier, count in repeats.items():
+        session.execute(
+            update(PortalUrl)
+            .where(PortalUrl.id == earlier)
+            .values(times_reported=PortalUrl.times_reported + count)
         )
-    return ReceivedReport(reference, tuple(states), tuple(refused))
+    addresses = []
+    for row, (position, report, portal, _, refused), decided in zip(rows, accepted, placed, strict=True):
+        cases = sorted({case_id for _, _, _, case_id in decided if case_id is not None})
+        reported_again(session, cases, portal=portal.slug, report=row.reference, now=now)
+        if report.reporter_address:
+            addresses.append(
+                ReporterAddress(report_id=row.id, address=report.reporter_address.strip()[:320],
+                                language=report.reporter_language or None)
+            )  # fmt: skip
+        results[position] = ReceivedReport(
+            row.reference, tuple((index, state) for index, state, _, _ in decided), tuple(refused)
+        )
+    session.add_all(addresses)
+    return [result for result in results if result is not None]
+
+
+def _checked(
+    report: IncomingReport, portal: Portal | None
+) -> tuple[Portal, list[tuple[int, ValidReport]], list[RefusedUrl]]:
+    """The report's portal, its valid URLs (each once, with its place) and those refused; or
+    :class:`ReportRefused` when nothing of it can be kept."""
+    if portal is None:
+        raise ReportRefused(f"there is no portal {report.portal[:40]!r}")
+    if report.content not in CONTENT:
+        raise ReportRefused(f"content must be one of {', '.join(CONTENT)}")
+    if not report.urls or len(report.urls) > MAX_URLS:
+        raise ReportRefused(f"a report has 1 to {MAX_URLS} URLs")
+    if report.found_where is not None and len(report.found_where) > MAX_FOUND_WHERE:
+        raise ReportRefused(f"where it was found: at most {MAX_FOUND_WHERE} characters")
+    if report.details is not None and len(report.details) > MAX_DETAILS:
+        raise ReportRefused(f"the details: at most {MAX_DETAILS} characters")
+    if report.reporter_address and not portal.acknowledgements:
+        raise ReportRefused(f"portal {portal.slug} does not take addresses for acknowledgements")
+    valid, refused = [], []
+    seen: set[str] = set()
+    for index, url in enumerate(report.urls):
+        try:
+            checked = validate_report(Report(url))
+        except InvalidReport as exc:
+            refused.append(RefusedUrl(index, exc.field, exc.message))
+            continue
+        if checked.dedup_hash not in seen:  # the same URL twice in one report counts once
+            seen.add(checked.dedup_hash)
+            valid.append((index, checked))
+    if not valid:
+        raise ReportRefused("no URL of the report could be taken", refused)
+    return portal, valid, refused
 
 
 def new_reference() -> str:

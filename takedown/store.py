@@ -65,6 +65,18 @@ class Store:
         with self._sessions() as session, session.begin():
             yield session
 
+    @contextmanager
+    def reading(self) -> Iterator[Session]:
+        """A session that only reads, always rolled back at the end. On SQLite its transaction is
+        deferred (a plain BEGIN), not IMMEDIATE: it never waits for a writer, so a page of the
+        console stays fast while a flood of portal reports is being written."""
+        with self._sessions() as session:
+            session.connection(execution_options={READ_ONLY: True})
+            try:
+                yield session
+            finally:
+                session.rollback()
+
     def new_session(self) -> Session:
         """A session whose transactions the caller manages (for work committed in batches)."""
         return self._sessions()
@@ -114,7 +126,7 @@ def create_store_engine(
         # write lock up front: two deferred transactions that read and then write deadlock in WAL
         # mode ("database is locked" at once, whatever the busy timeout), while immediate ones
         # simply queue behind each other. Readers are not blocked by it in WAL mode.
-        event.listen(engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN IMMEDIATE"))
+        event.listen(engine, "begin", _begin_sqlite)
         return engine
     if url.get_backend_name() == "postgresql" and url.drivername == "postgresql":
         url = url.set(drivername="postgresql+psycopg")
@@ -126,6 +138,15 @@ def create_store_engine(
         # It also keeps the store usable behind PgBouncer in transaction mode.
         connect_args["prepare_threshold"] = None
     return create_engine(url, pool_pre_ping=True, connect_args=connect_args, **kwargs)
+
+
+READ_ONLY = "takedown_read_only"
+"""The execution option :meth:`Store.reading` sets on its connection."""
+
+
+def _begin_sqlite(connection: Any) -> None:
+    readonly = connection.get_execution_options().get(READ_ONLY)
+    connection.exec_driver_sql("BEGIN" if readonly else "BEGIN IMMEDIATE")
 
 
 def private_sqlite_file(path: Path) -> None:

@@ -65,23 +65,42 @@ def find_session(
     session: Session, token: str, *, now: datetime, idle: timedelta, lifetime: timedelta
 ) -> SessionView | None:
     """The live session for ``token``, or ``None`` (an expired one is deleted on the way)."""
+    view, _ = _looked_up(session, token, now=now, idle=idle, lifetime=lifetime, write=True)
+    return view
+
+
+def peek_session(
+    session: Session, token: str, *, now: datetime, idle: timedelta, lifetime: timedelta
+) -> tuple[SessionView | None, bool]:
+    """As :func:`find_session`, writing nothing: the live session or ``None``, and whether the
+    store needs writing (the session to be marked as used, once a minute, or deleted): then call
+    :func:`find_session` in a session that may write. Most requests need only this read."""
+    return _looked_up(session, token, now=now, idle=idle, lifetime=lifetime, write=False)
+
+
+def _looked_up(
+    session: Session, token: str, *, now: datetime, idle: timedelta, lifetime: timedelta, write: bool
+) -> tuple[SessionView | None, bool]:
     if not token or len(token) > 100:
-        return None
+        return None, False
     found = session.execute(
         select(WebSession, Account)
         .join(Account, Account.id == WebSession.account_id)
         .where(WebSession.token_hash == token_digest(token))
     ).first()
     if found is None:
-        return None
+        return None, False
     web_session, account = found
     expired = now - web_session.last_seen_at > idle or now - web_session.created_at > lifetime
     if expired or account.disabled_at is not None:
-        session.delete(web_session)
-        return None
-    if now - web_session.last_seen_at > TOUCH_EVERY:
+        if write:
+            session.delete(web_session)
+        return None, True
+    touch = now - web_session.last_seen_at > TOUCH_EVERY
+    if touch and write:
         web_session.last_seen_at = now
-    return SessionView(account.name, StaffRole(account.role), web_session.stage, web_session.csrf_token)
+    view = SessionView(account.name, StaffRole(account.role), web_session.stage, web_session.csrf_token)
+    return view, touch
 
 
 def end_session(session: Session, token: str) -> None:

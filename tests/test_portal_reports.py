@@ -296,3 +296,63 @@ def test_a_live_url_a_trusted_list_knows_is_confirmed_without_an_analyst(
     with store.session() as session:  # a URL is revisited once: a second answer changes nothing
         again = record_revisits(session, [(ids[1], seen[0])], policy=policy, now=clock.now())
     assert again == {}
+
+
+def test_reports_kept_together_are_triaged_as_if_one_after_another(
+    store: Store, clock: ManualClock, portal: str
+) -> None:
+    from takedown.portal_reports import IncomingReport, ReceivedReport, receive_reports
+
+    with store.session() as session:
+        [opened] = queue_batch(
+            session, [validate_report(Report("http://open.test/a.jpg"))], actor="t", now=clock.now()
+        )
+        earlier = receive_report(
+            session, portal, ["http://earlier.test/e"], content="images", now=clock.now()
+        )
+    batch = [
+        IncomingReport(portal, ["http://new.test/1", "http://earlier.test/e"], "images"),
+        IncomingReport(portal, ["ftp://nothing.test/"], "images"),  # refused: nothing of it kept
+        IncomingReport("nowhere", ["http://new.test/2"], "images"),  # no such portal
+        IncomingReport(
+            portal, ["http://new.test/1", "http://open.test/a.jpg", "http://earlier.test/e"], "videos"
+        ),
+    ]
+    with store.session() as session:
+        results = receive_reports(session, batch, now=clock.now())
+    first, refused, unknown, last = results
+    assert isinstance(first, ReceivedReport) and isinstance(last, ReceivedReport)
+    assert isinstance(refused, ReportRefused) and "no URL" in str(refused)
+    assert isinstance(unknown, ReportRefused) and "no portal" in str(unknown)
+    assert first.states == ((0, "awaiting_revisit"), (1, "repeat"))
+    assert last.states == ((0, "repeat"), (1, "already_open"), (2, "repeat"))
+    with store.session() as session:
+        rows = {
+            (url, state): (times, same_as)
+            for url, state, times, same_as in session.execute(
+                select(PortalUrl.url, PortalUrl.state, PortalUrl.times_reported, PortalUrl.same_as_id)
+            )
+        }
+        new_id = session.scalars(
+            select(PortalUrl.id).where(
+                PortalUrl.url == "http://new.test/1", PortalUrl.state == "awaiting_revisit"
+            )
+        ).one()
+        earlier_id = session.scalars(
+            select(PortalUrl.id).where(
+                PortalUrl.url == "http://earlier.test/e", PortalUrl.state == "awaiting_revisit"
+            )
+        ).one()
+        reported_again = session.scalars(
+            select(Event.detail).where(Event.case_id == opened.case_id, Event.action == "reported_again")
+        ).all()
+    assert rows[("http://new.test/1", "awaiting_revisit")] == (2, None)  # once new, once a repeat
+    assert rows[("http://earlier.test/e", "awaiting_revisit")] == (3, None)
+    assert rows[("http://new.test/1", "repeat")] == (1, new_id)
+    assert {
+        same
+        for (url, state), (_, same) in rows.items()
+        if url == "http://earlier.test/e" and state == "repeat"
+    } == {earlier_id}
+    assert reported_again == [{"report": last.reference}]
+    assert earlier.reference not in (first.reference, last.reference)

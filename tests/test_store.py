@@ -195,3 +195,49 @@ def test_a_revisit_never_writes_back_a_notice_date_set_while_it_was_recording() 
     finally:
         store.dispose()
         urls.close()
+
+
+def test_a_reading_session_never_waits_for_a_writer_and_keeps_nothing(store: Store) -> None:
+    import threading
+
+    from sqlalchemy import func, select, text
+
+    from takedown.models import Portal
+
+    holding, release = threading.Event(), threading.Event()
+
+    def writer() -> None:
+        with store.session() as session:  # on SQLite, holds the write lock until released
+            session.execute(text("SELECT 1"))
+            holding.set()
+            release.wait(30)
+
+    thread = threading.Thread(target=writer)
+    thread.start()
+    try:
+        assert holding.wait(10)
+        counted: list[int] = []
+        reader = threading.Thread(target=lambda: counted.append(_count_portals(store)), daemon=True)
+        reader.start()
+        reader.join(10)  # a session that waited for the lock would still be waiting (30 s)
+        assert counted == [0], "the reading session waited for the writer"
+    finally:
+        release.set()
+        thread.join()
+    with store.reading() as session:
+        session.execute(
+            text("INSERT INTO portal (slug, country, languages, partner, helplines, acknowledgements, "
+                 "created_at, updated_at, updated_by) VALUES ('xx', 'KE', '[]', 'P', '[]', false, "
+                 "'2026-01-01 00:00:00', '2026-01-01 00:00:00', 't')")
+        )  # fmt: skip
+    with store.reading() as session:
+        assert session.scalar(select(func.count(Portal.id))) == 0, "what a reading session wrote was kept"
+
+
+def _count_portals(store: Store) -> int:
+    from sqlalchemy import func, select
+
+    from takedown.models import Portal
+
+    with store.reading() as session:
+        return int(session.scalar(select(func.count(Portal.id))) or 0)

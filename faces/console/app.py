@@ -100,6 +100,7 @@ from takedown.web_sessions import (
     end_lapsed_sessions,
     end_session,
     find_session,
+    peek_session,
     start_session,
 )
 
@@ -185,16 +186,16 @@ class Console:
 
     def _recent_removals(self) -> tuple[datetime, tuple[RemovalWindow, ...]]:
         now = self.clock.now()
-        with self.session() as session:
+        with self.reading() as session:
             return now, recent_removals(session, now=now)
 
     def _removal_stats(self, by: str) -> tuple[datetime, list[RemovalStats]]:
         now = self.clock.now()
-        with self.session() as session:
+        with self.reading() as session:
             return now, removal_stats(session, by)
 
     def _portal_stats(self) -> list[PortalStats]:
-        with self.session() as session:
+        with self.reading() as session:
             return portal_stats(session)
 
     @contextmanager
@@ -209,18 +210,24 @@ class Console:
             )
         return self.previewer
 
+    @contextmanager
+    def reading(self) -> Iterator[Session]:
+        """For what a page only reads: never waits for a writer (see :meth:`Store.reading`)."""
+        with self.store.reading() as session:
+            yield session
+
     def who(self, request: Request) -> SessionView | None:
         token = request.cookies.get(self.cookies.session)
         if not token:
             return None
-        with self.session() as session:
-            return find_session(
-                session,
-                token,
-                now=self.clock.now(),
-                idle=self.settings.idle_timeout,
-                lifetime=self.settings.session_lifetime,
-            )
+        limits = {"idle": self.settings.idle_timeout, "lifetime": self.settings.session_lifetime}
+        now = self.clock.now()
+        with self.reading() as session:
+            view, needs_writing = peek_session(session, token, now=now, **limits)
+        if not needs_writing:
+            return view
+        with self.session() as session:  # once a minute a session, or one that just ended
+            return find_session(session, token, now=now, **limits)
 
     def page(self, name: str, request: Request, status: int = 200, **context: Any) -> HTMLResponse:
         template = self.templates.get_template(name)
@@ -529,7 +536,7 @@ def _case_routes(app: FastAPI, console: Console) -> None:
     @app.get("/")
     def home(request: Request) -> Response:
         who = console.signed_in(request)
-        with console.session() as session:
+        with console.reading() as session:
             board = dashboard(session, now=console.clock.now())
         removals_at, removals = console.removals.get()
         return console.page(
@@ -550,7 +557,7 @@ def _case_routes(app: FastAPI, console: Console) -> None:
         wanted, problem = _case_filter(chosen, after)
         rows = []
         if problem is None:
-            with console.session() as session:
+            with console.reading() as session:
                 rows = list(iter_cases(session, wanted, limit=PAGE_SIZE + 1))
         more = len(rows) > PAGE_SIZE
         rows = rows[:PAGE_SIZE]
@@ -585,7 +592,7 @@ def _case_routes(app: FastAPI, console: Console) -> None:
     def case_page(request: Request, case_id: int) -> Response:
         who = console.signed_in(request)
         try:
-            with console.session() as session:
+            with console.reading() as session:
                 detail = show_case(session, case_id)
                 record = case_record(session, case_id)
         except CaseNotFound:
@@ -699,7 +706,7 @@ def _case_routes(app: FastAPI, console: Console) -> None:
     def reports(request: Request, after: int = 0) -> Response:
         """Reported URLs from the portals waiting for a decision, oldest first."""
         who = console.signed_in(request)
-        with console.session() as session:
+        with console.reading() as session:
             rows = awaiting(session, limit=PAGE_SIZE + 1, after_id=max(after, 0))
         more = len(rows) > PAGE_SIZE
         rows = rows[:PAGE_SIZE]
@@ -741,7 +748,7 @@ def _case_routes(app: FastAPI, console: Console) -> None:
         saw and what the hash lists knew; decided with one key, and the next report is here at once.
         ``after``: skip to the report after this one."""
         who = console.signed_in(request)
-        with console.session() as session:
+        with console.reading() as session:
             report = next_report(session, after_report=max(after, 0))
         return console.page(
             "assess.html",
@@ -778,7 +785,7 @@ def _case_routes(app: FastAPI, console: Console) -> None:
     def review(request: Request, after: int = 0) -> Response:
         """Cases the chase gave up on, and changed cases: what waits for an analyst."""
         who = console.signed_in(request)
-        with console.session() as session:
+        with console.reading() as session:
             waiting = list(
                 iter_cases(session, CaseFilter(needs_analyst=True, after_id=after), limit=PAGE_SIZE)
             )
@@ -913,7 +920,7 @@ def _case_routes(app: FastAPI, console: Console) -> None:
             sent = read_notice(console.store, notice_id)
         except NoticeNotFound:
             raise Refused(404, f"There is no notice {notice_id}.") from None
-        with console.session() as session:
+        with console.reading() as session:
             live = live_among(session, sent.case_ids)
         recipient = sent.listing.recipient
         truncated = PREVIEW_MAX_CASES if len(live) > PREVIEW_MAX_CASES else 0
@@ -1017,7 +1024,7 @@ def _case_routes(app: FastAPI, console: Console) -> None:
     def users(request: Request) -> Response:
         """Accounts and API tokens: supervisors only."""
         who = console.signed_in(request, StaffRole.SUPERVISOR)
-        with console.session() as session:
+        with console.reading() as session:
             accounts, tokens = list_accounts(session), list_tokens(session)
         return console.page(
             "users.html",
@@ -1102,7 +1109,7 @@ def _case_routes(app: FastAPI, console: Console) -> None:
         who = console.signed_in(request)
         if who.role not in (StaffRole.SUPERVISOR, StaffRole.AUDITOR):
             raise Refused(403, f"Your role ({who.role}) does not allow this.")
-        with console.session() as session:
+        with console.reading() as session:
             entries = staff_events(
                 session, limit=PAGE_SIZE + 1, before_id=before or None, subject=account[:64] or None
             )

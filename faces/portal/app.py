@@ -24,9 +24,9 @@ from __future__ import annotations
 import functools
 import logging
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -36,7 +36,6 @@ from fastapi.responses import HTMLResponse, Response
 from fastapi.staticfiles import StaticFiles
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from sqlalchemy.exc import DBAPIError
-from starlette.concurrency import run_in_threadpool
 
 from faces.console.refreshing import Refreshing
 from faces.console.security import cross_site
@@ -44,6 +43,7 @@ from faces.portal import messages as say
 from faces.portal.config import PortalSettings
 from faces.portal.i18n import chosen, load_translations, names
 from faces.portal.limits import RotatingLimiter
+from faces.portal.writer import ReportWriter
 from notices.render import SHIPPED_TEMPLATES
 from takedown.clock import Clock, SystemClock
 from takedown.errors import InvalidReport
@@ -52,9 +52,9 @@ from takedown.portal_reports import (
     MAX_DETAILS,
     MAX_FOUND_WHERE,
     MAX_URLS,
+    IncomingReport,
     ReportRefused,
     new_reference,
-    receive_report,
 )
 from takedown.portals import LANGUAGES, PortalView, list_portals
 from takedown.reports import MAX_URL_LENGTH, Report, validate_report
@@ -128,6 +128,7 @@ class PortalApp:
         self.store = store
         self.clock = clock or SystemClock()
         self.settings = settings or PortalSettings()
+        self.writer = ReportWriter(store, self.clock)
         self.limiter = RotatingLimiter(self.settings.reports_per_portal, self.settings.reports_overall)
         self.directory = Refreshing(self._read_directory, every=PORTALS_EVERY_SECONDS)
         translations = load_translations()
@@ -179,7 +180,13 @@ def create_portal_app(
 ) -> FastAPI:
     """The portals over ``store``."""
     portals = PortalApp(store, clock=clock, settings=settings)
-    app = FastAPI(title="takedown portal", docs_url=None, redoc_url=None, openapi_url=None)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        portals.writer.close()  # what it holds is written before the process ends
+
+    app = FastAPI(title="takedown portal", docs_url=None, redoc_url=None, openapi_url=None, lifespan=lifespan)
     app.state.portals = portals
     app.mount("/static", StaticFiles(directory=PORTAL_TEMPLATES / "static"), name="static")
 
@@ -288,9 +295,13 @@ async def _receive(portals: PortalApp, request: Request, portal: PortalView) -> 
     draft, urls = _checked(fields, portal)
     if draft.errors or draft.url_errors:
         return _form(portals, request, portal, draft, 400, language)
-    now = portals.clock.now().replace(second=0, microsecond=0)
     try:
-        received = await run_in_threadpool(_keep, portals.store, portal.slug, urls, draft, now, language)
+        received = await portals.writer.keep(
+            IncomingReport(
+                portal.slug, urls, draft.content, draft.found_where or None, draft.details or None,
+                draft.address or None, language if draft.address else None,
+            )
+        )  # fmt: skip
     except ReportRefused as exc:  # what the checks above let through and the store did not
         log.warning("a report to portal %s was refused: %s", portal.slug, exc)
         draft.errors["urls"] = say.URL_INVALID
@@ -299,18 +310,9 @@ async def _receive(portals: PortalApp, request: Request, portal: PortalView) -> 
         log.error("a report to portal %s could not be kept: %s", portal.slug, describe_failure(exc))
         raise Refusal(503, say.BUSY, retry_after=300, language=language) from None
     return portals.page(
-        "thanks.html", language, portal=portal, reference=received,
+        "thanks.html", language, portal=portal, reference=received.reference,
         languages=names(portal.languages), path=request.url.path,
     )  # fmt: skip
-
-
-def _keep(store: Store, portal: str, urls: Sequence[str], draft: Draft, now: datetime, language: str) -> str:
-    with store.session() as session:
-        return receive_report(
-            session, portal, urls, content=draft.content, found_where=draft.found_where or None,
-            details=draft.details or None, reporter_address=draft.address or None,
-            reporter_language=language if draft.address else None, now=now,
-        ).reference  # fmt: skip
 
 
 def _origin(request: Request) -> str:
