@@ -50,6 +50,15 @@ from takedown.vocabulary import StaffRole
 CASE_LIST = ["/cases", "/cases?state=live", "/cases?host=img7.host7.example", "/cases?order=newest"]
 
 
+PIDS: dict[str, int] = {}
+
+
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU time a process has used so far (Linux: /proc/PID/stat)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 @contextmanager
 def face(command: list[str], env: dict[str, str]) -> Iterator[str]:
     """``takedown COMMAND --port 0`` in a process of its own; its URL once it listens."""
@@ -68,6 +77,7 @@ def face(command: list[str], env: dict[str, str]) -> Iterator[str]:
             raise RuntimeError(f"takedown {command[0]} did not start: {seen[-2000:]}")
         seen += process.stderr.readline()
     threading.Thread(target=process.stderr.read, daemon=True).start()  # keep its pipe drained
+    PIDS[command[0]] = process.pid
     try:
         yield found.group(1)
     finally:
@@ -167,7 +177,9 @@ def measure(store: Store, database_url: str, clients: int, seconds: float, pages
         pause = 1 / pages_per_second
         timer = threading.Thread(target=lambda: under_load.extend(time_case_list(console, stop, 0, pause)))
         timer.start()
+        before = {name: cpu_seconds(pid) for name, pid in PIDS.items()}
         answers, elapsed = load_elsewhere(portal_url, clients, seconds)
+        used = {name: cpu_seconds(pid) - before[name] for name, pid in PIDS.items()}
         stop.set()
         timer.join()
         accepted = answers.get(200, 0)
@@ -176,6 +188,11 @@ def measure(store: Store, database_url: str, clients: int, seconds: float, pages
             f"portal: {accepted} reports accepted in {elapsed:.1f} s = {accepted / elapsed:,.0f} reports/s "
             f"({clients} visitors at once; answers {dict(sorted(answers.items()))})"
         )
+        per_report = used["portal"] * 1000 / max(accepted, 1)
+        available = elapsed * (os.cpu_count() or 1)
+        print(f"CPU while reporting: portal {used['portal']:.1f} s ({per_report:.2f} ms a report),", end=" ")
+        print(f"console {used['web']:.1f} s, of {available:.0f} s on {os.cpu_count()} cores", end=" ")
+        print("(the rest: the visitors' process, the database server)")
 
 
 def main() -> int:

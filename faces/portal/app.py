@@ -140,6 +140,7 @@ class PortalApp:
                 trim_blocks=True,
                 lstrip_blocks=True,
                 extensions=["jinja2.ext.i18n"],
+                auto_reload=False,  # the templates do not change under a running portal: no stat a page
             )
             pages.install_gettext_translations(translation, newstyle=True)  # type: ignore[attr-defined]
             pages.globals["country_name"] = functools.partial(_country_name, language)
