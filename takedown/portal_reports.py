@@ -439,6 +439,15 @@ class Referral:
     referred_at: datetime
 
 
+REFERRAL_COLUMNS = ("url", "reported_at", "content", "report", "portal", "referred_at")
+"""The columns of the CSV a country's hotline is sent (``portals referrals``, the console's download)."""
+
+
+def referral_row(referral: Referral) -> list[str]:
+    return [referral.url, iso(referral.reported_at) or "", referral.content, referral.report, referral.portal,
+            iso(referral.referred_at) or ""]  # fmt: skip
+
+
 def referrals(session: Session, country: str, *, since: datetime | None = None) -> list[Referral]:
     """What was referred to ``country``'s hotline (since a date), oldest first: for the CSV it is sent."""
     query = (

@@ -1063,6 +1063,14 @@ def test_reports_are_assessed_one_at_a_time_with_what_their_revisit_saw(console:
         "/reports/assess", data={"csrf": csrf, "url": str(ids[2]), "decision": "refer", "country": "BR"}
     )
     assert "No report waits for a decision" in analyst.get("/reports/assess").text
+    download = auditor.get("/reports/referrals.csv", params={"country": "br"})
+    assert download.status_code == 200 and download.headers["content-type"].startswith("text/csv")
+    assert 'filename="referrals-BR.csv"' in download.headers["content-disposition"]
+    lines = download.text.splitlines()
+    assert lines[0] == "url,reported_at,content,report,portal,referred_at"
+    assert lines[1].startswith("http://two.example/c.jpg,") and f",images,{second.reference},ke," in lines[1]
+    assert len(lines) == 2
+    assert auditor.get("/reports/referrals.csv", params={"country": "Brazil"}).status_code == 400
     with console.store.session() as session:
         states = session.scalars(select(PortalUrl.state).order_by(PortalUrl.id)).all()
     assert states == ["not_found", "confirmed", "referred"]

@@ -227,7 +227,7 @@ def portals_referrals(app: App, country: str, since: Any, as_json: bool) -> None
     import sys
     from datetime import UTC
 
-    from takedown.portal_reports import referrals
+    from takedown.portal_reports import REFERRAL_COLUMNS, referral_row, referrals
 
     with errors_as_exit_codes(), app.store.session() as session:
         rows = referrals(session, country, since=since.replace(tzinfo=UTC) if since else None)
@@ -236,12 +236,8 @@ def portals_referrals(app: App, country: str, since: Any, as_json: bool) -> None
             print_json(plain(row))
         return
     writer = csv.writer(sys.stdout, lineterminator="\n")
-    writer.writerow(["url", "reported_at", "content", "report", "portal", "referred_at"])
-    for row in rows:
-        values = plain(row)
-        writer.writerow(
-            [values[k] for k in ("url", "reported_at", "content", "report", "portal", "referred_at")]
-        )
+    writer.writerow(REFERRAL_COLUMNS)
+    writer.writerows(referral_row(row) for row in rows)
 
 
 @portals.command("acknowledge")

@@ -79,7 +79,17 @@ from takedown.errors import AccountError, CaseNotFound, ImportFileError, Invalid
 from takedown.importer import ImportFormat, read_rows
 from takedown.intake import import_rows, queue_batch
 from takedown.plain import iso, json_line, plain
-from takedown.portal_reports import PortalStats, ReportRefused, awaiting, decide, next_report, portal_stats
+from takedown.portal_reports import (
+    REFERRAL_COLUMNS,
+    PortalStats,
+    ReportRefused,
+    awaiting,
+    decide,
+    next_report,
+    portal_stats,
+    referral_row,
+    referrals,
+)
 from takedown.reports import (
     CATEGORIES,
     DEFAULT_CATEGORY,
@@ -742,6 +752,27 @@ def _case_routes(app: FastAPI, console: Console) -> None:
         message = f"{len(done)} of {len(ids)} decided" + (f", {opened} case(s) opened" if opened else "")
         return RedirectResponse("/reports?" + urlencode({"done": message}), status_code=303)
 
+    @app.get("/reports/referrals.csv")
+    def referrals_csv(request: Request, country: str = "", since: str = "") -> Response:
+        """What was referred to ``country``'s hotline (since a day), as the CSV it is sent."""
+        console.signed_in(request)
+        code = country.strip().upper()
+        if len(code) != 2 or not code.isalpha() or not code.isascii():
+            raise Refused(400, "Name the hotline's country: two letters, such as BR.")
+        try:
+            start = datetime.fromisoformat(since).replace(tzinfo=UTC) if since else None
+        except ValueError:
+            raise Refused(400, "The date to start from is a day, such as 2026-11-01.") from None
+        with console.reading() as session:
+            rows = referrals(session, code, since=start)
+        buffer = io.StringIO()
+        writer = csv.writer(buffer)
+        writer.writerow(REFERRAL_COLUMNS)
+        writer.writerows([_cell(value) for value in referral_row(row)] for row in rows)
+        disposition = f'attachment; filename="referrals-{code}.csv"'
+        return Response(buffer.getvalue(), media_type="text/csv; charset=utf-8",
+                        headers={"Content-Disposition": disposition})  # fmt: skip
+
     @app.get("/reports/assess")
     def assess(request: Request, after: int = 0) -> Response:
         """One report at a time, oldest first: its URLs waiting for a decision, what their revisit
@@ -1189,7 +1220,7 @@ def _export(
 
 
 def _exported(console: Console, wanted: CaseFilter) -> Iterator[CaseSummary]:
-    with console.session() as session:
+    with console.reading() as session:  # a long export holds no lock against the writers
         yield from iter_cases(session, wanted, limit=None)
 
 
