@@ -6,7 +6,10 @@ of the chase run on an accelerated clock: each day the jobs ``takedown run`` sch
 crawl in a child process, a notice round under the chase policy, delivery over the sandbox's SMTP
 server). Hosts in the sandbox react to the notices they receive: one removes its content after its
 second notice, a registrar suspends a domain when escalated to, one host never acts and an analyst
-is asked to. It ends with where every case stands and the time-to-removal statistics.
+is asked to. It ends with where every case stands and the time-to-removal statistics, and then the
+public's way in: a report through a reporting portal (the real ``takedown portal`` application,
+on loopback), its one revisit, a partner's hash list confirming one of its URLs without an
+analyst, the reporter's acknowledgement, and the portal's statistics.
 """
 
 from __future__ import annotations
@@ -107,6 +110,8 @@ def run_demo(
                     median = "-" if row.median_hours is None else f"{row.median_hours:.0f} h"
                     counts = f"removed {row.removed}, still open {row.still_open}"
                     echo(f"   {row.group:<40} {counts}, median {median}")
+            echo("8. The public reports through the Kenya portal (takedown portal: in Swahili, no cookie)")
+            _portal(sandbox, settings, store, clock, actor, echo)
             if directory is not None:
                 echo(f"The demo's store is kept at {workdir / 'demo.db'}")
             if then is not None:  # the sandbox stays up: previews resolve against it
@@ -212,3 +217,85 @@ def _show_cases(store: Store, echo: Callable[[str], None]) -> None:
     with store.session() as session:
         for case in list_cases(session):
             echo(f"   case {case.id:<3} {case.state:<11} {case.url}")
+
+
+def _portal(
+    sandbox: Sandbox,
+    settings: Settings,
+    store: Store,
+    clock: ManualClock,
+    actor: str,
+    echo: Callable[[str], None],
+) -> None:
+    """A report through a portal, its revisit, and what became of it (which the reporter never learns)."""
+    import threading
+    import time
+
+    import httpx
+
+    from faces.console.serve import console_server
+    from faces.portal.app import create_portal_app
+    from notices.acknowledgements import acknowledge_reports
+    from sandbox.web import Serve, content_digest
+    from takedown.hash_lists import HashRow, ReadHashRow, import_hash_list
+    from takedown.portal_reports import awaiting, portal_stats
+    from takedown.portals import PortalChange, add_portal
+
+    with store.session() as session:
+        kenya = PortalChange(country="KE", languages=["sw", "en"], partner="Watoto Salama (demo)",
+                             helplines=["Childline Kenya: 116"], acknowledgements=True)  # fmt: skip
+        add_portal(session, "ke", kenya, actor=actor, now=clock.now())
+    known = sandbox.serve("host-b.test", "/album/7.jpg", Serve("portal-known"))
+    unknown = sandbox.serve("host-b.test", "/album/8.jpg", Serve("portal-unknown"))
+    entry = HashRow(
+        sha256=content_digest("portal-known"), category="csam", classification="A1", reference="P-7"
+    )
+    listed = iter([ReadHashRow(2, entry)])
+    import_hash_list(store, listed, name="partner-hashes", version="2026-03", actor=actor, clock=clock)
+    server = console_server(
+        create_portal_app(store, clock=clock), host="127.0.0.1", port=0, log_level="warning"
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    while not server.started:
+        time.sleep(0.01)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    try:
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", headers={"Accept-Language": "sw"}) as browser:
+            form = browser.get("/ke/")
+            urls = "\n".join([known, unknown, sandbox.url("host-a.test", "/gallery/1.jpg")])
+            answer = browser.post(
+                "/ke/?lang=sw", data={"urls": urls, "content": "images", "address": "mtu@reporter.test"}
+            )
+        reference = answer.text.split('class="reference">', 1)[1].split("<", 1)[0]
+        cookies = len(form.cookies) + len(answer.cookies)
+        echo(f"   the form: {len(form.content):,} bytes, cookies set: {cookies}")
+        echo(
+            f"   three URLs reported; the reporter is given {reference} and nothing about what becomes of it"
+        )
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+    crawl = crawl_job(settings, clock.now())
+    echo(f"   the next crawl revisits the two new URLs once: {crawl.get('reported', {})}")
+    echo(
+        "   (the third is case 1's URL, still open: a 'reported again' line on its trail, nothing to assess)"
+    )
+    sent_before = len(sandbox.smtp.messages)
+    acknowledge_reports(settings, store, clock)  # what the scheduler's notice round also does
+    for received in sandbox.smtp.messages[sent_before:]:
+        message = received.message
+        language = message["Content-Language"]
+        echo(f"   acknowledgement to {message['To']} in {language}; the address is deleted")
+    with store.session() as session:
+        opened = [case for case in list_cases(session) if case.reference == reference]
+        waiting = [row for row in awaiting(session) if row.report == reference]
+        portals = portal_stats(session)
+    for case in opened:
+        echo(f"   case {case.id} opened by the partner's hash list (a trusted match): {case.url}")
+    for row in waiting:
+        seen = (row.revisit or {}).get("outcome")
+        echo(f"   waits for an analyst (console: /reports/assess): {row.url} ({seen})")
+    for fared in portals:
+        counts = f"{fared.reports} report(s), {fared.urls} URLs, {fared.confirmed} confirmed"
+        echo(f"   portal {fared.portal}: {counts}")

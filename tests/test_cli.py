@@ -306,6 +306,13 @@ def test_the_demo_runs_in_a_directory_of_its_own_and_ends_in_the_console(tmp_pat
     assert re.search(r"case 1 +live", final) and re.search(r"case 8 +withdrawn", final)
     assert re.search(r"case 7 +removed", final) and re.search(r"case 9 +live", final)
     assert re.search(r"all +removed 3, still open 4, median 72 h", final)
+    portal = out.split("8. The public reports through the Kenya portal")[1]
+    assert "cookies set: 0" in portal
+    assert "revisits the two new URLs once: {'awaiting_assessment': 1, 'confirmed': 1}" in portal
+    assert "acknowledgement to mtu@reporter.test in sw" in portal
+    assert re.search(r"case 10 opened by the partner's hash list .*/album/7\.jpg", portal)
+    assert re.search(r"waits for an analyst .*/album/8\.jpg \(live\)", portal)
+    assert "portal ke: 1 report(s), 3 URLs, 1 confirmed" in portal
     assert (tmp_path / "demo" / "demo.db").exists()
     assert process.returncode in (0, -15)
 
