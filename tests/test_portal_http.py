@@ -103,6 +103,9 @@ def test_each_page_is_in_the_visitors_language_small_and_self_contained(visitor:
         assert page.headers["cache-control"] == "no-store"
         assert not re.search(r'(?:src|href|action)="(?:https?:)?//', page.text), "nothing from another site"
     assert pages[5].status_code == 404 and "There is no reporting page here." in pages[5].text
+    wrong_method = visitor.put("/ke/", headers={"Accept-Language": "fr"})
+    assert wrong_method.status_code == 405 and "Le signalement n'a pas pu être lu." in wrong_method.text
+    assert wrong_method.headers["content-type"].startswith("text/html")
 
 
 def test_a_report_gets_a_reference_and_the_page_never_says_what_became_of_it(

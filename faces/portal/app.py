@@ -36,6 +36,7 @@ from fastapi.responses import HTMLResponse, Response
 from fastapi.staticfiles import StaticFiles
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from sqlalchemy.exc import DBAPIError
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from faces.console.refreshing import Refreshing
 from faces.console.security import cross_site
@@ -201,9 +202,16 @@ def create_portal_app(
             languages=names(portal.languages if portal else LANGUAGES), path=request.url.path,
         )  # fmt: skip
 
-    @app.exception_handler(404)
-    async def not_found(request: Request, exc: Exception) -> Response:
-        return await refused(request, Refusal(404, say.NO_PORTAL))
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        # Every answer is a page in the visitor's language, never the framework's English JSON.
+        message = say.NO_PORTAL if exc.status_code == 404 else say.NOT_A_FORM
+        return await refused(request, Refusal(exc.status_code, message))
+
+    @app.exception_handler(Exception)
+    async def failed(request: Request, exc: Exception) -> Response:
+        log.error("a request to the portal failed: %s", type(exc).__name__)  # what, never who or which URL
+        return await refused(request, Refusal(500, say.BUSY))
 
     @app.get("/favicon.ico", include_in_schema=False)
     def favicon() -> Response:
