@@ -15,7 +15,7 @@ import httpx
 import pytest
 from click.testing import CliRunner, Result
 
-from faces.cli import App, cli
+from faces.cli import App, cli, load_every_command
 from takedown import exitcodes
 from takedown.clock import ManualClock
 from takedown.settings import Settings
@@ -224,14 +224,20 @@ a script may call has --json."""
 
 @pytest.mark.parametrize(
     "command",
-    [c for c in _all_commands(cli) if c and c not in HUMAN_ONLY and not isinstance(_command(c), click.Group)],
+    [
+        c
+        for c in _all_commands(load_every_command())
+        if c and c not in HUMAN_ONLY and not isinstance(_command(c), click.Group)
+    ],
     ids=" ".join,
 )
 def test_every_command_a_script_would_call_has_json(command: tuple[str, ...]) -> None:
     assert any("--json" in getattr(param, "opts", ()) for param in _command(command).params)
 
 
-@pytest.mark.parametrize("command", _all_commands(cli), ids=lambda c: " ".join(c) or "takedown")
+@pytest.mark.parametrize(
+    "command", _all_commands(load_every_command()), ids=lambda c: " ".join(c) or "takedown"
+)
 def test_every_command_has_help(command: tuple[str, ...]) -> None:
     result = CliRunner().invoke(cli, [*command, "--help"])
     assert result.exit_code == 0
@@ -356,3 +362,19 @@ def test_a_store_that_fails_under_a_command_gives_one_line_and_exit_1(tmp_path: 
     ]
     verbose = subprocess.run([*takedown, "-v", "queue", "list"], env=env, capture_output=True, text=True)
     assert verbose.returncode == exitcodes.FAILURE and "Traceback" in verbose.stderr
+
+
+def test_the_table_of_commands_is_the_commands_themselves() -> None:
+    """``takedown --help`` is written from faces.cli.base.COMMANDS without importing the commands'
+    modules: the table must name every command, its module, and its own first sentence."""
+    from faces.cli.base import COMMANDS
+
+    group = load_every_command()
+    assert set(COMMANDS) == set(group.commands)
+    for name, (module, first_sentence) in COMMANDS.items():
+        command = group.commands[name]
+        assert command.callback is not None and command.callback.__module__ == f"faces.cli.{module}", name
+        for limit in (45, 80, 200):
+            assert click.Command(name, help=first_sentence).get_short_help_str(limit) == (
+                command.get_short_help_str(limit)
+            ), name

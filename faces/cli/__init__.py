@@ -2,15 +2,15 @@
 
 Argument parsing and presentation only. Output for people goes to stdout as text or tables;
 ``--json`` gives the same facts to scripts (see :func:`faces.cli.base.print_json`). Progress and
-errors go to stderr. Exit codes are in :mod:`takedown.exitcodes`.
+errors go to stderr. Exit codes are in :mod:`takedown.exitcodes`. A command group's module is
+imported when one of its commands is used (:data:`faces.cli.base.COMMANDS`).
 """
 
 from __future__ import annotations
 
-from faces.cli import cases, console, hashes, hosting, notices, operations, portals, sandbox  # noqa: F401 - they register commands
-from faces.cli.base import App, cli, is_store_failure, store_lost
+from faces.cli.base import App, cli, is_store_failure, load_every_command, store_lost
 
-__all__ = ["App", "cli", "main"]
+__all__ = ["App", "cli", "load_every_command", "main"]
 
 
 def main() -> None:

@@ -4,6 +4,7 @@ the one JSON convention (:func:`print_json`)."""
 
 from __future__ import annotations
 
+import importlib
 import logging
 import sys
 from collections.abc import Callable, Iterable, Iterator
@@ -139,7 +140,98 @@ def json_option(function: Callable[..., Any]) -> Callable[..., Any]:
     )
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+COMMANDS: dict[str, tuple[str, str]] = {
+    "case": ("cases", "Look at one case, or act on it."),
+    "contacts": (
+        "hosting",
+        "The contact book: analysts' overrides that beat RDAP, and mailboxes never to write to.",
+    ),
+    "crawl": (
+        "operations",
+        "Revisit due cases once and record a check for each: live, changed, gone or unreachable.",
+    ),
+    "db": ("operations", "The store's schema."),
+    "demo": ("sandbox", "Run the pipeline end to end on the sandbox, in a store of its own."),
+    "frontier": ("operations", "The shared Redis frontier, for several crawler machines on one store."),
+    "hashes": (
+        "hashes",
+        "Lists of fingerprints of confirmed imagery (MD5, SHA-1, SHA-256, PDQ) that revisits match.",
+    ),
+    "notices": ("notices", "Takedown notices: compose, preview, send through the outbox, list."),
+    "portal": ("portals", "Serve the reporting portals: each at /SLUG/, or at / on its own --host name."),
+    "portals": (
+        "portals",
+        "Reporting portals: the public's anonymous way to report, one per country or partner.",
+    ),
+    "queue": ("cases", "Queue confirmed URLs and look at the queue."),
+    "resolve": (
+        "hosting",
+        "Find who can take each URL down: hosting network, CDN, registrar, upstream, with abuse contacts.",
+    ),
+    "run": (
+        "operations",
+        "The scheduler: revisit due cases, send due notice rounds, confirm removals, until stopped.",
+    ),
+    "sandbox": ("sandbox", "The local internet on loopback that the demo and the tests run against."),
+    "stats": (
+        "operations",
+        "Time to removal (first seen live -> removed) per hosting network, AS or country.",
+    ),
+    "tokens": (
+        "console",
+        "Bearer tokens for the JSON API (/api/v1): read lists and shows; write also queues and withdraws.",
+    ),
+    "url": ("cases", "URL tools."),
+    "users": (
+        "console",
+        "Accounts of the hotline's staff for the console: auditors read, analysts act on cases, "
+        "supervisors also manage the contact book and accounts (always with a second factor).",
+    ),
+    "web": ("console", "Serve the analyst console."),
+}
+"""Each top-level command: the module of ``faces.cli`` that defines it, and its first sentence.
+
+A command's module is imported only when the command is run (or its own ``--help`` asked for):
+``takedown --help`` lists them from here without importing any, and ``takedown url canonicalize``
+imports one module, not eight. A test holds this table to the commands themselves."""
+
+
+class LazyGroup(click.Group):
+    """The ``takedown`` group, its commands loaded from their modules on first use."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*self.commands, *COMMANDS})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in self.commands and cmd_name in COMMANDS:
+            importlib.import_module(f"faces.cli.{COMMANDS[cmd_name][0]}")  # its decorators register it
+        return super().get_command(ctx, cmd_name)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        names = self.list_commands(ctx)
+        limit = formatter.width - 6 - max(len(name) for name in names)
+        rows = []
+        for name in names:
+            loaded = self.commands.get(name)
+            if loaded is not None and loaded.hidden:
+                continue
+            described = loaded or click.Command(name, help=COMMANDS[name][1])  # shortened as click does
+            rows.append((name, described.get_short_help_str(limit)))
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
+
+
+def load_every_command() -> click.Group:
+    """The group with every command loaded (for what walks them all: tests, documentation)."""
+    for module in sorted({module for module, _ in COMMANDS.values()}):
+        importlib.import_module(f"faces.cli.{module}")
+    return cli
+
+
+@click.group(
+    cls=LazyGroup,
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+)
 @click.version_option(__version__, prog_name="takedown")
 @click.option(
     "--database-url",
