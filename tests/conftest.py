@@ -164,3 +164,40 @@ def world(internet: Sandbox) -> Sandbox:
     sink.rcpt_replies.clear()
     sink.temporary_failures = sink.drop_after_data = 0
     return internet
+
+
+@pytest.fixture
+def portal_store(tmp_path: Path, clock: ManualClock) -> Iterator[Store]:
+    """A store of its own with two portals: Kenya's at /ke/ (English, Swahili, French; taking
+    addresses) and Mozambique's on its own host name (Portuguese, English)."""
+    from takedown.portals import PortalChange, add_portal
+
+    store = Store.open(sqlite_url(tmp_path / "portal.db"))
+    store.upgrade()
+    with store.session() as session:
+        add_portal(
+            session,
+            "ke",
+            PortalChange(
+                country="KE",
+                languages=["en", "sw", "fr"],
+                partner="Watoto Salama",
+                helplines=["Childline Kenya: 116"],
+                acknowledgements=True,
+            ),
+            actor="t",
+            now=clock.now(),
+        )
+        add_portal(
+            session,
+            "mz",
+            PortalChange(
+                country="MZ", languages=["pt", "en"], partner="Linha Fala Criança", host="denuncia.example.mz"
+            ),
+            actor="t",
+            now=clock.now(),
+        )
+    try:
+        yield store
+    finally:
+        store.dispose()

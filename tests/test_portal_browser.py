@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from sqlalchemy import select
@@ -14,8 +13,6 @@ from sqlalchemy import select
 from faces.portal.app import create_portal_app
 from takedown.clock import ManualClock
 from takedown.models import PortalReport, PortalUrl
-from takedown.portals import PortalChange, add_portal
-from takedown.settings import sqlite_url
 from takedown.store import Store
 from tests.console_support import serving
 
@@ -25,27 +22,9 @@ pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture
-def portal(tmp_path: Path, clock: ManualClock) -> Iterator[tuple[str, Store]]:
-    store = Store.open(sqlite_url(tmp_path / "portal.db"))
-    store.upgrade()
-    with store.session() as session:
-        add_portal(
-            session,
-            "ke",
-            PortalChange(
-                country="KE",
-                languages=["en", "sw", "fr"],
-                partner="Watoto Salama",
-                helplines=["Childline Kenya: 116"],
-            ),
-            actor="t",
-            now=clock.now(),
-        )
-    try:
-        with serving(create_portal_app(store, clock=clock)) as url:
-            yield url, store
-    finally:
-        store.dispose()
+def portal(portal_store: Store, clock: ManualClock) -> Iterator[tuple[str, Store]]:
+    with serving(create_portal_app(portal_store, clock=clock)) as url:
+        yield url, portal_store
 
 
 @pytest.mark.parametrize("javascript", [True, False], ids=["with-javascript", "without-javascript"])

@@ -22,46 +22,12 @@ from faces.portal.limits import RotatingLimiter
 from takedown.clock import ManualClock
 from takedown.intake import queue_batch
 from takedown.models import Case, Event, PortalReport, PortalUrl, ReporterAddress
-from takedown.portals import LANGUAGES, PortalChange, add_portal
+from takedown.portals import LANGUAGES
 from takedown.reports import Report, validate_report
-from takedown.settings import sqlite_url
 from takedown.store import Store
 from tests.console_support import serving
 
 REFERENCE = re.compile(r'<strong class="reference">(R-[A-Z2-7]{10})</strong>')
-
-
-@pytest.fixture
-def portal_store(tmp_path: Path, clock: ManualClock) -> Iterator[Store]:
-    store = Store.open(sqlite_url(tmp_path / "portal.db"))
-    store.upgrade()
-    with store.session() as session:
-        add_portal(
-            session,
-            "ke",
-            PortalChange(
-                country="KE",
-                languages=["en", "sw", "fr"],
-                partner="Watoto Salama",
-                helplines=["Childline Kenya: 116"],
-                acknowledgements=True,
-            ),
-            actor="t",
-            now=clock.now(),
-        )
-        add_portal(
-            session,
-            "mz",
-            PortalChange(
-                country="MZ", languages=["pt", "en"], partner="Linha Fala Criança", host="denuncia.example.mz"
-            ),
-            actor="t",
-            now=clock.now(),
-        )
-    try:
-        yield store
-    finally:
-        store.dispose()
 
 
 def served(store: Store, clock: ManualClock, **settings: object) -> Iterator[httpx.Client]:

@@ -81,6 +81,7 @@ from takedown.intake import import_rows, queue_batch
 from takedown.plain import iso, json_line, plain
 from takedown.portal_reports import (
     REFERRAL_COLUMNS,
+    Decided,
     PortalStats,
     ReportRefused,
     awaiting,
@@ -355,6 +356,25 @@ def create_app(
     _login_routes(app, console)
     _case_routes(app, console)
     return app
+
+
+def _decide_ticked(
+    console: Console, request: Request, posted: FormData
+) -> tuple[dict[str, str], list[int], list[Decided]]:
+    """An analyst's decision (the form's ``decision``) on the reported URLs ticked: the form, the
+    ids ticked, and what was decided (URLs decided meanwhile by someone else are left out)."""
+    who, form = console.changing(request, StaffRole.ANALYST, posted)
+    ids = [int(value) for value in _ticked(posted, "url", "URLs to decide", numbers=True)]
+    try:
+        with console.session() as session:
+            done = decide(
+                session, ids, form.get("decision", ""), actor=who.actor, now=console.clock.now(),
+                category=form.get("category") or None, classification=form.get("classification") or None,
+                country=form.get("country") or None,
+            )  # fmt: skip
+    except (ReportRefused, InvalidReport) as exc:
+        raise Refused(400, str(exc)) from None
+    return form, ids, done
 
 
 def _ticked(posted: FormData, name: str, what: str, *, numbers: bool = False) -> list[str]:
@@ -737,17 +757,7 @@ def _case_routes(app: FastAPI, console: Console) -> None:
     def reports_decide(request: Request, posted: Posted) -> Response:
         """A decision on every URL ticked: confirm (a case is opened), not illegal, not found,
         duplicate, or refer to a country's hotline."""
-        who, form = console.changing(request, StaffRole.ANALYST, posted)
-        ids = [int(value) for value in _ticked(posted, "url", "URLs to decide", numbers=True)]
-        try:
-            with console.session() as session:
-                done = decide(
-                    session, ids, form.get("decision", ""), actor=who.actor, now=console.clock.now(),
-                    category=form.get("category") or None, classification=form.get("classification") or None,
-                    country=form.get("country") or None,
-                )  # fmt: skip
-        except (ReportRefused, InvalidReport) as exc:
-            raise Refused(400, str(exc)) from None
+        _form, ids, done = _decide_ticked(console, request, posted)
         opened = sum(1 for row in done if row.case_id)
         message = f"{len(done)} of {len(ids)} decided" + (f", {opened} case(s) opened" if opened else "")
         return RedirectResponse("/reports?" + urlencode({"done": message}), status_code=303)
@@ -796,17 +806,7 @@ def _case_routes(app: FastAPI, console: Console) -> None:
     @app.post("/reports/assess")
     def assess_decide(request: Request, posted: Posted) -> Response:
         """The decision (the button pressed) on the report's URLs ticked; then the next report."""
-        who, form = console.changing(request, StaffRole.ANALYST, posted)
-        ids = [int(value) for value in _ticked(posted, "url", "URLs to decide", numbers=True)]
-        try:
-            with console.session() as session:
-                done = decide(
-                    session, ids, form.get("decision", ""), actor=who.actor, now=console.clock.now(),
-                    category=form.get("category") or None, classification=form.get("classification") or None,
-                    country=form.get("country") or None,
-                )  # fmt: skip
-        except (ReportRefused, InvalidReport) as exc:
-            raise Refused(400, str(exc)) from None
+        form, _ids, done = _decide_ticked(console, request, posted)
         message = f"{form.get('reference', 'the report')}: {len(done)} URL(s) {form.get('decision', '')}"
         after = form.get("after", "0")
         query = {"done": message, **({"after": after} if after.isdigit() and after != "0" else {})}
