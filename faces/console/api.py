@@ -131,7 +131,7 @@ def create_api(console: Any) -> FastAPI:
             queued_from=_utc(queued_from),
             queued_before=_utc(queued_before),
         )
-        with console.session() as session:
+        with console.reading() as session:
             rows = list_cases(session, wanted, limit=limit + 1)
         page = rows[:limit]
         more = len(rows) > limit
@@ -143,7 +143,7 @@ def create_api(console: Any) -> FastAPI:
         notices under ``record``."""
         token(request, TokenScope.READ)
         try:
-            with console.session() as session:
+            with console.reading() as session:
                 detail = plain(show_case(session, case_id))
                 detail["record"] = plain(case_record(session, case_id))
         except CaseNotFound as exc:
@@ -262,7 +262,7 @@ def create_api(console: Any) -> FastAPI:
         wanted = _utc(since)
 
         def lines() -> Iterator[str]:
-            with console.session() as session:
+            with console.reading() as session:
                 for row in confirmed_fingerprints(session, since=wanted):
                     yield json_line(plain(row)) + "\n"
 
@@ -275,7 +275,7 @@ def create_api(console: Any) -> FastAPI:
         token(request, TokenScope.READ)
         if by not in GROUPINGS:
             raise ApiRefused(400, f"by must be one of {', '.join(GROUPINGS)}")
-        with console.session() as session:
+        with console.reading() as session:
             rows = removal_stats(session, by)
             gone = already_gone_count(session)
         return JSONResponse({"by": by, "groups": plain(rows), "already_gone": gone})
