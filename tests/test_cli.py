@@ -378,3 +378,38 @@ def test_the_table_of_commands_is_the_commands_themselves() -> None:
             assert click.Command(name, help=first_sentence).get_short_help_str(limit) == (
                 command.get_short_help_str(limit)
             ), name
+
+
+def test_listings_answer_while_a_writer_holds_the_store(run, store: Store) -> None:  # type: ignore[no-untyped-def]
+    """A long ``queue list`` (or any listing) neither waits for the scheduler or the portal's
+    writer nor holds them up: it reads in a transaction that takes no write lock."""
+    import threading
+
+    from sqlalchemy import text
+
+    run("queue", "add", "http://held.test/x")
+    holding, release = threading.Event(), threading.Event()
+
+    def writer() -> None:
+        with store.session() as session:
+            session.execute(text("SELECT 1"))  # on SQLite: the write lock, until released
+            holding.set()
+            release.wait(30)
+
+    thread = threading.Thread(target=writer)
+    thread.start()
+    try:
+        assert holding.wait(10)
+        answers: list[str] = []
+        lister = threading.Thread(
+            target=lambda: answers.extend(
+                run(*args).output for args in (["queue", "list"], ["portals", "queue"])
+            ),
+            daemon=True,
+        )
+        lister.start()
+        lister.join(10)  # waiting for the lock would take the busy timeout (30 s)
+        assert len(answers) == 2 and "http://held.test/x" in answers[0]
+    finally:
+        release.set()
+        thread.join()

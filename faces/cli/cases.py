@@ -273,7 +273,7 @@ def queue_list(
         queued_from=queued_from.replace(tzinfo=UTC) if queued_from else None,
         queued_before=queued_before.replace(tzinfo=UTC) if queued_before else None,
     )
-    with errors_as_exit_codes(), app.store.session() as session:
+    with errors_as_exit_codes(), app.store.reading() as session:
         if count_only:
             count = count_cases(session, wanted)
             print_json({"count": count}) if as_json else click.echo(count)
@@ -327,7 +327,7 @@ def case_show(app: App, case_id: int, as_json: bool) -> None:
     """
     from takedown.cases import show_case
 
-    with errors_as_exit_codes(), app.store.session() as session:
+    with errors_as_exit_codes(), app.store.reading() as session:
         detail = show_case(session, case_id)
     if as_json:
         print_json(plain(detail))

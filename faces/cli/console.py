@@ -92,7 +92,7 @@ def users_list(app: App, as_json: bool) -> None:
     """Every account, its role and whether it is disabled or locked. Never a password or secret."""
     from takedown.accounts import list_accounts
 
-    with errors_as_exit_codes(), app.store.session() as session:
+    with errors_as_exit_codes(), app.store.reading() as session:
         accounts = list_accounts(session)
     now = app.clock.now()
     for account in accounts:
@@ -244,7 +244,7 @@ def tokens_list(app: App, as_json: bool) -> None:
     """Every token: name, scope, who made it, when it was last used, whether it is revoked."""
     from takedown.api_tokens import list_tokens
 
-    with errors_as_exit_codes(), app.store.session() as session:
+    with errors_as_exit_codes(), app.store.reading() as session:
         found = list_tokens(session)
     for token in found:
         if as_json:
@@ -299,7 +299,7 @@ def users_log(app: App, account: str | None, limit: int, as_json: bool) -> None:
     tokens made, disabled, reset or revoked, and by whom."""
     from takedown.staff_log import staff_events
 
-    with errors_as_exit_codes(), app.store.session() as session:
+    with errors_as_exit_codes(), app.store.reading() as session:
         entries = staff_events(session, limit=limit, subject=account)
     if as_json:
         for entry in entries:

@@ -50,7 +50,7 @@ def stats(app: App, by: str, chart: str | None, as_json: bool) -> None:
         return
 
     with errors_as_exit_codes():
-        with app.store.session() as session:
+        with app.store.reading() as session:
             rows = removal_stats(session, by)
             already_gone = already_gone_count(session)
         if chart:
@@ -402,7 +402,7 @@ def db_status(app: App, as_json: bool) -> None:
 def _portal_stats(app: App, as_json: bool) -> None:
     from takedown.portal_reports import portal_stats
 
-    with errors_as_exit_codes(), app.store.session() as session:
+    with errors_as_exit_codes(), app.store.reading() as session:
         rows = portal_stats(session)
     if as_json:
         print_json({"by": "portal", "groups": plain(rows)})

@@ -108,7 +108,7 @@ def portals_list(app: App, as_json: bool) -> None:
     """Every portal: name, country, languages, partner."""
     from takedown.portals import list_portals
 
-    with errors_as_exit_codes(), app.store.session() as session:
+    with errors_as_exit_codes(), app.store.reading() as session:
         views = list_portals(session)
     if as_json:
         for view in views:
@@ -145,7 +145,7 @@ def portals_queue(app: App, limit: int, after_id: int, as_json: bool) -> None:
     assessment tools)."""
     from takedown.portal_reports import awaiting
 
-    with errors_as_exit_codes(), app.store.session() as session:
+    with errors_as_exit_codes(), app.store.reading() as session:
         rows = awaiting(session, limit=limit, after_id=after_id)
     if as_json:
         for row in rows:
@@ -229,7 +229,7 @@ def portals_referrals(app: App, country: str, since: Any, as_json: bool) -> None
 
     from takedown.portal_reports import REFERRAL_COLUMNS, referral_row, referrals
 
-    with errors_as_exit_codes(), app.store.session() as session:
+    with errors_as_exit_codes(), app.store.reading() as session:
         rows = referrals(session, country, since=since.replace(tzinfo=UTC) if since else None)
     if as_json:
         for row in rows:
