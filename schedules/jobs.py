@@ -63,7 +63,7 @@ def failure_cause(stderr: str) -> str:
 
 def crawl_environment(settings: Settings) -> dict[str, str]:
     """What a child ``takedown crawl`` needs to see the same store, network and policy: every
-    setting but the SMTP password, which a crawl has no use for."""
+    setting but the secrets (the SMTP password, the provider key), which a crawl has no use for."""
     return settings.environment(secrets=False)
 
 

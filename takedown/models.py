@@ -614,6 +614,18 @@ class ReporterAddress(Base):
     )
 
 
+class ProviderRevocation(Base):
+    """A recipient whose provider links were revoked: every link made for the address before
+    ``revoked_at`` is refused (the links themselves are not stored; the server's key checks them)."""
+
+    __tablename__ = "provider_revocation"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    recipient: Mapped[str] = mapped_column(String(320), unique=True)
+    revoked_at: Mapped[datetime]
+    revoked_by: Mapped[str] = mapped_column(String(200))
+
+
 class SchedulerLock(Base):
     """The one scheduler allowed to run against this store: who it is and when it last said so."""
 

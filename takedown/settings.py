@@ -103,6 +103,9 @@ class Settings:
     frontier_lease: float = 3600.0
     """Seconds a crawler holds the cases it claimed from the shared frontier before they return to
     the queue; renewed while it works on them, so this is how long a dead crawler's cases wait."""
+    provider_key: str | None = field(default=None, repr=False)
+    """The secret that signs hosting providers' links (:mod:`takedown.provider_access`). From the
+    environment only; never printed, logged, stored or given to a crawl."""
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -156,17 +159,18 @@ class Settings:
             smtp_ca_file=env.get("TAKEDOWN_SMTP_CA_FILE") or None,
             chase_policy=env.get("TAKEDOWN_CHASE_POLICY") or None,
             frontier_lease=_duration(env, "TAKEDOWN_FRONTIER_LEASE", DEFAULTS.frontier_lease, "s"),
+            provider_key=env.get("TAKEDOWN_PROVIDER_KEY") or None,
         )
 
     def environment(self, *, secrets: bool = True) -> dict[str, str]:
         """The environment ``from_env`` reads back as these settings: what a child process (a crawl
         the scheduler starts) is given so it sees exactly what its parent does. Unset options are
-        left out; ``secrets=False`` leaves the SMTP password out too. A test holds every field to
+        left out; ``secrets=False`` leaves the secrets (:data:`SECRETS`) out too. A test holds every field to
         the round trip, so a new setting cannot be forgotten here."""
         env: dict[str, str] = {}
         for name, variable in ENVIRONMENT.items():
             value = getattr(self, name)
-            if value is None or (name == "smtp_password" and not secrets):
+            if value is None or (name in SECRETS and not secrets):
                 continue
             if isinstance(value, bool):
                 env[variable] = "1" if value else "0"
@@ -176,6 +180,9 @@ class Settings:
                 env[variable] = str(value)
         return env
 
+
+SECRETS = frozenset({"smtp_password", "provider_key"})
+"""Settings a child process that does not need them is never given."""
 
 ENVIRONMENT = {
     "database_url": "TAKEDOWN_DATABASE_URL",
@@ -213,6 +220,7 @@ ENVIRONMENT = {
     "chase_policy": "TAKEDOWN_CHASE_POLICY",
     "smtp_ca_file": "TAKEDOWN_SMTP_CA_FILE",
     "frontier_lease": "TAKEDOWN_FRONTIER_LEASE",
+    "provider_key": "TAKEDOWN_PROVIDER_KEY",
 }
 """The environment variable of each setting."""
 

@@ -168,11 +168,15 @@ def test_a_child_process_given_the_settings_environment_reads_back_every_setting
         "chase_policy": "/etc/takedown/chase.toml",
         "smtp_ca_file": "/etc/takedown/relay-ca.pem",
         "frontier_lease": 900.0,
+        "provider_key": "k" * 40,
     }
     names = [f.name for f in dataclasses.fields(Settings)]
     assert sorted(unusual) == sorted(names)  # a new setting needs a line here, and in environment()
     assert all(unusual[name] != getattr(DEFAULTS, name) for name in names)
     settings = Settings(**unusual)  # type: ignore[arg-type]
     assert Settings.from_env(settings.environment()) == settings
-    assert Settings.from_env(crawl_environment(settings)) == dataclasses.replace(settings, smtp_password=None)
+    assert Settings.from_env(crawl_environment(settings)) == dataclasses.replace(
+        settings, smtp_password=None, provider_key=None
+    )
     assert "s3cret" not in crawl_environment(settings).values()
+    assert "k" * 40 not in crawl_environment(settings).values()
