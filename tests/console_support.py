@@ -53,8 +53,9 @@ def serve_console(
     clock: ManualClock,
     settings: ConsoleSettings | None = None,
     previewer: NoticePreviewer | None = None,
+    provider_key: bytes | None = None,
 ) -> Iterator[Served]:
-    app = create_app(store, clock=clock, settings=settings, previewer=previewer)
+    app = create_app(store, clock=clock, settings=settings, previewer=previewer, provider_key=provider_key)
     with serving(app) as url:
         yield Served(url, store, clock)
 

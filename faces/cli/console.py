@@ -188,16 +188,25 @@ def users_reset(
 @click.pass_obj
 def web(app: App, host: str, port: int) -> None:
     """Serve the analyst console. Put it behind a proxy that terminates HTTPS (and set
-    TAKEDOWN_PUBLIC_URL to its https:// address, which makes cookies Secure)."""
+    TAKEDOWN_PUBLIC_URL to its https:// address, which makes cookies Secure).
+
+    The same server answers hosting providers' links under /provider (signed with
+    TAKEDOWN_PROVIDER_KEY; without it, every link is refused as not configured)."""
     from faces.console.app import create_app
     from faces.console.config import ConsoleSettings
     from faces.console.serve import console_server
     from notices.preview import NoticePreviewer
+    from takedown.provider_access import provider_key
 
     with errors_as_exit_codes():
         previewer = NoticePreviewer(app.settings, app.store, app.clock)
+        key = provider_key(app.settings.provider_key) if app.settings.provider_key else None
         application = create_app(
-            app.store, clock=app.clock, settings=ConsoleSettings.from_env(), previewer=previewer
+            app.store,
+            clock=app.clock,
+            settings=ConsoleSettings.from_env(),
+            previewer=previewer,
+            provider_key=key,
         )
     console_server(application, host=host, port=port).run()
 

@@ -1,0 +1,1 @@
+"""The hosting providers' page: what a notice's link opens (mounted by the console under /provider)."""

@@ -1,0 +1,121 @@
+"""The provider page: a notice's recipient sees its own open cases and answers them, by link alone.
+
+The path carries the capability (:mod:`takedown.provider_access`): no account, no cookie, no
+session shared with the console (this application never reads the console's cookies). Every
+refusal, whatever its reason, is the same plain page, so a guessed or stale link learns nothing;
+the reason goes to the log, without the token. Failed links are limited per client address, in
+memory. URLs are text, defanged; nothing a case points to is fetched, embedded or previewed.
+"""
+
+from __future__ import annotations
+
+import logging
+from urllib.parse import urlencode
+
+from fastapi import FastAPI, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+
+from faces.console.security import SECURITY_HEADERS, FailureLimiter, cross_site
+from faces.console.text import defang, when
+from notices.render import SHIPPED_TEMPLATES
+from takedown.clock import Clock
+from takedown.provider_access import ProviderAccess, ProviderTokenRefused, check_access
+from takedown.provider_cases import (
+    ANSWERS,
+    ProviderAnswerRefused,
+    answer_cases,
+    provider_cases,
+)
+from takedown.store import Store
+
+log = logging.getLogger("takedown.provider")
+
+PROVIDER_TEMPLATES = SHIPPED_TEMPLATES / "provider"
+CANNOT_USE = "This link cannot be used. Reply to the notice you received to ask for a new one."
+
+
+class ProviderRefused(Exception):
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status, self.message = status, message
+
+
+def create_provider_app(store: Store, *, clock: Clock, key: bytes | None) -> FastAPI:
+    """The provider page over ``store``; without a ``key`` every link is refused (not configured)."""
+    app = FastAPI(title="takedown provider page", docs_url=None, redoc_url=None, openapi_url=None)
+    pages = Environment(
+        loader=FileSystemLoader(PROVIDER_TEMPLATES),
+        autoescape=select_autoescape(["html"], default=True),
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    pages.filters["defang"] = defang
+    pages.filters["when"] = when
+    failures = FailureLimiter(limit=20)
+
+    def page(name: str, status: int = 200, **context: object) -> HTMLResponse:
+        html = pages.get_template(name).render(**context)
+        return HTMLResponse(html, status_code=status, headers=SECURITY_HEADERS)
+
+    def access(request: Request, token: str) -> ProviderAccess:
+        address = request.client.host if request.client else ""
+        if failures.blocked(address):
+            raise ProviderRefused(
+                429, "Too many links that cannot be used from your address. Try again later."
+            )
+        if key is None:
+            raise ProviderRefused(503, "Provider links are not configured on this server.")
+        try:
+            with store.reading() as session:
+                return check_access(session, key, token, now=clock.now())
+        except ProviderTokenRefused as exc:
+            log.info("a provider link was refused: %s", exc.reason)  # the reason, never the token
+            failures.failed(address)
+            raise ProviderRefused(403, CANNOT_USE) from None
+
+    @app.exception_handler(ProviderRefused)
+    async def refused(request: Request, exc: ProviderRefused) -> Response:
+        return page("refused.html", exc.status, message=exc.message)
+
+    @app.exception_handler(404)
+    async def not_found(request: Request, exc: Exception) -> Response:
+        return page("refused.html", 404, message=CANNOT_USE)
+
+    @app.get("/{token}")
+    def cases(request: Request, token: str) -> Response:
+        """The recipient's open cases, with what they may answer."""
+        granted = access(request, token)
+        with store.reading() as session:
+            rows = provider_cases(session, granted.recipient)
+        return page(
+            "page.html", recipient=granted.recipient, rows=rows, answers=ANSWERS,
+            action=f"{request.scope.get('root_path', '')}/{token}", done=request.query_params.get("done"),
+            expires_at=granted.expires_at,
+        )  # fmt: skip
+
+    @app.post("/{token}")
+    async def answer(request: Request, token: str) -> Response:
+        """An answer on the cases ticked: removed, not ours, or need more information."""
+        own_origin = f"{request.url.scheme}://{request.headers.get('host', '')}"
+        if cross_site(request.headers.get("origin"), request.headers.get("sec-fetch-site"), own_origin):
+            raise ProviderRefused(403, "This form can only be sent from this page.")
+        granted = access(request, token)
+        form = await request.form(max_files=0, max_fields=1100)
+        ids = [int(value) for value in form.getlist("case") if isinstance(value, str) and value.isdigit()]
+        if not ids:
+            raise ProviderRefused(400, "Tick the cases your answer is about.")
+        try:
+            with store.session() as session:
+                done = answer_cases(
+                    session, granted.recipient, ids, str(form.get("answer", "")), now=clock.now(),
+                    reason=str(form.get("reason", "")), ticket=str(form.get("ticket", "")),
+                )  # fmt: skip
+        except ProviderAnswerRefused as exc:
+            raise ProviderRefused(400, f"The answer was not taken: {exc}.") from None
+        message = f"Thank you: your answer on {len(done)} case(s) is recorded."
+        return RedirectResponse(
+            f"{request.scope.get('root_path', '')}/{token}?" + urlencode({"done": message}), status_code=303
+        )
+
+    return app

@@ -1,0 +1,123 @@
+"""The provider page over HTTP: a notice's recipient sees its own open cases and nobody else's,
+answers them, and "removed" brings the revisit forward; any bad link gets the same plain refusal."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy import select, update
+
+from takedown.cases import withdraw
+from takedown.clock import ManualClock
+from takedown.intake import queue_batch
+from takedown.models import Case, Event, Notice, NoticeCase
+from takedown.provider_access import issue_token, provider_key, revoke
+from takedown.reports import Report, validate_report
+from takedown.settings import sqlite_url
+from takedown.store import Store
+from tests.console_support import serve_console
+
+KEY = provider_key("provider-page-test-key-0123456789abcdef")
+
+
+@pytest.fixture
+def site(tmp_path: Path, clock: ManualClock) -> Iterator[tuple[httpx.Client, Store, dict[str, int]]]:
+    store = Store.open(sqlite_url(tmp_path / "console.db"))
+    store.upgrade()
+    urls = [
+        "http://a.example/1.jpg",
+        "http://a.example/2.jpg",
+        "http://b.example/3.jpg",
+        "http://a.example/4.jpg",
+    ]
+    with store.session() as session:
+        reports = [validate_report(Report(url)) for url in urls]
+        cases = [result.case_id for result in queue_batch(session, reports, actor="t", now=clock.now())]
+        session.execute(update(Case).values(next_check_at=clock.now() + timedelta(days=1)))
+        notices = {}
+        for recipient, about in (("abuse@a.example", cases[:2] + cases[3:]), ("abuse@b.example", cases[2:3])):
+            notice = Notice(recipient=recipient, level="initial", message_id=f"<{recipient}@t>", subject="s",
+                            status="sent", created_at=clock.now())  # fmt: skip
+            session.add(notice)
+            session.flush()
+            session.add_all(NoticeCase(notice_id=notice.id, case_id=case_id) for case_id in about)
+            notices[recipient] = notice.id
+        withdraw(session, cases[3], reason="test", actor="t", now=clock.now())  # closed: not shown
+    ids = {"a": notices["abuse@a.example"], "b": notices["abuse@b.example"], **{f"case{n}": c for n, c in
+           enumerate(cases, 1)}}  # fmt: skip
+    try:
+        with (
+            serve_console(store, clock, provider_key=KEY) as served,
+            httpx.Client(base_url=served.url, follow_redirects=False, timeout=10) as client,
+        ):
+            yield client, store, ids
+    finally:
+        store.dispose()
+
+
+def test_a_recipient_sees_its_own_open_cases_and_nothing_else(site, clock: ManualClock) -> None:  # type: ignore[no-untyped-def]
+    client, _, ids = site
+    token = issue_token(KEY, "abuse@a.example", ids["a"], now=clock.now())
+    page = client.get(f"/provider/{token}")
+    assert page.status_code == 200
+    assert "hxxp://a[.]example/1.jpg" in page.text and "hxxp://a[.]example/2.jpg" in page.text
+    assert "b[.]example" not in page.text and "a[.]example/4.jpg" not in page.text  # another's; closed
+    assert 'href="http' not in page.text and "<img" not in page.text
+    assert "set-cookie" not in page.headers and page.headers["referrer-policy"] == "no-referrer"
+    assert page.headers["content-security-policy"].startswith("default-src 'none'")
+    assert page.headers["cache-control"] == "no-store"
+
+
+def test_every_bad_link_gets_the_same_plain_refusal(site, clock: ManualClock) -> None:  # type: ignore[no-untyped-def]
+    client, store, ids = site
+    good = issue_token(KEY, "abuse@a.example", ids["a"], now=clock.now())
+    expired = issue_token(KEY, "abuse@a.example", ids["a"], now=clock.now() - timedelta(days=91))
+    someone_elses = issue_token(KEY, "abuse@a.example", ids["b"], now=clock.now())
+    forged = issue_token(provider_key("x" * 40), "abuse@a.example", ids["a"], now=clock.now())
+    refusals = [
+        client.get(f"/provider/{bad}") for bad in (expired, someone_elses, forged, good[:-3], "nonsense")
+    ]
+    assert {r.status_code for r in refusals} == {403}
+    assert len({r.text for r in refusals}) == 1 and "This link cannot be used" in refusals[0].text
+    clock.advance(timedelta(seconds=1))
+    with store.session() as session:
+        revoke(session, "abuse@a.example", actor="analyst:t", now=clock.now())
+    assert client.get(f"/provider/{good}").text == refusals[0].text
+
+
+def test_removed_brings_the_revisit_forward_and_every_answer_is_attributed(site, clock: ManualClock) -> None:  # type: ignore[no-untyped-def]
+    client, store, ids = site
+    token = issue_token(KEY, "abuse@a.example", ids["a"], now=clock.now())
+    answered = client.post(
+        f"/provider/{token}",
+        data={"case": [str(ids["case1"]), str(ids["case3"])], "answer": "removed", "ticket": "INC-42"},
+    )
+    assert answered.status_code == 303 and answered.headers["location"].startswith(f"/provider/{token}?done=")
+    assert "answer on 1 case(s) is recorded" in client.get(answered.headers["location"]).text
+    with store.session() as session:
+        first = session.get_one(Case, ids["case1"])
+        third = session.get_one(Case, ids["case3"])
+        assert first.next_check_at == clock.now() and first.state == "queued"  # due now; still open
+        assert third.next_check_at == clock.now() + timedelta(days=1)  # not theirs: untouched
+        events = session.execute(
+            select(Event.case_id, Event.actor, Event.action, Event.detail).where(
+                Event.action.like("provider_%")
+            )
+        ).all()
+        rechecks = session.scalars(select(Event.actor).where(Event.action == "recheck_requested")).all()
+    assert [tuple(e) for e in events] == [
+        (ids["case1"], "provider:abuse@a.example", "provider_removed", {"ticket": "INC-42"})
+    ]
+    assert rechecks == ["provider:abuse@a.example"]
+    no_reason = client.post(f"/provider/{token}", data={"case": str(ids["case2"]), "answer": "not_ours"})
+    assert no_reason.status_code == 400 and "say why" in no_reason.text
+    cross_site = client.post(f"/provider/{token}", data={"case": str(ids["case2"]), "answer": "removed"},
+                             headers={"Origin": "https://elsewhere.example"})  # fmt: skip
+    assert cross_site.status_code == 403
+    why = client.post(f"/provider/{token}", data={"case": str(ids["case2"]), "answer": "not_ours",
+                                                  "reason": "we moved it to another provider"})  # fmt: skip
+    assert why.status_code == 303
