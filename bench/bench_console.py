@@ -19,7 +19,6 @@ import secrets
 import statistics
 import sys
 import tempfile
-import threading
 import time
 from datetime import date, timedelta
 from pathlib import Path
@@ -31,7 +30,7 @@ from sqlalchemy import func, select
 from stores import bench_store
 
 from faces.console.app import create_app
-from faces.console.serve import console_server
+from faces.console.serve import serving
 from takedown.accounts import add_account
 from takedown.clock import SystemClock
 from takedown.models import Case
@@ -133,13 +132,12 @@ def measure(store: Store, repeat: int) -> None:
     password = secrets.token_urlsafe(16)
     with store.session() as session:
         add_account(session, name, StaffRole.AUDITOR, password, now=clock.now())
-    server = console_server(create_app(store, clock=clock), host="127.0.0.1", port=0, log_level="warning")
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.01)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    client = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=60)
+    with serving(create_app(store, clock=clock)) as url:
+        _measure(url, name, password, store, repeat)
+
+
+def _measure(url: str, name: str, password: str, store: Store, repeat: int) -> None:
+    client = httpx.Client(base_url=url, timeout=60)
     form = client.get("/login")
     token = form.text.split('name="login_token" value="', 1)[1].split('"', 1)[0]
     signed = client.post("/login", data={"name": name, "password": password, "login_token": token})
@@ -162,8 +160,6 @@ def measure(store: Store, repeat: int) -> None:
         rows = answer.text.count('<td><a href="/cases/')  # the list's rows: an empty page is no figure
         shown = f"{rows:3d} rows" if path.startswith("/cases?") else ""
         print(f"{label:<48} p50 {statistics.median(times):7.1f} ms   p95 {p95:7.1f} ms  {shown}", flush=True)
-    server.should_exit = True
-    thread.join(timeout=10)
 
 
 if __name__ == "__main__":

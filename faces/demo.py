@@ -228,12 +228,9 @@ def _portal(
     echo: Callable[[str], None],
 ) -> None:
     """A report through a portal, its revisit, and what became of it (which the reporter never learns)."""
-    import threading
-    import time
-
     import httpx
 
-    from faces.console.serve import console_server
+    from faces.console.serve import serving
     from faces.portal.app import create_portal_app
     from notices.acknowledgements import acknowledge_reports
     from sandbox.web import Serve, content_digest
@@ -252,30 +249,19 @@ def _portal(
     )
     listed = iter([ReadHashRow(2, entry)])
     import_hash_list(store, listed, name="partner-hashes", version="2026-03", actor=actor, clock=clock)
-    server = console_server(
-        create_portal_app(store, clock=clock), host="127.0.0.1", port=0, log_level="warning"
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.01)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    try:
-        with httpx.Client(base_url=f"http://127.0.0.1:{port}", headers={"Accept-Language": "sw"}) as browser:
-            form = browser.get("/ke/")
-            urls = "\n".join([known, unknown, sandbox.url("host-a.test", "/gallery/1.jpg")])
-            answer = browser.post(
-                "/ke/?lang=sw", data={"urls": urls, "content": "images", "address": "mtu@reporter.test"}
-            )
-        reference = answer.text.split('class="reference">', 1)[1].split("<", 1)[0]
-        cookies = len(form.cookies) + len(answer.cookies)
-        echo(f"   the form: {len(form.content):,} bytes, cookies set: {cookies}")
-        echo(
-            f"   three URLs reported; the reporter is given {reference} and nothing about what becomes of it"
+    with (
+        serving(create_portal_app(store, clock=clock)) as url,
+        httpx.Client(base_url=url, headers={"Accept-Language": "sw"}) as browser,
+    ):
+        form = browser.get("/ke/")
+        urls = "\n".join([known, unknown, sandbox.url("host-a.test", "/gallery/1.jpg")])
+        answer = browser.post(
+            "/ke/?lang=sw", data={"urls": urls, "content": "images", "address": "mtu@reporter.test"}
         )
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
+    reference = answer.text.split('class="reference">', 1)[1].split("<", 1)[0]
+    cookies = len(form.cookies) + len(answer.cookies)
+    echo(f"   the form: {len(form.content):,} bytes, cookies set: {cookies}")
+    echo(f"   three URLs reported; the reporter is given {reference} and nothing about what becomes of it")
     crawl = crawl_job(settings, clock.now())
     echo(f"   the next crawl revisits the two new URLs once: {crawl.get('reported', {})}")
     echo(

@@ -4,18 +4,15 @@ that keeps cookies and fills in the forms' hidden tokens, and staff accounts to 
 from __future__ import annotations
 
 import re
-import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
 
 import httpx
 
 from faces.console.app import create_app
 from faces.console.config import ConsoleSettings
-from faces.console.serve import console_server
+from faces.console.serve import serving
 from notices.preview import NoticePreviewer
 from takedown.accounts import TOTP_STEP_SECONDS, add_account, totp_code
 from takedown.clock import ManualClock
@@ -58,25 +55,6 @@ def serve_console(
     app = create_app(store, clock=clock, settings=settings, previewer=previewer, provider_key=provider_key)
     with serving(app) as url:
         yield Served(url, store, clock)
-
-
-@contextmanager
-def serving(app: Any) -> Iterator[str]:
-    """``app`` served by uvicorn on a free loopback port, in a thread, as the CLI serves it; its URL."""
-    server = console_server(app, host="127.0.0.1", port=0, log_level="warning")
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("the application did not start")
-        time.sleep(0.01)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
 
 
 def hidden(html: str, name: str) -> str:

@@ -10,11 +10,11 @@ from collections.abc import Iterator
 import pytest
 from sqlalchemy import select
 
+from faces.console.serve import serving
 from faces.portal.app import create_portal_app
 from takedown.clock import ManualClock
 from takedown.models import PortalReport, PortalUrl
 from takedown.store import Store
-from tests.console_support import serving
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 

@@ -14,6 +14,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from sqlalchemy import func, select
 
+from faces.console.serve import serving
 from faces.portal.app import create_portal_app
 from faces.portal.catalogues import problems, used_messages
 from faces.portal.config import PortalSettings
@@ -25,7 +26,6 @@ from takedown.models import Case, Event, PortalReport, PortalUrl, ReporterAddres
 from takedown.portals import LANGUAGES
 from takedown.reports import Report, validate_report
 from takedown.store import Store
-from tests.console_support import serving
 
 REFERENCE = re.compile(r'<strong class="reference">(R-[A-Z2-7]{10})</strong>')
 

@@ -146,11 +146,10 @@ def demo(app: App, directory: Path | None, serve: bool, port: int) -> None:
 def _serve_console(store: Store, clock: Clock, settings: Settings, *, port: int) -> None:
     """The console on the demo's store, at the demo's (stopped) clock, with a login made for it."""
     import secrets
-    import threading
     import time
 
     from faces.console.app import create_app
-    from faces.console.serve import console_server
+    from faces.console.serve import serving
     from notices.preview import NoticePreviewer
     from takedown.accounts import add_account
     from takedown.vocabulary import StaffRole
@@ -160,19 +159,13 @@ def _serve_console(store: Store, clock: Clock, settings: Settings, *, port: int)
         add_account(session, "demo", StaffRole.ANALYST, password, now=clock.now())
     previewer = NoticePreviewer(settings, store, clock)
     application = create_app(store, clock=clock, previewer=previewer)
-    server = console_server(application, host="127.0.0.1", port=port, log_level="warning")
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started and thread.is_alive():
-        time.sleep(0.05)
-    if not server.started:
-        raise TakedownError(f"the console could not listen on port {port} (in use?); try --port 0")
-    address = server.servers[0].sockets[0].getsockname()
-    click.echo(f"8. The analyst console: http://127.0.0.1:{address[1]}/  (name demo, password {password})")
-    click.echo("   Ctrl-C stops it.")
     try:
-        while thread.is_alive():
-            thread.join(timeout=0.5)
+        with serving(application, port=port) as url:
+            click.echo(f"9. The analyst console: {url}/  (name demo, password {password})")
+            click.echo("   Ctrl-C stops it.")
+            while True:
+                time.sleep(0.5)
     except KeyboardInterrupt:
-        server.should_exit = True
-        thread.join(timeout=10)
+        pass
+    except TakedownError as exc:
+        raise TakedownError(f"the console {exc}; try --port 0") from None
