@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -201,3 +202,43 @@ def portal_store(tmp_path: Path, clock: ManualClock) -> Iterator[Store]:
         yield store
     finally:
         store.dispose()
+
+
+@contextmanager
+def write_lock_held(store: Store) -> Iterator[None]:
+    """While the block runs, another thread holds a write transaction open on ``store`` (on
+    SQLite: the database's one write lock), as the scheduler or the portal's writer would."""
+    import threading
+
+    from sqlalchemy import text
+
+    holding, release = threading.Event(), threading.Event()
+
+    def writer() -> None:
+        with store.session() as session:
+            session.execute(text("SELECT 1"))
+            holding.set()
+            release.wait(30)
+
+    thread = threading.Thread(target=writer)
+    thread.start()
+    try:
+        assert holding.wait(10), "the writer did not start"
+        yield
+    finally:
+        release.set()
+        thread.join()
+
+
+def within(seconds: float, work: Callable[[], object]) -> bool:
+    """Whether ``work`` finished within ``seconds`` (run in a thread of its own, left behind if not)."""
+    import threading
+
+    done = threading.Event()
+
+    def run() -> None:
+        work()
+        done.set()
+
+    threading.Thread(target=run, daemon=True).start()
+    return done.wait(seconds)

@@ -20,6 +20,7 @@ from takedown import exitcodes
 from takedown.clock import ManualClock
 from takedown.settings import Settings
 from takedown.store import Store
+from tests.conftest import within, write_lock_held
 from tests.console_support import sign_in
 
 
@@ -383,33 +384,10 @@ def test_the_table_of_commands_is_the_commands_themselves() -> None:
 def test_listings_answer_while_a_writer_holds_the_store(run, store: Store) -> None:  # type: ignore[no-untyped-def]
     """A long ``queue list`` (or any listing) neither waits for the scheduler or the portal's
     writer nor holds them up: it reads in a transaction that takes no write lock."""
-    import threading
-
-    from sqlalchemy import text
 
     run("queue", "add", "http://held.test/x")
-    holding, release = threading.Event(), threading.Event()
-
-    def writer() -> None:
-        with store.session() as session:
-            session.execute(text("SELECT 1"))  # on SQLite: the write lock, until released
-            holding.set()
-            release.wait(30)
-
-    thread = threading.Thread(target=writer)
-    thread.start()
-    try:
-        assert holding.wait(10)
-        answers: list[str] = []
-        lister = threading.Thread(
-            target=lambda: answers.extend(
-                run(*args).output for args in (["queue", "list"], ["portals", "queue"])
-            ),
-            daemon=True,
-        )
-        lister.start()
-        lister.join(10)  # waiting for the lock would take the busy timeout (30 s)
-        assert len(answers) == 2 and "http://held.test/x" in answers[0]
-    finally:
-        release.set()
-        thread.join()
+    answers: list[str] = []
+    with write_lock_held(store):  # waiting for the lock would take the busy timeout (30 s)
+        listings = (["queue", "list"], ["portals", "queue"])
+        assert within(10, lambda: answers.extend(run(*args).output for args in listings))
+    assert "http://held.test/x" in answers[0]

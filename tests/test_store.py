@@ -19,6 +19,7 @@ from takedown.models import Base, Case, Event, Fingerprint
 from takedown.reports import Report, validate_report
 from takedown.settings import sqlite_url
 from takedown.store import HEAD_REVISION, Store, head_revision
+from tests.conftest import within, write_lock_held
 
 
 def test_migrations_build_exactly_the_models_schema(store: Store) -> None:
@@ -198,32 +199,15 @@ def test_a_revisit_never_writes_back_a_notice_date_set_while_it_was_recording() 
 
 
 def test_a_reading_session_never_waits_for_a_writer_and_keeps_nothing(store: Store) -> None:
-    import threading
 
     from sqlalchemy import func, select, text
 
     from takedown.models import Portal
 
-    holding, release = threading.Event(), threading.Event()
-
-    def writer() -> None:
-        with store.session() as session:  # on SQLite, holds the write lock until released
-            session.execute(text("SELECT 1"))
-            holding.set()
-            release.wait(30)
-
-    thread = threading.Thread(target=writer)
-    thread.start()
-    try:
-        assert holding.wait(10)
-        counted: list[int] = []
-        reader = threading.Thread(target=lambda: counted.append(_count_portals(store)), daemon=True)
-        reader.start()
-        reader.join(10)  # a session that waited for the lock would still be waiting (30 s)
-        assert counted == [0], "the reading session waited for the writer"
-    finally:
-        release.set()
-        thread.join()
+    counted: list[int] = []
+    with write_lock_held(store):  # a session that waited for the lock would wait 30 s (its timeout)
+        assert within(10, lambda: counted.append(_count_portals(store))), "the reading session waited"
+    assert counted == [0]
     with store.reading() as session:
         session.execute(
             text("INSERT INTO portal (slug, country, languages, partner, helplines, acknowledgements, "
