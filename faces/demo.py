@@ -228,8 +228,6 @@ def _portal(
     echo: Callable[[str], None],
 ) -> None:
     """A report through a portal, its revisit, and what became of it (which the reporter never learns)."""
-    import httpx
-
     from faces.console.serve import serving
     from faces.portal.app import create_portal_app
     from notices.acknowledgements import acknowledge_reports
@@ -249,18 +247,14 @@ def _portal(
     )
     listed = iter([ReadHashRow(2, entry)])
     import_hash_list(store, listed, name="partner-hashes", version="2026-03", actor=actor, clock=clock)
-    with (
-        serving(create_portal_app(store, clock=clock)) as url,
-        httpx.Client(base_url=url, headers={"Accept-Language": "sw"}) as browser,
-    ):
-        form = browser.get("/ke/")
+    with serving(create_portal_app(store, clock=clock)) as url:  # a visitor's browser, in Swahili
+        form, form_cookies = _visit(f"{url}/ke/")
         urls = "\n".join([known, unknown, sandbox.url("host-a.test", "/gallery/1.jpg")])
-        answer = browser.post(
-            "/ke/?lang=sw", data={"urls": urls, "content": "images", "address": "mtu@reporter.test"}
-        )
-    reference = answer.text.split('class="reference">', 1)[1].split("<", 1)[0]
-    cookies = len(form.cookies) + len(answer.cookies)
-    echo(f"   the form: {len(form.content):,} bytes, cookies set: {cookies}")
+        fields = {"urls": urls, "content": "images", "address": "mtu@reporter.test"}
+        answer, answer_cookies = _visit(f"{url}/ke/?lang=sw", fields)
+    reference = answer.split('class="reference">', 1)[1].split("<", 1)[0]
+    cookies = form_cookies + answer_cookies
+    echo(f"   the form: {len(form.encode()):,} bytes, cookies set: {cookies}")
     echo(f"   three URLs reported; the reporter is given {reference} and nothing about what becomes of it")
     crawl = crawl_job(settings, clock.now())
     echo(f"   the next crawl revisits the two new URLs once: {crawl.get('reported', {})}")
@@ -285,3 +279,15 @@ def _portal(
     for fared in portals:
         counts = f"{fared.reports} report(s), {fared.urls} URLs, {fared.confirmed} confirmed"
         echo(f"   portal {fared.portal}: {counts}")
+
+
+def _visit(url: str, form: dict[str, str] | None = None) -> tuple[str, int]:
+    """A page as a browser set to Swahili gets it (a form posted when given), and how many cookies
+    it was asked to keep. The standard library's client: the demo needs nothing the tests install."""
+    from urllib.parse import urlencode
+    from urllib.request import Request, urlopen
+
+    data = urlencode(form).encode("ascii") if form is not None else None
+    request = Request(url, data=data, headers={"Accept-Language": "sw"})
+    with urlopen(request, timeout=30) as response:  # the demo's own server, on loopback
+        return response.read().decode("utf-8"), len(response.headers.get_all("Set-Cookie") or [])
