@@ -39,7 +39,7 @@ from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from faces.console.refreshing import Refreshing
-from faces.console.security import cross_site
+from faces.console.security import SECURITY_HEADERS, cross_site
 from faces.portal import messages as say
 from faces.portal.config import PortalSettings
 from faces.portal.i18n import chosen, load_translations, names
@@ -73,17 +73,12 @@ the tab key); a robot that fills in every field gives itself away."""
 _EMAIL = re.compile(r"[^@\s]{1,64}@[^@\s]{1,190}\.[^@\s.]{2,63}")
 _SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://")
 PAGE_HEADERS = {
+    **SECURITY_HEADERS,  # the console's, but for what a public page that runs no requests allows
     "Content-Security-Policy": (
         "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
         "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
     ),
-    "Referrer-Policy": "no-referrer",
-    "X-Content-Type-Options": "nosniff",
-    "X-Frame-Options": "DENY",
-    "Cross-Origin-Opener-Policy": "same-origin",
-    "Cross-Origin-Resource-Policy": "same-origin",
     "Permissions-Policy": "camera=(), microphone=(), geolocation=(), interest-cohort=()",
-    "Cache-Control": "no-store",
 }
 
 
