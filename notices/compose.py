@@ -37,6 +37,7 @@ from notices.xarf import ReportFacts, build_report, media_type_for, validate
 from takedown.cases import event_row, notice_due, put_off_notice, take_for_notice_round
 from takedown.models import Case, Check, CheckMatch, Event, Fingerprint, Notice, NoticeCase
 from takedown.plain import iso
+from takedown.provider_access import DEFAULT_LIFETIME, provider_key, provider_link
 from takedown.settings import Settings
 from takedown.store import Store
 from takedown.vocabulary import HOST_ROLES, NoticeLevel, NoticeStatus, Role
@@ -153,6 +154,10 @@ class Composer:
         self.settings = settings
         self.renderer = renderer
         self.sender = sender_address(settings.notice_from)
+        self.provider_key = (
+            provider_key(settings.provider_key) if settings.provider_key and settings.public_url else None
+        )
+        """Notices carry their recipient's provider link when the key and the public address are set."""
 
     def due_case_ids(self, now: datetime, limit: int = ROUND_LIMIT) -> list[int]:
         with self.store.session() as session:
@@ -402,9 +407,15 @@ class Composer:
                 for f in draft.cases
             ],
         }
+        draft.message_id = new_message_id(self.sender[1])
+        context["provider_link"] = context["provider_link_expires"] = None
+        if self.provider_key is not None and self.settings.public_url:
+            context["provider_link"] = provider_link(
+                self.settings.public_url, self.provider_key, draft.recipient, draft.message_id, now=now
+            )
+            context["provider_link_expires"] = f"{now + DEFAULT_LIFETIME:%Y-%m-%d}"
         language = draft.language or self.settings.notice_language
         rendered = self.renderer.render(level=draft.level, language=language, context=context)
-        draft.message_id = new_message_id(self.sender[1])
         draft.subject = rendered.subject
         message = build_message(
             rendered=rendered,

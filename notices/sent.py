@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import email
 import email.policy
+from collections.abc import Iterable
 from dataclasses import dataclass
 from email.message import EmailMessage
 
-from sqlalchemy import select
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from notices.outbox import NoticeListing, list_notices
 from takedown.models import Notice, NoticeCase
@@ -87,6 +89,37 @@ def read_notice(store: Store, notice_id: int) -> SentNotice:
         )
     listing = next(row for row in list_notices(store, limit=1, notice_id=notice_id))
     return SentNotice(listing, case_ids, take_apart(raw) if raw is not None else None)
+
+
+def reports_as_sent(session: Session, recipient: str, case_ids: Iterable[int]) -> dict[int, str]:
+    """The X-ARF report of each of ``case_ids`` exactly as ``recipient`` last received it (the
+    attachment of the latest notice sent to that address about the case), by case; a case they were
+    never sent a kept message about is left out."""
+    wanted = sorted(set(case_ids))
+    if not wanted:
+        return {}
+    latest: dict[int, int] = {}
+    for case_id, notice_id in session.execute(
+        select(NoticeCase.case_id, Notice.id)
+        .join(Notice, Notice.id == NoticeCase.notice_id)
+        .where(
+            NoticeCase.case_id.in_(wanted),
+            func.lower(Notice.recipient) == recipient.strip().lower(),
+            Notice.status == "sent",
+            Notice.message.is_not(None),
+        )
+        .order_by(Notice.sent_at.desc(), Notice.id.desc())
+    ):
+        latest.setdefault(case_id, notice_id)
+    found: dict[int, str] = {}
+    for notice_id in sorted(set(latest.values())):  # each message read and taken apart once
+        raw = session.scalar(select(Notice.message).where(Notice.id == notice_id))
+        attached = {a.filename: a.text for a in take_apart(raw or "").reports}
+        for case_id in (c for c, n in latest.items() if n == notice_id):
+            report = attached.get(f"xarf-case-{case_id}.json")
+            if report is not None:
+                found[case_id] = report
+    return found
 
 
 def _text_of(part: object) -> str:

@@ -1,7 +1,8 @@
 """Hosting providers' access to their own cases: a signed, expiring, revocable link per notice.
 
-Every notice will carry one link for its recipient. The link holds a capability token, not an
-account: the recipient's address, the notice it came with, when it was made and until when it
+Every notice carries one link for its recipient. The link holds a capability token, not an
+account: the recipient's address, the notice it came with (its Message-ID, which exists before the
+notice is stored, so the link can be written into the message), when it was made and until when it
 holds, signed with HMAC-SHA256 under the server's key (``TAKEDOWN_PROVIDER_KEY``). Nothing about
 the token is stored; the key checks it. A recipient's links are revoked all at once (a leaked
 link, a mailbox that changed hands): every token made for that address before the revocation is
@@ -48,7 +49,7 @@ class ProviderAccess:
     """What a valid link gives: the recipient it was made for, and the notice it came with."""
 
     recipient: str
-    notice_id: int
+    message_id: str
     issued_at: datetime
     expires_at: datetime
 
@@ -70,13 +71,14 @@ def provider_key(secret: str | None) -> bytes:
 
 
 def issue_token(
-    key: bytes, recipient: str, notice_id: int, *, now: datetime, lifetime: timedelta = DEFAULT_LIFETIME
+    key: bytes, recipient: str, message_id: str, *, now: datetime, lifetime: timedelta = DEFAULT_LIFETIME
 ) -> str:
-    """A token for ``recipient``'s link in notice ``notice_id``, valid from ``now`` for ``lifetime``."""
+    """A token for ``recipient``'s link in the notice ``message_id``, valid from ``now`` for
+    ``lifetime``."""
     payload = {
         "v": VERSION,
         "r": _normal(recipient),
-        "n": int(notice_id),
+        "m": str(message_id),
         "i": _millis(now),
         "e": _millis(now + lifetime),
     }
@@ -100,7 +102,7 @@ def read_token(key: bytes, token: str, *, now: datetime) -> ProviderAccess:
         payload = json.loads(_unb64(body))
         access = ProviderAccess(
             recipient=str(payload["r"]),
-            notice_id=int(payload["n"]),
+            message_id=str(payload["m"]),
             issued_at=_from_millis(int(payload["i"])),
             expires_at=_from_millis(int(payload["e"])),
         )
@@ -117,7 +119,7 @@ def check_access(session: Session, key: bytes, token: str, *, now: datetime) -> 
     """:func:`read_token`, then what only the store knows: the notice was sent to this recipient,
     and the recipient's links were not revoked since the token was made."""
     access = read_token(key, token, now=now)
-    recipient = session.scalar(select(Notice.recipient).where(Notice.id == access.notice_id))
+    recipient = session.scalar(select(Notice.recipient).where(Notice.message_id == access.message_id))
     if recipient is None or _normal(recipient) != access.recipient:
         raise ProviderTokenRefused("unknown notice")
     revoked_at = session.scalar(
@@ -126,6 +128,11 @@ def check_access(session: Session, key: bytes, token: str, *, now: datetime) -> 
     if revoked_at is not None and access.issued_at <= _as_utc(revoked_at):
         raise ProviderTokenRefused("revoked")
     return access
+
+
+def provider_link(public_url: str, key: bytes, recipient: str, message_id: str, *, now: datetime) -> str:
+    """The address of ``recipient``'s page, as written into the notice ``message_id``."""
+    return f"{public_url.rstrip('/')}/provider/{issue_token(key, recipient, message_id, now=now)}"
 
 
 def revoke(session: Session, recipient: str, *, actor: str, now: datetime) -> None:

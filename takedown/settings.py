@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 from typing import TypeVar
+from urllib.parse import urlsplit
 
 from takedown.classification import CLASSIFICATIONS, canonical_classification
 from takedown.durations import UNITS, parse_duration
@@ -106,6 +107,9 @@ class Settings:
     provider_key: str | None = field(default=None, repr=False)
     """The secret that signs hosting providers' links (:mod:`takedown.provider_access`). From the
     environment only; never printed, logged, stored or given to a crawl."""
+    public_url: str | None = None
+    """Where the web application is reached from outside (``https://hotline.example``): the base of
+    the provider links in notices. Without it (or without ``provider_key``) notices carry no link."""
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -160,6 +164,7 @@ class Settings:
             chase_policy=env.get("TAKEDOWN_CHASE_POLICY") or None,
             frontier_lease=_duration(env, "TAKEDOWN_FRONTIER_LEASE", DEFAULTS.frontier_lease, "s"),
             provider_key=env.get("TAKEDOWN_PROVIDER_KEY") or None,
+            public_url=_public_url(env),
         )
 
     def environment(self, *, secrets: bool = True) -> dict[str, str]:
@@ -221,6 +226,7 @@ ENVIRONMENT = {
     "smtp_ca_file": "TAKEDOWN_SMTP_CA_FILE",
     "frontier_lease": "TAKEDOWN_FRONTIER_LEASE",
     "provider_key": "TAKEDOWN_PROVIDER_KEY",
+    "public_url": "TAKEDOWN_PUBLIC_URL",
 }
 """The environment variable of each setting."""
 
@@ -283,6 +289,19 @@ def _classification(environ: Mapping[str, str]) -> str:
             f"TAKEDOWN_CSAM_CLASSIFICATION={text!r}: expected one of {', '.join(CLASSIFICATIONS)}"
         )
     return known.value
+
+
+def _public_url(environ: Mapping[str, str]) -> str | None:
+    text = (environ.get("TAKEDOWN_PUBLIC_URL") or "").strip()
+    if not text:
+        return None
+    parts = urlsplit(text)
+    if parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment:
+        raise ConfigurationError(
+            f"TAKEDOWN_PUBLIC_URL={text[:200]!r}: expected the web application's address, "
+            "like https://hotline.example or https://hotline.example/takedown"
+        )
+    return text.rstrip("/")
 
 
 def _flag(environ: Mapping[str, str], name: str) -> bool:

@@ -14,6 +14,7 @@ from crawler.handler import HeadOfBody
 from crawler.run import scrapy_settings
 from crawler.safety import UnsafeSettings, check, violations
 from faces.cli.operations import _overrides
+from takedown.errors import ConfigurationError
 from takedown.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -169,6 +170,7 @@ def test_a_child_process_given_the_settings_environment_reads_back_every_setting
         "smtp_ca_file": "/etc/takedown/relay-ca.pem",
         "frontier_lease": 900.0,
         "provider_key": "k" * 40,
+        "public_url": "https://hotline.example/takedown",
     }
     names = [f.name for f in dataclasses.fields(Settings)]
     assert sorted(unusual) == sorted(names)  # a new setting needs a line here, and in environment()
@@ -180,3 +182,15 @@ def test_a_child_process_given_the_settings_environment_reads_back_every_setting
     )
     assert "s3cret" not in crawl_environment(settings).values()
     assert "k" * 40 not in crawl_environment(settings).values()
+
+
+@pytest.mark.parametrize(
+    "given", ["hotline.example", "ftp://hotline.example", "https://", "https://h.example/?a=1"]
+)
+def test_a_public_address_that_is_not_a_web_address_is_refused(given: str) -> None:
+    with pytest.raises(ConfigurationError, match="TAKEDOWN_PUBLIC_URL"):
+        Settings.from_env({"TAKEDOWN_PUBLIC_URL": given})
+    assert (
+        Settings.from_env({"TAKEDOWN_PUBLIC_URL": "https://h.example/td/"}).public_url
+        == "https://h.example/td"
+    )

@@ -35,6 +35,8 @@ def context(**extra: Any) -> dict[str, Any]:
         "sender_org": "Hotline",
         "sender_email": "reports@hotline.test",
         "cases": [case],
+        "provider_link": None,
+        "provider_link_expires": None,
         **extra,
     }
 

@@ -518,3 +518,34 @@ def test_a_notice_says_the_content_is_on_a_recognised_hash_list_and_never_which(
     assert "matches a recognised hash list" in json.loads(report.get_content())["description"]
     whole = received.message.as_string()
     assert "SECRET-ENTRY-7" not in whole and "secret-list" not in whole and "v9" not in whole
+
+
+def test_each_notice_carries_a_link_to_its_own_recipients_page(
+    world: Sandbox, store: Store, settings: Settings, clock: ManualClock
+) -> None:
+    from takedown.provider_access import check_access, provider_key
+
+    secret = "notice-link-test-key-0123456789abcdefgh"
+    linked = dataclasses.replace(settings, provider_key=secret, public_url="https://hotline.test/td")
+    make_live(store, clock, {world.url("host-a.test", "/1.jpg"): "127.0.40.1",
+                             world.url("host-b.test", "/2.jpg"): "127.0.41.1"})  # fmt: skip
+    round_and_send(store, linked, clock)
+    for recipient in ("abuse@host-a.test", "abuse@host-b.test"):
+        [message] = received(world, recipient)
+        text = message.get_body(preferencelist=("plain",)).get_content()  # type: ignore[union-attr]
+        html = message.get_body(preferencelist=("html",)).get_content()  # type: ignore[union-attr]
+        [link] = [line for line in text.splitlines() if line.startswith("https://hotline.test/td/provider/")]
+        assert f'<a href="{link}">' in html
+        with store.reading() as session:
+            access = check_access(session, provider_key(secret), link.rsplit("/", 1)[1], now=clock.now())
+        assert (access.recipient, access.message_id) == (recipient, message["Message-ID"])
+
+
+def test_without_a_public_address_notices_carry_no_link(
+    world: Sandbox, store: Store, settings: Settings, clock: ManualClock
+) -> None:
+    keyed = dataclasses.replace(settings, provider_key="notice-link-test-key-0123456789abcdefgh")
+    make_live(store, clock, {world.url("host-a.test", "/1.jpg"): "127.0.40.1"})
+    round_and_send(store, keyed, clock)
+    [message] = received(world, "abuse@host-a.test")
+    assert "/provider/" not in message.as_string()

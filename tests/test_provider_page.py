@@ -3,9 +3,14 @@ answers them, and "removed" brings the revisit forward; any bad link gets the sa
 
 from __future__ import annotations
 
+import io
+import json
+import zipfile
 from collections.abc import Iterator
 from datetime import timedelta
+from email.message import EmailMessage
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -24,8 +29,21 @@ from tests.console_support import serve_console
 KEY = provider_key("provider-page-test-key-0123456789abcdef")
 
 
+def with_reports(case_ids: list[int]) -> str:
+    """A sent message carrying an X-ARF report per case, as the composer attaches them."""
+    message = EmailMessage()
+    message["Subject"] = "notice"
+    message.set_content("text")
+    for case_id in case_ids:
+        report = json.dumps({"report_id": f"report-of-{case_id}", "type": "csam"}).encode()
+        message.add_attachment(
+            report, maintype="application", subtype="json", filename=f"xarf-case-{case_id}.json"
+        )
+    return message.as_string()
+
+
 @pytest.fixture
-def site(tmp_path: Path, clock: ManualClock) -> Iterator[tuple[httpx.Client, Store, dict[str, int]]]:
+def site(tmp_path: Path, clock: ManualClock) -> Iterator[tuple[httpx.Client, Store, dict[str, Any]]]:
     store = Store.open(sqlite_url(tmp_path / "console.db"))
     store.upgrade()
     urls = [
@@ -41,11 +59,12 @@ def site(tmp_path: Path, clock: ManualClock) -> Iterator[tuple[httpx.Client, Sto
         notices = {}
         for recipient, about in (("abuse@a.example", cases[:2] + cases[3:]), ("abuse@b.example", cases[2:3])):
             notice = Notice(recipient=recipient, level="initial", message_id=f"<{recipient}@t>", subject="s",
-                            status="sent", created_at=clock.now())  # fmt: skip
+                            status="sent", created_at=clock.now(), sent_at=clock.now(),
+                            message=with_reports(about))  # fmt: skip
             session.add(notice)
             session.flush()
             session.add_all(NoticeCase(notice_id=notice.id, case_id=case_id) for case_id in about)
-            notices[recipient] = notice.id
+            notices[recipient] = notice.message_id
         withdraw(session, cases[3], reason="test", actor="t", now=clock.now())  # closed: not shown
     ids = {"a": notices["abuse@a.example"], "b": notices["abuse@b.example"], **{f"case{n}": c for n, c in
            enumerate(cases, 1)}}  # fmt: skip
@@ -121,3 +140,23 @@ def test_removed_brings_the_revisit_forward_and_every_answer_is_attributed(site,
     why = client.post(f"/provider/{token}", data={"case": str(ids["case2"]), "answer": "not_ours",
                                                   "reason": "we moved it to another provider"})  # fmt: skip
     assert why.status_code == 303
+
+
+def test_the_reports_as_sent_can_be_downloaded_for_own_open_cases_only(site, clock: ManualClock) -> None:  # type: ignore[no-untyped-def]
+    client, _, ids = site
+    token = issue_token(KEY, "abuse@a.example", ids["a"], now=clock.now())
+    page = client.get(f"/provider/{token}").text
+    assert f'href="/provider/{token}/reports/xarf-case-{ids["case1"]}.json"' in page
+    one = client.get(f"/provider/{token}/reports/xarf-case-{ids['case1']}.json")
+    assert one.status_code == 200 and one.json() == {"report_id": f"report-of-{ids['case1']}", "type": "csam"}
+    assert one.headers["content-disposition"].startswith("attachment;")
+    assert one.headers["content-type"] == "application/json"
+    for not_theirs in (ids["case3"], ids["case4"], 999):  # another recipient's; closed; none at all
+        refused = client.get(f"/provider/{token}/reports/xarf-case-{not_theirs}.json")
+        assert refused.status_code == 404 and "report-of" not in refused.text
+    bundle = client.get(f"/provider/{token}/reports.zip")
+    assert bundle.status_code == 200 and bundle.headers["content-type"] == "application/zip"
+    with zipfile.ZipFile(io.BytesIO(bundle.content)) as archive:
+        assert sorted(archive.namelist()) == sorted(f"xarf-case-{ids[c]}.json" for c in ("case1", "case2"))
+    forged = issue_token(provider_key("y" * 40), "abuse@a.example", ids["a"], now=clock.now())
+    assert client.get(f"/provider/{forged}/reports.zip").status_code == 403

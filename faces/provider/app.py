@@ -9,7 +9,9 @@ memory. URLs are text, defanged; nothing a case points to is fetched, embedded o
 
 from __future__ import annotations
 
+import io
 import logging
+import zipfile
 from urllib.parse import urlencode
 
 from fastapi import FastAPI, Request
@@ -19,6 +21,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from faces.console.security import SECURITY_HEADERS, FailureLimiter, cross_site
 from faces.console.text import defang, when
 from notices.render import SHIPPED_TEMPLATES
+from notices.sent import reports_as_sent
 from takedown.clock import Clock
 from takedown.provider_access import ProviderAccess, ProviderTokenRefused, check_access
 from takedown.provider_cases import (
@@ -93,6 +96,34 @@ def create_provider_app(store: Store, *, clock: Clock, key: bytes | None) -> Fas
             action=f"{request.scope.get('root_path', '')}/{token}", done=request.query_params.get("done"),
             expires_at=granted.expires_at,
         )  # fmt: skip
+
+    @app.get("/{token}/reports/xarf-case-{case_id:int}.json")
+    def report(request: Request, token: str, case_id: int) -> Response:
+        """One case's X-ARF report, exactly as attached to the last notice the recipient had about it."""
+        granted = access(request, token)
+        with store.reading() as session:
+            own = {row.id for row in provider_cases(session, granted.recipient)}
+            found = reports_as_sent(session, granted.recipient, [case_id] if case_id in own else [])
+        if case_id not in found:
+            raise ProviderRefused(404, "There is no report for that case here.")
+        return download(found[case_id].encode("utf-8"), f"xarf-case-{case_id}.json", "application/json")
+
+    @app.get("/{token}/reports.zip")
+    def every_report(request: Request, token: str) -> Response:
+        """Every open case's X-ARF report in one archive, one file per case, as sent."""
+        granted = access(request, token)
+        with store.reading() as session:
+            own = [row.id for row in provider_cases(session, granted.recipient)]
+            found = reports_as_sent(session, granted.recipient, own)
+        archive = io.BytesIO()
+        with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as bundle:
+            for case_id, text in sorted(found.items()):
+                bundle.writestr(f"xarf-case-{case_id}.json", text)
+        return download(archive.getvalue(), "xarf-reports.zip", "application/zip")
+
+    def download(body: bytes, filename: str, media_type: str) -> Response:
+        headers = {**SECURITY_HEADERS, "Content-Disposition": f'attachment; filename="{filename}"'}
+        return Response(body, media_type=media_type, headers=headers)
 
     @app.post("/{token}")
     async def answer(request: Request, token: str) -> Response:
