@@ -153,9 +153,30 @@ class TimelineEntry:
             return f"note: {detail.get('text', '')}"
         if self.action == "withdrawn":
             return f"withdrawn: {detail.get('reason', '')}"
+        if self.action in PROVIDER_SAYS:
+            text = PROVIDER_SAYS[self.action]
+            if detail.get("reason"):
+                text += f": {detail['reason']}"
+            if detail.get("ticket"):
+                text += f" (their ticket {detail['ticket']})"
+            return text
+        if self.action == "inbox_handled":
+            return f"handled the provider's message {detail.get('inbox')}" + (
+                f": {detail['note']}" if detail.get("note") else ""
+            )
         moved = f"{self.from_state} -> {self.to_state}" if self.to_state else ""
         extra = ", ".join(f"{key}={value}" for key, value in sorted(detail.items()))
         return " ".join(part for part in (self.action, moved, extra and f"({extra})") if part)
+
+
+PROVIDER_SAYS = {
+    "provider_removed": "the provider says it is removed",
+    "provider_not_ours": "the provider says it is not theirs",
+    "provider_needs_information": "the provider asks for more information",
+    "provider_replied": "the provider replied by mail",
+    "provider_ticket": "the provider opened a ticket",
+}
+"""What each of a provider's events says, for the timeline."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -626,6 +626,39 @@ class ProviderRevocation(Base):
     revoked_by: Mapped[str] = mapped_column(String(200))
 
 
+class InboxMessage(Base):
+    """Something a hosting provider said: an answer on the provider page that needs an analyst
+    ("not ours", "need more information"), or a mail to the notices' reply address (a person's
+    reply, an automatic reply, a delivery status notification). What an analyst must read waits
+    until one marks it handled; the rest is recorded handled. A mail's attachments are never kept:
+    only their names, types, sizes and SHA-256 digests."""
+
+    __tablename__ = "inbox_message"
+    __table_args__ = (_partial("ix_inbox_message_waiting", "handled_at IS NULL", "id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    received_at: Mapped[datetime]
+    channel: Mapped[str] = mapped_column(String(16), doc="page or mail")
+    kind: Mapped[str] = mapped_column(
+        String(32), doc="not_ours, need_information, reply, auto_reply, bounce or unreadable"
+    )
+    sender: Mapped[str] = mapped_column(String(320))
+    notice_id: Mapped[int | None] = mapped_column(
+        ForeignKey("notice.id"), doc="The notice it answers, when it could be threaded."
+    )
+    case_ids: Mapped[list[Any]] = mapped_column(default=list)
+    subject: Mapped[str | None] = mapped_column(String(300))
+    text: Mapped[str | None] = mapped_column(Text, doc="What they wrote, as text (never rendered).")
+    ticket: Mapped[str | None] = mapped_column(String(100))
+    attachments: Mapped[list[Any]] = mapped_column(default=list)
+    mail_id: Mapped[str | None] = mapped_column(
+        String(255), unique=True, doc="The mail's own Message-ID: a mail delivered twice is recorded once."
+    )
+    problem: Mapped[str | None] = mapped_column(String(300), doc="What was wrong with a mail, if anything.")
+    handled_at: Mapped[datetime | None]
+    handled_by: Mapped[str | None] = mapped_column(String(200))
+
+
 class SchedulerLock(Base):
     """The one scheduler allowed to run against this store: who it is and when it last said so."""
 

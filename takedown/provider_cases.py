@@ -4,7 +4,8 @@ Scope is the recipient: the cases of every notice sent to that address that are 
 nothing else. Each answer is an event on the case, attributed to ``provider:ADDRESS``. "Removed"
 makes the case due for a revisit now, ahead of the schedule (the next crawl takes it); the case
 closes only when revisits confirm the content is gone, as for every case. "Not ours" and "need more
-information" carry the provider's reason for an analyst; a ticket number is kept with the answer.
+information" carry the provider's reason, and wait in the console's inbox (:mod:`takedown.inbox`);
+a ticket number is kept with the answer.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from takedown.cases import event_row, recheck_now
 from takedown.errors import TakedownError
+from takedown.inbox import Received, record
 from takedown.models import Case, Event, Notice, NoticeCase
 from takedown.states import OPEN_STATES
 
@@ -87,8 +89,16 @@ def answer_cases(
     chosen = sorted(own & {int(case_id) for case_id in case_ids})
     if not chosen:
         return []
-    detail = {key: value for key, value in (("reason", reason), ("ticket", ticket)) if value}
+    detail: dict[str, object] = {
+        key: value for key, value in (("reason", reason), ("ticket", ticket)) if value
+    }
     actor = f"provider:{recipient.strip().lower()}"
+    if answer != "removed":  # an analyst must act on it: it waits in the console's inbox
+        detail["inbox"] = record(
+            session,
+            Received("page", answer, recipient, tuple(chosen), text=reason, ticket=ticket or None),
+            now=now,
+        )
     session.execute(
         insert(Event), [event_row(case_id, now, actor, ANSWERS[answer], detail) for case_id in chosen]
     )

@@ -34,6 +34,10 @@ OWNERS = {
         r"\b(update|insert|delete)\(ApiToken\)|(?<!class )\bApiToken\(",
         {"takedown/api_tokens.py"},
     ),
+    "providers' inbox": (
+        r"\b(update|insert|delete)\(InboxMessage\)|(?<!class )\bInboxMessage\(",
+        {"takedown/inbox.py"},
+    ),
     "console sessions": (
         r"\b(update|insert|delete)\(WebSession\)|(?<!class )\bWebSession\(",
         {"takedown/web_sessions.py"},

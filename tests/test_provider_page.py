@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import zipfile
 from collections.abc import Iterator
 from datetime import timedelta
@@ -24,7 +25,8 @@ from takedown.provider_access import issue_token, provider_key, revoke
 from takedown.reports import Report, validate_report
 from takedown.settings import sqlite_url
 from takedown.store import Store
-from tests.console_support import serve_console
+from takedown.vocabulary import StaffRole
+from tests.console_support import Served, csrf_of, serve_console, sign_in
 
 KEY = provider_key("provider-page-test-key-0123456789abcdef")
 
@@ -43,7 +45,7 @@ def with_reports(case_ids: list[int]) -> str:
 
 
 @pytest.fixture
-def site(tmp_path: Path, clock: ManualClock) -> Iterator[tuple[httpx.Client, Store, dict[str, Any]]]:
+def site(tmp_path: Path, clock: ManualClock) -> Iterator[tuple[httpx.Client, Store, dict[str, Any], Served]]:
     store = Store.open(sqlite_url(tmp_path / "console.db"))
     store.upgrade()
     urls = [
@@ -73,13 +75,13 @@ def site(tmp_path: Path, clock: ManualClock) -> Iterator[tuple[httpx.Client, Sto
             serve_console(store, clock, provider_key=KEY) as served,
             httpx.Client(base_url=served.url, follow_redirects=False, timeout=10) as client,
         ):
-            yield client, store, ids
+            yield client, store, ids, served
     finally:
         store.dispose()
 
 
 def test_a_recipient_sees_its_own_open_cases_and_nothing_else(site, clock: ManualClock) -> None:  # type: ignore[no-untyped-def]
-    client, _, ids = site
+    client, _, ids, _served = site
     token = issue_token(KEY, "abuse@a.example", ids["a"], now=clock.now())
     page = client.get(f"/provider/{token}")
     assert page.status_code == 200
@@ -92,7 +94,7 @@ def test_a_recipient_sees_its_own_open_cases_and_nothing_else(site, clock: Manua
 
 
 def test_every_bad_link_gets_the_same_plain_refusal(site, clock: ManualClock) -> None:  # type: ignore[no-untyped-def]
-    client, store, ids = site
+    client, store, ids, _served = site
     good = issue_token(KEY, "abuse@a.example", ids["a"], now=clock.now())
     expired = issue_token(KEY, "abuse@a.example", ids["a"], now=clock.now() - timedelta(days=91))
     someone_elses = issue_token(KEY, "abuse@a.example", ids["b"], now=clock.now())
@@ -109,7 +111,7 @@ def test_every_bad_link_gets_the_same_plain_refusal(site, clock: ManualClock) ->
 
 
 def test_removed_brings_the_revisit_forward_and_every_answer_is_attributed(site, clock: ManualClock) -> None:  # type: ignore[no-untyped-def]
-    client, store, ids = site
+    client, store, ids, _served = site
     token = issue_token(KEY, "abuse@a.example", ids["a"], now=clock.now())
     answered = client.post(
         f"/provider/{token}",
@@ -143,7 +145,7 @@ def test_removed_brings_the_revisit_forward_and_every_answer_is_attributed(site,
 
 
 def test_the_reports_as_sent_can_be_downloaded_for_own_open_cases_only(site, clock: ManualClock) -> None:  # type: ignore[no-untyped-def]
-    client, _, ids = site
+    client, _, ids, _served = site
     token = issue_token(KEY, "abuse@a.example", ids["a"], now=clock.now())
     page = client.get(f"/provider/{token}").text
     assert f'href="/provider/{token}/reports/xarf-case-{ids["case1"]}.json"' in page
@@ -160,3 +162,40 @@ def test_the_reports_as_sent_can_be_downloaded_for_own_open_cases_only(site, clo
         assert sorted(archive.namelist()) == sorted(f"xarf-case-{ids[c]}.json" for c in ("case1", "case2"))
     forged = issue_token(provider_key("y" * 40), "abuse@a.example", ids["a"], now=clock.now())
     assert client.get(f"/provider/{forged}/reports.zip").status_code == 403
+
+
+def test_not_ours_waits_in_the_console_inbox_until_an_analyst_handles_it(site, clock: ManualClock) -> None:  # type: ignore[no-untyped-def]
+    provider, store, ids, served = site
+    token = issue_token(KEY, "abuse@a.example", ids["a"], now=clock.now())
+    reason = "<script>alert(1)</script> moved to http://c.example/ last week"
+    answered = provider.post(f"/provider/{token}", data={"case": [str(ids["case1"]), str(ids["case2"])],
+                             "answer": "not_ours", "reason": reason, "ticket": "T-9"})  # fmt: skip
+    assert answered.status_code == 303
+    served.account("ana", StaffRole.ANALYST)
+    served.account("aud", StaffRole.AUDITOR)
+    with served.client() as auditor:
+        sign_in(auditor, "aud")
+        listed = auditor.get("/inbox")
+        assert listed.status_code == 200 and "says not theirs (provider page)" in listed.text
+        assert "&lt;script&gt;" in listed.text and "<script>alert" not in listed.text
+        assert "hxxp://c[.]example/" in listed.text and "T-9" in listed.text
+        assert 'name="message"' not in listed.text  # an auditor reads; it cannot mark handled
+        [message_id] = re.findall(r'href="/inbox/(\d+)"', listed.text)
+        assert auditor.post("/inbox", data={"message": message_id}).status_code in (400, 403)
+    with served.client() as analyst:
+        sign_in(analyst, "ana")
+        case_page = analyst.get(f"/cases/{ids['case1']}").text
+        assert (
+            "the provider says it is not theirs" in case_page and f'href="/inbox/{message_id}"' in case_page
+        )
+        no_token = analyst.post("/inbox", data={"message": message_id, "note": "x"})
+        assert no_token.status_code == 403
+        handled = analyst.post("/inbox", data={"message": message_id, "note": "asked the CDN",
+                                               "csrf": csrf_of(analyst, "/inbox")})  # fmt: skip
+        assert handled.status_code == 303
+        assert "Nothing waiting" in analyst.get("/inbox").text
+        assert "asked the CDN" in analyst.get(f"/cases/{ids['case2']}").text
+        assert "by analyst:ana" in analyst.get("/inbox?handled=1").text
+    with store.session() as session:
+        events = session.scalars(select(Event.action).where(Event.case_id == ids["case1"])).all()
+    assert "provider_not_ours" in events and "inbox_handled" in events

@@ -78,6 +78,7 @@ from takedown.clock import Clock, SystemClock
 from takedown.dashboard import BUCKETS, RemovalWindow, dashboard, recent_removals
 from takedown.errors import AccountError, CaseNotFound, ImportFileError, InvalidReport, InvalidTransition
 from takedown.importer import ImportFormat, read_rows
+from takedown.inbox import inbox, inbox_message, mark_handled
 from takedown.intake import import_rows, queue_batch
 from takedown.plain import iso, json_line, plain
 from takedown.portal_reports import (
@@ -360,7 +361,50 @@ def create_app(
 
     _login_routes(app, console)
     _case_routes(app, console)
+    _inbox_routes(app, console)
     return app
+
+
+def _inbox_routes(app: FastAPI, console: Console) -> None:
+    """What hosting providers said (:mod:`takedown.inbox`): read as text, marked handled."""
+
+    @app.get("/inbox")
+    def inbox_page(request: Request, handled: bool = False, after: int = 0) -> Response:
+        """What waits for an analyst, oldest first; ``handled``: what was dealt with, newest first."""
+        who = console.signed_in(request)
+        with console.reading() as session:
+            rows = inbox(session, limit=PAGE_SIZE + 1, after_id=max(after, 0), handled=handled)
+        more = len(rows) > PAGE_SIZE
+        rows = rows[:PAGE_SIZE]
+        return console.page(
+            "inbox.html", request, who=who, rows=rows, handled=handled,
+            next_after=rows[-1].id if more else None, may_act=who.role.may(StaffRole.ANALYST),
+            done=request.query_params.get("done"),
+        )  # fmt: skip
+
+    @app.get("/inbox/{message_id}")
+    def inbox_one(request: Request, message_id: int) -> Response:
+        """One message in full: what the provider wrote, as text, and what came with it."""
+        who = console.signed_in(request)
+        with console.reading() as session:
+            item = inbox_message(session, message_id)
+        if item is None:
+            raise Refused(404, f"There is no message {message_id} in the inbox.")
+        return console.page(
+            "inbox_message.html", request, who=who, item=item, may_act=who.role.may(StaffRole.ANALYST)
+        )
+
+    @app.post("/inbox")
+    def inbox_handle(request: Request, posted: Posted) -> Response:
+        """The messages ticked, handled (with a note for their cases' audit trail)."""
+        who, form = console.changing(request, StaffRole.ANALYST, posted)
+        ids = [int(value) for value in _ticked(posted, "message", "messages handled", numbers=True)]
+        with console.session() as session:
+            done = mark_handled(
+                session, ids, actor=who.actor, now=console.clock.now(), note=form.get("note", "")
+            )
+        message = f"{len(done)} of {len(ids)} message(s) marked handled"
+        return RedirectResponse("/inbox?" + urlencode({"done": message}), status_code=303)
 
 
 def _decide_ticked(

@@ -1,0 +1,190 @@
+"""The providers' inbox: everything a hosting provider said, and what of it waits for an analyst.
+
+Two channels feed it. The provider page records the answers an analyst must act on ("not ours",
+"need more information", with the provider's reason). ``takedown inbox`` records every mail to the
+notices' reply address: a person's reply waits for an analyst; an automatic reply (its ticket
+number taken) and a delivery status notification are recorded already handled, since the pipeline
+acted on them itself. A mail that could not be read at all waits too: somebody sent something.
+
+Nothing here is ever answered automatically. Text is kept as text, capped; a mail's attachments
+are described (name, type, size, SHA-256), never kept. A mail is recorded once, by its Message-ID,
+however often the mail server hands it over.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, insert, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from takedown.cases import event_row
+from takedown.models import Event, InboxMessage
+
+FOR_AN_ANALYST = frozenset({"not_ours", "need_information", "reply", "unreadable"})
+"""Kinds that wait until an analyst marks them handled; the others are recorded handled."""
+KINDS = FOR_AN_ANALYST | {"auto_reply", "bounce"}
+MAX_TEXT = 20_000
+"""Characters of a message's text kept: a reply quotes the whole notice below it."""
+HANDLED_BY_PIPELINE = "inbox"
+
+
+@dataclass(frozen=True, slots=True)
+class Received:
+    """One thing a provider said, as the page or the mail reader understood it."""
+
+    channel: str
+    kind: str
+    sender: str
+    case_ids: tuple[int, ...] = ()
+    notice_id: int | None = None
+    subject: str | None = None
+    text: str | None = None
+    ticket: str | None = None
+    attachments: tuple[dict[str, Any], ...] = ()
+    mail_id: str | None = None
+    problem: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class InboxItem:
+    id: int
+    received_at: datetime
+    channel: str
+    kind: str
+    sender: str
+    case_ids: tuple[int, ...]
+    notice_id: int | None
+    subject: str | None
+    text: str | None
+    ticket: str | None
+    attachments: tuple[dict[str, Any], ...]
+    problem: str | None
+    handled_at: datetime | None
+    handled_by: str | None
+    waiting: bool = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "waiting", self.handled_at is None)
+
+
+def record(session: Session, received: Received, *, now: datetime) -> int | None:
+    """Keep ``received``; its id, or ``None`` when that mail was recorded before."""
+    if received.kind not in KINDS:
+        raise ValueError(f"an inbox message is one of {', '.join(sorted(KINDS))}, not {received.kind!r}")
+    handled = received.kind not in FOR_AN_ANALYST
+    mail_id = _cut(received.mail_id, 255)
+    values: dict[str, Any] = {
+        "received_at": now,
+        "channel": received.channel,
+        "kind": received.kind,
+        "sender": received.sender.strip().lower()[:320],
+        "notice_id": received.notice_id,
+        "case_ids": sorted(set(received.case_ids)),
+        "subject": _cut(received.subject, 300),
+        "text": _cut(received.text, MAX_TEXT),
+        "ticket": _cut(received.ticket, 100),
+        "attachments": list(received.attachments),
+        "mail_id": mail_id,
+        "problem": _cut(received.problem, 300),
+        "handled_at": now if handled else None,
+        "handled_by": HANDLED_BY_PIPELINE if handled else None,
+    }
+    if received.mail_id is not None and _known_mail(session, mail_id):
+        return None
+    try:
+        with session.begin_nested():  # two readers handed the same mail: the second finds it kept
+            return int(
+                session.execute(insert(InboxMessage).values(values).returning(InboxMessage.id)).scalar_one()
+            )
+    except IntegrityError:
+        if received.mail_id is not None and _known_mail(session, mail_id):
+            return None
+        raise
+
+
+def waiting_count(session: Session) -> int:
+    return int(session.scalar(select(func.count()).where(InboxMessage.handled_at.is_(None))) or 0)
+
+
+def inbox(session: Session, *, limit: int, after_id: int = 0, handled: bool = False) -> list[InboxItem]:
+    """What waits for an analyst, oldest first; ``handled``: what was dealt with, newest first.
+    ``after_id``: the page after the one that ended with that message."""
+    query = select(InboxMessage)
+    if handled:
+        query = query.where(InboxMessage.handled_at.is_not(None)).order_by(InboxMessage.id.desc())
+        if after_id:
+            query = query.where(InboxMessage.id < after_id)
+    else:
+        query = query.where(InboxMessage.handled_at.is_(None), InboxMessage.id > after_id)
+        query = query.order_by(InboxMessage.id)
+    return [_item(row) for row in session.scalars(query.limit(limit))]
+
+
+def inbox_message(session: Session, message_id: int) -> InboxItem | None:
+    row = session.get(InboxMessage, message_id)
+    return _item(row) if row is not None else None
+
+
+def mark_handled(
+    session: Session, ids: Sequence[int], *, actor: str, now: datetime, note: str = ""
+) -> list[int]:
+    """Mark the waiting messages ``ids`` handled by ``actor``; each of their cases gets an event.
+    Those handled meanwhile by someone else are left out of the ids returned."""
+    chosen = sorted({int(i) for i in ids})
+    if not chosen:
+        return []
+    rows = session.execute(
+        select(InboxMessage.id, InboxMessage.case_ids).where(
+            InboxMessage.id.in_(chosen), InboxMessage.handled_at.is_(None)
+        )
+    ).all()
+    done: list[int] = []
+    events: list[dict[str, Any]] = []
+    for message_id, case_ids in rows:
+        taken = session.execute(
+            update(InboxMessage)
+            .where(InboxMessage.id == message_id, InboxMessage.handled_at.is_(None))
+            .values(handled_at=now, handled_by=actor[:200])
+        )
+        if not getattr(taken, "rowcount", 0):
+            continue
+        done.append(message_id)
+        detail = {"inbox": message_id, **({"note": note.strip()[:500]} if note.strip() else {})}
+        events += [event_row(case_id, now, actor, "inbox_handled", detail) for case_id in case_ids or ()]
+    if events:
+        session.execute(insert(Event), events)
+    return done
+
+
+def _known_mail(session: Session, mail_id: str | None) -> bool:
+    return session.scalar(select(InboxMessage.id).where(InboxMessage.mail_id == mail_id)) is not None
+
+
+def _item(row: InboxMessage) -> InboxItem:
+    return InboxItem(
+        id=row.id,
+        received_at=row.received_at,
+        channel=row.channel,
+        kind=row.kind,
+        sender=row.sender,
+        case_ids=tuple(row.case_ids or ()),
+        notice_id=row.notice_id,
+        subject=row.subject,
+        text=row.text,
+        ticket=row.ticket,
+        attachments=tuple(row.attachments or ()),
+        problem=row.problem,
+        handled_at=row.handled_at,
+        handled_by=row.handled_by,
+    )
+
+
+def _cut(text: str | None, limit: int) -> str | None:
+    if text is None:
+        return None
+    return text if len(text) <= limit else text[: limit - 1] + "…"
