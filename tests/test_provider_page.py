@@ -199,3 +199,29 @@ def test_not_ours_waits_in_the_console_inbox_until_an_analyst_handles_it(site, c
     with store.session() as session:
         events = session.scalars(select(Event.action).where(Event.case_id == ids["case1"])).all()
     assert "provider_not_ours" in events and "inbox_handled" in events
+
+
+def test_a_recipients_links_are_rate_limited_and_failed_links_per_address(
+    tmp_path: Path, clock: ManualClock
+) -> None:
+    from faces.console.serve import serving
+    from faces.provider.app import create_provider_app
+
+    store = Store.open(sqlite_url(tmp_path / "limits.db"))
+    store.upgrade()
+    with store.session() as session:
+        for recipient in ("abuse@a.example", "abuse@b.example"):
+            session.add(Notice(recipient=recipient, level="initial", message_id=f"<{recipient}@t>", subject="s",
+                               status="sent", created_at=clock.now()))  # fmt: skip
+    app = create_provider_app(store, clock=clock, key=KEY, requests_per_link=(3, 600.0))
+    a = issue_token(KEY, "abuse@a.example", "<abuse@a.example@t>", now=clock.now())
+    b = issue_token(KEY, "abuse@b.example", "<abuse@b.example@t>", now=clock.now())
+    try:
+        with serving(app) as url, httpx.Client(base_url=url, timeout=10) as client:
+            assert [client.get(f"/{a}").status_code for _ in range(4)] == [200, 200, 200, 429]
+            assert "Too many requests" in client.get(f"/{a}").text
+            assert client.get(f"/{b}").status_code == 200  # another recipient is not held back
+            assert {client.get(f"/{b[:-2]}").status_code for _ in range(20)} == {403}
+            assert client.get(f"/{b}").status_code == 429  # 20 bad links from this address: refused
+    finally:
+        store.dispose()

@@ -69,6 +69,16 @@ class FailureLimiter:
         with self._lock:
             self._recent(key).append(self._clock())
 
+    def spend(self, key: str) -> bool:
+        """Count one use of ``key`` (every request, not only failures); ``False`` once ``key``
+        has used up its ``limit`` in the window, and the use is then not counted."""
+        with self._lock:
+            recent = self._recent(key)
+            if len(recent) >= self.limit:
+                return False
+            recent.append(self._clock())
+            return True
+
     def _recent(self, key: str) -> deque[float]:
         horizon = self._clock() - self.window
         for stale in [k for k, times in self._failures.items() if not times or times[-1] < horizon]:

@@ -3,8 +3,9 @@
 The path carries the capability (:mod:`takedown.provider_access`): no account, no cookie, no
 session shared with the console (this application never reads the console's cookies). Every
 refusal, whatever its reason, is the same plain page, so a guessed or stale link learns nothing;
-the reason goes to the log, without the token. Failed links are limited per client address, in
-memory. URLs are text, defanged; nothing a case points to is fetched, embedded or previewed.
+the reason goes to the log, without the token. Failed links are limited per client address, and
+every recipient's requests per recipient, in memory. URLs are text, defanged; nothing a case points
+to is fetched, embedded or previewed.
 """
 
 from __future__ import annotations
@@ -44,7 +45,14 @@ class ProviderRefused(Exception):
         self.status, self.message = status, message
 
 
-def create_provider_app(store: Store, *, clock: Clock, key: bytes | None) -> FastAPI:
+REQUESTS_PER_LINK = (300, 600.0)
+"""Requests one recipient's links may make in a window of seconds: far more than a person
+answering, far less than a script hammering the store."""
+
+
+def create_provider_app(
+    store: Store, *, clock: Clock, key: bytes | None, requests_per_link: tuple[int, float] = REQUESTS_PER_LINK
+) -> FastAPI:
     """The provider page over ``store``; without a ``key`` every link is refused (not configured)."""
     app = FastAPI(title="takedown provider page", docs_url=None, redoc_url=None, openapi_url=None)
     pages = Environment(
@@ -56,6 +64,7 @@ def create_provider_app(store: Store, *, clock: Clock, key: bytes | None) -> Fas
     pages.filters["defang"] = defang
     pages.filters["when"] = when
     failures = FailureLimiter(limit=20)
+    per_recipient = FailureLimiter(limit=requests_per_link[0], window=requests_per_link[1])
 
     def page(name: str, status: int = 200, **context: object) -> HTMLResponse:
         html = pages.get_template(name).render(**context)
@@ -71,11 +80,15 @@ def create_provider_app(store: Store, *, clock: Clock, key: bytes | None) -> Fas
             raise ProviderRefused(503, "Provider links are not configured on this server.")
         try:
             with store.reading() as session:
-                return check_access(session, key, token, now=clock.now())
+                granted = check_access(session, key, token, now=clock.now())
         except ProviderTokenRefused as exc:
             log.info("a provider link was refused: %s", exc.reason)  # the reason, never the token
             failures.failed(address)
             raise ProviderRefused(403, CANNOT_USE) from None
+        if not per_recipient.spend(granted.recipient):
+            log.warning("a provider's links made too many requests; refused for a while")
+            raise ProviderRefused(429, "Too many requests with your links. Try again in a few minutes.")
+        return granted
 
     @app.exception_handler(ProviderRefused)
     async def refused(request: Request, exc: ProviderRefused) -> Response:
