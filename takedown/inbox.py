@@ -48,6 +48,9 @@ class Received:
     attachments: tuple[dict[str, Any], ...] = ()
     mail_id: str | None = None
     problem: str | None = None
+    for_an_analyst: bool | None = None
+    """Whether it waits for an analyst; by default, as its kind says (:data:`FOR_AN_ANALYST`). A
+    bounce nobody could match to a notice waits too."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,7 +79,8 @@ def record(session: Session, received: Received, *, now: datetime) -> int | None
     """Keep ``received``; its id, or ``None`` when that mail was recorded before."""
     if received.kind not in KINDS:
         raise ValueError(f"an inbox message is one of {', '.join(sorted(KINDS))}, not {received.kind!r}")
-    handled = received.kind not in FOR_AN_ANALYST
+    waits = received.for_an_analyst
+    handled = not (received.kind in FOR_AN_ANALYST if waits is None else waits)
     mail_id = _cut(received.mail_id, 255)
     values: dict[str, Any] = {
         "received_at": now,
@@ -94,7 +98,7 @@ def record(session: Session, received: Received, *, now: datetime) -> int | None
         "handled_at": now if handled else None,
         "handled_by": HANDLED_BY_PIPELINE if handled else None,
     }
-    if received.mail_id is not None and _known_mail(session, mail_id):
+    if received.mail_id is not None and mail_recorded(session, mail_id):
         return None
     try:
         with session.begin_nested():  # two readers handed the same mail: the second finds it kept
@@ -102,7 +106,7 @@ def record(session: Session, received: Received, *, now: datetime) -> int | None
                 session.execute(insert(InboxMessage).values(values).returning(InboxMessage.id)).scalar_one()
             )
     except IntegrityError:
-        if received.mail_id is not None and _known_mail(session, mail_id):
+        if received.mail_id is not None and mail_recorded(session, mail_id):
             return None
         raise
 
@@ -161,7 +165,8 @@ def mark_handled(
     return done
 
 
-def _known_mail(session: Session, mail_id: str | None) -> bool:
+def mail_recorded(session: Session, mail_id: str | None) -> bool:
+    """Whether the mail ``mail_id`` (its Message-ID) was taken in before."""
     return session.scalar(select(InboxMessage.id).where(InboxMessage.mail_id == mail_id)) is not None
 
 

@@ -218,7 +218,7 @@ def _command(path: tuple[str, ...]) -> click.Command:
     return found
 
 
-HUMAN_ONLY = {("demo",), ("web",), ("portal",)}
+HUMAN_ONLY = {("demo",), ("web",), ("portal",), ("inbox", "serve")}
 """The walkthrough a newcomer reads and the console's server (its output is a log); everything else
 a script may call has --json."""
 

@@ -211,8 +211,8 @@ def test_a_recipients_links_are_rate_limited_and_failed_links_per_address(
     store.upgrade()
     with store.session() as session:
         for recipient in ("abuse@a.example", "abuse@b.example"):
-            session.add(Notice(recipient=recipient, level="initial", message_id=f"<{recipient}@t>", subject="s",
-                               status="sent", created_at=clock.now()))  # fmt: skip
+            session.add(Notice(recipient=recipient, level="initial", message_id=f"<{recipient}@t>",
+                               subject="s", status="sent", created_at=clock.now()))  # fmt: skip
     app = create_provider_app(store, clock=clock, key=KEY, requests_per_link=(3, 600.0))
     a = issue_token(KEY, "abuse@a.example", "<abuse@a.example@t>", now=clock.now())
     b = issue_token(KEY, "abuse@b.example", "<abuse@b.example@t>", now=clock.now())

@@ -157,6 +157,11 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "hashes",
         "Lists of fingerprints of confirmed imagery (MD5, SHA-1, SHA-256, PDQ) that revisits match.",
     ),
+    "inbox": (
+        "inbox",
+        "Mail to the notices' reply address (replies, automatic replies, bounces), and what providers "
+        "said on their page: read, threaded to its notice, acted on, and kept for analysts.",
+    ),
     "notices": ("notices", "Takedown notices: compose, preview, send through the outbox, list."),
     "portal": ("portals", "Serve the reporting portals: each at /SLUG/, or at / on its own --host name."),
     "portals": (
