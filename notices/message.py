@@ -60,7 +60,11 @@ def build_message(
     if in_reply_to:
         message["In-Reply-To"] = in_reply_to
         message["References"] = in_reply_to
-    message["Auto-Submitted"] = "auto-generated"  # RFC 3834: no vacation replies, please
+    # No RFC 3834 Auto-Submitted: an abuse desk's ticket system would then, rightly, not acknowledge
+    # the notice, and its acknowledgement is how the provider's ticket number reaches the case
+    # (takedown inbox). Out-of-office replies are still asked not to come (Exchange's header), and
+    # are recorded without bothering anybody when they do.
+    message["X-Auto-Response-Suppress"] = "OOF"
     message.set_content(rendered.text, subtype="plain", charset="utf-8")
     message.add_alternative(rendered.html, subtype="html", charset="utf-8")
     for case_id, report in reports:
