@@ -22,6 +22,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from hosting.factory import resolver_from_settings
+from notices.message import signed_content
 from sandbox import Sandbox, Scenario
 from sandbox.scenario import BUNDLED_SCENARIOS
 from schedules.jobs import crawl_job, notify_job
@@ -204,7 +205,7 @@ def _chase_day(
     for received in sandbox.smtp.messages[sent_before:]:
         message = received.message
         subject = str(message["Subject"]).split("] ", 1)[-1].split(":", 1)[0]
-        cases = len(list(message.iter_attachments()))
+        cases = len(list(signed_content(message).iter_attachments()))
         lines.append(f"{subject.lower()} to {message['To']} ({cases} case{'s' if cases > 1 else ''})")
     lines += [f"case {case_id}: an analyst must act" for case_id in notified.rounds.needs_analyst]
     if crawl["revisited"] or lines:

@@ -33,6 +33,7 @@ from hosting.resolve import HostingResolver, Party, Resolution
 from notices.message import build_message, new_message_id, sender_address
 from notices.outbox import OutgoingNotice, enqueue
 from notices.render import NoticeRenderer
+from notices.signing import NoticeSigner, SigningUnavailable, signer_for
 from notices.xarf import ReportFacts, build_report, media_type_for, validate
 from takedown.cases import event_row, notice_due, put_off_notice, take_for_notice_round
 from takedown.models import Case, Check, CheckMatch, Event, Fingerprint, Notice, NoticeCase
@@ -143,6 +144,8 @@ class RoundSummary:
     """Cases nobody could be found to write to, with why."""
     deferred: dict[int, Deferral] = field(default_factory=dict)
     """Cases put off because something failed that may pass, with why and until when."""
+    unsigned: str | None = None
+    """Why no notice could be signed, when that held the whole round back."""
 
 
 class Composer:
@@ -158,6 +161,18 @@ class Composer:
             provider_key(settings.provider_key) if settings.provider_key and settings.public_url else None
         )
         """Notices carry their recipient's provider link when the key and the public address are set."""
+        self.signer: NoticeSigner | None = None
+        self._unsigned_because: str | None = None
+        try:
+            self.signer = signer_for(settings)
+        except SigningUnavailable as exc:  # no notice goes out until it is fixed; each round says so
+            self._unsigned_because = str(exc)
+
+    def signing_problem(self, now: datetime) -> str | None:
+        """Why notices cannot be signed at ``now`` (so none is composed), or ``None``."""
+        if self._unsigned_because is not None:
+            return self._unsigned_because
+        return self.signer.problem(now, self.sender[1]) if self.signer is not None else None
 
     def due_case_ids(self, now: datetime, limit: int = ROUND_LIMIT) -> list[int]:
         with self.store.session() as session:
@@ -259,6 +274,9 @@ class Composer:
             )
         if not due:
             return RoundSummary()
+        problem = self.signing_problem(now)
+        if problem is not None:
+            return self._put_off_unsigned(due, problem, now=now, actor=actor)
         plan = self.drafts(due, level=level, now=now, roles=roles)
         drafts, unaddressable = plan.drafts, plan.unaddressable
         summary = RoundSummary(unaddressable=unaddressable, deferred=plan.deferred)
@@ -312,6 +330,21 @@ class Composer:
             record_resolutions(session, [(cid, plan.resolutions[cid]) for cid in recorded])
         summary.cases = len({fact.id for draft in drafts for fact in draft.cases})
         return summary
+
+    def _put_off_unsigned(
+        self, case_ids: list[int], problem: str, *, now: datetime, actor: str
+    ) -> RoundSummary:
+        """No notice can be signed: the round's cases wait (no round counted), each with why."""
+        log.error("no notice composed: notices cannot be signed: %s", problem)
+        deferral = Deferral(f"notices cannot be signed: {problem}", now + DEFER)
+        with self.store.session() as session:
+            put_off = [cid for cid in case_ids if put_off_notice(session, cid, now=now, until=deferral.until)]
+            detail = {"reason": deferral.reason[:300], "until": iso(deferral.until)}
+            if put_off:
+                session.execute(
+                    insert(Event), [event_row(cid, now, actor, "notice_deferred", detail) for cid in put_off]
+                )
+        return RoundSummary(deferred=dict.fromkeys(put_off, deferral), unsigned=problem)
 
     def _render(self, draft: Draft, now: datetime) -> dict[int, str]:
         """Render ``draft`` in place; the cases it had to drop, with why. A case whose X-ARF report
@@ -426,7 +459,7 @@ class Composer:
             reports=reports,
             in_reply_to=draft.in_reply_to,
         )
-        draft.message = message.as_string()
+        draft.message = self.signer.sign(message).decode("ascii") if self.signer else message.as_string()
         draft.language = rendered.language
 
     def _previous_message_ids(self, drafts: Sequence[Draft]) -> None:

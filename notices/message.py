@@ -20,6 +20,9 @@ from notices.render import Rendered
 from takedown.errors import ConfigurationError
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
+SEVEN_BIT = SMTP.clone(cte_type="7bit")
+"""The policy notices are built with: every part 7-bit clean (quoted-printable or base64), so no
+relay has to re-encode one, which would break its signature (:mod:`notices.signing`)."""
 
 
 def header_text(value: str) -> str:
@@ -50,7 +53,7 @@ def build_message(
     in_reply_to: str | None = None,
 ) -> EmailMessage:
     """multipart/mixed: multipart/alternative (text, HTML), then one X-ARF JSON per case."""
-    message = EmailMessage(policy=SMTP)
+    message = EmailMessage(policy=SEVEN_BIT)
     name, address = sender
     message["From"] = Address(display_name=name, addr_spec=address)
     message["To"] = header_text(recipient)
@@ -75,4 +78,14 @@ def build_message(
             filename=f"xarf-case-{case_id}.json",
         )
     message["Content-Language"] = rendered.language  # last: set_content and attaching move Content-*
+    return message
+
+
+def signed_content(message: EmailMessage) -> EmailMessage:
+    """What a signed notice says (the first part of ``multipart/signed``); ``message`` itself when
+    it is not signed. The notice's own headers (From, Subject, Message-ID) stay on ``message``."""
+    if message.get_content_type() == "multipart/signed":
+        payload = message.get_payload()
+        if isinstance(payload, list) and payload and isinstance(payload[0], EmailMessage):
+            return payload[0]
     return message

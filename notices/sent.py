@@ -16,6 +16,7 @@ from email.message import EmailMessage
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from notices.message import signed_content
 from notices.outbox import NoticeListing, list_notices
 from takedown.models import Notice, NoticeCase
 from takedown.store import Store
@@ -35,6 +36,8 @@ class MessageParts:
     """An e-mail taken apart for reading; every part is text, nothing in it is rendered."""
 
     headers: tuple[tuple[str, str], ...]
+    signed: bool
+    """Sent as S/MIME ``multipart/signed`` (:mod:`notices.signing`)."""
     text: str | None
     html_source: str | None
     """The HTML part as text: a face shows it escaped, never as markup."""
@@ -59,15 +62,21 @@ def take_apart(raw: str) -> MessageParts:
     attachments."""
     message = email.message_from_string(raw, policy=email.policy.default)
     assert isinstance(message, EmailMessage)
-    headers = tuple((name, str(message[name])) for name in HEADERS if message[name] is not None)
-    text = message.get_body(preferencelist=("plain",))
-    html = message.get_body(preferencelist=("html",))
+    content = signed_content(message)  # a signed notice: its headers outside, what it says inside
+    headers = tuple(
+        (name, str(found))
+        for name in HEADERS
+        if (found := message[name] if message[name] is not None else content[name]) is not None
+    )
+    text = content.get_body(preferencelist=("plain",))
+    html = content.get_body(preferencelist=("html",))
     reports = tuple(
         Attachment(part.get_filename() or "", part.get_content_type(), _text_of(part))
-        for part in message.iter_attachments()
+        for part in content.iter_attachments()
     )
     return MessageParts(
         headers,
+        content is not message,
         _text_of(text) if text is not None else None,
         _text_of(html) if html is not None else None,
         reports,

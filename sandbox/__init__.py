@@ -20,6 +20,7 @@ from typing import Any
 from sandbox.dns_server import AuthoritativeServer, Zone
 from sandbox.rdap_server import Autnum, Network, RDAPServer, Registration
 from sandbox.scenario import Change, EventLog, Scenario
+from sandbox.signing_ca import SigningAuthority
 from sandbox.smtp_server import SMTPSink
 from sandbox.web import Behaviour, Redirect, Site, WebHosts
 
@@ -28,6 +29,8 @@ log = logging.getLogger(__name__)
 __all__ = ["Autnum", "Network", "Registration", "Sandbox", "Scenario"]
 
 ASN_ZONE = "asn.test"
+HOTLINE_ADDRESS = "reports@hotline.test"
+"""Where the sandbox hotline's notices come from (and replies go)."""
 """The sandbox's IP-to-ASN service, in Team Cymru's format (``TAKEDOWN_ASN_DNS_ZONE``)."""
 CDN_CATALOGUE = Path(__file__).resolve().parent / "cdn.json"
 
@@ -75,6 +78,8 @@ class Sandbox:
         )
         self.cdns = [dict(cdn) for cdn in cdns]
         self._catalogue_dir: tempfile.TemporaryDirectory[str] | None = None
+        self._authority: SigningAuthority | None = None
+        self._signing: tuple[Path, Path] | None = None
         self.dns = AuthoritativeServer([Zone(zone, records), Zone(ASN_ZONE, synthesise=self._asn_records)])
         self.events = EventLog([])
         self._event_lock = threading.RLock()
@@ -155,9 +160,26 @@ class Sandbox:
             "TAKEDOWN_CDN_CATALOGUE": str(self.cdn_catalogue),
             "TAKEDOWN_SMTP_HOST": self.smtp.address[0],
             "TAKEDOWN_SMTP_PORT": str(self.smtp.address[1]),
-            "TAKEDOWN_NOTICE_FROM": "Sandbox Hotline <reports@hotline.test>",
+            "TAKEDOWN_NOTICE_FROM": f"Sandbox Hotline <{HOTLINE_ADDRESS}>",
             "TAKEDOWN_REPORTER_ORG": "Sandbox Hotline",
+            "TAKEDOWN_SIGNING_KEY": str(self.signing[0]),
+            "TAKEDOWN_SIGNING_CERT": str(self.signing[1]),
         }
+
+    @property
+    def signing(self) -> tuple[Path, Path]:
+        """The key and certificate the sandbox hotline signs its notices with, issued by
+        :attr:`authority` (made on first use: two RSA keys)."""
+        if self._signing is None:
+            self._signing = self.authority.issue(HOTLINE_ADDRESS)
+        return self._signing
+
+    @property
+    def authority(self) -> SigningAuthority:
+        """The S/MIME certificate authority recipients of the sandbox's notices trust."""
+        if self._authority is None:
+            self._authority = SigningAuthority()
+        return self._authority
 
     def _asn_records(self, name: str) -> dict[str, list[str]] | None:
         """TXT answers of the IP-to-ASN zone, computed from the registered networks."""
@@ -217,6 +239,9 @@ class Sandbox:
         if self._catalogue_dir is not None:
             self._catalogue_dir.cleanup()
             self._catalogue_dir = None
+        if self._authority is not None:
+            self._authority.cleanup()
+            self._authority, self._signing = None, None
 
     def __enter__(self) -> Sandbox:
         return self.start()

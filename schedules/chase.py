@@ -34,6 +34,8 @@ class NoticeRoundSummary:
     deferred: dict[int, Deferral] = field(default_factory=dict)
     """Cases put off until a failure (a registry down, a hostile answer) may have passed."""
     needs_analyst: list[int] = field(default_factory=list)
+    unsigned: str | None = None
+    """Why notices could not be signed, so none was composed (the scheduler's health shows it)."""
 
 
 def notice_round(
@@ -69,6 +71,7 @@ def notice_round(
         summary.cases[level] = summary.cases.get(level, 0) + result.cases
         summary.unaddressable += result.unaddressable
         summary.deferred.update(result.deferred)
+        summary.unsigned = summary.unsigned or result.unsigned
     return summary
 
 

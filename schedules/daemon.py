@@ -72,6 +72,10 @@ def run_daemon(
 
     def notify() -> None:
         result = notify_job(settings, store, clock, sender_id=lock.owner)
+        unsigned = result.unsigned
+        lock.report(f"no notice is sent: notices cannot be signed: {unsigned}" if unsigned else None)
+        if result.rounds.unsigned:
+            echo(f"notices: none composed, they cannot be signed: {unsigned}")
         if result.rounds.notices or result.delivery.counts:
             echo(f"notices: composed {result.rounds.notices}, delivered {result.delivery.counts}")
         acknowledged = result.acknowledged
@@ -133,6 +137,8 @@ class OnceSummary:
     """Cases the chase gave up on this round."""
     stopped: bool = False
     """Asked to stop after the crawl: the notice round waits for the next run."""
+    unsigned: str | None = None
+    """Why no notice was composed: they cannot be signed (the key or certificate)."""
 
 
 def run_once(
@@ -155,6 +161,7 @@ def run_once(
         notices=dict(notified.rounds.notices),
         delivered=dict(notified.delivery.counts),
         needs_analyst=list(notified.rounds.needs_analyst),
+        unsigned=notified.unsigned,
     )
 
 

@@ -153,6 +153,8 @@ class NotifySummary:
     delivery: DeliverySummary
     acknowledged: AcknowledgementSummary | None = None
     """Reporters' acknowledgements sent by the same run (portals that take addresses)."""
+    unsigned: str | None = None
+    """Why notices cannot be signed now (none is composed while so), whether or not any was due."""
 
 
 def notify_job(
@@ -170,4 +172,6 @@ def notify_job(
     )
     rounds = notice_round(composer, ChasePolicy.load(settings.chase_policy), now=clock.now())
     delivery = Outbox(store, settings, clock, sender_id=sender_id).deliver_due()
-    return NotifySummary(rounds, delivery, acknowledge_reports(settings, store, clock))
+    return NotifySummary(
+        rounds, delivery, acknowledge_reports(settings, store, clock), composer.signing_problem(clock.now())
+    )

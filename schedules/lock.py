@@ -95,6 +95,16 @@ class StoreLock:
             if getattr(beat, "rowcount", 0) != 1:
                 raise LockLost(f"the scheduler lock is no longer held by {self.owner}")
 
+    def report(self, problem: str | None) -> None:
+        """Say what keeps this scheduler from its work (``None``: nothing), for the dashboard."""
+        with self.store.session() as session:
+            session.execute(
+                update(SchedulerLock)
+                .where(SchedulerLock.name == LOCK_NAME, SchedulerLock.owner == self.owner)
+                .values(problem=problem[:500] if problem else None)
+                .execution_options(synchronize_session=False)
+            )
+
     def release(self) -> None:
         with self.store.session() as session:
             session.execute(

@@ -34,6 +34,8 @@ class SchedulerHeartbeat:
     acquired_at: datetime
     heartbeat_at: datetime
     silent_for: timedelta
+    problem: str | None = None
+    """What keeps it from its work, as it last said."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,7 +84,9 @@ def dashboard(session: Session, *, now: datetime) -> Dashboard:
     due_now = int(session.scalar(select(func.count()).select_from(due)) or 0)
     lock = session.scalar(select(SchedulerLock).order_by(SchedulerLock.heartbeat_at.desc()).limit(1))
     scheduler = (
-        SchedulerHeartbeat(lock.owner, lock.acquired_at, lock.heartbeat_at, now - lock.heartbeat_at)
+        SchedulerHeartbeat(
+            lock.owner, lock.acquired_at, lock.heartbeat_at, now - lock.heartbeat_at, lock.problem
+        )
         if lock is not None
         else None
     )

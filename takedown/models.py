@@ -668,6 +668,9 @@ class SchedulerLock(Base):
     owner: Mapped[str] = mapped_column(String(200))
     acquired_at: Mapped[datetime]
     heartbeat_at: Mapped[datetime]
+    problem: Mapped[str | None] = mapped_column(
+        String(500), doc="What keeps the scheduler from doing its work (notices that cannot be signed)."
+    )
 
 
 class Account(Base):

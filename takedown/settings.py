@@ -107,6 +107,16 @@ class Settings:
     provider_key: str | None = field(default=None, repr=False)
     """The secret that signs hosting providers' links (:mod:`takedown.provider_access`). From the
     environment only; never printed, logged, stored or given to a crawl."""
+    sign_notices: bool = True
+    """Sign every notice (S/MIME, :mod:`notices.signing`) with ``signing_key`` and
+    ``signing_certificate``. While they are missing, unreadable or expired, no notice is composed:
+    an unsigned notice is never sent. Off only by saying so (``TAKEDOWN_SIGN_NOTICES=0``)."""
+    signing_key: str | None = None
+    """The PEM file of the private key that signs notices."""
+    signing_certificate: str | None = None
+    """The PEM file of its certificate (for the address notices come from), then any intermediates."""
+    signing_key_password: str | None = field(default=None, repr=False)
+    """The signing key's passphrase, if it has one. From the environment only."""
     public_url: str | None = None
     """Where the web application is reached from outside (``https://hotline.example``): the base of
     the provider links in notices. Without it (or without ``provider_key``) notices carry no link."""
@@ -165,6 +175,10 @@ class Settings:
             frontier_lease=_duration(env, "TAKEDOWN_FRONTIER_LEASE", DEFAULTS.frontier_lease, "s"),
             provider_key=env.get("TAKEDOWN_PROVIDER_KEY") or None,
             public_url=_public_url(env),
+            sign_notices=_flag(env, "TAKEDOWN_SIGN_NOTICES", default=DEFAULTS.sign_notices),
+            signing_key=env.get("TAKEDOWN_SIGNING_KEY") or None,
+            signing_certificate=env.get("TAKEDOWN_SIGNING_CERT") or None,
+            signing_key_password=env.get("TAKEDOWN_SIGNING_KEY_PASSWORD") or None,
         )
 
     def environment(self, *, secrets: bool = True) -> dict[str, str]:
@@ -186,7 +200,7 @@ class Settings:
         return env
 
 
-SECRETS = frozenset({"smtp_password", "provider_key"})
+SECRETS = frozenset({"smtp_password", "provider_key", "signing_key_password"})
 """Settings a child process that does not need them is never given."""
 
 ENVIRONMENT = {
@@ -227,6 +241,10 @@ ENVIRONMENT = {
     "frontier_lease": "TAKEDOWN_FRONTIER_LEASE",
     "provider_key": "TAKEDOWN_PROVIDER_KEY",
     "public_url": "TAKEDOWN_PUBLIC_URL",
+    "sign_notices": "TAKEDOWN_SIGN_NOTICES",
+    "signing_key": "TAKEDOWN_SIGNING_KEY",
+    "signing_certificate": "TAKEDOWN_SIGNING_CERT",
+    "signing_key_password": "TAKEDOWN_SIGNING_KEY_PASSWORD",
 }
 """The environment variable of each setting."""
 
@@ -304,9 +322,11 @@ def _public_url(environ: Mapping[str, str]) -> str | None:
     return text.rstrip("/")
 
 
-def _flag(environ: Mapping[str, str], name: str) -> bool:
+def _flag(environ: Mapping[str, str], name: str, default: bool = False) -> bool:
     text = (environ.get(name) or "").strip().lower()
-    if text in ("", "0", "no", "false", "off"):
+    if not text:
+        return default
+    if text in ("0", "no", "false", "off"):
         return False
     if text in ("1", "yes", "true", "on"):
         return True

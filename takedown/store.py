@@ -31,7 +31,7 @@ DEFAULT_CACHE_MIB = 16
 page once, and a larger cache only holds more of them (64 MiB made a listing's memory 120 MiB)."""
 BULK_CACHE_MIB = 64
 """For bulk intake: the dedup index is keyed by a hash, so inserts land on random pages."""
-HEAD_REVISION = "0030"
+HEAD_REVISION = "0031"
 """The newest migration, spelled here so that opening a store that is up to date reads one row and
 never imports Alembic (a third of every command's start-up). ``tests/test_store.py`` holds it to
 Alembic's own head: a new migration that forgets to move it fails there."""

@@ -171,6 +171,10 @@ def test_a_child_process_given_the_settings_environment_reads_back_every_setting
         "frontier_lease": 900.0,
         "provider_key": "k" * 40,
         "public_url": "https://hotline.example/takedown",
+        "sign_notices": False,
+        "signing_key": "/etc/takedown/signing.key",
+        "signing_certificate": "/etc/takedown/signing.pem",
+        "signing_key_password": "p4ss",
     }
     names = [f.name for f in dataclasses.fields(Settings)]
     assert sorted(unusual) == sorted(names)  # a new setting needs a line here, and in environment()
@@ -178,7 +182,7 @@ def test_a_child_process_given_the_settings_environment_reads_back_every_setting
     settings = Settings(**unusual)  # type: ignore[arg-type]
     assert Settings.from_env(settings.environment()) == settings
     assert Settings.from_env(crawl_environment(settings)) == dataclasses.replace(
-        settings, smtp_password=None, provider_key=None
+        settings, smtp_password=None, provider_key=None, signing_key_password=None
     )
     assert "s3cret" not in crawl_environment(settings).values()
     assert "k" * 40 not in crawl_environment(settings).values()
