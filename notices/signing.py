@@ -97,6 +97,14 @@ class NoticeSigner:
             return []
         return [address.lower() for address in names.value.get_values_for_type(x509.RFC822Name)]
 
+    def fingerprint(self) -> str:
+        """The certificate's SHA-256 fingerprint as mail clients and ``openssl x509 -fingerprint``
+        print it (``AB:CD:...``), for recipients to compare."""
+        return ":".join(f"{byte:02X}" for byte in self.certificate.fingerprint(hashes.SHA256()))
+
+    def issuer(self) -> str:
+        return self.certificate.issuer.rfc4514_string()
+
     def problem(self, now: datetime, sender: str) -> str | None:
         """Why notices from ``sender`` cannot be signed at ``now``, or ``None``."""
         starts = self.certificate.not_valid_before_utc

@@ -13,6 +13,7 @@ import httpx
 from faces.console.app import create_app
 from faces.console.config import ConsoleSettings
 from faces.console.serve import serving
+from faces.provider.app import SignedBy
 from notices.preview import NoticePreviewer
 from takedown.accounts import TOTP_STEP_SECONDS, add_account, totp_code
 from takedown.clock import ManualClock
@@ -51,8 +52,16 @@ def serve_console(
     settings: ConsoleSettings | None = None,
     previewer: NoticePreviewer | None = None,
     provider_key: bytes | None = None,
+    signed_by: SignedBy | None = None,
 ) -> Iterator[Served]:
-    app = create_app(store, clock=clock, settings=settings, previewer=previewer, provider_key=provider_key)
+    app = create_app(
+        store,
+        clock=clock,
+        settings=settings,
+        previewer=previewer,
+        provider_key=provider_key,
+        signed_by=signed_by,
+    )
     with serving(app) as url:
         yield Served(url, store, clock)
 

@@ -160,3 +160,34 @@ def test_the_scheduler_says_on_the_dashboard_that_notices_cannot_be_signed(
     finally:
         stop.set()
         running.join(60)
+
+
+@needs_openssl
+def test_the_provider_page_names_the_certificate_as_openssl_prints_it(
+    world: Sandbox, store: Store, settings: Settings, clock: ManualClock
+) -> None:
+    from faces.provider.app import SignedBy
+    from takedown.provider_access import issue_token, provider_key
+    from tests.console_support import serve_console
+
+    assert OPENSSL is not None
+    signer = signer_for(settings)
+    assert signer is not None
+    printed = subprocess.run(
+        [OPENSSL, "x509", "-noout", "-fingerprint", "-sha256", "-in", str(world.signing[1])],
+        capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    assert printed.strip().endswith("=" + signer.fingerprint())
+    with store.session() as session:
+        session.add(Notice(recipient="abuse@host-a.test", level="initial", message_id="<n@t>", subject="s",
+                           status="sent", created_at=clock.now()))  # fmt: skip
+    key = provider_key("signing-page-test-key-0123456789abcdef")
+    signed_by = SignedBy("reports@hotline.test", signer.fingerprint(), signer.issuer())
+    with (
+        serve_console(store, clock, provider_key=key, signed_by=signed_by) as served,
+        served.client() as client,
+    ):
+        page = client.get(f"/provider/{issue_token(key, 'abuse@host-a.test', '<n@t>', now=clock.now())}").text
+    assert (
+        signer.fingerprint() in page and "openssl smime -verify" in page and "CN=Sandbox S/MIME Root" in page
+    )

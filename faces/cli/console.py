@@ -195,18 +195,31 @@ def web(app: App, host: str, port: int) -> None:
     from faces.console.app import create_app
     from faces.console.config import ConsoleSettings
     from faces.console.serve import console_server
+    from faces.provider.app import SignedBy
+    from notices.message import sender_address
     from notices.preview import NoticePreviewer
+    from notices.signing import SigningUnavailable, signer_for
     from takedown.provider_access import provider_key
 
     with errors_as_exit_codes():
         previewer = NoticePreviewer(app.settings, app.store, app.clock)
         key = provider_key(app.settings.provider_key) if app.settings.provider_key else None
+        signed_by = None
+        try:
+            signer = signer_for(app.settings)
+        except SigningUnavailable as exc:  # the scheduler refuses to send; the page just says nothing
+            click.echo(f"warning: {exc}", err=True)
+            signer = None
+        if signer is not None:
+            sender = sender_address(app.settings.notice_from)[1]
+            signed_by = SignedBy(sender, signer.fingerprint(), signer.issuer())
         application = create_app(
             app.store,
             clock=app.clock,
             settings=ConsoleSettings.from_env(),
             previewer=previewer,
             provider_key=key,
+            signed_by=signed_by,
         )
     console_server(application, host=host, port=port).run()
 

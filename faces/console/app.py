@@ -35,7 +35,7 @@ from faces.console.config import ConsoleSettings
 from faces.console.refreshing import Refreshing
 from faces.console.security import SECURITY_HEADERS, FailureLimiter, cross_site, safe_next
 from faces.console.text import defang, defang_text, when
-from faces.provider.app import create_provider_app
+from faces.provider.app import SignedBy, create_provider_app
 from hosting.contacts import (
     SCOPES,
     ContactError,
@@ -328,18 +328,21 @@ def create_app(
     settings: ConsoleSettings | None = None,
     previewer: NoticePreviewer | None = None,
     provider_key: bytes | None = None,
+    signed_by: SignedBy | None = None,
 ) -> FastAPI:
     """The console over ``store``. ``previewer`` composes notice previews with the pipeline's
     resolver and templates; without one, the preview pages say they are not available.
     ``provider_key`` signs the links in notices: the provider page under ``/provider`` opens them
-    (without it, every link is refused as not configured)."""
+    (without it, every link is refused as not configured); ``signed_by``, the certificate notices
+    are signed with, is what that page tells providers to check them against."""
     console = Console(store, clock=clock, settings=settings, previewer=previewer)
     app = FastAPI(title="takedown console", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.console = console
     app.add_middleware(SecurityHeaders)
     app.mount("/static", StaticFiles(directory=CONSOLE_TEMPLATES / "static"), name="static")
     app.mount("/api/v1", create_api(console), name="api")
-    app.mount("/provider", create_provider_app(store, clock=console.clock, key=provider_key), name="provider")
+    provider = create_provider_app(store, clock=console.clock, key=provider_key, signed_by=signed_by)
+    app.mount("/provider", provider, name="provider")
 
     @app.exception_handler(Refused)
     async def refused(request: Request, exc: Refused) -> Response:

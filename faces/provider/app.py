@@ -13,6 +13,7 @@ from __future__ import annotations
 import io
 import logging
 import zipfile
+from dataclasses import dataclass
 from urllib.parse import urlencode
 
 from fastapi import FastAPI, Request
@@ -50,10 +51,25 @@ REQUESTS_PER_LINK = (300, 600.0)
 answering, far less than a script hammering the store."""
 
 
+@dataclass(frozen=True)
+class SignedBy:
+    """What the page tells a provider to check a notice's signature against."""
+
+    sender: str
+    fingerprint: str
+    issuer: str
+
+
 def create_provider_app(
-    store: Store, *, clock: Clock, key: bytes | None, requests_per_link: tuple[int, float] = REQUESTS_PER_LINK
+    store: Store,
+    *,
+    clock: Clock,
+    key: bytes | None,
+    requests_per_link: tuple[int, float] = REQUESTS_PER_LINK,
+    signed_by: SignedBy | None = None,
 ) -> FastAPI:
-    """The provider page over ``store``; without a ``key`` every link is refused (not configured)."""
+    """The provider page over ``store``; without a ``key`` every link is refused (not configured).
+    ``signed_by``: the certificate notices are signed with, which the page names."""
     app = FastAPI(title="takedown provider page", docs_url=None, redoc_url=None, openapi_url=None)
     pages = Environment(
         loader=FileSystemLoader(PROVIDER_TEMPLATES),
@@ -107,7 +123,7 @@ def create_provider_app(
         return page(
             "page.html", recipient=granted.recipient, rows=rows, answers=ANSWERS,
             action=f"{request.scope.get('root_path', '')}/{token}", done=request.query_params.get("done"),
-            expires_at=granted.expires_at,
+            expires_at=granted.expires_at, signed_by=signed_by,
         )  # fmt: skip
 
     @app.get("/{token}/reports/xarf-case-{case_id:int}.json")
