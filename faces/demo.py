@@ -15,20 +15,23 @@ analyst, the reporter's acknowledgement, and the portal's statistics.
 from __future__ import annotations
 
 import csv
+import secrets
 import shutil
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from hosting.factory import resolver_from_settings
 from notices.message import signed_content
-from sandbox import Sandbox, Scenario
+from sandbox import HOTLINE_ADDRESS, Sandbox, Scenario
 from sandbox.scenario import BUNDLED_SCENARIOS
 from schedules.jobs import crawl_job, notify_job
-from takedown.cases import list_cases, withdraw
+from takedown.cases import list_cases, show_case, withdraw
 from takedown.clock import ManualClock
 from takedown.importer import ImportFormat, ImportSummary, read_rows
+from takedown.inbox import inbox
 from takedown.intake import import_rows, queue_batch
 from takedown.plain import iso
 from takedown.reports import Report, validate_report
@@ -88,20 +91,27 @@ def run_demo(
             _resolve_open(sandbox, store, clock, echo)
 
             echo(f"5. The chase on an accelerated clock: a crawl and a notice round a day ({POLICY_NOTE})")
-            settings = Settings.from_env(
-                {
-                    **sandbox.environment(),
-                    "TAKEDOWN_DATABASE_URL": database_url,
-                    "TAKEDOWN_CHASE_POLICY": str(DEMO_POLICY),
-                    "TAKEDOWN_FETCH_TIMEOUT": "5",
-                    "TAKEDOWN_HOME": str(workdir),
-                }
-            )
-            for day in range(DAYS):
-                sandbox.event(f"day:{day}")  # the sandbox's own calendar: content that comes back
-                news = [_report_again(store, sandbox, actor, clock)] if day == COMES_BACK_DAY else []
-                _chase_day(day, sandbox, settings, store, clock, echo, news)
-                clock.advance(timedelta(days=1))
+            echo("   notices are signed (S/MIME) and carry each provider's link to its page; replies go to")
+            echo("   takedown inbox; the sandbox's abuse desks answer as its scenario says")
+            secret = secrets.token_urlsafe(48)
+            with _provider_side(store, clock, secret) as (page_url, inbox):
+                sandbox.desks.inbox = inbox
+                settings = Settings.from_env(
+                    {
+                        **sandbox.environment(),
+                        "TAKEDOWN_DATABASE_URL": database_url,
+                        "TAKEDOWN_CHASE_POLICY": str(DEMO_POLICY),
+                        "TAKEDOWN_FETCH_TIMEOUT": "5",
+                        "TAKEDOWN_HOME": str(workdir),
+                        "TAKEDOWN_PROVIDER_KEY": secret,
+                        "TAKEDOWN_PUBLIC_URL": page_url,
+                    }
+                )
+                for day in range(DAYS):
+                    sandbox.event(f"day:{day}")  # the sandbox's own calendar: content that comes back
+                    news = [_report_again(store, sandbox, actor, clock)] if day == COMES_BACK_DAY else []
+                    _chase_day(day, sandbox, settings, store, clock, echo, news)
+                    clock.set(START + timedelta(days=day + 1))  # a recheck may have moved it on
 
             echo(f"6. Where every case ended ({iso(clock.now())})")
             _show_cases(store, echo)
@@ -191,6 +201,7 @@ def _chase_day(
     news: list[str],
 ) -> None:
     """One day of the chase: what ``takedown run`` does on its schedule, said aloud."""
+    started = clock.now()
     with store.session() as session:
         before = {case.id: case.state for case in list_cases(session)}
     crawl_due = next(due_cases(store, now=clock.now(), page_size=1), None) is not None
@@ -208,10 +219,66 @@ def _chase_day(
         cases = len(list(signed_content(message).iter_attachments()))
         lines.append(f"{subject.lower()} to {message['To']} ({cases} case{'s' if cases > 1 else ''})")
     lines += [f"case {case_id}: an analyst must act" for case_id in notified.rounds.needs_analyst]
+    lines += _desks_answer(sandbox, settings, store, clock)
     if crawl["revisited"] or lines:
-        echo(f"   day {day:<2} {iso(clock.now())}  revisited {crawl['revisited']}")
+        echo(f"   day {day:<2} {iso(started)}  revisited {crawl['revisited']}")
         for line in lines:
             echo(f"          {line}")
+
+
+@contextmanager
+def _provider_side(store: Store, clock: ManualClock, secret: str) -> Iterator[tuple[str, tuple[str, int]]]:
+    """What providers reach while the chase runs: the web application (its provider page, at the
+    links in the notices) and ``takedown inbox serve`` (where replies to notices go)."""
+    from faces.console.app import create_app
+    from faces.console.serve import serving
+    from notices.inbox_server import InboxServer
+    from takedown.provider_access import provider_key
+
+    application = create_app(store, clock=clock, provider_key=provider_key(secret))
+    with serving(application) as url, InboxServer(store, clock, [HOTLINE_ADDRESS], port=0) as inbox:
+        yield url, inbox.address
+
+
+def _desks_answer(sandbox: Sandbox, settings: Settings, store: Store, clock: ManualClock) -> list[str]:
+    """The abuse desks answer the day's notices. A provider that says "removed" on its page brings
+    its cases' revisit forward: the scheduler's next crawl (every 15 minutes) checks them, instead of
+    the revisit planned for the next day; what that saves of the time to removal is said."""
+    planned = _next_checks(store)
+    lines = list(sandbox.desks.act())
+    if not lines:
+        return []
+    now = clock.now()
+    with store.reading() as session:
+        recorded = [item for item in inbox(session, limit=100, handled=True) if item.received_at == now]
+        waiting = [item for item in inbox(session, limit=100) if item.received_at == now]
+    lines += [
+        f"their ticket {item.ticket} is recorded on case(s) {', '.join(map(str, item.case_ids))}"
+        for item in recorded
+        if item.kind == "auto_reply" and item.ticket
+    ]
+    lines += [f"message {item.id} from {item.sender} waits in the console's inbox" for item in waiting]
+    brought = {case_id for case_id, when in _next_checks(store).items() if when == now}
+    if brought:
+        clock.advance(timedelta(minutes=15))
+        crawl_job(settings, clock.now())
+        with store.reading() as session:
+            for case_id in sorted(brought):
+                state = show_case(session, case_id).state
+                was = planned.get(case_id)
+                hours = (was - clock.now()).total_seconds() / 3600 if was is not None else 0
+                sooner = f", {hours:.0f} h before its planned revisit" if hours >= 1 else ""
+                lines.append(
+                    f"case {case_id} revisited 15 minutes after the provider's answer: {state}{sooner}"
+                )
+    return lines
+
+
+def _next_checks(store: Store) -> dict[int, datetime | None]:
+    with store.reading() as session:
+        return {
+            case.id: show_case(session, case.id).next_check_at for case in list_cases(session) if case.is_open
+        }
 
 
 def _show_cases(store: Store, echo: Callable[[str], None]) -> None:

@@ -17,6 +17,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from sandbox.desks import Desks
 from sandbox.dns_server import AuthoritativeServer, Zone
 from sandbox.rdap_server import Autnum, Network, RDAPServer, Registration
 from sandbox.scenario import Change, EventLog, Scenario
@@ -85,6 +86,12 @@ class Sandbox:
         self._event_lock = threading.RLock()
         self._initial_paths: dict[tuple[str, str], Behaviour | None] = {}
         self.web = WebHosts(sorted(set(served.values())), self.site, port=port)
+        self.desks = Desks(
+            [],
+            received=lambda mailbox: [m.message for m in self.smtp.received_by(mailbox)],
+            take_down=lambda host, path: self.site.set(host, path, None),
+        )
+        """The abuse desks: what the providers do with their notices (:mod:`sandbox.desks`)."""
 
     @property
     def port(self) -> int:
@@ -125,6 +132,7 @@ class Sandbox:
             cdns=scenario.cdns,
         )
         sandbox.events = EventLog(scenario.changes)
+        sandbox.desks.desks = list(scenario.desks)
         sandbox._initial_paths = dict(scenario.paths)
         return sandbox
 

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from sandbox.desks import Desk
 from sandbox.rdap_server import REGISTRIES, Autnum, Network, Registration
 from sandbox.web import Behaviour, Bomb, BrokenChunked, Drop, Endless, Redirect, Serve, Stall, Status
 
@@ -59,6 +60,8 @@ class Scenario:
     cdns: list[dict[str, Any]] = field(default_factory=list)
     """CDNs of the scenario's own, in ``hosting/data/cdn.json``'s shape (name, cname_suffixes, asns,
     ranges, abuse, report_url): added to the sandbox's catalogue."""
+    desks: list[Desk] = field(default_factory=list)
+    """What abuse desks do with their notices (:mod:`sandbox.desks`)."""
 
     @classmethod
     def load(cls, path: Path) -> Scenario:
@@ -83,6 +86,7 @@ class Scenario:
             "autnums",
             "domains",
             "cdns",
+            "desks",
         }
         if unknown:
             raise ScenarioError(f"{source}: unknown key(s) {', '.join(sorted(unknown))}")
@@ -114,6 +118,9 @@ class Scenario:
                 for i, item in enumerate(data.get("domains", []))
             ],
             cdns=[_parse_cdn(item, f"{source}: cdns[{i}]") for i, item in enumerate(data.get("cdns", []))],
+            desks=[
+                _parse_desk(item, f"{source}: desks[{i}]") for i, item in enumerate(data.get("desks", []))
+            ],
         )
 
 
@@ -154,6 +161,13 @@ def parse_behaviour(spec: Any, where: str) -> Behaviour | None:
     except (TypeError, ValueError) as exc:
         raise ScenarioError(f"{where}: {exc}") from None
     raise ScenarioError(f"{where}: unknown behaviour {dict(spec)!r}")
+
+
+def _parse_desk(item: Any, where: str) -> Desk:
+    try:
+        return Desk.from_dict(item, where)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ScenarioError(str(exc) if str(exc).startswith(where) else f"{where}: {exc}") from None
 
 
 def _parse_change(item: Any, where: str) -> Change:

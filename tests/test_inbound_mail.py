@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from notices.inbound_mail import MAX_DEPTH, MAX_MAIL_BYTES, MAX_PARTS, read_mail
-from tests.mail_samples import (
+from sandbox.desk_mail import (
     exchange_style_bounce,
     gmail_style_bounce,
     postfix_style_report,

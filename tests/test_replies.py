@@ -21,18 +21,18 @@ from notices.inbox_server import InboxServer
 from notices.outbox import Outbox
 from notices.replies import take_in
 from sandbox import Sandbox
-from takedown.clock import ManualClock
-from takedown.inbox import inbox
-from takedown.models import Case, Event, Notice
-from takedown.settings import Settings
-from takedown.store import Store
-from tests.mail_samples import (
+from sandbox.desk_mail import (
     exchange_style_bounce,
     gmail_style_bounce,
     person_reply,
     postfix_style_report,
     ticket_auto_reply,
 )
+from takedown.clock import ManualClock
+from takedown.inbox import inbox
+from takedown.models import Case, Event, Notice
+from takedown.settings import Settings
+from takedown.store import Store
 from tests.worlds import composer, make_live
 
 HOSTING = "abuse@host-a.test"

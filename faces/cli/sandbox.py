@@ -128,9 +128,11 @@ def demo(app: App, directory: Path | None, serve: bool, port: int) -> None:
 
     Queues an analyst's file (bad rows refused, duplicates folded), withdraws a case, resolves who
     can remove each one, then runs two weeks of the chase on an accelerated clock: revisit crawls,
-    notice rounds, reminders and escalations delivered to the sandbox's mail server, hosts removing
-    content when notified, and an analyst asked to act where nobody does. Ends with where every case
-    stands and the time-to-removal statistics. About half a minute.
+    signed notice rounds, reminders and escalations delivered to the sandbox's mail server, hosts
+    removing content when notified, abuse desks answering (one on its provider page, which brings the
+    revisit forward; a ticket system's acknowledgement; a person's reply for the inbox), and an
+    analyst asked to act where nobody does. Ends with where every case stands, the time-to-removal
+    statistics and a report through a portal. About a minute.
     """
     from faces.demo import run_demo
 

@@ -1,6 +1,7 @@
-"""Mail as it comes back to a hotline: a person's reply, a ticket system's automatic reply, and
-delivery status notifications shaped like those the big mail services and common servers send
-(written here for the tests, to the layouts of RFC 3464 and RFC 3834 those services follow)."""
+"""Mail as it comes back to a hotline from abuse desks: a person's reply, a ticket system's
+automatic reply, and delivery status notifications shaped like those the big mail services and
+common mail servers send (written for the sandbox, to the layouts of RFC 3464 and RFC 3834 those
+services follow). The sandbox's desks send them; the tests read them."""
 
 from __future__ import annotations
 
@@ -38,7 +39,7 @@ def person_reply(
         reply["In-Reply-To"] = str(notice["Message-ID"])
         reply["References"] = str(notice["Message-ID"])
     body = notice.get_body(preferencelist=("plain",))
-    quoted = "\n".join(f"> {line}" for line in (body.get_content() if body else "").splitlines())  # type: ignore[union-attr]
+    quoted = "\n".join(f"> {line}" for line in (body.get_content() if body else "").splitlines())
     reply.set_content(f"{text}\n\nOn Monday you wrote:\n{quoted}\n")
     if html is not None:
         reply.add_alternative(html, subtype="html")
