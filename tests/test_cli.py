@@ -300,7 +300,11 @@ def test_the_demo_runs_in_a_directory_of_its_own_and_ends_in_the_console(tmp_pat
     assert re.search(r"case 3 +cdn SandCDN: abuse@sandcdn\.test; registrar Second Registrar Ltd", out)
     chase = out.split("5. The chase")[1]
     assert "takedown request to abuse@host-a.test (2 cases)" in chase
-    assert re.search(r"case 7 live -> gone", chase), "quick.test removed at its first notice"
+    # quick.test removes at its first notice and says so on its provider page: revisited at once
+    assert "abuse@quick.test answered on the provider page: removed, 1 case(s) (ticket QK-1001)" in chase
+    assert "case 7 revisited 15 minutes after the provider's answer: gone, 24 h before its planned" in chase
+    assert "their ticket 2026030210000017 is recorded on case(s) 4, 5" in chase  # host B's ticket system
+    assert re.search(r"message \d+ from abuse@host-a\.test waits in the console's inbox", chase)
     assert re.search(r"reported again \(the content came back\): reopened as case 9", chase)
     assert "reminder to abuse@host-b.test (2 cases)" in chase
     assert re.search(r"case 4 gone -> removed", chase), "host B removed /x.jpg after its second notice"
