@@ -111,3 +111,22 @@ def test_the_key_must_be_set_and_long_enough() -> None:
         provider_key(None)
     with pytest.raises(ConfigurationError, match="at least 32"):
         provider_key("short")
+
+
+def test_the_command_revokes_a_mailboxs_links(store: Store, clock: ManualClock) -> None:
+    import json
+
+    from click.testing import CliRunner
+
+    from faces.cli import App, cli
+    from takedown.settings import Settings
+
+    notice = notice_to(store, clock, "abuse@host-a.test")
+    token = issue_token(KEY, "abuse@host-a.test", notice, now=clock.now())
+    clock.advance(timedelta(seconds=1))
+    app = App(settings=Settings(database_url="sqlite://", actor="analyst:t"), clock=clock, _store=store)
+    done = CliRunner().invoke(cli, ["contacts", "revoke-links", "--json", "Abuse@Host-A.test"], obj=app)
+    assert done.exit_code == 0 and json.loads(done.output)["revoked"] == "abuse@host-a.test"
+    assert refusal(store, token, clock) == "revoked"
+    bad = CliRunner().invoke(cli, ["contacts", "revoke-links", "abuse@host-b.test", "nobody"], obj=app)
+    assert bad.exit_code == 65 and "'nobody' is not an email address; nothing was revoked" in bad.output

@@ -241,6 +241,30 @@ def contacts_clear_bounce(app: App, addresses: tuple[str, ...], as_json: bool) -
         fail(f"not marked bad: {', '.join(missed)}", exitcodes.NOT_FOUND)
 
 
+@contacts.command("revoke-links")
+@click.argument("addresses", nargs=-1, required=True)
+@json_option
+@click.pass_obj
+def contacts_revoke_links(app: App, addresses: tuple[str, ...], as_json: bool) -> None:
+    """Revoke every provider-page link sent to these mailboxes until now (a leaked link, a
+    mailbox that changed hands): each is refused from now on; the next notice carries a new one."""
+    from takedown.errors import ConfigurationError
+    from takedown.provider_access import revoke
+
+    with errors_as_exit_codes():
+        try:
+            with app.store.session() as session:
+                for address in addresses:
+                    revoke(session, address, actor=app.settings.actor, now=app.clock.now())
+        except ConfigurationError as exc:
+            fail(f"{exc}; nothing was revoked", exitcodes.DATA_ERROR)
+    for address in addresses:
+        if as_json:
+            print_json({"revoked": address.strip().lower(), "at": iso(app.clock.now())})
+        else:
+            click.echo(f"links to {address.strip().lower()} revoked")
+
+
 @contacts.command("history")
 @click.argument("scope", type=click.Choice(["asn", "network", "domain", "email"]), required=False)
 @click.argument("value", required=False)
