@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import create_engine, text
@@ -107,6 +108,22 @@ def chromium_path() -> str:
     if not Path(path).is_file():
         service_unavailable(f"no Chromium at {path} (apt-get install chromium, or set {CHROMIUM_ENV})")
     return path
+
+
+@pytest.fixture
+def browser_page(chromium_path: str) -> Iterator[Any]:
+    """A fresh page in Debian's Chromium, driven by Playwright; the browser's console errors are
+    kept on ``page.problems``, so a test can say none happened (a script or style refused by the CSP)."""
+    playwright_api = pytest.importorskip("playwright.sync_api")
+    with playwright_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium_path, args=["--no-sandbox"])
+        page = browser.new_context().new_page()
+        page.set_default_timeout(10_000)
+        problems: list[str] = []
+        page.on("console", lambda message: problems.append(message.text) if message.type == "error" else None)
+        page.problems = problems
+        yield page
+        browser.close()
 
 
 @pytest.fixture

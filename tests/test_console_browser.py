@@ -4,7 +4,6 @@ a mouse and with the keyboard alone, under the console's strict Content-Security
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
@@ -22,17 +21,8 @@ pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture
-def page(chromium_path: str) -> Iterator[object]:
-    with playwright_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=chromium_path, args=["--no-sandbox"])
-        context = browser.new_context()
-        page = context.new_page()
-        page.set_default_timeout(10_000)
-        problems: list[str] = []
-        page.on("console", lambda message: problems.append(message.text) if message.type == "error" else None)
-        page.problems = problems  # type: ignore[attr-defined]
-        yield page
-        browser.close()
+def page(browser_page: object) -> object:
+    return browser_page
 
 
 def test_a_supervisor_signs_in_with_a_code_queues_finds_and_withdraws(console: Served, page) -> None:

@@ -9,6 +9,7 @@ import dataclasses
 import re
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import select
@@ -28,15 +29,13 @@ from takedown.store import Store
 from tests.console_support import serve_console
 from tests.worlds import composer
 
-playwright_api = pytest.importorskip("playwright.sync_api")
-
 pytestmark = pytest.mark.e2e
 
 SECRET = "provider-browser-test-key-0123456789abcdef"
 
 
 def test_a_provider_marks_two_cases_removed_from_the_link_in_its_notice(
-    chromium_path: str, world: Sandbox, store: Store, clock: ManualClock, tmp_path: Path
+    browser_page: Any, world: Sandbox, store: Store, clock: ManualClock, tmp_path: Path
 ) -> None:
     paths = ["/p/1.jpg", "/p/2.jpg", "/p/3.jpg"]
     for n, path in enumerate(paths, 1):
@@ -60,27 +59,18 @@ def test_a_provider_marks_two_cases_removed_from_the_link_in_its_notice(
 
         world.site.set("host-a.test", paths[0], None)  # the provider really removed the first only
         clock.advance(timedelta(hours=1))
-        with playwright_api.sync_playwright() as playwright:
-            browser = playwright.chromium.launch(executable_path=chromium_path, args=["--no-sandbox"])
-            context = browser.new_context()
-            page = context.new_page()
-            page.set_default_timeout(10_000)
-            problems: list[str] = []
-            page.on(
-                "console", lambda message: problems.append(message.text) if message.type == "error" else None
-            )
-            page.goto(link)
-            assert page.locator("h1").inner_text() == "Open cases notified to abuse@host-a.test"
-            assert page.locator("input[name=case]").count() == 3
-            assert page.locator("text=hxxp://host-a[.]test").count() == 3  # text, defanged
-            page.uncheck(f"#case-{ids[2]}")
-            page.check("input[value=removed]")
-            page.fill("#ticket", "HA-2026-0042")
-            page.click("button[type=submit]")
-            assert "your answer on 2 case(s) is recorded" in page.locator(".done").inner_text()
-            assert context.cookies() == []
-            assert problems == [], problems
-            browser.close()
+        page = browser_page
+        page.goto(link)
+        assert page.locator("h1").inner_text() == "Open cases notified to abuse@host-a.test"
+        assert page.locator("input[name=case]").count() == 3
+        assert page.locator("text=hxxp://host-a[.]test").count() == 3  # text, defanged
+        page.uncheck(f"#case-{ids[2]}")
+        page.check("input[value=removed]")
+        page.fill("#ticket", "HA-2026-0042")
+        page.click("button[type=submit]")
+        assert "your answer on 2 case(s) is recorded" in page.locator(".done").inner_text()
+        assert page.context.cookies() == []
+        assert page.problems == [], page.problems
 
     with store.session() as session:
         due = dict(session.execute(select(Case.id, Case.next_check_at).where(Case.id.in_(ids))).all())
