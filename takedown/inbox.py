@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -109,10 +109,6 @@ def record(session: Session, received: Received, *, now: datetime) -> int | None
         if received.mail_id is not None and mail_recorded(session, mail_id):
             return None
         raise
-
-
-def waiting_count(session: Session) -> int:
-    return int(session.scalar(select(func.count()).where(InboxMessage.handled_at.is_(None))) or 0)
 
 
 def inbox(session: Session, *, limit: int, after_id: int = 0, handled: bool = False) -> list[InboxItem]:
