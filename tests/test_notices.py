@@ -378,6 +378,8 @@ def test_notices_commands(world: Sandbox, store: Store, settings: Settings, cloc
     preview = runner.invoke(cli, ["notices", "preview", "abuse@host-a.test"], obj=app)
     assert preview.exit_code == 0, preview.output
     assert "To: abuse@host-a.test" in preview.output and url in preview.output
+    assert f"Attachments: xarf-case-{case_id}.json\n" in preview.output  # the signed notice's own
+    assert "Content-Language: en\n" in preview.output
     assert world.smtp.messages == []  # a preview sends nothing
     missing = runner.invoke(cli, ["notices", "preview", "999"], obj=app)
     assert missing.exit_code == exitcodes.NOT_FOUND

@@ -116,6 +116,7 @@ def notices_preview(app: App, target: str, level: str | None, show_html: bool, a
     import email
     import email.policy
 
+    from notices.message import signed_content
     from notices.preview import NoticePreviewer
     from takedown.cases import live_case_ids
 
@@ -156,9 +157,11 @@ def notices_preview(app: App, target: str, level: str | None, show_html: bool, a
                 }
             )
             continue
-        for header in ("From", "To", "Subject", "Content-Language"):
+        content = signed_content(parsed)  # a signed notice: what it says is inside the signature
+        for header in ("From", "To", "Subject"):
             click.echo(f"{header}: {parsed[header]}")
-        attachments = [a.get_filename() for a in parsed.iter_attachments()]
+        click.echo(f"Content-Language: {content['Content-Language']}")
+        attachments = [a.get_filename() for a in content.iter_attachments()]
         click.echo(f"Attachments: {', '.join(str(a) for a in attachments)}")
         click.echo("")
         click.echo(body)
