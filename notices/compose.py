@@ -459,7 +459,7 @@ class Composer:
             reports=reports,
             in_reply_to=draft.in_reply_to,
         )
-        draft.message = self.signer.sign(message).decode("ascii") if self.signer else message.as_string()
+        draft.message = (self.signer.sign(message) if self.signer else message).decode("ascii")
         draft.language = rendered.language
 
     def _previous_message_ids(self, drafts: Sequence[Draft]) -> None:

@@ -20,7 +20,6 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import datetime
-from email.message import EmailMessage
 from pathlib import Path
 
 from cryptography import x509
@@ -28,7 +27,6 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.serialization import pkcs7
 
-from notices.message import SEVEN_BIT
 from takedown.errors import TakedownError
 from takedown.settings import Settings
 
@@ -119,10 +117,9 @@ class NoticeSigner:
             return f"the signing certificate is for {named}, but notices come from {sender}"
         return None
 
-    def sign(self, message: EmailMessage) -> bytes:
-        """``message`` (built with :data:`SEVEN_BIT`) as ``multipart/signed``: its own headers
-        outside, its content signed as it stands."""
-        whole = message.as_bytes(policy=SEVEN_BIT)
+    def sign(self, whole: bytes) -> bytes:
+        """The message ``whole`` (7-bit, CRLF: :func:`notices.message.build_message`) as
+        ``multipart/signed``: its own headers outside, its content signed as it stands."""
         head, _, body = whole.partition(b"\r\n\r\n")
         outer: list[bytes] = []
         inner: list[bytes] = []

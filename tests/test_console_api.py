@@ -167,7 +167,7 @@ def test_the_outbox_is_read_through_the_api_as_the_cli_lists_it(console: Served)
                 OutgoingNotice(
                     recipient=recipient, level="initial", message_id=f"<api-{n}@hotline.invalid>",
                     subject="Please remove", role="hosting", party="NA", language="en",
-                    message=message.as_string(), case_ids=(1, 2) if n == 1 else (n - 1,),
+                    message=message.decode("ascii"), case_ids=(1, 2) if n == 1 else (n - 1,),
                 ),
                 now=console.clock.now(),
             )  # fmt: skip

@@ -671,7 +671,7 @@ def test_a_notice_is_shown_exactly_as_sent_with_its_html_inert(console: Served) 
             OutgoingNotice(
                 recipient="abuse@nt.example", level="initial", message_id="<n1@hotline.invalid>",
                 subject=rendered.subject, role="hosting", party="NT Hosting", language="en",
-                message=message.as_string(), case_ids=(case_id,),
+                message=message.decode("ascii"), case_ids=(case_id,),
             ),
             now=console.clock.now(),
         )  # fmt: skip
