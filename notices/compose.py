@@ -334,16 +334,27 @@ class Composer:
     def _put_off_unsigned(
         self, case_ids: list[int], problem: str, *, now: datetime, actor: str
     ) -> RoundSummary:
-        """No notice can be signed: the round's cases wait (no round counted), each with why."""
+        """No notice can be signed: the round's cases wait (no round counted), each with why; the
+        trail says so once a day, not at every hourly try while it lasts."""
         log.error("no notice composed: notices cannot be signed: %s", problem)
         deferral = Deferral(f"notices cannot be signed: {problem}", now + DEFER)
         with self.store.session() as session:
             put_off = [cid for cid in case_ids if put_off_notice(session, cid, now=now, until=deferral.until)]
-            detail = {"reason": deferral.reason[:300], "until": iso(deferral.until)}
-            if put_off:
-                session.execute(
-                    insert(Event), [event_row(cid, now, actor, "notice_deferred", detail) for cid in put_off]
+            said = set(
+                session.scalars(
+                    select(Event.case_id).where(
+                        Event.case_id.in_(put_off),
+                        Event.action == "notice_deferred",
+                        Event.at > now - timedelta(days=1),
+                    )
                 )
+            )
+            detail = {"reason": deferral.reason[:300], "until": iso(deferral.until)}
+            events = [
+                event_row(cid, now, actor, "notice_deferred", detail) for cid in put_off if cid not in said
+            ]
+            if events:
+                session.execute(insert(Event), events)
         return RoundSummary(deferred=dict.fromkeys(put_off, deferral), unsigned=problem)
 
     def _render(self, draft: Draft, now: datetime) -> dict[int, str]:

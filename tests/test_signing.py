@@ -106,6 +106,10 @@ def test_no_notice_is_sent_unsigned_and_the_round_says_why(
         assert session.scalars(select(Notice.id)).all() == []
         [deferred] = session.scalars(select(Event.detail).where(Event.action == "notice_deferred")).all()
     assert deferred["reason"].startswith("notices cannot be signed: ")
+    clock.advance(timedelta(hours=1))  # still broken an hour later: held back, and not said again
+    assert compose_and_send(store, broken, clock) != []
+    with store.session() as session:
+        assert len(session.scalars(select(Event.id).where(Event.action == "notice_deferred")).all()) == 1
     clock.advance(timedelta(hours=1))  # fixed: the case's notice goes out, signed, at the next round
     assert compose_and_send(store, settings, clock) == []
     assert [m.message.get_content_type() for m in world.smtp.messages] == ["multipart/signed"]
