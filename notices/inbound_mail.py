@@ -29,6 +29,8 @@ from dataclasses import dataclass, field
 from email.message import Message
 from email.parser import HeaderParser
 
+from notices.message import header_text
+
 MAX_MAIL_BYTES = 10 * 1024 * 1024
 """The largest mail read: a reply quoting a notice with its reports is a few hundred kilobytes."""
 MAX_PARTS = 200
@@ -38,6 +40,8 @@ MAX_REFERENCES = 50
 
 _MESSAGE_ID = re.compile(r"<([^<>\s]{1,250})>")
 _OUR_REFERENCE = re.compile(r"\[(TD-\d{8}-[0-9A-F]{6})\]")
+_ANY_OUR_REFERENCE = re.compile(r"\bTD-\d{8}-[0-9A-F]{6}\b")
+"""Our reference, bracketed or not: never mistaken for a provider's ticket."""
 _TICKET_PATTERNS = (
     # "[Ticket#2026113010000017]" (OTRS/Znuny), "[example.net #48213]" (Request Tracker)
     re.compile(r"\[(?:ticket|case|incident)?\s*#\s*([A-Za-z0-9][\w.-]{2,40})\]", re.I),
@@ -173,8 +177,7 @@ def _header(message: Message, name: str, problems: list[str]) -> str:
         value = next((v for k, v in message.raw_items() if k.lower() == name.lower()), None)
     if value is None:
         return ""
-    text = str(value)
-    return " ".join(re.sub(r"[\x00-\x1f\x7f]+", " ", text).split())[:2000]
+    return header_text(str(value))[:2000]
 
 
 def _address(value: str) -> str:
@@ -403,8 +406,7 @@ def _ticket(mail: InboundMail) -> str | None:
     if mail.automatic:
         places.append(mail.text[:2000])
     for place in places:
-        cleaned = _OUR_REFERENCE.sub(" ", place)
-        cleaned = re.sub(r"\bTD-\d{8}-[0-9A-F]{6}\b", " ", cleaned)
+        cleaned = _ANY_OUR_REFERENCE.sub(" ", place)
         for pattern in _TICKET_PATTERNS:
             found = pattern.search(cleaned)
             if found:

@@ -98,10 +98,8 @@ def record(session: Session, received: Received, *, now: datetime) -> int | None
         "handled_at": now if handled else None,
         "handled_by": HANDLED_BY_PIPELINE if handled else None,
     }
-    if received.mail_id is not None and mail_recorded(session, mail_id):
-        return None
     try:
-        with session.begin_nested():  # two readers handed the same mail: the second finds it kept
+        with session.begin_nested():  # a mail taken in before (or by another reader meanwhile)
             return int(
                 session.execute(insert(InboxMessage).values(values).returning(InboxMessage.id)).scalar_one()
             )

@@ -245,3 +245,18 @@ def test_the_command_takes_mail_from_files_and_lists_what_waits(
     assert [json.loads(line)["kind"] for line in listed.output.splitlines()] == ["reply"]
     missing = runner.invoke(cli, ["inbox", "take", str(tmp_path / "nothing.eml")], obj=app)
     assert missing.exit_code == 2 and "no such file" in missing.output
+
+
+def test_a_mail_recorded_twice_is_kept_once_even_past_the_readers_own_check(
+    store: Store, clock: ManualClock
+) -> None:
+    """Two readers handed the same mail at once both pass ``take_in``'s check; the store keeps one."""
+    from takedown.inbox import Received, record
+
+    mail = Received("mail", "reply", "jane@host-a.test", mail_id="<same@host-a.test>", text="Gone.")
+    with store.session() as session:
+        first = record(session, mail, now=clock.now())
+    with store.session() as session:
+        assert record(session, mail, now=clock.now()) is None
+    with store.reading() as session:
+        assert [item.id for item in inbox(session, limit=10)] == [first]
