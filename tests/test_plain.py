@@ -20,7 +20,7 @@ from takedown.case_views import CaseDetail, CaseFilter, CaseSummary
 from takedown.cases import count_cases, iter_cases, list_cases, show_case, withdraw
 from takedown.clock import ManualClock
 from takedown.intake import queue_batch
-from takedown.plain import iso, plain
+from takedown.plain import iso, json_line, plain
 from takedown.reports import Report, validate_report
 from takedown.settings import Settings
 from takedown.states import CaseState
@@ -162,3 +162,32 @@ def test_a_record_that_writes_its_own_json_says_what_the_generic_walk_would() ->
     shaped = plain(summary)
     walked = {name: plain(getattr(summary, name)) for name in CaseSummary.__dataclass_fields__}
     assert shaped == walked and list(shaped) == list(walked)
+
+
+@given(
+    case_id=st.integers(min_value=1, max_value=2**62),
+    state=st.sampled_from(CaseState),
+    url=st.text(st.characters(exclude_categories=("Cs",))),
+    host=st.text(st.characters(exclude_categories=("Cs",)), max_size=30),
+    category=st.text(max_size=20),
+    reference=st.none() | st.text(st.characters(exclude_categories=("Cs",)), max_size=40),
+    queued_at=st.datetimes(
+        min_value=datetime(1, 1, 1), max_value=datetime(9999, 12, 31), timezones=st.just(UTC)
+    ),
+)
+def test_a_listed_cases_json_line_is_what_the_generic_encoder_writes(
+    case_id: int,
+    state: CaseState,
+    url: str,
+    host: str,
+    category: str,
+    reference: str | None,
+    queued_at: datetime,
+) -> None:
+    """The listing's own writer (quotes, backslashes, control characters, any script, null) makes
+    the same bytes as plain() and the shared encoder, so scripts reading queue list --json or the
+    console's export see no difference."""
+    summary = CaseSummary(case_id, state, url, host, category, reference, queued_at)
+    line = summary.json_line()
+    assert line == json_line(plain(summary))
+    assert json.loads(line)["url"] == url

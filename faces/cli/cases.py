@@ -25,7 +25,7 @@ from takedown.canonical import CanonicalizationError, canonical_parts
 from takedown.case_views import CaseFilter, CaseSummary
 from takedown.classification import CLASSIFICATIONS
 from takedown.importer import ImportFormat, ImportSummary, read_rows
-from takedown.plain import iso, json_line, plain
+from takedown.plain import iso, plain
 from takedown.reports import CATEGORIES, DEFAULT_CATEGORY, Report, validate_report
 from takedown.states import CaseState
 
@@ -280,7 +280,7 @@ def queue_list(
             return
         cases = iter_cases(session, wanted, limit=limit)
         if as_json:  # a list: one object a line (JSON Lines), as every listing prints, as it comes
-            write_lines(json_line(plain(case)) for case in cases)
+            write_lines(case.json_line() for case in cases)
             return
         _print_case_table(cases)
 

@@ -80,7 +80,7 @@ from takedown.errors import AccountError, CaseNotFound, ImportFileError, Invalid
 from takedown.importer import ImportFormat, read_rows
 from takedown.inbox import inbox, inbox_message, mark_handled
 from takedown.intake import import_rows, queue_batch
-from takedown.plain import iso, json_line, plain
+from takedown.plain import iso
 from takedown.portal_reports import (
     REFERRAL_COLUMNS,
     Decided,
@@ -1308,7 +1308,7 @@ def _cell(text: str) -> str:
 def _json_lines(console: Console, wanted: CaseFilter) -> Iterator[str]:
     lines: list[str] = []
     for case in _exported(console, wanted):
-        lines.append(json_line(plain(case)) + "\n")
+        lines.append(case.json_line() + "\n")
         if len(lines) == 1000:
             yield "".join(lines)
             lines = []
