@@ -2,7 +2,10 @@
 
 N live cases (default 5,000) on M networks (default 500), each network its own abuse mailbox, so a
 round writes M notices of N/M cases each, then delivers them to the sandbox's SMTP server over one
-connection. Run by hand; asserts nothing about speed:
+connection. The sandbox (DNS, RDAP and SMTP servers) runs in a process of its own, as real
+registries and mail servers are elsewhere: in this process its threads would take the interpreter
+from the composer (``--world-here`` measures it that way, for comparison). Run by hand; asserts
+nothing about speed:
 
     .venv/bin/python bench/bench_notices.py
     .venv/bin/python bench/bench_notices.py --cases 5000 --networks 500
@@ -15,6 +18,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import dataclasses
+import multiprocessing
 import shutil
 import socket
 import statistics
@@ -24,6 +28,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from multiprocessing.connection import Connection
 
 from sqlalchemy import update
 from stores import bench_store
@@ -65,8 +70,8 @@ def main() -> None:
         "--relay",
         choices=("sandbox", "aiosmtpd", "smtp-sink"),
         default="sandbox",
-        help="where notices are delivered: the sandbox's SMTP server (in this process, sharing its"
-        " interpreter lock), aiosmtpd's Sink in a process of its own, or Postfix's smtp-sink (a C"
+        help="where notices are delivered: the sandbox's SMTP server (in the sandbox's process, which"
+        " keeps every message), aiosmtpd's Sink in a process of its own, or Postfix's smtp-sink (a C"
         " test server: apt-get install postfix)",
     )
     parser.add_argument(
@@ -74,6 +79,11 @@ def main() -> None:
         type=int,
         default=1,
         help="deliver the notices this many times (put back to pending each time), for steadier figures",
+    )
+    parser.add_argument(
+        "--world-here",
+        action="store_true",
+        help="run the sandbox in this process, sharing its interpreter lock with the composer",
     )
     args = parser.parse_args()
     registries = ["arin", "ripe", "apnic", "lacnic", "afrinic"]
@@ -88,18 +98,15 @@ def main() -> None:
     ]
     hosts = {f"p{n}.test": f"127.{100 + n // 250}.{n % 250}.1" for n in range(args.networks)}
     clock = ManualClock(datetime(2026, 3, 2, 9, 0, tzinfo=UTC))
+    world_here = args.world_here
     with (
         tempfile.TemporaryDirectory() as directory,
-        Sandbox(
-            {"web.test": "127.0.0.2"},
-            extra_records={h: {"A": [a]} for h, a in hosts.items()},
-            networks=networks,
-        ) as world,
+        _world(hosts, networks, args.rdap_latency, args.relay_delay, here=world_here) as environment,
         bench_store(args.database_url) as (store, backend),
     ):
         settings = Settings.from_env(
             {
-                **world.environment(),
+                **environment,
                 "TAKEDOWN_HOME": directory,
                 "TAKEDOWN_SMTP_CONNECTIONS": str(args.connections),
                 "TAKEDOWN_RESOLVE_CONCURRENCY": str(args.resolve_concurrency),
@@ -124,11 +131,9 @@ def main() -> None:
         composer = Composer(
             store, resolver_from_settings(settings, store=store, clock=clock), settings, NoticeRenderer()
         )
-        world.rdap.latency = args.rdap_latency
-        started = time.perf_counter()
+        started, cpu_started = time.perf_counter(), time.process_time()
         summary = composer.compose_round(composer.due_case_ids(clock.now()), level="initial", now=clock.now())
-        composed = time.perf_counter() - started
-        world.smtp.stall_after_data = args.relay_delay
+        composed, cpu = time.perf_counter() - started, time.process_time() - cpu_started
         with contextlib.ExitStack() as relay:
             if args.relay != "sandbox":
                 port = relay.enter_context(_separate_relay(args.relay))
@@ -144,12 +149,17 @@ def main() -> None:
                 timings.append(time.perf_counter() - started)
         print(
             f"{args.cases} live cases on {args.networks} networks, {backend}; RDAP answers in"
-            f" {args.rdap_latency:.2f} s, {args.resolve_concurrency} host names resolved at once"
+            f" {args.rdap_latency:.2f} s, {args.resolve_concurrency} host names resolved at once;"
+            f" the sandbox {'in this process' if world_here else 'in a process of its own'}"
         )
         print(
             f"composed {len(summary.notices)} notices about {summary.cases} cases in {composed:.1f} s:"
             f" {len(summary.notices) / composed:.0f} notices/s, {summary.cases / composed:.0f} cases/s"
             " (resolution, rendering, X-ARF validation, outbox write)"
+        )
+        print(
+            f"  this process's CPU time: {cpu:.1f} s ({summary.cases / cpu:.0f} cases per CPU second);"
+            " the rest of the wall time is waiting for the servers"
         )
         held = {"sandbox": "the sandbox's SMTP server", "aiosmtpd": "aiosmtpd's Sink"}.get(
             args.relay, args.relay
@@ -160,6 +170,48 @@ def main() -> None:
             f" {statistics.median(rates):.0f} notices/s (median of {len(rates)};"
             f" {', '.join(f'{r:.0f}' for r in rates)})"
         )
+
+
+@contextlib.contextmanager
+def _world(
+    hosts: dict[str, str], networks: list[Network], rdap_latency: float, relay_delay: float, *, here: bool
+) -> Iterator[dict[str, str]]:
+    """The sandbox's environment, with the sandbox running here or in a child process."""
+    if here:
+        with _sandbox(hosts, networks, rdap_latency, relay_delay) as world:
+            yield world.environment()
+        return
+    context = multiprocessing.get_context("spawn")
+    ours, theirs = context.Pipe()
+    child = context.Process(target=_serve_world, args=(theirs, hosts, networks, rdap_latency, relay_delay))
+    child.start()
+    try:
+        yield ours.recv()
+    finally:
+        ours.send("stop")
+        child.join(30)
+
+
+def _serve_world(
+    pipe: Connection, hosts: dict[str, str], networks: list[Network], rdap_latency: float, relay_delay: float
+) -> None:
+    with _sandbox(hosts, networks, rdap_latency, relay_delay) as world:
+        pipe.send(world.environment())
+        pipe.recv()
+
+
+@contextlib.contextmanager
+def _sandbox(
+    hosts: dict[str, str], networks: list[Network], rdap_latency: float, relay_delay: float
+) -> Iterator[Sandbox]:
+    with Sandbox(
+        {"web.test": "127.0.0.2"},
+        extra_records={h: {"A": [a]} for h, a in hosts.items()},
+        networks=networks,
+    ) as world:
+        world.rdap.latency = rdap_latency
+        world.smtp.stall_after_data = relay_delay
+        yield world
 
 
 @contextlib.contextmanager

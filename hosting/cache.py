@@ -14,6 +14,8 @@ from __future__ import annotations
 import bisect
 import ipaddress
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -70,6 +72,8 @@ class NetworkCache:
         self._lock = threading.Lock()
         self._memory: dict[int, list[_Entry]] = {4: [], 6: []}
         """Per IP version, sorted by start address."""
+        self._unwritten: list[tuple[NetworkRecord, IPAddress, IPAddress, datetime]] | None = None
+        """While :meth:`writing_later` holds them: answers to write in one transaction at its end."""
         self.hits = 0
         self.misses = 0
 
@@ -95,28 +99,59 @@ class NetworkCache:
         self._remember(record, low, high, expires_at)
         if self.store is None:
             return
-        version = record.start.version
-        start, end = address_key(low), address_key(high)
+        with self._lock:
+            if self._unwritten is not None:
+                self._unwritten.append((record, low, high, now))
+                return
+        self._write([(record, low, high, now)])
+
+    @contextmanager
+    def writing_later(self) -> Iterator[None]:
+        """Answers put meanwhile are remembered at once and written to the store together at the
+        end, in one transaction: a round resolving hundreds of networks took the store's write lock
+        once per network (on SQLite a commit each, waited for by every other writer). An answer
+        not written because the process died is only asked for again."""
+        with self._lock:
+            if self._unwritten is not None:  # already holding: the outer one writes
+                nested = True
+            else:
+                nested, self._unwritten = False, []
+        try:
+            yield
+        finally:
+            if not nested:
+                with self._lock:
+                    unwritten, self._unwritten = self._unwritten or [], None
+                if unwritten:
+                    self._write(unwritten)
+
+    def _write(self, answers: list[tuple[NetworkRecord, IPAddress, IPAddress, datetime]]) -> None:
+        """Store each answer for its range (replacing an older answer for the same range)."""
+        assert self.store is not None
         with self.store.session() as session:
-            session.execute(
-                delete(RdapNetwork).where(
-                    RdapNetwork.ip_version == version,
-                    RdapNetwork.start_key == start,
-                    RdapNetwork.end_key == end,
+            for record, low, high, fetched_at in answers:
+                version = record.start.version
+                start, end = address_key(low), address_key(high)
+                session.execute(
+                    delete(RdapNetwork).where(
+                        RdapNetwork.ip_version == version,
+                        RdapNetwork.start_key == start,
+                        RdapNetwork.end_key == end,
+                    )
                 )
-            )
-            session.add(
-                RdapNetwork(
-                    registry_name=record.registry,
-                    handle=record.handle[:255],
-                    ip_version=version,
-                    start_key=start,
-                    end_key=end,
-                    record=record.to_dict(),
-                    fetched_at=now,
-                    expires_at=expires_at,
+                session.add(
+                    RdapNetwork(
+                        registry_name=record.registry,
+                        handle=record.handle[:255],
+                        ip_version=version,
+                        start_key=start,
+                        end_key=end,
+                        record=record.to_dict(),
+                        fetched_at=fetched_at,
+                        expires_at=fetched_at + self.ttl,
+                    )
                 )
-            )
+                session.flush()  # the next answer may be for the same range: delete it after this one
 
     def _remember(self, record: NetworkRecord, low: IPAddress, high: IPAddress, expires_at: datetime) -> None:
         entry = _Entry(int(low), int(high), expires_at, record)
@@ -140,7 +175,7 @@ class NetworkCache:
     def _from_store(self, ip: IPAddress, now: datetime) -> NetworkRecord | None:
         assert self.store is not None
         key = address_key(ip)
-        with self.store.session() as session:
+        with self.store.reading() as session:
             row = session.execute(
                 select(RdapNetwork.record, RdapNetwork.start_key, RdapNetwork.end_key, RdapNetwork.expires_at)
                 .where(

@@ -231,7 +231,7 @@ def _change(
 
 
 def list_contacts(store: Store) -> list[Override]:
-    with store.session() as session:
+    with store.reading() as session:  # never waits for a writer, nor makes one wait
         return [
             _override(row) for row in session.scalars(select(Contact).order_by(Contact.scope, Contact.value))
         ]

@@ -219,24 +219,25 @@ class HostingResolver:
         self._batch = {}
         self._book = self._load_book() if self._load_book else None
         pool = None
-        try:
-            firsts: dict[tuple[str, str | None], tuple[str, str | None]] = {}
-            for url, ip in pairs:
-                firsts.setdefault((_hostname(url) or url, ip), (url, ip))
-            ahead: dict[tuple[str, str | None], Future[Resolution]] = {}
-            if self.concurrency > 1 and len(firsts) > 1:
-                pool = ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="resolve")
-                ahead = {key: pool.submit(self.resolve, *pair) for key, pair in firsts.items()}
-            for url, ip in pairs:
-                future = ahead.pop((_hostname(url) or url, ip), None)  # the first URL of its host
-                if future is None and pool is not None:  # in the pool too: never more than its size at once
-                    future = pool.submit(self.resolve, url, ip)
-                yield future.result() if future is not None else self.resolve(url, ip)
-        finally:
-            if pool is not None:
-                pool.shutdown(wait=True, cancel_futures=True)
-            self._batch = None
-            self._book = None
+        with self.cache.writing_later():  # the batch's new networks: one transaction at its end
+            try:
+                firsts: dict[tuple[str, str | None], tuple[str, str | None]] = {}
+                for url, ip in pairs:
+                    firsts.setdefault((_hostname(url) or url, ip), (url, ip))
+                ahead: dict[tuple[str, str | None], Future[Resolution]] = {}
+                if self.concurrency > 1 and len(firsts) > 1:
+                    pool = ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="resolve")
+                    ahead = {key: pool.submit(self.resolve, *pair) for key, pair in firsts.items()}
+                for url, ip in pairs:
+                    future = ahead.pop((_hostname(url) or url, ip), None)  # the first URL of its host
+                    if future is None and pool is not None:  # in the pool too: at most its size at once
+                        future = pool.submit(self.resolve, url, ip)
+                    yield future.result() if future is not None else self.resolve(url, ip)
+            finally:
+                if pool is not None:
+                    pool.shutdown(wait=True, cancel_futures=True)
+                self._batch = None
+                self._book = None
 
     def _memo(self, kind: str, key: str, compute: Callable[[], T]) -> T:
         if self._batch is None:

@@ -301,6 +301,34 @@ def test_the_range_cache_survives_in_the_store_and_expires(
     assert world.rdap.requests[("ripe", "ip")] == asked + 1
 
 
+def test_a_batch_stores_the_networks_it_learnt_in_one_transaction(
+    world: Sandbox, clock: ManualClock, store: Store
+) -> None:
+    """A round takes the store's write lock once for the networks it learnt, not once per network
+    (on SQLite each was a commit every crawler and the portal waited for), and what it learnt is
+    there for the next process all the same."""
+    from sqlalchemy import event
+
+    hosts = ["arin-host.test", "ripe-host.test", "apnic-host.test", "lacnic-host.test", "afrinic-host.test"]
+    batch = [(world.url(host, "/a.jpg"), None) for host in hosts]
+    commits: list[object] = []
+
+    def committed(connection: object) -> None:
+        commits.append(connection)
+
+    event.listen(store.engine, "commit", committed)
+    try:
+        results = list(make_resolver(world, clock, store).resolve_many(batch))
+    finally:
+        event.remove(store.engine, "commit", committed)
+    assert all(r.network is not None for r in results)
+    assert len(commits) == 1
+    asked = sum(count for (_registry, kind), count in world.rdap.requests.items() if kind == "ip")
+    again = list(make_resolver(world, clock, store).resolve_many(batch))  # new memory, same store
+    assert [r.network for r in again] == [r.network for r in results]
+    assert sum(count for (_registry, kind), count in world.rdap.requests.items() if kind == "ip") == asked
+
+
 def test_an_allocation_is_not_reused_for_its_neighbours(world: Sandbox, resolver: HostingResolver) -> None:
     """A provider's allocation may hold customers' assignments with their own contacts: the answer
     for one address must not be taken as the answer for the next."""
