@@ -75,18 +75,16 @@ def _execute_many(connection: Connection, table: Table, rows: Sequence[Mapping[s
     names = ", ".join(dialect.identifier_preparer.quote(name) for name in columns)
     marks = ", ".join("?" for _ in columns)
     statement = f"INSERT INTO {dialect.identifier_preparer.format_table(table)} ({names}) VALUES ({marks})"
-    if all(process is None for process in processors):
-        values = [tuple(row[name] for name in columns) for row in rows]
-    else:
-        pairs = list(zip(columns, processors, strict=True))
-        try:
-            values = [
-                tuple(row[name] if process is None else process(row[name]) for name, process in pairs)
-                for row in rows
-            ]
-        except (ValueError, TypeError) as exc:  # refused by a column's type, as a bound parameter is
-            raise StatementError(str(exc), statement, None, exc) from exc
-    connection.exec_driver_sql(statement, values)
+    # Column by column, then zipped into rows: a comprehension and a map per column instead of a
+    # generator per row (converting row by row was a fifth of the store's side of an import).
+    by_column: list[list[Any]] = []
+    try:
+        for name, process in zip(columns, processors, strict=True):
+            values = [row[name] for row in rows]
+            by_column.append(values if process is None else list(map(process, values)))
+    except (ValueError, TypeError) as exc:  # refused by a column's type, as a bound parameter is
+        raise StatementError(str(exc), statement, None, exc) from exc
+    connection.exec_driver_sql(statement, list(zip(*by_column, strict=True)))
 
 
 def _remembering(process: Callable[[Any], Any] | None) -> Callable[[Any], Any] | None:

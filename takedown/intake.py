@@ -21,7 +21,7 @@ from takedown.bulk import insert_rows, insert_rows_with_ids
 from takedown.cases import event_row
 from takedown.clock import Clock
 from takedown.errors import InvalidReport
-from takedown.importer import ImportSummary, Row, RowError
+from takedown.importer import IMPORT_BATCH, ImportSummary, Row, RowError
 from takedown.models import Case, Event, Fingerprint
 from takedown.reports import QueueOutcome, QueueResult, ValidReport, validate_report
 from takedown.states import OPEN_STATES, CaseState
@@ -157,7 +157,7 @@ def import_rows(
     *,
     actor: str,
     clock: Clock,
-    batch_size: int = 1000,
+    batch_size: int = IMPORT_BATCH,
     on_progress: Callable[[int], None] | None = None,
 ) -> ImportSummary:
     """Validate and queue ``rows``, committing every ``batch_size`` rows."""

@@ -24,7 +24,7 @@ from takedown import exitcodes
 from takedown.canonical import CanonicalizationError, canonical_parts
 from takedown.case_views import CaseFilter, CaseSummary
 from takedown.classification import CLASSIFICATIONS
-from takedown.importer import ImportFormat, ImportSummary, read_rows
+from takedown.importer import IMPORT_BATCH, ImportFormat, ImportSummary, read_rows
 from takedown.plain import iso, plain
 from takedown.reports import CATEGORIES, DEFAULT_CATEGORY, Report, validate_report
 from takedown.states import CaseState
@@ -113,7 +113,11 @@ def queue_add(
     help=f"Category for rows that name none [default: {DEFAULT_CATEGORY}].",
 )
 @click.option(
-    "--batch-size", type=click.IntRange(1, 100_000), default=1000, show_default=True, help="Rows per commit."
+    "--batch-size",
+    type=click.IntRange(1, 100_000),
+    default=IMPORT_BATCH,
+    show_default=True,
+    help="Rows per commit.",
 )
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 @json_option
