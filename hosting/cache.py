@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import bisect
 import ipaddress
+import logging
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -20,11 +21,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import delete, select
+from sqlalchemy.exc import SQLAlchemyError
 
 from hosting.rdap.parse import IPAddress, NetworkRecord
 from takedown.clock import Clock, SystemClock
 from takedown.models import RdapNetwork
 from takedown.store import Store
+
+log = logging.getLogger(__name__)
 
 DEFAULT_TTL = timedelta(days=7)
 
@@ -123,7 +127,10 @@ class NetworkCache:
                 with self._lock:
                     unwritten, self._unwritten = self._unwritten or [], None
                 if unwritten:
-                    self._write(unwritten)
+                    try:
+                        self._write(unwritten)
+                    except SQLAlchemyError as exc:  # only a cache: the round it sped up goes on
+                        log.warning("%d networks not kept in the store (%s)", len(unwritten), exc)
 
     def _write(self, answers: list[tuple[NetworkRecord, IPAddress, IPAddress, datetime]]) -> None:
         """Store each answer for its range (replacing an older answer for the same range)."""

@@ -6,6 +6,7 @@ import ipaddress
 import json
 from collections.abc import Iterator
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -327,6 +328,32 @@ def test_a_batch_stores_the_networks_it_learnt_in_one_transaction(
     again = list(make_resolver(world, clock, store).resolve_many(batch))  # new memory, same store
     assert [r.network for r in again] == [r.network for r in results]
     assert sum(count for (_registry, kind), count in world.rdap.requests.items() if kind == "ip") == asked
+
+
+def test_a_store_that_refuses_the_networks_slows_the_next_round_but_fails_none(
+    world: Sandbox, clock: ManualClock, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The stored ranges are only a cache: when they cannot be written (here a trigger refuses
+    them, as a full disk would), every URL is still resolved, the operator is told, and the next
+    round asks the registry again."""
+    from sqlalchemy import text
+
+    store = Store.open(f"sqlite:///{tmp_path / 'refusing.db'}")
+    with store.session() as session:
+        session.execute(
+            text(
+                "CREATE TRIGGER refuse BEFORE INSERT ON rdap_network"
+                " BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END"
+            )
+        )
+    batch = [(world.url(host, "/a.jpg"), None) for host in ("arin-host.test", "ripe-host.test")]
+    with caplog.at_level("WARNING", logger="hosting.cache"):
+        results = list(make_resolver(world, clock, store).resolve_many(batch))
+    assert all(r.network is not None and not r.problems for r in results)
+    assert "2 networks not kept in the store" in caplog.text
+    asked = sum(count for (_registry, kind), count in world.rdap.requests.items() if kind == "ip")
+    list(make_resolver(world, clock, store).resolve_many(batch))
+    assert sum(count for (_registry, kind), count in world.rdap.requests.items() if kind == "ip") == asked + 2
 
 
 def test_an_allocation_is_not_reused_for_its_neighbours(world: Sandbox, resolver: HostingResolver) -> None:
