@@ -284,3 +284,41 @@ def test_line_breaks_in_a_registrys_names_never_reach_a_notice_as_extra_lines() 
     assert record.organisation == "Evil Bcc: x@y.test Hosting"
     card = read_card(["vcard", [["fn", {}, "text", "Line one\nline two"], ["org", {}, "text", "A\r\nB"]]])
     assert (card.name, card.organisation) == ("Line one line two", "A B")
+
+
+_RACE = """
+import sys, threading
+import tldextract.tldextract as suffixes
+builds = []
+original = suffixes.Trie.create
+suffixes.Trie.create = lambda *args, **kwargs: builds.append(1) or original(*args, **kwargs)
+from hosting.domains import registered_domain
+threads = int(sys.argv[1])
+start = threading.Barrier(threads)
+found = {}
+def look_up(n):
+    start.wait()
+    found[n] = registered_domain(f"www.shop{n}.co.uk")
+workers = [threading.Thread(target=look_up, args=(n,)) for n in range(threads)]
+for worker in workers:
+    worker.start()
+for worker in workers:
+    worker.join()
+assert found == {n: f"shop{n}.co.uk" for n in range(threads)}, found
+print(len(builds))
+"""
+
+
+def test_threads_starting_together_build_the_suffix_list_once() -> None:
+    """A round's resolver threads all start at once: the Public Suffix List's trie is built once
+    for them all, as for a single thread (each used to build its own)."""
+    import subprocess
+    import sys
+
+    def builds(threads: int) -> int:
+        ran = subprocess.run(
+            [sys.executable, "-c", _RACE, str(threads)], capture_output=True, text=True, check=True
+        )
+        return int(ran.stdout.strip())
+
+    assert builds(8) == builds(1) > 0
