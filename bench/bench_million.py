@@ -206,6 +206,7 @@ def main() -> int:
     parser.add_argument("--store", type=Path, help="a SQLite file to build once and reuse")
     parser.add_argument("--database-url", help="PostgreSQL (a schema of its own, dropped afterwards)")
     parser.add_argument("--repeat", type=int, default=2, help="runs per command; the best is shown")
+    parser.add_argument("--keep", action="store_true", help="keep the PostgreSQL schema afterwards")
     args = parser.parse_args()
 
     if args.store and args.store.exists():
@@ -220,7 +221,7 @@ def main() -> int:
             build(store, reports, args.cases)
             measure(store, sqlite_url(args.store), "sqlite", args.repeat)
             return 0
-        with bench_store(args.database_url) as (store, backend):
+        with bench_store(args.database_url, keep=args.keep) as (store, backend):
             build(store, reports, args.cases)
             measure(store, store.engine.url.render_as_string(hide_password=False), backend, args.repeat)
     return 0

@@ -17,8 +17,9 @@ from takedown.store import BULK_CACHE_MIB, Store
 
 
 @contextmanager
-def bench_store(database_url: str | None) -> Iterator[tuple[Store, str]]:
-    """``(store, backend name)``; everything is removed when the block ends."""
+def bench_store(database_url: str | None, *, keep: bool = False) -> Iterator[tuple[Store, str]]:
+    """``(store, backend name)``; everything is removed when the block ends, except a PostgreSQL
+    schema when ``keep`` is given (its address is printed, to look at the data afterwards)."""
     if not database_url:
         with tempfile.TemporaryDirectory(prefix="takedown-bench-") as directory:
             store = Store.open(sqlite_url(Path(directory) / "bench.db"), sqlite_cache_mib=BULK_CACHE_MIB)
@@ -34,11 +35,15 @@ def bench_store(database_url: str | None) -> Iterator[tuple[Store, str]]:
     admin = create_engine(url)
     with admin.begin() as connection:
         connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-    store = Store.open(url.update_query_dict({"options": f"-csearch_path={schema}"}).render_as_string(False))
+    address = url.update_query_dict({"options": f"-csearch_path={schema}"}).render_as_string(False)
+    store = Store.open(address)
     try:
         yield store, url.get_backend_name()
     finally:
         store.dispose()
-        with admin.begin() as connection:
-            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        if keep:
+            print(f"kept: TAKEDOWN_DATABASE_URL='{address}' (DROP SCHEMA \"{schema}\" CASCADE when done)")
+        else:
+            with admin.begin() as connection:
+                connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
         admin.dispose()

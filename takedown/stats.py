@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import and_, case, func, select
+from sqlalchemy import and_, case, func, or_, select
 from sqlalchemy.orm import Session
 
 from takedown.models import Case
@@ -130,7 +130,10 @@ def _spreads(
     The grouping's covering index holds each group's removal times in order, so one walk of it
     gives every group's sorted times one after the other; only the neighbours are kept (``removed``:
     each group's count, from the tallies). A window function (``row_number``, ``count`` over each
-    group) did the same in the store at three times the cost."""
+    group) did the same in the store at three times the cost, on SQLite; PostgreSQL is given that
+    (:func:`_spreads_ranked_by_the_store`), since reading every time through its driver is slower."""
+    if session.get_bind().dialect.name == "postgresql":
+        return _spreads_ranked_by_the_store(session, columns, removed)
     query = (
         select(*columns, Case.removal_seconds)
         .where(Case.first_seen_live_at.is_not(None), _TIMED)
@@ -152,6 +155,32 @@ def _spreads(
     if group is not None:
         spreads[group] = _spread(kept, removed[group])
     return spreads
+
+
+def _spreads_ranked_by_the_store(
+    session: Session, columns: tuple[Any, ...], removed: dict[tuple[Any, ...], int]
+) -> dict[tuple[Any, ...], tuple[float, float]]:
+    """:func:`_spreads` with the neighbours picked by the store: each group's times are ranked
+    by a window over the same covering index, and only the ranks :func:`_neighbours` names come
+    back (a million cases: 200,000 rows read through the driver took 0.25 s, this 0.16 s)."""
+    ranked = (
+        select(
+            *columns,
+            Case.removal_seconds.label("took"),
+            (func.row_number().over(partition_by=columns, order_by=Case.removal_seconds) - 1).label("rank"),
+            (func.count().over(partition_by=columns) - 1).label("last"),
+        )
+        .where(Case.first_seen_live_at.is_not(None), _TIMED)
+        .subquery()
+    )
+    rank, last = ranked.c["rank"], ranked.c["last"]
+    # Integer division of the bigint ranks: floor and ceiling of (size - 1) * tenths / 10.
+    wanted = or_(*(rank == (last * tenths + up) // 10 for tenths in (5, 9) for up in (0, 9)))
+    keys = [ranked.c[column.key] for column in columns]
+    kept: dict[tuple[Any, ...], dict[int, float]] = {}
+    for row in session.execute(select(*keys, rank, ranked.c["took"]).where(wanted)):
+        kept.setdefault(tuple(row[:-2]), {})[int(row[-2])] = float(row[-1])
+    return {key: _spread(ranks, removed[key]) for key, ranks in kept.items()}
 
 
 def _overall_spread(session: Session, removed: int) -> tuple[float | None, float | None]:

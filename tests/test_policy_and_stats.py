@@ -27,6 +27,7 @@ from takedown.revisits import Fetch, record_fetches
 from takedown.settings import Settings, sqlite_url
 from takedown.stats import removal_stats
 from takedown.store import Store
+from tests.conftest import postgres_url_for_new_schema
 
 SHIPPED = Path(__file__).resolve().parent.parent / "schedules" / "chase.toml"
 
@@ -173,11 +174,19 @@ def test_content_already_gone_at_first_look_closes_as_already_gone_and_is_counte
     assert "already gone when first checked" in runner.invoke(cli, ["stats"], obj=app).output
 
 
-@pytest.fixture(scope="module")
-def stats_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Store]:
-    opened = Store.open(sqlite_url(tmp_path_factory.mktemp("stats") / "takedown.db"))
-    yield opened
-    opened.dispose()
+@pytest.fixture(scope="module", params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def stats_store(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Store]:
+    """One store per backend for the whole module: SQLite walks the sorted times, PostgreSQL ranks
+    them with a window, and both must agree with the statistics module."""
+    if request.param == "sqlite":
+        opened = Store.open(sqlite_url(tmp_path_factory.mktemp("stats") / "takedown.db"))
+        yield opened
+        opened.dispose()
+        return
+    for url in postgres_url_for_new_schema():
+        opened = Store.open(url)
+        yield opened
+        opened.dispose()
 
 
 _networks = itertools.count(64600)
@@ -188,6 +197,17 @@ _networks = itertools.count(64600)
 def test_the_store_computes_the_figures_statistics_would(stats_store: Store, minutes: list[int]) -> None:
     """Median and p90 as statistics.median and statistics.quantiles(method="inclusive") give them,
     and the shares within a day and a week, whatever the times (ties, one case, even counts)."""
+    assert_figures_as_statistics_gives_them(stats_store, minutes)
+
+
+def test_every_count_of_removals_up_to_twenty_gives_the_figures_statistics_would(stats_store: Store) -> None:
+    """Each count puts the median and the p90 at another place between two neighbours (tenths
+    0 to 9 of the way): all of them, which a handful of random lists rarely reaches."""
+    for count in range(1, 21):
+        assert_figures_as_statistics_gives_them(stats_store, [(n * 37 + count) % 500 for n in range(count)])
+
+
+def assert_figures_as_statistics_gives_them(stats_store: Store, minutes: list[int]) -> None:
     asn = next(_networks)
     t0 = datetime(2026, 3, 1, tzinfo=UTC)
     for n, took in enumerate(minutes):
