@@ -24,7 +24,8 @@ _built = False
 def _extracted(host: str) -> tldextract.tldextract.ExtractResult:
     """``_extract(host)``; the first call builds the suffix list's trie under a lock. tldextract
     builds it on first use without one, so the resolver threads of a round, all starting at once,
-    each built their own (16 builds for 8 threads: a tenth of a first round's CPU)."""
+    each built their own (8 threads: 10 to 16 builds where one makes 2; a tenth of the CPU of a
+    process's first round)."""
     global _built
     if not _built:
         with _building:
