@@ -24,7 +24,7 @@ from sqlalchemy import func, select
 from stores import bench_store
 
 from takedown.clock import SystemClock
-from takedown.importer import ImportFormat, read_rows
+from takedown.importer import IMPORT_BATCH, ImportFormat, read_rows
 from takedown.intake import import_rows
 from takedown.models import Case
 from takedown.store import Store
@@ -66,7 +66,9 @@ def main() -> int:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--rows", type=int, default=100_000)
-    parser.add_argument("--batch-size", type=int, default=1000)
+    parser.add_argument(
+        "--batch-size", type=int, default=IMPORT_BATCH, help="rows per commit (the CLI's default)"
+    )
     parser.add_argument("--database-url", help="default: SQLite in a temporary directory")
     args = parser.parse_args()
 

@@ -29,6 +29,7 @@ from bench_import import timed_import, write_reports
 from sqlalchemy import bindparam, func, select, text
 from stores import bench_store
 
+from takedown.importer import IMPORT_BATCH
 from takedown.models import Case
 from takedown.settings import sqlite_url
 from takedown.store import Store
@@ -228,7 +229,7 @@ def main() -> int:
 
 
 def build(store: Store, reports: Path, cases: int) -> None:
-    seconds, counts = timed_import(store, reports, 5000)
+    seconds, counts = timed_import(store, reports, IMPORT_BATCH)
     print(f"import {cases:,} rows: {seconds:.1f} s, {cases / seconds:,.0f} rows/s {counts}", flush=True)
     started = time.perf_counter()
     shape(store)
