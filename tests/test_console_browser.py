@@ -13,6 +13,7 @@ from takedown.intake import queue_batch
 from takedown.models import Case, Check
 from takedown.reports import Report, validate_report
 from takedown.vocabulary import StaffRole
+from tests.browsing import follow, press_and_follow
 from tests.console_support import PASSWORD, Served
 
 playwright_api = pytest.importorskip("playwright.sync_api")
@@ -44,15 +45,15 @@ def test_a_supervisor_signs_in_with_a_code_queues_finds_and_withdraws(console: S
     assert page.url.startswith(console.url + "/login")
     page.fill("#name", "sue")
     page.fill("#password", PASSWORD)
-    page.click("button[type=submit]")
+    follow(page, "button[type=submit]")
     page.wait_for_url(re.compile(r"/login/code"))
     page.fill("#code", console.code(secret))
-    page.click("main button[type=submit]")
+    follow(page, "main button[type=submit]")
     page.wait_for_url(re.compile(r"/cases$"))  # back where they were going
 
-    page.click("nav >> text=Queue URLs")
+    follow(page, "nav >> text=Queue URLs")
     page.fill("#urls", "http://pasted.example/one.jpg\nhttp://pasted.example/two.jpg\nnot a url")
-    page.click("main button[type=submit]")
+    follow(page, "main button[type=submit]")
     rows = page.locator("section table tbody tr")
     assert rows.count() == 3
     assert "queued" in rows.nth(0).inner_text() and "refused" in rows.nth(2).inner_text()
@@ -61,20 +62,20 @@ def test_a_supervisor_signs_in_with_a_code_queues_finds_and_withdraws(console: S
         "#file",
         files=[{"name": "more.txt", "mimeType": "text/plain", "buffer": b"http://uploaded.example/a.jpg\n"}],
     )
-    page.click("text=Queue the file")
+    follow(page, "text=Queue the file")
     assert "queued 1, reopened 0, already open 0, refused 0" in page.locator("main").inner_text()
 
-    page.click("nav >> text=Cases")
+    follow(page, "nav >> text=Cases")
     page.fill("#host", "pasted.example")
     page.select_option("#state", "queued")
-    page.click("form.filters button")
+    follow(page, "form.filters button")
     assert page.locator("table.cases tbody tr").count() == 2
     assert "hxxp://pasted[.]example/one.jpg" in page.locator("table.cases").inner_text()
     assert page.locator("a[href^='http']").count() == 0  # never a live link
 
-    page.click("table.cases tbody tr:first-child a")
+    follow(page, "table.cases tbody tr:first-child a")
     page.fill("#reason", "sent to the police instead")
-    page.click("text=Withdraw case")
+    follow(page, "text=Withdraw case")
     assert "Done: withdrawn." in page.locator("main").inner_text()
     assert "withdrawn: sent to the police instead" in page.locator("main").inner_text()
     with console.store.session() as session:
@@ -82,7 +83,7 @@ def test_a_supervisor_signs_in_with_a_code_queues_finds_and_withdraws(console: S
             session.scalar(select(Case.state).where(Case.url == "http://pasted.example/one.jpg"))
             == "withdrawn"
         )
-    page.click("nav >> text=Dashboard")  # the time-to-removal chart, drawn by the server as SVG
+    follow(page, "nav >> text=Dashboard")  # the time-to-removal chart, drawn by the server as SVG
     bars = page.locator("figure.chart svg rect.bar")
     assert bars.count() == 16  # 30 and 90 days, eight bars each
     assert bars.nth(2).bounding_box()["height"] > 0 and bars.nth(1).bounding_box()["height"] == 0
@@ -111,8 +112,7 @@ def test_the_main_flow_works_from_the_keyboard_alone(console: Served, page) -> N
     page.keyboard.type("http://typed.example/a.jpg")
     for _ in range(3):  # category, reference, the button
         page.keyboard.press("Tab")
-    page.keyboard.press("Enter")
-    page.wait_for_selector("section table")
+    press_and_follow(page, "Enter")
     assert "queued" in page.locator("section table tbody").inner_text()
     assert page.problems == []  # type: ignore[attr-defined]
 
@@ -136,18 +136,18 @@ def test_an_analyst_finds_a_changed_case_by_date_and_decides_it(console: Served,
     page.goto(console.url + "/login?next=/cases")
     page.fill("#name", "ana")
     page.fill("#password", PASSWORD)
-    page.click("button[type=submit]")
+    follow(page, "button[type=submit]")
     page.wait_for_url(re.compile(r"/cases$"))
 
     page.fill("#queued_from", "2026-03-02")  # a date field: the browser's own picker
     page.fill("#queued_to", "2026-03-02")
-    page.click("form.filters button")
+    follow(page, "form.filters button")
     rows = page.locator("table.cases tbody tr")
     assert rows.count() == 1 and "changed" in rows.first.inner_text()
-    page.click("table.cases tbody tr:first-child a")
+    follow(page, "table.cases tbody tr:first-child a")
     page.check("input[name=decision][value=close]")
     page.fill("input[name=reason]", "a different file now: not the reported content")
-    page.click("form[action$='/decide'] button")
+    follow(page, "form[action$='/decide'] button")
     page.wait_for_url(re.compile(r"done="))
     main = page.locator("main").inner_text()
     assert "Done:" in main and "not the reported content" in main
@@ -155,7 +155,7 @@ def test_an_analyst_finds_a_changed_case_by_date_and_decides_it(console: Served,
         assert session.scalar(select(Case.state).where(Case.id == ids[1])) not in ("changed", "live")
     page.goto(console.url + "/cases")
     page.select_option("#order", "newest")
-    page.click("form.filters button")
+    follow(page, "form.filters button")
     assert page.locator("table.cases tbody tr").first.inner_text().startswith(str(ids[2]))
     assert page.problems == []  # type: ignore[attr-defined]
 
@@ -180,7 +180,7 @@ def test_an_analyst_assesses_portal_reports_with_single_keys(console: Served, pa
     page.goto(console.url + "/login")
     page.fill("#name", "ana")
     page.fill("#password", PASSWORD)
-    page.click("button[type=submit]")
+    follow(page, "button[type=submit]")
     page.wait_for_url(console.url + "/")
     page.goto(console.url + "/reports/assess")
     assert first.reference in page.locator("#report-heading").inner_text()

@@ -15,6 +15,7 @@ from faces.portal.app import create_portal_app
 from takedown.clock import ManualClock
 from takedown.models import PortalReport, PortalUrl
 from takedown.store import Store
+from tests.browsing import follow
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 
@@ -51,24 +52,24 @@ def test_a_visitor_reports_in_two_languages(
             assert counter.inner_text() == "1986 herufi zimebaki"
         else:
             assert counter.count() == 0
-        page.click("button[type=submit]")
+        follow(page, "button[type=submit]")
         alert = page.locator("#problems")
         assert "Tafadhali kagua ripoti yako" in alert.inner_text()
         assert "ftp://files.example/b" in alert.inner_text() and "http:// au https://" in alert.inner_text()
         assert page.input_value("#urls") == "www.pasted.example/a.jpg\nftp://files.example/b"  # kept to fix
         assert page.is_checked("input[value=videos]")
         page.fill("#urls", "www.pasted.example/a.jpg")
-        page.click("button[type=submit]")
+        follow(page, "button[type=submit]")
         assert "Asante: ripoti yako imepokelewa" in page.locator("h1").inner_text()
         first = page.locator(".reference").inner_text()
         assert re.fullmatch(r"R-[A-Z2-7]{10}", first)
 
-        page.click("text=Tuma ripoti nyingine")  # make another report
-        page.click("nav >> text=Français")
+        follow(page, "text=Tuma ripoti nyingine")  # make another report
+        follow(page, "nav >> text=Français")
         assert page.locator("html").get_attribute("lang") == "fr"
         page.fill("#urls", "https://second.example/c.jpg")
         page.check("input[value=images]")
-        page.click("button[type=submit]")
+        follow(page, "button[type=submit]")
         assert "Merci : votre signalement a été reçu" in page.locator("h1").inner_text()
         second = page.locator(".reference").inner_text()
 

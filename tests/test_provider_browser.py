@@ -26,6 +26,7 @@ from takedown.provider_access import provider_key
 from takedown.reports import Report, validate_report
 from takedown.settings import Settings
 from takedown.store import Store
+from tests.browsing import follow
 from tests.console_support import serve_console
 from tests.worlds import composer
 
@@ -67,7 +68,7 @@ def test_a_provider_marks_two_cases_removed_from_the_link_in_its_notice(
         page.uncheck(f"#case-{ids[2]}")
         page.check("input[value=removed]")
         page.fill("#ticket", "HA-2026-0042")
-        page.click("button[type=submit]")
+        follow(page, "button[type=submit]")
         assert "your answer on 2 case(s) is recorded" in page.locator(".done").inner_text()
         assert page.context.cookies() == []
         assert page.problems == [], page.problems
