@@ -130,6 +130,23 @@ def iter_cases(
         yield CaseSummary(case_id, state_named[state], url, host, category, reference, queued_at)
 
 
+class SessionCaseReads:
+    """The terminal's case reads (:class:`takedown.direct_reads.CaseReads`) in a store session:
+    what answers when the direct reads cannot (a long listing, a store to upgrade first)."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def iter_cases(self, wanted: CaseFilter, *, limit: int | None) -> Iterator[CaseSummary]:
+        return iter_cases(self.session, wanted, limit=limit)
+
+    def count_cases(self, wanted: CaseFilter) -> int:
+        return count_cases(self.session, wanted)
+
+    def show_case(self, case_id: int) -> CaseDetail:
+        return show_case(self.session, case_id)
+
+
 def list_cases(
     session: Session, wanted: CaseFilter = EVERY_CASE, *, limit: int | None = 100
 ) -> list[CaseSummary]:

@@ -54,3 +54,11 @@ class LoginRefused(TakedownError):
     def __init__(self, reason: str) -> None:
         super().__init__("wrong name, password or code, or the account is locked; try again later")
         self.reason = reason
+
+
+def failure_line(driver_error: BaseException) -> str:
+    """One line saying why the database failed under a command (gone away, disk full, corrupt),
+    from the driver's own exception: what every face prints instead of a traceback."""
+    lines = str(driver_error).strip().splitlines()
+    reason = lines[0] if lines else type(driver_error).__name__
+    return f"the store failed: {reason[:300]}"

@@ -20,7 +20,8 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from takedown.errors import StoreError
+from takedown.errors import StoreError, failure_line
+from takedown.revision import HEAD_REVISION
 
 if TYPE_CHECKING:
     from alembic.config import Config
@@ -31,10 +32,6 @@ DEFAULT_CACHE_MIB = 16
 page once, and a larger cache only holds more of them (64 MiB made a listing's memory 120 MiB)."""
 BULK_CACHE_MIB = 64
 """For bulk intake: the dedup index is keyed by a hash, so inserts land on random pages."""
-HEAD_REVISION = "0031"
-"""The newest migration, spelled here so that opening a store that is up to date reads one row and
-never imports Alembic (a third of every command's start-up). ``tests/test_store.py`` holds it to
-Alembic's own head: a new migration that forgets to move it fails there."""
 
 
 class Store:
@@ -197,5 +194,4 @@ def safe_url(engine: Engine) -> str:
 def describe_failure(exc: DBAPIError) -> str:
     """One line saying why the database failed under a command (gone away, disk full, corrupt):
     what every face prints instead of a traceback."""
-    reason = str(exc.orig).strip().splitlines()[0] if exc.orig is not None else type(exc).__name__
-    return f"the store failed: {reason[:300]}"
+    return failure_line(exc.orig if exc.orig is not None else exc)

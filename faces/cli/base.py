@@ -31,6 +31,7 @@ from takedown.plain import json_line
 from takedown.settings import Settings
 
 if TYPE_CHECKING:
+    from takedown.direct_reads import CaseReads
     from takedown.store import Store
 
 log = logging.getLogger("takedown")
@@ -51,6 +52,24 @@ class App:
 
             self._store = Store.open(self.settings.database_url)
         return self._store
+
+    @contextmanager
+    def case_reads(self, *, direct: bool = True) -> Iterator[CaseReads]:
+        """Reads of cases for one command: through the database driver itself where it can
+        (:mod:`takedown.direct_reads`: no SQLAlchemy to import, a third of the start-up), else in
+        a reading session of the store. A store given to the app (as tests give) is used as is."""
+        if direct and self._store is None:
+            from takedown.direct_reads import DirectReader
+
+            reader = DirectReader.open(self.settings.database_url)
+            if reader is not None:
+                with reader:
+                    yield reader
+                return
+        from takedown.cases import SessionCaseReads
+
+        with self.store.reading() as session:
+            yield SessionCaseReads(session)
 
     @contextmanager
     def bulk_store(self) -> Iterator[Store]:

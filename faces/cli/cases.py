@@ -24,6 +24,7 @@ from takedown import exitcodes
 from takedown.canonical import CanonicalizationError, canonical_parts
 from takedown.case_views import CaseFilter, CaseSummary
 from takedown.classification import CLASSIFICATIONS
+from takedown.direct_reads import DIRECT_LIMIT
 from takedown.importer import IMPORT_BATCH, ImportFormat, ImportSummary, read_rows
 from takedown.plain import iso, plain
 from takedown.reports import CATEGORIES, DEFAULT_CATEGORY, Report, validate_report
@@ -259,8 +260,6 @@ def queue_list(
     """List cases in the order they were queued, oldest first, as they come from the store (a
     million stream in flat memory). With --queued-from or --queued-before the list is in queued-time
     order; --after pages in the list's order either way."""
-    from takedown.cases import count_cases, iter_cases
-
     if country is not None and not (len(country) == 2 and country.isalpha()):
         fail(f"--country {country!r}: a country is two letters, like NL", exitcodes.USAGE)
     wanted = CaseFilter(
@@ -277,12 +276,14 @@ def queue_list(
         queued_from=queued_from.replace(tzinfo=UTC) if queued_from else None,
         queued_before=queued_before.replace(tzinfo=UTC) if queued_before else None,
     )
-    with errors_as_exit_codes(), app.store.reading() as session:
+    # A page, a count: read directly (quick to start); a long listing streams through the store.
+    direct = count_only or limit <= DIRECT_LIMIT
+    with errors_as_exit_codes(), app.case_reads(direct=direct) as reads:
         if count_only:
-            count = count_cases(session, wanted)
+            count = reads.count_cases(wanted)
             print_json({"count": count}) if as_json else click.echo(count)
             return
-        cases = iter_cases(session, wanted, limit=limit)
+        cases = reads.iter_cases(wanted, limit=limit)
         if as_json:  # a list: one object a line (JSON Lines), as every listing prints, as it comes
             write_lines(case.json_line() for case in cases)
             return
@@ -329,10 +330,8 @@ def case_show(app: App, case_id: int, as_json: bool) -> None:
 
     Exit status: 0 shown; 4 no such case.
     """
-    from takedown.cases import show_case
-
-    with errors_as_exit_codes(), app.store.reading() as session:
-        detail = show_case(session, case_id)
+    with errors_as_exit_codes(), app.case_reads() as reads:
+        detail = reads.show_case(case_id)
     if as_json:
         print_json(plain(detail))
         return

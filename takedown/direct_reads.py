@@ -1,0 +1,293 @@
+"""The terminal's everyday reads (a page of ``queue list``, its ``--count``, ``case show``) answered
+through the database driver itself, sqlite3 or psycopg, without SQLAlchemy.
+
+Why a second way to read the same rows: importing SQLAlchemy, its ORM and the mapped models, and
+compiling a first query, is most of half a second on every command, and these are the commands an
+analyst types all day (issue 12 asks for them in under 0.3 s on a store of a million cases). The
+SQL below is what :mod:`takedown.cases` has SQLAlchemy write for the same filter, parameters and
+all, so the same indexes answer; ``tests/test_direct_reads.py`` holds the two ways' answers equal
+on SQLite and on PostgreSQL, for any filter and every case of a store the pipeline has worked on.
+
+It only reads: SQLite's connection is ``query_only``, PostgreSQL's transactions are read-only.
+Whatever it does not handle is left to the store's own path (:meth:`DirectReader.open` gives
+``None``): another driver, an in-memory or missing database, a store not at this code's schema
+revision (the store's path upgrades it first), a database that cannot be reached (the store's
+path says why, as every command does). Long listings are left to it too: they stream through a
+server-side cursor there, tuned for a million rows, and their start-up does not matter.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sqlite3
+import sys
+from collections.abc import Iterator, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Protocol
+
+from takedown.case_views import CaseDetail, CaseFilter, CaseSummary, FingerprintView, TimelineEntry
+from takedown.errors import CaseNotFound, StoreError, failure_line
+from takedown.revision import HEAD_REVISION
+from takedown.states import OPEN_STATES, CaseState
+
+log = logging.getLogger(__name__)
+
+DIRECT_LIMIT = 10_000
+"""The longest listing read this way; longer ones go through the store's streaming path."""
+
+SQLITE_PREFIX = "sqlite:///"
+POSTGRESQL_PREFIXES = ("postgresql://", "postgresql+psycopg://")
+STORED_TIME = "%Y-%m-%d %H:%M:%S.%f"
+"""How SQLAlchemy writes a time into SQLite (naive UTC, microseconds always), so comparisons with
+stored text order as the times do."""
+
+SUMMARY_COLUMNS = (
+    '"case".id, "case".state, "case".url, "case".host, "case".category, "case".reference, "case".queued_at'
+)
+DETAIL_COLUMNS = (
+    "id, state, url, canonical_url, dedup_key, host, category, reference, queued_by, previous_case_id, "
+    "queued_at, first_seen_live_at, last_seen_live_at, last_checked_at, first_notice_at, gone_since, "
+    "removed_at, closed_at, next_check_at, next_notice_at"
+)
+
+
+class CaseReads(Protocol):
+    """What the terminal reads about cases, whichever way it is read."""
+
+    def iter_cases(self, wanted: CaseFilter, *, limit: int | None) -> Iterator[CaseSummary]: ...
+
+    def count_cases(self, wanted: CaseFilter) -> int: ...
+
+    def show_case(self, case_id: int) -> CaseDetail: ...
+
+
+class DirectReader:
+    """One read-only connection and one transaction (every read sees the same moment); close it."""
+
+    def __init__(self, connection: Any, dialect: str) -> None:
+        self._connection = connection
+        self.dialect = dialect
+        self._mark = "?" if dialect == "sqlite" else "%s"
+
+    @classmethod
+    def open(cls, database_url: str) -> DirectReader | None:
+        """A reader for the store at ``database_url``, or ``None`` where the store's own path must
+        answer (see the module's docstring)."""
+        try:
+            reader = cls._connect(database_url)
+        except Exception as exc:  # the store's path will open it again, and say what is wrong
+            log.debug("direct reads not used: %s", type(exc).__name__)
+            return None
+        if reader is None:
+            return None
+        try:
+            revision = [row[0] for row in reader._rows("SELECT version_num FROM alembic_version", ())]
+        except Exception as exc:  # no schema yet: the store's path creates it
+            log.debug("direct reads not used: %s", type(exc).__name__)
+            revision = []
+        if revision != [HEAD_REVISION]:
+            reader.close()
+            return None
+        return reader
+
+    @classmethod
+    def _connect(cls, database_url: str) -> DirectReader | None:
+        if database_url.startswith(SQLITE_PREFIX):
+            path = database_url.removeprefix(SQLITE_PREFIX)
+            # What SQLAlchemy would decode or treat as options is left to it; so is a file not there.
+            if not path or path == ":memory:" or path.startswith("file:") or any(c in path for c in "?%"):
+                return None
+            if not Path(path).is_file():
+                return None
+            connection = sqlite3.connect(path, timeout=30, isolation_level=None)
+            connection.execute("PRAGMA query_only = ON")
+            connection.execute("BEGIN")  # deferred: never waits for a writer (WAL)
+            return cls(connection, "sqlite")
+        if database_url.startswith(POSTGRESQL_PREFIXES):
+            import psycopg
+
+            conninfo = "postgresql://" + database_url.split("://", 1)[1]
+            server = psycopg.connect(conninfo, prepare_threshold=None)
+            server.read_only = True
+            return cls(server, "postgresql")
+        return None
+
+    def close(self) -> None:
+        try:
+            self._connection.rollback()
+        finally:
+            self._connection.close()
+
+    def __enter__(self) -> DirectReader:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    # --- the reads ---------------------------------------------------------------------------------
+
+    def iter_cases(self, wanted: CaseFilter, *, limit: int | None = 100) -> Iterator[CaseSummary]:
+        """:func:`takedown.cases.iter_cases`, for listings of up to :data:`DIRECT_LIMIT` cases."""
+        if limit is None or limit > DIRECT_LIMIT:
+            raise ValueError(f"direct reads list at most {DIRECT_LIMIT} cases, not {limit}")
+        where, parameters = self._where(wanted)
+        keys = ('"case".queued_at', '"case".id') if wanted.by_queued_time else ('"case".id',)
+        order = ", ".join(f"{key} DESC" if wanted.newest_first else key for key in keys)
+        sql = f'SELECT {SUMMARY_COLUMNS} FROM "case"{where} ORDER BY {order} LIMIT {self._mark}'
+        state_named = {state.value: state for state in CaseState}
+        rows = self._rows(sql, (*parameters, limit))
+        for case_id, state, url, host, category, reference, queued_at in rows:
+            yield CaseSummary(
+                case_id, state_named[state], url, host, category, reference, self._time(queued_at)
+            )
+
+    def count_cases(self, wanted: CaseFilter) -> int:
+        """:func:`takedown.cases.count_cases`: by state from the running counts, else counted."""
+        if wanted.by_state_only:
+            counts = {(state, flag): 0 for state in CaseState for flag in (False, True)}
+            summed = self._rows(
+                "SELECT state, needs_analyst, sum(cases) FROM case_tally GROUP BY state, needs_analyst", ()
+            )
+            for state, flag, cases in summed:
+                counts[(CaseState(state), bool(flag))] = int(cases or 0)
+            states = set(wanted.states or CaseState)
+            if wanted.needs_analyst:
+                return sum(counts[(state, True)] for state in states & OPEN_STATES)
+            return sum(counts[(state, flag)] for state in states for flag in (False, True))
+        where, parameters = self._where(wanted)
+        [(count,)] = self._rows(f'SELECT count("case".id) FROM "case"{where}', parameters)
+        return int(count or 0)
+
+    def show_case(self, case_id: int) -> CaseDetail:
+        """:func:`takedown.cases.show_case`; :class:`CaseNotFound` if there is none."""
+        mark = self._mark
+        found = self._rows(f'SELECT {DETAIL_COLUMNS} FROM "case" WHERE id = {mark}', (case_id,))
+        if not found:
+            raise CaseNotFound(case_id)
+        [row] = found
+        fingerprints = self._rows(
+            f"SELECT algorithm, digest FROM fingerprint WHERE case_id = {mark} ORDER BY id", (case_id,)
+        )
+        events = self._rows(
+            "SELECT at, actor, action, from_state, to_state, detail FROM event "
+            f"WHERE case_id = {mark} ORDER BY id",
+            (case_id,),
+        )
+        times = [self._maybe_time(value) for value in row[11:20]]
+        return CaseDetail(
+            id=row[0],
+            state=CaseState(row[1]),
+            url=row[2],
+            canonical_url=row[3],
+            dedup_key=row[4],
+            host=row[5],
+            category=row[6],
+            reference=row[7],
+            queued_by=row[8],
+            previous_case_id=row[9],
+            fingerprints=tuple(FingerprintView(algorithm, digest) for algorithm, digest in fingerprints),
+            queued_at=self._time(row[10]),
+            first_seen_live_at=times[0],
+            last_seen_live_at=times[1],
+            last_checked_at=times[2],
+            first_notice_at=times[3],
+            gone_since=times[4],
+            removed_at=times[5],
+            closed_at=times[6],
+            next_check_at=times[7],
+            next_notice_at=times[8],
+            timeline=tuple(
+                TimelineEntry(
+                    at=self._time(at),
+                    actor=actor,
+                    action=action,
+                    from_state=from_state,
+                    to_state=to_state,
+                    detail=dict(self._json(detail) or {}),
+                )
+                for at, actor, action, from_state, to_state, detail in events
+            ),
+        )
+
+    # --- the SQL -----------------------------------------------------------------------------------
+
+    def _where(self, wanted: CaseFilter) -> tuple[str, list[Any]]:
+        """The WHERE clause :func:`takedown.cases._filtered` builds, term for term and in its order."""
+        mark = self._mark
+        terms: list[str] = []
+        parameters: list[Any] = []
+        if wanted.after_id:
+            if not wanted.by_queued_time:
+                terms.append(f'"case".id {"<" if wanted.newest_first else ">"} {mark}')
+                parameters.append(wanted.after_id)
+            else:  # the cursor is (queued_at, id); the page before ended at after_id
+                cursor = f'((SELECT "case".queued_at FROM "case" WHERE "case".id = {mark}), {mark})'
+                terms.append(f'("case".queued_at, "case".id) {"<" if wanted.newest_first else ">"} {cursor}')
+                parameters += [wanted.after_id, wanted.after_id]
+        if wanted.needs_analyst:
+            # as the partial index ix_case_needs_analyst is written
+            terms.append('"case".needs_analyst = 1' if self.dialect == "sqlite" else '"case".needs_analyst')
+            terms.append(self._in('"case".state', sorted(state.value for state in OPEN_STATES), parameters))
+        if len(wanted.states) == 1:  # "=", not "IN (...)": SQLite then uses a state's partial index
+            terms.append(f'"case".state = {mark}')
+            parameters.append(wanted.states[0].value)
+        elif wanted.states:
+            terms.append(self._in('"case".state', [state.value for state in wanted.states], parameters))
+        for column, value in (
+            ("host", wanted.host.lower() if wanted.host else None),
+            ("reference", wanted.reference or None),
+            ("category", wanted.category or None),
+            ("hosting_country", wanted.country.upper() if wanted.country else None),
+            ("hosting_asn", wanted.asn),
+            ("hosting_network", wanted.network or None),
+        ):
+            if value is not None:
+                terms.append(f'"case".{column} = {mark}')
+                parameters.append(value)
+        if wanted.queued_from is not None:
+            terms.append(f'"case".queued_at >= {mark}')
+            parameters.append(self._stored_time(wanted.queued_from))
+        if wanted.queued_before is not None:
+            terms.append(f'"case".queued_at < {mark}')
+            parameters.append(self._stored_time(wanted.queued_before))
+        return (" WHERE " + " AND ".join(terms) if terms else ""), parameters
+
+    def _in(self, column: str, values: Sequence[str], parameters: list[Any]) -> str:
+        parameters += values
+        return f"{column} IN ({', '.join(self._mark for _ in values)})"
+
+    def _stored_time(self, value: datetime) -> Any:
+        naive = value.astimezone(UTC).replace(tzinfo=None)
+        return naive.strftime(STORED_TIME) if self.dialect == "sqlite" else naive
+
+    @staticmethod
+    def _time(value: str | datetime) -> datetime:
+        """A stored time, aware: SQLite keeps text, PostgreSQL a naive ``timestamp`` (both UTC)."""
+        return (datetime.fromisoformat(value) if isinstance(value, str) else value).replace(tzinfo=UTC)
+
+    def _maybe_time(self, value: str | datetime | None) -> datetime | None:
+        return None if value is None else self._time(value)
+
+    @staticmethod
+    def _json(value: Any) -> Any:
+        """SQLite keeps JSON as text (``null`` for none); psycopg has already decoded it."""
+        return json.loads(value) if isinstance(value, str) else value
+
+    def _rows(self, sql: str, parameters: Sequence[Any]) -> list[tuple[Any, ...]]:
+        try:
+            cursor = self._connection.execute(sql, tuple(parameters))
+            return list(cursor.fetchall())
+        except Exception as exc:
+            if not _is_driver_error(exc):
+                raise
+            log.info("the store failed", exc_info=exc)
+            raise StoreError(f"{failure_line(exc)} (run with -v for the details)") from exc
+
+
+def _is_driver_error(exc: Exception) -> bool:
+    if isinstance(exc, sqlite3.Error):
+        return True
+    psycopg = sys.modules.get("psycopg")
+    return psycopg is not None and isinstance(exc, psycopg.Error)

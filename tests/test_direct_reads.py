@@ -1,0 +1,263 @@
+"""The terminal's direct reads (``takedown.direct_reads``, through sqlite3 or psycopg alone) give
+what the store's own path gives, on SQLite and PostgreSQL: every listing and count, for any filter,
+and every case shown. They are the answers an analyst reads at the terminal, so a difference here is
+a wrong answer there. Where the direct reads cannot answer, the store's path does."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sqlite3
+import subprocess
+import sys
+from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sqlalchemy import text, update
+
+from faces.cli import App, cli
+from takedown import exitcodes
+from takedown.case_views import CaseFilter
+from takedown.cases import count_cases, list_cases, show_case
+from takedown.direct_reads import DIRECT_LIMIT, DirectReader
+from takedown.errors import CaseNotFound, StoreError
+from takedown.intake import queue_batch
+from takedown.models import Case, Event
+from takedown.reports import Report, validate_report
+from takedown.settings import Settings, sqlite_url
+from takedown.states import CaseState
+from takedown.store import Store
+
+START = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
+HOSTS = ("a.test", "b.test", "xn--bcher-kva.test")
+REFERENCES = (None, "HL-1", "HL-2 'quoted' \"both\"", "ref ünïcode")
+COUNTRIES = (None, "NL", "DE")
+NETWORKS = (None, "192.0.2.0/24", "2001:db8::/32")
+STATES = sorted(CaseState, key=lambda state: state.value)
+CASES = 48
+EAST = timezone(timedelta(hours=5))
+
+
+def url_of(store: Store) -> str:
+    return store.engine.url.render_as_string(hide_password=False)
+
+
+@pytest.fixture
+def worked_store(store: Store) -> Store:
+    """Cases in every state, some for an analyst, hosted in places, queued over two days, with
+    fingerprints and events whose details say things (the timeline shows them)."""
+    for n in range(CASES):
+        report = Report(
+            f"http://{HOSTS[n % 3]}/{n}?q='{n}'",
+            category=("csam", "csam-nonphoto", "other")[n % 3] if n % 5 else "csam",
+            reference=REFERENCES[n % 4],
+            sha256=("ab" * 32,) if n % 2 else (),
+            md5=("cd" * 16,) if n % 4 == 1 else (),
+        )
+        with store.session() as session:
+            [result] = queue_batch(
+                session, [validate_report(report)], actor="analyst:t", now=START + timedelta(minutes=55 * n)
+            )
+            state = STATES[n % len(STATES)]
+            session.execute(
+                update(Case)
+                .where(Case.id == result.case_id)
+                .values(
+                    state=state.value,
+                    needs_analyst=n % 3 == 0,  # closed ones too: a count for an analyst leaves them out
+                    hosting_country=COUNTRIES[n % 3],
+                    hosting_asn=64500 + n % 2 if n % 3 else None,
+                    hosting_network=NETWORKS[n % 3],
+                    first_seen_live_at=START + timedelta(minutes=55 * n + 7) if n % 2 else None,
+                    removed_at=START + timedelta(days=3, microseconds=n)
+                    if state == CaseState.REMOVED
+                    else None,
+                )
+            )
+            session.add(
+                Event(
+                    case_id=result.case_id,
+                    at=START + timedelta(hours=n, microseconds=17),
+                    actor="provider:x",
+                    action="provider_removed",
+                    from_state=None,
+                    to_state=None,
+                    detail={"reason": f"gone {n} ✓", "ticket": "T-1"} if n % 2 else None,
+                )
+            )
+    return store
+
+
+def east_of_start(minutes: int) -> datetime:
+    """A time given in another zone than UTC, as a user's --queued-before may be."""
+    return (START + timedelta(minutes=minutes)).astimezone(EAST)
+
+
+filters = st.builds(
+    CaseFilter,
+    states=st.lists(st.sampled_from(STATES), max_size=3, unique=True).map(tuple),
+    host=st.sampled_from((None, "", *HOSTS, "A.TEST", "nowhere.test")),
+    needs_analyst=st.booleans(),
+    after_id=st.integers(0, CASES + 2),
+    newest_first=st.booleans(),
+    queued_from=st.none() | st.integers(-60, 3000).map(lambda m: START + timedelta(minutes=m)),
+    queued_before=st.none() | st.integers(-60, 3000).map(east_of_start),
+    reference=st.sampled_from((*REFERENCES, "")),
+    category=st.sampled_from((None, "csam", "other", "nothing")),
+    country=st.sampled_from((None, "NL", "nl", "FR")),
+    asn=st.sampled_from((None, 64500, 64501, 1)),
+    network=st.sampled_from((*NETWORKS, "198.51.100.0/24")),
+)  # fmt: skip
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(wanted=filters, limit=st.integers(1, CASES + 5))
+def test_listings_and_counts_are_the_stores_for_any_filter(
+    worked_store: Store, wanted: CaseFilter, limit: int
+) -> None:
+    with worked_store.reading() as session, DirectReader.open(url_of(worked_store)) as direct:  # type: ignore[union-attr]
+        assert list(direct.iter_cases(wanted, limit=limit)) == list_cases(session, wanted, limit=limit)
+        assert direct.count_cases(wanted) == count_cases(session, wanted)
+
+
+def test_every_case_is_shown_as_the_store_shows_it(worked_store: Store) -> None:
+    reader = DirectReader.open(url_of(worked_store))
+    assert reader is not None
+    with worked_store.reading() as session, reader:
+        for case_id in range(1, CASES + 1):
+            assert reader.show_case(case_id) == show_case(session, case_id)
+        shown = reader.show_case(2)
+        assert shown.fingerprints and shown.timeline[-1].describe() == (
+            "the provider says it is removed: gone 1 ✓ (their ticket T-1)"
+        )
+        with pytest.raises(CaseNotFound):
+            reader.show_case(CASES + 1)
+
+
+def test_the_counts_by_state_add_up_to_the_cases_listed(worked_store: Store) -> None:
+    """The running counts (case_tally) answer counts by state: held to the cases themselves, so a
+    count that read the tallies wrong cannot agree with the store's count by accident."""
+    with DirectReader.open(url_of(worked_store)) as direct:  # type: ignore[union-attr]
+        for state in CaseState:
+            listed = list(direct.iter_cases(CaseFilter(states=(state,)), limit=CASES))
+            assert direct.count_cases(CaseFilter(states=(state,))) == len(listed) > 0
+        assert direct.count_cases(CaseFilter()) == CASES
+        flagged = [case for case in direct.iter_cases(CaseFilter(needs_analyst=True), limit=CASES)]
+        assert direct.count_cases(CaseFilter(needs_analyst=True)) == len(flagged) > 0
+
+
+def test_long_listings_are_refused_so_they_stream_through_the_store(worked_store: Store) -> None:
+    with DirectReader.open(url_of(worked_store)) as direct:  # type: ignore[union-attr]
+        with pytest.raises(ValueError, match="at most"):
+            list(direct.iter_cases(CaseFilter(), limit=DIRECT_LIMIT + 1))
+        with pytest.raises(ValueError):
+            list(direct.iter_cases(CaseFilter(), limit=None))
+
+
+def test_the_direct_reader_cannot_write(worked_store: Store) -> None:
+    direct = DirectReader.open(url_of(worked_store))
+    assert direct is not None
+    with direct, pytest.raises(StoreError, match=r"the store failed: .*read.?only"):
+        direct._rows('DELETE FROM "case"', ())
+    with worked_store.reading() as session:
+        assert count_cases(session) == CASES
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "sqlite://",
+        "sqlite:///:memory:",
+        "sqlite:///file:x.db?mode=ro&uri=true",
+        "sqlite:////nowhere/takedown.db",
+        "mysql://user@localhost/takedown",
+        "postgresql+psycopg2://postgres@127.0.0.1:1/test",
+        "postgresql://postgres@127.0.0.1:1/test",  # nothing listens: the store's path says so
+    ],
+)
+def test_what_the_direct_reads_do_not_handle_is_left_to_the_store(url: str) -> None:
+    assert DirectReader.open(url) is None
+
+
+def test_a_store_behind_the_schema_is_left_to_the_store_which_upgrades_it(tmp_path: Path) -> None:
+    path = tmp_path / "takedown.db"
+    Store.open(sqlite_url(path)).dispose()
+    with sqlite3.connect(path) as connection:
+        connection.execute("UPDATE alembic_version SET version_num = '0030'")
+    assert DirectReader.open(sqlite_url(path)) is None
+    with sqlite3.connect(path) as connection:
+        connection.execute("DROP TABLE alembic_version")
+    assert DirectReader.open(sqlite_url(path)) is None
+
+
+def test_the_cli_reads_directly_and_prints_what_the_store_path_prints(worked_store: Store) -> None:
+    """The same command run both ways (a store given to the app is read through it), byte for byte."""
+    settings_ = Settings(database_url=url_of(worked_store), actor="analyst:t")
+    direct, through_store = App(settings=settings_), App(settings=settings_, _store=worked_store)
+    runner = CliRunner()
+    commands = [
+        ["queue", "list"],
+        ["queue", "list", "--json", "--state", "live", "--newest-first"],
+        ["queue", "list", "--host", "B.test", "--queued-from", "2026-03-01T12:00:00", "--limit", "5"],
+        ["queue", "list", "--count", "--json"],
+        ["queue", "list", "--count", "--country", "nl"],
+        ["case", "show", "2"],
+        ["case", "show", "7", "--json"],
+        ["case", "show", "999"],
+    ]
+    for command in commands:
+        ours = runner.invoke(cli, command, obj=direct, catch_exceptions=False)
+        theirs = runner.invoke(cli, command, obj=through_store, catch_exceptions=False)
+        assert (ours.exit_code, ours.stdout, ours.stderr) == (theirs.exit_code, theirs.stdout, theirs.stderr)
+    assert runner.invoke(cli, ["case", "show", "999"], obj=direct).exit_code == exitcodes.NOT_FOUND
+
+
+PROBE = """
+import sys
+from faces.cli import main
+sys.argv = ["takedown", *sys.argv[1:]]
+try:
+    main()
+finally:
+    sys.stderr.write("sqlalchemy loaded: %s\\n" % ("sqlalchemy" in sys.modules))
+"""
+
+
+def test_a_page_a_count_and_a_case_are_read_without_importing_sqlalchemy(tmp_path: Path) -> None:
+    """What makes them quick (timed in bench/bench_million.py): the store's stack is not loaded."""
+    environment = {"TAKEDOWN_HOME": str(tmp_path), "TAKEDOWN_ACTOR": "analyst:t", "PATH": "/usr/bin:/bin"}
+    takedown = [sys.executable, "-m", "faces.cli"]
+    queued = subprocess.run([*takedown, "queue", "import", "-", "--format", "lines", "-q"],
+                            input="http://a.test/x\nhttp://b.test/y\n", capture_output=True, text=True,
+                            env=environment, timeout=60)  # fmt: skip
+    assert queued.returncode == 0, queued.stderr
+    for command, expected in [
+        (["queue", "list", "--json"], "http://b.test/y"),
+        (["queue", "list", "--count"], "2"),
+        (["case", "show", "1"], "http://a.test/x"),
+    ]:
+        probe = subprocess.run([sys.executable, "-c", PROBE, *command], capture_output=True, text=True,
+                               env=environment, timeout=60)  # fmt: skip
+        assert probe.returncode == 0, probe.stderr
+        assert expected in probe.stdout
+        assert "sqlalchemy loaded: False" in probe.stderr, command
+    shutil.rmtree(tmp_path)
+    gone = subprocess.run([*takedown, "queue", "list"], capture_output=True, text=True, env=environment,
+                          timeout=60)  # fmt: skip
+    assert gone.returncode == 0 and gone.stdout == "no cases\n"  # a new store, made by the store's path
+
+
+def test_json_details_decode_on_both_backends(worked_store: Store) -> None:
+    """SQLite keeps an event's detail as text, PostgreSQL as jsonb; both are read as the same dict,
+    and a detail stored as JSON null reads as no detail."""
+    with worked_store.session() as session:
+        session.execute(text("UPDATE event SET detail = NULL WHERE id = 1"))
+    with DirectReader.open(url_of(worked_store)) as direct:  # type: ignore[union-attr]
+        timeline = direct.show_case(2).timeline
+    assert json.loads(json.dumps(timeline[-1].detail)) == {"reason": "gone 1 ✓", "ticket": "T-1"}
+    with DirectReader.open(url_of(worked_store)) as direct:  # type: ignore[union-attr]
+        assert direct.show_case(1).timeline[0].detail == {}
