@@ -20,18 +20,20 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from importlib import resources
+from typing import TYPE_CHECKING
 
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from hosting.domains import registered_domain
 from hosting.rdap.vcard import normalise_email
-from hosting.resolve import Party, Resolution
 from takedown.clock import Clock, SystemClock
 from takedown.errors import TakedownError
 from takedown.models import Contact, ContactChange
 from takedown.store import Store
 from takedown.vocabulary import Role
+
+if TYPE_CHECKING:  # the resolver and the suffix list load only where a resolution is made
+    from hosting.resolve import Party, Resolution
 
 SCOPES = ("asn", "network", "domain", "email")
 
@@ -73,6 +75,8 @@ def normalise(scope: str, value: str) -> str:
             domain = text.lower().rstrip(".").encode("idna").decode("ascii")
         except UnicodeError:
             raise ContactError(f"domain {value!r}: not a valid domain name") from None
+        from hosting.domains import registered_domain  # the suffix list: only for a domain
+
         if "." not in domain or registered_domain(domain) is None:
             raise ContactError(f"domain {value!r}: expected a registrable domain such as example.com")
         return domain
@@ -274,6 +278,8 @@ class ContactBook:
 
     def apply(self, resolution: Resolution) -> None:
         """Rewrite ``resolution.parties`` as the book says (in place)."""
+        from hosting.resolve import Party  # loaded already: a resolution was made
+
         parties: list[Party] = []
         for party in resolution.parties:
             override = None

@@ -35,7 +35,6 @@ from typing import Any
 from sqlalchemy import bindparam, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
-from hosting.contacts import mark_mailbox_bad
 from notices.delivery import Attempt, DeliveryOutcome, SMTPTransport
 from notices.message import sender_address
 from takedown.cases import event_row, mark_notified
@@ -341,6 +340,8 @@ class Outbox:
             elif outcome is DeliveryOutcome.RETRY:
                 next_attempt_at = now + RETRY_DELAYS[min(notice.attempts, len(RETRY_DELAYS)) - 1]
             elif attempt.outcome is DeliveryOutcome.FAILED:  # refused, not our retries run out
+                from hosting.contacts import mark_mailbox_bad  # the contact book: only on a bounce
+
                 mark_mailbox_bad(session, notice.recipient, attempt.detail, now=now, actor=self.actor)
             updates.append(
                 {
@@ -568,6 +569,8 @@ def bounced(
     values: dict[str, Any] = {"last_error": f"bounced: {detail}"[:500]}
     if permanent:
         values["status"] = NoticeStatus.FAILED.value
+        from hosting.contacts import mark_mailbox_bad  # the contact book: only on a bounce
+
         mark_mailbox_bad(session, notice.recipient, detail[:300], now=now, actor=actor)
     else:
         values.update(status=NoticeStatus.RETRY.value, next_attempt_at=now + BOUNCE_RETRY_DELAY)

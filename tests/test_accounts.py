@@ -49,6 +49,18 @@ def test_a_password_is_kept_only_as_an_argon2id_hash(store: Store, clock: Manual
         assert check_password(session, "ana", PASSWORD + "x", now=clock.now()).account is None
 
 
+def test_an_unknown_name_is_verified_against_a_hash_as_costly_as_a_real_one(
+    store: Store, clock: ManualClock
+) -> None:
+    """The written-out dummy hash has the parameters the hasher gives new passwords: a login for
+    a name nobody has must not answer faster than a wrong password for a real one."""
+    from takedown import accounts
+
+    assert not accounts._HASHER.check_needs_rehash(accounts._DUMMY_HASH)
+    with store.session() as session:
+        assert check_password(session, "nobody", PASSWORD, now=clock.now()).account is None
+
+
 @pytest.mark.parametrize(
     ("name", "password", "problem"),
     [

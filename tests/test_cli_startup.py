@@ -54,6 +54,25 @@ def test_light_commands_do_not_load_the_heavy_stack(
     assert probe.stdout
 
 
+RESOLVER = ("tldextract", "dns", "ipwhois", "scrapy", "twisted")
+
+
+@pytest.mark.parametrize("args", [["notices", "list"], ["contacts", "list"], ["users", "list"]])
+def test_listings_of_the_store_do_not_load_the_resolver(args: list[str], tmp_path: Path) -> None:
+    """The outbox and the contact book are listed without the suffix list, DNS or RDAP: they took
+    a quarter of a second of ``notices list`` and ``contacts list`` before they were left to what
+    resolves."""
+    probe = subprocess.run(
+        [sys.executable, "-c", PROBE, json.dumps(args), json.dumps(RESOLVER)],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "TAKEDOWN_HOME": str(tmp_path)},
+        timeout=60,
+    )
+    report = json.loads(probe.stderr.strip().splitlines()[-1])
+    assert (report["code"], report["heavy"]) == (0, []), probe.stderr
+
+
 def test_a_listing_cut_short_by_its_reader_ends_quietly(tmp_path: Path) -> None:
     env = {**os.environ, "TAKEDOWN_HOME": str(tmp_path), "TAKEDOWN_ACTOR": "analyst:t"}
     takedown = [sys.executable, "-m", "faces.cli"]
