@@ -46,11 +46,14 @@ stored text order as the times do."""
 SUMMARY_COLUMNS = (
     '"case".id, "case".state, "case".url, "case".host, "case".category, "case".reference, "case".queued_at'
 )
-DETAIL_COLUMNS = (
-    "id, state, url, canonical_url, dedup_key, host, category, reference, queued_by, previous_case_id, "
-    "queued_at, first_seen_live_at, last_seen_live_at, last_checked_at, first_notice_at, gone_since, "
-    "removed_at, closed_at, next_check_at, next_notice_at"
-)
+DETAIL_FIELDS = (
+    "id", "state", "url", "canonical_url", "dedup_key", "host", "category", "reference", "queued_by",
+    "previous_case_id", "queued_at", "first_seen_live_at", "last_seen_live_at", "last_checked_at",
+    "first_notice_at", "gone_since", "removed_at", "closed_at", "next_check_at", "next_notice_at",
+)  # fmt: skip
+"""The columns ``case show`` reads, named as :class:`CaseDetail`'s fields are."""
+TIME_FIELDS = frozenset(name for name in DETAIL_FIELDS if name.endswith(("_at", "_since")))
+DETAIL_COLUMNS = ", ".join(DETAIL_FIELDS)
 
 
 class CaseReads(Protocol):
@@ -175,29 +178,13 @@ class DirectReader:
             f"WHERE case_id = {mark} ORDER BY id",
             (case_id,),
         )
-        times = [self._maybe_time(value) for value in row[11:20]]
+        fields: dict[str, Any] = {
+            name: self._maybe_time(value) if name in TIME_FIELDS else value
+            for name, value in zip(DETAIL_FIELDS, row, strict=True)
+        }
         return CaseDetail(
-            id=row[0],
-            state=CaseState(row[1]),
-            url=row[2],
-            canonical_url=row[3],
-            dedup_key=row[4],
-            host=row[5],
-            category=row[6],
-            reference=row[7],
-            queued_by=row[8],
-            previous_case_id=row[9],
+            **{**fields, "state": CaseState(fields["state"])},
             fingerprints=tuple(FingerprintView(algorithm, digest) for algorithm, digest in fingerprints),
-            queued_at=self._time(row[10]),
-            first_seen_live_at=times[0],
-            last_seen_live_at=times[1],
-            last_checked_at=times[2],
-            first_notice_at=times[3],
-            gone_since=times[4],
-            removed_at=times[5],
-            closed_at=times[6],
-            next_check_at=times[7],
-            next_notice_at=times[8],
             timeline=tuple(
                 TimelineEntry(
                     at=self._time(at),

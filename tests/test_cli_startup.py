@@ -9,6 +9,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -29,6 +30,19 @@ sys.stderr.write(json.dumps({"code": code, "heavy": heavy, "groups": groups}) + 
 """
 
 
+def probe(args: list[str], watched: tuple[str, ...], tmp_path: Path) -> tuple[dict[str, Any], str]:
+    """Run ``takedown ARGS`` in a fresh interpreter on an empty store: its exit code, which of the
+    ``watched`` packages it loaded, which command groups it imported; and what it printed."""
+    run = subprocess.run(
+        [sys.executable, "-c", PROBE, json.dumps(args), json.dumps(watched)],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "TAKEDOWN_HOME": str(tmp_path)},
+        timeout=60,
+    )
+    return json.loads(run.stderr.strip().splitlines()[-1]), run.stdout
+
+
 @pytest.mark.parametrize(
     ("args", "groups"),
     [
@@ -42,16 +56,9 @@ sys.stderr.write(json.dumps({"code": code, "heavy": heavy, "groups": groups}) + 
 def test_light_commands_do_not_load_the_heavy_stack(
     args: list[str], groups: list[str], tmp_path: Path
 ) -> None:
-    probe = subprocess.run(
-        [sys.executable, "-c", PROBE, json.dumps(args), json.dumps(HEAVY)],
-        capture_output=True,
-        text=True,
-        env={**os.environ, "TAKEDOWN_HOME": str(tmp_path)},
-        timeout=60,
-    )
-    report = json.loads(probe.stderr.strip().splitlines()[-1])
-    assert report == {"code": 0, "heavy": [], "groups": groups}, probe.stderr
-    assert probe.stdout
+    report, stdout = probe(args, HEAVY, tmp_path)
+    assert report == {"code": 0, "heavy": [], "groups": groups}, report
+    assert stdout
 
 
 RESOLVER = ("tldextract", "dns", "ipwhois", "scrapy", "twisted")
@@ -62,15 +69,8 @@ def test_listings_of_the_store_do_not_load_the_resolver(args: list[str], tmp_pat
     """The outbox and the contact book are listed without the suffix list, DNS or RDAP: they took
     a quarter of a second of ``notices list`` and ``contacts list`` before they were left to what
     resolves."""
-    probe = subprocess.run(
-        [sys.executable, "-c", PROBE, json.dumps(args), json.dumps(RESOLVER)],
-        capture_output=True,
-        text=True,
-        env={**os.environ, "TAKEDOWN_HOME": str(tmp_path)},
-        timeout=60,
-    )
-    report = json.loads(probe.stderr.strip().splitlines()[-1])
-    assert (report["code"], report["heavy"]) == (0, []), probe.stderr
+    report, _ = probe(args, RESOLVER, tmp_path)
+    assert (report["code"], report["heavy"]) == (0, []), report
 
 
 def test_a_listing_cut_short_by_its_reader_ends_quietly(tmp_path: Path) -> None:
