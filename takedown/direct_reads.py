@@ -118,8 +118,13 @@ class DirectReader:
         return None
 
     def close(self) -> None:
+        """End the transaction (nothing was written) and the connection. A connection already lost
+        has nothing to roll back: that is not a second error on top of the one that lost it."""
         try:
             self._connection.rollback()
+        except Exception as exc:
+            if not _is_driver_error(exc):
+                raise
         finally:
             self._connection.close()
 

@@ -261,3 +261,27 @@ def test_json_details_decode_on_both_backends(worked_store: Store) -> None:
     assert json.loads(json.dumps(timeline[-1].detail)) == {"reason": "gone 1 ✓", "ticket": "T-1"}
     with DirectReader.open(url_of(worked_store)) as direct:  # type: ignore[union-attr]
         assert direct.show_case(1).timeline[0].detail == {}
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)  # a server to lose
+def test_a_database_lost_mid_read_is_one_line_and_exit_1(worked_store: Store) -> None:
+    """The server goes away between the reader's first query and the next (a restart, a failover):
+    the command says so in one line and exits 1, as the store's path does, no traceback."""
+    direct = App(settings=Settings(database_url=url_of(worked_store), actor="analyst:t"))
+    original_open = DirectReader.open
+
+    def open_then_lose_the_server(database_url: str) -> DirectReader | None:
+        reader = original_open(database_url)
+        assert reader is not None
+        pid = reader._connection.info.backend_pid
+        with worked_store.engine.connect() as other:
+            other.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+        return reader
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(DirectReader, "open", staticmethod(open_then_lose_the_server))
+        result = CliRunner().invoke(cli, ["case", "show", "2"], obj=direct)
+    assert result.exit_code == exitcodes.FAILURE
+    assert result.stderr.startswith("error: the store failed: ") and result.stderr.count("\n") == 1
+    assert "(run with -v for the details)" in result.stderr
