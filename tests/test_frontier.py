@@ -124,14 +124,16 @@ def test_a_crawler_machine_revisits_what_it_claims_and_acknowledges_it(
 
 def test_leases_are_renewed_and_given_back_only_by_their_holder(redis_url: str) -> None:
     key = f"test:{uuid.uuid4().hex}"
-    first = RedisFrontier(redis_url, key=key, lease_seconds=0.6, holder="crawler-a")
-    second = RedisFrontier(redis_url, key=key, lease_seconds=0.6, holder="crawler-b")
+    # Renewed every 0.6 s, past a lease of 1.5 s: a loaded CI machine may stall a while between
+    # renewals without the lease running out under the test.
+    first = RedisFrontier(redis_url, key=key, lease_seconds=1.5, holder="crawler-a")
+    second = RedisFrontier(redis_url, key=key, lease_seconds=1.5, holder="crawler-b")
     try:
         first.feed([1, 2, 3, 4])
         assert first.claim(3) == [1, 2, 3]
         assert second.release([1, 2, 3]) == 0  # not b's to give back
         for _ in range(3):  # a crawler still busy with its cases keeps them past the first lease
-            time.sleep(0.3)
+            time.sleep(0.6)
             assert first.renew() == 3
         assert second.claim(10) == [4]
         first.acknowledge([1])
