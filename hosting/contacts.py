@@ -212,7 +212,7 @@ def contact_history(
         scope = scope.lower()
         key = normalise(scope, value)
         query = query.where(ContactChange.scope == scope, ContactChange.value == key)
-    with store.session() as session:
+    with store.reading() as session:
         return [
             ContactChangeView(r.scope, r.value, r.change, r.email, r.language, r.note, r.at, r.actor)
             for r in session.scalars(query)

@@ -477,8 +477,10 @@ def list_notices(
     """The outbox, newest first (``status``: only those with it; ``recipient``: only to that
     address, any case; ``before_id``: the next page, older than that notice), with how many cases
     each covers."""
+    # The listing's own columns, never the message (the whole MIME text, tens of KB a notice), in
+    # a reading session: a page of the outbox neither waits for a writer nor holds one up.
     query = (
-        select(Notice, func.count(NoticeCase.case_id))
+        select(*_LISTING_COLUMNS, func.count(NoticeCase.case_id).label("cases"))
         .join(NoticeCase, NoticeCase.notice_id == Notice.id, isouter=True)
         .group_by(Notice.id)
         .order_by(Notice.id.desc())
@@ -492,25 +494,41 @@ def list_notices(
         query = query.where(Notice.id < before_id)
     if recipient:
         query = query.where(func.lower(Notice.recipient) == recipient.strip().lower())
-    with store.session() as session:
+    with store.reading() as session:
         return [
             NoticeListing(
-                n.id,
-                n.recipient,
-                n.role,
-                n.level,
-                n.status,
-                count,
-                n.attempts,
-                n.created_at,
-                n.sent_at,
-                n.next_attempt_at,
-                n.last_error,
-                n.subject,
-                n.message_id,
+                id=row.id,
+                recipient=row.recipient,
+                role=row.role,
+                level=row.level,
+                status=row.status,
+                cases=row.cases,
+                attempts=row.attempts,
+                created_at=row.created_at,
+                sent_at=row.sent_at,
+                next_attempt_at=row.next_attempt_at,
+                last_error=row.last_error,
+                subject=row.subject,
+                message_id=row.message_id,
             )
-            for n, count in session.execute(query)
+            for row in session.execute(query)
         ]
+
+
+_LISTING_COLUMNS = (
+    Notice.id,
+    Notice.recipient,
+    Notice.role,
+    Notice.level,
+    Notice.status,
+    Notice.attempts,
+    Notice.created_at,
+    Notice.sent_at,
+    Notice.next_attempt_at,
+    Notice.last_error,
+    Notice.subject,
+    Notice.message_id,
+)
 
 
 def settle_uncertain(

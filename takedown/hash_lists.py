@@ -256,7 +256,7 @@ def _refresh_statistics(store: Store) -> None:
 
 def list_hash_lists(store: Store) -> list[HashListView]:
     """Every list version kept (its name, version, state and size; never its contents)."""
-    with store.session() as session:
+    with store.reading() as session:
         rows = session.scalars(select(HashList).order_by(HashList.name, HashList.id))
         return [
             HashListView(r.name, r.version, r.state, r.entries, r.imported_at, r.imported_by, r.activated_at)

@@ -392,6 +392,12 @@ def test_listings_answer_while_a_writer_holds_the_store(run, store: Store) -> No
     run("queue", "add", "http://held.test/x")
     answers: list[str] = []
     with write_lock_held(store):  # waiting for the lock would take the busy timeout (30 s)
-        listings = (["queue", "list"], ["portals", "queue"])
+        listings = (
+            ["queue", "list"],
+            ["portals", "queue"],
+            ["notices", "list"],
+            ["contacts", "history"],
+            ["hashes", "list"],
+        )
         assert within(10, lambda: answers.extend(run(*args).output for args in listings))
     assert "http://held.test/x" in answers[0]
