@@ -168,7 +168,7 @@ def clear_bounce(store: Store, address: str, *, actor: str, clock: Clock | None 
 
 def bad_mailboxes(store: Store) -> list[Override]:
     """Mailboxes a permanent refusal marked bad, the most recent first."""
-    with store.session() as session:
+    with store.reading() as session:
         rows = session.scalars(
             select(Contact).where(Contact.bad_since.is_not(None)).order_by(Contact.bad_since.desc())
         )

@@ -175,7 +175,7 @@ class Composer:
         return self.signer.problem(now, self.sender[1]) if self.signer is not None else None
 
     def due_case_ids(self, now: datetime, limit: int = ROUND_LIMIT) -> list[int]:
-        with self.store.session() as session:
+        with self.store.reading() as session:
             return list(
                 session.scalars(
                     select(Case.id).where(notice_due(now)).order_by(Case.next_notice_at, Case.id).limit(limit)
@@ -481,7 +481,7 @@ class Composer:
         if not case_ids:
             return
         latest: dict[tuple[str, int], tuple[datetime, int, str]] = {}
-        with self.store.session() as session:
+        with self.store.reading() as session:
             rows = session.execute(
                 select(Notice.recipient, NoticeCase.case_id, Notice.sent_at, Notice.id, Notice.message_id)
                 .join(NoticeCase, NoticeCase.notice_id == Notice.id)
@@ -498,7 +498,7 @@ class Composer:
 
     def _facts(self, case_ids: Sequence[int]) -> list[CaseFacts]:
         ids = sorted(set(case_ids))
-        with self.store.session() as session:
+        with self.store.reading() as session:
             cases = session.execute(
                 select(
                     Case.id,

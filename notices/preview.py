@@ -78,7 +78,7 @@ class NoticePreviewer:
     def next_round(self, case_id: int) -> tuple[NoticeLevel, tuple[Role, ...]] | None:
         """The level and roles of the case's next round as the chase policy has it; ``None`` when
         the chase is over. :class:`takedown.errors.CaseNotFound` when there is no such case."""
-        with self.store.session() as session:
+        with self.store.reading() as session:
             case_summary(session, case_id)
             rounds = session.get_one(Case, case_id).notice_rounds
         return ChasePolicy.load(self.settings.chase_policy).level_for(rounds)

@@ -84,7 +84,7 @@ def take_apart(raw: str) -> MessageParts:
 
 
 def read_notice(store: Store, notice_id: int) -> SentNotice:
-    with store.session() as session:
+    with store.reading() as session:
         notice = session.get(Notice, notice_id)
         if notice is None:
             raise NoticeNotFound(notice_id)

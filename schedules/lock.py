@@ -114,7 +114,7 @@ class StoreLock:
             )
 
     def holder(self) -> tuple[str, datetime] | None:
-        with self.store.session() as session:
+        with self.store.reading() as session:
             row = session.execute(
                 select(SchedulerLock.owner, SchedulerLock.heartbeat_at).where(SchedulerLock.name == LOCK_NAME)
             ).first()

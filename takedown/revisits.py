@@ -545,7 +545,7 @@ def due_cases(
 def due_hosts(store: Store, *, now: datetime) -> list[str]:
     """The host names of the open cases due at ``now``, each once."""
     open_states = [state.value for state in OPEN_STATES]
-    with store.session() as session:
+    with store.reading() as session:
         return list(
             session.scalars(
                 select(Case.host)
@@ -574,7 +574,7 @@ def _due(
         )
         if last is not None:
             query = query.where(tuple_(Case.next_check_at, Case.id) > tuple_(*last))
-        with store.session() as session:
+        with store.reading() as session:
             page = session.execute(query.order_by(Case.next_check_at, Case.id).limit(page_size)).all()
         for case_id, url, _, name in page:
             yield _DueRow(case_id, url, str(name))
@@ -586,7 +586,7 @@ def _due(
 def _named_cases(store: Store, ids: list[int], open_states: list[str], page_size: int) -> Iterator[DueCase]:
     for start in range(0, len(ids), page_size):
         chunk = ids[start : start + page_size]
-        with store.session() as session:
+        with store.reading() as session:
             rows = session.execute(
                 select(Case.id, Case.url)
                 .where(Case.id.in_(chunk), Case.state.in_(open_states))

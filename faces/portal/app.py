@@ -143,7 +143,7 @@ class PortalApp:
             self.pages[language] = pages
 
     def _read_directory(self) -> Directory:
-        with self.store.session() as session:
+        with self.store.reading() as session:
             portals = list_portals(session)
         return Directory(
             {portal.slug: portal for portal in portals},
