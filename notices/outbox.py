@@ -28,7 +28,7 @@ import socket
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -495,40 +495,14 @@ def list_notices(
     if recipient:
         query = query.where(func.lower(Notice.recipient) == recipient.strip().lower())
     with store.reading() as session:
-        return [
-            NoticeListing(
-                id=row.id,
-                recipient=row.recipient,
-                role=row.role,
-                level=row.level,
-                status=row.status,
-                cases=row.cases,
-                attempts=row.attempts,
-                created_at=row.created_at,
-                sent_at=row.sent_at,
-                next_attempt_at=row.next_attempt_at,
-                last_error=row.last_error,
-                subject=row.subject,
-                message_id=row.message_id,
-            )
-            for row in session.execute(query)
-        ]
+        return [NoticeListing(**row._asdict()) for row in session.execute(query)]
 
 
-_LISTING_COLUMNS = (
-    Notice.id,
-    Notice.recipient,
-    Notice.role,
-    Notice.level,
-    Notice.status,
-    Notice.attempts,
-    Notice.created_at,
-    Notice.sent_at,
-    Notice.next_attempt_at,
-    Notice.last_error,
-    Notice.subject,
-    Notice.message_id,
+_LISTING_COLUMNS = tuple(
+    getattr(Notice, shown.name) for shown in fields(NoticeListing) if shown.name != "cases"
 )
+"""The notice's columns a listing shows, named as :class:`NoticeListing`'s fields (and ``cases`` is
+the count)."""
 
 
 def settle_uncertain(

@@ -46,7 +46,6 @@ _DUMMY_HASH = (
 """Verified (and its answer ignored) when the name is unknown or the account locked, so that such a
 login takes as long as a real one. Written out, not hashed at import: that took 0.14 s of every
 command that imports accounts; ``tests/test_accounts.py`` holds its parameters to the hasher's."""
-"""Verified against when no account has the name, so an unknown name takes as long as a known one."""
 
 
 @dataclass(frozen=True, slots=True)

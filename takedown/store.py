@@ -194,4 +194,4 @@ def safe_url(engine: Engine) -> str:
 def describe_failure(exc: DBAPIError) -> str:
     """One line saying why the database failed under a command (gone away, disk full, corrupt):
     what every face prints instead of a traceback."""
-    return failure_line(exc.orig if exc.orig is not None else exc)
+    return failure_line(exc.orig) if exc.orig is not None else f"the store failed: {type(exc).__name__}"
