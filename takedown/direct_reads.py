@@ -86,8 +86,9 @@ class DirectReader:
         if reader is None:
             return None
         try:
-            revision = [row[0] for row in reader._rows("SELECT version_num FROM alembic_version", ())]
-        except Exception as exc:  # no schema yet: the store's path creates it
+            found = reader._connection.execute("SELECT version_num FROM alembic_version").fetchall()
+            revision = [row[0] for row in found]
+        except Exception as exc:  # no schema yet: the store's path creates it (and says nothing here)
             log.debug("direct reads not used: %s", type(exc).__name__)
             revision = []
         if revision != [HEAD_REVISION]:
