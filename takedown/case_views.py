@@ -4,6 +4,7 @@ face can keep them after the session closes and serialise them with :func:`taked
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from json.encoder import encode_basestring as _json_text  # the encoder's own string writer
@@ -62,10 +63,27 @@ class CaseFilter:
             )
         )
 
+    def counted_in(self, counts: Mapping[tuple[CaseState, bool], int]) -> int:
+        """How many cases match, from the running counts by (state, needs_analyst): for a filter
+        :attr:`by_state_only`, whichever way the counts were read."""
+        states = set(self.states or CaseState)
+        if self.needs_analyst:
+            return sum(counts[(state, True)] for state in states & OPEN_STATES)
+        return sum(counts[(state, flag)] for state in states for flag in (False, True))
+
     @property
     def by_queued_time(self) -> bool:
         """Dates were asked for: the list is read in queued-time order, along their index."""
         return self.queued_from is not None or self.queued_before is not None
+
+
+def tally_counts(summed: Iterable[tuple[str, Any, Any]]) -> dict[tuple[CaseState, bool], int]:
+    """Rows of (state, needs_analyst, sum of cases) from ``case_tally`` as counts by (state, flag),
+    every pair present (0 where no row says otherwise)."""
+    counts = {(state, flag): 0 for state in CaseState for flag in (False, True)}
+    for state, flag, cases in summed:
+        counts[(CaseState(state), bool(flag))] = int(cases or 0)
+    return counts
 
 
 @dataclass(frozen=True, slots=True)

@@ -159,11 +159,7 @@ def count_cases(session: Session, wanted: CaseFilter = EVERY_CASE) -> int:
     rows, whatever the store's size); with any other filter, counted by the store (an index scan,
     not a million rows read)."""
     if wanted.by_state_only:
-        counts = case_counts(session)
-        states = set(wanted.states or CaseState)
-        if wanted.needs_analyst:
-            return sum(counts[(state, True)] for state in states & OPEN_STATES)
-        return sum(counts[(state, flag)] for state in states for flag in (False, True))
+        return wanted.counted_in(case_counts(session))
     return int(session.scalar(_filtered(select(func.count(Case.id)), wanted)) or 0)
 
 

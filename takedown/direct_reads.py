@@ -27,7 +27,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
-from takedown.case_views import CaseDetail, CaseFilter, CaseSummary, FingerprintView, TimelineEntry
+from takedown.case_views import (
+    CaseDetail,
+    CaseFilter,
+    CaseSummary,
+    FingerprintView,
+    TimelineEntry,
+    tally_counts,
+)
 from takedown.errors import CaseNotFound, StoreError, failure_line
 from takedown.revision import HEAD_REVISION
 from takedown.states import OPEN_STATES, CaseState
@@ -155,16 +162,10 @@ class DirectReader:
     def count_cases(self, wanted: CaseFilter) -> int:
         """:func:`takedown.cases.count_cases`: by state from the running counts, else counted."""
         if wanted.by_state_only:
-            counts = {(state, flag): 0 for state in CaseState for flag in (False, True)}
             summed = self._rows(
                 "SELECT state, needs_analyst, sum(cases) FROM case_tally GROUP BY state, needs_analyst", ()
             )
-            for state, flag, cases in summed:
-                counts[(CaseState(state), bool(flag))] = int(cases or 0)
-            states = set(wanted.states or CaseState)
-            if wanted.needs_analyst:
-                return sum(counts[(state, True)] for state in states & OPEN_STATES)
-            return sum(counts[(state, flag)] for state in states for flag in (False, True))
+            return wanted.counted_in(tally_counts(summed))
         where, parameters = self._where(wanted)
         [(count,)] = self._rows(f'SELECT count("case".id) FROM "case"{where}', parameters)
         return int(count or 0)

@@ -9,6 +9,7 @@ from __future__ import annotations
 from sqlalchemy import func, select, text, update
 from sqlalchemy.orm import Session
 
+from takedown.case_views import tally_counts
 from takedown.models import CaseTally
 from takedown.states import CaseState
 
@@ -22,15 +23,12 @@ def case_counts(session: Session) -> dict[tuple[CaseState, bool], int]:
         rows = session.scalar(select(func.count()).select_from(CaseTally)) or 0
         if rows > FOLD_AFTER:
             fold(session)
-    counts = {(state, flag): 0 for state in CaseState for flag in (False, True)}
     summed = session.execute(
         select(CaseTally.state, CaseTally.needs_analyst, func.sum(CaseTally.cases)).group_by(
             CaseTally.state, CaseTally.needs_analyst
         )
     )
-    for state, flag, cases in summed:
-        counts[(CaseState(state), bool(flag))] = int(cases or 0)
-    return counts
+    return tally_counts(summed)
 
 
 def fold(session: Session) -> None:
