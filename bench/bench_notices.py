@@ -1,8 +1,8 @@
 """Benchmark: notices composed (resolved, rendered, X-ARF validated, written) and delivered per second.
 
 N live cases (default 5,000) on M networks (default 500), each network its own abuse mailbox, so a
-round writes M notices of N/M cases each, then delivers them to the sandbox's SMTP server over one
-connection. The sandbox (DNS, RDAP and SMTP servers) runs in a process of its own, as real
+round writes M notices of N/M cases each, then delivers them to the sandbox's SMTP server over
+``--connections`` connections. The sandbox (DNS, RDAP and SMTP servers) runs in a process of its own, as real
 registries and mail servers are elsewhere: in this process its threads would take the interpreter
 from the composer (``--world-here`` measures it that way, for comparison). Run by hand; asserts
 nothing about speed:
@@ -10,6 +10,8 @@ nothing about speed:
     .venv/bin/python bench/bench_notices.py
     .venv/bin/python bench/bench_notices.py --cases 5000 --networks 500
     .venv/bin/python bench/bench_notices.py --cases 1000 --networks 100 --rdap-latency 0.2
+    .venv/bin/python bench/bench_notices.py --cases 1000 --networks 200 --rdap-latency 0.1 \
+        --handshake-latency 0.2 [--no-keep-alive]        # a far registry; new connections or kept
     .venv/bin/python bench/bench_notices.py --cases 500 --networks 500 --relay smtp-sink --deliveries 7
 """
 
@@ -64,6 +66,18 @@ def main() -> None:
         help="seconds each of the sandbox's RDAP answers takes (real registries: 0.1 to 1)",
     )
     parser.add_argument(
+        "--handshake-latency",
+        type=float,
+        default=0.0,
+        help="seconds each new connection to the sandbox's RDAP server takes before it is served (the"
+        " TCP and TLS handshakes with a far registry: two round trips, 0.1 to 0.5 s)",
+    )
+    parser.add_argument(
+        "--no-keep-alive",
+        action="store_true",
+        help="open a new connection for every RDAP query (as before connections were kept), to compare",
+    )
+    parser.add_argument(
         "--relay-delay", type=float, default=0.0, help="seconds the SMTP server takes to accept each message"
     )
     parser.add_argument(
@@ -98,10 +112,11 @@ def main() -> None:
     ]
     hosts = {f"p{n}.test": f"127.{100 + n // 250}.{n % 250}.1" for n in range(args.networks)}
     clock = ManualClock(datetime(2026, 3, 2, 9, 0, tzinfo=UTC))
+    latencies = (args.rdap_latency, args.handshake_latency)
     world_here = args.world_here
     with (
         tempfile.TemporaryDirectory() as directory,
-        _world(hosts, networks, args.rdap_latency, args.relay_delay, here=world_here) as environment,
+        _world(hosts, networks, latencies, args.relay_delay, here=world_here) as environment,
         bench_store(args.database_url) as (store, backend),
     ):
         settings = Settings.from_env(
@@ -128,9 +143,11 @@ def main() -> None:
                     for r, url in zip(results, urls, strict=True)
                 ],
             )
-        composer = Composer(
-            store, resolver_from_settings(settings, store=store, clock=clock), settings, NoticeRenderer()
-        )
+        resolver = resolver_from_settings(settings, store=store, clock=clock)
+        if args.no_keep_alive:
+            for pool in (resolver.rdap._connections, resolver.rdap._guarded_connections):
+                pool.idle_per_origin = 0
+        composer = Composer(store, resolver, settings, NoticeRenderer())
         started, cpu_started = time.perf_counter(), time.process_time()
         summary = composer.compose_round(composer.due_case_ids(clock.now()), level="initial", now=clock.now())
         composed, cpu = time.perf_counter() - started, time.process_time() - cpu_started
@@ -149,13 +166,19 @@ def main() -> None:
                 timings.append(time.perf_counter() - started)
         print(
             f"{args.cases} live cases on {args.networks} networks, {backend}; RDAP answers in"
-            f" {args.rdap_latency:.2f} s, {args.resolve_concurrency} host names resolved at once;"
+            f" {args.rdap_latency:.2f} s, a new connection to it takes {args.handshake_latency:.2f} s"
+            f" more; {args.resolve_concurrency} host names resolved at once;"
             f" the sandbox {'in this process' if world_here else 'in a process of its own'}"
         )
         print(
             f"composed {len(summary.notices)} notices about {summary.cases} cases in {composed:.1f} s:"
             f" {len(summary.notices) / composed:.0f} notices/s, {summary.cases / composed:.0f} cases/s"
             " (resolution, rendering, X-ARF validation, outbox write)"
+        )
+        queries = sum(resolver.rdap.queries.values())
+        print(
+            f"  RDAP: {queries} queries over {resolver.rdap.connections_opened} connections"
+            f" ({'a new one for each query' if args.no_keep_alive else 'kept alive'})"
         )
         print(
             f"  this process's CPU time: {cpu:.1f} s ({summary.cases / cpu:.0f} cases per CPU second);"
@@ -174,16 +197,21 @@ def main() -> None:
 
 @contextlib.contextmanager
 def _world(
-    hosts: dict[str, str], networks: list[Network], rdap_latency: float, relay_delay: float, *, here: bool
+    hosts: dict[str, str],
+    networks: list[Network],
+    latencies: tuple[float, float],
+    relay_delay: float,
+    *,
+    here: bool,
 ) -> Iterator[dict[str, str]]:
     """The sandbox's environment, with the sandbox running here or in a child process."""
     if here:
-        with _sandbox(hosts, networks, rdap_latency, relay_delay) as world:
+        with _sandbox(hosts, networks, latencies, relay_delay) as world:
             yield world.environment()
         return
     context = multiprocessing.get_context("spawn")
     ours, theirs = context.Pipe()
-    child = context.Process(target=_serve_world, args=(theirs, hosts, networks, rdap_latency, relay_delay))
+    child = context.Process(target=_serve_world, args=(theirs, hosts, networks, latencies, relay_delay))
     child.start()
     try:
         yield ours.recv()
@@ -193,23 +221,27 @@ def _world(
 
 
 def _serve_world(
-    pipe: Connection, hosts: dict[str, str], networks: list[Network], rdap_latency: float, relay_delay: float
+    pipe: Connection,
+    hosts: dict[str, str],
+    networks: list[Network],
+    latencies: tuple[float, float],
+    relay_delay: float,
 ) -> None:
-    with _sandbox(hosts, networks, rdap_latency, relay_delay) as world:
+    with _sandbox(hosts, networks, latencies, relay_delay) as world:
         pipe.send(world.environment())
         pipe.recv()
 
 
 @contextlib.contextmanager
 def _sandbox(
-    hosts: dict[str, str], networks: list[Network], rdap_latency: float, relay_delay: float
+    hosts: dict[str, str], networks: list[Network], latencies: tuple[float, float], relay_delay: float
 ) -> Iterator[Sandbox]:
     with Sandbox(
         {"web.test": "127.0.0.2"},
         extra_records={h: {"A": [a]} for h, a in hosts.items()},
         networks=networks,
     ) as world:
-        world.rdap.latency = rdap_latency
+        world.rdap.latency, world.rdap.handshake_latency = latencies
         world.smtp.stall_after_data = relay_delay
         yield world
 

@@ -7,6 +7,7 @@ Run by hand; asserts nothing about speed:
 
     .venv/bin/python bench/bench_resolve.py
     .venv/bin/python bench/bench_resolve.py --urls 10000 --networks 200 --hosts 2000
+    .venv/bin/python bench/bench_resolve.py --rdap-latency 0.1 --handshake-latency 0.2 [--no-keep-alive]
 """
 
 from __future__ import annotations
@@ -36,6 +37,16 @@ def main() -> None:
     parser.add_argument(
         "--hosts", type=int, default=2_000, help="distinct host names (URLs are spread over them)"
     )
+    parser.add_argument("--rdap-latency", type=float, default=0.0, help="seconds each RDAP answer takes")
+    parser.add_argument(
+        "--handshake-latency",
+        type=float,
+        default=0.0,
+        help="seconds a new connection to the RDAP server takes first (TCP and TLS handshakes)",
+    )
+    parser.add_argument(
+        "--no-keep-alive", action="store_true", help="a new RDAP connection for every query, to compare"
+    )
     args = parser.parse_args()
 
     networks = [
@@ -57,15 +68,21 @@ def main() -> None:
         Sandbox({"web.test": "127.0.0.2"}, extra_records=records, networks=networks) as world,
     ):
         store = Store.open(sqlite_url(Path(directory) / "bench.db"))
+        world.rdap.latency, world.rdap.handshake_latency = args.rdap_latency, args.handshake_latency
 
         def resolver() -> HostingResolver:
             settings = Settings.from_env({**world.environment(), "TAKEDOWN_DATABASE_URL": "sqlite://"})
-            return resolver_from_settings(settings, store=store, clock=SystemClock())
+            made = resolver_from_settings(settings, store=store, clock=SystemClock())
+            if args.no_keep_alive:
+                for pool in (made.rdap._connections, made.rdap._guarded_connections):
+                    pool.idle_per_origin = 0
+            return made
 
         urls = [(f"http://h{u % args.hosts}.test/item/{u}", None) for u in range(args.urls)]
         for label in ("first pass (empty cache)", "second pass (new process, stored cache)"):
             before = Counter(world.rdap.requests)
             dns_before = sum(world.dns.queries.values())
+            connections_before = world.rdap.connections
             started = time.perf_counter()
             current = resolver()
             results = list(current.resolve_many(urls))
@@ -85,6 +102,7 @@ def main() -> None:
                 f"  RDAP network queries: {by_kind['ip']}"
                 f"  (domain: {by_kind['domain']}, autnum: {by_kind['autnum']})"
             )
+            print(f"  RDAP connections opened: {world.rdap.connections - connections_before}")
             print(f"  range cache: {current.cache.hits} hits, {current.cache.misses} misses")
             print(f"  DNS queries: {sum(world.dns.queries.values()) - dns_before}")
             print(f"  URLs with a hosting abuse contact: {found}")

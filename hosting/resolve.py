@@ -206,6 +206,10 @@ class HostingResolver:
         self._book: ContactBook | None = None
         self.concurrency = max(1, concurrency)
 
+    def close(self) -> None:
+        """Close the registry connections kept open for the next lookups."""
+        self.rdap.close()
+
     def resolve_many(self, items: Iterable[tuple[str, str | None]]) -> Iterator[Resolution]:
         """Resolve ``(url, connected_ip)`` pairs, in order; DNS answers are shared between URLs of
         the same host within the batch (a backlog has many URLs per host), never kept beyond it.

@@ -11,9 +11,11 @@ recorded, and how they play a hostile registry (nested, huge, slow, redirecting 
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import json
 import logging
+import socket
 import threading
 import time
 from collections import Counter
@@ -78,13 +80,23 @@ class RDAPServer:
         for registration in registrations or []:
             self.registrations[registration.domain.lower()] = registration
         self.requests: Counter[tuple[str, str]] = Counter()
-        """Queries answered or refused, by (registry, kind): kind is ip, autnum, domain or bootstrap."""
+        """Queries answered or refused, by (registry, kind): kind is ip, autnum or domain, or
+        ``("iana", "bootstrap")`` for a bootstrap file."""
         self._throttles: dict[str, Throttle] = {}
         self._raw: dict[tuple[str, str], RawAnswer] = {}
         self._lock = threading.Lock()
         self.latency = 0.0
         """Seconds every query waits before it is answered: registries are far away (a tenth of a
         second to a second from most hotlines), which is what resolving hosts side by side hides."""
+        self.handshake_latency = 0.0
+        """Seconds a new connection waits before its first query is read: the TCP and TLS
+        handshakes with a registry that far away, which a kept-alive connection pays once."""
+        self.requests_per_connection = 0
+        """After this many answers a connection is closed, without warning the client (as servers
+        close idle ones); 0: kept while the client keeps it."""
+        self.connections = 0
+        """Connections accepted since the server started."""
+        self._open: set[Any] = set()
         self.in_flight = 0
         self.peak_in_flight = 0
         """Most queries waiting on their answer at once since the last :meth:`reset_peak` (a query
@@ -161,6 +173,21 @@ class RDAPServer:
     def stop(self) -> None:
         self._server.shutdown()
         self._server.server_close()
+        # A stopped registry answers nobody, on a connection kept alive from before either.
+        with self._lock:
+            still_open = list(self._open)
+        for connection in still_open:
+            with contextlib.suppress(OSError):
+                connection.shutdown(socket.SHUT_RDWR)
+
+    def _connected(self, connection: Any) -> None:
+        with self._lock:
+            self.connections += 1
+            self._open.add(connection)
+
+    def _disconnected(self, connection: Any) -> None:
+        with self._lock:
+            self._open.discard(connection)
 
     def _admit(self, registry: str, kind: str) -> int | None:
         """Count the query; the Retry-After to answer with when the registry is throttled."""
@@ -177,6 +204,8 @@ class RDAPServer:
     def answer(self, path: str) -> tuple[int, dict[str, Any] | RawAnswer, dict[str, str]]:
         parts = [unquote(p) for p in path.split("?", 1)[0].strip("/").split("/")]
         if len(parts) == 2 and parts[0] == "bootstrap":
+            with self._lock:
+                self.requests[("iana", "bootstrap")] += 1
             return 200, self._bootstrap(parts[1].removesuffix(".json")), {}
         if len(parts) < 3:
             return 404, _error(404, "Not Found"), {}
@@ -253,7 +282,29 @@ class _Server(ThreadingHTTPServer):
 
 
 class _Handler(BaseHTTPRequestHandler):
+    """HTTP/1.1: a client may keep its connection for its next queries, as registries allow."""
+
     server: _Server
+    protocol_version = "HTTP/1.1"
+    timeout = 30  # an idle connection is closed after this, as real servers do
+
+    def setup(self) -> None:
+        super().setup()
+        self.answered = 0
+        self.server.rdap._connected(self.connection)
+        if self.server.rdap.handshake_latency:
+            time.sleep(self.server.rdap.handshake_latency)
+
+    def finish(self) -> None:
+        self.server.rdap._disconnected(self.connection)
+        super().finish()
+
+    def handle_one_request(self) -> None:
+        super().handle_one_request()
+        self.answered += 1
+        limit = self.server.rdap.requests_per_connection
+        if limit and self.answered >= limit:
+            self.close_connection = True
 
     def log_message(self, format: str, *args: Any) -> None:
         log.debug("rdap " + format, *args)

@@ -164,13 +164,12 @@ def notify_job(
 
     ``sender_id`` names this sender in the notices it claims; the daemon passes its lock's owner,
     so that a successor taking the lock over knows exactly which claims were left behind."""
-    composer = Composer(
-        store,
-        resolver_from_settings(settings, store=store, clock=clock),
-        settings,
-        NoticeRenderer(settings.templates_dir),
-    )
-    rounds = notice_round(composer, ChasePolicy.load(settings.chase_policy), now=clock.now())
+    resolver = resolver_from_settings(settings, store=store, clock=clock)
+    composer = Composer(store, resolver, settings, NoticeRenderer(settings.templates_dir))
+    try:
+        rounds = notice_round(composer, ChasePolicy.load(settings.chase_policy), now=clock.now())
+    finally:
+        resolver.close()  # the daemon makes a new one each run: not a socket left behind per run
     delivery = Outbox(store, settings, clock, sender_id=sender_id).deliver_due()
     return NotifySummary(
         rounds, delivery, acknowledge_reports(settings, store, clock), composer.signing_problem(clock.now())

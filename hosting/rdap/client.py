@@ -1,4 +1,5 @@
 """RDAP over HTTP: one query, one typed outcome, and a registry's request to slow down respected.
+Queries to one registry share kept-alive connections (:mod:`hosting.rdap.connections`).
 
 Registries rate-limit (ARIN and RIPE answer 429 when pushed). A 429 puts that registry in a cool-down
 until its ``Retry-After`` (or a doubling back-off when it gives none); during the cool-down queries
@@ -21,22 +22,19 @@ from __future__ import annotations
 
 import dataclasses
 import email.utils
-import http.client
 import ipaddress
 import json
 import logging
-import socket
 import threading
 import time
-import urllib.error
 import urllib.parse
-import urllib.request
 from collections import Counter, deque
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 from hosting.errors import MalformedResponse, NotFound, RateLimited, RegistryUnavailable
 from hosting.rdap.bootstrap import Bootstrap, Service, registry_name
+from hosting.rdap.connections import ConnectionPool
 from hosting.rdap.parse import (
     AutnumRecord,
     DomainRecord,
@@ -88,11 +86,12 @@ class RDAPClient:
         self.user_agent = user_agent
         self.address_policy = address_policy or AddressPolicy()
         # No proxy from the environment, no automatic redirects: queries go where the bootstrap
-        # says, and a redirect only where _get() has checked it may.
-        self._opener = _opener(None)
-        self._guarded_opener = _opener(self.address_policy)
+        # says, and a redirect only where _get() has checked it may, on connections of its own.
+        self._connections = ConnectionPool(timeout=timeout)
+        self._guarded_connections = ConnectionPool(timeout=timeout, policy=self.address_policy)
         self._bootstrap_location = bootstrap_location
         self._bootstrap: Bootstrap | None = None
+        self._bootstrap_lock = threading.Lock()
         self._lock = threading.Lock()
         self._cooling: dict[str, datetime] = {}
         self._strikes: Counter[str] = Counter()
@@ -103,9 +102,11 @@ class RDAPClient:
 
     @property
     def bootstrap(self) -> Bootstrap:
-        if self._bootstrap is None:
-            self._bootstrap = Bootstrap.load(self._bootstrap_location, fetch=self._fetch_url)
-        return self._bootstrap
+        # Loaded once: the threads resolving a round's first hosts all ask for it at once.
+        with self._bootstrap_lock:
+            if self._bootstrap is None:
+                self._bootstrap = Bootstrap.load(self._bootstrap_location, fetch=self._fetch_url)
+            return self._bootstrap
 
     def network(self, address: str | ipaddress.IPv4Address | ipaddress.IPv6Address) -> NetworkRecord:
         ip = ipaddress.ip_address(address)
@@ -139,11 +140,11 @@ class RDAPClient:
             self.queries[registry] += 1
         try:
             data, final_url, via = self._get(url)
-        except urllib.error.HTTPError as exc:
+        except _HTTPStatus as exc:
             if exc.code == 404:
                 raise NotFound(f"{registry} has no record for {path} (404)") from None
             if exc.code == 429:
-                raise self._rate_limited(registry, exc.headers.get("Retry-After")) from None
+                raise self._rate_limited(registry, exc.retry_after) from None
             if exc.code == 400:
                 raise MalformedResponse(f"{registry} refused the query {path} as malformed (400)") from None
             raise RegistryUnavailable(f"{registry} answered HTTP {exc.code} for {path}") from None
@@ -167,32 +168,34 @@ class RDAPClient:
         """A bootstrap file over HTTP (``TAKEDOWN_RDAP_BOOTSTRAP`` as a URL)."""
         try:
             return self._get(url)[0]
-        except urllib.error.HTTPError as exc:
+        except _HTTPStatus as exc:
             raise RegistryUnavailable(f"{url}: HTTP {exc.code}") from None
+
+    @property
+    def connections_opened(self) -> int:
+        """Connections opened to registries so far (each query reuses one where it can)."""
+        return self._connections.opened + self._guarded_connections.opened
+
+    def close(self) -> None:
+        """Close the connections kept open for the next queries."""
+        self._connections.close()
+        self._guarded_connections.close()
 
     def _get(self, url: str) -> tuple[Any, str, tuple[str, ...]]:
         """The JSON at ``url``, the URL it finally came from, and the redirect hops before it."""
         deadline = time.monotonic() + self.timeout
         hops: list[str] = []
+        headers = {"Accept": "application/rdap+json, application/json", "User-Agent": self.user_agent}
         while True:
-            opener = self._guarded_opener if hops else self._opener
-            request = urllib.request.Request(
-                url,
-                headers={"Accept": "application/rdap+json, application/json", "User-Agent": self.user_agent},
-            )
-            try:
-                with opener.open(request, timeout=self.timeout) as response:
-                    body = _read(response, deadline, url)
-            except urllib.error.HTTPError as exc:
-                if exc.code not in _REDIRECTS:
-                    raise
+            connections = self._guarded_connections if hops else self._connections
+            answer = connections.get(url, headers, deadline=deadline, limit=MAX_ANSWER_BYTES)
+            if answer.status in _REDIRECTS:
                 hops.append(url)
-                url = self._redirect_target(hops, exc.headers.get("Location"))
+                url = self._redirect_target(hops, answer.headers.get("Location"))
                 continue
-            except (urllib.error.URLError, OSError) as exc:
-                reason = getattr(exc, "reason", exc)
-                raise RegistryUnavailable(f"{url}: {reason}") from None
-            return _decode(body, url), url, tuple(hops)
+            if not 200 <= answer.status < 300:
+                raise _HTTPStatus(answer.status, answer.headers.get("Retry-After"))
+            return _decode(answer.body, url), url, tuple(hops)
 
     def _redirect_target(self, hops: list[str], location: str | None) -> str:
         """Where a redirect may lead, or :class:`RegistryUnavailable` saying why not."""
@@ -225,22 +228,6 @@ def _via(record: R, hops: tuple[str, ...]) -> R:
     return dataclasses.replace(record, via=hops) if hops else record  # type: ignore[type-var]
 
 
-def _read(response: Any, deadline: float, url: str) -> bytes:
-    """At most :data:`MAX_ANSWER_BYTES`, and all of it before ``deadline``."""
-    chunks: list[bytes] = []
-    size = 0
-    while True:
-        if time.monotonic() > deadline:
-            raise RegistryUnavailable(f"{url}: the answer took longer than the RDAP timeout, not read")
-        chunk = response.read1(65536)
-        if not chunk:
-            return b"".join(chunks)
-        size += len(chunk)
-        if size > MAX_ANSWER_BYTES:
-            raise RegistryUnavailable(f"{url}: answer larger than {MAX_ANSWER_BYTES} bytes, not read")
-        chunks.append(chunk)
-
-
 def _decode(body: bytes, url: str) -> Any:
     """The JSON in ``body``, refused with :class:`MalformedResponse` when it is not bounded."""
     try:
@@ -270,60 +257,13 @@ def _check_bounds(data: Any, url: str) -> None:
             stack.extend((child, depth + 1) for child in children)
 
 
-class _GuardedHTTPConnection(http.client.HTTPConnection):
-    """Connects only to an address the policy allows, checked on the address it connects to."""
+class _HTTPStatus(Exception):
+    """An answer that is neither the object nor a redirect: its status, and when to ask again."""
 
-    policy: AddressPolicy
-
-    def connect(self) -> None:
-        self.sock = _guarded_socket(self.host, self.port, self.timeout, self.policy)
-
-
-class _GuardedHTTPSConnection(http.client.HTTPSConnection):
-    policy: AddressPolicy
-
-    def connect(self) -> None:
-        sock = _guarded_socket(self.host, self.port, self.timeout, self.policy)
-        self.sock = self._context.wrap_socket(sock, server_hostname=self.host)  # type: ignore[attr-defined]
-
-
-def _guarded_socket(host: str, port: int, timeout: Any, policy: AddressPolicy) -> socket.socket:
-    """A socket to ``host``: refused (``OSError``) if any of its addresses is not allowed, like the
-    crawler's resolver; and the address connected to is checked again."""
-    infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    for *_, sockaddr in infos:
-        reason = policy.refusal(str(sockaddr[0]))
-        if reason is not None:
-            raise OSError(f"redirect to {host} refused: {reason}")
-    sock = socket.create_connection((str(infos[0][4][0]), port), timeout)
-    peer = str(sock.getpeername()[0])
-    reason = policy.refusal(peer)
-    if reason is not None:
-        sock.close()
-        raise OSError(f"redirect to {host} refused: {reason}")
-    return sock
-
-
-class _NoRedirects(urllib.request.HTTPRedirectHandler):
-    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
-        return None  # the 3xx reaches _get() as an HTTPError, which decides
-
-
-def _opener(policy: AddressPolicy | None) -> urllib.request.OpenerDirector:
-    handlers: list[Any] = [urllib.request.ProxyHandler({}), _NoRedirects()]
-    if policy is not None:
-        http_class: Any = type("HTTP", (_GuardedHTTPConnection,), {"policy": policy})
-        https_class: Any = type("HTTPS", (_GuardedHTTPSConnection,), {"policy": policy})
-
-        class Guarded(urllib.request.HTTPHandler, urllib.request.HTTPSHandler):
-            def http_open(self, req: Any) -> Any:
-                return self.do_open(http_class, req)
-
-            def https_open(self, req: Any) -> Any:
-                return self.do_open(https_class, req, context=self._context)  # type: ignore[attr-defined]
-
-        handlers.append(Guarded())
-    return urllib.request.build_opener(*handlers)
+    def __init__(self, code: int, retry_after: str | None) -> None:
+        super().__init__(f"HTTP {code}")
+        self.code = code
+        self.retry_after = retry_after
 
 
 def _retry_after(value: str | None, now: datetime) -> timedelta | None:
