@@ -387,6 +387,29 @@ def test_resolve_command_prints_parties_and_json(world: Sandbox, tmp_path: objec
     assert refused.exit_code == exitcodes.DATA_ERROR
 
 
+def test_resolve_command_looks_up_its_urls_side_by_side_and_prints_them_in_order(
+    world: Sandbox, tmp_path: object
+) -> None:
+    env = {**world.environment(), "TAKEDOWN_HOME": str(tmp_path), "TAKEDOWN_RESOLVE_CONCURRENCY": "4"}
+    app = App(settings=Settings.from_env(env), clock=ManualClock())
+    hosts = ["arin-host.test", "ripe-host.test", "apnic-host.test", "lacnic-host.test"]
+    urls = [world.url(host, "/x.jpg") for host in hosts]
+    world.rdap.latency = 0.1  # far registries: what resolving side by side hides
+    try:
+        world.rdap.reset_peak()
+        result = CliRunner().invoke(cli, ["resolve", "--json", urls[0], "ftp://x.test/", *urls[1:]], obj=app)
+        assert world.rdap.peak_in_flight >= 2, f"{world.rdap.peak_in_flight} queries at once"
+    finally:
+        world.rdap.latency = 0.0
+    assert result.exit_code == exitcodes.PARTIAL, result.output
+    lines = [json.loads(line) for line in result.output.splitlines()]
+    assert [line.get("url") for line in lines] == [urls[0], "ftp://x.test/", *urls[1:]]
+    assert "error" in lines[1]
+    assert [line["parties"][0]["emails"] for line in lines[:1] + lines[2:]] == [
+        [f"abuse@{host}"] for host in hosts
+    ]
+
+
 def test_a_numeric_host_is_resolved_as_the_address_a_browser_reads_in_it(resolver: HostingResolver) -> None:
     result = resolver.resolve(f"http://{int(ipaddress.IPv4Address('127.0.1.1'))}/x.jpg")
     assert (result.hostname, result.address) == ("127.0.1.1", "127.0.1.1")

@@ -53,18 +53,25 @@ def resolve(app: App, urls: tuple[str, ...], connected_ip: str | None, no_cache:
         resolver = resolver_from_settings(
             app.settings, store=app.store, clock=app.clock, cache_in_store=not no_cache
         )
-    refused = incomplete = 0
+    checked: list[str | InvalidReport] = []
     for raw in urls:
         try:
-            url = validate_url(raw)
+            checked.append(validate_url(raw))
         except InvalidReport as exc:
+            checked.append(exc)
+    # Side by side, as a notice round resolves (registries are far away), printed in order as
+    # each is answered.
+    results = resolver.resolve_many((url, connected_ip) for url in checked if isinstance(url, str))
+    refused = incomplete = 0
+    for raw, url in zip(urls, checked, strict=True):
+        if isinstance(url, InvalidReport):
             refused += 1
             if as_json:
-                print_json({"url": raw, "error": str(exc)})
+                print_json({"url": raw, "error": str(url)})
             else:
-                click.echo(f"error: {raw!r}: {exc}", err=True)
+                click.echo(f"error: {raw!r}: {url}", err=True)
             continue
-        result = resolver.resolve(url, connected_ip)
+        result = next(results)
         with errors_as_exit_codes(), app.store.session() as session:  # an open case's record, too
             case_id = open_case_for(session, canonical_parts(url).dedup_key)
             if case_id is not None:
