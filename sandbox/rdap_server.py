@@ -16,6 +16,7 @@ import ipaddress
 import json
 import logging
 import socket
+import ssl
 import threading
 import time
 from collections import Counter
@@ -69,7 +70,11 @@ class RDAPServer:
         registrations: list[Registration] | None = None,
         host: str = "127.0.0.1",
         port: int = 0,
+        tls_context: ssl.SSLContext | None = None,
     ) -> None:
+        """``tls_context``: serve HTTPS with it (a server context holding a certificate for
+        ``host``), as every real registry does."""
+        self.tls_context = tls_context
         self.networks: list[Network] = []
         self.autnums: dict[int, Autnum] = {}
         self.registrations: dict[str, Registration] = {}
@@ -118,7 +123,7 @@ class RDAPServer:
     @property
     def base_url(self) -> str:
         host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}"
+        return f"{'https' if self.tls_context else 'http'}://{host!s}:{port}"
 
     @property
     def bootstrap_url(self) -> str:
@@ -280,6 +285,10 @@ class _Server(ThreadingHTTPServer):
     allow_reuse_address = True
     rdap: RDAPServer
 
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A client that refused our certificate, or hung up: its business, not a traceback.
+        log.debug("rdap: a connection from %s failed", client_address, exc_info=True)
+
 
 class _Handler(BaseHTTPRequestHandler):
     """HTTP/1.1: a client may keep its connection for its next queries, as registries allow."""
@@ -289,6 +298,9 @@ class _Handler(BaseHTTPRequestHandler):
     timeout = 30  # an idle connection is closed after this, as real servers do
 
     def setup(self) -> None:
+        context = self.server.rdap.tls_context
+        if context is not None:  # the handshake here, in the connection's thread, not the listener's
+            self.request = context.wrap_socket(self.request, server_side=True)
         super().setup()
         self.answered = 0
         self.server.rdap._connected(self.connection)

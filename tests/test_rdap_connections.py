@@ -1,14 +1,17 @@
 """RDAP queries share kept-alive connections (hosting/rdap/connections.py), against the sandbox's
 registry speaking HTTP/1.1: a round's queries to a registry do not each pay for a new connection
 (with a far registry, the TCP and TLS handshakes are most of a query's time), and a connection the
-server closed, one left mid-answer or one to a stopped server never loses or garbles a query."""
+server closed, one left mid-answer or one to a stopped server never loses or garbles a query. Over
+HTTPS too, as every real registry answers: verified, and a redirect's connection checked as well."""
 
 from __future__ import annotations
 
+import ssl
 import time
 from collections.abc import Iterator
 
 import pytest
+import trustme
 
 from hosting.errors import RegistryUnavailable
 from hosting.factory import resolver_from_settings
@@ -17,6 +20,7 @@ from hosting.rdap.connections import ConnectionPool
 from sandbox import Network, Sandbox
 from sandbox.rdap_server import RawAnswer, RDAPServer
 from takedown.clock import ManualClock
+from takedown.netpolicy import AddressPolicy
 from takedown.settings import Settings
 
 REGISTRIES = ["arin", "ripe", "apnic", "lacnic", "afrinic"]
@@ -138,3 +142,67 @@ def test_a_connection_idle_longer_than_servers_keep_one_is_not_used_again(regist
     ask()
     assert pool.opened == 2
     pool.close()
+
+
+@pytest.fixture(scope="module")
+def authority() -> trustme.CA:
+    return trustme.CA()
+
+
+@pytest.fixture(scope="module")
+def https_registry(authority: trustme.CA) -> Iterator[RDAPServer]:
+    """The sandbox's registry over HTTPS, as every real one is, with a certificate for 127.0.0.1."""
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    authority.issue_cert("127.0.0.1").configure_cert(context)
+    registry = RDAPServer(networks=NETWORKS, tls_context=context).start()
+    yield registry
+    registry.stop()
+
+
+def trusting(authority: trustme.CA) -> ssl.SSLContext:
+    context = ssl.create_default_context()
+    authority.configure_trust(context)
+    return context
+
+
+def test_queries_over_https_share_one_verified_connection(
+    https_registry: RDAPServer, authority: trustme.CA
+) -> None:
+    assert https_registry.bootstrap_url.startswith("https://")
+    client = RDAPClient(https_registry.bootstrap_url, tls_context=trusting(authority))
+    opened = https_registry.connections
+    for n in range(5):
+        record = client.network(address(n))
+        assert record.abuse.emails == (f"abuse@p{n}.test",)
+        assert record.source_url.startswith("https://")
+    assert https_registry.connections - opened == 1
+    client.close()
+
+
+def test_a_registry_whose_certificate_cannot_be_verified_is_not_believed(
+    https_registry: RDAPServer,
+) -> None:
+    client = RDAPClient(https_registry.bootstrap_url, timeout=2.0)  # the system's authorities only
+    with pytest.raises(RegistryUnavailable, match="CERTIFICATE_VERIFY_FAILED"):
+        client.network(address(0))
+
+
+def test_an_https_redirect_is_followed_on_a_checked_and_verified_connection(
+    https_registry: RDAPServer, authority: trustme.CA
+) -> None:
+    moved = f"{https_registry.base_url}/arin/ip/{address(5)}"
+    https_registry.serve_raw("ip", NETWORKS[1].cidr, RawAnswer(b"", 302, (("Location", moved),)))
+    try:
+        refused = RDAPClient(https_registry.bootstrap_url, tls_context=trusting(authority))
+        with pytest.raises(RegistryUnavailable, match="loopback"):
+            refused.network(address(1))  # the policy allows no loopback address
+        allowed = RDAPClient(
+            https_registry.bootstrap_url,
+            tls_context=trusting(authority),
+            address_policy=AddressPolicy.from_strings(["127.0.0.1/32"]),
+        )
+        record = allowed.network(address(1))
+        assert record.abuse.emails == ("abuse@p5.test",)
+        assert record.via == (f"{https_registry.base_url}/ripe/ip/{address(1)}",)
+    finally:
+        https_registry.serve_raw("ip", NETWORKS[1].cidr, None)

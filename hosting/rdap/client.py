@@ -25,6 +25,7 @@ import email.utils
 import ipaddress
 import json
 import logging
+import ssl
 import threading
 import time
 import urllib.parse
@@ -75,20 +76,23 @@ class RDAPClient:
         user_agent: str = "takedown-resolve/0.1",
         max_per_minute: int | None = None,
         address_policy: AddressPolicy | None = None,
+        tls_context: ssl.SSLContext | None = None,
     ) -> None:
         """``max_per_minute`` caps the queries sent to any one registry in a sliding minute; past
         it, queries fail at once with :class:`RateLimited` (retry when the minute frees a slot)
         instead of waiting or being sent and refused. ``address_policy`` says where a redirect may
         lead (public addresses only, by default); the bootstrap's own URLs are configuration and
-        trusted."""
+        trusted. ``tls_context``: whom to trust over HTTPS (by default, the system's authorities)."""
         self.clock = clock or SystemClock()
         self.timeout = timeout
         self.user_agent = user_agent
         self.address_policy = address_policy or AddressPolicy()
         # No proxy from the environment, no automatic redirects: queries go where the bootstrap
         # says, and a redirect only where _get() has checked it may, on connections of its own.
-        self._connections = ConnectionPool(timeout=timeout)
-        self._guarded_connections = ConnectionPool(timeout=timeout, policy=self.address_policy)
+        self._connections = ConnectionPool(timeout=timeout, tls_context=tls_context)
+        self._guarded_connections = ConnectionPool(
+            timeout=timeout, policy=self.address_policy, tls_context=tls_context
+        )
         self._bootstrap_location = bootstrap_location
         self._bootstrap: Bootstrap | None = None
         self._bootstrap_lock = threading.Lock()

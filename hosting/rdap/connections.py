@@ -62,9 +62,11 @@ class ConnectionPool:
         idle_seconds: float = IDLE_SECONDS,
         idle_per_origin: int = IDLE_PER_ORIGIN,
         monotonic: Callable[[], float] = time.monotonic,
+        tls_context: ssl.SSLContext | None = None,
     ) -> None:
         """``policy``: the addresses a connection may be made to, checked on the address connected
-        to; ``None`` for the configured registries, which are trusted."""
+        to; ``None`` for the configured registries, which are trusted. ``tls_context``: whom to
+        trust over HTTPS (by default, the system's certificate authorities)."""
         self.timeout = timeout
         self.policy = policy
         self.idle_seconds = idle_seconds
@@ -72,7 +74,7 @@ class ConnectionPool:
         self._monotonic = monotonic
         self._idle: dict[Origin, list[tuple[float, http.client.HTTPConnection]]] = {}
         self._lock = threading.Lock()
-        self._tls: ssl.SSLContext | None = None
+        self._tls = tls_context
         self.opened = 0
         """Connections opened since the pool was made: what keeping them alive is judged by."""
 
