@@ -33,6 +33,11 @@ LIMIT = 2
 """Requests at once to one server (TAKEDOWN_CONCURRENCY_PER_HOST), for the whole fleet."""
 
 
+def _pending_and_leased(frontier: RedisFrontier) -> tuple[int, int]:
+    status = frontier.status()
+    return status.pending, status.leased
+
+
 def wait_for(condition: Callable[[], bool], seconds: float, what: str) -> None:
     deadline = time.monotonic() + seconds
     while not condition():
@@ -100,8 +105,9 @@ def test_three_crawlers_share_a_frontier_politely_and_a_stopped_one_hands_its_ca
             out, err = stopped.communicate(timeout=60)
             assert stopped.returncode == 0, err[-2000:]
             wait_for(lambda: set(checks()) == case_ids, 60, "every case to be checked")
-            status = frontier.status()
-            assert (status.pending, status.leased) == (0, 0)
+            # A crawler acknowledges its batch once its checks are committed, a moment after the
+            # last of them can be read: the frontier then empties, with nothing left leased.
+            wait_for(lambda: _pending_and_leased(frontier) == (0, 0), 30, "the frontier to empty")
         finally:
             for worker in workers:
                 if worker.poll() is None:
