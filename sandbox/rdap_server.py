@@ -17,6 +17,7 @@ import json
 import logging
 import socket
 import ssl
+import sys
 import threading
 import time
 from collections import Counter
@@ -286,8 +287,11 @@ class _Server(ThreadingHTTPServer):
     rdap: RDAPServer
 
     def handle_error(self, request: Any, client_address: Any) -> None:
-        # A client that refused our certificate, or hung up: its business, not a traceback.
-        log.debug("rdap: a connection from %s failed", client_address, exc_info=True)
+        if isinstance(sys.exc_info()[1], ssl.SSLError | ConnectionError | TimeoutError):
+            # a client that refused our certificate, or hung up: its business, not a traceback
+            log.debug("rdap: a connection from %s failed", client_address, exc_info=True)
+        else:
+            log.exception("rdap: answering %s failed", client_address)
 
 
 class _Handler(BaseHTTPRequestHandler):
