@@ -9,6 +9,7 @@ skipping it, so a green CI run cannot hide that PostgreSQL or Redis were never e
 from __future__ import annotations
 
 import os
+import ssl
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -143,6 +144,21 @@ def redis_url() -> str:
 
 
 SANDBOX_HOSTS = {"host-a.test": "127.0.0.2", "host-b.test": "127.0.0.3", "cdn-edge.test": "127.0.0.4"}
+
+
+@pytest.fixture(scope="module")
+def authority() -> Any:
+    """A certificate authority of the test's own (trustme), for servers that speak TLS."""
+    import trustme
+
+    return trustme.CA()
+
+
+def serving_tls(authority: Any, host: str = "127.0.0.1") -> ssl.SSLContext:
+    """A server's TLS context with a certificate for ``host`` from ``authority``."""
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    authority.issue_cert(host).configure_cert(context)
+    return context
 
 
 @pytest.fixture(scope="module")

@@ -22,6 +22,7 @@ from sandbox.rdap_server import RawAnswer, RDAPServer
 from takedown.clock import ManualClock
 from takedown.netpolicy import AddressPolicy
 from takedown.settings import Settings
+from tests.conftest import serving_tls
 
 REGISTRIES = ["arin", "ripe", "apnic", "lacnic", "afrinic"]
 NETWORKS = [
@@ -145,16 +146,9 @@ def test_a_connection_idle_longer_than_servers_keep_one_is_not_used_again(regist
 
 
 @pytest.fixture(scope="module")
-def authority() -> trustme.CA:
-    return trustme.CA()
-
-
-@pytest.fixture(scope="module")
 def https_registry(authority: trustme.CA) -> Iterator[RDAPServer]:
     """The sandbox's registry over HTTPS, as every real one is, with a certificate for 127.0.0.1."""
-    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    authority.issue_cert("127.0.0.1").configure_cert(context)
-    registry = RDAPServer(networks=NETWORKS, tls_context=context).start()
+    registry = RDAPServer(networks=NETWORKS, tls_context=serving_tls(authority)).start()
     yield registry
     registry.stop()
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import ssl
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,20 +12,14 @@ import trustme
 from notices.delivery import DeliveryOutcome, SMTPTransport
 from sandbox.smtp_server import SMTPSink
 from takedown.settings import Settings
+from tests.conftest import serving_tls
 
 MESSAGE = b"From: reports@hotline.test\r\nTo: abuse@host.test\r\nSubject: test\r\n\r\nbody\r\n"
 
 
 @pytest.fixture(scope="module")
-def authority() -> trustme.CA:
-    return trustme.CA()
-
-
-@pytest.fixture(scope="module")
 def relay(authority: trustme.CA) -> Iterator[SMTPSink]:
-    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    authority.issue_cert("127.0.0.1").configure_cert(context)
-    sink = SMTPSink(tls_context=context, credentials=("notifier", "s3cret-pass")).start()
+    sink = SMTPSink(tls_context=serving_tls(authority), credentials=("notifier", "s3cret-pass")).start()
     yield sink
     sink.stop()
 
