@@ -39,7 +39,9 @@ def resolve(app: App, urls: tuple[str, ...], connected_ip: str | None, no_cache:
 
     DNS, RDAP (registries found through the IANA bootstrap; TAKEDOWN_RDAP_BOOTSTRAP overrides it)
     and an IP-to-ASN DNS service (TAKEDOWN_ASN_DNS_ZONE). A step that fails is reported and the
-    others go on: a registry that rate-limits us is named with the time to try again.
+    others go on: a registry that rate-limits us is named with the time to try again. Several
+    URLs are looked up side by side (TAKEDOWN_RESOLVE_CONCURRENCY host names at once) and printed
+    in the order given.
 
     Exit status: 0 every URL fully resolved; 3 some step failed for some URL (the rest is printed);
     65 no URL could be read.
