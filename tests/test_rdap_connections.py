@@ -30,6 +30,9 @@ NETWORKS = [
     for n in range(40)
 ]
 
+ARIN = [n for n, network in enumerate(NETWORKS) if network.registry == "arin"]
+"""The networks one registry holds: queries to them share its connections."""
+
 
 def address(n: int) -> str:
     return f"127.{100 + n}.0.1"
@@ -46,8 +49,7 @@ def test_queries_one_after_another_share_one_connection(registries: Sandbox) -> 
     rdap = registries.rdap
     client = RDAPClient(rdap.bootstrap_url)
     opened = rdap.connections
-    arin = [n for n, network in enumerate(NETWORKS) if network.registry == "arin"]
-    for n in arin:
+    for n in ARIN:
         assert client.network(address(n)).abuse.emails == (f"abuse@p{n}.test",)
     assert rdap.connections - opened == 1  # the bootstrap files and all eight queries
     assert client.connections_opened == 1
@@ -105,17 +107,16 @@ def test_an_answer_left_unread_does_not_reach_the_next_query(
 ) -> None:
     rdap = registries.rdap
     client = RDAPClient(rdap.bootstrap_url, timeout=1.0)
-    arin = [n for n, network in enumerate(NETWORKS) if network.registry == "arin"]
-    client.network(address(arin[0]))
-    rdap.serve_raw("ip", NETWORKS[arin[1]].cidr, answer)
+    client.network(address(ARIN[0]))
+    rdap.serve_raw("ip", NETWORKS[ARIN[1]].cidr, answer)
     try:
         with pytest.raises(RegistryUnavailable, match=why):
-            client.network(address(arin[1]))
+            client.network(address(ARIN[1]))
     finally:
-        rdap.serve_raw("ip", NETWORKS[arin[1]].cidr, None)
+        rdap.serve_raw("ip", NETWORKS[ARIN[1]].cidr, None)
     # the same registry, at once: answered whole, not from the rest of the answer left unread
-    assert client.network(address(arin[2])).abuse.emails == (f"abuse@p{arin[2]}.test",)
-    assert client.network(address(arin[1])).abuse.emails == (f"abuse@p{arin[1]}.test",)
+    assert client.network(address(ARIN[2])).abuse.emails == (f"abuse@p{ARIN[2]}.test",)
+    assert client.network(address(ARIN[1])).abuse.emails == (f"abuse@p{ARIN[1]}.test",)
 
 
 def test_a_stopped_registry_answers_nothing_on_a_connection_kept_from_before() -> None:

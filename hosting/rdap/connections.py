@@ -87,7 +87,7 @@ class ConnectionPool:
             try:
                 connection.request("GET", target, headers=headers)
                 response = connection.getresponse()
-            except (ConnectionError, http.client.RemoteDisconnected) as exc:
+            except ConnectionError as exc:  # http.client's RemoteDisconnected among them
                 connection.close()
                 if reused:  # the server closed it while it waited here: once more, on a new one
                     connection, reused = self._open(origin), False
