@@ -6,29 +6,26 @@ for one address answers for every address inside it until it expires (a week by 
 change hands, but rarely within days).
 
 Two layers: the process's own list (no query at all) and, when a store is given, the ``rdap_network``
-table, which survives restarts and is shared by every worker on the same database.
+table, which survives restarts and is shared by every worker on the same database. A round's new
+answers are written together at its end (:mod:`hosting.later_writes`).
 """
 
 from __future__ import annotations
 
 import bisect
 import ipaddress
-import logging
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import delete, select
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
 
+from hosting.later_writes import LaterWrites
 from hosting.rdap.parse import IPAddress, NetworkRecord
 from takedown.clock import Clock, SystemClock
 from takedown.models import RdapNetwork
 from takedown.store import Store
-
-log = logging.getLogger(__name__)
 
 DEFAULT_TTL = timedelta(days=7)
 
@@ -68,16 +65,22 @@ class _Entry:
 
 class NetworkCache:
     def __init__(
-        self, store: Store | None = None, *, clock: Clock | None = None, ttl: timedelta = DEFAULT_TTL
+        self,
+        store: Store | None = None,
+        *,
+        clock: Clock | None = None,
+        ttl: timedelta = DEFAULT_TTL,
+        writes: LaterWrites | None = None,
     ) -> None:
+        """``writes`` gathers the store writes of a round; shared with the registration cache,
+        the round commits both in one transaction."""
         self.store = store
         self.clock = clock or SystemClock()
         self.ttl = ttl
+        self.writes = writes or (LaterWrites(store) if store is not None else None)
         self._lock = threading.Lock()
         self._memory: dict[int, list[_Entry]] = {4: [], 6: []}
         """Per IP version, sorted by start address."""
-        self._unwritten: list[tuple[NetworkRecord, IPAddress, IPAddress, datetime]] | None = None
-        """While :meth:`writing_later` holds them: answers to write in one transaction at its end."""
         self.hits = 0
         self.misses = 0
 
@@ -98,67 +101,36 @@ class NetworkCache:
     def put(self, record: NetworkRecord, queried: str | IPAddress) -> None:
         """Remember ``record``, the answer for ``queried``, for as much as :func:`coverage` allows."""
         now = self.clock.now()
-        expires_at = now + self.ttl
         low, high = coverage(record, ipaddress.ip_address(queried))
-        self._remember(record, low, high, expires_at)
-        if self.store is None:
-            return
-        with self._lock:
-            if self._unwritten is not None:
-                self._unwritten.append((record, low, high, now))
-                return
-        self._write([(record, low, high, now)])
+        self._remember(record, low, high, now + self.ttl)
+        if self.writes is not None:
+            self.writes.write("network", lambda session: self._write(session, record, low, high, now))
 
-    @contextmanager
-    def writing_later(self) -> Iterator[None]:
-        """Answers put meanwhile are remembered at once and written to the store together at the
-        end, in one transaction: a round resolving hundreds of networks took the store's write lock
-        once per network (on SQLite a commit each, waited for by every other writer). An answer
-        not written because the process died is only asked for again."""
-        with self._lock:
-            if self._unwritten is not None:  # already holding: the outer one writes
-                nested = True
-            else:
-                nested, self._unwritten = False, []
-        try:
-            yield
-        finally:
-            if not nested:
-                with self._lock:
-                    unwritten, self._unwritten = self._unwritten or [], None
-                if unwritten:
-                    try:
-                        self._write(unwritten)
-                    except SQLAlchemyError as exc:  # only a cache: the round it sped up goes on
-                        log.warning("%d networks not kept in the store (%s)", len(unwritten), exc)
-
-    def _write(self, answers: list[tuple[NetworkRecord, IPAddress, IPAddress, datetime]]) -> None:
-        """Store each answer for its range (replacing an older answer for the same range)."""
-        assert self.store is not None
-        with self.store.session() as session:
-            for record, low, high, fetched_at in answers:
-                version = record.start.version
-                start, end = address_key(low), address_key(high)
-                session.execute(
-                    delete(RdapNetwork).where(
-                        RdapNetwork.ip_version == version,
-                        RdapNetwork.start_key == start,
-                        RdapNetwork.end_key == end,
-                    )
-                )
-                session.add(
-                    RdapNetwork(
-                        registry_name=record.registry,
-                        handle=record.handle[:255],
-                        ip_version=version,
-                        start_key=start,
-                        end_key=end,
-                        record=record.to_dict(),
-                        fetched_at=fetched_at,
-                        expires_at=fetched_at + self.ttl,
-                    )
-                )
-                session.flush()  # the next answer may be for the same range: delete it after this one
+    def _write(
+        self, session: Session, record: NetworkRecord, low: IPAddress, high: IPAddress, now: datetime
+    ) -> None:
+        """Store the answer for its range, replacing an older answer for the same range."""
+        version = record.start.version
+        start, end = address_key(low), address_key(high)
+        session.execute(
+            delete(RdapNetwork).where(
+                RdapNetwork.ip_version == version,
+                RdapNetwork.start_key == start,
+                RdapNetwork.end_key == end,
+            )
+        )
+        session.add(
+            RdapNetwork(
+                registry_name=record.registry,
+                handle=record.handle[:255],
+                ip_version=version,
+                start_key=start,
+                end_key=end,
+                record=record.to_dict(),
+                fetched_at=now,
+                expires_at=now + self.ttl,
+            )
+        )
 
     def _remember(self, record: NetworkRecord, low: IPAddress, high: IPAddress, expires_at: datetime) -> None:
         entry = _Entry(int(low), int(high), expires_at, record)

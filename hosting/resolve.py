@@ -19,6 +19,7 @@ import ipaddress
 import logging
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypeVar, cast
@@ -28,6 +29,7 @@ from hosting import asn as asn_lookup
 from hosting.cache import NetworkCache
 from hosting.cdn import CDNCatalogue, CDNMatch
 from hosting.dns import DNSClient, LookupStatus, nameservers
+from hosting.domain_cache import DomainCache
 from hosting.domains import registered_domain
 from hosting.errors import NotFound, RateLimited, ResolutionError, Unsupported
 from hosting.rdap.client import RDAPClient
@@ -183,6 +185,7 @@ class HostingResolver:
         dns: DNSClient,
         rdap: RDAPClient,
         cache: NetworkCache | None = None,
+        domains: DomainCache | None = None,
         cdns: CDNCatalogue | None = None,
         asn_zone: str = asn_lookup.DEFAULT_ZONE,
         clock: Clock | None = None,
@@ -196,10 +199,10 @@ class HostingResolver:
         self.rdap = rdap
         self.clock = clock or SystemClock()
         self.cache = cache or NetworkCache(clock=self.clock)
+        self.domains = domains or DomainCache(clock=self.clock)
+        """Registrations by domain, and lookups that failed for good (no record, no RDAP service)."""
         self.cdns = cdns or CDNCatalogue.load()
         self.asn_zone = asn_zone
-        self._domains: dict[str, DomainRecord | ResolutionError] = {}
-        """Registrations by domain, and lookups that failed for good (no record, no RDAP service)."""
         self._autnums: dict[int, AutnumRecord] = {}
         self._batch: dict[tuple[str, str], Any] | None = None
         self._load_book = contact_book
@@ -223,7 +226,7 @@ class HostingResolver:
         self._batch = {}
         self._book = self._load_book() if self._load_book else None
         pool = None
-        with self.cache.writing_later():  # the batch's new networks: one transaction at its end
+        with self._writing_later():
             try:
                 firsts: dict[tuple[str, str | None], tuple[str, str | None]] = {}
                 for url, ip in pairs:
@@ -242,6 +245,16 @@ class HostingResolver:
                     pool.shutdown(wait=True, cancel_futures=True)
                 self._batch = None
                 self._book = None
+
+    @contextmanager
+    def _writing_later(self) -> Iterator[None]:
+        """The networks and registrations a batch learns go to the store in one transaction at its
+        end (one when both caches share their :class:`LaterWrites`, as the factory wires them)."""
+        with ExitStack() as stack:
+            for writes in (self.cache.writes, self.domains.writes):
+                if writes is not None:
+                    stack.enter_context(writes.holding())
+            yield
 
     def _memo(self, kind: str, key: str, compute: Callable[[], T]) -> T:
         if self._batch is None:
@@ -340,7 +353,7 @@ class HostingResolver:
             result.problems.append(Problem("route", "InvalidAddress", str(exc)))
 
     def _domain_step(self, result: Resolution, domain: str) -> None:
-        cached = self._domains.get(domain)
+        cached = self.domains.get(domain)
         if isinstance(cached, ResolutionError):
             result.problems.append(_problem("registrar", cached))
             return
@@ -350,13 +363,13 @@ class HostingResolver:
         try:
             record = self.rdap.domain(domain)
         except (NotFound, Unsupported) as exc:
-            self._domains[domain] = exc  # asking again would give the same answer
+            self.domains.put(domain, exc)  # asking again would give the same answer
             result.problems.append(_problem("registrar", exc))
             return
         except ResolutionError as exc:
             result.problems.append(_problem("registrar", exc))
             return
-        self._domains[domain] = record
+        self.domains.put(domain, record)
         result.domain = record
 
     def _upstream_step(self, result: Resolution) -> None:

@@ -341,6 +341,24 @@ class RdapNetwork(Base):
     )
 
 
+class RdapDomain(Base):
+    """A registered domain's registration as its registry's RDAP described it, or the final "no
+    such domain" / "no RDAP for this TLD", kept so that a domain with URLs in every round is asked
+    about once until ``expires_at``, not once per round."""
+
+    __tablename__ = "rdap_domain"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    domain: Mapped[str] = mapped_column(String(253), unique=True)
+    record: Mapped[dict[str, Any] | None]
+    """:meth:`hosting.rdap.parse.DomainRecord.to_dict`; ``None`` when ``failure`` is set."""
+    failure: Mapped[str | None] = mapped_column(String(32))
+    """``NotFound`` or ``Unsupported``: answers that asking again before expiry would not change."""
+    message: Mapped[str | None] = mapped_column(String(500))
+    fetched_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+
+
 class Contact(Base):
     """An analyst's override in the contact book: it beats what RDAP says."""
 

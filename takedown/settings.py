@@ -73,6 +73,9 @@ class Settings:
     they overlap; every registry's pacing still holds."""
     rdap_cache_hours: float = 168.0
     """How long an RDAP network answers for every address inside it before it is asked again."""
+    rdap_domain_cache_hours: float = 24.0
+    """How long a domain's registration (registrar, abuse contact) is reused before its registry is
+    asked again: a transfer shows in the next day's rounds."""
     asn_dns_zone: str = "asn.cymru.com"
     """IP-to-ASN DNS service (Team Cymru's format): origin AS and upstream networks."""
     cdn_catalogue: str | None = None
@@ -156,6 +159,9 @@ class Settings:
                 env, "TAKEDOWN_RESOLVE_CONCURRENCY", DEFAULTS.resolve_concurrency, int
             ),
             rdap_cache_hours=_duration(env, "TAKEDOWN_RDAP_CACHE_HOURS", DEFAULTS.rdap_cache_hours, "h"),
+            rdap_domain_cache_hours=_duration(
+                env, "TAKEDOWN_RDAP_DOMAIN_CACHE_HOURS", DEFAULTS.rdap_domain_cache_hours, "h"
+            ),
             asn_dns_zone=(env.get("TAKEDOWN_ASN_DNS_ZONE") or DEFAULTS.asn_dns_zone).strip(".").lower(),
             cdn_catalogue=env.get("TAKEDOWN_CDN_CATALOGUE") or None,
             notice_from=env.get("TAKEDOWN_NOTICE_FROM") or DEFAULTS.notice_from,
@@ -222,6 +228,7 @@ ENVIRONMENT = {
     "rdap_max_per_minute": "TAKEDOWN_RDAP_MAX_PER_MINUTE",
     "resolve_concurrency": "TAKEDOWN_RESOLVE_CONCURRENCY",
     "rdap_cache_hours": "TAKEDOWN_RDAP_CACHE_HOURS",
+    "rdap_domain_cache_hours": "TAKEDOWN_RDAP_DOMAIN_CACHE_HOURS",
     "asn_dns_zone": "TAKEDOWN_ASN_DNS_ZONE",
     "cdn_catalogue": "TAKEDOWN_CDN_CATALOGUE",
     "notice_from": "TAKEDOWN_NOTICE_FROM",

@@ -152,6 +152,7 @@ def test_a_child_process_given_the_settings_environment_reads_back_every_setting
         "rdap_max_per_minute": 30,
         "resolve_concurrency": 3,
         "rdap_cache_hours": 1.5,
+        "rdap_domain_cache_hours": 6.0,
         "asn_dns_zone": "origin.asn.example",
         "cdn_catalogue": "/etc/takedown/cdns.json",
         "notice_from": "Night Desk <night@hotline.example>",

@@ -15,8 +15,9 @@ from faces.cli import App, cli
 from hosting.errors import RateLimited
 from hosting.factory import resolver_from_settings
 from hosting.rdap.client import RDAPClient
-from hosting.resolve import HostingResolver
+from hosting.resolve import HostingResolver, Resolution
 from sandbox import Autnum, Network, Registration, Sandbox
+from sandbox.registry_shapes import DOMAIN_REGISTRY
 from takedown import exitcodes
 from takedown.clock import ManualClock
 from takedown.intake import queue_batch
@@ -302,12 +303,12 @@ def test_the_range_cache_survives_in_the_store_and_expires(
     assert world.rdap.requests[("ripe", "ip")] == asked + 1
 
 
-def test_a_batch_stores_the_networks_it_learnt_in_one_transaction(
+def test_a_batch_stores_the_networks_and_registrations_it_learnt_in_one_transaction(
     world: Sandbox, clock: ManualClock, store: Store
 ) -> None:
-    """A round takes the store's write lock once for the networks it learnt, not once per network
-    (on SQLite each was a commit every crawler and the portal waited for), and what it learnt is
-    there for the next process all the same."""
+    """A round takes the store's write lock once for the networks and registrations it learnt,
+    not once per answer (on SQLite each was a commit every crawler and the portal waited for), and
+    what it learnt is there for the next process all the same."""
     from sqlalchemy import event
 
     hosts = ["arin-host.test", "ripe-host.test", "apnic-host.test", "lacnic-host.test", "afrinic-host.test"]
@@ -325,9 +326,11 @@ def test_a_batch_stores_the_networks_it_learnt_in_one_transaction(
     assert all(r.network is not None for r in results)
     assert len(commits) == 1
     asked = sum(count for (_registry, kind), count in world.rdap.requests.items() if kind == "ip")
+    registrations = domain_queries(world)
     again = list(make_resolver(world, clock, store).resolve_many(batch))  # new memory, same store
-    assert [r.network for r in again] == [r.network for r in results]
+    assert [(r.network, r.domain) for r in again] == [(r.network, r.domain) for r in results]
     assert sum(count for (_registry, kind), count in world.rdap.requests.items() if kind == "ip") == asked
+    assert domain_queries(world) == registrations
 
 
 def test_a_store_that_refuses_the_networks_slows_the_next_round_but_fails_none(
@@ -347,13 +350,71 @@ def test_a_store_that_refuses_the_networks_slows_the_next_round_but_fails_none(
             )
         )
     batch = [(world.url(host, "/a.jpg"), None) for host in ("arin-host.test", "ripe-host.test")]
-    with caplog.at_level("WARNING", logger="hosting.cache"):
+    with caplog.at_level("WARNING", logger="hosting.later_writes"):
         results = list(make_resolver(world, clock, store).resolve_many(batch))
-    assert all(r.network is not None and not r.problems for r in results)
-    assert "2 networks not kept in the store" in caplog.text
+    assert all(r.network is not None and r.domain is not None and not r.problems for r in results)
+    assert "not kept in the store: 2 networks, 2 registrations" in caplog.text
     asked = sum(count for (_registry, kind), count in world.rdap.requests.items() if kind == "ip")
+    registrations = domain_queries(world)
     list(make_resolver(world, clock, store).resolve_many(batch))
     assert sum(count for (_registry, kind), count in world.rdap.requests.items() if kind == "ip") == asked + 2
+    assert domain_queries(world) == registrations + 2
+
+
+def domain_queries(world: Sandbox) -> int:
+    """Queries the sandbox's domain registry has answered (or refused)."""
+    return world.rdap.requests[(DOMAIN_REGISTRY, "domain")]
+
+
+def test_a_registration_is_asked_for_once_a_day_not_once_a_round(
+    world: Sandbox, clock: ManualClock, store: Store
+) -> None:
+    """The daemon builds a new resolver for every hourly round: a site chased for weeks cost its
+    registry a query an hour. The registrar, its abuse desk, and a final "no such domain" now come
+    from the store until they are a day old, and say exactly what the registry said."""
+    batch = [
+        (world.url("arin-host.test", "/a.jpg"), None),  # a registrar with an abuse desk
+        (world.url("ripe-host.test", "/b.jpg"), None),  # a registrar without one
+        (world.url("lacnic-host.test", "/c.jpg"), None),  # no registration: NotFound
+    ]
+
+    def registrars(results: list[Resolution]) -> list[object]:
+        return [
+            (r.domain, r.party("registrar"), [p for p in r.problems if p.step == "registrar"])
+            for r in results
+        ]
+
+    before = domain_queries(world)
+    first = list(make_resolver(world, clock, store).resolve_many(batch))
+    assert domain_queries(world) == before + 3
+    assert first[0].party("registrar").emails == ("abuse@registrar.test",)  # type: ignore[union-attr]
+    assert [p.kind for p in first[2].problems if p.step == "registrar"] == ["NotFound"]
+    clock.advance(timedelta(hours=23))
+    again = list(make_resolver(world, clock, store).resolve_many(batch))  # new memory, same store
+    assert domain_queries(world) == before + 3
+    assert registrars(again) == registrars(first)
+    clock.advance(timedelta(hours=2))
+    list(make_resolver(world, clock, store).resolve_many(batch))
+    assert domain_queries(world) == before + 6
+
+
+def test_a_registry_that_is_rate_limiting_is_asked_again_next_round(
+    world: Sandbox, clock: ManualClock, store: Store
+) -> None:
+    """Only final answers are kept: a 429 says nothing about the domain."""
+    url = world.url("arin-host.test", "/a.jpg")
+    resolver = make_resolver(world, clock, store)
+    world.rdap.throttle(DOMAIN_REGISTRY, after=0, retry_after=60)
+    try:
+        refused = resolver.resolve(url)
+    finally:
+        world.rdap.release(DOMAIN_REGISTRY)
+    assert [p.kind for p in refused.problems if p.step == "registrar"] == ["RateLimited"]
+    clock.advance(timedelta(minutes=61))
+    for later in (resolver, make_resolver(world, clock, store)):  # the same process, and the next
+        answered = later.resolve(url)
+        assert answered.party("registrar").emails == ("abuse@registrar.test",)  # type: ignore[union-attr]
+        assert not answered.problems
 
 
 def test_an_allocation_is_not_reused_for_its_neighbours(world: Sandbox, resolver: HostingResolver) -> None:

@@ -38,6 +38,14 @@ OWNERS = {
         r"\b(update|insert|delete)\(InboxMessage\)|(?<!class )\bInboxMessage\(",
         {"takedown/inbox.py"},
     ),
+    "RDAP network cache": (
+        r"\b(update|insert|delete)\(RdapNetwork\)|(?<!class )\bRdapNetwork\(",
+        {"hosting/cache.py"},
+    ),
+    "RDAP registration cache": (
+        r"\b(update|insert|delete)\(RdapDomain\)|(?<!class )\bRdapDomain\(",
+        {"hosting/domain_cache.py"},
+    ),
     "console sessions": (
         r"\b(update|insert|delete)\(WebSession\)|(?<!class )\bWebSession\(",
         {"takedown/web_sessions.py"},

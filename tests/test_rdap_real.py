@@ -35,6 +35,7 @@ from typing import Any
 import pytest
 
 from hosting.contacts import ContactBook
+from hosting.domain_cache import DomainCache
 from hosting.factory import resolver_from_settings
 from hosting.rdap.parse import parse_autnum, parse_domain, parse_network
 from hosting.resolve import HostingResolver, Party
@@ -42,6 +43,7 @@ from sandbox import Network, Sandbox
 from sandbox.rdap_server import RawAnswer
 from takedown.clock import ManualClock
 from takedown.settings import Settings
+from takedown.store import Store
 
 REAL_ANSWERS = Path(
     os.environ.get("TAKEDOWN_TEST_RDAP_REAL")
@@ -236,6 +238,26 @@ def test_the_registrar_and_where_its_abuse_desk_is(
         record.registrar_abuse.source,
     ) == DOMAINS[answer_id]
     assert record.name == answers[answer_id]["query"]
+
+
+def test_every_real_registration_comes_back_from_the_store_as_the_registry_gave_it(
+    answers: dict[str, dict[str, Any]], store: Store, clock: ManualClock
+) -> None:
+    """The registration cache keeps the parsed record as JSON: every field a notice or the
+    contact book reads (abuse handles and alternates included) must survive the round trip, on
+    each database."""
+    records = {  # by answer: google.com was recorded twice, years apart
+        answer_id: parse_domain(entry["rdap"])
+        for answer_id, entry in answers.items()
+        if entry["kind"] == "domain"
+    }
+    assert len(records) >= 10
+    writing = DomainCache(store, clock=clock)
+    for key, record in records.items():
+        writing.put(key, record)
+    reading = DomainCache(store, clock=clock)  # another process: nothing in its memory
+    assert {key: reading.get(key) for key in records} == records
+    assert reading.hits == len(records)
 
 
 def _hosting_party(entry: dict[str, Any]) -> Party:

@@ -31,7 +31,12 @@ from faces.cli.base import (
 @cli.command()
 @click.argument("urls", nargs=-1, required=True)
 @click.option("--ip", "connected_ip", help="Resolve for this address (the one a check connected to).")
-@click.option("--no-cache", is_flag=True, help="Neither read nor write the RDAP range cache in the store.")
+@click.option(
+    "--no-cache",
+    is_flag=True,
+    help="Neither read nor write the store's RDAP caches (networks by range, registrations by"
+    " domain): ask the registries afresh.",
+)
 @json_option
 @click.pass_obj
 def resolve(app: App, urls: tuple[str, ...], connected_ip: str | None, no_cache: bool, as_json: bool) -> None:

@@ -33,7 +33,7 @@ from __future__ import annotations
 import ipaddress
 import re
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from hosting.errors import MalformedResponse
@@ -192,7 +192,6 @@ class DomainRecord:
     nameservers: tuple[str, ...] = ()
     status: tuple[str, ...] = ()
     source_url: str | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
     via: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
@@ -202,11 +201,32 @@ class DomainRecord:
             "registrar_iana_id": self.registrar_iana_id,
             "registrar_abuse_emails": list(self.registrar_abuse.emails),
             "registrar_abuse_source": self.registrar_abuse.source,
+            "registrar_abuse_handles": list(self.registrar_abuse.handles),
+            "registrar_abuse_alternates": list(self.registrar_abuse.alternates),
             "nameservers": list(self.nameservers),
             "status": list(self.status),
             "source_url": self.source_url,
             "via": list(self.via),
         }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> DomainRecord:
+        """The record :meth:`to_dict` gave, as the registration cache keeps it."""
+        return cls(
+            name=data["name"],
+            registrar=data.get("registrar"),
+            registrar_iana_id=data.get("registrar_iana_id"),
+            registrar_abuse=AbuseContacts(
+                tuple(data.get("registrar_abuse_emails", ())),
+                data.get("registrar_abuse_source", "none"),
+                tuple(data.get("registrar_abuse_handles", ())),
+                tuple(data.get("registrar_abuse_alternates", ())),
+            ),
+            nameservers=tuple(data.get("nameservers", ())),
+            status=tuple(data.get("status", ())),
+            source_url=data.get("source_url"),
+            via=tuple(data.get("via", ())),
+        )
 
 
 def parse_network(data: Any, registry: str, source_url: str | None = None) -> NetworkRecord:
