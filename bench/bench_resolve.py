@@ -104,6 +104,7 @@ def main() -> None:
             )
             print(f"  RDAP connections opened: {world.rdap.connections - connections_before}")
             print(f"  range cache: {current.cache.hits} hits, {current.cache.misses} misses")
+            print(f"  registration cache: {current.domains.hits} hits, {current.domains.misses} misses")
             print(f"  DNS queries: {sum(world.dns.queries.values()) - dns_before}")
             print(f"  URLs with a hosting abuse contact: {found}")
         store.dispose()

@@ -15,10 +15,11 @@ from __future__ import annotations
 import bisect
 import ipaddress
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, insert, select, tuple_
 from sqlalchemy.orm import Session
 
 from hosting.later_writes import LaterWrites
@@ -28,6 +29,9 @@ from takedown.models import RdapNetwork
 from takedown.store import Store
 
 DEFAULT_TTL = timedelta(days=7)
+
+WRITE_CHUNK = 300
+"""Ranges per ``IN`` list when replacing stored ones (three parameters each)."""
 
 LEAF_PREFIX = {4: 24, 6: 48}
 """A network this small is taken to have no smaller one inside, whatever its type says."""
@@ -104,33 +108,36 @@ class NetworkCache:
         low, high = coverage(record, ipaddress.ip_address(queried))
         self._remember(record, low, high, now + self.ttl)
         if self.writes is not None:
-            self.writes.write("network", lambda session: self._write(session, record, low, high, now))
+            self.writes.write("network", self._write_all, (record, low, high, now))
 
-    def _write(
-        self, session: Session, record: NetworkRecord, low: IPAddress, high: IPAddress, now: datetime
+    def _write_all(
+        self, session: Session, answers: Sequence[tuple[NetworkRecord, IPAddress, IPAddress, datetime]]
     ) -> None:
-        """Store the answer for its range, replacing an older answer for the same range."""
-        version = record.start.version
-        start, end = address_key(low), address_key(high)
-        session.execute(
-            delete(RdapNetwork).where(
-                RdapNetwork.ip_version == version,
-                RdapNetwork.start_key == start,
-                RdapNetwork.end_key == end,
+        """Store each answer for its range, replacing an older answer for the same range (the
+        latest of a round's answers for one range wins)."""
+        latest = {}
+        for record, low, high, fetched_at in answers:
+            key = (record.start.version, address_key(low), address_key(high))
+            latest[key] = {
+                "registry_name": record.registry,
+                "handle": record.handle[:255],
+                "ip_version": key[0],
+                "start_key": key[1],
+                "end_key": key[2],
+                "record": record.to_dict(),
+                "fetched_at": fetched_at,
+                "expires_at": fetched_at + self.ttl,
+            }
+        keys = list(latest)
+        for start in range(0, len(keys), WRITE_CHUNK):
+            session.execute(
+                delete(RdapNetwork).where(
+                    tuple_(RdapNetwork.ip_version, RdapNetwork.start_key, RdapNetwork.end_key).in_(
+                        keys[start : start + WRITE_CHUNK]
+                    )
+                )
             )
-        )
-        session.add(
-            RdapNetwork(
-                registry_name=record.registry,
-                handle=record.handle[:255],
-                ip_version=version,
-                start_key=start,
-                end_key=end,
-                record=record.to_dict(),
-                fetched_at=now,
-                expires_at=now + self.ttl,
-            )
-        )
+        session.execute(insert(RdapNetwork), list(latest.values()))
 
     def _remember(self, record: NetworkRecord, low: IPAddress, high: IPAddress, expires_at: datetime) -> None:
         entry = _Entry(int(low), int(high), expires_at, record)

@@ -17,9 +17,12 @@ is given, the ``rdap_domain`` table, shared by every worker on the database.
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import Row, delete, insert, select
 from sqlalchemy.orm import Session
 
 from hosting.errors import NotFound, Unsupported
@@ -35,6 +38,9 @@ Answer = DomainRecord | NotFound | Unsupported
 """What a registry said about a domain that is worth keeping."""
 FAILURES: dict[str, type[NotFound | Unsupported]] = {"NotFound": NotFound, "Unsupported": Unsupported}
 MESSAGE_LIMIT = 500
+PRELOAD_CHUNK = 500
+"""Domains per ``IN`` list (reading or replacing): well inside SQLite's and PostgreSQL's parameter
+limits."""
 DOMAIN_LIMIT = 253
 """The column's width, a DNS name's longest: a longer one is kept in memory only."""
 
@@ -56,6 +62,8 @@ class DomainCache:
         self.writes = writes or (LaterWrites(store) if store is not None else None)
         self._lock = threading.Lock()
         self._memory: dict[str, tuple[datetime, Answer]] = {}
+        self._not_stored: set[str] = set()
+        """While :meth:`preloaded` holds: domains the store had no answer for when it was read."""
         self.hits = 0
         self.misses = 0
 
@@ -64,8 +72,9 @@ class DomainCache:
         now = self.clock.now()
         with self._lock:
             kept = self._memory.get(domain)
+            skip_store = domain in self._not_stored
         answer = kept[1] if kept is not None and kept[0] > now else None
-        if answer is None and self.store is not None:
+        if answer is None and self.store is not None and not skip_store:
             answer = self._from_store(domain, now)
         with self._lock:
             if answer is None:
@@ -74,48 +83,96 @@ class DomainCache:
                 self.hits += 1
         return answer
 
+    @contextmanager
+    def preloaded(self, domains: Iterable[str]) -> Iterator[None]:
+        """Read the stored answers for a round's domains in a few queries, not one per domain.
+
+        A round knows its domains before it resolves anything: one ``IN`` query per
+        :data:`PRELOAD_CHUNK` domains replaces a query (and a session) per domain, which cost a
+        notice round of 5,000 cases on 500 domains more CPU than the registry's answers. Domains
+        the store had nothing for are not asked about again until the end of the round."""
+        now = self.clock.now()
+        with self._lock:
+            wanted = sorted({d for d in domains if (kept := self._memory.get(d)) is None or kept[0] <= now})
+        if self.store is None or not wanted:
+            yield
+            return
+        found: set[str] = set()
+        with self.store.reading() as session:
+            for start in range(0, len(wanted), PRELOAD_CHUNK):
+                chunk = wanted[start : start + PRELOAD_CHUNK]
+                for row in session.execute(
+                    select(*COLUMNS).where(RdapDomain.domain.in_(chunk), RdapDomain.expires_at > now)
+                ):
+                    answer = _answer(row)
+                    if answer is not None:
+                        found.add(row.domain)
+                        with self._lock:
+                            self._memory[row.domain] = (row.expires_at, answer)
+        with self._lock:
+            self._not_stored = set(wanted) - found
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._not_stored = set()
+
     def put(self, domain: str, answer: Answer) -> None:
         now = self.clock.now()
         with self._lock:
             self._memory[domain] = (now + self.ttl, answer)
         if self.writes is not None and len(domain) <= DOMAIN_LIMIT:
-            self.writes.write("registration", lambda session: self._write(session, domain, answer, now))
+            self.writes.write("registration", self._write_all, (domain, answer, now))
 
-    def _write(self, session: Session, domain: str, answer: Answer, now: datetime) -> None:
-        """Store the answer, replacing an older one for the same domain."""
-        session.execute(delete(RdapDomain).where(RdapDomain.domain == domain))
-        record = answer if isinstance(answer, DomainRecord) else None
-        session.add(
-            RdapDomain(
-                domain=domain,
-                record=record.to_dict() if record is not None else None,
-                failure=type(answer).__name__ if record is None else None,
-                message=str(answer)[:MESSAGE_LIMIT] if record is None else None,
-                fetched_at=now,
-                expires_at=now + self.ttl,
+    def _write_all(self, session: Session, answers: Sequence[tuple[str, Answer, datetime]]) -> None:
+        """Store the answers, replacing older ones for the same domains (the latest of a round's
+        answers for one domain wins)."""
+        latest = {}
+        for domain, answer, fetched_at in answers:
+            record = answer if isinstance(answer, DomainRecord) else None
+            latest[domain] = {
+                "domain": domain,
+                "record": record.to_dict() if record is not None else None,
+                "failure": type(answer).__name__ if record is None else None,
+                "message": str(answer)[:MESSAGE_LIMIT] if record is None else None,
+                "fetched_at": fetched_at,
+                "expires_at": fetched_at + self.ttl,
+            }
+        domains = list(latest)
+        for start in range(0, len(domains), PRELOAD_CHUNK):
+            session.execute(
+                delete(RdapDomain).where(RdapDomain.domain.in_(domains[start : start + PRELOAD_CHUNK]))
             )
-        )
+        session.execute(insert(RdapDomain), list(latest.values()))
 
     def _from_store(self, domain: str, now: datetime) -> Answer | None:
         assert self.store is not None
         with self.store.reading() as session:
             row = session.execute(
-                select(
-                    RdapDomain.record, RdapDomain.failure, RdapDomain.message, RdapDomain.expires_at
-                ).where(RdapDomain.domain == domain, RdapDomain.expires_at > now)
+                select(*COLUMNS).where(RdapDomain.domain == domain, RdapDomain.expires_at > now)
             ).first()
         if row is None:
             return None
-        answer: Answer
-        if row.failure is not None:
-            failure = FAILURES.get(row.failure)
-            if failure is None:  # written by a newer version that keeps more kinds: ask again
-                return None
-            answer = failure(row.message or f"{domain}: {row.failure}")
-        elif row.record is not None:
-            answer = DomainRecord.from_dict(row.record)
-        else:
-            return None
-        with self._lock:
-            self._memory[domain] = (row.expires_at, answer)
+        answer = _answer(row)
+        if answer is not None:
+            with self._lock:
+                self._memory[domain] = (row.expires_at, answer)
         return answer
+
+
+COLUMNS = (
+    RdapDomain.domain,
+    RdapDomain.record,
+    RdapDomain.failure,
+    RdapDomain.message,
+    RdapDomain.expires_at,
+)
+
+
+def _answer(row: Row[Any]) -> Answer | None:
+    """A stored row as the answer it records; ``None`` for a kind this version does not know
+    (written by a newer one): the registry is asked again."""
+    if row.failure is not None:
+        failure = FAILURES.get(row.failure)
+        return failure(row.message or f"{row.domain}: {row.failure}") if failure is not None else None
+    return DomainRecord.from_dict(row.record) if row.record is not None else None

@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from typing import Any
 
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
@@ -23,52 +23,54 @@ from takedown.store import Store
 
 log = logging.getLogger(__name__)
 
-Write = Callable[[Session], None]
+Writer = Callable[[Session, Sequence[Any]], None]
+"""Writes a list of one cache's answers in the session given (in bulk: a round holds hundreds)."""
 
 
 class LaterWrites:
     def __init__(self, store: Store) -> None:
         self.store = store
         self._lock = threading.Lock()
-        self._held: list[tuple[str, Write]] | None = None
+        self._held: dict[tuple[str, Writer], list[Any]] | None = None
 
-    def write(self, what: str, write: Write) -> None:
-        """Run ``write`` in a transaction now, or at the end of the open :meth:`holding`.
+    def write(self, what: str, writer: Writer, item: Any) -> None:
+        """Have ``writer`` store ``item`` now, or with the others it gets, at the end of the open
+        :meth:`holding`.
 
         ``what`` names the kind of answer (``network``, ``registration``) for the operator's
-        warning when a held round cannot be written."""
+        warning when the store refuses them."""
         with self._lock:
             if self._held is not None:
-                self._held.append((what, write))
+                self._held.setdefault((what, writer), []).append(item)
                 return
-        self._commit([(what, write)])
+        self._commit({(what, writer): [item]})
 
     @contextmanager
     def holding(self) -> Iterator[None]:
-        """Writes made meanwhile, from any thread, are committed together at the end. Nested: the
-        outermost holder writes."""
+        """Writes made meanwhile, from any thread, are committed together at the end: each writer
+        called once with its items, all in one transaction. Nested: the outermost holder writes."""
         with self._lock:
             nested = self._held is not None
             if not nested:
-                self._held = []
+                self._held = {}
         try:
             yield
         finally:
             if not nested:
                 with self._lock:
-                    held, self._held = self._held or [], None
+                    held, self._held = self._held or {}, None
                 if held:
                     self._commit(held)
 
-    def _commit(self, held: list[tuple[str, Write]]) -> None:
+    def _commit(self, held: dict[tuple[str, Writer], list[Any]]) -> None:
         try:
             with self.store.session() as session:
-                for _what, write in held:
-                    write(session)
-                    session.flush()  # the next write may replace this one's row
+                for (_what, writer), items in held.items():
+                    writer(session, items)
         except SQLAlchemyError as exc:  # only a cache: the round it sped up goes on
-            kinds = Counter(what for what, _write in held)
-            counted = ", ".join(f"{count} {_plural(what, count)}" for what, count in sorted(kinds.items()))
+            counted = ", ".join(
+                f"{len(items)} {_plural(what, len(items))}" for (what, _), items in held.items()
+            )
             log.warning("not kept in the store: %s (%s)", counted, exc)
 
 

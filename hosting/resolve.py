@@ -226,7 +226,8 @@ class HostingResolver:
         self._batch = {}
         self._book = self._load_book() if self._load_book else None
         pool = None
-        with self._writing_later():
+        domains = {registered_domain(host) for url, _ip in pairs if (host := _hostname(url))}
+        with self._writing_later(), self.domains.preloaded(d for d in domains if d is not None):
             try:
                 firsts: dict[tuple[str, str | None], tuple[str, str | None]] = {}
                 for url, ip in pairs:

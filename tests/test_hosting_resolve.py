@@ -398,6 +398,32 @@ def test_a_registration_is_asked_for_once_a_day_not_once_a_round(
     assert domain_queries(world) == before + 6
 
 
+def test_a_round_reads_its_stored_registrations_in_one_query(
+    world: Sandbox, clock: ManualClock, store: Store
+) -> None:
+    """A round knows its domains before it resolves anything: reading them one query at a time
+    cost a notice round more CPU than the registries' answers."""
+    from sqlalchemy import event
+
+    hosts = ["arin-host.test", "ripe-host.test", "apnic-host.test", "lacnic-host.test", "unlisted.example"]
+    batch = [(world.url(host, f"/{n}.jpg"), None) for n in range(3) for host in hosts]
+    first = list(make_resolver(world, clock, store).resolve_many(batch))
+    statements: list[str] = []
+
+    def executed(*args: object) -> None:
+        statement = str(args[2])
+        if "rdap_domain" in statement:
+            statements.append(statement)
+
+    event.listen(store.engine, "before_cursor_execute", executed)
+    try:
+        again = list(make_resolver(world, clock, store).resolve_many(batch))
+    finally:
+        event.remove(store.engine, "before_cursor_execute", executed)
+    assert len(statements) == 1, statements
+    assert [(r.domain, r.problems) for r in again] == [(r.domain, r.problems) for r in first]
+
+
 def test_a_registry_that_is_rate_limiting_is_asked_again_next_round(
     world: Sandbox, clock: ManualClock, store: Store
 ) -> None:

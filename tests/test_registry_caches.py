@@ -1,0 +1,65 @@
+"""The store's RDAP caches (networks by range, registrations by domain), on each database."""
+
+from __future__ import annotations
+
+import ipaddress
+from datetime import timedelta
+
+from hosting.cache import NetworkCache
+from hosting.domain_cache import DomainCache
+from hosting.errors import NotFound
+from hosting.later_writes import LaterWrites
+from hosting.rdap.parse import AbuseContacts, DomainRecord, NetworkRecord
+from takedown.clock import ManualClock
+from takedown.store import Store
+
+
+def network(abuse: str) -> NetworkRecord:
+    return NetworkRecord(
+        registry="ripe",
+        handle="10.1.0.0 - 10.1.0.255",
+        name="EXAMPLE-NET",
+        start=ipaddress.ip_address("10.1.0.0"),
+        end=ipaddress.ip_address("10.1.0.255"),
+        organisation="Example Hosting",
+        country="NL",
+        abuse=AbuseContacts((abuse,), "abuse"),
+        network_type="ASSIGNED PA",
+    )
+
+
+def registration(abuse: str) -> DomainRecord:
+    return DomainRecord("example.test", "Example Registrar", "9999", AbuseContacts((abuse,), "abuse"))
+
+
+def test_a_round_that_hears_twice_about_one_range_or_domain_keeps_the_later_answer(
+    store: Store, clock: ManualClock
+) -> None:
+    """Two threads of a round can each ask about the same range or domain: the round's writes go
+    in one bulk statement each, which must not hold the same key twice (the unique key would refuse
+    the whole round), and the later answer is the one kept."""
+    writes = LaterWrites(store)
+    networks = NetworkCache(store, clock=clock, writes=writes)
+    domains = DomainCache(store, clock=clock, writes=writes)
+    with writes.holding():
+        networks.put(network("old@example.test"), "10.1.0.1")
+        domains.put("example.test", registration("old@registrar.test"))
+        domains.put("gone.test", NotFound("gone.test: no such domain"))
+        networks.put(network("new@example.test"), "10.1.0.2")
+        domains.put("example.test", registration("new@registrar.test"))
+    fresh_networks, fresh_domains = NetworkCache(store, clock=clock), DomainCache(store, clock=clock)
+    assert fresh_networks.get("10.1.0.77") == network("new@example.test")
+    assert fresh_domains.get("example.test") == registration("new@registrar.test")
+    gone = fresh_domains.get("gone.test")
+    assert isinstance(gone, NotFound) and str(gone) == "gone.test: no such domain"
+
+
+def test_a_registration_kept_in_memory_expires_too(clock: ManualClock) -> None:
+    """A long-lived resolver (``takedown resolve`` in a loop, a test) must not keep a registrar for
+    longer than a process that reads the store would."""
+    domains = DomainCache(clock=clock, ttl=timedelta(hours=24))
+    domains.put("example.test", registration("abuse@registrar.test"))
+    clock.advance(timedelta(hours=23, minutes=59))
+    assert domains.get("example.test") == registration("abuse@registrar.test")
+    clock.advance(timedelta(minutes=2))
+    assert domains.get("example.test") is None
