@@ -2,8 +2,9 @@
 
 The registrar of a domain changes with a transfer, which is rare and slow; its registry's answer
 does not change between two notice rounds an hour apart. Without this cache every round asked the
-registry again for every domain with a case due in it, so a site chased for weeks cost its registry
-hundreds of identical queries, and each round waited on them. An answer is kept for a day by
+registry again for every domain with a case due in it (the daemon builds a new resolver for each
+round), so a site chased for weeks cost its registry a query in every round it was due in, and
+each round waited on them. An answer is kept for a day by
 default (``TAKEDOWN_RDAP_DOMAIN_CACHE_HOURS``): a transfer or a registrar's new abuse desk is seen
 by the next day's rounds.
 
@@ -88,9 +89,9 @@ class DomainCache:
         """Read the stored answers for a round's domains in a few queries, not one per domain.
 
         A round knows its domains before it resolves anything: one ``IN`` query per
-        :data:`PRELOAD_CHUNK` domains replaces a query (and a session) per domain, which cost a
-        notice round of 5,000 cases on 500 domains more CPU than the registry's answers. Domains
-        the store had nothing for are not asked about again until the end of the round."""
+        :data:`PRELOAD_CHUNK` domains replaces a query and a session per domain (most of a
+        millisecond each, on a round's thread). Domains the store had nothing for are not looked
+        up in it again until the end of the round."""
         now = self.clock.now()
         with self._lock:
             wanted = sorted({d for d in domains if (kept := self._memory.get(d)) is None or kept[0] <= now})
