@@ -5,6 +5,7 @@ from __future__ import annotations
 import ipaddress
 import json
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
 
@@ -303,26 +304,33 @@ def test_the_range_cache_survives_in_the_store_and_expires(
     assert world.rdap.requests[("ripe", "ip")] == asked + 1
 
 
+@contextmanager
+def heard(store: Store, name: str) -> Iterator[list[tuple[object, ...]]]:
+    """The arguments of every ``name`` event the store's engine fires meanwhile."""
+    from sqlalchemy import event
+
+    seen: list[tuple[object, ...]] = []
+
+    def hear(*args: object) -> None:
+        seen.append(args)
+
+    event.listen(store.engine, name, hear)
+    try:
+        yield seen
+    finally:
+        event.remove(store.engine, name, hear)
+
+
 def test_a_batch_stores_the_networks_and_registrations_it_learnt_in_one_transaction(
     world: Sandbox, clock: ManualClock, store: Store
 ) -> None:
     """A round takes the store's write lock once for the networks and registrations it learnt,
     not once per answer (on SQLite each was a commit every crawler and the portal waited for), and
     what it learnt is there for the next process all the same."""
-    from sqlalchemy import event
-
     hosts = ["arin-host.test", "ripe-host.test", "apnic-host.test", "lacnic-host.test", "afrinic-host.test"]
     batch = [(world.url(host, "/a.jpg"), None) for host in hosts]
-    commits: list[object] = []
-
-    def committed(connection: object) -> None:
-        commits.append(connection)
-
-    event.listen(store.engine, "commit", committed)
-    try:
+    with heard(store, "commit") as commits:
         results = list(make_resolver(world, clock, store).resolve_many(batch))
-    finally:
-        event.remove(store.engine, "commit", committed)
     assert all(r.network is not None for r in results)
     assert len(commits) == 1
     asked = sum(count for (_registry, kind), count in world.rdap.requests.items() if kind == "ip")
@@ -403,23 +411,12 @@ def test_a_round_reads_its_stored_registrations_in_one_query(
 ) -> None:
     """A round knows its domains before it resolves anything: reading them one query at a time
     cost a notice round more CPU than the registries' answers."""
-    from sqlalchemy import event
-
     hosts = ["arin-host.test", "ripe-host.test", "apnic-host.test", "lacnic-host.test", "unlisted.example"]
     batch = [(world.url(host, f"/{n}.jpg"), None) for n in range(3) for host in hosts]
     first = list(make_resolver(world, clock, store).resolve_many(batch))
-    statements: list[str] = []
-
-    def executed(*args: object) -> None:
-        statement = str(args[2])
-        if "rdap_domain" in statement:
-            statements.append(statement)
-
-    event.listen(store.engine, "before_cursor_execute", executed)
-    try:
+    with heard(store, "before_cursor_execute") as executed:
         again = list(make_resolver(world, clock, store).resolve_many(batch))
-    finally:
-        event.remove(store.engine, "before_cursor_execute", executed)
+    statements = [str(args[2]) for args in executed if "rdap_domain" in str(args[2])]
     assert len(statements) == 1, statements
     assert [(r.domain, r.problems) for r in again] == [(r.domain, r.problems) for r in first]
 
