@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import bisect
 import ipaddress
-import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -22,9 +21,9 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete, insert, select, tuple_
 from sqlalchemy.orm import Session
 
-from hosting.later_writes import LaterWrites
+from hosting.later_writes import LaterWrites, StoredCache
 from hosting.rdap.parse import IPAddress, NetworkRecord
-from takedown.clock import Clock, SystemClock
+from takedown.clock import Clock
 from takedown.models import RdapNetwork
 from takedown.store import Store
 
@@ -67,7 +66,7 @@ class _Entry:
     record: NetworkRecord
 
 
-class NetworkCache:
+class NetworkCache(StoredCache):
     def __init__(
         self,
         store: Store | None = None,
@@ -76,17 +75,9 @@ class NetworkCache:
         ttl: timedelta = DEFAULT_TTL,
         writes: LaterWrites | None = None,
     ) -> None:
-        """``writes`` gathers the store writes of a round; shared with the registration cache,
-        the round commits both in one transaction."""
-        self.store = store
-        self.clock = clock or SystemClock()
-        self.ttl = ttl
-        self.writes = writes or (LaterWrites(store) if store is not None else None)
-        self._lock = threading.Lock()
+        super().__init__(store, clock=clock, ttl=ttl, writes=writes)
         self._memory: dict[int, list[_Entry]] = {4: [], 6: []}
         """Per IP version, sorted by start address."""
-        self.hits = 0
-        self.misses = 0
 
     def get(self, address: str | IPAddress) -> NetworkRecord | None:
         """The most specific unexpired network holding ``address``, or ``None``."""
@@ -95,11 +86,7 @@ class NetworkCache:
         record = self._from_memory(ip, now)
         if record is None and self.store is not None:
             record = self._from_store(ip, now)
-        with self._lock:
-            if record is None:
-                self.misses += 1
-            else:
-                self.hits += 1
+        self._counted(record is not None)
         return record
 
     def put(self, record: NetworkRecord, queried: str | IPAddress) -> None:

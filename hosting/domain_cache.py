@@ -17,7 +17,6 @@ is given, the ``rdap_domain`` table, shared by every worker on the database.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timedelta
@@ -27,9 +26,9 @@ from sqlalchemy import Row, delete, insert, select
 from sqlalchemy.orm import Session
 
 from hosting.errors import NotFound, Unsupported
-from hosting.later_writes import LaterWrites
+from hosting.later_writes import LaterWrites, StoredCache
 from hosting.rdap.parse import DomainRecord
-from takedown.clock import Clock, SystemClock
+from takedown.clock import Clock
 from takedown.models import RdapDomain
 from takedown.store import Store
 
@@ -46,7 +45,7 @@ DOMAIN_LIMIT = 253
 """The column's width, a DNS name's longest: a longer one is kept in memory only."""
 
 
-class DomainCache:
+class DomainCache(StoredCache):
     def __init__(
         self,
         store: Store | None = None,
@@ -55,18 +54,10 @@ class DomainCache:
         ttl: timedelta = DEFAULT_TTL,
         writes: LaterWrites | None = None,
     ) -> None:
-        """``writes`` gathers the store writes of a round (shared with the network cache: one
-        transaction for both)."""
-        self.store = store
-        self.clock = clock or SystemClock()
-        self.ttl = ttl
-        self.writes = writes or (LaterWrites(store) if store is not None else None)
-        self._lock = threading.Lock()
+        super().__init__(store, clock=clock, ttl=ttl, writes=writes)
         self._memory: dict[str, tuple[datetime, Answer]] = {}
         self._not_stored: set[str] = set()
         """While :meth:`preloaded` holds: domains the store had no answer for when it was read."""
-        self.hits = 0
-        self.misses = 0
 
     def get(self, domain: str) -> Answer | None:
         """The unexpired answer for ``domain`` (a registration or a final failure), or ``None``."""
@@ -77,11 +68,7 @@ class DomainCache:
         answer = kept[1] if kept is not None and kept[0] > now else None
         if answer is None and self.store is not None and not skip_store:
             answer = self._from_store(domain, now)
-        with self._lock:
-            if answer is None:
-                self.misses += 1
-            else:
-                self.hits += 1
+        self._counted(answer is not None)
         return answer
 
     @contextmanager

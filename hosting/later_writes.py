@@ -14,11 +14,13 @@ import logging
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
+from takedown.clock import Clock, SystemClock
 from takedown.store import Store
 
 log = logging.getLogger(__name__)
@@ -72,6 +74,30 @@ class LaterWrites:
                 f"{len(items)} {_plural(what, len(items))}" for (what, _), items in held.items()
             )
             log.warning("not kept in the store: %s (%s)", counted, exc)
+
+
+class StoredCache:
+    """What the two registry caches share: answers kept for ``ttl``, in memory and, when a store
+    is given, in the store through ``writes``, which a round shares between them so that it
+    commits both in one transaction; and the hits and misses a benchmark prints."""
+
+    def __init__(
+        self, store: Store | None, *, clock: Clock | None, ttl: timedelta, writes: LaterWrites | None
+    ) -> None:
+        self.store = store
+        self.clock = clock or SystemClock()
+        self.ttl = ttl
+        self.writes = writes or (LaterWrites(store) if store is not None else None)
+        self._lock = threading.Lock()
+        self.hits = 0
+        self.misses = 0
+
+    def _counted(self, found: bool) -> None:
+        with self._lock:
+            if found:
+                self.hits += 1
+            else:
+                self.misses += 1
 
 
 def _plural(what: str, count: int) -> str:
