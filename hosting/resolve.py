@@ -226,18 +226,20 @@ class HostingResolver:
         self._batch = {}
         self._book = self._load_book() if self._load_book else None
         pool = None
-        domains = {registered_domain(host) for url, _ip in pairs if (host := _hostname(url))}
-        with self._writing_later(), self.domains.preloaded(d for d in domains if d is not None):
+        hosts = [_hostname(url) for url, _ip in pairs]
+        keys = [(host or url, ip) for host, (url, ip) in zip(hosts, pairs, strict=True)]
+        domains = {domain for host in set(hosts) if host and (domain := registered_domain(host))}
+        with self._writing_later(), self.domains.preloaded(domains):
             try:
                 firsts: dict[tuple[str, str | None], tuple[str, str | None]] = {}
-                for url, ip in pairs:
-                    firsts.setdefault((_hostname(url) or url, ip), (url, ip))
+                for key, pair in zip(keys, pairs, strict=True):
+                    firsts.setdefault(key, pair)
                 ahead: dict[tuple[str, str | None], Future[Resolution]] = {}
                 if self.concurrency > 1 and len(firsts) > 1:
                     pool = ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="resolve")
                     ahead = {key: pool.submit(self.resolve, *pair) for key, pair in firsts.items()}
-                for url, ip in pairs:
-                    future = ahead.pop((_hostname(url) or url, ip), None)  # the first URL of its host
+                for key, (url, ip) in zip(keys, pairs, strict=True):
+                    future = ahead.pop(key, None)  # the first URL of its host
                     if future is None and pool is not None:  # in the pool too: at most its size at once
                         future = pool.submit(self.resolve, url, ip)
                     yield future.result() if future is not None else self.resolve(url, ip)
