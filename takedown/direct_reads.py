@@ -1,5 +1,7 @@
-"""The terminal's everyday reads (a page of ``queue list``, its ``--count``, ``case show``) answered
-through the database driver itself, sqlite3 or psycopg, without SQLAlchemy.
+"""The terminal's everyday reads (a page of ``queue list``, its ``--count``, ``case show``, and the
+figures of ``takedown stats``) answered through the database driver itself, sqlite3 or psycopg,
+without SQLAlchemy. The statistics' SQL is :mod:`takedown.stats`'s own, the same text whichever way
+it is read; this module only carries it (:meth:`DirectReader.stream`).
 
 Why a second way to read the same rows: importing SQLAlchemy, its ORM and the mapped models, and
 compiling a first query, is most of half a second on every command, and these are the commands an
@@ -23,6 +25,7 @@ import logging
 import sqlite3
 import sys
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
@@ -269,10 +272,23 @@ class DirectReader:
         """SQLite keeps JSON as text (``null`` for none); psycopg has already decoded it."""
         return json.loads(value) if isinstance(value, str) else value
 
+    def stream(self, sql: str, parameters: Sequence[Any] = ()) -> Iterator[tuple[Any, ...]]:
+        """The rows of ``sql`` (written with this driver's marks), one at a time: what
+        :mod:`takedown.stats` reads its figures with (:class:`takedown.stats.StatsReads`)."""
+        with self._store_errors():
+            cursor = self._connection.execute(sql, tuple(parameters))
+            yield from cursor
+
     def _rows(self, sql: str, parameters: Sequence[Any]) -> list[tuple[Any, ...]]:
-        try:
+        with self._store_errors():
             cursor = self._connection.execute(sql, tuple(parameters))
             return list(cursor.fetchall())
+
+    @contextmanager
+    def _store_errors(self) -> Iterator[None]:
+        """A driver's failure as :class:`StoreError`, one line, as the store's path says it."""
+        try:
+            yield
         except Exception as exc:
             if not _is_driver_error(exc):
                 raise

@@ -63,6 +63,8 @@ def worked_store(store: Store) -> Store:
                 session, [validate_report(report)], actor="analyst:t", now=START + timedelta(minutes=55 * n)
             )
             state = STATES[n % len(STATES)]
+            seen_live = START + timedelta(minutes=55 * n + 7) if n % 2 else None
+            removed = START + timedelta(days=3, microseconds=n) if state == CaseState.REMOVED else None
             session.execute(
                 update(Case)
                 .where(Case.id == result.case_id)
@@ -72,10 +74,10 @@ def worked_store(store: Store) -> Store:
                     hosting_country=COUNTRIES[n % 3],
                     hosting_asn=64500 + n % 2 if n % 3 else None,
                     hosting_network=NETWORKS[n % 3],
-                    first_seen_live_at=START + timedelta(minutes=55 * n + 7) if n % 2 else None,
-                    removed_at=START + timedelta(days=3, microseconds=n)
-                    if state == CaseState.REMOVED
-                    else None,
+                    first_seen_live_at=seen_live,
+                    removed_at=removed,
+                    removal_seconds=(removed - seen_live).total_seconds() if removed and seen_live else None,
+                    notice_rounds=n % 4,
                 )
             )
             session.add(
@@ -208,12 +210,19 @@ def test_the_cli_reads_directly_and_prints_what_the_store_path_prints(worked_sto
         ["case", "show", "2"],
         ["case", "show", "7", "--json"],
         ["case", "show", "999"],
+        ["stats"],
+        ["stats", "--by", "asn", "--json"],
+        ["stats", "--by", "country"],
     ]
     for command in commands:
         ours = runner.invoke(cli, command, obj=direct, catch_exceptions=False)
         theirs = runner.invoke(cli, command, obj=through_store, catch_exceptions=False)
         assert (ours.exit_code, ours.stdout, ours.stderr) == (theirs.exit_code, theirs.stdout, theirs.stderr)
     assert runner.invoke(cli, ["case", "show", "999"], obj=direct).exit_code == exitcodes.NOT_FOUND
+    figures = json.loads(runner.invoke(cli, ["stats", "--by", "asn", "--json"], obj=direct).stdout)
+    everything = figures["groups"][-1]
+    assert (everything["group"], everything["removed"]) == ("all", 6)  # the six removed ones seen live
+    assert everything["median_hours"] > 0 and everything["notice_rounds"] > 0
 
 
 PROBE = """
@@ -227,7 +236,7 @@ finally:
 """
 
 
-def test_a_page_a_count_and_a_case_are_read_without_importing_sqlalchemy(tmp_path: Path) -> None:
+def test_a_page_a_count_a_case_and_the_stats_are_read_without_importing_sqlalchemy(tmp_path: Path) -> None:
     """What makes them quick (timed in bench/bench_million.py): the store's stack is not loaded."""
     environment = {"TAKEDOWN_HOME": str(tmp_path), "TAKEDOWN_ACTOR": "analyst:t", "PATH": "/usr/bin:/bin"}
     takedown = [sys.executable, "-m", "faces.cli"]
@@ -239,6 +248,7 @@ def test_a_page_a_count_and_a_case_are_read_without_importing_sqlalchemy(tmp_pat
         (["queue", "list", "--json"], "http://b.test/y"),
         (["queue", "list", "--count"], "2"),
         (["case", "show", "1"], "http://a.test/x"),
+        (["stats", "--by", "country"], "all"),
     ]:
         probe = subprocess.run([sys.executable, "-c", PROBE, *command], capture_output=True, text=True,
                                env=environment, timeout=60)  # fmt: skip

@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 from sqlalchemy import case, update
 
 from faces.cli import App, cli
+from takedown import stats
 from takedown.cases import HostedAt, record_hosted_at
 from takedown.clock import ManualClock
 from takedown.errors import ConfigurationError
@@ -25,7 +26,7 @@ from takedown.policy import ChasePolicy
 from takedown.reports import Report, validate_report
 from takedown.revisits import Fetch, record_fetches
 from takedown.settings import Settings, sqlite_url
-from takedown.stats import removal_stats
+from takedown.stats import GROUPINGS, removal_stats
 from takedown.store import Store
 from tests.conftest import postgres_url_for_new_schema
 
@@ -174,13 +175,19 @@ def test_content_already_gone_at_first_look_closes_as_already_gone_and_is_counte
     assert "already gone when first checked" in runner.invoke(cli, ["stats"], obj=app).output
 
 
-@pytest.fixture(scope="module", params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+@pytest.fixture(
+    scope="module",
+    params=["sqlite", "sqlite-stepping", pytest.param("postgresql", marks=pytest.mark.postgres)],
+)
 def stats_store(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Store]:
-    """One store per backend for the whole module: SQLite walks the sorted times, PostgreSQL ranks
-    them with a window, and both must agree with the statistics module."""
-    if request.param == "sqlite":
+    """One store per way of finding the percentiles, for the whole module: SQLite walks the sorted
+    times or steps to each group's neighbours, PostgreSQL ranks them with a window, and all must
+    agree with the statistics module."""
+    if request.param.startswith("sqlite"):
         opened = Store.open(sqlite_url(tmp_path_factory.mktemp("stats") / "takedown.db"))
-        yield opened
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(stats, "STEP_FROM", 1 if request.param == "sqlite-stepping" else 10**9)
+            yield opened
         opened.dispose()
         return
     for url in postgres_url_for_new_schema():
@@ -225,3 +232,55 @@ def assert_figures_as_statistics_gives_them(stats_store: Store, minutes: list[in
     assert row.p90_hours == pytest.approx(round(p90, 2), abs=0.0101)
     assert row.within_24h == round(sum(h <= 24 for h in hours) / len(hours), 3)
     assert row.within_7d == round(sum(h <= 24 * 7 for h in hours) / len(hours), 3)
+
+
+def test_walking_and_stepping_give_every_group_its_figures_groups_without_a_value_too(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SQLite finds each group's median and p90 by walking every removal time, or, where groups
+    are large, by stepping to the neighbours along the group's index. Both ways give the figures
+    statistics gives, for every grouping, the groups of cases never resolved among them (no
+    network, AS or country: a stepping read that asked for "= NULL" would find nothing)."""
+    t0 = datetime(2026, 3, 1, tzinfo=UTC)
+    hours = {n: (n * 7) % 50 + 1 for n in range(30)}
+    for n, took in hours.items():
+        add_case(
+            store,
+            n,
+            live=t0,
+            removed=t0 + timedelta(hours=took),
+            country=("NL", "DE")[n % 2],
+            asn=64500 + n % 3,
+        )
+    unresolved = [n for n in hours if n % 3 == 2]
+    with store.session() as session:
+        session.execute(
+            update(Case)
+            .where(Case.url.in_([f"http://h{n}.test/x" for n in unresolved]))
+            .values(hosting_network=None, hosting_organisation=None, hosting_asn=None, hosting_country=None)
+        )
+    expected_groups = {
+        "network": lambda n: "unresolved" if n in unresolved else "192.0.2.0/24 Example",
+        "asn": lambda n: "unknown AS" if n in unresolved else f"AS{64500 + n % 3}",
+        "country": lambda n: "unknown country" if n in unresolved else ("NL", "DE")[n % 2],
+    }
+    for by in GROUPINGS:
+        found = {}
+        for step_from in (10**9, 1):  # walking, then stepping
+            monkeypatch.setattr(stats, "STEP_FROM", step_from)
+            with store.reading() as session:
+                found[step_from] = removal_stats(session, by)
+        assert found[1] == found[10**9], by
+        times: dict[str, list[float]] = {}
+        for n, took in hours.items():
+            times.setdefault(expected_groups[by](n), []).append(float(took))
+        times["all"] = [float(took) for took in hours.values()]
+        assert {row.group for row in found[1]} == set(times)
+        for row in found[1]:
+            ordered = sorted(times[row.group])
+            p90 = statistics.quantiles(ordered, n=10, method="inclusive")[8]
+            assert row.removed == len(ordered), (by, row.group)
+            assert (row.median_hours, row.p90_hours) == (
+                pytest.approx(statistics.median(ordered), abs=0.0101),
+                pytest.approx(p90, abs=0.0101),
+            ), (by, row.group)

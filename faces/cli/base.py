@@ -31,7 +31,10 @@ from takedown.plain import json_line
 from takedown.settings import Settings
 
 if TYPE_CHECKING:
-    from takedown.direct_reads import CaseReads
+    from sqlalchemy.orm import Session
+
+    from takedown.direct_reads import CaseReads, DirectReader
+    from takedown.stats import StatsReads
     from takedown.store import Store
 
 log = logging.getLogger("takedown")
@@ -58,18 +61,35 @@ class App:
         """Reads of cases for one command: through the database driver itself where it can
         (:mod:`takedown.direct_reads`: no SQLAlchemy to import, a third of the start-up), else in
         a reading session of the store. A store given to the app (as tests give) is used as is."""
-        if direct and self._store is None:
-            from takedown.direct_reads import DirectReader
-
-            reader = DirectReader.open(self.settings.database_url)
-            if reader is not None:
-                with reader:
-                    yield reader
-                return
+        reader = self._direct_reader() if direct else None
+        if reader is not None:
+            with reader:
+                yield reader
+            return
         from takedown.cases import SessionCaseReads
 
         with self.store.reading() as session:
             yield SessionCaseReads(session)
+
+    @contextmanager
+    def stats_reads(self) -> Iterator[StatsReads | Session]:
+        """Where ``stats`` reads its figures: as :meth:`case_reads` reads cases."""
+        reader = self._direct_reader()
+        if reader is not None:
+            with reader:
+                yield reader
+            return
+        with self.store.reading() as session:
+            yield session
+
+    def _direct_reader(self) -> DirectReader | None:
+        """The driver's own read-only connection to the configured store, or ``None`` where the
+        store's path must answer (and always for a store given to the app, as tests give)."""
+        if self._store is not None:
+            return None
+        from takedown.direct_reads import DirectReader
+
+        return DirectReader.open(self.settings.database_url)
 
     @contextmanager
     def bulk_store(self) -> Iterator[Store]:

@@ -50,9 +50,9 @@ def stats(app: App, by: str, chart: str | None, as_json: bool) -> None:
         return
 
     with errors_as_exit_codes():
-        with app.store.reading() as session:
-            rows = removal_stats(session, by)
-            already_gone = already_gone_count(session)
+        with app.stats_reads() as reads:
+            rows = removal_stats(reads, by)
+            already_gone = already_gone_count(reads)
         if chart:
             write_chart(rows, chart, f"Time to removal by {by}")
     if as_json:
