@@ -7,10 +7,10 @@ Run by hand; prints figures, asserts nothing about speed:
 
 The store is filled through the importer (``queue import``'s code; its rate is printed), then shaped
 like a store that has been chasing for a while: half the cases live, a fifth removed, the rest gone,
-unreachable or queued, and 800,000 hosting resolutions over 2,000 networks in 60 countries. Each
-command then runs as a child process, as a user would run it, and prints its wall time and peak
-resident memory. With ``--store`` (SQLite) the store is kept and reused by the next run; a PostgreSQL
-store lives in a schema of its own, dropped at the end.
+unreachable or queued, 800,000 hosting resolutions over 2,000 networks in 60 countries, and an
+outbox of 100,000 notices. Each command then runs as a child process, as a user would run it, and
+prints its wall time and peak resident memory. With ``--store`` (SQLite) the store is kept and
+reused by the next run; a PostgreSQL store lives in a schema of its own, dropped at the end.
 """
 
 from __future__ import annotations
@@ -46,6 +46,8 @@ COMMANDS: list[tuple[str, list[str]]] = [
     ("queue list --state live --count", ["queue", "list", "--state", "live", "--count"]),
     ("stats", ["stats"]),
     ("stats --by country --json", ["stats", "--by", "country", "--json"]),
+    ("notices list", ["notices", "list"]),
+    ("notices list --status uncertain --json", ["notices", "list", "--status", "uncertain", "--json"]),
     ("queue list --limit 1000000 --json", ["queue", "list", "--limit", "1000000", "--json"]),
     ("queue list --limit 1000000", ["queue", "list", "--limit", "1000000"]),
 ]
@@ -137,6 +139,7 @@ def shape(store: Store) -> None:
             )
         )
     keep_hosting_on_cases(store)
+    add_notices(store)
 
 
 def keep_hosting_on_cases(store: Store) -> None:
@@ -159,6 +162,35 @@ def keep_hosting_on_cases(store: Store) -> None:
         )
         # One live case in a thousand is waiting for an analyst (the chase gave up on it).
         session.execute(text('UPDATE "case" SET needs_analyst = true WHERE id % 1000 = 3'))
+
+
+def add_notices(store: Store) -> None:
+    """An outbox of 100,000 notices, each about three cases, mostly sent, a few failed, retrying or
+    in doubt (what ``notices list`` reads), unless the store has notices already."""
+    with store.session() as session:
+        if session.scalar(text("SELECT count(*) FROM notice")):
+            return
+        session.execute(
+            text(
+                """
+                INSERT INTO notice (id, recipient, level, message_id, subject, status, attempts,
+                                    created_at, sent_at, last_error, role, party, language)
+                SELECT id, 'abuse@hosting' || CAST(id % 2000 AS TEXT) || '.test',
+                       CASE id % 3 WHEN 0 THEN 'initial' WHEN 1 THEN 'reminder' ELSE 'escalation' END,
+                       '<' || CAST(id AS TEXT) || '@bench.test>', 'Notice ' || CAST(id AS TEXT),
+                       CASE id % 500 WHEN 1 THEN 'failed' WHEN 11 THEN 'uncertain' WHEN 21 THEN 'retry'
+                         ELSE 'sent' END,
+                       1, queued_at, CASE WHEN id % 500 IN (1, 11, 21) THEN NULL ELSE queued_at END,
+                       CASE WHEN id % 500 IN (1, 21) THEN '550 mailbox unavailable' END,
+                       'hosting', 'Hosting ' || CAST(id % 2000 AS TEXT), 'en'
+                FROM "case" WHERE id % 10 = 1 AND id + 2 <= (SELECT max(id) FROM "case")
+                """
+            )
+        )
+        for step in range(3):
+            session.execute(
+                text(f"INSERT INTO notice_case (notice_id, case_id) SELECT id, id + {step} FROM notice")
+            )
 
 
 def run(command: list[str], env: dict[str, str]) -> tuple[float, float, int]:
@@ -212,6 +244,7 @@ def main() -> int:
 
     if args.store and args.store.exists():
         store = Store.open(sqlite_url(args.store))
+        add_notices(store)  # a store built before the outbox was part of the bench
         measure(store, sqlite_url(args.store), "sqlite (reused)", args.repeat)
         return 0
     with tempfile.TemporaryDirectory(prefix="takedown-bench-") as tmp:

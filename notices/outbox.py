@@ -28,11 +28,11 @@ import socket
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, func, insert, or_, select, update
+from sqlalchemy import bindparam, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from notices.delivery import Attempt, DeliveryOutcome, SMTPTransport
@@ -444,65 +444,6 @@ def enqueue(session: Any, notice: OutgoingNotice, *, now: datetime) -> int:
     assert notice_id is not None
     session.execute(insert(NoticeCase), [{"notice_id": notice_id, "case_id": cid} for cid in notice.case_ids])
     return int(notice_id)
-
-
-@dataclass(frozen=True)
-class NoticeListing:
-    """One notice as ``notices list`` shows it: who, what, how delivery went, never the message."""
-
-    id: int
-    recipient: str
-    role: str | None
-    level: str
-    status: str
-    cases: int
-    attempts: int
-    created_at: datetime
-    sent_at: datetime | None
-    next_attempt_at: datetime | None
-    last_error: str | None
-    subject: str
-    message_id: str
-
-
-def list_notices(
-    store: Store,
-    *,
-    status: str | None = None,
-    limit: int = 100,
-    notice_id: int | None = None,
-    recipient: str | None = None,
-    before_id: int | None = None,
-) -> list[NoticeListing]:
-    """The outbox, newest first (``status``: only those with it; ``recipient``: only to that
-    address, any case; ``before_id``: the next page, older than that notice), with how many cases
-    each covers."""
-    # The listing's own columns, never the message (the whole MIME text, tens of KB a notice), in
-    # a reading session: a page of the outbox neither waits for a writer nor holds one up.
-    query = (
-        select(*_LISTING_COLUMNS, func.count(NoticeCase.case_id).label("cases"))
-        .join(NoticeCase, NoticeCase.notice_id == Notice.id, isouter=True)
-        .group_by(Notice.id)
-        .order_by(Notice.id.desc())
-        .limit(limit)
-    )
-    if status:
-        query = query.where(Notice.status == status)
-    if notice_id is not None:
-        query = query.where(Notice.id == notice_id)
-    if before_id is not None:
-        query = query.where(Notice.id < before_id)
-    if recipient:
-        query = query.where(func.lower(Notice.recipient) == recipient.strip().lower())
-    with store.reading() as session:
-        return [NoticeListing(**row._asdict()) for row in session.execute(query)]
-
-
-_LISTING_COLUMNS = tuple(
-    getattr(Notice, shown.name) for shown in fields(NoticeListing) if shown.name != "cases"
-)
-"""The notice's columns a listing shows, named as :class:`NoticeListing`'s fields (and ``cases`` is
-the count)."""
 
 
 def settle_uncertain(

@@ -16,8 +16,8 @@ from email.message import EmailMessage
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from notices.listing import NoticeListing, list_notices
 from notices.message import signed_content
-from notices.outbox import NoticeListing, list_notices
 from takedown.models import Notice, NoticeCase
 from takedown.store import Store
 

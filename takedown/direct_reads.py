@@ -40,6 +40,7 @@ from takedown.case_views import (
 )
 from takedown.errors import CaseNotFound, StoreError, failure_line
 from takedown.revision import HEAD_REVISION
+from takedown.sql_reads import stored_time, stored_time_or_none
 from takedown.states import OPEN_STATES, CaseState
 
 log = logging.getLogger(__name__)
@@ -159,7 +160,7 @@ class DirectReader:
         rows = self._rows(sql, (*parameters, limit))
         for case_id, state, url, host, category, reference, queued_at in rows:
             yield CaseSummary(
-                case_id, state_named[state], url, host, category, reference, self._time(queued_at)
+                case_id, state_named[state], url, host, category, reference, stored_time(queued_at)
             )
 
     def count_cases(self, wanted: CaseFilter) -> int:
@@ -189,7 +190,7 @@ class DirectReader:
             (case_id,),
         )
         fields: dict[str, Any] = {
-            name: self._maybe_time(value) if name in TIME_FIELDS else value
+            name: stored_time_or_none(value) if name in TIME_FIELDS else value
             for name, value in zip(DETAIL_FIELDS, row, strict=True)
         }
         return CaseDetail(
@@ -197,7 +198,7 @@ class DirectReader:
             fingerprints=tuple(FingerprintView(algorithm, digest) for algorithm, digest in fingerprints),
             timeline=tuple(
                 TimelineEntry(
-                    at=self._time(at),
+                    at=stored_time(at),
                     actor=actor,
                     action=action,
                     from_state=from_state,
@@ -260,21 +261,13 @@ class DirectReader:
         return naive.strftime(STORED_TIME) if self.dialect == "sqlite" else naive
 
     @staticmethod
-    def _time(value: str | datetime) -> datetime:
-        """A stored time, aware: SQLite keeps text, PostgreSQL a naive ``timestamp`` (both UTC)."""
-        return (datetime.fromisoformat(value) if isinstance(value, str) else value).replace(tzinfo=UTC)
-
-    def _maybe_time(self, value: str | datetime | None) -> datetime | None:
-        return None if value is None else self._time(value)
-
-    @staticmethod
     def _json(value: Any) -> Any:
         """SQLite keeps JSON as text (``null`` for none); psycopg has already decoded it."""
         return json.loads(value) if isinstance(value, str) else value
 
     def stream(self, sql: str, parameters: Sequence[Any] = ()) -> Iterator[tuple[Any, ...]]:
-        """The rows of ``sql`` (written with this driver's marks), one at a time: what
-        :mod:`takedown.stats` reads its figures with (:class:`takedown.stats.StatsReads`)."""
+        """The rows of ``sql`` (written with this driver's marks), one at a time: the reads
+        written once for both ways (:class:`takedown.sql_reads.SqlReads`) go through here."""
         with self._store_errors():
             cursor = self._connection.execute(sql, tuple(parameters))
             yield from cursor

@@ -5,8 +5,8 @@ Grouped by the hosting network, its AS and its country, as last resolved for the
 removal was confirmed count; the ones still open are reported beside them, so a provider that
 never removes anything does not look fast.
 
-Read with plain SQL, the same text whichever way the store is reached: a session of the store (the
-console, the demo) or the terminal's direct reads (:mod:`takedown.direct_reads`), so that ``takedown
+Read with plain SQL, the same text whichever way the store is reached (:mod:`takedown.sql_reads`):
+a session of the store (the console, the demo) or the terminal's direct reads, so that ``takedown
 stats`` imports no SQLAlchemy, which was a third of its time on a million cases. The constants in
 the SQL (states, a day, a week) are written into it, not bound: SQLite uses a partial index only
 for a condition it can read, and none of them comes from outside. Group values come from
@@ -15,11 +15,11 @@ registries, and are always bound.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
+from takedown.sql_reads import SqlReads, mark, reads_of
 from takedown.states import OPEN_STATES, CaseState
 
 if TYPE_CHECKING:
@@ -43,39 +43,14 @@ class RemovalStats:
     """Notice rounds sent about the group's cases (each round, one notice per recipient)."""
 
 
-class StatsReads(Protocol):
-    """Where the figures are read: rows of SQL written for the driver (``?`` marks on SQLite,
-    ``%s`` on PostgreSQL). :class:`takedown.direct_reads.DirectReader` is one."""
-
-    dialect: str
-
-    def stream(self, sql: str, parameters: Sequence[Any] = ()) -> Iterable[Sequence[Any]]: ...
-
-
-class SessionStatsReads:
-    """:class:`StatsReads` through a session of the store; the SQL goes to its driver as written."""
-
-    def __init__(self, session: Session) -> None:
-        self._connection = session.connection()
-        self.dialect = self._connection.dialect.name
-
-    def stream(self, sql: str, parameters: Sequence[Any] = ()) -> Iterable[Sequence[Any]]:
-        return self._connection.exec_driver_sql(sql, tuple(parameters))
-
-
-def _reads(source: Session | StatsReads) -> StatsReads:
-    """A session is read through; anything else already reads (a store session has no ``stream``)."""
-    return source if hasattr(source, "stream") else SessionStatsReads(source)  # type: ignore[return-value]
-
-
-def already_gone_count(source: Session | StatsReads) -> int:
+def already_gone_count(source: Session | SqlReads) -> int:
     """Cases closed because the content was already gone when first checked: not in the time to
     removal (nothing was removed), counted beside it, as ``queue list --state already_gone`` counts."""
-    [(count,)] = _reads(source).stream(f'SELECT count(*) FROM "case" WHERE state = {_ALREADY_GONE}')
+    [(count,)] = reads_of(source).stream(f'SELECT count(*) FROM "case" WHERE state = {_ALREADY_GONE}')
     return int(count or 0)
 
 
-def removal_stats(source: Session | StatsReads, by: str) -> list[RemovalStats]:
+def removal_stats(source: Session | SqlReads, by: str) -> list[RemovalStats]:
     """One row per group (``network``, ``asn``, ``country``), most removals first, then ``all``.
 
     Computed by the store, from the case's own columns and one covering index per grouping:
@@ -84,7 +59,7 @@ def removal_stats(source: Session | StatsReads, by: str) -> list[RemovalStats]:
     """
     if by not in GROUPINGS:
         raise ValueError(f"group by one of {', '.join(GROUPINGS)}, not {by!r}")
-    reads = _reads(source)
+    reads = reads_of(source)
     columns = _GROUP_COLUMNS[by]
     tallies = _tallies(reads, columns)
     overall = tuple(sum(figures) for figures in zip((0, 0, 0, 0, 0), *tallies.values(), strict=False))
@@ -119,7 +94,7 @@ _TIMED = f"{_SEEN_LIVE} AND state = {_REMOVED} AND removal_seconds IS NOT NULL"
 
 
 def _tallies(
-    reads: StatsReads, columns: tuple[str, ...]
+    reads: SqlReads, columns: tuple[str, ...]
 ) -> dict[tuple[Any, ...], tuple[int, int, int, int, int]]:
     """Per group: still open, removed, removed within a day, within a week, notice rounds.
 
@@ -162,7 +137,7 @@ a walk about a microsecond a removal. On a million cases, 400 groups of 500 remo
 
 
 def _spreads(
-    reads: StatsReads, columns: tuple[str, ...], removed: dict[tuple[Any, ...], int]
+    reads: SqlReads, columns: tuple[str, ...], removed: dict[tuple[Any, ...], int]
 ) -> dict[tuple[Any, ...], tuple[float, float]]:
     """Median and 90th percentile of the time to removal per group, in seconds, as
     :func:`statistics.median` and ``statistics.quantiles(n=10, method="inclusive")`` give them:
@@ -202,7 +177,7 @@ def _spreads(
 
 
 def _spreads_stepped(
-    reads: StatsReads, columns: tuple[str, ...], removed: dict[tuple[Any, ...], int]
+    reads: SqlReads, columns: tuple[str, ...], removed: dict[tuple[Any, ...], int]
 ) -> dict[tuple[Any, ...], tuple[float, float]]:
     """:func:`_spreads` (SQLite) by stepping: for each group, each pair of neighbours is one read
     of ``LIMIT 2 OFFSET`` the lower one along the group's stretch of the covering index."""
@@ -227,7 +202,7 @@ def _spreads_stepped(
 
 
 def _spreads_ranked_by_the_store(
-    reads: StatsReads, columns: tuple[str, ...], removed: dict[tuple[Any, ...], int]
+    reads: SqlReads, columns: tuple[str, ...], removed: dict[tuple[Any, ...], int]
 ) -> dict[tuple[Any, ...], tuple[float, float]]:
     """:func:`_spreads` with the neighbours picked by the store: each group's times are ranked
     by a window over the same covering index, and only the ranks :func:`_neighbours` names come
@@ -248,15 +223,14 @@ def _spreads_ranked_by_the_store(
     return {key: _spread(ranks, removed[key]) for key, ranks in kept.items()}
 
 
-def _overall_spread(reads: StatsReads, removed: int) -> tuple[float | None, float | None]:
+def _overall_spread(reads: SqlReads, removed: int) -> tuple[float | None, float | None]:
     """Median and p90 over every removal: a few steps along the removal-time index each."""
     if not removed:
         return None, None
     # removal_seconds is set only on removed cases, and its index holds exactly those.
-    mark = "?" if reads.dialect == "sqlite" else "%s"
     sql = (
         'SELECT removal_seconds FROM "case" WHERE removal_seconds IS NOT NULL'
-        f" ORDER BY removal_seconds LIMIT 1 OFFSET {mark}"
+        f" ORDER BY removal_seconds LIMIT 1 OFFSET {mark(reads)}"
     )
     kept: dict[int, float] = {}
     for rank in _neighbours(removed):

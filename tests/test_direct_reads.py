@@ -10,6 +10,8 @@ import shutil
 import sqlite3
 import subprocess
 import sys
+from collections import Counter
+from dataclasses import astuple
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
@@ -17,20 +19,22 @@ import pytest
 from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import text, update
+from sqlalchemy import select, text, update
 
 from faces.cli import App, cli
+from notices.listing import list_notices
 from takedown import exitcodes
 from takedown.case_views import CaseFilter
 from takedown.cases import count_cases, list_cases, show_case
 from takedown.direct_reads import DIRECT_LIMIT, DirectReader
 from takedown.errors import CaseNotFound, StoreError
 from takedown.intake import queue_batch
-from takedown.models import Case, Event
+from takedown.models import Case, Event, Notice, NoticeCase
 from takedown.reports import Report, validate_report
 from takedown.settings import Settings, sqlite_url
 from takedown.states import CaseState
 from takedown.store import Store
+from takedown.vocabulary import NoticeStatus
 
 START = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
 HOSTS = ("a.test", "b.test", "xn--bcher-kva.test")
@@ -40,6 +44,7 @@ NETWORKS = (None, "192.0.2.0/24", "2001:db8::/32")
 STATES = sorted(CaseState, key=lambda state: state.value)
 CASES = 48
 EAST = timezone(timedelta(hours=5))
+NOTICE_STATES = [status.value for status in NoticeStatus]
 
 
 def url_of(store: Store) -> str:
@@ -91,6 +96,25 @@ def worked_store(store: Store) -> Store:
                     detail={"reason": f"gone {n} ✓", "ticket": "T-1"} if n % 2 else None,
                 )
             )
+    with store.session() as session:  # notices in every state, about none to three cases
+        for n, status in enumerate(NOTICE_STATES * 2):
+            notice = Notice(
+                recipient=("abuse@a.test", "Abuse@B.test", "noc@c.test")[n % 3],
+                level=("initial", "reminder", "escalation")[n % 3],
+                message_id=f"<{n}@hotline.test>",
+                subject=f"Notice {n}: 'quoted' ünïcode",
+                status=status,
+                attempts=n % 4,
+                created_at=START + timedelta(hours=n, microseconds=n),
+                next_attempt_at=START + timedelta(days=1, hours=n) if status == "retry" else None,
+                sent_at=START + timedelta(hours=n, minutes=1) if status == "sent" else None,
+                last_error="550 mailbox unavailable" if status in ("failed", "retry") else None,
+                role=(None, "hosting", "registrar")[n % 3],
+            )
+            session.add(notice)
+            session.flush()
+            for case_id in range(1, 1 + n % 4):
+                session.add(NoticeCase(notice_id=notice.id, case_id=case_id + n))
     return store
 
 
@@ -213,12 +237,18 @@ def test_the_cli_reads_directly_and_prints_what_the_store_path_prints(worked_sto
         ["stats"],
         ["stats", "--by", "asn", "--json"],
         ["stats", "--by", "country"],
+        ["notices", "list"],
+        ["notices", "list", "--json", "--status", "retry"],
+        ["notices", "list", "--status", "uncertain", "--limit", "1"],
+        ["notices", "list", "--status", "sent"],
     ]
     for command in commands:
         ours = runner.invoke(cli, command, obj=direct, catch_exceptions=False)
         theirs = runner.invoke(cli, command, obj=through_store, catch_exceptions=False)
         assert (ours.exit_code, ours.stdout, ours.stderr) == (theirs.exit_code, theirs.stdout, theirs.stderr)
     assert runner.invoke(cli, ["case", "show", "999"], obj=direct).exit_code == exitcodes.NOT_FOUND
+    listed = runner.invoke(cli, ["notices", "list", "--json"], obj=direct).stdout.splitlines()
+    assert len(listed) == 2 * len(NOTICE_STATES) and json.loads(listed[0])["cases"] == (len(listed) - 1) % 4
     figures = json.loads(runner.invoke(cli, ["stats", "--by", "asn", "--json"], obj=direct).stdout)
     everything = figures["groups"][-1]
     assert (everything["group"], everything["removed"]) == ("all", 6)  # the six removed ones seen live
@@ -236,7 +266,7 @@ finally:
 """
 
 
-def test_a_page_a_count_a_case_and_the_stats_are_read_without_importing_sqlalchemy(tmp_path: Path) -> None:
+def test_the_everyday_reads_are_made_without_importing_sqlalchemy(tmp_path: Path) -> None:
     """What makes them quick (timed in bench/bench_million.py): the store's stack is not loaded."""
     environment = {"TAKEDOWN_HOME": str(tmp_path), "TAKEDOWN_ACTOR": "analyst:t", "PATH": "/usr/bin:/bin"}
     takedown = [sys.executable, "-m", "faces.cli"]
@@ -249,6 +279,7 @@ def test_a_page_a_count_a_case_and_the_stats_are_read_without_importing_sqlalche
         (["queue", "list", "--count"], "2"),
         (["case", "show", "1"], "http://a.test/x"),
         (["stats", "--by", "country"], "all"),
+        (["notices", "list"], "no notices"),
     ]:
         probe = subprocess.run([sys.executable, "-c", PROBE, *command], capture_output=True, text=True,
                                env=environment, timeout=60)  # fmt: skip
@@ -295,3 +326,30 @@ def test_a_database_lost_mid_read_is_one_line_and_exit_1(worked_store: Store) ->
     assert result.exit_code == exitcodes.FAILURE
     assert result.stderr.startswith("error: the store failed: ") and result.stderr.count("\n") == 1
     assert "(run with -v for the details)" in result.stderr
+
+
+def test_the_outbox_is_listed_as_the_store_holds_it(worked_store: Store) -> None:
+    """``notices list`` reads plain SQL, through the driver or a session alike: what it lists is
+    what the mapped models hold (times in UTC, cases counted, notices about none kept), and each
+    filter picks what it says."""
+    with worked_store.reading() as session:
+        held = sorted(session.scalars(select(Notice)), key=lambda notice: -notice.id)
+        covered = Counter(session.scalars(select(NoticeCase.notice_id)))
+        expected = [
+            (n.id, n.recipient, n.role, n.level, n.status, covered[n.id], n.attempts, n.created_at, n.sent_at,
+             n.next_attempt_at, n.last_error, n.subject, n.message_id)
+            for n in held
+        ]  # fmt: skip
+    with DirectReader.open(url_of(worked_store)) as direct:  # type: ignore[union-attr]
+        listed = list_notices(direct)
+        to_b = list_notices(direct, recipient=" abuse@b.TEST ")
+        retrying = list_notices(direct, status="retry")
+        page = list_notices(direct, before_id=expected[3][0], limit=2)
+        one = list_notices(direct, notice_id=expected[5][0])
+    assert [astuple(listing) for listing in listed] == expected
+    assert list_notices(worked_store) == listed  # through a session of the store
+    assert any(row[5] == 0 for row in expected) and listed[0].created_at.tzinfo is UTC
+    assert [n.id for n in to_b] == [row[0] for row in expected if row[1].lower() == "abuse@b.test"]
+    assert [n.id for n in retrying] == [row[0] for row in expected if row[4] == "retry"]
+    assert [n.id for n in page] == [expected[4][0], expected[5][0]]
+    assert [n.id for n in one] == [expected[5][0]]

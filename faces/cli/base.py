@@ -31,10 +31,8 @@ from takedown.plain import json_line
 from takedown.settings import Settings
 
 if TYPE_CHECKING:
-    from sqlalchemy.orm import Session
-
     from takedown.direct_reads import CaseReads, DirectReader
-    from takedown.stats import StatsReads
+    from takedown.sql_reads import SqlReads
     from takedown.store import Store
 
 log = logging.getLogger("takedown")
@@ -72,15 +70,18 @@ class App:
             yield SessionCaseReads(session)
 
     @contextmanager
-    def stats_reads(self) -> Iterator[StatsReads | Session]:
-        """Where ``stats`` reads its figures: as :meth:`case_reads` reads cases."""
+    def sql_reads(self) -> Iterator[SqlReads]:
+        """Where a command reads what is written once for both ways (:mod:`takedown.sql_reads`):
+        as :meth:`case_reads` reads cases."""
         reader = self._direct_reader()
         if reader is not None:
             with reader:
                 yield reader
             return
+        from takedown.sql_reads import SessionReads
+
         with self.store.reading() as session:
-            yield session
+            yield SessionReads(session)
 
     def _direct_reader(self) -> DirectReader | None:
         """The driver's own read-only connection to the configured store, or ``None`` where the

@@ -178,10 +178,10 @@ def notices_list(app: App, status: str | None, limit: int, as_json: bool) -> Non
     `--status uncertain` lists notices a crash left in doubt (presumed delivered, never resent);
     `--status failed` those refused for good (their mailbox is now marked bad in the contact book).
     """
-    from notices.outbox import list_notices
+    from notices.listing import list_notices
 
-    with errors_as_exit_codes():
-        rows = [plain(listing) for listing in list_notices(app.store, status=status, limit=limit)]
+    with errors_as_exit_codes(), app.sql_reads() as reads:
+        rows = [plain(listing) for listing in list_notices(reads, status=status, limit=limit)]
     if as_json:
         for row in rows:
             print_json(row)

@@ -50,7 +50,7 @@ def stats(app: App, by: str, chart: str | None, as_json: bool) -> None:
         return
 
     with errors_as_exit_codes():
-        with app.stats_reads() as reads:
+        with app.sql_reads() as reads:
             rows = removal_stats(reads, by)
             already_gone = already_gone_count(reads)
         if chart:

@@ -18,7 +18,7 @@ from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
-from notices.outbox import list_notices
+from notices.listing import list_notices
 from notices.sent import NoticeNotFound, read_notice
 from takedown.api_tokens import TokenScope, TokenView, find_token
 from takedown.case_record import case_record

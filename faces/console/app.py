@@ -46,7 +46,8 @@ from hosting.contacts import (
     remove_contact,
     set_contact,
 )
-from notices.outbox import list_notices, settle_uncertain
+from notices.listing import list_notices
+from notices.outbox import settle_uncertain
 from notices.preview import NoticePreviewer, Preview
 from notices.render import SHIPPED_TEMPLATES
 from notices.sent import NoticeNotFound, read_notice

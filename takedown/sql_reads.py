@@ -1,0 +1,58 @@
+"""Reads written once, in the driver's own SQL, and carried either by a session of the store or by
+the terminal's direct reads (:class:`takedown.direct_reads.DirectReader`).
+
+Why: a command that only reads (``takedown stats``, ``notices list``) spends most of its time
+importing SQLAlchemy and the mapped models before its first query; through the driver alone it
+answers in a fraction of that. Writing such a read once as plain SQL, rather than once for
+SQLAlchemy and again for the driver, keeps the two ways from ever disagreeing: the console and the
+scheduler send the same text through their session (``exec_driver_sql``: no type processing, so
+both ways see what the driver returns, and :func:`stored_time` reads the times of both).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+
+class SqlReads(Protocol):
+    """Rows of SQL written for the driver: ``?`` marks on SQLite, ``%s`` on PostgreSQL
+    (:func:`mark`). No ``%`` otherwise, which psycopg would read as a mark."""
+
+    dialect: str
+
+    def stream(self, sql: str, parameters: Sequence[Any] = ()) -> Iterable[Sequence[Any]]: ...
+
+
+class SessionReads:
+    """:class:`SqlReads` through a session of the store; the SQL goes to its driver as written."""
+
+    def __init__(self, session: Session) -> None:
+        self._connection = session.connection()
+        self.dialect = self._connection.dialect.name
+
+    def stream(self, sql: str, parameters: Sequence[Any] = ()) -> Iterable[Sequence[Any]]:
+        return self._connection.exec_driver_sql(sql, tuple(parameters))
+
+
+def reads_of(source: Session | SqlReads) -> SqlReads:
+    """A session, read through; anything else already reads (a session has no ``stream``)."""
+    return source if hasattr(source, "stream") else SessionReads(source)  # type: ignore[return-value]
+
+
+def mark(reads: SqlReads) -> str:
+    """The driver's mark for one bound value."""
+    return "?" if reads.dialect == "sqlite" else "%s"
+
+
+def stored_time(value: str | datetime) -> datetime:
+    """A stored time, aware: SQLite keeps text, PostgreSQL a naive ``timestamp`` (both UTC)."""
+    return (datetime.fromisoformat(value) if isinstance(value, str) else value).replace(tzinfo=UTC)
+
+
+def stored_time_or_none(value: str | datetime | None) -> datetime | None:
+    return None if value is None else stored_time(value)
