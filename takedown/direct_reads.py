@@ -20,7 +20,6 @@ server-side cursor there, tuned for a million rows, and their start-up does not 
 
 from __future__ import annotations
 
-import json
 import logging
 import sqlite3
 import sys
@@ -40,7 +39,7 @@ from takedown.case_views import (
 )
 from takedown.errors import CaseNotFound, StoreError, failure_line
 from takedown.revision import HEAD_REVISION
-from takedown.sql_reads import stored_time, stored_time_or_none
+from takedown.sql_reads import stored_json, stored_time, stored_time_or_none
 from takedown.states import OPEN_STATES, CaseState
 
 log = logging.getLogger(__name__)
@@ -203,7 +202,7 @@ class DirectReader:
                     action=action,
                     from_state=from_state,
                     to_state=to_state,
-                    detail=dict(self._json(detail) or {}),
+                    detail=dict(stored_json(detail) or {}),
                 )
                 for at, actor, action, from_state, to_state, detail in events
             ),
@@ -259,11 +258,6 @@ class DirectReader:
     def _stored_time(self, value: datetime) -> Any:
         naive = value.astimezone(UTC).replace(tzinfo=None)
         return naive.strftime(STORED_TIME) if self.dialect == "sqlite" else naive
-
-    @staticmethod
-    def _json(value: Any) -> Any:
-        """SQLite keeps JSON as text (``null`` for none); psycopg has already decoded it."""
-        return json.loads(value) if isinstance(value, str) else value
 
     def stream(self, sql: str, parameters: Sequence[Any] = ()) -> Iterator[tuple[Any, ...]]:
         """The rows of ``sql`` (written with this driver's marks), one at a time: the reads

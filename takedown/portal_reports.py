@@ -37,6 +37,7 @@ from takedown.models import Case, Portal, PortalReport, PortalUrl, ReporterAddre
 from takedown.pdq_index import DEFAULT_DISTANCE
 from takedown.plain import iso
 from takedown.policy import ChasePolicy
+from takedown.portal_queue import UNDECIDED
 from takedown.reports import Report, ValidReport, validate_report
 from takedown.revisits import DEFAULT_REMOVED_PAGE_PATTERNS, Fetch, Outcome, judge, list_matches
 from takedown.states import OPEN_STATES
@@ -46,7 +47,6 @@ CONTENT = ("images", "videos", "live-stream", "text-or-chat", "other")
 MAX_URLS = 20
 MAX_FOUND_WHERE = 500
 MAX_DETAILS = 2000
-UNDECIDED = ("awaiting_revisit", "awaiting_assessment")
 
 
 class ReportRefused(TakedownError):
@@ -268,46 +268,12 @@ _DECIDED_STATE = {
 
 
 @dataclass(frozen=True, slots=True)
-class AwaitingUrl:
-    """A reported URL waiting for an analyst: text only, never content."""
-
-    id: int
-    url: str
-    state: str
-    times_reported: int
-    report: str
-    portal: str
-    content: str
-    received_at: datetime
-    revisit: dict[str, Any] | None = None
-    """What its one revisit saw (outcome, HTTP status, reason), once it has had it."""
-    matches: tuple[dict[str, Any], ...] = ()
-
-
-@dataclass(frozen=True, slots=True)
 class Decided:
     id: int
     state: str
     case_id: int | None = None
     repeats: int = 0
     """Later reports of the same URL, decided with it."""
-
-
-def awaiting(session: Session, *, limit: int = 100, after_id: int = 0) -> list[AwaitingUrl]:
-    """The URLs waiting for a decision, oldest first, a page at a time."""
-    rows = session.execute(
-        select(PortalUrl, PortalReport.reference, Portal.slug, PortalReport.content, PortalReport.received_at)
-        .join(PortalReport, PortalReport.id == PortalUrl.report_id)
-        .join(Portal, Portal.id == PortalReport.portal_id)
-        .where(PortalUrl.state.in_(UNDECIDED), PortalUrl.id > after_id)
-        .order_by(PortalUrl.id)
-        .limit(limit)
-    )
-    return [
-        AwaitingUrl(url.id, url.url, url.state, url.times_reported, reference, portal, content, received_at,
-                    url.revisit, tuple(url.matches or ()))
-        for url, reference, portal, content, received_at in rows
-    ]  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)

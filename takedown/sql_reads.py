@@ -11,6 +11,7 @@ both ways see what the driver returns, and :func:`stored_time` reads the times o
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Protocol
@@ -56,3 +57,8 @@ def stored_time(value: str | datetime) -> datetime:
 
 def stored_time_or_none(value: str | datetime | None) -> datetime | None:
     return None if value is None else stored_time(value)
+
+
+def stored_json(value: Any) -> Any:
+    """A stored JSON value: SQLite keeps it as text (``null`` for none), psycopg has decoded it."""
+    return json.loads(value) if isinstance(value, str) else value

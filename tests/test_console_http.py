@@ -965,7 +965,8 @@ def test_the_case_page_shows_hash_list_matches_and_the_dashboard_counts_them(con
 
 
 def test_analysts_decide_portal_reports_and_auditors_only_read(console: Served) -> None:
-    from takedown.portal_reports import awaiting, receive_report
+    from takedown.portal_queue import awaiting
+    from takedown.portal_reports import receive_report
     from takedown.portals import PortalChange, add_portal
 
     with console.store.session() as session:

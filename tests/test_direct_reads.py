@@ -280,6 +280,7 @@ def test_the_everyday_reads_are_made_without_importing_sqlalchemy(tmp_path: Path
         (["case", "show", "1"], "http://a.test/x"),
         (["stats", "--by", "country"], "all"),
         (["notices", "list"], "no notices"),
+        (["portals", "queue"], "nothing waits for an analyst"),
     ]:
         probe = subprocess.run([sys.executable, "-c", PROBE, *command], capture_output=True, text=True,
                                env=environment, timeout=60)  # fmt: skip

@@ -98,7 +98,8 @@ def test_an_analyst_decides_and_a_confirmation_opens_a_case(
     store: Store, clock: ManualClock, portal: str
 ) -> None:
     from takedown.cases import show_case
-    from takedown.portal_reports import awaiting, decide, referrals
+    from takedown.portal_queue import awaiting
+    from takedown.portal_reports import decide, referrals
 
     with store.session() as session:
         first = receive_report(session, portal, ["http://d.test/1.jpg", "http://d.test/2.jpg", "http://br.test/3.jpg"],
@@ -196,7 +197,8 @@ def test_each_portal_says_how_its_reports_fare(store: Store, clock: ManualClock,
     from sqlalchemy import update
 
     from faces.cli import App, cli
-    from takedown.portal_reports import awaiting, decide, portal_stats
+    from takedown.portal_queue import awaiting
+    from takedown.portal_reports import decide, portal_stats
     from takedown.portals import PortalChange, add_portal
     from takedown.settings import Settings
 
@@ -356,3 +358,57 @@ def test_reports_kept_together_are_triaged_as_if_one_after_another(
     } == {earlier_id}
     assert reported_again == [{"report": last.reference}]
     assert earlier.reference not in (first.reference, last.reference)
+
+
+def test_the_queue_reads_the_same_through_the_driver_alone(
+    store: Store, clock: ManualClock, portal: str
+) -> None:
+    """``portals queue`` at the terminal reads through sqlite3 or psycopg alone (no SQLAlchemy to
+    import): the same URLs, times in UTC, and what the revisit saw and the hash lists knew, as the
+    mapped models hold them; the command prints what it prints through the store."""
+    import json
+
+    from click.testing import CliRunner
+    from sqlalchemy import update
+
+    from faces.cli import App, cli
+    from takedown.direct_reads import DirectReader
+    from takedown.portal_queue import awaiting
+    from takedown.settings import Settings
+
+    with store.session() as session:
+        receive_report(session, portal, ["http://q.test/1.jpg", "http://q.test/2.jpg", "http://q.test/3.jpg"],
+                       content="images", now=clock.now())  # fmt: skip
+        first = session.scalars(select(PortalUrl.id).order_by(PortalUrl.id)).first()
+        session.execute(
+            update(PortalUrl)
+            .where(PortalUrl.id == first)
+            .values(
+                state="awaiting_assessment",
+                revisit={"outcome": "live", "http_status": 200, "reason": "ünïcode 'quoted'"},
+                matches=[{"list": "partner", "algorithm": "md5"}],
+            )
+        )
+    with store.reading() as session:
+        held = [
+            (u.id, u.url, u.state, u.times_reported, u.revisit, tuple(u.matches or ()))
+            for u in session.scalars(select(PortalUrl).order_by(PortalUrl.id))
+        ]
+        received = session.scalars(select(PortalReport.received_at)).one()
+        through_session = awaiting(session)
+    url = store.engine.url.render_as_string(hide_password=False)
+    with DirectReader.open(url) as direct:  # type: ignore[union-attr]
+        directly = awaiting(direct)
+        page = awaiting(direct, after_id=held[0][0], limit=1)
+    assert [(u.id, u.url, u.state, u.times_reported, u.revisit, u.matches) for u in directly] == held
+    assert directly == through_session and held[0][4] is not None and held[1][4] is None
+    assert {u.received_at for u in directly} == {received} and received.tzinfo is not None
+    assert [u.id for u in page] == [held[1][0]]
+    settings = Settings(database_url=url, actor="analyst:ana")
+    runner = CliRunner()
+    ours = runner.invoke(cli, ["portals", "queue", "--json"], obj=App(settings=settings, clock=clock))
+    theirs = runner.invoke(
+        cli, ["portals", "queue", "--json"], obj=App(settings=settings, clock=clock, _store=store)
+    )
+    assert ours.exit_code == 0 and ours.stdout == theirs.stdout
+    assert json.loads(ours.stdout.splitlines()[0])["matches"] == [{"list": "partner", "algorithm": "md5"}]

@@ -143,10 +143,10 @@ def portals_queue(app: App, limit: int, after_id: int, as_json: bool) -> None:
     """Reported URLs waiting for an analyst, oldest first: id, portal, report, times reported,
     stage, what the revisit saw, the hash lists that know it, URL (as text: open it only with your
     assessment tools)."""
-    from takedown.portal_reports import awaiting
+    from takedown.portal_queue import awaiting
 
-    with errors_as_exit_codes(), app.store.reading() as session:
-        rows = awaiting(session, limit=limit, after_id=after_id)
+    with errors_as_exit_codes(), app.sql_reads() as reads:
+        rows = awaiting(reads, limit=limit, after_id=after_id)
     if as_json:
         for row in rows:
             print_json(plain(row))

@@ -82,12 +82,12 @@ from takedown.importer import ImportFormat, read_rows
 from takedown.inbox import inbox, inbox_message, mark_handled
 from takedown.intake import import_rows, queue_batch
 from takedown.plain import iso
+from takedown.portal_queue import awaiting
 from takedown.portal_reports import (
     REFERRAL_COLUMNS,
     Decided,
     PortalStats,
     ReportRefused,
-    awaiting,
     decide,
     next_report,
     portal_stats,
