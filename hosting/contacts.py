@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
+from hosting.contact_entries import Override, list_contacts
 from hosting.rdap.vcard import normalise_email
 from takedown.clock import Clock, SystemClock
 from takedown.errors import TakedownError
@@ -40,20 +41,6 @@ SCOPES = ("asn", "network", "domain", "email")
 
 class ContactError(TakedownError):
     """A contact book entry that cannot be stored as given."""
-
-
-@dataclass(frozen=True)
-class Override:
-    scope: str
-    value: str
-    email: str | None = None
-    language: str | None = None
-    never_notify: bool = False
-    note: str | None = None
-    updated_at: datetime | None = None
-    updated_by: str | None = None
-    bad_since: datetime | None = None
-    """Set when a notice to this mailbox was refused for good; barred until an analyst sets it again."""
 
 
 def normalise(scope: str, value: str) -> str:
@@ -232,13 +219,6 @@ def _change(
     return ContactChange(
         scope=scope, value=value, change=change, email=email, language=language, note=note, at=at, actor=actor
     )
-
-
-def list_contacts(store: Store) -> list[Override]:
-    with store.reading() as session:  # never waits for a writer, nor makes one wait
-        return [
-            _override(row) for row in session.scalars(select(Contact).order_by(Contact.scope, Contact.value))
-        ]
 
 
 def shipped_never_notify() -> frozenset[str]:

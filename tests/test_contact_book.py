@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Iterator
 from datetime import timedelta
@@ -11,11 +12,11 @@ import pytest
 from click.testing import CliRunner, Result
 
 from faces.cli import App, cli
+from hosting.contact_entries import list_contacts
 from hosting.contacts import (
     ContactBook,
     ContactError,
     contact_history,
-    list_contacts,
     mark_mailbox_bad,
     normalise,
     remove_contact,
@@ -202,3 +203,41 @@ def test_the_book_keeps_every_change_with_who_and_when(store: Store, clock: Manu
     assert "cleared gone@host.test" in cleared.output
     assert list_contacts(store) == []  # the bounce had made the entry: vouching removes it
     assert contact_history(store, "email", "gone@host.test")[0].actor == "analyst:d"
+
+
+def test_the_book_reads_the_same_through_the_driver_alone(store: Store, clock: ManualClock) -> None:
+    """``contacts list`` at the terminal reads through sqlite3 or psycopg alone (no SQLAlchemy to
+    import): every entry as the mapped models hold it (never-notify as a yes or no, times in UTC,
+    a bounced mailbox's mark), and the command prints what it prints through the store."""
+    from sqlalchemy import select
+
+    from takedown.direct_reads import DirectReader
+    from takedown.models import Contact
+
+    set_contact(store, "network", "192.0.2.0/24", email="noc@net.test", language="nl",
+                note="Their 'desk' ünïcode", actor="analyst:a", clock=clock)  # fmt: skip
+    set_contact(store, "asn", "64500", never_notify=True, actor="analyst:b", clock=clock)
+    clock.advance(timedelta(hours=1))
+    with store.session() as session:
+        mark_mailbox_bad(session, "gone@host.test", "550 no such user", now=clock.now(), actor="outbox")
+    with store.reading() as session:
+        held = [
+            (c.scope, c.value, c.email, c.language, c.never_notify, c.note, c.updated_at, c.updated_by,
+             c.bad_since)
+            for c in session.scalars(select(Contact).order_by(Contact.scope, Contact.value))
+        ]  # fmt: skip
+    url = store.engine.url.render_as_string(hide_password=False)
+    with DirectReader.open(url) as direct:  # type: ignore[union-attr]
+        directly = list_contacts(direct)
+    assert [dataclasses.astuple(entry) for entry in directly] == held
+    assert directly == list_contacts(store)
+    assert [entry.never_notify for entry in directly] == [True, False, False]
+    assert directly[1].bad_since == clock.now() and directly[0].updated_at is not None
+    settings = Settings(database_url=url, actor="analyst:a")
+    runner = CliRunner()
+    ours = runner.invoke(cli, ["contacts", "list", "--json"], obj=App(settings=settings, clock=clock))
+    theirs = runner.invoke(
+        cli, ["contacts", "list", "--json"], obj=App(settings=settings, clock=clock, _store=store)
+    )
+    assert ours.exit_code == 0 and ours.stdout == theirs.stdout and "gone@host.test" in ours.stdout
+    assert json.loads(ours.stdout.splitlines()[0])["never_notify"] is True  # not SQLite's 1

@@ -281,6 +281,7 @@ def test_the_everyday_reads_are_made_without_importing_sqlalchemy(tmp_path: Path
         (["stats", "--by", "country"], "all"),
         (["notices", "list"], "no notices"),
         (["portals", "queue"], "nothing waits for an analyst"),
+        (["contacts", "list"], "The contact book is empty"),
     ]:
         probe = subprocess.run([sys.executable, "-c", PROBE, *command], capture_output=True, text=True,
                                env=environment, timeout=60)  # fmt: skip

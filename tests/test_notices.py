@@ -17,7 +17,8 @@ from click.testing import CliRunner
 from sqlalchemy import select, update
 
 from faces.cli import App, cli
-from hosting.contacts import ContactBook, list_contacts, set_contact
+from hosting.contact_entries import list_contacts
+from hosting.contacts import ContactBook, set_contact
 from notices.message import header_text, signed_content
 from notices.outbox import MAX_ATTEMPTS, Outbox
 from sandbox import Sandbox

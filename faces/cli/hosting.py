@@ -194,10 +194,10 @@ def contacts_set(
 @click.pass_obj
 def contacts_list(app: App, as_json: bool) -> None:
     """Every entry of the contact book, by scope."""
-    from hosting.contacts import list_contacts
+    from hosting.contact_entries import list_contacts
 
-    with errors_as_exit_codes():
-        entries = list_contacts(app.store)
+    with errors_as_exit_codes(), app.sql_reads() as reads:
+        entries = list_contacts(reads)
     if as_json:
         for entry in entries:
             print_json(plain(entry))
