@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, fields
 from datetime import datetime
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING
 
-from takedown.sql_reads import SessionReads, SqlReads, stored_time_or_none
+from takedown.sql_reads import SqlReads, reading, stored_time_or_none
 
 if TYPE_CHECKING:
     from takedown.store import Store
@@ -35,18 +35,12 @@ _COLUMNS = ", ".join(entry.name for entry in fields(Override))
 
 
 def list_contacts(source: Store | SqlReads) -> list[Override]:
-    """Every entry, by scope and value. ``source``: a store (read in a reading session, which never
-    waits for a writer, nor makes one wait) or a reader of its own (the terminal's direct reads)."""
-    if hasattr(source, "stream"):  # not isinstance(source, Store): that would import the store
-        return _listed(cast("SqlReads", source))
-    with source.reading() as session:
-        return _listed(SessionReads(session))
-
-
-def _listed(reads: SqlReads) -> list[Override]:
-    rows = reads.stream(f"SELECT {_COLUMNS} FROM contact ORDER BY scope, value")
-    return [
-        Override(scope, value, email, language, bool(never_notify), note, stored_time_or_none(updated_at),
-                 updated_by, stored_time_or_none(bad_since))
-        for scope, value, email, language, never_notify, note, updated_at, updated_by, bad_since in rows
-    ]  # fmt: skip
+    """Every entry, by scope and value. ``source``: a store or a reader of its own
+    (:func:`takedown.sql_reads.reading`)."""
+    with reading(source) as reads:
+        rows = reads.stream(f"SELECT {_COLUMNS} FROM contact ORDER BY scope, value")
+        return [
+            Override(scope, value, email, language, bool(never_notify), note, stored_time_or_none(updated_at),
+                     updated_by, stored_time_or_none(bad_since))
+            for scope, value, email, language, never_notify, note, updated_at, updated_by, bad_since in rows
+        ]  # fmt: skip

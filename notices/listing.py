@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, fields
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
-from takedown.sql_reads import SessionReads, SqlReads, mark, stored_time, stored_time_or_none
+from takedown.sql_reads import SqlReads, mark, reading, stored_time, stored_time_or_none
 
 if TYPE_CHECKING:
     from takedown.store import Store
@@ -55,13 +55,9 @@ def list_notices(
 ) -> list[NoticeListing]:
     """The outbox, newest first (``status``: only those with it; ``recipient``: only to that
     address, any case; ``before_id``: the next page, older than that notice), with how many cases
-    each covers. ``source``: a store (read in a reading session, which neither waits for a writer
-    nor holds one up) or a reader of its own (the terminal's direct reads)."""
-    wanted = (status, limit, notice_id, recipient, before_id)
-    if hasattr(source, "stream"):  # not isinstance(source, Store): that would import the store
-        return _listed(cast("SqlReads", source), *wanted)
-    with source.reading() as session:
-        return _listed(SessionReads(session), *wanted)
+    each covers. ``source``: a store or a reader of its own (:func:`takedown.sql_reads.reading`)."""
+    with reading(source) as reads:
+        return _listed(reads, status, limit, notice_id, recipient, before_id)
 
 
 def _listed(

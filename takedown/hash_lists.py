@@ -19,7 +19,6 @@ import re
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
 from typing import IO, Any
 
@@ -92,17 +91,6 @@ class HashImportSummary:
             "replaced": self.replaced,
             "errors": [{"line": e.line, "field": e.field, "message": e.message} for e in self.errors],
         }
-
-
-@dataclass(frozen=True, slots=True)
-class HashListView:
-    name: str
-    version: str
-    state: str
-    entries: int
-    imported_at: datetime
-    imported_by: str
-    activated_at: datetime | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -252,16 +240,6 @@ def _refresh_statistics(store: Store) -> None:
         if session.get_bind().dialect.name == "postgresql":
             session.execute(text("ANALYZE hash_entry"))
             session.execute(text("ANALYZE hash_list"))
-
-
-def list_hash_lists(store: Store) -> list[HashListView]:
-    """Every list version kept (its name, version, state and size; never its contents)."""
-    with store.reading() as session:
-        rows = session.scalars(select(HashList).order_by(HashList.name, HashList.id))
-        return [
-            HashListView(r.name, r.version, r.state, r.entries, r.imported_at, r.imported_by, r.activated_at)
-            for r in rows
-        ]
 
 
 def remove_hash_list(store: Store, name: str) -> int:

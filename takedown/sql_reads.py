@@ -12,12 +12,15 @@ both ways see what the driver returns, and :func:`stored_time` reads the times o
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
+
+    from takedown.store import Store
 
 
 class SqlReads(Protocol):
@@ -43,6 +46,17 @@ class SessionReads:
 def reads_of(source: Session | SqlReads) -> SqlReads:
     """A session, read through; anything else already reads (a session has no ``stream``)."""
     return source if hasattr(source, "stream") else SessionReads(source)  # type: ignore[return-value]
+
+
+@contextmanager
+def reading(source: Store | SqlReads) -> Iterator[SqlReads]:
+    """A store, read in a reading session (which neither waits for a writer nor makes one wait);
+    a reader of its own (the terminal's direct reads), as it is."""
+    if hasattr(source, "stream"):  # not isinstance(source, Store): that would import the store
+        yield cast("SqlReads", source)
+        return
+    with source.reading() as session:
+        yield SessionReads(session)
 
 
 def mark(reads: SqlReads) -> str:

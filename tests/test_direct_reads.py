@@ -282,6 +282,7 @@ def test_the_everyday_reads_are_made_without_importing_sqlalchemy(tmp_path: Path
         (["notices", "list"], "no notices"),
         (["portals", "queue"], "nothing waits for an analyst"),
         (["contacts", "list"], "The contact book is empty"),
+        (["hashes", "list"], "no hash lists"),
     ]:
         probe = subprocess.run([sys.executable, "-c", PROBE, *command], capture_output=True, text=True,
                                env=environment, timeout=60)  # fmt: skip

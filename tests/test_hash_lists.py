@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 from faces.cli import App, cli
 from takedown import exitcodes
 from takedown.clock import ManualClock
+from takedown.hash_list_views import list_hash_lists
 from takedown.hash_lists import (
     DIGEST_LENGTHS,
     HashListError,
@@ -27,7 +28,6 @@ from takedown.hash_lists import (
     _Refused,
     check_hash_row,
     import_hash_list,
-    list_hash_lists,
     match_digests,
     parse_digest,
     read_hash_rows,
@@ -240,3 +240,43 @@ def test_an_image_file_is_matched_by_its_pdq_hash(store: Store, clock: ManualClo
     assert found.exit_code == 0, found.output
     [match] = json.loads(found.stdout)["matches"]
     assert (match["algorithm"], match["reference"]) == ("pdq", "P-41") and match["distance"] <= 31
+
+
+def test_the_lists_read_the_same_through_the_driver_alone(store: Store, clock: ManualClock) -> None:
+    """``hashes list`` at the terminal reads through sqlite3 or psycopg alone (no SQLAlchemy to
+    import): every version as the mapped models hold it (times in UTC, a version still loading
+    without an activation time), and the command prints what it prints through the store."""
+    from dataclasses import astuple
+
+    from sqlalchemy import select, update
+
+    from takedown.direct_reads import DirectReader
+    from takedown.models import HashList
+
+    import_hash_list(store, csv_rows(f"sha256\n{digest('a')}\n{digest('b')}\n"), name="partner", version="1",
+                     actor="analyst:t", clock=clock)  # fmt: skip
+    import_hash_list(store, csv_rows(f"md5\n{digest('c', 'md5')}\n"), name="ncmec", version="2026-12",
+                     actor="analyst:u", clock=clock)  # fmt: skip
+    with store.session() as session:  # an import still loading (or one that died)
+        session.execute(
+            update(HashList).where(HashList.name == "ncmec").values(state="loading", activated_at=None)
+        )
+    with store.reading() as session:
+        held = [
+            (h.name, h.version, h.state, h.entries, h.imported_at, h.imported_by, h.activated_at)
+            for h in session.scalars(select(HashList).order_by(HashList.name, HashList.id))
+        ]
+    url = store.engine.url.render_as_string(hide_password=False)
+    with DirectReader.open(url) as direct:  # type: ignore[union-attr]
+        directly = list_hash_lists(direct)
+    assert [astuple(view) for view in directly] == held and directly == list_hash_lists(store)
+    assert [(view.name, view.entries, view.activated_at is None) for view in directly] == [
+        ("ncmec", 1, True),
+        ("partner", 2, False),
+    ]
+    settings = Settings(database_url=url, actor="analyst:t")
+    runner = CliRunner()
+    for command in (["hashes", "list"], ["hashes", "list", "--json"]):
+        ours = runner.invoke(cli, command, obj=App(settings=settings, clock=clock))
+        theirs = runner.invoke(cli, command, obj=App(settings=settings, clock=clock, _store=store))
+        assert ours.exit_code == 0 and ours.stdout == theirs.stdout and "partner" in ours.stdout

@@ -95,10 +95,10 @@ def hashes_import(
 @click.pass_obj
 def hashes_list(app: App, as_json: bool) -> None:
     """The lists kept: name, version, state and size (never their contents)."""
-    from takedown.hash_lists import list_hash_lists
+    from takedown.hash_list_views import list_hash_lists
 
-    with errors_as_exit_codes():
-        lists = list_hash_lists(app.store)
+    with errors_as_exit_codes(), app.sql_reads() as reads:
+        lists = list_hash_lists(reads)
     if as_json:
         for view in lists:
             print_json(plain(view))
