@@ -23,6 +23,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from takedown.account_views import AccountView
 from takedown.errors import AccountError
 from takedown.models import Account
 from takedown.vocabulary import StaffRole
@@ -46,27 +47,6 @@ _DUMMY_HASH = (
 """Verified (and its answer ignored) when the name is unknown or the account locked, so that such a
 login takes as long as a real one. Written out, not hashed at import: that took 0.14 s of every
 command that imports accounts; ``tests/test_accounts.py`` holds its parameters to the hasher's."""
-
-
-@dataclass(frozen=True, slots=True)
-class AccountView:
-    name: str
-    role: StaffRole
-    second_factor: bool
-    disabled: bool
-    locked_until: datetime | None
-    created_at: datetime
-
-    @classmethod
-    def of(cls, account: Account) -> AccountView:
-        return cls(
-            name=account.name,
-            role=StaffRole(account.role),
-            second_factor=account.totp_secret is not None,
-            disabled=account.disabled_at is not None,
-            locked_until=account.locked_until,
-            created_at=account.created_at,
-        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,10 +113,6 @@ def add_account(
     session.add(account)
     session.flush()
     return _enrolment(account)
-
-
-def list_accounts(session: Session) -> list[AccountView]:
-    return [AccountView.of(account) for account in session.scalars(select(Account).order_by(Account.name))]
 
 
 def disable_account(session: Session, name: str, *, now: datetime) -> AccountView:

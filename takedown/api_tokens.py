@@ -10,7 +10,6 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from enum import StrEnum
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -18,44 +17,12 @@ from sqlalchemy.orm import Session
 from takedown.accounts import validate_name
 from takedown.errors import AccountError
 from takedown.models import ApiToken
+from takedown.token_views import TokenScope, TokenView
 from takedown.web_sessions import token_digest
 
 PREFIX = "tdk_"
 """Marks a takedown API token, so a secret scanner (or a person) knows one when it sees one."""
 TOUCH_EVERY = timedelta(minutes=5)
-
-
-class TokenScope(StrEnum):
-    READ = "read"
-    WRITE = "write"
-
-    def may(self, needed: TokenScope) -> bool:
-        return self is TokenScope.WRITE or needed is TokenScope.READ
-
-
-@dataclass(frozen=True, slots=True)
-class TokenView:
-    name: str
-    scope: TokenScope
-    created_by: str
-    created_at: datetime
-    last_used_at: datetime | None
-    revoked: bool
-
-    @property
-    def actor(self) -> str:
-        return f"api:{self.name}"
-
-    @classmethod
-    def of(cls, token: ApiToken) -> TokenView:
-        return cls(
-            token.name,
-            TokenScope(token.scope),
-            token.created_by,
-            token.created_at,
-            token.last_used_at,
-            token.revoked_at is not None,
-        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,10 +43,6 @@ def add_token(session: Session, name: str, scope: TokenScope, *, created_by: str
     session.add(row)
     session.flush()
     return NewToken(token, TokenView.of(row))
-
-
-def list_tokens(session: Session) -> list[TokenView]:
-    return [TokenView.of(row) for row in session.scalars(select(ApiToken).order_by(ApiToken.name))]
 
 
 def revoke_token(session: Session, name: str, *, now: datetime) -> TokenView:

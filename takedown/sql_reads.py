@@ -49,14 +49,17 @@ def reads_of(source: Session | SqlReads) -> SqlReads:
 
 
 @contextmanager
-def reading(source: Store | SqlReads) -> Iterator[SqlReads]:
+def reading(source: Store | Session | SqlReads) -> Iterator[SqlReads]:
     """A store, read in a reading session (which neither waits for a writer nor makes one wait);
-    a reader of its own (the terminal's direct reads), as it is."""
-    if hasattr(source, "stream"):  # not isinstance(source, Store): that would import the store
+    a caller's session, read through; a reader of its own (the terminal's direct reads), as it is.
+    Told apart by what they do, not by isinstance, which would import the store."""
+    if hasattr(source, "stream"):
         yield cast("SqlReads", source)
-        return
-    with source.reading() as session:
-        yield SessionReads(session)
+    elif hasattr(source, "reading"):
+        with cast("Store", source).reading() as session:
+            yield SessionReads(session)
+    else:
+        yield SessionReads(source)
 
 
 def mark(reads: SqlReads) -> str:

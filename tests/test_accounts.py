@@ -218,3 +218,57 @@ def test_users_from_the_command_line(store: Store, clock: ManualClock) -> None:
     assert logged[0]["detail"] == {"password": True, "new_code": False} and PASSWORD not in out
     code, out, _ = run(store, clock, "users", "log", "--account", "sue")
     assert code == 0 and out.count("\n") == 1 and "account_added" in out and "role=supervisor" in out
+
+
+def test_accounts_and_tokens_read_the_same_through_the_driver_alone(store: Store, clock: ManualClock) -> None:
+    """``users list`` and ``tokens list`` at the terminal read through sqlite3 or psycopg alone (no
+    SQLAlchemy to import): each account and token as the mapped models hold them (a second factor
+    and a revocation as yes or no, never the secret or the hash; times in UTC), and the commands
+    print what they print through the store."""
+    from sqlalchemy import update
+
+    from takedown.account_views import AccountView, list_accounts
+    from takedown.api_tokens import add_token, find_token, revoke_token
+    from takedown.direct_reads import DirectReader
+    from takedown.models import ApiToken
+    from takedown.token_views import TokenScope, TokenView, list_tokens
+
+    with store.session() as session:
+        add_account(session, "sam", StaffRole.SUPERVISOR, PASSWORD, now=clock.now())
+        add_account(session, "ana", StaffRole.ANALYST, PASSWORD, now=clock.now())
+        add_account(session, "aud", StaffRole.AUDITOR, PASSWORD, now=clock.now())
+        disable_account(session, "aud", now=clock.now())
+        session.execute(update(Account).where(Account.name == "ana").values(locked_until=clock.now()))
+        used = add_token(session, "feed", TokenScope.READ, created_by="supervisor:sam", now=clock.now())
+        add_token(session, "old", TokenScope.WRITE, created_by="supervisor:sam", now=clock.now())
+        assert find_token(session, used.token, now=clock.now()) is not None  # last used now
+        revoke_token(session, "old", now=clock.now())
+    with store.reading() as session:
+        accounts = [AccountView.of(a) for a in session.scalars(select(Account).order_by(Account.name))]
+        tokens = [TokenView.of(t) for t in session.scalars(select(ApiToken).order_by(ApiToken.name))]
+    url = store.engine.url.render_as_string(hide_password=False)
+    with DirectReader.open(url) as direct:  # type: ignore[union-attr]
+        assert list_accounts(direct) == accounts == list_accounts(store)
+        assert list_tokens(direct) == tokens == list_tokens(store)
+    assert [(a.name, a.second_factor, a.disabled) for a in accounts] == [
+        ("ana", False, False),
+        ("aud", False, True),
+        ("sam", True, False),
+    ]
+    assert [(t.name, t.revoked, t.last_used_at is not None) for t in tokens] == [
+        ("feed", False, True),
+        ("old", True, False),
+    ]
+    settings = Settings(database_url=url, actor="supervisor:sam")
+    runner = CliRunner()
+    for command in (
+        ["users", "list"],
+        ["users", "list", "--json"],
+        ["tokens", "list"],
+        ["tokens", "list", "--json"],
+    ):
+        ours = runner.invoke(cli, command, obj=App(settings=settings, clock=clock))
+        theirs = runner.invoke(cli, command, obj=App(settings=settings, clock=clock, _store=store))
+        assert ours.exit_code == 0 and ours.stdout == theirs.stdout, command
+    listed = runner.invoke(cli, ["users", "list", "--json"], obj=App(settings=settings)).stdout
+    assert '"second_factor": true' in listed and "totp" not in listed and "argon2" not in listed

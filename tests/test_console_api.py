@@ -13,9 +13,10 @@ from notices.message import build_message
 from notices.outbox import OutgoingNotice, enqueue
 from notices.render import Rendered
 from takedown import exitcodes
-from takedown.api_tokens import TokenScope, add_token
+from takedown.api_tokens import add_token
 from takedown.models import ApiToken, Event
 from takedown.settings import Settings
+from takedown.token_views import TokenScope
 from tests.console_support import Served, sign_in
 
 

@@ -13,7 +13,7 @@ import httpx
 from click.testing import CliRunner
 
 from faces.cli import App, cli
-from takedown.api_tokens import TokenScope, add_token
+from takedown.api_tokens import add_token
 from takedown.cases import withdraw
 from takedown.clock import ManualClock
 from takedown.hash_export import confirmed_fingerprints
@@ -22,6 +22,7 @@ from takedown.reports import Report, validate_report
 from takedown.revisits import Fetch, record_fetches
 from takedown.settings import Settings
 from takedown.store import Store
+from takedown.token_views import TokenScope
 from tests.console_support import Served
 
 

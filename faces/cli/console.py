@@ -90,10 +90,10 @@ def users_add(
 @click.pass_obj
 def users_list(app: App, as_json: bool) -> None:
     """Every account, its role and whether it is disabled or locked. Never a password or secret."""
-    from takedown.accounts import list_accounts
+    from takedown.account_views import list_accounts
 
-    with errors_as_exit_codes(), app.store.reading() as session:
-        accounts = list_accounts(session)
+    with errors_as_exit_codes(), app.sql_reads() as reads:
+        accounts = list_accounts(reads)
     now = app.clock.now()
     for account in accounts:
         if as_json:
@@ -240,8 +240,9 @@ def tokens_add(app: App, name: str, scope: str, as_json: bool) -> None:
 
     Exit status: 0 made; 5 the name is taken; 65 the name is not acceptable.
     """
-    from takedown.api_tokens import TokenScope, add_token
+    from takedown.api_tokens import add_token
     from takedown.errors import AccountError
+    from takedown.token_views import TokenScope
 
     with errors_as_exit_codes():
         try:
@@ -264,10 +265,10 @@ def tokens_add(app: App, name: str, scope: str, as_json: bool) -> None:
 @click.pass_obj
 def tokens_list(app: App, as_json: bool) -> None:
     """Every token: name, scope, who made it, when it was last used, whether it is revoked."""
-    from takedown.api_tokens import list_tokens
+    from takedown.token_views import list_tokens
 
-    with errors_as_exit_codes(), app.store.reading() as session:
-        found = list_tokens(session)
+    with errors_as_exit_codes(), app.sql_reads() as reads:
+        found = list_tokens(reads)
     for token in found:
         if as_json:
             print_json(plain(token))

@@ -20,7 +20,7 @@ from starlette.concurrency import run_in_threadpool
 
 from notices.listing import list_notices
 from notices.sent import NoticeNotFound, read_notice
-from takedown.api_tokens import TokenScope, TokenView, find_token
+from takedown.api_tokens import find_token
 from takedown.case_record import case_record
 from takedown.case_views import CaseFilter
 from takedown.cases import list_cases, recheck_now, show_case, withdraw
@@ -31,6 +31,7 @@ from takedown.plain import json_line, plain
 from takedown.reports import DEFAULT_CATEGORY, Report, validate_report
 from takedown.states import CaseState
 from takedown.stats import GROUPINGS, already_gone_count, removal_stats
+from takedown.token_views import TokenScope, TokenView
 from takedown.vocabulary import NoticeStatus
 
 MAX_PAGE = 1000

@@ -51,6 +51,7 @@ from notices.outbox import settle_uncertain
 from notices.preview import NoticePreviewer, Preview
 from notices.render import SHIPPED_TEMPLATES
 from notices.sent import NoticeNotFound, read_notice
+from takedown.account_views import list_accounts
 from takedown.accounts import (
     UNKNOWN_NAME,
     LoginAttempt,
@@ -58,10 +59,9 @@ from takedown.accounts import (
     check_password,
     check_second_factor,
     disable_account,
-    list_accounts,
     reset_account,
 )
-from takedown.api_tokens import TokenScope, add_token, list_tokens, revoke_token
+from takedown.api_tokens import add_token, revoke_token
 from takedown.case_record import case_record
 from takedown.case_views import CaseFilter, CaseSummary
 from takedown.cases import (
@@ -106,6 +106,7 @@ from takedown.staff_log import record_staff_event, staff_events
 from takedown.states import OPEN_STATES, CaseState
 from takedown.stats import GROUPINGS, RemovalStats, removal_stats
 from takedown.store import Store
+from takedown.token_views import TokenScope, list_tokens
 from takedown.vocabulary import NoticeLevel, NoticeStatus, StaffRole
 from takedown.web_sessions import (
     SECOND_FACTOR,
