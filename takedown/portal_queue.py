@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from takedown.sql_reads import SqlReads, mark, reads_of, stored_json, stored_time
+from takedown.sql_reads import SqlReads, mark, reading, stored_json, stored_time
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -42,7 +42,11 @@ def awaiting(source: Session | SqlReads, *, limit: int = 100, after_id: int = 0)
     """The URLs waiting for a decision, oldest first, a page at a time (ids above ``after_id``).
 
     The states are written into the SQL, as the index on (state, id) is searched for each."""
-    reads = reads_of(source)
+    with reading(source) as reads:
+        return _awaiting(reads, limit, after_id)
+
+
+def _awaiting(reads: SqlReads, limit: int, after_id: int) -> list[AwaitingUrl]:
     bound = mark(reads)
     undecided = ", ".join(f"'{state}'" for state in UNDECIDED)
     sql = (

@@ -43,11 +43,6 @@ class SessionReads:
         return self._connection.exec_driver_sql(sql, tuple(parameters))
 
 
-def reads_of(source: Session | SqlReads) -> SqlReads:
-    """A session, read through; anything else already reads (a session has no ``stream``)."""
-    return source if hasattr(source, "stream") else SessionReads(source)  # type: ignore[return-value]
-
-
 @contextmanager
 def reading(source: Store | Session | SqlReads) -> Iterator[SqlReads]:
     """A store, read in a reading session (which neither waits for a writer nor makes one wait);

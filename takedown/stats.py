@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from takedown.sql_reads import SqlReads, mark, reads_of
+from takedown.sql_reads import SqlReads, mark, reading
 from takedown.states import OPEN_STATES, CaseState
 
 if TYPE_CHECKING:
@@ -46,7 +46,8 @@ class RemovalStats:
 def already_gone_count(source: Session | SqlReads) -> int:
     """Cases closed because the content was already gone when first checked: not in the time to
     removal (nothing was removed), counted beside it, as ``queue list --state already_gone`` counts."""
-    [(count,)] = reads_of(source).stream(f'SELECT count(*) FROM "case" WHERE state = {_ALREADY_GONE}')
+    with reading(source) as reads:
+        [(count,)] = reads.stream(f'SELECT count(*) FROM "case" WHERE state = {_ALREADY_GONE}')
     return int(count or 0)
 
 
@@ -59,12 +60,12 @@ def removal_stats(source: Session | SqlReads, by: str) -> list[RemovalStats]:
     """
     if by not in GROUPINGS:
         raise ValueError(f"group by one of {', '.join(GROUPINGS)}, not {by!r}")
-    reads = reads_of(source)
     columns = _GROUP_COLUMNS[by]
-    tallies = _tallies(reads, columns)
-    overall = tuple(sum(figures) for figures in zip((0, 0, 0, 0, 0), *tallies.values(), strict=False))
-    spreads = _spreads(reads, columns, {key: tally[1] for key, tally in tallies.items()})
-    overall_spread = _overall_spread(reads, overall[1])
+    with reading(source) as reads:
+        tallies = _tallies(reads, columns)
+        overall = tuple(sum(figures) for figures in zip((0, 0, 0, 0, 0), *tallies.values(), strict=False))
+        spreads = _spreads(reads, columns, {key: tally[1] for key, tally in tallies.items()})
+        overall_spread = _overall_spread(reads, overall[1])
     named: dict[str, tuple[tuple[int, ...], tuple[float | None, float | None]]] = {}
     for key, tally in tallies.items():
         named[_group_key(by, key)] = (tally, spreads.get(key, (None, None)))
