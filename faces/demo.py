@@ -31,7 +31,7 @@ from schedules.jobs import crawl_job, notify_job
 from takedown.cases import list_cases, show_case, withdraw
 from takedown.clock import ManualClock
 from takedown.importer import ImportFormat, ImportSummary, read_rows
-from takedown.inbox import inbox
+from takedown.inbox_views import inbox
 from takedown.intake import import_rows, queue_batch
 from takedown.plain import iso
 from takedown.reports import Report, validate_report

@@ -14,7 +14,7 @@ however often the mail server hands it over.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -53,28 +53,6 @@ class Received:
     bounce nobody could match to a notice waits too."""
 
 
-@dataclass(frozen=True, slots=True)
-class InboxItem:
-    id: int
-    received_at: datetime
-    channel: str
-    kind: str
-    sender: str
-    case_ids: tuple[int, ...]
-    notice_id: int | None
-    subject: str | None
-    text: str | None
-    ticket: str | None
-    attachments: tuple[dict[str, Any], ...]
-    problem: str | None
-    handled_at: datetime | None
-    handled_by: str | None
-    waiting: bool = field(init=False)
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "waiting", self.handled_at is None)
-
-
 def record(session: Session, received: Received, *, now: datetime) -> int | None:
     """Keep ``received``; its id, or ``None`` when that mail was recorded before."""
     if received.kind not in KINDS:
@@ -107,25 +85,6 @@ def record(session: Session, received: Received, *, now: datetime) -> int | None
         if received.mail_id is not None and mail_recorded(session, mail_id):
             return None
         raise
-
-
-def inbox(session: Session, *, limit: int, after_id: int = 0, handled: bool = False) -> list[InboxItem]:
-    """What waits for an analyst, oldest first; ``handled``: what was dealt with, newest first.
-    ``after_id``: the page after the one that ended with that message."""
-    query = select(InboxMessage)
-    if handled:
-        query = query.where(InboxMessage.handled_at.is_not(None)).order_by(InboxMessage.id.desc())
-        if after_id:
-            query = query.where(InboxMessage.id < after_id)
-    else:
-        query = query.where(InboxMessage.handled_at.is_(None), InboxMessage.id > after_id)
-        query = query.order_by(InboxMessage.id)
-    return [_item(row) for row in session.scalars(query.limit(limit))]
-
-
-def inbox_message(session: Session, message_id: int) -> InboxItem | None:
-    row = session.get(InboxMessage, message_id)
-    return _item(row) if row is not None else None
 
 
 def mark_handled(
@@ -162,25 +121,6 @@ def mark_handled(
 def mail_recorded(session: Session, mail_id: str | None) -> bool:
     """Whether the mail ``mail_id`` (its Message-ID) was taken in before."""
     return session.scalar(select(InboxMessage.id).where(InboxMessage.mail_id == mail_id)) is not None
-
-
-def _item(row: InboxMessage) -> InboxItem:
-    return InboxItem(
-        id=row.id,
-        received_at=row.received_at,
-        channel=row.channel,
-        kind=row.kind,
-        sender=row.sender,
-        case_ids=tuple(row.case_ids or ()),
-        notice_id=row.notice_id,
-        subject=row.subject,
-        text=row.text,
-        ticket=row.ticket,
-        attachments=tuple(row.attachments or ()),
-        problem=row.problem,
-        handled_at=row.handled_at,
-        handled_by=row.handled_by,
-    )
 
 
 def _cut(text: str | None, limit: int) -> str | None:

@@ -16,7 +16,7 @@ from sandbox import HOTLINE_ADDRESS, Sandbox, Scenario
 from sandbox.desks import Desk
 from sandbox.scenario import ScenarioError
 from takedown.clock import ManualClock
-from takedown.inbox import inbox
+from takedown.inbox_views import inbox
 from takedown.provider_access import provider_key
 from takedown.settings import Settings
 from takedown.store import Store

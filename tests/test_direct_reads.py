@@ -285,6 +285,7 @@ def test_the_everyday_reads_are_made_without_importing_sqlalchemy(tmp_path: Path
         (["hashes", "list"], "no hash lists"),
         (["users", "list"], ""),
         (["tokens", "list"], ""),
+        (["inbox", "list"], ""),
     ]:
         probe = subprocess.run([sys.executable, "-c", PROBE, *command], capture_output=True, text=True,
                                env=environment, timeout=60)  # fmt: skip

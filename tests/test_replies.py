@@ -29,7 +29,7 @@ from sandbox.desk_mail import (
     ticket_auto_reply,
 )
 from takedown.clock import ManualClock
-from takedown.inbox import inbox
+from takedown.inbox_views import inbox
 from takedown.models import Case, Event, Notice
 from takedown.settings import Settings
 from takedown.store import Store
@@ -260,3 +260,56 @@ def test_a_mail_recorded_twice_is_kept_once_even_past_the_readers_own_check(
         assert record(session, mail, now=clock.now()) is None
     with store.reading() as session:
         assert [item.id for item in inbox(session, limit=10)] == [first]
+
+
+def test_the_inbox_reads_the_same_through_the_driver_alone(store: Store, clock: ManualClock) -> None:
+    """``inbox list`` at the terminal reads through sqlite3 or psycopg alone (no SQLAlchemy to
+    import): each message as the mapped models hold it (its cases and attachments decoded, times
+    in UTC, handled or waiting), and the command prints what it prints through the store."""
+    import json
+    from dataclasses import astuple
+
+    from takedown.direct_reads import DirectReader
+    from takedown.inbox import Received, mark_handled, record
+    from takedown.inbox_views import inbox_message
+    from takedown.models import InboxMessage
+
+    attachment = {"filename": "proof 'ünïcode'.pdf", "content_type": "application/pdf", "size": 12}
+    with store.session() as session:
+        said = Received("mail", "reply", "jane@host-a.test", case_ids=(3, 1), subject="Re: notice",
+                        text="Gone.", ticket="T-9", attachments=(attachment,))  # fmt: skip
+        reply = record(session, said, now=clock.now())
+        clock.advance(timedelta(minutes=5))
+        record(
+            session,
+            Received("mail", "auto_reply", "robot@host-a.test", subject="Out of office"),
+            now=clock.now(),
+        )
+        asked = record(session, Received("page", "need_information", "desk@host-b.test"), now=clock.now())
+        assert reply is not None and asked is not None
+        mark_handled(session, [asked], actor="analyst:ana", now=clock.now())
+    with store.reading() as session:
+        held = {
+            row.id: (row.id, row.received_at, row.channel, row.kind, row.sender, tuple(row.case_ids),
+                     row.notice_id, row.subject, row.text, row.ticket, tuple(row.attachments), row.problem,
+                     row.handled_at, row.handled_by, row.handled_at is None)
+            for row in session.scalars(select(InboxMessage))
+        }  # fmt: skip
+        through_session = inbox(session, limit=10)
+    url = store.engine.url.render_as_string(hide_password=False)
+    with DirectReader.open(url) as direct:  # type: ignore[union-attr]
+        waiting = inbox(direct, limit=10)
+        handled = inbox(direct, limit=10, handled=True)
+        one = inbox_message(direct, reply)
+        none = inbox_message(direct, 999)
+    assert [astuple(item) for item in waiting] == [held[reply]] and waiting == through_session
+    assert [astuple(item) for item in handled] == sorted((held[i] for i in held if i != reply), reverse=True)
+    assert one == waiting[0] and none is None and one.attachments == (attachment,) and one.case_ids == (1, 3)
+    settings = Settings(database_url=url, actor="analyst:ana")
+    runner = CliRunner()
+    for command in (["inbox", "list"], ["inbox", "list", "--json"], ["inbox", "list", "--handled", "--json"]):
+        ours = runner.invoke(cli, command, obj=App(settings=settings, clock=clock))
+        theirs = runner.invoke(cli, command, obj=App(settings=settings, clock=clock, _store=store))
+        assert ours.exit_code == 0 and ours.stdout == theirs.stdout, command
+    listed = runner.invoke(cli, ["inbox", "list", "--json"], obj=App(settings=settings)).stdout
+    assert json.loads(listed)["cases"] == [1, 3]

@@ -125,10 +125,10 @@ def _messages(sources: tuple[str, ...]) -> Any:
 @click.pass_obj
 def list_inbox(app: App, handled: bool, limit: int, as_json: bool) -> None:
     """What providers said that waits for an analyst (oldest first), or what was handled."""
-    from takedown.inbox import inbox as read_inbox
+    from takedown.inbox_views import inbox as read_inbox
 
-    with errors_as_exit_codes(), app.store.reading() as session:
-        items = read_inbox(session, limit=limit, handled=handled)
+    with errors_as_exit_codes(), app.sql_reads() as reads:
+        items = read_inbox(reads, limit=limit, handled=handled)
     for item in items:
         row: dict[str, Any] = {
             "id": item.id,

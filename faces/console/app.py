@@ -79,7 +79,8 @@ from takedown.clock import Clock, SystemClock
 from takedown.dashboard import BUCKETS, RemovalWindow, dashboard, recent_removals
 from takedown.errors import AccountError, CaseNotFound, ImportFileError, InvalidReport, InvalidTransition
 from takedown.importer import ImportFormat, read_rows
-from takedown.inbox import inbox, inbox_message, mark_handled
+from takedown.inbox import mark_handled
+from takedown.inbox_views import inbox, inbox_message
 from takedown.intake import import_rows, queue_batch
 from takedown.plain import iso
 from takedown.portal_queue import awaiting
