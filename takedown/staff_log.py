@@ -9,24 +9,12 @@ password typed into the wrong field).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from takedown.models import StaffEvent
-
-
-@dataclass(frozen=True, slots=True)
-class StaffEventView:
-    id: int
-    at: datetime
-    actor: str
-    action: str
-    subject: str | None
-    detail: dict[str, Any]
 
 
 def record_staff_event(
@@ -40,18 +28,3 @@ def record_staff_event(
 ) -> None:
     """Add one entry, in the caller's transaction: it commits with what it records, or not at all."""
     session.add(StaffEvent(at=at, actor=actor[:200], action=action[:32], subject=subject, detail=detail))
-
-
-def staff_events(
-    session: Session, *, limit: int = 200, before_id: int | None = None, subject: str | None = None
-) -> list[StaffEventView]:
-    """Entries newest first; ``before_id`` pages, ``subject`` keeps one account's or token's."""
-    query = select(StaffEvent).order_by(StaffEvent.id.desc()).limit(limit)
-    if before_id is not None:
-        query = query.where(StaffEvent.id < before_id)
-    if subject is not None:
-        query = query.where(StaffEvent.subject == subject.strip().lower())
-    return [
-        StaffEventView(row.id, row.at, row.actor, row.action, row.subject, dict(row.detail or {}))
-        for row in session.scalars(query)
-    ]

@@ -220,17 +220,23 @@ def test_users_from_the_command_line(store: Store, clock: ManualClock) -> None:
     assert code == 0 and out.count("\n") == 1 and "account_added" in out and "role=supervisor" in out
 
 
-def test_accounts_and_tokens_read_the_same_through_the_driver_alone(store: Store, clock: ManualClock) -> None:
-    """``users list`` and ``tokens list`` at the terminal read through sqlite3 or psycopg alone (no
-    SQLAlchemy to import): each account and token as the mapped models hold them (a second factor
-    and a revocation as yes or no, never the secret or the hash; times in UTC), and the commands
-    print what they print through the store."""
+def test_accounts_tokens_and_the_staff_log_read_the_same_through_the_driver_alone(
+    store: Store, clock: ManualClock
+) -> None:
+    """``users list``, ``users log`` and ``tokens list`` at the terminal read through sqlite3 or
+    psycopg alone (no SQLAlchemy to import): each account, token and log entry as the mapped models
+    hold them (a second factor and a revocation as yes or no, never the secret or the hash; times
+    in UTC; details decoded), and the commands print what they print through the store."""
+    from dataclasses import astuple
+
     from sqlalchemy import update
 
     from takedown.account_views import AccountView, list_accounts
     from takedown.api_tokens import add_token, find_token, revoke_token
     from takedown.direct_reads import DirectReader
-    from takedown.models import ApiToken
+    from takedown.models import ApiToken, StaffEvent
+    from takedown.staff_log import record_staff_event
+    from takedown.staff_log_views import staff_events
     from takedown.token_views import TokenScope, TokenView, list_tokens
 
     with store.session() as session:
@@ -243,13 +249,23 @@ def test_accounts_and_tokens_read_the_same_through_the_driver_alone(store: Store
         add_token(session, "old", TokenScope.WRITE, created_by="supervisor:sam", now=clock.now())
         assert find_token(session, used.token, now=clock.now()) is not None  # last used now
         revoke_token(session, "old", now=clock.now())
+        record_staff_event(session, at=clock.now(), actor="t", action="account_added", subject="ana",
+                           detail={"role": "analyst", "note": "ünïcode 'quoted'"})  # fmt: skip
+        record_staff_event(session, at=clock.now(), actor="analyst:ana", action="signed_in")
     with store.reading() as session:
+        logged = [
+            (e.id, e.at, e.actor, e.action, e.subject, e.detail or {})
+            for e in session.scalars(select(StaffEvent).order_by(StaffEvent.id.desc()))
+        ]
         accounts = [AccountView.of(a) for a in session.scalars(select(Account).order_by(Account.name))]
         tokens = [TokenView.of(t) for t in session.scalars(select(ApiToken).order_by(ApiToken.name))]
     url = store.engine.url.render_as_string(hide_password=False)
     with DirectReader.open(url) as direct:  # type: ignore[union-attr]
         assert list_accounts(direct) == accounts == list_accounts(store)
         assert list_tokens(direct) == tokens == list_tokens(store)
+        assert [astuple(entry) for entry in staff_events(direct)] == logged
+        assert [entry.action for entry in staff_events(direct, subject=" ANA ")] == ["account_added"]
+        assert [entry.action for entry in staff_events(direct, before_id=logged[0][0])] == ["account_added"]
     assert [(a.name, a.second_factor, a.disabled) for a in accounts] == [
         ("ana", False, False),
         ("aud", False, True),
@@ -266,6 +282,8 @@ def test_accounts_and_tokens_read_the_same_through_the_driver_alone(store: Store
         ["users", "list", "--json"],
         ["tokens", "list"],
         ["tokens", "list", "--json"],
+        ["users", "log"],
+        ["users", "log", "--json", "--account", "ana"],
     ):
         ours = runner.invoke(cli, command, obj=App(settings=settings, clock=clock))
         theirs = runner.invoke(cli, command, obj=App(settings=settings, clock=clock, _store=store))

@@ -286,6 +286,7 @@ def test_the_everyday_reads_are_made_without_importing_sqlalchemy(tmp_path: Path
         (["users", "list"], ""),
         (["tokens", "list"], ""),
         (["inbox", "list"], ""),
+        (["users", "log"], "the staff log is empty"),
     ]:
         probe = subprocess.run([sys.executable, "-c", PROBE, *command], capture_output=True, text=True,
                                env=environment, timeout=60)  # fmt: skip

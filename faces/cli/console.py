@@ -320,10 +320,10 @@ def _logged(app: App, session: Any, action: str, subject: str, detail: dict[str,
 def users_log(app: App, account: str | None, limit: int, as_json: bool) -> None:
     """The staff log, newest first: sign-ins and sign-in failures at the console, accounts and API
     tokens made, disabled, reset or revoked, and by whom."""
-    from takedown.staff_log import staff_events
+    from takedown.staff_log_views import staff_events
 
-    with errors_as_exit_codes(), app.store.reading() as session:
-        entries = staff_events(session, limit=limit, subject=account)
+    with errors_as_exit_codes(), app.sql_reads() as reads:
+        entries = staff_events(reads, limit=limit, subject=account)
     if as_json:
         for entry in entries:
             print_json(plain(entry))

@@ -103,7 +103,8 @@ from takedown.reports import (
     ValidReport,
     validate_report,
 )
-from takedown.staff_log import record_staff_event, staff_events
+from takedown.staff_log import record_staff_event
+from takedown.staff_log_views import staff_events
 from takedown.states import OPEN_STATES, CaseState
 from takedown.stats import GROUPINGS, RemovalStats, removal_stats
 from takedown.store import Store
