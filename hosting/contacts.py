@@ -17,7 +17,6 @@ from __future__ import annotations
 import dataclasses
 import ipaddress
 from collections.abc import Iterable
-from dataclasses import dataclass
 from datetime import datetime
 from importlib import resources
 from typing import TYPE_CHECKING
@@ -25,54 +24,17 @@ from typing import TYPE_CHECKING
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from hosting.contact_entries import Override, list_contacts
+from hosting.contact_entries import SCOPES as SCOPES
+from hosting.contact_entries import ContactError as ContactError
+from hosting.contact_entries import Override, list_contacts, normalise
 from hosting.rdap.vcard import normalise_email
 from takedown.clock import Clock, SystemClock
-from takedown.errors import TakedownError
 from takedown.models import Contact, ContactChange
 from takedown.store import Store
 from takedown.vocabulary import Role
 
 if TYPE_CHECKING:  # the resolver and the suffix list load only where a resolution is made
     from hosting.resolve import Party, Resolution
-
-SCOPES = ("asn", "network", "domain", "email")
-
-
-class ContactError(TakedownError):
-    """A contact book entry that cannot be stored as given."""
-
-
-def normalise(scope: str, value: str) -> str:
-    """The stored form of ``value`` for ``scope``; :class:`ContactError` saying what is wrong."""
-    scope = scope.lower()
-    text = value.strip()
-    if scope == "asn":
-        digits = text.upper().removeprefix("AS")
-        if not digits.isdigit() or not 0 < int(digits) < 2**32:
-            raise ContactError(f"asn {value!r}: expected an AS number such as 64500 or AS64500")
-        return str(int(digits))
-    if scope == "network":
-        try:
-            return str(ipaddress.ip_network(text, strict=False))
-        except ValueError:
-            raise ContactError(f"network {value!r}: expected an address range such as 192.0.2.0/24") from None
-    if scope == "domain":
-        try:
-            domain = text.lower().rstrip(".").encode("idna").decode("ascii")
-        except UnicodeError:
-            raise ContactError(f"domain {value!r}: not a valid domain name") from None
-        from hosting.domains import registered_domain  # the suffix list: only for a domain
-
-        if "." not in domain or registered_domain(domain) is None:
-            raise ContactError(f"domain {value!r}: expected a registrable domain such as example.com")
-        return domain
-    if scope == "email":
-        address = normalise_email(text)
-        if address is None:
-            raise ContactError(f"email {value!r}: not a mailbox")
-        return address
-    raise ContactError(f"scope {scope!r}: expected one of {', '.join(SCOPES)}")
 
 
 def set_contact(
@@ -173,37 +135,6 @@ def remove_contact(store: Store, scope: str, value: str, *, actor: str, clock: C
         now = (clock or SystemClock()).now()
         session.add(_change(scope, key, "removed", now, actor))
         return True
-
-
-@dataclass(frozen=True, slots=True)
-class ContactChangeView:
-    """One line of the contact book's history."""
-
-    scope: str
-    value: str
-    change: str
-    """``set``, ``barred``, ``removed``, or ``bounced`` (a permanent refusal marked it bad)."""
-    email: str | None
-    language: str | None
-    note: str | None
-    at: datetime
-    actor: str
-
-
-def contact_history(
-    store: Store, scope: str | None = None, value: str | None = None, *, limit: int = 100
-) -> list[ContactChangeView]:
-    """Changes to the book, newest first: all of them, or those of one entry (scope and value)."""
-    query = select(ContactChange).order_by(ContactChange.id.desc()).limit(limit)
-    if scope is not None and value is not None:
-        scope = scope.lower()
-        key = normalise(scope, value)
-        query = query.where(ContactChange.scope == scope, ContactChange.value == key)
-    with store.reading() as session:
-        return [
-            ContactChangeView(r.scope, r.value, r.change, r.email, r.language, r.note, r.at, r.actor)
-            for r in session.scalars(query)
-        ]
 
 
 def _change(

@@ -26,8 +26,8 @@ from faces.cli import App, cli
 from faces.console.refreshing import Refreshing
 from faces.console.security import safe_next
 from faces.console.text import defang
-from hosting.contact_entries import list_contacts
-from hosting.contacts import contact_history, mark_mailbox_bad, set_contact
+from hosting.contact_entries import contact_history, list_contacts
+from hosting.contacts import mark_mailbox_bad, set_contact
 from notices.message import build_message
 from notices.outbox import OutgoingNotice, enqueue
 from notices.render import Rendered

@@ -12,16 +12,8 @@ import pytest
 from click.testing import CliRunner, Result
 
 from faces.cli import App, cli
-from hosting.contact_entries import list_contacts
-from hosting.contacts import (
-    ContactBook,
-    ContactError,
-    contact_history,
-    mark_mailbox_bad,
-    normalise,
-    remove_contact,
-    set_contact,
-)
+from hosting.contact_entries import ContactError, contact_history, list_contacts, normalise
+from hosting.contacts import ContactBook, mark_mailbox_bad, remove_contact, set_contact
 from hosting.factory import resolver_from_settings
 from hosting.resolve import HostingResolver
 from sandbox import Autnum, Network, Sandbox
@@ -212,7 +204,7 @@ def test_the_book_reads_the_same_through_the_driver_alone(store: Store, clock: M
     from sqlalchemy import select
 
     from takedown.direct_reads import DirectReader
-    from takedown.models import Contact
+    from takedown.models import Contact, ContactChange
 
     set_contact(store, "network", "192.0.2.0/24", email="noc@net.test", language="nl",
                 note="Their 'desk' ünïcode", actor="analyst:a", clock=clock)  # fmt: skip
@@ -241,3 +233,19 @@ def test_the_book_reads_the_same_through_the_driver_alone(store: Store, clock: M
     )
     assert ours.exit_code == 0 and ours.stdout == theirs.stdout and "gone@host.test" in ours.stdout
     assert json.loads(ours.stdout.splitlines()[0])["never_notify"] is True  # not SQLite's 1
+    with store.reading() as session:
+        changes = [
+            (c.scope, c.value, c.change, c.email, c.language, c.note, c.at, c.actor)
+            for c in session.scalars(select(ContactChange).order_by(ContactChange.id.desc()))
+        ]
+    with DirectReader.open(url) as direct:  # type: ignore[union-attr]
+        assert [dataclasses.astuple(change) for change in contact_history(direct)] == changes
+        one = contact_history(direct, "NETWORK", "192.0.2.7/24")  # kept as 192.0.2.0/24
+        with pytest.raises(ContactError, match="expected an AS number"):
+            contact_history(direct, "asn", "sixty-four")
+    assert [(change.value, change.change) for change in one] == [("192.0.2.0/24", "set")]
+    assert [change[2] for change in changes] == ["bounced", "barred", "set"]
+    for command in (["contacts", "history"], ["contacts", "history", "email", "gone@HOST.test", "--json"]):
+        ours = runner.invoke(cli, command, obj=App(settings=settings, clock=clock))
+        theirs = runner.invoke(cli, command, obj=App(settings=settings, clock=clock, _store=store))
+        assert ours.exit_code == 0 and ours.stdout == theirs.stdout and "gone@host.test" in ours.stdout

@@ -287,6 +287,7 @@ def test_the_everyday_reads_are_made_without_importing_sqlalchemy(tmp_path: Path
         (["tokens", "list"], ""),
         (["inbox", "list"], ""),
         (["users", "log"], "the staff log is empty"),
+        (["contacts", "history"], "no changes"),
     ]:
         probe = subprocess.run([sys.executable, "-c", PROBE, *command], capture_output=True, text=True,
                                env=environment, timeout=60)  # fmt: skip

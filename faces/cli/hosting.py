@@ -288,13 +288,13 @@ def contacts_revoke_links(app: App, addresses: tuple[str, ...], as_json: bool) -
 def contacts_history(app: App, scope: str | None, value: str | None, limit: int, as_json: bool) -> None:
     """Changes to the contact book, newest first: who set, barred or removed an entry, and which
     mailboxes bounces marked bad. With SCOPE VALUE, that entry's only."""
-    from hosting.contacts import ContactError, contact_history
+    from hosting.contact_entries import ContactError, contact_history
 
     if (scope is None) != (value is None):
         fail("give both SCOPE and VALUE, or neither", exitcodes.USAGE)
-    with errors_as_exit_codes():
+    with errors_as_exit_codes(), app.sql_reads() as reads:
         try:
-            changes = contact_history(app.store, scope, value, limit=limit)
+            changes = contact_history(reads, scope, value, limit=limit)
         except ContactError as exc:
             fail(str(exc), exitcodes.DATA_ERROR)
     if as_json:

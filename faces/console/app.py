@@ -36,13 +36,12 @@ from faces.console.refreshing import Refreshing
 from faces.console.security import SECURITY_HEADERS, FailureLimiter, cross_site, safe_next
 from faces.console.text import defang, defang_text, when
 from faces.provider.app import SignedBy, create_provider_app
-from hosting.contact_entries import list_contacts
+from hosting.contact_entries import contact_history, list_contacts
 from hosting.contacts import (
     SCOPES,
     ContactError,
     bad_mailboxes,
     clear_bounce,
-    contact_history,
     remove_contact,
     set_contact,
 )
