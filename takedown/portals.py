@@ -12,7 +12,6 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -20,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from takedown.errors import TakedownError
 from takedown.models import Portal
+from takedown.portal_views import Helpline, PortalView, helplines_of
 
 LANGUAGES = ("en", "fr", "pt", "sw")
 """The languages the portal's pages are translated into."""
@@ -33,28 +33,6 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")  # line breaks are allowed in
 
 class PortalError(TakedownError):
     """A portal cannot be configured as asked; the message names the field and why."""
-
-
-@dataclass(frozen=True, slots=True)
-class Helpline:
-    name: str
-    contact: str
-    """A telephone number, an address or a web address, shown as text."""
-
-
-@dataclass(frozen=True, slots=True)
-class PortalView:
-    slug: str
-    host: str | None
-    country: str
-    languages: tuple[str, ...]
-    partner: str
-    welcome: str | None
-    help_text: str | None
-    helplines: tuple[Helpline, ...]
-    acknowledgements: bool
-    updated_at: datetime
-    updated_by: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,10 +80,6 @@ def set_portal(session: Session, slug: str, change: PortalChange, *, actor: str,
     except IntegrityError:
         raise PortalError(f"portal {slug.strip().lower()}: that host is already another portal's") from None
     return _view(portal)
-
-
-def list_portals(session: Session) -> list[PortalView]:
-    return [_view(portal) for portal in session.scalars(select(Portal).order_by(Portal.slug))]
 
 
 def find_portal(session: Session, slug: str) -> PortalView:
@@ -201,7 +175,6 @@ def _helplines(values: Sequence[str]) -> tuple[Helpline, ...]:
 
 
 def _view(portal: Portal) -> PortalView:
-    helplines: list[Any] = list(portal.helplines or [])
     return PortalView(
         slug=portal.slug,
         host=portal.host,
@@ -210,7 +183,7 @@ def _view(portal: Portal) -> PortalView:
         partner=portal.partner,
         welcome=portal.welcome,
         help_text=portal.help_text,
-        helplines=tuple(Helpline(h["name"], h["contact"]) for h in helplines),
+        helplines=helplines_of(portal.helplines),
         acknowledgements=bool(portal.acknowledgements),
         updated_at=portal.updated_at,
         updated_by=portal.updated_by,

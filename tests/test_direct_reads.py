@@ -288,6 +288,7 @@ def test_the_everyday_reads_are_made_without_importing_sqlalchemy(tmp_path: Path
         (["inbox", "list"], ""),
         (["users", "log"], "the staff log is empty"),
         (["contacts", "history"], "no changes"),
+        (["portals", "list"], "no portals"),
     ]:
         probe = subprocess.run([sys.executable, "-c", PROBE, *command], capture_output=True, text=True,
                                env=environment, timeout=60)  # fmt: skip

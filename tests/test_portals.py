@@ -10,7 +10,8 @@ from click.testing import CliRunner, Result
 from faces.cli import App, cli
 from takedown import exitcodes
 from takedown.clock import ManualClock
-from takedown.portals import PortalChange, PortalError, add_portal, list_portals, set_portal
+from takedown.portal_views import list_portals
+from takedown.portals import PortalChange, PortalError, add_portal, find_portal, set_portal
 from takedown.settings import Settings
 from takedown.store import Store
 
@@ -91,3 +92,32 @@ def test_two_portals_cannot_share_a_host(store: Store, clock: ManualClock) -> No
             ("br", "report.partner.example"),
             ("br-2", None),
         ]
+
+
+def test_portals_read_the_same_through_the_driver_alone(store: Store, clock: ManualClock) -> None:
+    """``portals list`` at the terminal reads through sqlite3 or psycopg alone (no SQLAlchemy to
+    import): each portal as the store's own path finds it (languages in order, helplines decoded,
+    acknowledgements as yes or no, times in UTC), and the command prints what it prints through
+    the store."""
+    from takedown.direct_reads import DirectReader
+
+    with store.session() as session:
+        add_portal(session, "ke", PortalChange(country="KE", languages=["sw", "en"], partner="Partner 'K'",
+                   welcome="Karibu ünïcode", helplines=["Childline: 116", "Web: https://help.test/"],
+                   acknowledgements=True), actor="t", now=clock.now())  # fmt: skip
+        add_portal(session, "br", PortalChange(country="BR", languages=["pt"], partner="P",
+                   host="denuncie.test"), actor="t", now=clock.now())  # fmt: skip
+        found = [find_portal(session, "br"), find_portal(session, "ke")]
+    url = store.engine.url.render_as_string(hide_password=False)
+    with DirectReader.open(url) as direct:  # type: ignore[union-attr]
+        directly = list_portals(direct)
+    assert directly == found == list_portals(store)
+    assert directly[1].helplines[0].contact == "116" and directly[1].acknowledgements is True
+    assert directly[1].languages == ("sw", "en") and directly[0].acknowledgements is False
+    settings = Settings(database_url=url, actor="analyst:sue")
+    runner = CliRunner()
+    for command in (["portals", "list"], ["portals", "list", "--json"]):
+        ours = runner.invoke(cli, command, obj=App(settings=settings, clock=clock))
+        theirs = runner.invoke(cli, command, obj=App(settings=settings, clock=clock, _store=store))
+        assert ours.exit_code == 0 and ours.stdout == theirs.stdout and "Partner 'K'" in ours.stdout
+    assert "116" in runner.invoke(cli, ["portals", "list", "--json"], obj=App(settings=settings)).stdout

@@ -106,10 +106,10 @@ def portals_set(app: App, /, slug: str, as_json: bool, **fields: Any) -> None:
 @click.pass_obj
 def portals_list(app: App, as_json: bool) -> None:
     """Every portal: name, country, languages, partner."""
-    from takedown.portals import list_portals
+    from takedown.portal_views import list_portals
 
-    with errors_as_exit_codes(), app.store.reading() as session:
-        views = list_portals(session)
+    with errors_as_exit_codes(), app.sql_reads() as reads:
+        views = list_portals(reads)
     if as_json:
         for view in views:
             print_json(plain(view))

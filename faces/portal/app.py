@@ -57,7 +57,8 @@ from takedown.portal_reports import (
     ReportRefused,
     new_reference,
 )
-from takedown.portals import LANGUAGES, PortalView, list_portals
+from takedown.portal_views import PortalView, list_portals
+from takedown.portals import LANGUAGES
 from takedown.reports import MAX_URL_LENGTH, Report, validate_report
 from takedown.store import Store, describe_failure
 
