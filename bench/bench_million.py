@@ -48,6 +48,10 @@ COMMANDS: list[tuple[str, list[str]]] = [
     ("stats --by country --json", ["stats", "--by", "country", "--json"]),
     ("notices list", ["notices", "list"]),
     ("notices list --status uncertain --json", ["notices", "list", "--status", "uncertain", "--json"]),
+    ("portals queue", ["portals", "queue"]),
+    ("inbox list", ["inbox", "list"]),
+    ("contacts list", ["contacts", "list"]),
+    ("users list", ["users", "list"]),
     ("queue list --limit 1000000 --json", ["queue", "list", "--limit", "1000000", "--json"]),
     ("queue list --limit 1000000", ["queue", "list", "--limit", "1000000"]),
 ]
