@@ -275,3 +275,26 @@ def within(seconds: float, work: Callable[[], object]) -> bool:
 
     threading.Thread(target=run, daemon=True).start()
     return done.wait(seconds)
+
+
+def printed_both_ways(store: Store, clock: ManualClock, *commands: list[str]) -> list[str]:
+    """What each command prints at the terminal reading the store through its driver alone (an app
+    given no store: :mod:`takedown.direct_reads`), once it is shown to print the same, and to
+    succeed, through the store's own path (the store given to the app)."""
+    from click.testing import CliRunner
+
+    from faces.cli import App, cli
+    from takedown.settings import Settings
+
+    settings = Settings(
+        database_url=store.engine.url.render_as_string(hide_password=False), actor="analyst:t"
+    )
+    runner = CliRunner()
+    printed = []
+    for command in commands:
+        direct = runner.invoke(cli, command, obj=App(settings=settings, clock=clock))
+        through_store = runner.invoke(cli, command, obj=App(settings=settings, clock=clock, _store=store))
+        assert (direct.exit_code, through_store.exit_code) == (0, 0), (command, direct.output)
+        assert direct.stdout == through_store.stdout, command
+        printed.append(direct.stdout)
+    return printed
