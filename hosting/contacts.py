@@ -24,9 +24,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from hosting.contact_entries import SCOPES as SCOPES
-from hosting.contact_entries import ContactError as ContactError
-from hosting.contact_entries import Override, list_contacts, normalise
+from hosting.contact_entries import ContactError, Override, list_contacts, normalise
 from hosting.rdap.vcard import normalise_email
 from takedown.clock import Clock, SystemClock
 from takedown.models import Contact, ContactChange

@@ -166,7 +166,8 @@ def contacts_set(
 
     Exit status: 0 stored; 65 the entry is not valid (the message says why).
     """
-    from hosting.contacts import ContactError, set_contact
+    from hosting.contact_entries import ContactError
+    from hosting.contacts import set_contact
 
     with errors_as_exit_codes():
         try:
@@ -216,7 +217,8 @@ def contacts_list(app: App, as_json: bool) -> None:
 @click.pass_obj
 def contacts_remove(app: App, scope: str, value: str, as_json: bool) -> None:
     """Remove the entry for SCOPE VALUE. Exit status 4 if there was none."""
-    from hosting.contacts import ContactError, remove_contact
+    from hosting.contact_entries import ContactError
+    from hosting.contacts import remove_contact
 
     with errors_as_exit_codes():
         try:
