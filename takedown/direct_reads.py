@@ -1,7 +1,8 @@
-"""The terminal's everyday reads (a page of ``queue list``, its ``--count``, ``case show``, and the
-figures of ``takedown stats``) answered through the database driver itself, sqlite3 or psycopg,
-without SQLAlchemy. The statistics' SQL is :mod:`takedown.stats`'s own, the same text whichever way
-it is read; this module only carries it (:meth:`DirectReader.stream`).
+"""The terminal's everyday reads (a page of ``queue list``, its ``--count``, ``case show``) answered
+through the database driver itself, sqlite3 or psycopg, without SQLAlchemy. The reader also
+carries the reads written once in plain SQL for both ways (:mod:`takedown.sql_reads`: ``takedown
+stats``, ``notices list``, ``portals queue`` and the other lists) through :meth:`DirectReader.stream`;
+their SQL is their own modules', the same text whichever way it is read.
 
 Why a second way to read the same rows: importing SQLAlchemy, its ORM and the mapped models, and
 compiling a first query, is most of half a second on every command, and these are the commands an
