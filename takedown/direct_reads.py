@@ -25,7 +25,6 @@ import logging
 import sqlite3
 import sys
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
@@ -262,26 +261,18 @@ class DirectReader:
 
     def stream(self, sql: str, parameters: Sequence[Any] = ()) -> Iterator[tuple[Any, ...]]:
         """The rows of ``sql`` (written with this driver's marks), one at a time: the reads
-        written once for both ways (:class:`takedown.sql_reads.SqlReads`) go through here."""
-        with self._store_errors():
-            cursor = self._connection.execute(sql, tuple(parameters))
-            yield from cursor
-
-    def _rows(self, sql: str, parameters: Sequence[Any]) -> list[tuple[Any, ...]]:
-        with self._store_errors():
-            cursor = self._connection.execute(sql, tuple(parameters))
-            return list(cursor.fetchall())
-
-    @contextmanager
-    def _store_errors(self) -> Iterator[None]:
-        """A driver's failure as :class:`StoreError`, one line, as the store's path says it."""
+        written once for both ways (:class:`takedown.sql_reads.SqlReads`) go through here. A
+        driver's failure is a :class:`StoreError`, one line, as the store's path says it."""
         try:
-            yield
+            yield from self._connection.execute(sql, tuple(parameters))
         except Exception as exc:
             if not _is_driver_error(exc):
                 raise
             log.info("the store failed", exc_info=exc)
             raise StoreError(f"{failure_line(exc)} (run with -v for the details)") from exc
+
+    def _rows(self, sql: str, parameters: Sequence[Any]) -> list[tuple[Any, ...]]:
+        return list(self.stream(sql, parameters))
 
 
 def _is_driver_error(exc: Exception) -> bool:
