@@ -15,10 +15,10 @@ from typing import TYPE_CHECKING
 
 from hosting.rdap.vcard import normalise_email
 from takedown.errors import TakedownError
-from takedown.sql_reads import SqlReads, mark, reading, stored_time, stored_time_or_none
+from takedown.sql_reads import mark, reading, stored_time, stored_time_or_none
 
 if TYPE_CHECKING:
-    from takedown.store import Store
+    from takedown.sql_reads import ReadSource
 
 
 SCOPES = ("asn", "network", "domain", "email")
@@ -92,7 +92,7 @@ class Override:
 _COLUMNS = ", ".join(entry.name for entry in fields(Override))
 
 
-def list_contacts(source: Store | SqlReads) -> list[Override]:
+def list_contacts(source: ReadSource) -> list[Override]:
     """Every entry, by scope and value. ``source``: a store or a reader of its own
     (:func:`takedown.sql_reads.reading`)."""
     with reading(source) as reads:
@@ -105,7 +105,7 @@ def list_contacts(source: Store | SqlReads) -> list[Override]:
 
 
 def contact_history(
-    source: Store | SqlReads, scope: str | None = None, value: str | None = None, *, limit: int = 100
+    source: ReadSource, scope: str | None = None, value: str | None = None, *, limit: int = 100
 ) -> list[ContactChangeView]:
     """Changes to the book, newest first: all of them, or those of one entry (scope and value; a
     value not of its scope's form is a :class:`ContactError`)."""

@@ -11,10 +11,10 @@ from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from takedown.sql_reads import SqlReads, mark, reading, stored_time, stored_time_or_none
+from takedown.sql_reads import mark, reading, stored_time, stored_time_or_none
 
 if TYPE_CHECKING:
-    from takedown.store import Store
+    from takedown.sql_reads import ReadSource
 
 
 @dataclass(frozen=True)
@@ -45,7 +45,7 @@ text, tens of KB a notice); ``cases`` is how many cases the notice covers."""
 
 
 def list_notices(
-    source: Store | SqlReads,
+    source: ReadSource,
     *,
     status: str | None = None,
     limit: int = 100,
@@ -57,46 +57,35 @@ def list_notices(
     address, any case; ``before_id``: the next page, older than that notice), with how many cases
     each covers. ``source``: a store or a reader of its own (:func:`takedown.sql_reads.reading`)."""
     with reading(source) as reads:
-        return _listed(reads, status, limit, notice_id, recipient, before_id)
-
-
-def _listed(
-    reads: SqlReads,
-    status: str | None,
-    limit: int,
-    notice_id: int | None,
-    recipient: str | None,
-    before_id: int | None,
-) -> list[NoticeListing]:
-    bound = mark(reads)
-    terms: list[str] = []
-    values: list[Any] = []
-    for term, value in (
-        (f"notice.status = {bound}", status or None),
-        (f"notice.id = {bound}", notice_id),
-        (f"notice.id < {bound}", before_id),
-        (f"lower(notice.recipient) = {bound}", recipient.strip().lower() if recipient else None),
-    ):
-        if value is not None:
-            terms.append(term)
-            values.append(value)
-    where = f" WHERE {' AND '.join(terms)}" if terms else ""
-    sql = (
-        f"SELECT {_COLUMNS} FROM notice LEFT OUTER JOIN notice_case ON notice_case.notice_id = notice.id"
-        f"{where} GROUP BY notice.id ORDER BY notice.id DESC LIMIT {bound}"
-    )
-    listed = []
-    for row in reads.stream(sql, (*values, limit)):
-        shown = dict(zip((field.name for field in fields(NoticeListing)), row, strict=True))
-        listed.append(
-            NoticeListing(
-                **{
-                    **shown,
-                    "cases": int(shown["cases"]),
-                    "created_at": stored_time(shown["created_at"]),
-                    "sent_at": stored_time_or_none(shown["sent_at"]),
-                    "next_attempt_at": stored_time_or_none(shown["next_attempt_at"]),
-                }
-            )
+        bound = mark(reads)
+        terms: list[str] = []
+        values: list[Any] = []
+        for term, value in (
+            (f"notice.status = {bound}", status or None),
+            (f"notice.id = {bound}", notice_id),
+            (f"notice.id < {bound}", before_id),
+            (f"lower(notice.recipient) = {bound}", recipient.strip().lower() if recipient else None),
+        ):
+            if value is not None:
+                terms.append(term)
+                values.append(value)
+        where = f" WHERE {' AND '.join(terms)}" if terms else ""
+        sql = (
+            f"SELECT {_COLUMNS} FROM notice LEFT OUTER JOIN notice_case ON notice_case.notice_id = notice.id"
+            f"{where} GROUP BY notice.id ORDER BY notice.id DESC LIMIT {bound}"
         )
+        listed = []
+        for row in reads.stream(sql, (*values, limit)):
+            shown = dict(zip((field.name for field in fields(NoticeListing)), row, strict=True))
+            listed.append(
+                NoticeListing(
+                    **{
+                        **shown,
+                        "cases": int(shown["cases"]),
+                        "created_at": stored_time(shown["created_at"]),
+                        "sent_at": stored_time_or_none(shown["sent_at"]),
+                        "next_attempt_at": stored_time_or_none(shown["next_attempt_at"]),
+                    }
+                )
+            )
     return listed

@@ -11,14 +11,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from takedown.sql_reads import SqlReads, reading, stored_time, stored_time_or_none
+from takedown.sql_reads import reading, stored_time, stored_time_or_none
 from takedown.vocabulary import StaffRole
 
 if TYPE_CHECKING:
-    from sqlalchemy.orm import Session
-
     from takedown.models import Account
-    from takedown.store import Store
+    from takedown.sql_reads import ReadSource
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,7 +40,7 @@ class AccountView:
         )
 
 
-def list_accounts(source: Store | Session | SqlReads) -> list[AccountView]:
+def list_accounts(source: ReadSource) -> list[AccountView]:
     """Every account, by name. Whether it has a second factor is read as such: the secret itself
     never leaves the store. ``source``: a store or a reader of its own."""
     sql = (

@@ -11,10 +11,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from takedown.sql_reads import SqlReads, reading, stored_time, stored_time_or_none
+from takedown.sql_reads import reading, stored_time, stored_time_or_none
 
 if TYPE_CHECKING:
-    from takedown.store import Store
+    from takedown.sql_reads import ReadSource
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,7 +28,7 @@ class HashListView:
     activated_at: datetime | None
 
 
-def list_hash_lists(source: Store | SqlReads) -> list[HashListView]:
+def list_hash_lists(source: ReadSource) -> list[HashListView]:
     """Every list version kept, by name and age. ``source``: a store or a reader of its own
     (:func:`takedown.sql_reads.reading`)."""
     sql = (

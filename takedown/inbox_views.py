@@ -12,12 +12,10 @@ from dataclasses import dataclass, field, fields
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from takedown.sql_reads import SqlReads, mark, reading, stored_json, stored_time, stored_time_or_none
+from takedown.sql_reads import mark, reading, stored_json, stored_time, stored_time_or_none
 
 if TYPE_CHECKING:
-    from sqlalchemy.orm import Session
-
-    from takedown.store import Store
+    from takedown.sql_reads import ReadSource
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,9 +44,7 @@ _COLUMNS = ", ".join(item.name for item in fields(InboxItem) if item.init)
 """The stored message's columns, named and ordered as :class:`InboxItem`'s fields."""
 
 
-def inbox(
-    source: Store | Session | SqlReads, *, limit: int, after_id: int = 0, handled: bool = False
-) -> list[InboxItem]:
+def inbox(source: ReadSource, *, limit: int, after_id: int = 0, handled: bool = False) -> list[InboxItem]:
     """What waits for an analyst, oldest first; ``handled``: what was dealt with, newest first.
     ``after_id``: the page after the one that ended with that message."""
     with reading(source) as reads:
@@ -64,7 +60,7 @@ def inbox(
         return [_item(row) for row in reads.stream(sql, (*values, limit))]
 
 
-def inbox_message(source: Store | Session | SqlReads, message_id: int) -> InboxItem | None:
+def inbox_message(source: ReadSource, message_id: int) -> InboxItem | None:
     """One message, waiting or handled; ``None`` if there is none."""
     with reading(source) as reads:
         found = list(

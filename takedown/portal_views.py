@@ -12,12 +12,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from takedown.sql_reads import SqlReads, reading, stored_json, stored_time
+from takedown.sql_reads import reading, stored_json, stored_time
 
 if TYPE_CHECKING:
-    from sqlalchemy.orm import Session
-
-    from takedown.store import Store
+    from takedown.sql_reads import ReadSource
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,7 +45,7 @@ def helplines_of(stored: Any) -> tuple[Helpline, ...]:
     return tuple(Helpline(helpline["name"], helpline["contact"]) for helpline in stored or ())
 
 
-def list_portals(source: Store | Session | SqlReads) -> list[PortalView]:
+def list_portals(source: ReadSource) -> list[PortalView]:
     """Every portal, by slug."""
     sql = (
         "SELECT slug, host, country, languages, partner, welcome, help_text, helplines, acknowledgements,"

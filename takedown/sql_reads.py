@@ -18,9 +18,14 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Protocol, cast
 
 if TYPE_CHECKING:
+    from typing import TypeAlias
+
     from sqlalchemy.orm import Session
 
     from takedown.store import Store
+
+    ReadSource: TypeAlias = "Store | Session | SqlReads"
+    """What a read written once takes (:func:`reading`): a store, a caller's session, a reader."""
 
 
 class SqlReads(Protocol):
@@ -44,7 +49,7 @@ class SessionReads:
 
 
 @contextmanager
-def reading(source: Store | Session | SqlReads) -> Iterator[SqlReads]:
+def reading(source: ReadSource) -> Iterator[SqlReads]:
     """A store, read in a reading session (which neither waits for a writer nor makes one wait);
     a caller's session, read through; a reader of its own (the terminal's direct reads), as it is.
     Told apart by what they do, not by isinstance, which would import the store."""

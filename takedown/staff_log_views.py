@@ -11,12 +11,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from takedown.sql_reads import SqlReads, mark, reading, stored_json, stored_time
+from takedown.sql_reads import mark, reading, stored_json, stored_time
 
 if TYPE_CHECKING:
-    from sqlalchemy.orm import Session
-
-    from takedown.store import Store
+    from takedown.sql_reads import ReadSource
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,7 +28,7 @@ class StaffEventView:
 
 
 def staff_events(
-    source: Store | Session | SqlReads,
+    source: ReadSource,
     *,
     limit: int = 200,
     before_id: int | None = None,

@@ -23,7 +23,8 @@ from takedown.sql_reads import SqlReads, mark, reading
 from takedown.states import OPEN_STATES, CaseState
 
 if TYPE_CHECKING:
-    from sqlalchemy.orm import Session
+    from takedown.sql_reads import ReadSource
+
 
 GROUPINGS = ("network", "asn", "country")
 DAY = timedelta(days=1)
@@ -43,7 +44,7 @@ class RemovalStats:
     """Notice rounds sent about the group's cases (each round, one notice per recipient)."""
 
 
-def already_gone_count(source: Session | SqlReads) -> int:
+def already_gone_count(source: ReadSource) -> int:
     """Cases closed because the content was already gone when first checked: not in the time to
     removal (nothing was removed), counted beside it, as ``queue list --state already_gone`` counts."""
     with reading(source) as reads:
@@ -51,7 +52,7 @@ def already_gone_count(source: Session | SqlReads) -> int:
     return int(count or 0)
 
 
-def removal_stats(source: Session | SqlReads, by: str) -> list[RemovalStats]:
+def removal_stats(source: ReadSource, by: str) -> list[RemovalStats]:
     """One row per group (``network``, ``asn``, ``country``), most removals first, then ``all``.
 
     Computed by the store, from the case's own columns and one covering index per grouping:

@@ -12,13 +12,11 @@ from datetime import datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
-from takedown.sql_reads import SqlReads, reading, stored_time, stored_time_or_none
+from takedown.sql_reads import reading, stored_time, stored_time_or_none
 
 if TYPE_CHECKING:
-    from sqlalchemy.orm import Session
-
     from takedown.models import ApiToken
-    from takedown.store import Store
+    from takedown.sql_reads import ReadSource
 
 
 class TokenScope(StrEnum):
@@ -54,7 +52,7 @@ class TokenView:
         )
 
 
-def list_tokens(source: Store | Session | SqlReads) -> list[TokenView]:
+def list_tokens(source: ReadSource) -> list[TokenView]:
     """Every token, by name. ``source``: a store or a reader of its own."""
     sql = (
         "SELECT name, scope, created_by, created_at, last_used_at, revoked_at IS NOT NULL"
