@@ -108,13 +108,16 @@ def contact_history(
     source: ReadSource, scope: str | None = None, value: str | None = None, *, limit: int = 100
 ) -> list[ContactChangeView]:
     """Changes to the book, newest first: all of them, or those of one entry (scope and value; a
-    value not of its scope's form is a :class:`ContactError`)."""
+    value not of its scope's form is a :class:`ContactError`; a mailbox in any case)."""
     with reading(source) as reads:
         bound = mark(reads)
         where, values = "", []
         if scope is not None and value is not None:
             scope = scope.lower()
-            where, values = f" WHERE scope = {bound} AND value = {bound}", [scope, normalise(scope, value)]
+            key = normalise(scope, value)
+            # A mailbox is one entry whatever its case, as the contact book compares mailboxes.
+            column, key = ("lower(value)", key.lower()) if scope == "email" else ("value", key)
+            where, values = f" WHERE scope = {bound} AND {column} = {bound}", [scope, key]
         sql = (
             f"SELECT scope, value, change, email, language, note, at, actor FROM contact_change{where}"
             f" ORDER BY id DESC LIMIT {bound}"

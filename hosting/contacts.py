@@ -21,7 +21,7 @@ from datetime import datetime
 from importlib import resources
 from typing import TYPE_CHECKING
 
-from sqlalchemy import delete, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from hosting.contact_entries import ContactError, Override, list_contacts, normalise
@@ -63,7 +63,7 @@ def set_contact(
         raise ContactError(f"--language {language!r}: expected a language tag such as en or pt-BR")
     now = (clock or SystemClock()).now()
     with store.session() as session:
-        row = session.scalars(select(Contact).where(Contact.scope == scope, Contact.value == key)).first()
+        row = session.scalars(_entries(scope, key).order_by(Contact.id)).first()
         if row is None:
             row = Contact(scope=scope, value=key, updated_at=now, updated_by=actor)
             session.add(row)
@@ -78,39 +78,55 @@ def set_contact(
 
 def mark_mailbox_bad(session: Session, address: str, reason: str, *, now: datetime, actor: str) -> None:
     """A mailbox refused for good: the contact book bars it until an analyst sets it again. Takes
-    the caller's session, so the mark is in the same transaction as the refused notice."""
-    value = address.strip()
-    entry = session.scalars(select(Contact).where(Contact.scope == "email", Contact.value == value)).first()
+    the caller's session, so the mark is in the same transaction as the refused notice.
+
+    The mark lands on the book's entry for that mailbox whatever its case (the book compares
+    mailboxes case-insensitively), so a bounce never makes a second entry beside an analyst's."""
+    value = normalise_email(address) or address.strip()
+    entry = session.scalars(_email_entries(value).order_by(Contact.id)).first()
     if entry is None:
         entry = Contact(scope="email", value=value, never_notify=False, updated_at=now, updated_by=actor)
         session.add(entry)
     entry.bad_since = entry.bad_since or now
     entry.note = f"bounced: {reason}"[:1000]
     entry.updated_at, entry.updated_by = now, actor
-    session.add(_change("email", value, "bounced", now, actor, entry.email, entry.language, entry.note))
+    session.add(_change("email", entry.value, "bounced", now, actor, entry.email, entry.language, entry.note))
 
 
 def clear_bounce(store: Store, address: str, *, actor: str, clock: Clock | None = None) -> bool:
     """Someone vouches for a mailbox a bounce marked bad: notices go to it again. An entry that only
-    the bounce made is removed; one an analyst made keeps what they set. Whether one was marked."""
+    the bounce made is removed; one an analyst made keeps what they set. Whether one was marked.
+    The address is matched as the book matches mailboxes: case aside."""
+    value = normalise_email(address)
+    if value is None:
+        return False
     with store.session() as session:
-        entry = session.scalars(
-            select(Contact).where(
-                Contact.scope == "email", Contact.value == address.strip(), Contact.bad_since.is_not(None)
-            )
-        ).first()
-        if entry is None:
-            return False
+        entries = session.scalars(_email_entries(value).where(Contact.bad_since.is_not(None))).all()
         now = (clock or SystemClock()).now()
-        note = f"written to again after a bounce ({entry.note or 'no reason kept'})"[:1000]
-        if entry.email is None and not entry.never_notify and entry.language is None:
-            session.delete(entry)
-            session.add(_change("email", entry.value, "removed", now, actor, note=note))
-        else:
-            entry.bad_since, entry.note = None, None
-            entry.updated_at, entry.updated_by = now, actor
-            session.add(_change("email", entry.value, "set", now, actor, entry.email, entry.language, note))
-        return True
+        for entry in entries:
+            note = f"written to again after a bounce ({entry.note or 'no reason kept'})"[:1000]
+            if entry.email is None and not entry.never_notify and entry.language is None:
+                session.delete(entry)
+                session.add(_change("email", entry.value, "removed", now, actor, note=note))
+            else:
+                entry.bad_since, entry.note = None, None
+                entry.updated_at, entry.updated_by = now, actor
+                vouched = _change("email", entry.value, "set", now, actor, entry.email, entry.language, note)
+                session.add(vouched)
+        return bool(entries)
+
+
+def _entries(scope: str, key: str) -> Select[Contact]:
+    """The book's entry for (scope, key), its stored form. A mailbox's is found whatever its case,
+    as the book compares mailboxes, so an analyst's entry and a bounce's mark are one entry (rows
+    a bounce stored before addresses were normalised are found too)."""
+    if scope == "email":
+        return _email_entries(key)
+    return select(Contact).where(Contact.scope == scope, Contact.value == key)
+
+
+def _email_entries(address: str) -> Select[Contact]:
+    return select(Contact).where(Contact.scope == "email", func.lower(Contact.value) == address.lower())
 
 
 def bad_mailboxes(store: Store) -> list[Override]:
@@ -127,9 +143,11 @@ def remove_contact(store: Store, scope: str, value: str, *, actor: str, clock: C
     scope = scope.lower()
     key = normalise(scope, value)
     with store.session() as session:
-        removed = session.execute(delete(Contact).where(Contact.scope == scope, Contact.value == key))
-        if not getattr(removed, "rowcount", 0):
+        entries = session.scalars(_entries(scope, key)).all()
+        if not entries:
             return False
+        for entry in entries:
+            session.delete(entry)
         now = (clock or SystemClock()).now()
         session.add(_change(scope, key, "removed", now, actor))
         return True

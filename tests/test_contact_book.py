@@ -198,6 +198,48 @@ def test_the_book_keeps_every_change_with_who_and_when(store: Store, clock: Manu
     assert contact_history(store, "email", "gone@host.test")[0].actor == "analyst:d"
 
 
+def test_a_mailbox_is_one_entry_whatever_its_case(store: Store, clock: ManualClock) -> None:
+    """The book bars and replaces mailboxes case aside, so a bounce, a vouching, a removal and the
+    history find an analyst's entry however the address is written, and never make a second one."""
+    from takedown.models import Contact
+
+    set_contact(store, "email", "Desk@Host.test", email="new@host.test", actor="analyst:a", clock=clock)
+    clock.advance(timedelta(hours=1))
+    with store.session() as session:
+        mark_mailbox_bad(session, "desk@HOST.TEST", "550 no such user", now=clock.now(), actor="outbox")
+        mark_mailbox_bad(session, "Gone@Host.Test", "550 gone", now=clock.now(), actor="outbox")
+        # A mark stored before addresses were normalised, as an older version wrote it.
+        session.add(Contact(scope="email", value="Old@HOST.test", never_notify=False, updated_at=clock.now(),
+                            updated_by="outbox", bad_since=clock.now()))  # fmt: skip
+    entries = {entry.value: entry for entry in list_contacts(store)}
+    assert sorted(entries) == ["Desk@host.test", "Gone@host.test", "Old@HOST.test"]
+    assert entries["Desk@host.test"].email == "new@host.test"  # the analyst's entry, marked
+    assert entries["Desk@host.test"].bad_since == clock.now()
+    history = [(c.change, c.value) for c in contact_history(store, "email", "DESK@host.test")]
+    assert history == [("bounced", "Desk@host.test"), ("set", "Desk@host.test")]
+
+    clock.advance(timedelta(hours=1))
+    app = App(settings=Settings(database_url="unused", actor="analyst:b"), clock=clock, _store=store)
+    cleared = CliRunner().invoke(
+        cli, ["contacts", "clear-bounce", "desk@host.test", "old@host.test", "not a mailbox"], obj=app
+    )
+    assert cleared.exit_code == exitcodes.NOT_FOUND, cleared.output
+    assert "cleared desk@host.test" in cleared.output and "cleared old@host.test" in cleared.output
+    assert "not marked bad: not a mailbox" in cleared.output
+    entries = {entry.value: entry for entry in list_contacts(store)}
+    assert sorted(entries) == ["Desk@host.test", "Gone@host.test"]
+    assert entries["Desk@host.test"].bad_since is None and entries["Desk@host.test"].email == "new@host.test"
+
+    set_contact(store, "email", "GONE@host.test", email="desk@host.test", actor="analyst:b", clock=clock)
+    assert [
+        (e.value, e.email, e.bad_since) for e in list_contacts(store) if e.value.lower() == "gone@host.test"
+    ] == [
+        ("Gone@host.test", "desk@host.test", None)
+    ]  # setting vouches for the bounced entry, not a second one beside it
+    assert remove_contact(store, "email", "gone@HOST.test", actor="analyst:b", clock=clock)
+    assert [entry.value for entry in list_contacts(store)] == ["Desk@host.test"]
+
+
 def test_the_book_reads_the_same_through_the_driver_alone(store: Store, clock: ManualClock) -> None:
     """``contacts list`` at the terminal reads through sqlite3 or psycopg alone (no SQLAlchemy to
     import): every entry as the mapped models hold it (never-notify as a yes or no, times in UTC,
