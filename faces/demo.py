@@ -301,8 +301,8 @@ def _portal(
     from notices.acknowledgements import acknowledge_reports
     from sandbox.web import Serve, content_digest
     from takedown.hash_lists import HashRow, ReadHashRow, import_hash_list
+    from takedown.portal_figures import portal_stats
     from takedown.portal_queue import awaiting
-    from takedown.portal_reports import portal_stats
     from takedown.portals import PortalChange, add_portal
 
     with store.session() as session:

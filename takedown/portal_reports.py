@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import base64
 import secrets
-import statistics
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -436,72 +435,6 @@ def referrals(session: Session, country: str, *, since: datetime | None = None) 
         Referral(url, at, content, report, portal, decided or at)
         for url, at, content, report, portal, decided in session.execute(query)
     ]
-
-
-@dataclass(frozen=True, slots=True)
-class PortalStats:
-    """How a portal's reports fare: received, confirmed, how fast assessed and removed."""
-
-    portal: str
-    reports: int
-    urls: int
-    decided: int
-    confirmed: int
-    confirmed_share: float | None
-    """Of the URLs decided, the share confirmed (a case opened)."""
-    median_hours_to_assessment: float | None
-    median_hours_to_removal: float | None
-    """From the report to the removal of the content it led to, for confirmed URLs since removed."""
-
-
-def portal_stats(session: Session) -> list[PortalStats]:
-    """One row per portal, by name. The durations are read a row at a time (two numbers each), as
-    many as there are decided URLs."""
-    reports = dict(
-        session.execute(
-            select(Portal.slug, func.count(PortalReport.id))
-            .join(PortalReport, PortalReport.portal_id == Portal.id, isouter=True)
-            .group_by(Portal.slug)
-        ).all()
-    )
-    urls = session.execute(
-        select(Portal.slug, PortalUrl.state, PortalReport.received_at, PortalUrl.decided_at, Case.removed_at)
-        .join(PortalReport, PortalReport.portal_id == Portal.id)
-        .join(PortalUrl, PortalUrl.report_id == PortalReport.id)
-        .join(Case, Case.id == PortalUrl.case_id, isouter=True)
-    )
-    counted: dict[str, dict[str, Any]] = {
-        slug: {"urls": 0, "decided": 0, "confirmed": 0, "assessed": [], "removed": []} for slug in reports
-    }
-    for slug, state, received_at, decided_at, removed_at in urls:
-        tally = counted[slug]
-        tally["urls"] += 1
-        if state in UNDECIDED or state == "repeat":
-            continue
-        if decided_at is not None:
-            tally["decided"] += 1
-            tally["assessed"].append((decided_at - received_at).total_seconds() / 3600)
-        if state == "confirmed":
-            tally["confirmed"] += 1
-            if removed_at is not None:
-                tally["removed"].append((removed_at - received_at).total_seconds() / 3600)
-    return [
-        PortalStats(
-            portal=slug,
-            reports=int(reports[slug]),
-            urls=tally["urls"],
-            decided=tally["decided"],
-            confirmed=tally["confirmed"],
-            confirmed_share=round(tally["confirmed"] / tally["decided"], 3) if tally["decided"] else None,
-            median_hours_to_assessment=_median(tally["assessed"]),
-            median_hours_to_removal=_median(tally["removed"]),
-        )
-        for slug, tally in sorted(counted.items())
-    ]
-
-
-def _median(values: list[float]) -> float | None:
-    return round(statistics.median(values), 2) if values else None
 
 
 def awaiting_revisit(

@@ -279,6 +279,7 @@ def test_the_everyday_reads_are_made_without_importing_sqlalchemy(tmp_path: Path
         (["queue", "list", "--count"], "2"),
         (["case", "show", "1"], "http://a.test/x"),
         (["stats", "--by", "country"], "all"),
+        (["stats", "--by", "portal"], "h to removal"),
         (["notices", "list"], "no notices"),
         (["portals", "queue"], "nothing waits for an analyst"),
         (["contacts", "list"], "The contact book is empty"),

@@ -400,10 +400,10 @@ def db_status(app: App, as_json: bool) -> None:
 
 
 def _portal_stats(app: App, as_json: bool) -> None:
-    from takedown.portal_reports import portal_stats
+    from takedown.portal_figures import portal_stats
 
-    with errors_as_exit_codes(), app.store.reading() as session:
-        rows = portal_stats(session)
+    with errors_as_exit_codes(), app.sql_reads() as reads:
+        rows = portal_stats(reads)
     if as_json:
         print_json({"by": "portal", "groups": plain(rows)})
         return

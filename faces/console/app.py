@@ -75,15 +75,14 @@ from takedown.inbox import mark_handled
 from takedown.inbox_views import inbox, inbox_message
 from takedown.intake import import_rows, queue_batch
 from takedown.plain import iso
+from takedown.portal_figures import PortalStats, portal_stats
 from takedown.portal_queue import awaiting
 from takedown.portal_reports import (
     REFERRAL_COLUMNS,
     Decided,
-    PortalStats,
     ReportRefused,
     decide,
     next_report,
-    portal_stats,
     referral_row,
     referrals,
 )
