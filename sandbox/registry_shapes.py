@@ -10,6 +10,7 @@ serves them.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 from dataclasses import dataclass
 from typing import Any
@@ -33,8 +34,9 @@ class Network:
     kind: str | None = None
     """The registry's network type; each registry's usual end-user assignment type when unset."""
 
-    @property
+    @functools.cached_property
     def network(self) -> ipaddress.IPv4Network | ipaddress.IPv6Network:
+        """Parsed once: every RDAP and origin query searches the registered networks with it."""
         return ipaddress.ip_network(self.cidr)
 
 
