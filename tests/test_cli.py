@@ -193,6 +193,27 @@ def test_db_status_reports_the_revision(run) -> None:  # type: ignore[no-untyped
     assert status["revision"] == status["head"] is not None
 
 
+def test_db_status_says_a_store_needs_upgrading_and_leaves_it_as_it_is(tmp_path: Path) -> None:
+    import sqlite3
+
+    from takedown.revision import HEAD_REVISION
+    from takedown.settings import sqlite_url
+
+    path = tmp_path / "behind.db"
+    Store.open(sqlite_url(path)).dispose()
+    with sqlite3.connect(path) as connection:
+        connection.execute("UPDATE alembic_version SET version_num = '0031'")
+    app = App(settings=Settings(database_url=sqlite_url(path), actor="analyst:t"))
+    shown = CliRunner().invoke(cli, ["db", "status"], obj=app)
+    assert shown.exit_code == 0 and shown.stdout.endswith(
+        f"revision 0031 (needs upgrade to {HEAD_REVISION})\n"
+    )
+    as_json = json.loads(CliRunner().invoke(cli, ["db", "status", "--json"], obj=app).stdout)
+    assert (as_json["revision"], as_json["head"]) == ("0031", HEAD_REVISION)
+    with sqlite3.connect(path) as connection:  # only said, not done: upgrading is db upgrade's
+        assert connection.execute("SELECT version_num FROM alembic_version").fetchall() == [("0031",)]
+
+
 def _all_commands(group: click.Group, prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
     found = [prefix]
     for name, command in group.commands.items():
