@@ -1,10 +1,12 @@
 """``takedown run``: the scheduler daemon.
 
 APScheduler (a background scheduler: jobs run on its worker threads, the main thread waits for a
-signal) runs three jobs, each at most one at a time and coalesced when late:
+signal) runs four jobs, each at most one at a time and coalesced when late:
 
 - the revisit crawl (:func:`schedules.jobs.crawl_job`, a child process) every ``crawl_every``;
 - the notice round and delivery (:func:`schedules.jobs.notify_job`) every ``notify_every``;
+- housekeeping (:func:`schedules.jobs.housekeeping_job`: expired registry answers) every
+  ``housekeeping_every``;
 - the lock's heartbeat every ``stale_after / 4``.
 
 Start-up takes the store's scheduler lock (a second daemon exits with a message), and settles
@@ -23,7 +25,7 @@ import logging
 import signal
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from types import FrameType
 from typing import Any
@@ -31,7 +33,7 @@ from typing import Any
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from notices.outbox import Outbox
-from schedules.jobs import crawl_job, notify_job
+from schedules.jobs import crawl_job, housekeeping_job, notify_job
 from schedules.lock import DEFAULT_STALE_AFTER, LockLost, StoreLock
 from takedown.clock import Clock
 from takedown.settings import Settings
@@ -45,6 +47,7 @@ class Cadence:
     crawl_every: timedelta = timedelta(minutes=15)
     notify_every: timedelta = timedelta(minutes=5)
     stale_after: timedelta = DEFAULT_STALE_AFTER
+    housekeeping_every: timedelta = timedelta(hours=6)
 
 
 def run_daemon(
@@ -85,6 +88,14 @@ def run_daemon(
                 f"{acknowledged.later} later"
             )
 
+    def housekeeping() -> None:
+        forgotten = housekeeping_job(store, clock)
+        if forgotten:
+            echo(
+                f"housekeeping: forgot {forgotten.networks} expired networks and"
+                f" {forgotten.registrations} expired registrations"
+            )
+
     def heartbeat() -> None:
         try:
             lock.heartbeat()
@@ -108,6 +119,13 @@ def run_daemon(
         "interval",
         seconds=cadence.notify_every.total_seconds(),
         id="notify",
+        next_run_time=now,
+    )
+    scheduler.add_job(
+        _one_line_on_failure("housekeeping", housekeeping),
+        "interval",
+        seconds=cadence.housekeeping_every.total_seconds(),
+        id="housekeeping",
         next_run_time=now,
     )
     scheduler.start()
@@ -139,12 +157,15 @@ class OnceSummary:
     """Asked to stop after the crawl: the notice round waits for the next run."""
     unsigned: str | None = None
     """Why no notice was composed: they cannot be signed (the key or certificate)."""
+    forgotten: dict[str, int] = field(default_factory=dict)
+    """Expired registry answers forgotten, by kind (networks, registrations)."""
 
 
 def run_once(
     settings: Settings, store: Store, clock: Clock, *, stale_after: timedelta = DEFAULT_STALE_AFTER
 ) -> OnceSummary:
-    """One crawl and one notice round under the lock, then exit: for cron, or a first look."""
+    """One crawl, one notice round and the housekeeping under the lock, then exit: for cron, or a
+    first look."""
     lock = _take_the_lock(settings, store, clock, stale_after, log.info)
     stop = threading.Event()
     if threading.current_thread() is threading.main_thread():
@@ -154,6 +175,7 @@ def run_once(
         if stop.is_set():  # asked to stop: the notice round waits for the next run
             return OnceSummary(crawl=crawl, notices={}, delivered={}, needs_analyst=[], stopped=True)
         notified = notify_job(settings, store, clock, sender_id=lock.owner)
+        forgotten = housekeeping_job(store, clock)
     finally:
         lock.release()
     return OnceSummary(
@@ -162,6 +184,7 @@ def run_once(
         delivered=dict(notified.delivery.counts),
         needs_analyst=list(notified.rounds.needs_analyst),
         unsigned=notified.unsigned,
+        forgotten={"networks": forgotten.networks, "registrations": forgotten.registrations},
     )
 
 

@@ -2,7 +2,8 @@
 
 - :func:`crawl_job`: revisit what is due (``python -m crawler``), which also confirms removals;
 - :func:`notify_job`: compose the notice rounds due under the chase policy and deliver the outbox
-  (``takedown notices send --due``); it resolves hosting for the cases it writes about.
+  (``takedown notices send --due``); it resolves hosting for the cases it writes about;
+- :func:`housekeeping_job`: forget the registry answers whose time is up.
 
 Crawls run as child processes. Twisted's reactor cannot be restarted in a process, and a crawl
 that leaks memory or dies takes only itself down; the price, about a second of start-up per crawl,
@@ -23,6 +24,7 @@ from datetime import datetime
 from typing import Any
 
 from crawler.summary import read_summary
+from hosting.expired_answers import ForgottenAnswers, forget_expired_answers
 from hosting.factory import resolver_from_settings
 from notices.acknowledgements import AcknowledgementSummary, acknowledge_reports
 from notices.compose import Composer
@@ -174,3 +176,9 @@ def notify_job(
     return NotifySummary(
         rounds, delivery, acknowledge_reports(settings, store, clock), composer.signing_problem(clock.now())
     )
+
+
+def housekeeping_job(store: Store, clock: Clock) -> ForgottenAnswers:
+    """Forget the registry answers (networks, registrations) that have expired: never read again,
+    they would otherwise stay in the store for good."""
+    return forget_expired_answers(store, now=clock.now())

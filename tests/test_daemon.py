@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 
 from sandbox import Network, Sandbox
 from sandbox.web import Stall
@@ -214,3 +215,78 @@ def test_run_json_follows_the_scheduler_one_object_a_line(world: Sandbox, tmp_pa
     events = [json.loads(line) for line in [*lines, *running.stdout.read().splitlines()]]
     assert [e["event"] for e in events][:2] == ["scheduler", "crawl"]
     assert events[-1]["event"] == "stopped" and all(e["at"].endswith("Z") for e in events)
+
+
+def _registry_answers(store: Store, *, fetched: datetime, domains: list[str], network: bool = False) -> None:
+    """A registration kept for each domain (and network 10.9.0.0/24), as answered at ``fetched``."""
+    import ipaddress
+
+    from hosting.cache import NetworkCache
+    from hosting.domain_cache import DomainCache
+    from hosting.later_writes import LaterWrites
+    from hosting.rdap.parse import AbuseContacts, DomainRecord, NetworkRecord
+
+    clock = ManualClock(fetched)
+    writes = LaterWrites(store)
+    answer = NetworkRecord(
+        registry="ripe", handle="NET-10-9", name="NET", start=ipaddress.ip_address("10.9.0.0"),
+        end=ipaddress.ip_address("10.9.0.255"), organisation="Example Hosting", country="NL",
+        abuse=AbuseContacts(("abuse@example.test",), "abuse"), network_type="ASSIGNED PA",
+    )  # fmt: skip
+    with writes.holding():
+        if network:
+            NetworkCache(store, clock=clock, writes=writes).put(answer, "10.9.0.1")
+        desk = AbuseContacts(("abuse@registrar.test",), "abuse")
+        for domain in domains:
+            record = DomainRecord(domain, "Registrar", "9999", desk)
+            DomainCache(store, clock=clock, writes=writes).put(domain, record)
+
+
+def _kept_domains(store: Store) -> list[str]:
+    from takedown.models import RdapDomain
+
+    with store.reading() as session:
+        return sorted(session.scalars(select(RdapDomain.domain)))
+
+
+@pytest.mark.e2e
+def test_the_scheduler_forgets_the_registry_answers_whose_time_is_up(world: Sandbox, tmp_path: Path) -> None:
+    """Expired answers are never read again; the scheduler deletes them (``run --once`` too), and
+    keeps the answers still in date."""
+    database_url = sqlite_url(tmp_path / "takedown.db")
+    store = Store.open(database_url)
+    month_ago = datetime.now(UTC) - timedelta(days=30)
+    _registry_answers(store, fetched=month_ago, domains=["old.test", "older.test"], network=True)
+    _registry_answers(store, fetched=datetime.now(UTC), domains=["fresh.test"])
+
+    env = {
+        **os.environ,
+        **world.environment(),
+        "TAKEDOWN_DATABASE_URL": database_url,
+        "TAKEDOWN_HOME": str(tmp_path),
+    }
+    once = subprocess.run([sys.executable, "-m", "faces.cli", "run", "--once", "--json"], env=env,
+                          capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert once.returncode == 0, once.stderr
+    assert json.loads(once.stdout)["forgotten"] == {"networks": 1, "registrations": 2}
+    assert _kept_domains(store) == ["fresh.test"]
+
+    _registry_answers(store, fetched=month_ago, domains=["stale.test"])
+    running = daemon(world, database_url, tmp_path, "--json", own_group=True)
+    assert running.stdout is not None
+    lines: list[str] = []
+    try:
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline and not any('"housekeeping"' in line for line in lines):
+            line = running.stdout.readline()
+            if not line:
+                break
+            lines.append(line)
+        os.killpg(running.pid, signal.SIGTERM)
+        assert running.wait(60) == 0
+    finally:
+        if running.poll() is None:
+            os.killpg(running.pid, signal.SIGKILL)
+    said = [json.loads(line)["message"] for line in lines if '"housekeeping"' in line]
+    assert said == ["housekeeping: forgot 0 expired networks and 1 expired registrations"]
+    assert _kept_domains(store) == ["fresh.test"]

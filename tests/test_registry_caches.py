@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import ipaddress
 from datetime import timedelta
 
@@ -63,3 +64,44 @@ def test_a_registration_kept_in_memory_expires_too(clock: ManualClock) -> None:
     assert domains.get("example.test") == registration("abuse@registrar.test")
     clock.advance(timedelta(minutes=2))
     assert domains.get("example.test") is None
+
+
+def block(n: int) -> NetworkRecord:
+    """Network 10.n.0.0/24, its own abuse desk."""
+    start, end = ipaddress.ip_address(f"10.{n}.0.0"), ipaddress.ip_address(f"10.{n}.0.255")
+    return dataclasses.replace(network(f"n{n}@example.test"), start=start, end=end)
+
+
+def test_expired_answers_are_forgotten_and_the_live_ones_still_answer(
+    store: Store, clock: ManualClock
+) -> None:
+    """An answer never asked for again would stay in the store for good: housekeeping deletes the
+    expired networks and registrations (in chunks, each its own transaction), and nothing else."""
+    from sqlalchemy import func, select
+
+    from hosting.expired_answers import ForgottenAnswers, forget_expired_answers
+    from takedown.models import RdapDomain, RdapNetwork
+
+    writes = LaterWrites(store)
+    networks = NetworkCache(store, clock=clock, ttl=timedelta(days=7), writes=writes)
+    domains = DomainCache(store, clock=clock, ttl=timedelta(days=1), writes=writes)
+    with writes.holding():
+        for n in range(5):
+            networks.put(block(n), f"10.{n}.0.1")
+            domains.put(f"old{n}.test", registration(f"r{n}@registrar.test"))
+        domains.put("gone.test", NotFound("gone.test: no such domain"))
+    clock.advance(timedelta(days=2))  # every registration has expired; every network is live
+    with writes.holding():
+        domains.put("example.test", registration("live@registrar.test"))
+
+    assert forget_expired_answers(store, now=clock.now(), chunk=2) == ForgottenAnswers(0, 6)
+    fresh_networks, fresh_domains = NetworkCache(store, clock=clock), DomainCache(store, clock=clock)
+    assert fresh_domains.get("example.test") == registration("live@registrar.test")
+    assert fresh_networks.get("10.3.0.200") == block(3)
+    clock.advance(timedelta(days=6))  # now the networks have expired too, and the live registration
+    forgotten = forget_expired_answers(store, now=clock.now())
+    assert forgotten == ForgottenAnswers(5, 1) and forgotten
+    assert not forget_expired_answers(store, now=clock.now())
+    with store.reading() as session:
+        assert session.scalar(select(func.count()).select_from(RdapNetwork)) == 0
+        assert session.scalar(select(func.count()).select_from(RdapDomain)) == 0

@@ -122,6 +122,7 @@ def run(
     as_json: bool,
 ) -> None:
     """The scheduler: revisit due cases, send due notice rounds, confirm removals, until stopped.
+    Every six hours it also forgets the registry answers whose time is up.
 
     Only one scheduler runs against a store (a lock in the store; a second one exits with status
     75). SIGTERM or Ctrl-C stop it gracefully: running jobs finish, the lock is released. Crawls
@@ -138,12 +139,14 @@ def run(
                 if as_json:
                     print_json(plain(result))
                 else:
+                    forgotten = sum(result.forgotten.values())
                     click.echo(
                         f"revisited {result.crawl['revisited']}; notices composed {result.notices},"
                         f" delivered {result.delivered}"
+                        + (f"; forgot {forgotten} expired registry answers" if forgotten else "")
                     )
                 return
-            cadence = Cadence(crawl_every, notify_every, stale)
+            cadence = Cadence(crawl_every=crawl_every, notify_every=notify_every, stale_after=stale)
             if as_json:  # one object a line on stdout, as the scheduler goes
                 echo = lambda line: print_json(  # noqa: E731
                     {
