@@ -163,6 +163,8 @@ class Composer:
         """Notices carry their recipient's provider link when the key and the public address are set."""
         self.signer: NoticeSigner | None = None
         self._unsigned_because: str | None = None
+        self._round_checked = False
+        """Whether this round has validated a report against the strict schema yet."""
         try:
             self.signer = signer_for(settings)
         except SigningUnavailable as exc:  # no notice goes out until it is fixed; each round says so
@@ -219,6 +221,7 @@ class Composer:
         notified: set[int] = set()
         failed: dict[int, str] = {}
         self._previous_message_ids(list(groups.values()))
+        self._round_checked = False
         for draft in groups.values():
             for case_id, why in self._render(draft, now).items():
                 failed.setdefault(case_id, why)
@@ -367,10 +370,12 @@ class Composer:
         for fact, resolution, party in zip(draft.cases, draft.resolutions, draft.parties, strict=True):
             try:
                 # Reports are valid by construction (tests/test_xarf_validation.py holds every
-                # report buildable from any facts to the strict schema); the first of each notice
-                # is still validated in full, against a setting or the schema package changing.
-                checked = not reports
+                # report buildable from any facts to the strict schema); the first of each round
+                # is still validated in full, against a setting or the schema package changing
+                # (once a notice, it was a tenth of composing).
+                checked = not self._round_checked
                 reports.append((fact.id, self._report(fact, resolution, party, now, validated=checked)))
+                self._round_checked = True
             except Exception as exc:  # one case's report, not the notice's other cases
                 log.exception("X-ARF report for case %d to %s failed", fact.id, draft.recipient)
                 failed[fact.id] = f"X-ARF report for {draft.recipient} failed: {str(exc)[:200]}"

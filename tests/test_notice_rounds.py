@@ -10,6 +10,7 @@ import shutil
 from datetime import timedelta
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 from sqlalchemy import select, update
 
@@ -86,6 +87,31 @@ def test_a_case_whose_report_fails_validation_leaves_the_notice_to_its_other_cas
         message = session.get(Notice, notice_id).message  # type: ignore[union-attr]
     assert listed == set(ids.values()) - {broken}
     assert "/1.jpg" not in message and "/0.jpg" in message and "/2.jpg" in message
+
+
+def test_a_round_whose_reports_stop_passing_the_strict_schema_sends_nothing(
+    world: Sandbox, store: Store, clock: ManualClock, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Reports are valid by construction, so a round validates one in full, not every one; should
+    a setting or a new release of the schema make them invalid, that one says so, and so does the
+    next, until the round has none left to send: no notice goes out with an invalid report."""
+    import notices.compose
+    from notices.xarf import InvalidXarfReport
+
+    def refuse(report: dict[str, object]) -> None:  # as a stricter schema would
+        raise InvalidXarfReport("report: 'evidence' is a required property")
+
+    monkeypatch.setattr(notices.compose, "validate", refuse)
+    settings = Settings.from_env({**world.environment(), "TAKEDOWN_HOME": str(tmp_path)})
+    urls = {world.url("host-a.test", f"/{n}.jpg"): "127.0.40.1" for n in range(3)}
+    urls |= {world.url("host-b.test", f"/{n}.jpg"): "127.0.41.1" for n in range(2)}
+    ids = make_live(store, clock, urls)
+    summary = notice_round(composer(store, settings, clock), ChasePolicy(), now=clock.now())
+
+    assert sum(summary.notices.values()) == 0 and set(summary.deferred) == set(ids.values())
+    assert all("'evidence' is a required property" in d.reason for d in summary.deferred.values())
+    with store.session() as session:
+        assert list(session.scalars(select(Notice))) == []
 
 
 def test_a_url_that_redirects_gets_its_content_host_and_the_redirects_host_notified(
