@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import base64
 import re
-import secrets
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -29,6 +28,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.serialization import pkcs7
 
+from notices.message import new_boundary
 from takedown.errors import TakedownError
 from takedown.settings import Settings
 
@@ -148,7 +148,7 @@ def _multipart_signed(entity: bytes, signature: bytes) -> bytes:
     signature. Written out here rather than by ``cryptography``'s S/MIME encoding, which builds the
     same structure through the ``email`` package: a tenth of composing a notice, for a fixed text
     around two blobs. The boundary is 128 random bits, so nothing in the entity can hold it."""
-    boundary = b"=_td_signed_" + secrets.token_hex(16).encode()
+    boundary = new_boundary().encode()
     encoded = base64.b64encode(signature)
     lines = b"\r\n".join(encoded[i : i + 64] for i in range(0, len(encoded), 64))
     return b"".join(
