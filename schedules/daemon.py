@@ -107,27 +107,19 @@ def run_daemon(
     scheduler.add_job(
         heartbeat, "interval", seconds=max(1.0, cadence.stale_after.total_seconds() / 4), id="heartbeat"
     )
-    scheduler.add_job(
-        _one_line_on_failure("crawl", crawl),
-        "interval",
-        seconds=cadence.crawl_every.total_seconds(),
-        id="crawl",
-        next_run_time=now,
-    )
-    scheduler.add_job(
-        _one_line_on_failure("notify", notify),
-        "interval",
-        seconds=cadence.notify_every.total_seconds(),
-        id="notify",
-        next_run_time=now,
-    )
-    scheduler.add_job(
-        _one_line_on_failure("housekeeping", housekeeping),
-        "interval",
-        seconds=cadence.housekeeping_every.total_seconds(),
-        id="housekeeping",
-        next_run_time=now,
-    )
+    jobs = [
+        ("crawl", crawl, cadence.crawl_every),
+        ("notify", notify, cadence.notify_every),
+        ("housekeeping", housekeeping, cadence.housekeeping_every),
+    ]
+    for name, job, every in jobs:  # each first runs at once, then every so often
+        scheduler.add_job(
+            _one_line_on_failure(name, job),
+            "interval",
+            seconds=every.total_seconds(),
+            id=name,
+            next_run_time=now,
+        )
     scheduler.start()
     try:
         stop.wait()

@@ -11,6 +11,7 @@ import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import select
@@ -98,6 +99,29 @@ def daemon(
         text=True,
         start_new_session=own_group,
     )
+
+
+def said_until(running: subprocess.Popen[str], event: str, seconds: float = 90) -> list[dict[str, Any]]:
+    """What a ``takedown run --json`` in its own process group said, one object a line, until it
+    said ``event`` (or ``seconds`` passed); then it is stopped with SIGTERM, as a service manager
+    stops it, and must exit 0."""
+    assert running.stdout is not None
+    lines: list[str] = []
+    try:
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            line = running.stdout.readline()
+            if not line:
+                break
+            lines.append(line)
+            if json.loads(line)["event"] == event:
+                break
+        os.killpg(running.pid, signal.SIGTERM)
+        assert running.wait(60) == 0
+    finally:
+        if running.poll() is None:
+            os.killpg(running.pid, signal.SIGKILL)
+    return [json.loads(line) for line in [*lines, *running.stdout.read().splitlines()]]
 
 
 def wait_for(condition: Callable[[], bool], seconds: float = 30) -> None:
@@ -196,23 +220,8 @@ def test_stopping_mid_crawl_is_clean_however_the_signal_arrives(
 @pytest.mark.e2e
 def test_run_json_follows_the_scheduler_one_object_a_line(world: Sandbox, tmp_path: Path) -> None:
     database_url = sqlite_url(tmp_path / "takedown.db")
-    running = daemon(world, database_url, tmp_path, "--json", own_group=True)
-    assert running.stdout is not None
-    lines = []
-    try:
-        # until the first crawl has reported (a few seconds; longer on a busy machine), then stop
-        deadline = time.monotonic() + 90
-        while time.monotonic() < deadline and not any('"crawl"' in line for line in lines):
-            line = running.stdout.readline()
-            if not line:
-                break
-            lines.append(line)
-        os.killpg(running.pid, signal.SIGTERM)
-        assert running.wait(60) == 0
-    finally:
-        if running.poll() is None:
-            os.killpg(running.pid, signal.SIGKILL)
-    events = [json.loads(line) for line in [*lines, *running.stdout.read().splitlines()]]
+    # until the first crawl has reported (a few seconds; longer on a busy machine), then stop
+    events = said_until(daemon(world, database_url, tmp_path, "--json", own_group=True), "crawl")
     assert [e["event"] for e in events][:2] == ["scheduler", "crawl"]
     assert events[-1]["event"] == "stopped" and all(e["at"].endswith("Z") for e in events)
 
@@ -272,21 +281,7 @@ def test_the_scheduler_forgets_the_registry_answers_whose_time_is_up(world: Sand
     assert _kept_domains(store) == ["fresh.test"]
 
     _registry_answers(store, fetched=month_ago, domains=["stale.test"])
-    running = daemon(world, database_url, tmp_path, "--json", own_group=True)
-    assert running.stdout is not None
-    lines: list[str] = []
-    try:
-        deadline = time.monotonic() + 90
-        while time.monotonic() < deadline and not any('"housekeeping"' in line for line in lines):
-            line = running.stdout.readline()
-            if not line:
-                break
-            lines.append(line)
-        os.killpg(running.pid, signal.SIGTERM)
-        assert running.wait(60) == 0
-    finally:
-        if running.poll() is None:
-            os.killpg(running.pid, signal.SIGKILL)
-    said = [json.loads(line)["message"] for line in lines if '"housekeeping"' in line]
+    events = said_until(daemon(world, database_url, tmp_path, "--json", own_group=True), "housekeeping")
+    said = [event["message"] for event in events if event["event"] == "housekeeping"]
     assert said == ["housekeeping: forgot 0 expired networks and 1 expired registrations"]
     assert _kept_domains(store) == ["fresh.test"]
