@@ -63,10 +63,14 @@ def set_contact(
         raise ContactError(f"--language {language!r}: expected a language tag such as en or pt-BR")
     now = (clock or SystemClock()).now()
     with store.session() as session:
-        row = session.scalars(_entries(scope, key).order_by(Contact.id)).first()
+        rows = session.scalars(_entries(scope, key).order_by(Contact.id)).all()
+        row = rows[0] if rows else None
         if row is None:
             row = Contact(scope=scope, value=key, updated_at=now, updated_by=actor)
             session.add(row)
+        for twin in rows[1:]:  # one mailbox in two cases, as an older version could leave it
+            session.delete(twin)
+            session.add(_change(scope, twin.value, "removed", now, actor, note=f"one entry with {row.value}"))
         row.email, row.language, row.never_notify, row.note = mailbox, language, never_notify, note
         row.bad_since = None  # an analyst setting the entry again vouches for it
         row.updated_at, row.updated_by = now, actor

@@ -239,6 +239,17 @@ def test_a_mailbox_is_one_entry_whatever_its_case(store: Store, clock: ManualClo
     assert remove_contact(store, "email", "gone@HOST.test", actor="analyst:b", clock=clock)
     assert [entry.value for entry in list_contacts(store)] == ["Desk@host.test"]
 
+    with store.session() as session:  # one mailbox stored twice, as an older version could leave it
+        for value in ("Twin@HOST.test", "twin@host.TEST"):
+            session.add(Contact(scope="email", value=value, never_notify=False, updated_at=clock.now(),
+                                updated_by="outbox", bad_since=clock.now()))  # fmt: skip
+    set_contact(store, "email", "twin@host.test", email="new@host.test", actor="analyst:b", clock=clock)
+    twins = [
+        (e.value, e.email, e.bad_since) for e in list_contacts(store) if e.value.lower() == "twin@host.test"
+    ]
+    assert twins == [("Twin@HOST.test", "new@host.test", None)]  # one entry, vouched for
+    assert ContactBook(list_contacts(store)).barred == set()
+
 
 def test_the_book_reads_the_same_through_the_driver_alone(store: Store, clock: ManualClock) -> None:
     """``contacts list`` at the terminal reads through sqlite3 or psycopg alone (no SQLAlchemy to
