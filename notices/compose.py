@@ -163,8 +163,6 @@ class Composer:
         """Notices carry their recipient's provider link when the key and the public address are set."""
         self.signer: NoticeSigner | None = None
         self._unsigned_because: str | None = None
-        self._round_checked = False
-        """Whether this round has validated a report against the strict schema yet."""
         try:
             self.signer = signer_for(settings)
         except SigningUnavailable as exc:  # no notice goes out until it is fixed; each round says so
@@ -221,9 +219,10 @@ class Composer:
         notified: set[int] = set()
         failed: dict[int, str] = {}
         self._previous_message_ids(list(groups.values()))
-        self._round_checked = False
+        checked = False  # whether a report of this round has passed the strict schema yet
         for draft in groups.values():
-            for case_id, why in self._render(draft, now).items():
+            dropped, checked = self._render(draft, now, checked=checked)
+            for case_id, why in dropped.items():
                 failed.setdefault(case_id, why)
             if draft.cases:
                 drafts.append(draft)
@@ -360,8 +359,9 @@ class Composer:
                 session.execute(insert(Event), events)
         return RoundSummary(deferred=dict.fromkeys(put_off, deferral), unsigned=problem)
 
-    def _render(self, draft: Draft, now: datetime) -> dict[int, str]:
-        """Render ``draft`` in place; the cases it had to drop, with why. A case whose X-ARF report
+    def _render(self, draft: Draft, now: datetime, *, checked: bool) -> tuple[dict[int, str], bool]:
+        """Render ``draft`` in place; the cases it had to drop, with why, and whether a report of
+        the round has now been validated (``checked``: one had before). A case whose X-ARF report
         cannot be built or validated is dropped from the notice; when the notice itself cannot be
         rendered, every case is, and ``draft.cases`` is left empty."""
         failed: dict[int, str] = {}
@@ -373,9 +373,8 @@ class Composer:
                 # report buildable from any facts to the strict schema); the first of each round
                 # is still validated in full, against a setting or the schema package changing
                 # (once a notice, it was a tenth of composing).
-                checked = not self._round_checked
-                reports.append((fact.id, self._report(fact, resolution, party, now, validated=checked)))
-                self._round_checked = True
+                reports.append((fact.id, self._report(fact, resolution, party, now, validated=not checked)))
+                checked = True
             except Exception as exc:  # one case's report, not the notice's other cases
                 log.exception("X-ARF report for case %d to %s failed", fact.id, draft.recipient)
                 failed[fact.id] = f"X-ARF report for {draft.recipient} failed: {str(exc)[:200]}"
@@ -385,7 +384,7 @@ class Composer:
         draft.resolutions = [k[1] for k in kept]
         draft.parties = [k[2] for k in kept]
         if not draft.cases:
-            return failed
+            return failed, checked
         try:
             self._render_message(draft, now, reports)
         except Exception as exc:  # one recipient's notice, not the round
@@ -393,7 +392,7 @@ class Composer:
             why = f"notice to {draft.recipient} could not be rendered: {str(exc)[:200]}"
             failed.update((fact.id, why) for fact in draft.cases)
             draft.cases, draft.resolutions, draft.parties = [], [], []
-        return failed
+        return failed, checked
 
     def _report(
         self, fact: CaseFacts, resolution: Resolution, party: Party, now: datetime, *, validated: bool = True
