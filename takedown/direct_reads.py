@@ -22,11 +22,8 @@ server-side cursor there, tuned for a million rows, and their start-up does not 
 from __future__ import annotations
 
 import logging
-import sqlite3
-import sys
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any, Protocol
 
 from takedown.case_views import (
@@ -37,9 +34,9 @@ from takedown.case_views import (
     TimelineEntry,
     tally_counts,
 )
+from takedown.driver_connections import connect_at_head, end, is_driver_error
 from takedown.errors import CaseNotFound, StoreError, failure_line
-from takedown.revision import HEAD_REVISION
-from takedown.sql_reads import stored_json, stored_time, stored_time_or_none
+from takedown.sql_reads import STORED_TIME, stored_json, stored_time, stored_time_or_none
 from takedown.states import OPEN_STATES, CaseState
 
 log = logging.getLogger(__name__)
@@ -47,11 +44,6 @@ log = logging.getLogger(__name__)
 DIRECT_LIMIT = 10_000
 """The longest listing read this way; longer ones go through the store's streaming path."""
 
-SQLITE_PREFIX = "sqlite:///"
-POSTGRESQL_PREFIXES = ("postgresql://", "postgresql+psycopg://")
-STORED_TIME = "%Y-%m-%d %H:%M:%S.%f"
-"""How SQLAlchemy writes a time into SQLite (naive UTC, microseconds always), so comparisons with
-stored text order as the times do."""
 
 SUMMARY_COLUMNS = (
     '"case".id, "case".state, "case".url, "case".host, "case".category, "case".reference, "case".queued_at'
@@ -88,56 +80,12 @@ class DirectReader:
     def open(cls, database_url: str) -> DirectReader | None:
         """A reader for the store at ``database_url``, or ``None`` where the store's own path must
         answer (see the module's docstring)."""
-        try:
-            reader = cls._connect(database_url)
-        except Exception as exc:  # the store's path will open it again, and say what is wrong
-            log.debug("direct reads not used: %s", type(exc).__name__)
-            return None
-        if reader is None:
-            return None
-        try:
-            found = reader._connection.execute("SELECT version_num FROM alembic_version").fetchall()
-            revision = [row[0] for row in found]
-        except Exception as exc:  # no schema yet: the store's path creates it (and says nothing here)
-            log.debug("direct reads not used: %s", type(exc).__name__)
-            revision = []
-        if revision != [HEAD_REVISION]:
-            reader.close()
-            return None
-        return reader
-
-    @classmethod
-    def _connect(cls, database_url: str) -> DirectReader | None:
-        if database_url.startswith(SQLITE_PREFIX):
-            path = database_url.removeprefix(SQLITE_PREFIX)
-            # What SQLAlchemy would decode or treat as options is left to it; so is a file not there.
-            if not path or path == ":memory:" or path.startswith("file:") or any(c in path for c in "?%"):
-                return None
-            if not Path(path).is_file():
-                return None
-            connection = sqlite3.connect(path, timeout=30, isolation_level=None)
-            connection.execute("PRAGMA query_only = ON")
-            connection.execute("BEGIN")  # deferred: never waits for a writer (WAL)
-            return cls(connection, "sqlite")
-        if database_url.startswith(POSTGRESQL_PREFIXES):
-            import psycopg
-
-            conninfo = "postgresql://" + database_url.split("://", 1)[1]
-            server = psycopg.connect(conninfo, prepare_threshold=None)
-            server.read_only = True
-            return cls(server, "postgresql")
-        return None
+        found = connect_at_head(database_url, writing=False)
+        return None if found is None else cls(*found)
 
     def close(self) -> None:
-        """End the transaction (nothing was written) and the connection. A connection already lost
-        has nothing to roll back: that is not a second error on top of the one that lost it."""
-        try:
-            self._connection.rollback()
-        except Exception as exc:
-            if not _is_driver_error(exc):
-                raise
-        finally:
-            self._connection.close()
+        """End the transaction (nothing was written) and the connection."""
+        end(self._connection)
 
     def __enter__(self) -> DirectReader:
         return self
@@ -266,17 +214,10 @@ class DirectReader:
         try:
             yield from self._connection.execute(sql, tuple(parameters))
         except Exception as exc:
-            if not _is_driver_error(exc):
+            if not is_driver_error(exc):
                 raise
             log.info("the store failed", exc_info=exc)
             raise StoreError(f"{failure_line(exc)} (run with -v for the details)") from exc
 
     def _rows(self, sql: str, parameters: Sequence[Any]) -> list[tuple[Any, ...]]:
         return list(self.stream(sql, parameters))
-
-
-def _is_driver_error(exc: Exception) -> bool:
-    if isinstance(exc, sqlite3.Error):
-        return True
-    psycopg = sys.modules.get("psycopg")
-    return psycopg is not None and isinstance(exc, psycopg.Error)

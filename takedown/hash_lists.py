@@ -25,7 +25,6 @@ from typing import IO, Any
 from sqlalchemy import delete, select, text, update
 from sqlalchemy.orm import Session
 
-from takedown.bulk import insert_rows
 from takedown.classification import CLASSIFICATIONS, canonical_classification
 from takedown.clock import Clock
 from takedown.errors import ImportFileError, TakedownError
@@ -34,6 +33,7 @@ from takedown.models import HashEntry, HashList
 from takedown.pdq_index import DEFAULT_DISTANCE, PdqIndex, pdq_bytes
 from takedown.plain import iso
 from takedown.reports import CATEGORIES
+from takedown.sql_writes import SessionWrites, insert_rows
 from takedown.store import Store
 
 DIGEST_LENGTHS = {"md5": 32, "sha1": 40, "sha256": 64, "pdq": 64}
@@ -442,7 +442,7 @@ def _columns(row: HashRow) -> dict[str, Any]:
 
 def _write(store: Store, batch: Sequence[dict[str, Any]]) -> None:
     with store.session() as session:
-        insert_rows(session.connection(), HashEntry.__table__, batch)  # type: ignore[arg-type]
+        insert_rows(SessionWrites(session), "hash_entry", batch)
 
 
 def _drop(session: Session, lists: Any) -> None:

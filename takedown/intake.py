@@ -10,50 +10,60 @@ number and field, and the rest still go in.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
+from contextlib import AbstractContextManager
 from datetime import datetime
-from typing import cast
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import ARRAY, ColumnElement, String, Table, any_, bindparam, func, select
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
-
-from takedown.bulk import insert_rows, insert_rows_with_ids
-from takedown.cases import event_row
 from takedown.clock import Clock
 from takedown.errors import InvalidReport
 from takedown.importer import IMPORT_BATCH, ImportSummary, Row, RowError
-from takedown.models import Case, Event, Fingerprint
 from takedown.reports import QueueOutcome, QueueResult, ValidReport, validate_report
+from takedown.sql_writes import (
+    SqlWrites,
+    insert_rows,
+    insert_rows_with_ids,
+    is_integrity_error,
+    marks,
+    writing,
+)
 from takedown.states import OPEN_STATES, CaseState
-from takedown.store import Store
-from takedown.tallies import count_new_cases
 
-CASE_TABLE = cast(Table, Case.__table__)
-FINGERPRINT_TABLE = cast(Table, Fingerprint.__table__)
-EVENT_TABLE = cast(Table, Event.__table__)
+if TYPE_CHECKING:
+    from takedown.sql_writes import WriteTarget
+    from takedown.store import Store
+
+CASE_TABLE = "case"
+FINGERPRINT_TABLE = "fingerprint"
+EVENT_TABLE = "event"
+CASE_TIMES = ("queued_at", "updated_at", "next_check_at")
+OPEN_STATE_VALUES = tuple(sorted(state.value for state in OPEN_STATES))
 _CONCURRENT_RETRIES = 5
 """Tries of a batch that lost a race with another importer opening the same URL."""
 
 
 def queue_batch(
-    session: Session, reports: Sequence[ValidReport], *, actor: str, now: datetime
+    target: WriteTarget, reports: Sequence[ValidReport], *, actor: str, now: datetime
 ) -> list[QueueResult]:
-    """Open cases for ``reports`` in the caller's transaction; one result per report, in order.
+    """Open cases for ``reports`` in the caller's transaction (a session of the store, or the
+    terminal's direct writer); one result per report, in order.
 
     The caller commits. If another process opens one of the same URLs concurrently, the partial
-    unique index makes the commit fail with ``IntegrityError``; run the batch again and that
-    URL comes back as ``already_open``. Rows are written with set-based inserts, not one ORM object
-    at a time: intake is the bulk path, where that is the difference between minutes and seconds.
+    unique index makes the write or the commit fail with an integrity error (the driver's, or
+    SQLAlchemy's around it: :func:`takedown.sql_writes.is_integrity_error`); run the batch again
+    and that URL comes back as ``already_open``. Rows are written with set-based inserts, not one
+    ORM object at a time: intake is the bulk path, where that is the difference between minutes and
+    seconds. The SQL is written once for both ways (:mod:`takedown.sql_writes`).
     """
-    hashes = {report.dedup_hash for report in reports}
-    open_cases = _open_case_ids(session, hashes)
-    last_closed = _last_closed_case_ids(session, hashes - open_cases.keys())
+    with writing(target) as writes:
+        hashes = {report.dedup_hash for report in reports}
+        open_cases = _open_case_ids(writes, hashes)
+        last_closed = _last_closed_case_ids(writes, hashes - open_cases.keys())
 
-    to_open: dict[str, ValidReport] = {}
-    for report in reports:
-        if report.dedup_hash not in open_cases:
-            to_open.setdefault(report.dedup_hash, report)
-    opened = _insert_cases(session, to_open, last_closed, actor=actor, now=now)
+        to_open: dict[str, ValidReport] = {}
+        for report in reports:
+            if report.dedup_hash not in open_cases:
+                to_open.setdefault(report.dedup_hash, report)
+        opened = _insert_cases(writes, to_open, last_closed, actor=actor, now=now)
 
     results = []
     for report in reports:
@@ -70,7 +80,7 @@ def queue_batch(
 
 
 def _insert_cases(
-    session: Session, reports: dict[str, ValidReport], previous: dict[str, int], *, actor: str, now: datetime
+    writes: SqlWrites, reports: dict[str, ValidReport], previous: dict[str, int], *, actor: str, now: datetime
 ) -> dict[str, int]:
     """Insert one case per report with its fingerprints and events; return case ids by dedup hash."""
     if not reports:
@@ -94,18 +104,17 @@ def _insert_cases(
         }
         for key, report in reports.items()
     ]
-    # Straight to the database on the session's connection (in its transaction): COPY on
-    # PostgreSQL, multi-row INSERTs elsewhere (takedown/bulk.py); the ORM's bulk layer added half
-    # again to the cost of each batch, for rows that are plain dictionaries anyway.
-    connection = session.connection()
-    ids = dict(zip(reports, insert_rows_with_ids(connection, CASE_TABLE, rows), strict=True))
-    count_new_cases(session, CaseState.QUEUED.value, len(rows))
+    # Straight to the database (COPY on PostgreSQL, one prepared INSERT elsewhere); the ORM's bulk
+    # layer added half again to the cost of each batch, for rows that are plain dictionaries anyway.
+    new_ids = insert_rows_with_ids(writes, CASE_TABLE, rows, times=CASE_TIMES)
+    ids = dict(zip(reports, new_ids, strict=True))
+    _count_new_cases(writes, CaseState.QUEUED.value, len(rows))
     fingerprints = [
         {"case_id": ids[key], "algorithm": algorithm, "digest": digest}
         for key, report in reports.items()
         for algorithm, digest in report.fingerprints
     ]
-    insert_rows(connection, FINGERPRINT_TABLE, fingerprints)
+    insert_rows(writes, FINGERPRINT_TABLE, fingerprints)
     events = []
     for key, report in reports.items():
         detail: dict[str, object] = {"category": report.category}
@@ -115,40 +124,70 @@ def _insert_cases(
             detail["classification"] = report.classification
         if key in previous:
             detail["reopens_case"] = previous[key]
-            events.append(event_row(previous[key], now, actor, "reopened_as", {"case": ids[key]}))
-        events.append(event_row(ids[key], now, actor, "queued", detail, to_state=CaseState.QUEUED.value))
-    insert_rows(connection, EVENT_TABLE, events)
+            events.append(_event(previous[key], now, actor, "reopened_as", {"case": ids[key]}))
+        events.append(_event(ids[key], now, actor, "queued", detail, to_state=CaseState.QUEUED.value))
+    insert_rows(writes, EVENT_TABLE, events, times=("at",), json_columns=("detail",))
     return ids
 
 
-def _open_case_ids(session: Session, hashes: set[str]) -> dict[str, int]:
-    if not hashes:
-        return {}
-    rows = session.execute(
-        select(Case.dedup_hash, Case.id).where(
-            _hash_among(session, hashes), Case.state.in_([state.value for state in OPEN_STATES])
+def _event(
+    case_id: int,
+    at: datetime,
+    actor: str,
+    action: str,
+    detail: dict[str, Any],
+    *,
+    to_state: str | None = None,
+) -> dict[str, Any]:
+    """One row of the ``event`` table (:func:`takedown.cases.event_row`'s, without importing the
+    case lifecycle and SQLAlchemy with it)."""
+    return {
+        "case_id": case_id,
+        "at": at,
+        "actor": actor,
+        "action": action,
+        "from_state": None,
+        "to_state": to_state,
+        "detail": detail,
+    }
+
+
+def _count_new_cases(writes: SqlWrites, state: str, cases: int) -> None:
+    """Intake's batch of new cases (all in ``state``, none flagged for an analyst), counted once in
+    the running counts (``case_tally``, :mod:`takedown.tallies`).
+
+    On SQLite a row trigger made bulk intake 18% slower, so intake, the only writer that inserts
+    cases, counts its batch itself (migration 0014). PostgreSQL's statement-level trigger counts
+    inserts there, so this does nothing on it."""
+    if cases and writes.dialect == "sqlite":
+        writes.execute(
+            "UPDATE case_tally SET cases = cases + ? WHERE state = ? AND needs_analyst = 0", (cases, state)
         )
-    )
-    return {key: case_id for key, case_id in rows}
 
 
-def _hash_among(session: Session, hashes: set[str]) -> ColumnElement[bool]:
-    """``dedup_hash IN (...)``; on PostgreSQL ``= ANY(array)``: one parameter instead of a
-    thousand, which the driver no longer parses out of the statement each batch."""
-    if session.get_bind().dialect.name == "postgresql":
-        return Case.dedup_hash == any_(bindparam("hashes", sorted(hashes), type_=ARRAY(String(64))))
-    return Case.dedup_hash.in_(hashes)
-
-
-def _last_closed_case_ids(session: Session, hashes: set[str]) -> dict[str, int]:
+def _open_case_ids(writes: SqlWrites, hashes: set[str]) -> dict[str, int]:
     if not hashes:
         return {}
-    rows = session.execute(
-        select(Case.dedup_hash, func.max(Case.id))
-        .where(_hash_among(session, hashes))
-        .group_by(Case.dedup_hash)
-    )
-    return {key: case_id for key, case_id in rows}
+    among, parameters = _hash_among(writes, hashes)
+    states = marks(writes, len(OPEN_STATE_VALUES))
+    sql = f'SELECT dedup_hash, id FROM "case" WHERE {among} AND state IN ({states})'
+    return {key: case_id for key, case_id in writes.stream(sql, (*parameters, *OPEN_STATE_VALUES))}
+
+
+def _hash_among(writes: SqlWrites, hashes: set[str]) -> tuple[str, list[Any]]:
+    """``dedup_hash IN (...)`` and its parameters; on PostgreSQL ``= ANY(array)``: one parameter
+    instead of a thousand, which the driver no longer parses out of the statement each batch."""
+    if writes.dialect == "postgresql":
+        return "dedup_hash = ANY(%s)", [sorted(hashes)]
+    return f"dedup_hash IN ({marks(writes, len(hashes))})", sorted(hashes)
+
+
+def _last_closed_case_ids(writes: SqlWrites, hashes: set[str]) -> dict[str, int]:
+    if not hashes:
+        return {}
+    among, parameters = _hash_among(writes, hashes)
+    sql = f'SELECT dedup_hash, max(id) FROM "case" WHERE {among} GROUP BY dedup_hash'
+    return {key: case_id for key, case_id in writes.stream(sql, parameters)}
 
 
 def import_rows(
@@ -189,16 +228,27 @@ def import_rows(
 def _commit_batch(
     store: Store, batch: list[tuple[int, ValidReport]], summary: ImportSummary, *, actor: str, clock: Clock
 ) -> None:
-    reports = [report for _line, report in batch]
-    for attempt in range(_CONCURRENT_RETRIES):
-        try:
-            with store.session() as session:
-                results = queue_batch(session, reports, actor=actor, now=clock.now())
-            break
-        except IntegrityError:
-            # Another importer opened one of these URLs between our read and our write; the
-            # transaction was rolled back whole, and on the next try that URL reads as open.
-            if attempt == _CONCURRENT_RETRIES - 1:
-                raise
+    results = queue_reports(store.session, [report for _line, report in batch], actor=actor, clock=clock)
     for result in results:
         summary.counts[result.outcome.value] += 1
+
+
+def queue_reports(
+    transaction: Callable[[], AbstractContextManager[WriteTarget]],
+    reports: Sequence[ValidReport],
+    *,
+    actor: str,
+    clock: Clock,
+) -> list[QueueResult]:
+    """:func:`queue_batch` in a transaction of its own (``transaction()``: a session of the store,
+    or the terminal's direct writer), committed; tried again when it lost a race."""
+    for attempt in range(1, _CONCURRENT_RETRIES + 1):
+        try:
+            with transaction() as target:
+                return queue_batch(target, reports, actor=actor, now=clock.now())
+        except Exception as exc:
+            # Another importer opened one of these URLs between our read and our write; the
+            # transaction was rolled back whole, and on the next try that URL reads as open.
+            if not is_integrity_error(exc) or attempt == _CONCURRENT_RETRIES:
+                raise
+    raise AssertionError("unreachable: the last try returns or raises")

@@ -27,6 +27,10 @@ if TYPE_CHECKING:
     ReadSource: TypeAlias = "Store | Session | SqlReads"
     """What a read written once takes (:func:`reading`): a store, a caller's session, a reader."""
 
+STORED_TIME = "%Y-%m-%d %H:%M:%S.%f"
+"""How SQLAlchemy writes a time into SQLite (naive UTC, microseconds always), so comparisons with
+stored text order as the times do."""
+
 
 class SqlReads(Protocol):
     """Rows of SQL written for the driver: ``?`` marks on SQLite, ``%s`` on PostgreSQL

@@ -20,6 +20,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
+from takedown.driver_connections import SQLITE_TIMEOUT, sqlite_pragmas
 from takedown.errors import StoreError, failure_line
 from takedown.revision import HEAD_REVISION
 
@@ -117,7 +118,7 @@ def create_store_engine(
     if url.get_backend_name() == "sqlite":
         if url.database and url.database != ":memory:" and not url.database.startswith("file:"):
             private_sqlite_file(Path(url.database).expanduser())
-        engine = create_engine(url, connect_args={"timeout": 30}, **kwargs)
+        engine = create_engine(url, connect_args={"timeout": SQLITE_TIMEOUT}, **kwargs)
         event.listen(engine, "connect", functools.partial(_sqlite_pragmas, cache_mib=sqlite_cache_mib))
         # pysqlite's own transaction handling defers BEGIN; take it over. BEGIN IMMEDIATE takes the
         # write lock up front: two deferred transactions that read and then write deadlock in WAL
@@ -160,15 +161,7 @@ def private_sqlite_file(path: Path) -> None:
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any, *, cache_mib: int) -> None:
-    dbapi_connection.isolation_level = None
-    cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA journal_mode=WAL")
-    # FULL: a committed intake survives power loss too, not only a crashed process. Measured on
-    # the 100,000-row import benchmark, it costs nothing visible against NORMAL.
-    cursor.execute("PRAGMA synchronous=FULL")
-    cursor.execute(f"PRAGMA cache_size=-{int(cache_mib) * 1024}")
-    cursor.close()
+    sqlite_pragmas(dbapi_connection, cache_mib=cache_mib)
 
 
 def alembic_config() -> Config:

@@ -6,7 +6,7 @@ and ``queue list --state S --count`` ask for many times a minute.
 
 from __future__ import annotations
 
-from sqlalchemy import func, select, text, update
+from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from takedown.case_views import tally_counts
@@ -44,17 +44,3 @@ def fold(session: Session) -> None:
             """
         )
     )
-
-
-def count_new_cases(session: Session, state: str, cases: int) -> None:
-    """Intake's batch of new cases (all in ``state``, none flagged for an analyst), counted once.
-
-    On SQLite a row trigger made bulk intake 18% slower, so intake, the only writer that inserts
-    cases, counts its batch itself (migration 0014). PostgreSQL's statement-level trigger counts
-    inserts there, so this does nothing on it."""
-    if cases and session.get_bind().dialect.name == "sqlite":
-        session.execute(
-            update(CaseTally)
-            .where(CaseTally.state == state, CaseTally.needs_analyst.is_(False))
-            .values(cases=CaseTally.cases + cases)
-        )

@@ -18,6 +18,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck
+from hypothesis import settings as hypothesis_settings
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
@@ -27,6 +29,11 @@ from takedown.settings import sqlite_url
 from takedown.store import Store
 from tests.console_support import Served, serve_console
 from tests.worlds import NOTICES_AUTNUMS, NOTICES_HOSTS, NOTICES_NETWORKS, NOTICES_REGISTRATIONS
+
+# Speed is measured by the benchmarks, never asserted by a test: no per-example deadline, and no
+# failing because a loaded machine drew the first examples slowly (a health check on time).
+hypothesis_settings.register_profile("takedown", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+hypothesis_settings.load_profile("takedown")
 
 POSTGRES_ENV = "TAKEDOWN_TEST_DATABASE_URL"
 REDIS_ENV = "TAKEDOWN_TEST_REDIS_URL"

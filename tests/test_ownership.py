@@ -16,11 +16,11 @@ PACKAGES = ("takedown", "hosting", "crawler", "notices", "schedules", "faces", "
 
 OWNERS = {
     "case (its states and notice schedule)": (
-        r"\b(update|insert|delete)\(Case\)",
+        r"\b(update|insert|delete)\(Case\)|(UPDATE|DELETE FROM) \"case\"",
         {"takedown/cases.py", "takedown/intake.py"},
     ),
-    "new cases (intake counts them itself on SQLite, takedown.tallies.count_new_cases)": (
-        r"\binsert\(Case\)|insert_rows(_with_ids)?\(\w+, CASE_TABLE|(?<!class )\bCase\(",
+    "new cases (intake counts them itself on SQLite, takedown.intake._count_new_cases)": (
+        r"\binsert\(Case\)|insert_rows(_with_ids)?\(\w+, CASE_TABLE|INSERT INTO \"case\"|(?<!class )\bCase\(",
         {"takedown/intake.py"},
     ),
     "contact book": (r"\b(update|insert|delete)\(Contact\)|(?<!class )\bContact\(", {"hosting/contacts.py"}),

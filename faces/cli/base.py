@@ -33,6 +33,7 @@ from takedown.settings import Settings
 if TYPE_CHECKING:
     from takedown.direct_reads import CaseReads, DirectReader
     from takedown.sql_reads import SqlReads
+    from takedown.sql_writes import WriteTarget
     from takedown.store import Store
 
 log = logging.getLogger("takedown")
@@ -91,6 +92,24 @@ class App:
         from takedown.direct_reads import DirectReader
 
         return DirectReader.open(self.settings.database_url)
+
+    @contextmanager
+    def writing(self) -> Iterator[WriteTarget]:
+        """One transaction for a command that writes what is written once for both ways
+        (:mod:`takedown.sql_writes`): the database driver's own (:mod:`takedown.direct_writes`: no
+        SQLAlchemy to import) where it can, else a session of the store. Committed when the block
+        ends, rolled back when it raises."""
+        writer = None
+        if self._store is None:
+            from takedown.direct_writes import DirectWriter
+
+            writer = DirectWriter.open(self.settings.database_url)
+        if writer is not None:
+            with writer:
+                yield writer
+            return
+        with self.store.session() as session:
+            yield session
 
     @contextmanager
     def bulk_store(self) -> Iterator[Store]:

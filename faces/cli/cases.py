@@ -78,7 +78,7 @@ def queue_add(
 
     Exit status: 0 queued or already open; 65 the URL or a field was refused.
     """
-    from takedown.intake import queue_batch
+    from takedown.intake import queue_reports
 
     with errors_as_exit_codes():
         valid = validate_report(
@@ -91,8 +91,7 @@ def queue_add(
                 classification=classification,
             )
         )
-        with app.store.session() as session:
-            [result] = queue_batch(session, [valid], actor=app.settings.actor, now=app.clock.now())
+        [result] = queue_reports(app.writing, [valid], actor=app.settings.actor, clock=app.clock)
     if as_json:
         print_json(plain(result))
     else:

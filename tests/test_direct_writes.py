@@ -1,0 +1,294 @@
+"""Intake written once in plain SQL (``takedown.sql_writes``), carried by the terminal's direct
+writer (sqlite3 or psycopg alone) or by a session of the store: both ways store the same rows, on
+SQLite and PostgreSQL, and what the direct writer stores is what the rest of the pipeline (the
+mapped models, queries binding times) reads. A difference here would be a case that never comes
+due, a count that is wrong, or a URL opened twice."""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+from sqlalchemy import select, text, update
+
+from faces.cli import App, cli
+from takedown import exitcodes
+from takedown.clock import ManualClock
+from takedown.direct_writes import DirectWriter
+from takedown.errors import StoreError
+from takedown.intake import queue_batch, queue_reports
+from takedown.models import Case, Event, Fingerprint
+from takedown.reports import QueueOutcome, Report, ValidReport, validate_report
+from takedown.settings import Settings, sqlite_url
+from takedown.sql_writes import SqlWrites
+from takedown.states import CaseState
+from takedown.store import Store
+from takedown.tallies import case_counts
+
+NOW = datetime(2026, 3, 1, 9, 0, 0, 250_001, tzinfo=UTC)
+CASE_COLUMNS = (
+    "canonical_url", "host", "category", "reference", "classification", "state", "queued_by",
+    "queued_at", "updated_at", "next_check_at", "notice_rounds", "needs_analyst", "first_seen_live_at",
+)  # fmt: skip
+
+
+def url_of(store: Store) -> str:
+    return store.engine.url.render_as_string(hide_password=False)
+
+
+def report(path: str, **fields: Any) -> ValidReport:
+    return validate_report(Report(f"http://a.test/{path}", **fields))
+
+
+def through_session(store: Store) -> AbstractContextManager[Any]:
+    return store.session()
+
+
+@contextmanager
+def through_driver(store: Store) -> Iterator[SqlWrites]:
+    writer = DirectWriter.open(url_of(store))
+    assert writer is not None, "the direct writer should handle this store"
+    with writer:
+        yield writer
+
+
+WAYS = {"session": through_session, "driver": through_driver}
+
+
+def stored(store: Store, case_id: int) -> dict[str, Any]:
+    """What the rest of the pipeline reads of a case: its row, events and fingerprints."""
+    with store.reading() as session:
+        case = session.get(Case, case_id)
+        assert case is not None
+        events = session.scalars(select(Event).where(Event.case_id == case_id).order_by(Event.id)).all()
+        digests = session.execute(
+            select(Fingerprint.algorithm, Fingerprint.digest).where(Fingerprint.case_id == case_id)
+        ).all()
+        return {
+            "case": {name: getattr(case, name) for name in CASE_COLUMNS},
+            "events": [(e.at, e.actor, e.action, e.from_state, e.to_state, e.detail) for e in events],
+            "fingerprints": sorted(digests),
+        }
+
+
+def test_both_ways_store_the_same_case_events_and_fingerprints(store: Store) -> None:
+    fields = {
+        "reference": "HL-7 'q' ünï",
+        "sha256": ("ab" * 32,),
+        "md5": ("cd" * 16,),
+        "classification": "A1",
+    }
+    with through_session(store) as session:
+        [by_session] = queue_batch(session, [report("one", **fields)], actor="analyst:t", now=NOW)
+    with through_driver(store) as writer:
+        [by_driver] = queue_batch(writer, [report("two", **fields)], actor="analyst:t", now=NOW)
+    ours, theirs = stored(store, by_driver.case_id), stored(store, by_session.case_id)
+    ours["case"]["canonical_url"] = ours["case"]["canonical_url"].replace("/two", "/one")
+    assert ours == theirs
+    assert theirs["case"]["queued_at"] == NOW and theirs["events"][0][-1] == {
+        "category": "csam",
+        "reference": "HL-7 'q' ünï",
+        "classification": "A1",
+    }
+    with store.reading() as session:  # a query binding the time finds it: the case comes due
+        due = session.scalars(select(Case.id).where(Case.next_check_at == NOW).order_by(Case.id)).all()
+        assert due == [by_session.case_id, by_driver.case_id]
+        assert case_counts(session)[(CaseState.QUEUED, False)] == 2
+
+
+@pytest.mark.parametrize("way", sorted(WAYS))
+def test_intake_dedups_and_reopens_the_same_either_way(store: Store, way: str) -> None:
+    """Open URLs are not opened again, in any spelling; a closed one is reopened and linked."""
+    write = WAYS[way]
+    with write(store) as target:
+        first = queue_batch(target, [report("x"), report("y"), report("x")], actor="a", now=NOW)
+    assert [r.outcome for r in first] == [QueueOutcome.QUEUED, QueueOutcome.QUEUED, QueueOutcome.ALREADY_OPEN]
+    assert first[0].case_id == first[2].case_id != first[1].case_id
+    with store.session() as session:
+        session.execute(update(Case).where(Case.id == first[1].case_id).values(state=CaseState.REMOVED.value))
+    later = NOW + timedelta(days=1)
+    with write(store) as target:
+        again = queue_batch(
+            target, [validate_report(Report("HTTP://A.TEST/x#frag")), report("y")], actor="b", now=later
+        )
+    assert [r.outcome for r in again] == [QueueOutcome.ALREADY_OPEN, QueueOutcome.REOPENED]
+    assert again[0].case_id == first[0].case_id and again[1].previous_case_id == first[1].case_id
+    reopened = stored(store, again[1].case_id)
+    assert reopened["events"] == [
+        (later, "b", "queued", None, "queued", {"category": "csam", "reopens_case": first[1].case_id})
+    ]
+    assert stored(store, first[1].case_id)["events"][-1][1:3] == ("b", "reopened_as")
+    with store.reading() as session:
+        assert case_counts(session)[(CaseState.QUEUED, False)] == 2  # x, and y reopened
+
+
+@pytest.mark.parametrize("way", sorted(WAYS))
+def test_a_naive_time_is_refused_and_nothing_is_written(store: Store, way: str) -> None:
+    with pytest.raises(ValueError, match="naive datetime"), WAYS[way](store) as target:
+        queue_batch(target, [report("x")], actor="a", now=datetime(2026, 3, 1))
+    with store.reading() as session:
+        assert session.scalars(select(Case.id)).all() == []
+
+
+def test_a_failed_command_writes_nothing(store: Store) -> None:
+    """The direct writer commits when its block ends, and rolls back when the block raises."""
+    with pytest.raises(RuntimeError), through_driver(store) as writer:
+        queue_batch(writer, [report("x")], actor="a", now=NOW)
+        raise RuntimeError("the command failed after writing")
+    with store.reading() as session:
+        assert session.scalars(select(Case.id)).all() == []
+        assert case_counts(session).get((CaseState.QUEUED, False), 0) == 0
+
+
+def masked(said: str) -> str:
+    return re.sub(r"\d+", "N", said)
+
+
+def test_the_cli_queues_directly_and_says_what_the_store_path_says(store: Store) -> None:
+    settings = Settings(database_url=url_of(store), actor="analyst:t")
+    direct, through_store = App(settings=settings), App(settings=settings, _store=store)
+    runner = CliRunner()
+    for command in (
+        ["queue", "add", "http://a.test/1", "--reference", "R-1", "--json"],
+        ["queue", "add", "http://a.test/1"],
+        ["queue", "add", "http://a.test/2", "--sha256", "AB" * 32, "--classification", "b2"],
+        ["queue", "add", "ftp://a.test/3"],
+    ):
+        ours = runner.invoke(cli, command, obj=direct, catch_exceptions=False)
+        theirs = runner.invoke(cli, [*command[:2], command[2].replace("a.test", "b.test"), *command[3:]],
+                               obj=through_store, catch_exceptions=False)  # fmt: skip
+        assert ours.exit_code == theirs.exit_code
+        # the same words about the other URL; the case numbers differ (both ways share the store)
+        assert masked(ours.stdout.replace("a.test", "b.test")) == masked(theirs.stdout)
+        assert masked(ours.stderr.replace("a.test", "b.test")) == masked(theirs.stderr)
+    assert (
+        runner.invoke(cli, ["queue", "add", "ftp://a.test/3"], obj=direct).exit_code == exitcodes.DATA_ERROR
+    )
+    with store.reading() as session:
+        hosts = session.execute(
+            select(Case.host, Case.reference, Case.classification).order_by(Case.id)
+        ).all()
+    assert hosts == [
+        ("a.test", "R-1", None),
+        ("b.test", "R-1", None),
+        ("a.test", None, "B2"),
+        ("b.test", None, "B2"),
+    ]
+
+
+def test_a_store_behind_the_schema_is_left_to_the_store_which_upgrades_it(tmp_path: Path) -> None:
+    path = tmp_path / "takedown.db"
+    Store.open(sqlite_url(path)).dispose()
+    with sqlite3.connect(path) as connection:
+        connection.execute("UPDATE alembic_version SET version_num = '0030'")
+    assert DirectWriter.open(sqlite_url(path)) is None
+    assert DirectWriter.open(sqlite_url(tmp_path / "missing.db")) is None
+    assert not (tmp_path / "missing.db").exists()
+    assert DirectWriter.open("postgresql://postgres@127.0.0.1:1/test") is None  # the store's path says why
+
+
+PROBE = """
+import sys
+from faces.cli import main
+sys.argv = ["takedown", *sys.argv[1:]]
+try:
+    main()
+finally:
+    sys.stderr.write("sqlalchemy loaded: %s\\n" % ("sqlalchemy" in sys.modules))
+"""
+
+
+def test_queue_add_writes_without_importing_sqlalchemy(tmp_path: Path) -> None:
+    """What makes it quick (timed in bench/bench_million.py): the store's stack is not loaded once
+    the store exists at this code's schema; a new store is made by the store's path."""
+    environment = {"TAKEDOWN_HOME": str(tmp_path), "TAKEDOWN_ACTOR": "analyst:t", "PATH": "/usr/bin:/bin"}
+
+    def probe(*command: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-c", PROBE, *command], capture_output=True, text=True,
+                              env=environment, timeout=60)  # fmt: skip
+
+    made = probe("queue", "add", "http://a.test/x")
+    assert made.returncode == 0 and "sqlalchemy loaded: True" in made.stderr, made.stderr
+    for url, said in [
+        ("http://a.test/y", "queued as case 2"),
+        ("http://A.test/y#z", "already open as case 2"),
+    ]:
+        added = probe("queue", "add", url)
+        assert added.returncode == 0, added.stderr
+        assert said in added.stdout
+        assert "sqlalchemy loaded: False" in added.stderr
+    listed = probe("queue", "list", "--count")
+    assert listed.stdout.strip() == "2"
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)  # two writers at once
+def test_a_direct_writer_that_lost_a_race_tries_again_and_opens_nothing_twice(store: Store) -> None:
+    """Another writer opens the same URL between this one's look-up and its write: the unique
+    index refuses the second case, the whole transaction is rolled back, and the next try finds the
+    URL open. (SQLite cannot race so: its writers hold the write lock from their first read.)"""
+    tries: list[int] = []
+
+    @contextmanager
+    def racing() -> Iterator[SqlWrites]:
+        with through_driver(store) as writer:
+            tries.append(len(tries))
+            if len(tries) == 1:
+                looked_up = writer.stream
+
+                def stream_then_race(sql: str, parameters: Any = ()) -> Any:
+                    rows = looked_up(sql, parameters)
+                    if "GROUP BY" in sql:  # after both look-ups, before the write
+                        with store.session() as other:
+                            queue_batch(other, [report("x")], actor="other", now=NOW)
+                    return rows
+
+                writer.stream = stream_then_race  # type: ignore[method-assign]
+            yield writer
+
+    results = queue_reports(racing, [report("x"), report("y")], actor="us", clock=ManualClock(NOW))
+    assert len(tries) == 2
+    assert [r.outcome for r in results] == [QueueOutcome.ALREADY_OPEN, QueueOutcome.QUEUED]
+    with store.reading() as session:
+        assert session.execute(select(Case.queued_by).order_by(Case.id)).scalars().all() == ["other", "us"]
+        assert session.scalar(text("SELECT count(*) FROM event")) == 2
+
+
+def test_a_store_that_fails_under_the_direct_writer_is_one_line_and_exit_1(tmp_path: Path) -> None:
+    """The file is made read-only after the writer opened it (a full or failing disk looks alike
+    to a command): one line, exit 1, no traceback, nothing written."""
+    path = tmp_path / "takedown.db"
+    store = Store.open(sqlite_url(path))
+    with store.session() as session:
+        queue_batch(session, [report("kept")], actor="a", now=NOW)
+    store.dispose()
+    original_open = DirectWriter.open
+
+    def open_then_refuse_writes(database_url: str) -> DirectWriter | None:
+        writer = original_open(database_url)
+        assert writer is not None
+        writer._connection.execute("PRAGMA query_only = ON")
+        return writer
+
+    app = App(settings=Settings(database_url=sqlite_url(path), actor="analyst:t"))
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(DirectWriter, "open", staticmethod(open_then_refuse_writes))
+        result = CliRunner().invoke(cli, ["queue", "add", "http://a.test/x"], obj=app)
+    assert result.exit_code == exitcodes.FAILURE, result.output
+    assert result.stderr.startswith("error: the store failed: ") and result.stderr.count("\n") == 1
+    writer = DirectWriter.open(sqlite_url(path))
+    assert writer is not None
+    with pytest.raises(StoreError), writer:
+        writer._connection.execute("PRAGMA query_only = ON")
+        writer.execute('DELETE FROM "case"')
+    with sqlite3.connect(path) as connection:
+        assert connection.execute('SELECT url FROM "case"').fetchall() == [("http://a.test/kept",)]
