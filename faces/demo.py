@@ -28,7 +28,8 @@ from notices.message import signed_content
 from sandbox import HOTLINE_ADDRESS, Sandbox, Scenario
 from sandbox.scenario import BUNDLED_SCENARIOS
 from schedules.jobs import crawl_job, notify_job
-from takedown.cases import list_cases, show_case, withdraw
+from takedown.case_moves import withdraw
+from takedown.cases import list_cases, show_case
 from takedown.clock import ManualClock
 from takedown.importer import ImportFormat, ImportSummary, read_rows
 from takedown.inbox_views import inbox

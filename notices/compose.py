@@ -35,7 +35,8 @@ from notices.outbox import OutgoingNotice, enqueue
 from notices.render import NoticeRenderer
 from notices.signing import NoticeSigner, SigningUnavailable, signer_for
 from notices.xarf import ReportFacts, build_report, media_type_for, validate
-from takedown.cases import event_row, notice_due, put_off_notice, take_for_notice_round
+from takedown.case_moves import event_row
+from takedown.cases import notice_due, put_off_notice, take_for_notice_round
 from takedown.models import Case, Check, CheckMatch, Event, Fingerprint, Notice, NoticeCase
 from takedown.plain import iso
 from takedown.provider_access import DEFAULT_LIFETIME, provider_key, provider_link

@@ -37,7 +37,8 @@ from sqlalchemy.orm import Session
 
 from notices.delivery import Attempt, DeliveryOutcome, SMTPTransport
 from notices.message import sender_address
-from takedown.cases import event_row, mark_notified
+from takedown.case_moves import event_row
+from takedown.cases import mark_notified
 from takedown.clock import Clock
 from takedown.models import Event, Notice, NoticeCase
 from takedown.settings import Settings

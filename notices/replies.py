@@ -27,7 +27,8 @@ from sqlalchemy.orm import Session
 
 from notices.inbound_mail import InboundMail, read_mail
 from notices.outbox import bounced
-from takedown.cases import event_row, notice_now
+from takedown.case_moves import event_row
+from takedown.cases import notice_now
 from takedown.inbox import Received, mail_recorded, record
 from takedown.models import Event, Notice, NoticeCase
 from takedown.store import Store

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol, TypeVarTuple, cast
+from typing import Any, TypeVarTuple, cast
 
 from sqlalchemy import (
     ColumnElement,
@@ -29,13 +29,13 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session, selectinload
 
+from takedown.case_moves import event_row, move
 from takedown.case_views import CaseDetail, CaseFilter, CaseSummary
 from takedown.errors import CaseNotFound, InvalidTransition
 from takedown.models import Case, Check, Event, Fingerprint
-from takedown.states import CLOSED_STATES, OPEN_STATES, CaseState, can_move
+from takedown.states import OPEN_STATES, CaseState
 from takedown.tallies import case_counts
 
-MAX_REASON_LENGTH = 1000
 EVERY_CASE = CaseFilter()
 Ts = TypeVarTuple("Ts")
 
@@ -177,97 +177,6 @@ def transition(
     event = Event(**move(case, target, actor=actor, now=now, action=action, detail=detail))
     session.add(event)
     return event
-
-
-class Movable(Protocol):
-    """What :func:`move` reads and sets: a :class:`Case`, or the plain row revisits work on."""
-
-    id: int
-    state: str
-    updated_at: datetime
-    closed_at: datetime | None
-    next_check_at: datetime | None
-    next_notice_at: datetime | None
-    removed_at: datetime | None
-    first_seen_live_at: datetime | None
-    removal_seconds: float | None
-
-
-def move(
-    case: Movable,
-    target: CaseState,
-    *,
-    actor: str,
-    now: datetime,
-    action: str | None = None,
-    detail: dict[str, Any] | None = None,
-) -> dict[str, Any]:
-    """Change ``case``'s state and return the event row that records it, for the caller to insert.
-
-    :func:`transition` is this plus the insert; bulk writers (revisits) insert many rows at once.
-    Either way, the rule of which moves are allowed is checked here and only here.
-    """
-    current = CaseState(case.state)
-    if not can_move(current, target):
-        raise InvalidTransition(f"case {case.id} is {current.value}; it cannot become {target.value}")
-    case.state = target.value
-    case.updated_at = now
-    if target in CLOSED_STATES:
-        case.closed_at = now
-        case.next_check_at = None
-        case.next_notice_at = None
-    if target is CaseState.REMOVED and case.removed_at and case.first_seen_live_at:
-        took = (case.removed_at - case.first_seen_live_at).total_seconds()
-        case.removal_seconds = max(0.0, took)
-    return event_row(
-        case.id, now, actor, action or target.value, detail, from_state=current.value, to_state=target.value
-    )
-
-
-def event_row(
-    case_id: int,
-    at: datetime,
-    actor: str,
-    action: str,
-    detail: dict[str, Any] | None = None,
-    *,
-    from_state: str | None = None,
-    to_state: str | None = None,
-) -> dict[str, Any]:
-    """One row for the ``event`` table, for writers that insert many at once."""
-    return {
-        "case_id": case_id,
-        "at": at,
-        "actor": actor,
-        "action": action,
-        "from_state": from_state,
-        "to_state": to_state,
-        "detail": detail,
-    }
-
-
-def withdraw(session: Session, case_id: int, *, reason: str, actor: str, now: datetime) -> CaseSummary:
-    """Close a case without removal, at an analyst's word; the reason goes in the audit trail."""
-    reason = reason.strip()
-    if not reason:
-        raise InvalidTransition("a withdrawal needs a reason (--reason), for the audit trail")
-    if len(reason) > MAX_REASON_LENGTH:
-        raise InvalidTransition(
-            f"the reason is {len(reason)} characters long; the limit is {MAX_REASON_LENGTH}"
-        )
-    case = get_case(session, case_id)
-    if CaseState(case.state) in CLOSED_STATES:
-        raise InvalidTransition(f"case {case_id} is already closed ({case.state}); nothing to withdraw")
-    transition(
-        session,
-        case,
-        CaseState.WITHDRAWN,
-        actor=actor,
-        now=now,
-        action="withdrawn",
-        detail={"reason": reason},
-    )
-    return CaseSummary.of(case)
 
 
 def live_case_ids(session: Session) -> list[int]:

@@ -22,7 +22,7 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from takedown.cases import event_row
+from takedown.case_moves import event_row
 from takedown.models import Event, InboxMessage
 
 FOR_AN_ANALYST = frozenset({"not_ours", "need_information", "reply", "unreadable"})

@@ -17,7 +17,8 @@ from datetime import datetime
 from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
-from takedown.cases import event_row, recheck_now
+from takedown.case_moves import event_row
+from takedown.cases import recheck_now
 from takedown.errors import TakedownError
 from takedown.inbox import Received, record
 from takedown.models import Case, Event, Notice, NoticeCase

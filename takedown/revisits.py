@@ -19,7 +19,7 @@ from typing import Any, cast
 from sqlalchemy import Table, bindparam, func, insert, literal, select, tuple_, update
 from sqlalchemy.orm import Session
 
-from takedown.cases import move
+from takedown.case_moves import move
 from takedown.hash_lists import HashMatch, lookup_many, near_many
 from takedown.models import Case, Check, CheckMatch, Event, Fingerprint
 from takedown.pdq_index import DEFAULT_DISTANCE, MIN_PDQ_QUALITY

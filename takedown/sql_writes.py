@@ -89,8 +89,12 @@ def writing(target: WriteTarget) -> Iterator[SqlWrites]:
     what they do, not by isinstance, which would import SQLAlchemy."""
     if hasattr(target, "execute_many"):
         yield cast("SqlWrites", target)
-    else:
-        yield SessionWrites(target)
+        return
+    # What the session holds and what the SQL writes must agree: its pending changes go first, and
+    # what it had loaded is read again after (the SQL may have changed those rows).
+    target.flush()
+    yield SessionWrites(target)
+    target.expire_all()
 
 
 def mark(writes: SqlReads) -> str:

@@ -22,9 +22,10 @@ from sqlalchemy import select, text, update
 
 from faces.cli import App, cli
 from takedown import exitcodes
+from takedown.case_moves import withdraw
 from takedown.clock import ManualClock
 from takedown.direct_writes import DirectWriter
-from takedown.errors import StoreError
+from takedown.errors import CaseNotFound, InvalidTransition, StoreError
 from takedown.intake import queue_batch, queue_reports
 from takedown.models import Case, Event, Fingerprint
 from takedown.reports import QueueOutcome, Report, ValidReport, validate_report
@@ -139,6 +140,75 @@ def test_a_naive_time_is_refused_and_nothing_is_written(store: Store, way: str) 
         assert session.scalars(select(Case.id)).all() == []
 
 
+def test_both_ways_withdraw_a_case_alike(store: Store) -> None:
+    """Closed with the reason in its trail, out of the revisits and notices, counted as withdrawn."""
+    with through_session(store) as session:
+        first, second, third = queue_batch(
+            session, [report("1"), report("2"), report("3")], actor="a", now=NOW
+        )
+        session.execute(
+            update(Case)
+            .where(Case.id.in_([first.case_id, second.case_id]))
+            .values(state=CaseState.LIVE.value, next_notice_at=NOW, first_seen_live_at=NOW)
+        )
+    later = NOW + timedelta(hours=5, microseconds=7)
+    summaries = []
+    for way, case_id in (("session", first.case_id), ("driver", second.case_id)):
+        with WAYS[way](store) as target:
+            summaries.append(
+                withdraw(target, case_id, reason="  reported in error ", actor="analyst:w", now=later)
+            )
+    assert [(s.id, s.state, s.url) for s in summaries] == [
+        (first.case_id, CaseState.WITHDRAWN, "http://a.test/1"),
+        (second.case_id, CaseState.WITHDRAWN, "http://a.test/2"),
+    ]
+    ours, theirs = stored(store, second.case_id), stored(store, first.case_id)
+    ours["case"]["canonical_url"] = ours["case"]["canonical_url"].replace("/2", "/1")
+    assert ours == theirs
+    assert theirs["events"][-1] == (
+        later,
+        "analyst:w",
+        "withdrawn",
+        "live",
+        "withdrawn",
+        {"reason": "reported in error"},
+    )
+    with store.reading() as session:
+        rows = session.execute(
+            select(
+                Case.state, Case.closed_at, Case.updated_at, Case.next_check_at, Case.next_notice_at
+            ).where(Case.id.in_([first.case_id, second.case_id]))
+        ).all()
+        assert rows == [("withdrawn", later, later, None, None)] * 2
+        counts = case_counts(session)
+        assert (counts[(CaseState.WITHDRAWN, False)], counts[(CaseState.QUEUED, False)]) == (2, 1)
+    for way in WAYS:
+        with pytest.raises(InvalidTransition, match="already closed"), WAYS[way](store) as target:
+            withdraw(target, first.case_id, reason="again", actor="a", now=later)
+        with pytest.raises(CaseNotFound), WAYS[way](store) as target:
+            withdraw(target, 999, reason="none", actor="a", now=later)
+        with pytest.raises(InvalidTransition, match="needs a reason"), WAYS[way](store) as target:
+            withdraw(target, third.case_id, reason="  ", actor="a", now=later)
+    assert stored(store, third.case_id)["case"]["state"] == "queued"
+
+
+def test_a_session_sees_what_the_sql_wrote_and_the_sql_sees_what_the_session_had_not_flushed(
+    store: Store,
+) -> None:
+    """The console writes through its session: a case it had loaded reads as withdrawn after, and
+    a change it made just before is written first, not lost under the withdrawal."""
+    with store.session() as session:
+        [queued] = queue_batch(session, [report("x")], actor="a", now=NOW)
+    with store.session() as session:
+        case = session.get(Case, queued.case_id)
+        assert case is not None and case.state == "queued"
+        case.reference = "set just before"
+        withdraw(session, queued.case_id, reason="duplicate", actor="a", now=NOW)
+        assert case.state == "withdrawn" and case.closed_at == NOW
+    with store.reading() as session:
+        assert session.execute(select(Case.state, Case.reference)).one() == ("withdrawn", "set just before")
+
+
 def test_a_failed_command_writes_nothing(store: Store) -> None:
     """The direct writer commits when its block ends, and rolls back when the block raises."""
     with pytest.raises(RuntimeError), through_driver(store) as writer:
@@ -183,6 +253,16 @@ def test_the_cli_queues_directly_and_says_what_the_store_path_says(store: Store)
         ("a.test", None, "B2"),
         ("b.test", None, "B2"),
     ]
+    for command, code in (
+        (["case", "withdraw", "1", "--reason", "wrong", "--json"], 0),
+        (["case", "withdraw", "1", "--reason", "wrong"], exitcodes.REFUSED),
+        (["case", "withdraw", "99", "--reason", "wrong"], exitcodes.NOT_FOUND),
+        (["case", "withdraw", "3", "--reason", " "], exitcodes.REFUSED),
+    ):
+        ours = runner.invoke(cli, command, obj=direct, catch_exceptions=False)
+        theirs = runner.invoke(cli, [*command[:2], str(int(command[2]) + 1), *command[3:]], obj=through_store)
+        said = (masked(ours.stdout.replace("a.test", "b.test")), masked(ours.stderr))
+        assert (ours.exit_code, *said) == (code, masked(theirs.stdout), masked(theirs.stderr))
 
 
 def test_a_store_behind_the_schema_is_left_to_the_store_which_upgrades_it(tmp_path: Path) -> None:
@@ -207,7 +287,7 @@ finally:
 """
 
 
-def test_queue_add_writes_without_importing_sqlalchemy(tmp_path: Path) -> None:
+def test_queue_add_and_case_withdraw_write_without_importing_sqlalchemy(tmp_path: Path) -> None:
     """What makes it quick (timed in bench/bench_million.py): the store's stack is not loaded once
     the store exists at this code's schema; a new store is made by the store's path."""
     environment = {"TAKEDOWN_HOME": str(tmp_path), "TAKEDOWN_ACTOR": "analyst:t", "PATH": "/usr/bin:/bin"}
@@ -226,8 +306,10 @@ def test_queue_add_writes_without_importing_sqlalchemy(tmp_path: Path) -> None:
         assert added.returncode == 0, added.stderr
         assert said in added.stdout
         assert "sqlalchemy loaded: False" in added.stderr
-    listed = probe("queue", "list", "--count")
-    assert listed.stdout.strip() == "2"
+    withdrawn = probe("case", "withdraw", "2", "--reason", "reported twice")
+    assert withdrawn.stdout == "case 2 withdrawn\n" and "sqlalchemy loaded: False" in withdrawn.stderr
+    listed = probe("queue", "list", "--count", "--state", "withdrawn")
+    assert listed.stdout.strip() == "1"
 
 
 @pytest.mark.postgres

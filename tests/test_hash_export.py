@@ -14,7 +14,7 @@ from click.testing import CliRunner
 
 from faces.cli import App, cli
 from takedown.api_tokens import add_token
-from takedown.cases import withdraw
+from takedown.case_moves import withdraw
 from takedown.clock import ManualClock
 from takedown.hash_export import confirmed_fingerprints
 from takedown.intake import queue_batch

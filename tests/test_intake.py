@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from takedown.cases import get_case, transition, withdraw
+from takedown.case_moves import withdraw
+from takedown.cases import get_case, transition
 from takedown.errors import InvalidReport
 from takedown.intake import QueueOutcome, queue_batch
 from takedown.models import Event

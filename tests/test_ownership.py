@@ -17,7 +17,7 @@ PACKAGES = ("takedown", "hosting", "crawler", "notices", "schedules", "faces", "
 OWNERS = {
     "case (its states and notice schedule)": (
         r"\b(update|insert|delete)\(Case\)|(UPDATE|DELETE FROM) \"case\"",
-        {"takedown/cases.py", "takedown/intake.py"},
+        {"takedown/cases.py", "takedown/case_moves.py", "takedown/intake.py"},
     ),
     "new cases (intake counts them itself on SQLite, takedown.intake._count_new_cases)": (
         r"\binsert\(Case\)|insert_rows(_with_ids)?\(\w+, CASE_TABLE|INSERT INTO \"case\"|(?<!class )\bCase\(",

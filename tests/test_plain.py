@@ -16,8 +16,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from faces.cli import App, cli
+from takedown.case_moves import withdraw
 from takedown.case_views import CaseDetail, CaseFilter, CaseSummary
-from takedown.cases import count_cases, iter_cases, list_cases, show_case, withdraw
+from takedown.cases import count_cases, iter_cases, list_cases, show_case
 from takedown.clock import ManualClock
 from takedown.intake import queue_batch
 from takedown.plain import iso, json_line, plain

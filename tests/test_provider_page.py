@@ -17,7 +17,7 @@ import httpx
 import pytest
 from sqlalchemy import select, update
 
-from takedown.cases import withdraw
+from takedown.case_moves import withdraw
 from takedown.clock import ManualClock
 from takedown.intake import queue_batch
 from takedown.models import Case, Event, Notice, NoticeCase

@@ -34,7 +34,8 @@ from sandbox.web import (
     content_bytes,
     content_digest,
 )
-from takedown.cases import get_case, withdraw
+from takedown.case_moves import withdraw
+from takedown.cases import get_case
 from takedown.clock import ManualClock
 from takedown.intake import queue_batch
 from takedown.models import Check

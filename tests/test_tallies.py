@@ -11,8 +11,9 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import delete, func, select, update
 
+from takedown.case_moves import withdraw
 from takedown.case_views import CaseFilter
-from takedown.cases import count_cases, withdraw
+from takedown.cases import count_cases
 from takedown.clock import ManualClock
 from takedown.intake import queue_batch
 from takedown.models import Case, CaseTally, Event

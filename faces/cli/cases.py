@@ -360,10 +360,10 @@ def case_withdraw(app: App, case_id: int, reason: str, as_json: bool) -> None:
 
     Exit status: 0 withdrawn; 4 no such case; 5 the case is already closed.
     """
-    from takedown.cases import withdraw
+    from takedown.case_moves import withdraw
 
-    with errors_as_exit_codes(), app.store.session() as session:
-        summary = withdraw(session, case_id, reason=reason, actor=app.settings.actor, now=app.clock.now())
+    with errors_as_exit_codes(), app.writing() as target:
+        summary = withdraw(target, case_id, reason=reason, actor=app.settings.actor, now=app.clock.now())
     if as_json:
         print_json(plain(summary))
     else:

@@ -21,9 +21,10 @@ from starlette.concurrency import run_in_threadpool
 from notices.listing import list_notices
 from notices.sent import NoticeNotFound, read_notice
 from takedown.api_tokens import find_token
+from takedown.case_moves import withdraw
 from takedown.case_record import case_record
 from takedown.case_views import CaseFilter
-from takedown.cases import list_cases, recheck_now, show_case, withdraw
+from takedown.cases import list_cases, recheck_now, show_case
 from takedown.errors import CaseNotFound, InvalidReport, InvalidTransition
 from takedown.hash_export import confirmed_fingerprints
 from takedown.intake import queue_batch

@@ -54,6 +54,7 @@ from takedown.accounts import (
     reset_account,
 )
 from takedown.api_tokens import add_token, revoke_token
+from takedown.case_moves import withdraw
 from takedown.case_record import case_record
 from takedown.case_views import CaseFilter, CaseSummary
 from takedown.cases import (
@@ -64,7 +65,6 @@ from takedown.cases import (
     recheck_now,
     resume_chase,
     show_case,
-    withdraw,
 )
 from takedown.classification import CLASSIFICATIONS
 from takedown.clock import Clock, SystemClock
