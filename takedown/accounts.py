@@ -13,7 +13,6 @@ Every answer to a failed login is the same, whatever failed.
 from __future__ import annotations
 
 import hmac
-import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
@@ -26,6 +25,7 @@ from sqlalchemy.orm import Session
 from takedown.account_views import AccountView
 from takedown.errors import AccountError
 from takedown.models import Account
+from takedown.staff_names import validate_name
 from takedown.vocabulary import StaffRole
 from takedown.web_sessions import end_sessions_of
 
@@ -42,7 +42,6 @@ TOTP_STEP_SECONDS = 30
 TOTP_DIGITS = 6
 TOTP_ISSUER = "takedown"
 
-_NAME = re.compile(r"[a-z][a-z0-9._-]{1,63}")
 _HASHER = PasswordHasher()
 _DUMMY_HASH = (
     "$argon2id$v=19$m=65536,t=3,p=4$B0UEn5qRZLZY0KL5hjikBw$FrTMsEp8xTFHTbh1I+X74ZU5rB2K5Ir4rKK8hI1Kc4U"
@@ -73,16 +72,6 @@ class LoginAttempt:
 
     account: AccountView | None
     reason: str | None = None
-
-
-def validate_name(name: str, what: str = "account") -> str:
-    value = name.strip().lower()
-    if not _NAME.fullmatch(value):
-        raise AccountError(
-            f"{what} name {name!r} is not allowed: 2-64 characters, a letter first, "
-            "then letters, digits, '.', '_' or '-'"
-        )
-    return value
 
 
 def validate_password(password: str, name: str) -> str:

@@ -10,15 +10,16 @@ password typed into the wrong field).
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy.orm import Session
+from takedown.sql_writes import insert_rows, writing
 
-from takedown.models import StaffEvent
+if TYPE_CHECKING:
+    from takedown.sql_writes import WriteTarget
 
 
 def record_staff_event(
-    session: Session,
+    target: WriteTarget,
     *,
     at: datetime,
     actor: str,
@@ -26,5 +27,8 @@ def record_staff_event(
     subject: str | None = None,
     detail: dict[str, Any] | None = None,
 ) -> None:
-    """Add one entry, in the caller's transaction: it commits with what it records, or not at all."""
-    session.add(StaffEvent(at=at, actor=actor[:200], action=action[:32], subject=subject, detail=detail))
+    """Add one entry, in the caller's transaction (a session of the store, or the terminal's direct
+    writer): it commits with what it records, or not at all. Written once in plain SQL."""
+    row = {"at": at, "actor": actor[:200], "action": action[:32], "subject": subject, "detail": detail}
+    with writing(target) as writes:
+        insert_rows(writes, "staff_event", [row], times=("at",), json_columns=("detail",))

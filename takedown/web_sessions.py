@@ -9,7 +9,6 @@ that changes something must send back.
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -18,6 +17,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from takedown.models import Account, WebSession
+from takedown.staff_names import token_digest
 from takedown.vocabulary import StaffRole
 
 SECOND_FACTOR = "second_factor"
@@ -120,10 +120,3 @@ def end_lapsed_sessions(session: Session, *, now: datetime, idle: timedelta, lif
 def end_sessions_of(session: Session, account_id: int) -> None:
     """Every session of an account ends (it was disabled or reset)."""
     session.execute(delete(WebSession).where(WebSession.account_id == account_id))
-
-
-def token_digest(token: str) -> str:
-    """What the store keeps of a bearer secret (a session cookie, an API token): its SHA-256. The
-    secrets are 256 random bits, so no salt or stretching is needed; a copy of the store opens
-    nothing."""
-    return hashlib.sha256(token.encode("utf-8")).hexdigest()

@@ -22,18 +22,21 @@ from sqlalchemy import select, text, update
 
 from faces.cli import App, cli
 from takedown import exitcodes
+from takedown.api_tokens import add_token, find_token, revoke_token
 from takedown.case_moves import withdraw
 from takedown.clock import ManualClock
 from takedown.direct_writes import DirectWriter
-from takedown.errors import CaseNotFound, InvalidTransition, StoreError
+from takedown.errors import AccountError, CaseNotFound, InvalidTransition, StoreError
 from takedown.intake import queue_batch, queue_reports
-from takedown.models import Case, Event, Fingerprint
+from takedown.models import ApiToken, Case, Event, Fingerprint, StaffEvent
 from takedown.reports import QueueOutcome, Report, ValidReport, validate_report
 from takedown.settings import Settings, sqlite_url
 from takedown.sql_writes import SqlWrites
+from takedown.staff_log import record_staff_event
 from takedown.states import CaseState
 from takedown.store import Store
 from takedown.tallies import case_counts
+from takedown.token_views import TokenScope, list_tokens
 
 NOW = datetime(2026, 3, 1, 9, 0, 0, 250_001, tzinfo=UTC)
 CASE_COLUMNS = (
@@ -209,6 +212,46 @@ def test_a_session_sees_what_the_sql_wrote_and_the_sql_sees_what_the_session_had
         assert session.execute(select(Case.state, Case.reference)).one() == ("withdrawn", "set just before")
 
 
+def test_both_ways_make_find_and_revoke_tokens_alike(store: Store) -> None:
+    """A token made either way is found by its secret (and its use noted), revoked once, and
+    refused after; a taken name is refused either way; the staff log records what was done."""
+    made = {}
+    for way in sorted(WAYS):
+        with WAYS[way](store) as target:
+            made[way] = add_token(target, f"feed-{way}", TokenScope.READ, created_by="supervisor:s", now=NOW)
+            record_staff_event(target, at=NOW, actor="supervisor:s", action="token_made",
+                               subject=f"feed-{way}", detail={"scope": "read", "note": "ünï"})  # fmt: skip
+        with pytest.raises(AccountError, match="already a token"), WAYS[way](store) as target:
+            add_token(target, f"FEED-{way} ", TokenScope.WRITE, created_by="supervisor:s", now=NOW)
+    later = NOW + timedelta(minutes=6)
+    for way in sorted(WAYS):
+        for token in made.values():
+            with WAYS[way](store) as target:
+                found = find_token(target, token.token, now=later)
+            assert found is not None and found.last_used_at == later and found.scope is TokenScope.READ
+        with WAYS[way](store) as target:
+            assert find_token(target, "tdk_" + "x" * 43, now=later) is None
+    with store.reading() as session:
+        rows = session.execute(select(ApiToken.name, ApiToken.created_at, ApiToken.last_used_at)).all()
+        assert sorted(rows) == [("feed-driver", NOW, later), ("feed-session", NOW, later)]
+        logged = session.execute(select(StaffEvent.at, StaffEvent.subject, StaffEvent.detail)).all()
+        assert sorted(logged) == [
+            (NOW, f"feed-{way}", {"scope": "read", "note": "ünï"}) for way in sorted(WAYS)
+        ]
+    for way in sorted(WAYS):
+        with WAYS[way](store) as target:
+            view = revoke_token(target, f" Feed-{way}", now=later)
+        assert (view.name, view.revoked, view.created_at) == (f"feed-{way}", True, NOW)
+        with WAYS[way](store) as target:
+            assert find_token(target, made[way].token, now=later) is None
+        with pytest.raises(AccountError, match="no token named"), WAYS[way](store) as target:
+            revoke_token(target, "nothing", now=later)
+    assert [(t.name, t.revoked) for t in list_tokens(store)] == [
+        ("feed-driver", True),
+        ("feed-session", True),
+    ]
+
+
 def test_a_failed_command_writes_nothing(store: Store) -> None:
     """The direct writer commits when its block ends, and rolls back when the block raises."""
     with pytest.raises(RuntimeError), through_driver(store) as writer:
@@ -310,6 +353,15 @@ def test_queue_add_and_case_withdraw_write_without_importing_sqlalchemy(tmp_path
     assert withdrawn.stdout == "case 2 withdrawn\n" and "sqlalchemy loaded: False" in withdrawn.stderr
     listed = probe("queue", "list", "--count", "--state", "withdrawn")
     assert listed.stdout.strip() == "1"
+    for command, said in [
+        (("tokens", "add", "nightly", "--scope", "write"), "nightly: write token"),
+        (("tokens", "revoke", "nightly"), "nightly: revoked"),
+    ]:
+        done = probe(*command)
+        assert done.returncode == 0 and said in done.stdout, done.stderr
+        assert "sqlalchemy loaded: False" in done.stderr
+    logged = probe("users", "log")
+    assert "token_made" in logged.stdout and "token_revoked" in logged.stdout
 
 
 @pytest.mark.postgres

@@ -23,6 +23,10 @@ OWNERS = {
         r"\binsert\(Case\)|insert_rows(_with_ids)?\(\w+, CASE_TABLE|INSERT INTO \"case\"|(?<!class )\bCase\(",
         {"takedown/intake.py"},
     ),
+    "staff log": (
+        r"\b(update|insert|delete)\(StaffEvent\)|(?<!class )\bStaffEvent\(|insert_rows\(\w+, \"staff_event\"",
+        {"takedown/staff_log.py"},
+    ),
     "contact book": (r"\b(update|insert|delete)\(Contact\)|(?<!class )\bContact\(", {"hosting/contacts.py"}),
     "outbox": (r"\b(update|insert|delete)\((Notice|NoticeCase)\)", {"notices/outbox.py"}),
     "resolution record": (r"\b(update|insert|delete)\(Hosting\)", {"hosting/record.py"}),
@@ -31,7 +35,8 @@ OWNERS = {
         {"takedown/accounts.py"},
     ),
     "API tokens": (
-        r"\b(update|insert|delete)\(ApiToken\)|(?<!class )\bApiToken\(",
+        r"\b(update|insert|delete)\(ApiToken\)|(?<!class )\bApiToken\("
+        r"|UPDATE api_token|insert_rows\(\w+, \"api_token\"",
         {"takedown/api_tokens.py"},
     ),
     "providers' inbox": (

@@ -60,8 +60,9 @@ def users_add(
 
     Exit status: 0 created; 5 the name is taken; 65 the name or password is not acceptable.
     """
-    from takedown.accounts import add_account, validate_name, validate_password
+    from takedown.accounts import add_account, validate_password
     from takedown.errors import AccountError
+    from takedown.staff_names import validate_name
 
     try:
         clean = validate_name(name)
@@ -246,11 +247,11 @@ def tokens_add(app: App, name: str, scope: str, as_json: bool) -> None:
 
     with errors_as_exit_codes():
         try:
-            with app.store.session() as session:
+            with app.writing() as target:
                 made = add_token(
-                    session, name, TokenScope(scope), created_by=app.settings.actor, now=app.clock.now()
+                    target, name, TokenScope(scope), created_by=app.settings.actor, now=app.clock.now()
                 )
-                _logged(app, session, "token_made", made.view.name, {"scope": scope})
+                _logged(app, target, "token_made", made.view.name, {"scope": scope})
         except AccountError as exc:
             fail(str(exc), exitcodes.REFUSED if "already" in str(exc) else exitcodes.DATA_ERROR)
     if as_json:
@@ -292,9 +293,9 @@ def tokens_revoke(app: App, name: str, as_json: bool) -> None:
 
     with errors_as_exit_codes():
         try:
-            with app.store.session() as session:
-                view = revoke_token(session, name, now=app.clock.now())
-                _logged(app, session, "token_revoked", view.name)
+            with app.writing() as target:
+                view = revoke_token(target, name, now=app.clock.now())
+                _logged(app, target, "token_revoked", view.name)
         except AccountError as exc:
             fail(str(exc), exitcodes.NOT_FOUND)
     if as_json:
