@@ -10,6 +10,8 @@ listed mailbox bounces, a registry's own role box appears on a parent block. The
 
 A party whose every mailbox is barred stays in the result with no mailbox and the source
 ``never-notify``, so the chase knows to escalate rather than think nobody was found.
+
+The book's changes are :mod:`hosting.contact_writes`; this module applies the book to resolutions.
 """
 
 from __future__ import annotations
@@ -17,120 +19,19 @@ from __future__ import annotations
 import dataclasses
 import ipaddress
 from collections.abc import Iterable
-from datetime import datetime
 from importlib import resources
 from typing import TYPE_CHECKING
 
-from sqlalchemy import Select, func, select
-from sqlalchemy.orm import Session
+from sqlalchemy import select
 
-from hosting.contact_entries import ContactError, Override, list_contacts, normalise
+from hosting.contact_entries import Override, list_contacts
 from hosting.rdap.vcard import normalise_email
-from takedown.clock import Clock, SystemClock
-from takedown.models import Contact, ContactChange
+from takedown.models import Contact
 from takedown.store import Store
 from takedown.vocabulary import Role
 
 if TYPE_CHECKING:  # the resolver and the suffix list load only where a resolution is made
     from hosting.resolve import Party, Resolution
-
-
-def set_contact(
-    store: Store,
-    scope: str,
-    value: str,
-    *,
-    email: str | None = None,
-    language: str | None = None,
-    never_notify: bool = False,
-    note: str | None = None,
-    actor: str,
-    clock: Clock | None = None,
-) -> Override:
-    """Add or replace the book's entry for (scope, value)."""
-    scope = scope.lower()
-    key = normalise(scope, value)
-    mailbox = None
-    if email is not None:
-        mailbox = normalise_email(email)
-        if mailbox is None:
-            raise ContactError(f"--email {email!r}: not a mailbox")
-    if mailbox is None and not never_notify:
-        raise ContactError(f"{scope} {key}: give --email ADDRESS, or --never-notify")
-    if mailbox is not None and never_notify and scope == "email":
-        raise ContactError(f"email {key}: --never-notify and a replacement --email contradict each other")
-    if language is not None and not (2 <= len(language) <= 16):
-        raise ContactError(f"--language {language!r}: expected a language tag such as en or pt-BR")
-    now = (clock or SystemClock()).now()
-    with store.session() as session:
-        rows = session.scalars(_entries(scope, key).order_by(Contact.id)).all()
-        row = rows[0] if rows else None
-        if row is None:
-            row = Contact(scope=scope, value=key, updated_at=now, updated_by=actor)
-            session.add(row)
-        for twin in rows[1:]:  # one mailbox in two cases, as an older version could leave it
-            session.delete(twin)
-            session.add(_change(scope, twin.value, "removed", now, actor, note=f"one entry with {row.value}"))
-        row.email, row.language, row.never_notify, row.note = mailbox, language, never_notify, note
-        row.bad_since = None  # an analyst setting the entry again vouches for it
-        row.updated_at, row.updated_by = now, actor
-        change = "barred" if never_notify else "set"
-        session.add(_change(row.scope, row.value, change, now, actor, mailbox, language, note))
-        session.flush()
-        return _override(row)
-
-
-def mark_mailbox_bad(session: Session, address: str, reason: str, *, now: datetime, actor: str) -> None:
-    """A mailbox refused for good: the contact book bars it until an analyst sets it again. Takes
-    the caller's session, so the mark is in the same transaction as the refused notice.
-
-    The mark lands on the book's entry for that mailbox whatever its case (the book compares
-    mailboxes case-insensitively), so a bounce never makes a second entry beside an analyst's."""
-    value = normalise_email(address) or address.strip()
-    entry = session.scalars(_email_entries(value).order_by(Contact.id)).first()
-    if entry is None:
-        entry = Contact(scope="email", value=value, never_notify=False, updated_at=now, updated_by=actor)
-        session.add(entry)
-    entry.bad_since = entry.bad_since or now
-    entry.note = f"bounced: {reason}"[:1000]
-    entry.updated_at, entry.updated_by = now, actor
-    session.add(_change("email", entry.value, "bounced", now, actor, entry.email, entry.language, entry.note))
-
-
-def clear_bounce(store: Store, address: str, *, actor: str, clock: Clock | None = None) -> bool:
-    """Someone vouches for a mailbox a bounce marked bad: notices go to it again. An entry that only
-    the bounce made is removed; one an analyst made keeps what they set. Whether one was marked.
-    The address is matched as the book matches mailboxes: case aside."""
-    value = normalise_email(address)
-    if value is None:
-        return False
-    with store.session() as session:
-        entries = session.scalars(_email_entries(value).where(Contact.bad_since.is_not(None))).all()
-        now = (clock or SystemClock()).now()
-        for entry in entries:
-            note = f"written to again after a bounce ({entry.note or 'no reason kept'})"[:1000]
-            if entry.email is None and not entry.never_notify and entry.language is None:
-                session.delete(entry)
-                session.add(_change("email", entry.value, "removed", now, actor, note=note))
-            else:
-                entry.bad_since, entry.note = None, None
-                entry.updated_at, entry.updated_by = now, actor
-                vouched = _change("email", entry.value, "set", now, actor, entry.email, entry.language, note)
-                session.add(vouched)
-        return bool(entries)
-
-
-def _entries(scope: str, key: str) -> Select[Contact]:
-    """The book's entry for (scope, key), its stored form. A mailbox's is found whatever its case,
-    as the book compares mailboxes, so an analyst's entry and a bounce's mark are one entry (rows
-    a bounce stored before addresses were normalised are found too)."""
-    if scope == "email":
-        return _email_entries(key)
-    return select(Contact).where(Contact.scope == scope, Contact.value == key)
-
-
-def _email_entries(address: str) -> Select[Contact]:
-    return select(Contact).where(Contact.scope == "email", func.lower(Contact.value) == address.lower())
 
 
 def bad_mailboxes(store: Store) -> list[Override]:
@@ -140,36 +41,6 @@ def bad_mailboxes(store: Store) -> list[Override]:
             select(Contact).where(Contact.bad_since.is_not(None)).order_by(Contact.bad_since.desc())
         )
         return [_override(row) for row in rows]
-
-
-def remove_contact(store: Store, scope: str, value: str, *, actor: str, clock: Clock | None = None) -> bool:
-    """Remove the entry for (scope, value); whether there was one. Its history stays."""
-    scope = scope.lower()
-    key = normalise(scope, value)
-    with store.session() as session:
-        entries = session.scalars(_entries(scope, key)).all()
-        if not entries:
-            return False
-        for entry in entries:
-            session.delete(entry)
-        now = (clock or SystemClock()).now()
-        session.add(_change(scope, key, "removed", now, actor))
-        return True
-
-
-def _change(
-    scope: str,
-    value: str,
-    change: str,
-    at: datetime,
-    actor: str,
-    email: str | None = None,
-    language: str | None = None,
-    note: str | None = None,
-) -> ContactChange:
-    return ContactChange(
-        scope=scope, value=value, change=change, email=email, language=language, note=note, at=at, actor=actor
-    )
 
 
 def shipped_never_notify() -> frozenset[str]:

@@ -341,7 +341,7 @@ class Outbox:
             elif outcome is DeliveryOutcome.RETRY:
                 next_attempt_at = now + RETRY_DELAYS[min(notice.attempts, len(RETRY_DELAYS)) - 1]
             elif attempt.outcome is DeliveryOutcome.FAILED:  # refused, not our retries run out
-                from hosting.contacts import mark_mailbox_bad  # the contact book: only on a bounce
+                from hosting.contact_writes import mark_mailbox_bad  # the contact book: only on a bounce
 
                 mark_mailbox_bad(session, notice.recipient, attempt.detail, now=now, actor=self.actor)
             updates.append(
@@ -503,7 +503,7 @@ def bounced(
     values: dict[str, Any] = {"last_error": f"bounced: {detail}"[:500]}
     if permanent:
         values["status"] = NoticeStatus.FAILED.value
-        from hosting.contacts import mark_mailbox_bad  # the contact book: only on a bounce
+        from hosting.contact_writes import mark_mailbox_bad  # the contact book: only on a bounce
 
         mark_mailbox_bad(session, notice.recipient, detail[:300], now=now, actor=actor)
     else:

@@ -30,8 +30,11 @@ if TYPE_CHECKING:
 
     from sqlalchemy.orm import Session
 
-    WriteTarget: TypeAlias = "Session | SqlWrites"
-    """What a write written once takes (:func:`writing`): a caller's session, or a writer."""
+    from takedown.store import Store
+
+    WriteTarget: TypeAlias = "Store | Session | SqlWrites"
+    """What a write written once takes (:func:`writing`): a store (a transaction of its own), a
+    caller's session, or a writer."""
 
 
 class SqlWrites(SqlReads, Protocol):
@@ -85,16 +88,22 @@ def copy_rows(driver: Any, table: str, columns: Sequence[str], rows: Iterable[Se
 
 @contextmanager
 def writing(target: WriteTarget) -> Iterator[SqlWrites]:
-    """A writer as it is; a caller's session, written through in its transaction. Told apart by
-    what they do, not by isinstance, which would import SQLAlchemy."""
+    """A writer as it is; a caller's session, written through in its transaction; a store, in a
+    transaction of its own, committed when the block ends. Told apart by what they do, not by
+    isinstance, which would import SQLAlchemy."""
     if hasattr(target, "execute_many"):
         yield cast("SqlWrites", target)
         return
+    if hasattr(target, "new_session"):
+        with cast("Store", target).session() as session:
+            yield SessionWrites(session)
+        return
+    session = target
     # What the session holds and what the SQL writes must agree: its pending changes go first, and
     # what it had loaded is read again after (the SQL may have changed those rows).
-    target.flush()
-    yield SessionWrites(target)
-    target.expire_all()
+    session.flush()
+    yield SessionWrites(session)
+    session.expire_all()
 
 
 def mark(writes: SqlReads) -> str:

@@ -27,7 +27,7 @@ from faces.console.refreshing import Refreshing
 from faces.console.security import safe_next
 from faces.console.text import defang
 from hosting.contact_entries import contact_history, list_contacts
-from hosting.contacts import mark_mailbox_bad, set_contact
+from hosting.contact_writes import mark_mailbox_bad, set_contact
 from notices.message import build_message
 from notices.outbox import OutgoingNotice, enqueue
 from notices.render import Rendered

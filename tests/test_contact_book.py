@@ -13,7 +13,8 @@ from click.testing import CliRunner, Result
 
 from faces.cli import App, cli
 from hosting.contact_entries import ContactError, contact_history, list_contacts, normalise
-from hosting.contacts import ContactBook, mark_mailbox_bad, remove_contact, set_contact
+from hosting.contact_writes import mark_mailbox_bad, remove_contact, set_contact
+from hosting.contacts import ContactBook
 from hosting.factory import resolver_from_settings
 from hosting.resolve import HostingResolver
 from sandbox import Autnum, Network, Sandbox

@@ -12,6 +12,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
+from dataclasses import astuple
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,8 @@ from click.testing import CliRunner
 from sqlalchemy import select, text, update
 
 from faces.cli import App, cli
+from hosting.contact_entries import ContactError, contact_history, list_contacts
+from hosting.contact_writes import clear_bounce, mark_mailbox_bad, remove_contact, set_contact
 from takedown import exitcodes
 from takedown.api_tokens import add_token, find_token, revoke_token
 from takedown.case_moves import withdraw
@@ -28,7 +31,7 @@ from takedown.clock import ManualClock
 from takedown.direct_writes import DirectWriter
 from takedown.errors import AccountError, CaseNotFound, InvalidTransition, StoreError
 from takedown.intake import queue_batch, queue_reports
-from takedown.models import ApiToken, Case, Event, Fingerprint, StaffEvent
+from takedown.models import ApiToken, Case, Contact, Event, Fingerprint, StaffEvent
 from takedown.reports import QueueOutcome, Report, ValidReport, validate_report
 from takedown.settings import Settings, sqlite_url
 from takedown.sql_writes import SqlWrites
@@ -252,6 +255,82 @@ def test_both_ways_make_find_and_revoke_tokens_alike(store: Store) -> None:
     ]
 
 
+def contact_book_worked(store: Store, way: str, asn: int) -> list[Any]:
+    """A day of the contact book, written one way: what each step said."""
+    write = WAYS[way]
+    said: list[Any] = []
+    with store.session() as session:  # a mailbox an older version left stored in two cases
+        for value in (f"Old@{way}.test", f"old@{way}.test"):
+            session.add(
+                Contact(scope="email", value=value, never_notify=True, updated_at=NOW, updated_by="v0")
+            )
+    steps = [
+        lambda t: set_contact(t, "asn", f"AS{asn}", email=f"Desk@{way}.example", language="nl", note="ünï",
+                              actor="supervisor:s", clock=ManualClock(NOW)),
+        lambda t: set_contact(t, "email", f"OLD@{way}.test", email=f"new@{way}.test", actor="supervisor:s",
+                              clock=ManualClock(NOW)),
+        lambda t: mark_mailbox_bad(t, f"Gone@{way}.test", "550 no such user", now=NOW, actor="outbox"),
+        lambda t: mark_mailbox_bad(t, f"gone@{way}.test", "550 still gone", now=NOW + timedelta(hours=1),
+                                   actor="outbox"),
+        lambda t: [e.bad_since for e in list_contacts(t) if e.value.lower() == f"gone@{way}.test"],
+        lambda t: set_contact(t, "email", f"kept@{way}.test", email=f"desk@{way}.test", actor="s",
+                              clock=ManualClock(NOW)),
+        lambda t: mark_mailbox_bad(t, f"KEPT@{way}.test", "552 mailbox full", now=NOW, actor="outbox"),
+        lambda t: clear_bounce(t, f"gone@{way}.test", actor="s", clock=ManualClock(NOW)),
+        lambda t: clear_bounce(t, f"gone@{way}.test", actor="s", clock=ManualClock(NOW)),
+        lambda t: clear_bounce(t, f"kept@{way}.test", actor="s", clock=ManualClock(NOW)),
+        lambda t: set_contact(t, "network", "192.0.2.7/24" if way == "driver" else "198.51.100.7/24",
+                              never_notify=True, actor="s", clock=ManualClock(NOW)),
+        lambda t: remove_contact(t, "asn", str(asn), actor="s", clock=ManualClock(NOW)),
+        lambda t: remove_contact(t, "asn", str(asn), actor="s", clock=ManualClock(NOW)),
+    ]  # fmt: skip
+    for step in steps:
+        with write(store) as target:
+            said.append(step(target))
+    with pytest.raises(ContactError, match="not a mailbox"), write(store) as target:
+        set_contact(target, "asn", "1", email="nobody", actor="s", clock=ManualClock(NOW))
+    return said
+
+
+def test_both_ways_keep_the_contact_book_alike(store: Store) -> None:
+    """Entries set, a twin merged, bounces marked and cleared, entries removed: the book and its
+    history come out the same either way (the other way's names aside)."""
+    ours = contact_book_worked(store, "driver", 64501)
+    theirs = contact_book_worked(store, "session", 64500)
+    assert ours[-2:] == theirs[-2:] == [True, False]
+    assert ours[7:10] == theirs[7:10] == [True, False, True]
+    assert ours[4] == theirs[4] == [NOW]  # barred since the first refusal, not the last
+
+    def alike(text: Any) -> Any:
+        if not isinstance(text, str):
+            return text
+        text = text.replace("driver", "session").replace("64501", "64500")
+        return text.replace("192.0.2.0", "198.51.100.0")
+
+    def entries(owner: str) -> list[tuple[Any, ...]]:
+        return sorted(tuple(alike(v) for v in astuple(e)) for e in list_contacts(store) if owner in e.value)
+
+    assert entries("driver") == entries("session")
+    assert entries("session") == [
+        ("email", "Old@session.test", "new@session.test", None, False, None, NOW, "supervisor:s", None),
+        ("email", "kept@session.test", "desk@session.test", None, False, None, NOW, "s", None),
+    ]
+
+    def history(owner: str, *others: str) -> list[tuple[Any, ...]]:
+        return [
+            tuple(alike(v) for v in astuple(c))
+            for c in reversed(contact_history(store, limit=1000))
+            if owner in c.value or c.value in others
+        ]
+
+    theirs_history = history("session", "64500", "198.51.100.0/24")
+    assert history("driver", "64501", "192.0.2.0/24") == theirs_history
+    assert [change[2] for change in theirs_history] == [
+        "set", "removed", "set", "bounced", "bounced", "set", "bounced", "removed", "set", "barred",
+        "removed",
+    ]  # fmt: skip
+
+
 def test_a_failed_command_writes_nothing(store: Store) -> None:
     """The direct writer commits when its block ends, and rolls back when the block raises."""
     with pytest.raises(RuntimeError), through_driver(store) as writer:
@@ -360,6 +439,10 @@ def test_queue_add_and_case_withdraw_write_without_importing_sqlalchemy(tmp_path
         done = probe(*command)
         assert done.returncode == 0 and said in done.stdout, done.stderr
         assert "sqlalchemy loaded: False" in done.stderr
+    book = probe("contacts", "set", "asn", "64500", "--email", "desk@alpha.example")
+    assert book.returncode == 0 and "sqlalchemy loaded: False" in book.stderr, book.stderr
+    listed = probe("contacts", "list")
+    assert "desk@alpha.example" in listed.stdout
     logged = probe("users", "log")
     assert "token_made" in logged.stdout and "token_revoked" in logged.stdout
 

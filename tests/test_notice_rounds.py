@@ -15,7 +15,7 @@ from click.testing import CliRunner
 from sqlalchemy import select, update
 
 from faces.cli import App, cli
-from hosting.contacts import set_contact
+from hosting.contact_writes import set_contact
 from hosting.factory import resolver_from_settings
 from notices.compose import Composer
 from notices.render import SHIPPED_TEMPLATES, NoticeRenderer

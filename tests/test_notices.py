@@ -18,7 +18,8 @@ from sqlalchemy import select, update
 
 from faces.cli import App, cli
 from hosting.contact_entries import list_contacts
-from hosting.contacts import ContactBook, set_contact
+from hosting.contact_writes import set_contact
+from hosting.contacts import ContactBook
 from notices.message import header_text, signed_content
 from notices.outbox import MAX_ATTEMPTS, Outbox
 from sandbox import Sandbox

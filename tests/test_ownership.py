@@ -27,7 +27,11 @@ OWNERS = {
         r"\b(update|insert|delete)\(StaffEvent\)|(?<!class )\bStaffEvent\(|insert_rows\(\w+, \"staff_event\"",
         {"takedown/staff_log.py"},
     ),
-    "contact book": (r"\b(update|insert|delete)\(Contact\)|(?<!class )\bContact\(", {"hosting/contacts.py"}),
+    "contact book": (
+        r"\b(update|insert|delete)\(Contact\)|(?<!class )\bContact\("
+        r"|UPDATE contact |DELETE FROM contact |insert_rows\(\w+, \"contact\"",
+        {"hosting/contact_writes.py"},
+    ),
     "outbox": (r"\b(update|insert|delete)\((Notice|NoticeCase)\)", {"notices/outbox.py"}),
     "resolution record": (r"\b(update|insert|delete)\(Hosting\)", {"hosting/record.py"}),
     "staff accounts": (

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from hosting.contacts import set_contact
+from hosting.contact_writes import set_contact
 from notices.outbox import Outbox
 from notices.signing import NoticeSigner, SigningUnavailable, signer_for
 from sandbox import Sandbox

@@ -167,21 +167,22 @@ def contacts_set(
     Exit status: 0 stored; 65 the entry is not valid (the message says why).
     """
     from hosting.contact_entries import ContactError
-    from hosting.contacts import set_contact
+    from hosting.contact_writes import set_contact
 
     with errors_as_exit_codes():
         try:
-            entry = set_contact(
-                app.store,
-                scope,
-                value,
-                email=email,
-                language=language,
-                never_notify=never_notify,
-                note=note,
-                actor=app.settings.actor,
-                clock=app.clock,
-            )
+            with app.writing() as target:
+                entry = set_contact(
+                    target,
+                    scope,
+                    value,
+                    email=email,
+                    language=language,
+                    never_notify=never_notify,
+                    note=note,
+                    actor=app.settings.actor,
+                    clock=app.clock,
+                )
         except ContactError as exc:
             fail(str(exc), exitcodes.DATA_ERROR)
     if as_json:
@@ -218,11 +219,12 @@ def contacts_list(app: App, as_json: bool) -> None:
 def contacts_remove(app: App, scope: str, value: str, as_json: bool) -> None:
     """Remove the entry for SCOPE VALUE. Exit status 4 if there was none."""
     from hosting.contact_entries import ContactError
-    from hosting.contacts import remove_contact
+    from hosting.contact_writes import remove_contact
 
     with errors_as_exit_codes():
         try:
-            removed = remove_contact(app.store, scope, value, actor=app.settings.actor, clock=app.clock)
+            with app.writing() as target:
+                removed = remove_contact(target, scope, value, actor=app.settings.actor, clock=app.clock)
         except ContactError as exc:
             fail(str(exc), exitcodes.DATA_ERROR)
     if not removed:
@@ -241,12 +243,10 @@ def contacts_clear_bounce(app: App, addresses: tuple[str, ...], as_json: bool) -
     """Vouch for mailboxes a bounce marked bad (`contacts list` shows them): notices go to them again.
 
     Exit status: 0 every one cleared; 4 some were not marked bad (the others are cleared)."""
-    from hosting.contacts import clear_bounce
+    from hosting.contact_writes import clear_bounce
 
-    with errors_as_exit_codes():
-        cleared = [
-            a for a in addresses if clear_bounce(app.store, a, actor=app.settings.actor, clock=app.clock)
-        ]
+    with errors_as_exit_codes(), app.writing() as target:
+        cleared = [a for a in addresses if clear_bounce(target, a, actor=app.settings.actor, clock=app.clock)]
     missed = [a for a in addresses if a not in cleared]
     if as_json:
         print_json({"cleared": cleared, "not_marked_bad": missed})

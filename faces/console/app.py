@@ -37,7 +37,8 @@ from faces.console.security import SECURITY_HEADERS, FailureLimiter, cross_site,
 from faces.console.text import defang, defang_text, when
 from faces.provider.app import SignedBy, create_provider_app
 from hosting.contact_entries import SCOPES, ContactError, contact_history, list_contacts
-from hosting.contacts import bad_mailboxes, clear_bounce, remove_contact, set_contact
+from hosting.contact_writes import clear_bounce, remove_contact, set_contact
+from hosting.contacts import bad_mailboxes
 from notices.listing import list_notices
 from notices.outbox import settle_uncertain
 from notices.preview import NoticePreviewer, Preview
