@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
+
 
 class TakedownError(Exception):
     """Base of every error the core raises on purpose."""
@@ -54,6 +57,23 @@ class LoginRefused(TakedownError):
     def __init__(self, reason: str) -> None:
         super().__init__("wrong name, password or code, or the account is locked; try again later")
         self.reason = reason
+
+
+class ReportRefused(TakedownError):
+    """Nothing of the report could be taken: every URL was refused (or a field was); nothing was
+    kept. ``refused`` says which URLs, and why."""
+
+    def __init__(self, message: str, refused: Sequence[RefusedUrl] = ()) -> None:
+        super().__init__(message)
+        self.refused = tuple(refused)
+
+
+@dataclass(frozen=True, slots=True)
+class RefusedUrl:
+    index: int
+    """Its place in the report (0 first)."""
+    field: str
+    message: str
 
 
 def failure_line(driver_error: BaseException) -> str:

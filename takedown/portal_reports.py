@@ -30,7 +30,7 @@ from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from takedown.cases import reported_again
-from takedown.errors import InvalidReport, TakedownError
+from takedown.errors import InvalidReport, RefusedUrl, ReportRefused
 from takedown.intake import queue_batch
 from takedown.models import Case, Portal, PortalReport, PortalUrl, ReporterAddress
 from takedown.pdq_index import DEFAULT_DISTANCE
@@ -46,23 +46,6 @@ CONTENT = ("images", "videos", "live-stream", "text-or-chat", "other")
 MAX_URLS = 20
 MAX_FOUND_WHERE = 500
 MAX_DETAILS = 2000
-
-
-class ReportRefused(TakedownError):
-    """Nothing of the report could be taken: every URL was refused (or a field was); nothing was
-    kept. ``refused`` says which URLs, and why."""
-
-    def __init__(self, message: str, refused: Sequence[RefusedUrl] = ()) -> None:
-        super().__init__(message)
-        self.refused = tuple(refused)
-
-
-@dataclass(frozen=True, slots=True)
-class RefusedUrl:
-    index: int
-    """Its place in the report (0 first)."""
-    field: str
-    message: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -256,25 +239,6 @@ def new_reference() -> str:
     return "R-" + base64.b32encode(secrets.token_bytes(10)).decode("ascii")[:10]
 
 
-DECISIONS = ("confirm", "not_illegal", "not_found", "duplicate", "refer")
-_DECIDED_STATE = {
-    "confirm": "confirmed",
-    "not_illegal": "not_illegal",
-    "not_found": "not_found",
-    "duplicate": "duplicate",
-    "refer": "referred",
-}
-
-
-@dataclass(frozen=True, slots=True)
-class Decided:
-    id: int
-    state: str
-    case_id: int | None = None
-    repeats: int = 0
-    """Later reports of the same URL, decided with it."""
-
-
 @dataclass(frozen=True, slots=True)
 class UrlToAssess:
     """One URL of a report, with what its revisit saw and what the hash lists knew: never content."""
@@ -339,59 +303,6 @@ def next_report(session: Session, *, after_report: int = 0) -> ReportToAssess | 
             or 0
         ),
     )  # fmt: skip
-
-
-def decide(
-    session: Session,
-    url_ids: Sequence[int],
-    decision: str,
-    *,
-    actor: str,
-    now: datetime,
-    category: str | None = None,
-    classification: str | None = None,
-    country: str | None = None,
-) -> list[Decided]:
-    """An analyst's decision on reported URLs still waiting for one. ``confirm`` opens a case
-    through intake (with the report's reference); ``refer`` needs the country whose hotline takes
-    it. Later reports of the same URL are decided with it. URLs already decided are left out."""
-    if decision not in DECISIONS:
-        raise ReportRefused(f"a decision is one of {', '.join(DECISIONS)}")
-    if decision == "refer" and not (country and len(country.strip()) == 2 and country.strip().isalpha()):
-        raise ReportRefused("a referral names the country whose hotline takes it: two letters, such as BR")
-    rows = session.execute(
-        select(PortalUrl, PortalReport.reference)
-        .join(PortalReport, PortalReport.id == PortalUrl.report_id)
-        .where(PortalUrl.id.in_(sorted(set(url_ids))), PortalUrl.state.in_(UNDECIDED))
-        .order_by(PortalUrl.id)
-    ).all()
-    decided = []
-    for url, reference in rows:
-        case_id = None
-        if decision == "confirm":
-            valid = validate_report(
-                Report(
-                    url.url, category=category or "csam", reference=reference, classification=classification
-                )
-            )
-            [result] = queue_batch(session, [valid], actor=actor, now=now)
-            case_id = result.case_id
-        values = {
-            "state": _DECIDED_STATE[decision],
-            "case_id": case_id,
-            "decided_at": now,
-            "decided_by": actor,
-            "referred_to": country.strip().upper() if decision == "refer" and country else None,
-        }
-        for column, value in values.items():
-            setattr(url, column, value)
-        repeats = session.execute(
-            update(PortalUrl)
-            .where(PortalUrl.same_as_id == url.id, PortalUrl.state == "repeat")
-            .values(**values)
-        )
-        decided.append(Decided(url.id, url.state, case_id, int(getattr(repeats, "rowcount", 0) or 0)))
-    return decided
 
 
 @dataclass(frozen=True, slots=True)

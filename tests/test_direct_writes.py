@@ -29,9 +29,13 @@ from takedown.api_tokens import add_token, find_token, revoke_token
 from takedown.case_moves import withdraw
 from takedown.clock import ManualClock
 from takedown.direct_writes import DirectWriter
-from takedown.errors import AccountError, CaseNotFound, InvalidTransition, StoreError
+from takedown.errors import AccountError, CaseNotFound, InvalidTransition, ReportRefused, StoreError
 from takedown.intake import queue_batch, queue_reports
-from takedown.models import ApiToken, Case, Contact, Event, Fingerprint, StaffEvent
+from takedown.models import ApiToken, Case, Contact, Event, Fingerprint, PortalUrl, StaffEvent
+from takedown.portal_decisions import decide
+from takedown.portal_queue import awaiting
+from takedown.portal_reports import receive_report
+from takedown.portals import PortalChange, add_portal
 from takedown.reports import QueueOutcome, Report, ValidReport, validate_report
 from takedown.settings import Settings, sqlite_url
 from takedown.sql_writes import SqlWrites
@@ -331,6 +335,46 @@ def test_both_ways_keep_the_contact_book_alike(store: Store) -> None:
     ]  # fmt: skip
 
 
+def test_both_ways_decide_reported_urls_alike(store: Store) -> None:
+    """A confirmation opens a case with the report's reference, a referral names the country, later
+    reports of the URL follow it, and a URL is decided once, whichever way it is written."""
+    kenya = PortalChange(country="KE", languages=["en"], partner="P")
+    with store.session() as session:
+        add_portal(session, "ke", kenya, actor="t", now=NOW)
+        urls = [f"http://{way}.test/{n}.jpg" for way in sorted(WAYS) for n in (1, 2)]
+        first = receive_report(session, "ke", urls, content="images", now=NOW)
+        receive_report(session, "ke", [urls[0], urls[2]], content="videos", now=NOW)  # repeats
+        waiting = {url.url: url.id for url in awaiting(session)}
+    later = NOW + timedelta(minutes=3)
+    for way in sorted(WAYS):
+        one, two = waiting[f"http://{way}.test/1.jpg"], waiting[f"http://{way}.test/2.jpg"]
+        analyst = f"analyst:{way}"
+        with WAYS[way](store) as target:
+            [confirmed] = decide(target, [one], "confirm", actor=analyst, now=later, classification="B1")
+            [referred] = decide(target, [two, 999], "refer", country=" br", actor=analyst, now=later)
+        assert (confirmed.state, confirmed.repeats) == ("confirmed", 1)
+        assert (referred.state, referred.repeats) == ("referred", 0)
+        case = stored(store, confirmed.case_id)
+        assert (case["case"]["reference"], case["case"]["classification"]) == (first.reference, "B1")
+        assert case["case"]["queued_by"] == analyst and case["case"]["queued_at"] == later
+        with pytest.raises(ReportRefused, match="names the country"), WAYS[way](store) as target:
+            decide(target, [two], "refer", actor=analyst, now=later)
+    for way in sorted(WAYS):
+        with WAYS[way](store) as target:
+            assert decide(target, list(waiting.values()), "not_found", actor="x", now=later) == []
+    columns = (PortalUrl.state, PortalUrl.decided_at, PortalUrl.decided_by, PortalUrl.referred_to)
+    with store.reading() as session:
+        rows = session.execute(select(*columns).order_by(PortalUrl.id)).all()
+    assert rows == [
+        ("confirmed", later, "analyst:driver", None),
+        ("referred", later, "analyst:driver", "BR"),
+        ("confirmed", later, "analyst:session", None),
+        ("referred", later, "analyst:session", "BR"),
+        ("confirmed", later, "analyst:driver", None),  # the later reports, decided with the first
+        ("confirmed", later, "analyst:session", None),
+    ]
+
+
 def test_a_failed_command_writes_nothing(store: Store) -> None:
     """The direct writer commits when its block ends, and rolls back when the block raises."""
     with pytest.raises(RuntimeError), through_driver(store) as writer:
@@ -443,6 +487,17 @@ def test_queue_add_and_case_withdraw_write_without_importing_sqlalchemy(tmp_path
     assert book.returncode == 0 and "sqlalchemy loaded: False" in book.stderr, book.stderr
     listed = probe("contacts", "list")
     assert "desk@alpha.example" in listed.stdout
+    store = Store.open(sqlite_url(tmp_path / "takedown.db"))
+    with store.session() as session:
+        add_portal(
+            session, "ke", PortalChange(country="KE", languages=["en"], partner="P"), actor="t", now=NOW
+        )
+        receive_report(session, "ke", ["http://reported.test/1.jpg"], content="images", now=NOW)
+        [waiting] = awaiting(session)
+    store.dispose()
+    assessed = probe("portals", "assess", str(waiting.id), "--decision", "confirm")
+    assert assessed.stdout == f"{waiting.id}: confirmed, case 3\n", assessed.stderr
+    assert "sqlalchemy loaded: False" in assessed.stderr
     logged = probe("users", "log")
     assert "token_made" in logged.stdout and "token_revoked" in logged.stdout
 

@@ -6,9 +6,10 @@ import pytest
 from sqlalchemy import select
 
 from takedown.clock import ManualClock
+from takedown.errors import ReportRefused
 from takedown.intake import queue_batch
 from takedown.models import Case, Event, PortalReport, PortalUrl, ReporterAddress
-from takedown.portal_reports import ReportRefused, receive_report
+from takedown.portal_reports import receive_report
 from takedown.portals import PortalChange, add_portal
 from takedown.reports import Report, validate_report
 from takedown.store import Store
@@ -99,8 +100,9 @@ def test_an_analyst_decides_and_a_confirmation_opens_a_case(
     store: Store, clock: ManualClock, portal: str
 ) -> None:
     from takedown.cases import show_case
+    from takedown.portal_decisions import decide
     from takedown.portal_queue import awaiting
-    from takedown.portal_reports import decide, referrals
+    from takedown.portal_reports import referrals
 
     with store.session() as session:
         first = receive_report(session, portal, ["http://d.test/1.jpg", "http://d.test/2.jpg", "http://br.test/3.jpg"],
@@ -197,9 +199,9 @@ def test_each_portal_says_how_its_reports_fare(store: Store, clock: ManualClock,
 
     from sqlalchemy import update
 
+    from takedown.portal_decisions import decide
     from takedown.portal_figures import portal_stats
     from takedown.portal_queue import awaiting
-    from takedown.portal_reports import decide
     from takedown.portals import PortalChange, add_portal
 
     start = clock.now()

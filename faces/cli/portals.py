@@ -188,13 +188,13 @@ def portals_assess(
 
     Exit status: 0 every one decided; 4 some were not waiting (decided already, or no such id);
     65 the decision cannot be made as given."""
-    from takedown.errors import InvalidReport
-    from takedown.portal_reports import ReportRefused, decide
+    from takedown.errors import InvalidReport, ReportRefused
+    from takedown.portal_decisions import decide
 
-    with errors_as_exit_codes(), app.store.session() as session:
+    with errors_as_exit_codes(), app.writing() as target:
         try:
             done = decide(
-                session, url_ids, decision, actor=app.settings.actor, now=app.clock.now(),
+                target, url_ids, decision, actor=app.settings.actor, now=app.clock.now(),
                 category=category, classification=classification, country=country,
             )  # fmt: skip
         except (ReportRefused, InvalidReport) as exc:

@@ -70,23 +70,23 @@ from takedown.cases import (
 from takedown.classification import CLASSIFICATIONS
 from takedown.clock import Clock, SystemClock
 from takedown.dashboard import BUCKETS, RemovalWindow, dashboard, recent_removals
-from takedown.errors import AccountError, CaseNotFound, ImportFileError, InvalidReport, InvalidTransition
+from takedown.errors import (
+    AccountError,
+    CaseNotFound,
+    ImportFileError,
+    InvalidReport,
+    InvalidTransition,
+    ReportRefused,
+)
 from takedown.importer import ImportFormat, read_rows
 from takedown.inbox import mark_handled
 from takedown.inbox_views import inbox, inbox_message
 from takedown.intake import import_rows, queue_batch
 from takedown.plain import iso
+from takedown.portal_decisions import Decided, decide
 from takedown.portal_figures import PortalStats, portal_stats
 from takedown.portal_queue import awaiting
-from takedown.portal_reports import (
-    REFERRAL_COLUMNS,
-    Decided,
-    ReportRefused,
-    decide,
-    next_report,
-    referral_row,
-    referrals,
-)
+from takedown.portal_reports import REFERRAL_COLUMNS, next_report, referral_row, referrals
 from takedown.reports import (
     CATEGORIES,
     DEFAULT_CATEGORY,

@@ -47,14 +47,13 @@ from faces.portal.limits import RotatingLimiter
 from faces.portal.writer import ReportWriter
 from notices.render import SHIPPED_TEMPLATES
 from takedown.clock import Clock, SystemClock
-from takedown.errors import InvalidReport
+from takedown.errors import InvalidReport, ReportRefused
 from takedown.portal_reports import (
     CONTENT,
     MAX_DETAILS,
     MAX_FOUND_WHERE,
     MAX_URLS,
     IncomingReport,
-    ReportRefused,
     new_reference,
 )
 from takedown.portal_views import PortalView, list_portals
