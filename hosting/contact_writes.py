@@ -19,7 +19,8 @@ from typing import TYPE_CHECKING, Any
 from hosting.contact_entries import ContactError, Override, normalise
 from hosting.rdap.vcard import normalise_email
 from takedown.clock import Clock, SystemClock
-from takedown.sql_writes import SqlWrites, insert_rows, mark, time_to_store, writing
+from takedown.sql_reads import mark
+from takedown.sql_writes import SqlWrites, insert_rows, time_to_store, writing
 
 if TYPE_CHECKING:
     from takedown.sql_writes import WriteTarget

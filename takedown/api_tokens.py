@@ -16,8 +16,8 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from takedown.errors import AccountError
-from takedown.sql_reads import stored_time, stored_time_or_none
-from takedown.sql_writes import SqlWrites, insert_rows, mark, time_to_store, writing
+from takedown.sql_reads import mark, stored_time, stored_time_or_none
+from takedown.sql_writes import SqlWrites, insert_rows, time_to_store, writing
 from takedown.staff_names import token_digest, validate_name
 from takedown.token_views import TokenScope, TokenView
 

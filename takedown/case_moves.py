@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from takedown.case_views import CaseSummary
 from takedown.errors import CaseNotFound, InvalidTransition
-from takedown.sql_reads import stored_time_or_none
-from takedown.sql_writes import SqlWrites, insert_rows, mark, time_to_store, writing
+from takedown.sql_reads import mark, stored_time_or_none
+from takedown.sql_writes import SqlWrites, insert_rows, time_to_store, writing
 from takedown.states import CLOSED_STATES, CaseState, can_move
 
 if TYPE_CHECKING:

@@ -18,7 +18,8 @@ from takedown.errors import ReportRefused
 from takedown.intake import queue_batch
 from takedown.portal_queue import UNDECIDED
 from takedown.reports import Report, validate_report
-from takedown.sql_writes import mark, marks, time_to_store, writing
+from takedown.sql_reads import mark
+from takedown.sql_writes import marks, time_to_store, writing
 
 if TYPE_CHECKING:
     from takedown.sql_writes import WriteTarget

@@ -23,7 +23,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Protocol, cast
 
-from takedown.sql_reads import STORED_TIME, SqlReads
+from takedown.sql_reads import STORED_TIME, SqlReads, mark
 
 if TYPE_CHECKING:
     from typing import TypeAlias
@@ -102,13 +102,10 @@ def writing(target: WriteTarget) -> Iterator[SqlWrites]:
     # What the session holds and what the SQL writes must agree: its pending changes go first, and
     # what it had loaded is read again after (the SQL may have changed those rows).
     session.flush()
-    yield SessionWrites(session)
-    session.expire_all()
-
-
-def mark(writes: SqlReads) -> str:
-    """The driver's mark for one bound value."""
-    return "?" if writes.dialect == "sqlite" else "%s"
+    try:
+        yield SessionWrites(session)
+    finally:
+        session.expire_all()
 
 
 def marks(writes: SqlReads, count: int) -> str:

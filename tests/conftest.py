@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import os
 import ssl
+import subprocess
+import sys
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -305,3 +307,22 @@ def printed_both_ways(store: Store, clock: ManualClock, *commands: list[str]) ->
         assert direct.stdout == through_store.stdout, command
         printed.append(direct.stdout)
     return printed
+
+
+CLI_PROBE = """
+import sys
+from faces.cli import main
+sys.argv = ["takedown", *sys.argv[1:]]
+try:
+    main()
+finally:
+    sys.stderr.write("sqlalchemy loaded: %s\\n" % ("sqlalchemy" in sys.modules))
+"""
+
+
+def probe_cli(home: Path, *command: str) -> subprocess.CompletedProcess[str]:
+    """``takedown COMMAND`` run as a user runs it, on the store in ``home``; its stderr ends by
+    saying whether SQLAlchemy was loaded (what the direct reads and writes are there to avoid)."""
+    environment = {"TAKEDOWN_HOME": str(home), "TAKEDOWN_ACTOR": "analyst:t", "PATH": "/usr/bin:/bin"}
+    return subprocess.run([sys.executable, "-c", CLI_PROBE, *command], capture_output=True, text=True,
+                          env=environment, timeout=60)  # fmt: skip

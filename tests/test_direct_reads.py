@@ -35,6 +35,7 @@ from takedown.settings import Settings, sqlite_url
 from takedown.states import CaseState
 from takedown.store import Store
 from takedown.vocabulary import NoticeStatus
+from tests.conftest import probe_cli
 
 START = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
 HOSTS = ("a.test", "b.test", "xn--bcher-kva.test")
@@ -255,17 +256,6 @@ def test_the_cli_reads_directly_and_prints_what_the_store_path_prints(worked_sto
     assert everything["median_hours"] > 0 and everything["notice_rounds"] > 0
 
 
-PROBE = """
-import sys
-from faces.cli import main
-sys.argv = ["takedown", *sys.argv[1:]]
-try:
-    main()
-finally:
-    sys.stderr.write("sqlalchemy loaded: %s\\n" % ("sqlalchemy" in sys.modules))
-"""
-
-
 def test_the_everyday_reads_are_made_without_importing_sqlalchemy(tmp_path: Path) -> None:
     """What makes them quick (timed in bench/bench_million.py): the store's stack is not loaded."""
     environment = {"TAKEDOWN_HOME": str(tmp_path), "TAKEDOWN_ACTOR": "analyst:t", "PATH": "/usr/bin:/bin"}
@@ -291,8 +281,7 @@ def test_the_everyday_reads_are_made_without_importing_sqlalchemy(tmp_path: Path
         (["contacts", "history"], "no changes"),
         (["portals", "list"], "no portals"),
     ]:
-        probe = subprocess.run([sys.executable, "-c", PROBE, *command], capture_output=True, text=True,
-                               env=environment, timeout=60)  # fmt: skip
+        probe = probe_cli(tmp_path, *command)
         assert probe.returncode == 0, probe.stderr
         assert expected in probe.stdout
         assert "sqlalchemy loaded: False" in probe.stderr, command

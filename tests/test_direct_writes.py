@@ -9,7 +9,6 @@ from __future__ import annotations
 import re
 import sqlite3
 import subprocess
-import sys
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import astuple
@@ -44,6 +43,7 @@ from takedown.states import CaseState
 from takedown.store import Store
 from takedown.tallies import case_counts
 from takedown.token_views import TokenScope, list_tokens
+from tests.conftest import probe_cli
 
 NOW = datetime(2026, 3, 1, 9, 0, 0, 250_001, tzinfo=UTC)
 CASE_COLUMNS = (
@@ -442,25 +442,12 @@ def test_a_store_behind_the_schema_is_left_to_the_store_which_upgrades_it(tmp_pa
     assert DirectWriter.open("postgresql://postgres@127.0.0.1:1/test") is None  # the store's path says why
 
 
-PROBE = """
-import sys
-from faces.cli import main
-sys.argv = ["takedown", *sys.argv[1:]]
-try:
-    main()
-finally:
-    sys.stderr.write("sqlalchemy loaded: %s\\n" % ("sqlalchemy" in sys.modules))
-"""
-
-
 def test_queue_add_and_case_withdraw_write_without_importing_sqlalchemy(tmp_path: Path) -> None:
     """What makes it quick (timed in bench/bench_million.py): the store's stack is not loaded once
     the store exists at this code's schema; a new store is made by the store's path."""
-    environment = {"TAKEDOWN_HOME": str(tmp_path), "TAKEDOWN_ACTOR": "analyst:t", "PATH": "/usr/bin:/bin"}
 
     def probe(*command: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([sys.executable, "-c", PROBE, *command], capture_output=True, text=True,
-                              env=environment, timeout=60)  # fmt: skip
+        return probe_cli(tmp_path, *command)
 
     made = probe("queue", "add", "http://a.test/x")
     assert made.returncode == 0 and "sqlalchemy loaded: True" in made.stderr, made.stderr
