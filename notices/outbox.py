@@ -26,7 +26,7 @@ import logging
 import os
 import socket
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -445,39 +445,6 @@ def enqueue(session: Any, notice: OutgoingNotice, *, now: datetime) -> int:
     assert notice_id is not None
     session.execute(insert(NoticeCase), [{"notice_id": notice_id, "case_id": cid} for cid in notice.case_ids])
     return int(notice_id)
-
-
-def settle_uncertain(
-    session: Session, notice_ids: Sequence[int], *, delivered: bool, actor: str, now: datetime
-) -> list[int]:
-    """An analyst's word on notices in doubt, after looking at the mail server's log: ``delivered``
-    (they arrived: ``sent``), or not (send them again, with the same Message-ID, so a recipient
-    who did get the first copy sees the second as the same message). Only notices still
-    ``uncertain`` change; the ones changed, each with an event on its cases."""
-    wanted = sorted(set(notice_ids))
-    if not wanted:
-        return []
-    target = NoticeStatus.SENT if delivered else NoticeStatus.RETRY
-    values: dict[str, Any] = {"status": target.value}
-    if not delivered:
-        values["next_attempt_at"] = now
-    changed = list(
-        session.scalars(
-            update(Notice)
-            .where(Notice.id.in_(wanted), Notice.status == NoticeStatus.UNCERTAIN.value)
-            .values(**values)
-            .returning(Notice.id)
-        )
-    )
-    action = "notice_confirmed_delivered" if delivered else "notice_resend_requested"
-    events = [
-        event_row(case_id, now, actor, action, {"notice": notice_id})
-        for notice_id, case_ids in _case_ids(session, changed).items()
-        for case_id in case_ids
-    ]
-    if events:
-        session.execute(insert(Event), events)
-    return sorted(changed)
 
 
 BOUNCE_RETRY_DELAY = timedelta(hours=1)

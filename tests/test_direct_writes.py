@@ -23,6 +23,8 @@ from sqlalchemy import select, text, update
 from faces.cli import App, cli
 from hosting.contact_entries import ContactError, contact_history, list_contacts
 from hosting.contact_writes import clear_bounce, mark_mailbox_bad, remove_contact, set_contact
+from notices.outbox import OutgoingNotice, enqueue
+from notices.settling import settle_uncertain
 from takedown import exitcodes
 from takedown.api_tokens import add_token, find_token, revoke_token
 from takedown.case_moves import withdraw
@@ -30,7 +32,7 @@ from takedown.clock import ManualClock
 from takedown.direct_writes import DirectWriter
 from takedown.errors import AccountError, CaseNotFound, InvalidTransition, ReportRefused, StoreError
 from takedown.intake import queue_batch, queue_reports
-from takedown.models import ApiToken, Case, Contact, Event, Fingerprint, PortalUrl, StaffEvent
+from takedown.models import ApiToken, Case, Contact, Event, Fingerprint, Notice, PortalUrl, StaffEvent
 from takedown.portal_decisions import decide
 from takedown.portal_queue import awaiting
 from takedown.portal_reports import receive_report
@@ -375,6 +377,46 @@ def test_both_ways_decide_reported_urls_alike(store: Store) -> None:
     ]
 
 
+def test_both_ways_settle_notices_in_doubt_alike(store: Store) -> None:
+    """Delivered or to send again, only notices still in doubt change, each with an event on every
+    case it is about; a notice settled already, or unknown, is left out."""
+    with store.session() as session:
+        cases = [
+            r.case_id for r in queue_batch(session, [report(str(n)) for n in range(4)], actor="a", now=NOW)
+        ]
+        notices = [
+            enqueue(session, OutgoingNotice(f"abuse@{n}.test", "initial", f"<{n}@t>", "s", "hosting", None,
+                                            None, "message", tuple(cases[n:n + 2])), now=NOW)
+            for n in range(4)
+        ]  # fmt: skip
+        session.execute(update(Notice).values(status="uncertain"))
+        session.execute(update(Notice).where(Notice.id == notices[3]).values(status="sent"))
+    later = NOW + timedelta(hours=2)
+    for way, ids, delivered, settled in [
+        ("driver", [notices[0], notices[3], 999], True, [notices[0]]),
+        ("session", [notices[1], notices[3]], True, [notices[1]]),
+        ("driver", [notices[2], notices[0]], False, [notices[2]]),
+    ]:
+        with WAYS[way](store) as target:
+            assert settle_uncertain(target, ids, delivered=delivered, actor=way[0], now=later) == settled
+    with store.reading() as session:
+        rows = session.execute(select(Notice.status, Notice.next_attempt_at).order_by(Notice.id)).all()
+        assert rows == [("sent", NOW), ("sent", NOW), ("retry", later), ("sent", NOW)]
+        trail = session.execute(
+            select(Event.case_id, Event.actor, Event.action, Event.detail, Event.at)
+            .where(Event.action.like("notice_%"))
+            .order_by(Event.id)
+        ).all()
+    assert trail == [
+        (cases[0], "d", "notice_confirmed_delivered", {"notice": notices[0]}, later),
+        (cases[1], "d", "notice_confirmed_delivered", {"notice": notices[0]}, later),
+        (cases[1], "s", "notice_confirmed_delivered", {"notice": notices[1]}, later),
+        (cases[2], "s", "notice_confirmed_delivered", {"notice": notices[1]}, later),
+        (cases[2], "d", "notice_resend_requested", {"notice": notices[2]}, later),
+        (cases[3], "d", "notice_resend_requested", {"notice": notices[2]}, later),
+    ]
+
+
 def test_a_failed_command_writes_nothing(store: Store) -> None:
     """The direct writer commits when its block ends, and rolls back when the block raises."""
     with pytest.raises(RuntimeError), through_driver(store) as writer:
@@ -442,7 +484,7 @@ def test_a_store_behind_the_schema_is_left_to_the_store_which_upgrades_it(tmp_pa
     assert DirectWriter.open("postgresql://postgres@127.0.0.1:1/test") is None  # the store's path says why
 
 
-def test_queue_add_and_case_withdraw_write_without_importing_sqlalchemy(tmp_path: Path) -> None:
+def test_the_commands_that_change_one_thing_write_without_importing_sqlalchemy(tmp_path: Path) -> None:
     """What makes it quick (timed in bench/bench_million.py): the store's stack is not loaded once
     the store exists at this code's schema; a new store is made by the store's path."""
 
@@ -481,7 +523,12 @@ def test_queue_add_and_case_withdraw_write_without_importing_sqlalchemy(tmp_path
         )
         receive_report(session, "ke", ["http://reported.test/1.jpg"], content="images", now=NOW)
         [waiting] = awaiting(session)
+        doubtful = OutgoingNotice("abuse@a.test", "initial", "<1@t>", "s", "hosting", None, None, "m", (1,))
+        enqueue(session, doubtful, now=NOW)
+        session.execute(update(Notice).values(status="uncertain"))
     store.dispose()
+    settled = probe("notices", "settle", "1", "--delivered")
+    assert settled.stdout == "delivered: 1\n" and "sqlalchemy loaded: False" in settled.stderr
     assessed = probe("portals", "assess", str(waiting.id), "--decision", "confirm")
     assert assessed.stdout == f"{waiting.id}: confirmed, case 3\n", assessed.stderr
     assert "sqlalchemy loaded: False" in assessed.stderr

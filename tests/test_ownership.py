@@ -32,7 +32,10 @@ OWNERS = {
         r"|UPDATE contact |DELETE FROM contact |insert_rows\(\w+, \"contact\"",
         {"hosting/contact_writes.py"},
     ),
-    "outbox": (r"\b(update|insert|delete)\((Notice|NoticeCase)\)", {"notices/outbox.py"}),
+    "outbox (and settling its notices in doubt, written once in plain SQL)": (
+        r"\b(update|insert|delete)\((Notice|NoticeCase)\)|UPDATE notice |INSERT INTO notice",
+        {"notices/outbox.py", "notices/settling.py"},
+    ),
     "resolution record": (r"\b(update|insert|delete)\(Hosting\)", {"hosting/record.py"}),
     "staff accounts": (
         r"\b(update|insert|delete)\(Account\)|(?<!class )\bAccount\(",

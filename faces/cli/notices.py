@@ -211,13 +211,13 @@ def notices_settle(app: App, notice_ids: tuple[int, ...], delivered: bool | None
     what happened. Only notices still uncertain change, each with an event on its cases.
 
     Exit status: 0 every one settled; 4 some were not in doubt (the rest are settled)."""
-    from notices.outbox import settle_uncertain
+    from notices.settling import settle_uncertain
 
     if delivered is None:
         fail("say what the mail server's log shows: --delivered or --resend", exitcodes.USAGE)
-    with errors_as_exit_codes(), app.store.session() as session:
+    with errors_as_exit_codes(), app.writing() as target:
         done = settle_uncertain(
-            session, notice_ids, delivered=delivered, actor=app.settings.actor, now=app.clock.now()
+            target, notice_ids, delivered=delivered, actor=app.settings.actor, now=app.clock.now()
         )
     missed = sorted(set(notice_ids) - set(done))
     if as_json:

@@ -40,10 +40,10 @@ from hosting.contact_entries import SCOPES, ContactError, contact_history, list_
 from hosting.contact_writes import clear_bounce, remove_contact, set_contact
 from hosting.contacts import bad_mailboxes
 from notices.listing import list_notices
-from notices.outbox import settle_uncertain
 from notices.preview import NoticePreviewer, Preview
 from notices.render import SHIPPED_TEMPLATES
 from notices.sent import NoticeNotFound, read_notice
+from notices.settling import settle_uncertain
 from takedown.account_views import list_accounts
 from takedown.accounts import (
     UNKNOWN_NAME,
