@@ -27,6 +27,7 @@ from takedown import exitcodes
 from takedown.case_views import CaseFilter
 from takedown.cases import count_cases, list_cases, show_case
 from takedown.direct_reads import DIRECT_LIMIT, DirectReader
+from takedown.direct_writes import DirectWriter
 from takedown.errors import CaseNotFound, StoreError
 from takedown.intake import queue_batch
 from takedown.models import Case, Event, Notice, NoticeCase
@@ -37,6 +38,8 @@ from takedown.store import Store
 from takedown.vocabulary import NoticeStatus
 from tests.conftest import probe_cli
 
+OPENERS = {"reader": DirectReader.open, "writer": DirectWriter.open}
+"""Both ways to the store through its driver alone; what one leaves to the store, so does the other."""
 START = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
 HOSTS = ("a.test", "b.test", "xn--bcher-kva.test")
 REFERENCES = (None, "HL-1", "HL-2 'quoted' \"both\"", "ref ünïcode")
@@ -206,19 +209,24 @@ def test_the_direct_reader_cannot_write(worked_store: Store) -> None:
         "postgresql://postgres@127.0.0.1:1/test",  # nothing listens: the store's path says so
     ],
 )
-def test_what_the_direct_reads_do_not_handle_is_left_to_the_store(url: str) -> None:
-    assert DirectReader.open(url) is None
+@pytest.mark.parametrize("way", sorted(OPENERS))
+def test_what_the_direct_reads_and_writes_do_not_handle_is_left_to_the_store(url: str, way: str) -> None:
+    assert OPENERS[way](url) is None
 
 
-def test_a_store_behind_the_schema_is_left_to_the_store_which_upgrades_it(tmp_path: Path) -> None:
+@pytest.mark.parametrize("way", sorted(OPENERS))
+def test_a_store_behind_the_schema_is_left_to_the_store_which_upgrades_it(tmp_path: Path, way: str) -> None:
     path = tmp_path / "takedown.db"
     Store.open(sqlite_url(path)).dispose()
     with sqlite3.connect(path) as connection:
         connection.execute("UPDATE alembic_version SET version_num = '0030'")
-    assert DirectReader.open(sqlite_url(path)) is None
+    assert OPENERS[way](sqlite_url(path)) is None
     with sqlite3.connect(path) as connection:
         connection.execute("DROP TABLE alembic_version")
-    assert DirectReader.open(sqlite_url(path)) is None
+    assert OPENERS[way](sqlite_url(path)) is None
+    missing = tmp_path / "missing.db"
+    assert OPENERS[way](sqlite_url(missing)) is None
+    assert not missing.exists()  # the store's path makes it, private to its owner
 
 
 def test_the_cli_reads_directly_and_prints_what_the_store_path_prints(worked_store: Store) -> None:

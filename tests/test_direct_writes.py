@@ -473,17 +473,6 @@ def test_the_cli_queues_directly_and_says_what_the_store_path_says(store: Store)
         assert (ours.exit_code, *said) == (code, masked(theirs.stdout), masked(theirs.stderr))
 
 
-def test_a_store_behind_the_schema_is_left_to_the_store_which_upgrades_it(tmp_path: Path) -> None:
-    path = tmp_path / "takedown.db"
-    Store.open(sqlite_url(path)).dispose()
-    with sqlite3.connect(path) as connection:
-        connection.execute("UPDATE alembic_version SET version_num = '0030'")
-    assert DirectWriter.open(sqlite_url(path)) is None
-    assert DirectWriter.open(sqlite_url(tmp_path / "missing.db")) is None
-    assert not (tmp_path / "missing.db").exists()
-    assert DirectWriter.open("postgresql://postgres@127.0.0.1:1/test") is None  # the store's path says why
-
-
 def test_the_commands_that_change_one_thing_write_without_importing_sqlalchemy(tmp_path: Path) -> None:
     """What makes it quick (timed in bench/bench_million.py): the store's stack is not loaded once
     the store exists at this code's schema; a new store is made by the store's path."""
