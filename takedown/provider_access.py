@@ -21,12 +21,16 @@ import hmac
 import json
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from typing import TYPE_CHECKING
 
 from takedown.errors import ConfigurationError, TakedownError
-from takedown.models import Notice, ProviderRevocation
+from takedown.sql_reads import mark
+from takedown.sql_writes import time_to_store, writing
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+    from takedown.sql_writes import WriteTarget
 
 VERSION = "p1"
 MIN_KEY_BYTES = 32
@@ -118,6 +122,10 @@ def read_token(key: bytes, token: str, *, now: datetime) -> ProviderAccess:
 def check_access(session: Session, key: bytes, token: str, *, now: datetime) -> ProviderAccess:
     """:func:`read_token`, then what only the store knows: the notice was sent to this recipient,
     and the recipient's links were not revoked since the token was made."""
+    from sqlalchemy import select  # the provider page's: issuing links and revoking them need none
+
+    from takedown.models import Notice, ProviderRevocation
+
     access = read_token(key, token, now=now)
     recipient = session.scalar(select(Notice.recipient).where(Notice.message_id == access.message_id))
     if recipient is None or _normal(recipient) != access.recipient:
@@ -135,16 +143,21 @@ def provider_link(public_url: str, key: bytes, recipient: str, message_id: str, 
     return f"{public_url.rstrip('/')}/provider/{issue_token(key, recipient, message_id, now=now)}"
 
 
-def revoke(session: Session, recipient: str, *, actor: str, now: datetime) -> None:
-    """Every link made for ``recipient`` until now is refused from now on."""
+def revoke(target: WriteTarget, recipient: str, *, actor: str, now: datetime) -> None:
+    """Every link made for ``recipient`` until now is refused from now on. ``target``: a session
+    of the store, or the terminal's direct writer (written once in plain SQL,
+    :mod:`takedown.sql_writes`: ``contacts revoke-links`` imports no SQLAlchemy)."""
     address = _normal(recipient)
     if "@" not in address:
         raise ConfigurationError(f"{recipient[:80]!r} is not an email address")
-    found = session.scalar(select(ProviderRevocation).where(ProviderRevocation.recipient == address))
-    if found is None:
-        session.add(ProviderRevocation(recipient=address, revoked_at=now, revoked_by=actor))
-    else:
-        found.revoked_at, found.revoked_by = now, actor
+    with writing(target) as writes:
+        bound = mark(writes)
+        writes.execute(
+            "INSERT INTO provider_revocation (recipient, revoked_at, revoked_by)"
+            f" VALUES ({bound}, {bound}, {bound}) ON CONFLICT (recipient)"
+            " DO UPDATE SET revoked_at = excluded.revoked_at, revoked_by = excluded.revoked_by",
+            (address, time_to_store(writes.dialect)(now), actor),
+        )
 
 
 def _normal(recipient: str) -> str:

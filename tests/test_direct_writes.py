@@ -30,13 +30,31 @@ from takedown.api_tokens import add_token, find_token, revoke_token
 from takedown.case_moves import withdraw
 from takedown.clock import ManualClock
 from takedown.direct_writes import DirectWriter
-from takedown.errors import AccountError, CaseNotFound, InvalidTransition, ReportRefused, StoreError
+from takedown.errors import (
+    AccountError,
+    CaseNotFound,
+    ConfigurationError,
+    InvalidTransition,
+    ReportRefused,
+    StoreError,
+)
 from takedown.intake import queue_batch, queue_reports
-from takedown.models import ApiToken, Case, Contact, Event, Fingerprint, Notice, PortalUrl, StaffEvent
+from takedown.models import (
+    ApiToken,
+    Case,
+    Contact,
+    Event,
+    Fingerprint,
+    Notice,
+    PortalUrl,
+    ProviderRevocation,
+    StaffEvent,
+)
 from takedown.portal_decisions import decide
 from takedown.portal_queue import awaiting
 from takedown.portal_reports import receive_report
 from takedown.portals import PortalChange, add_portal
+from takedown.provider_access import revoke
 from takedown.reports import QueueOutcome, Report, ValidReport, validate_report
 from takedown.settings import Settings, sqlite_url
 from takedown.sql_writes import SqlWrites
@@ -417,6 +435,22 @@ def test_both_ways_settle_notices_in_doubt_alike(store: Store) -> None:
     ]
 
 
+def test_both_ways_revoke_provider_links_alike(store: Store) -> None:
+    """A recipient's links are revoked once an entry, whatever the address's case; revoking again
+    moves the time on (links made in between are refused too)."""
+    later = NOW + timedelta(days=1)
+    for when in (NOW, later):
+        for way in sorted(WAYS):
+            with WAYS[way](store) as target:
+                revoke(target, f" Abuse@{way}.test", actor=f"s:{way}", now=when)
+    with pytest.raises(ConfigurationError, match="not an email address"), through_driver(store) as writer:
+        revoke(writer, "nobody", actor="s", now=NOW)
+    with store.reading() as session:
+        columns = (ProviderRevocation.recipient, ProviderRevocation.revoked_at, ProviderRevocation.revoked_by)
+        rows = session.execute(select(*columns).order_by(ProviderRevocation.recipient)).all()
+    assert rows == [("abuse@driver.test", later, "s:driver"), ("abuse@session.test", later, "s:session")]
+
+
 def test_a_failed_command_writes_nothing(store: Store) -> None:
     """The direct writer commits when its block ends, and rolls back when the block raises."""
     with pytest.raises(RuntimeError), through_driver(store) as writer:
@@ -521,6 +555,10 @@ def test_the_commands_that_change_one_thing_write_without_importing_sqlalchemy(t
     assessed = probe("portals", "assess", str(waiting.id), "--decision", "confirm")
     assert assessed.stdout == f"{waiting.id}: confirmed, case 3\n", assessed.stderr
     assert "sqlalchemy loaded: False" in assessed.stderr
+    revoked = probe("contacts", "revoke-links", "Abuse@a.test")
+    assert (
+        revoked.stdout == "links to abuse@a.test revoked\n" and "sqlalchemy loaded: False" in revoked.stderr
+    )
     logged = probe("users", "log")
     assert "token_made" in logged.stdout and "token_revoked" in logged.stdout
 

@@ -269,9 +269,9 @@ def contacts_revoke_links(app: App, addresses: tuple[str, ...], as_json: bool) -
 
     with errors_as_exit_codes():
         try:
-            with app.store.session() as session:
+            with app.writing() as target:
                 for address in addresses:
-                    revoke(session, address, actor=app.settings.actor, now=app.clock.now())
+                    revoke(target, address, actor=app.settings.actor, now=app.clock.now())
         except ConfigurationError as exc:
             fail(f"{exc}; nothing was revoked", exitcodes.DATA_ERROR)
     for address in addresses:
