@@ -13,9 +13,9 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from takedown.case_moves import EVENT_JSON, EVENT_TIMES, event_row
+from takedown.case_moves import event_row, insert_events
 from takedown.sql_reads import mark
-from takedown.sql_writes import insert_rows, marks, time_to_store, writing
+from takedown.sql_writes import marks, time_to_store, writing
 from takedown.vocabulary import NoticeStatus
 
 if TYPE_CHECKING:
@@ -59,5 +59,5 @@ def settle_uncertain(
         events = [
             event_row(case_id, now, actor, action, {"notice": notice_id}) for notice_id, case_id in about
         ]
-        insert_rows(writes, "event", events, times=EVENT_TIMES, json_columns=EVENT_JSON)
+        insert_events(writes, events)
     return changed

@@ -9,6 +9,7 @@ here and only here, and is written with the event that explains it, in the same 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
@@ -23,8 +24,6 @@ if TYPE_CHECKING:
     from takedown.sql_writes import WriteTarget
 
 MAX_REASON_LENGTH = 1000
-EVENT_TIMES = ("at",)
-EVENT_JSON = ("detail",)
 
 
 class Movable(Protocol):
@@ -94,6 +93,12 @@ def event_row(
     }
 
 
+def insert_events(writes: SqlWrites, events: Sequence[dict[str, Any]]) -> None:
+    """Insert rows of :func:`event_row` into the trail, written once in plain SQL for every writer
+    that does not go through the ORM (intake, withdrawal, settling notices)."""
+    insert_rows(writes, "event", events, times=("at",), json_columns=("detail",))
+
+
 @dataclass
 class CaseRow:
     """A case as :func:`move` needs it, with what a case list shows of it, read in plain SQL."""
@@ -147,7 +152,7 @@ def _write_move(writes: SqlWrites, row: CaseRow, event: dict[str, Any]) -> None:
     ]
     assignments = ", ".join(f"{name} = {mark(writes)}" for name in MOVED_FIELDS)
     writes.execute(f'UPDATE "case" SET {assignments} WHERE id = {mark(writes)}', (*stored, row.id))
-    insert_rows(writes, "event", [event], times=EVENT_TIMES, json_columns=EVENT_JSON)
+    insert_events(writes, [event])
 
 
 def withdraw(target: WriteTarget, case_id: int, *, reason: str, actor: str, now: datetime) -> CaseSummary:

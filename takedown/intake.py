@@ -14,6 +14,7 @@ from contextlib import AbstractContextManager
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from takedown.case_moves import event_row, insert_events
 from takedown.clock import Clock
 from takedown.errors import InvalidReport
 from takedown.importer import IMPORT_BATCH, ImportSummary, Row, RowError
@@ -34,7 +35,6 @@ if TYPE_CHECKING:
 
 CASE_TABLE = "case"
 FINGERPRINT_TABLE = "fingerprint"
-EVENT_TABLE = "event"
 CASE_TIMES = ("queued_at", "updated_at", "next_check_at")
 OPEN_STATE_VALUES = tuple(sorted(state.value for state in OPEN_STATES))
 _CONCURRENT_RETRIES = 5
@@ -124,32 +124,10 @@ def _insert_cases(
             detail["classification"] = report.classification
         if key in previous:
             detail["reopens_case"] = previous[key]
-            events.append(_event(previous[key], now, actor, "reopened_as", {"case": ids[key]}))
-        events.append(_event(ids[key], now, actor, "queued", detail, to_state=CaseState.QUEUED.value))
-    insert_rows(writes, EVENT_TABLE, events, times=("at",), json_columns=("detail",))
+            events.append(event_row(previous[key], now, actor, "reopened_as", {"case": ids[key]}))
+        events.append(event_row(ids[key], now, actor, "queued", detail, to_state=CaseState.QUEUED.value))
+    insert_events(writes, events)
     return ids
-
-
-def _event(
-    case_id: int,
-    at: datetime,
-    actor: str,
-    action: str,
-    detail: dict[str, Any],
-    *,
-    to_state: str | None = None,
-) -> dict[str, Any]:
-    """One row of the ``event`` table (:func:`takedown.cases.event_row`'s, without importing the
-    case lifecycle and SQLAlchemy with it)."""
-    return {
-        "case_id": case_id,
-        "at": at,
-        "actor": actor,
-        "action": action,
-        "from_state": None,
-        "to_state": to_state,
-        "detail": detail,
-    }
 
 
 def _count_new_cases(writes: SqlWrites, state: str, cases: int) -> None:
