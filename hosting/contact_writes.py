@@ -20,7 +20,7 @@ from hosting.contact_entries import ContactError, Override, normalise
 from hosting.rdap.vcard import normalise_email
 from takedown.clock import Clock, SystemClock
 from takedown.sql_reads import mark
-from takedown.sql_writes import SqlWrites, insert_rows, time_to_store, writing
+from takedown.sql_writes import SqlWrites, insert_rows, time_to_store, update_row, writing
 
 if TYPE_CHECKING:
     from takedown.sql_writes import WriteTarget
@@ -187,11 +187,8 @@ def _insert_entry(writes: SqlWrites, row: dict[str, Any], now: datetime, actor: 
 def _update_entry(
     writes: SqlWrites, entry_id: int, values: dict[str, Any], now: datetime, actor: str
 ) -> None:
-    to_time = time_to_store(writes.dialect)
     changed = {**values, "updated_at": now, "updated_by": actor}
-    stored = [to_time(v) if name in ("bad_since", "updated_at") else v for name, v in changed.items()]
-    assignments = ", ".join(f"{name} = {mark(writes)}" for name in changed)
-    writes.execute(f"UPDATE contact SET {assignments} WHERE id = {mark(writes)}", (*stored, entry_id))
+    update_row(writes, "contact", entry_id, changed, times=("bad_since", "updated_at"))
 
 
 def _delete_entry(writes: SqlWrites, entry_id: int) -> None:

@@ -10,14 +10,15 @@ through the database driver alone, the console's API finds them through its sess
 
 from __future__ import annotations
 
+import dataclasses
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from takedown.errors import AccountError
 from takedown.sql_reads import mark, stored_time, stored_time_or_none
-from takedown.sql_writes import SqlWrites, insert_rows, time_to_store, writing
+from takedown.sql_writes import SqlWrites, insert_rows, update_row, writing
 from takedown.staff_names import token_digest, validate_name
 from takedown.token_views import TokenScope, TokenView
 
@@ -35,13 +36,6 @@ class NewToken:
     token: str
     """Shown once; only its hash is kept."""
     view: TokenView
-
-
-@dataclass(frozen=True, slots=True)
-class _Row:
-    id: int
-    view: TokenView
-    last_used_at: datetime | None
 
 
 def add_token(
@@ -72,10 +66,10 @@ def revoke_token(target: WriteTarget, name: str, *, now: datetime) -> TokenView:
         found = _find(writes, "name", name.strip().lower())
         if found is None:
             raise AccountError(f"no token named {name!r}; `takedown tokens list` shows them")
-        if not found.view.revoked:
-            _set_time(writes, "revoked_at", found.id, now)
-    view = found.view
-    return TokenView(view.name, view.scope, view.created_by, view.created_at, view.last_used_at, True)
+        token_id, view = found
+        if not view.revoked:
+            update_row(writes, "api_token", token_id, {"revoked_at": now}, times=("revoked_at",))
+    return dataclasses.replace(view, revoked=True)
 
 
 def find_token(target: WriteTarget, token: str, *, now: datetime) -> TokenView | None:
@@ -85,29 +79,26 @@ def find_token(target: WriteTarget, token: str, *, now: datetime) -> TokenView |
         return None
     with writing(target) as writes:
         found = _find(writes, "token_hash", token_digest(token))
-        if found is None or found.view.revoked:
+        if found is None or found[1].revoked:
             return None
-        if found.last_used_at is None or now - found.last_used_at > TOUCH_EVERY:
-            _set_time(writes, "last_used_at", found.id, now)
-            view = found.view
-            return TokenView(view.name, view.scope, view.created_by, view.created_at, now, False)
-    return found.view
+        token_id, view = found
+        if view.last_used_at is None or now - view.last_used_at > TOUCH_EVERY:
+            update_row(writes, "api_token", token_id, {"last_used_at": now}, times=("last_used_at",))
+            return dataclasses.replace(view, last_used_at=now)
+    return view
 
 
-def _find(writes: SqlWrites, column: str, value: str) -> _Row | None:
+def _find(writes: SqlWrites, column: str, value: str) -> tuple[int, TokenView] | None:
+    """The token whose ``column`` is ``value``: its id and what is shown of it."""
     rows = list(writes.stream(f"SELECT {_COLUMNS} FROM api_token WHERE {column} = {mark(writes)}", (value,)))
     if not rows:
         return None
     token_id, name, scope, created_by, created_at, last_used_at, revoked_at = rows[0]
-    last_used = stored_time_or_none(last_used_at)
-    view = TokenView(
-        name, TokenScope(scope), created_by, stored_time(created_at), last_used, revoked_at is not None
-    )
-    return _Row(token_id, view, last_used)
-
-
-def _set_time(writes: SqlWrites, column: str, token_id: int, when: datetime) -> None:
-    stored: Any = time_to_store(writes.dialect)(when)
-    writes.execute(
-        f"UPDATE api_token SET {column} = {mark(writes)} WHERE id = {mark(writes)}", (stored, token_id)
+    return token_id, TokenView(
+        name,
+        TokenScope(scope),
+        created_by,
+        stored_time(created_at),
+        stored_time_or_none(last_used_at),
+        revoked_at is not None,
     )

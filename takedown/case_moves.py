@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from takedown.case_views import CaseSummary
 from takedown.errors import CaseNotFound, InvalidTransition
 from takedown.sql_reads import mark, stored_time_or_none
-from takedown.sql_writes import SqlWrites, insert_rows, time_to_store, writing
+from takedown.sql_writes import SqlWrites, insert_rows, update_row, writing
 from takedown.states import CLOSED_STATES, CaseState, can_move
 
 if TYPE_CHECKING:
@@ -146,12 +146,8 @@ def _read_for_move(writes: SqlWrites, case_id: int) -> CaseRow:
 
 def _write_move(writes: SqlWrites, row: CaseRow, event: dict[str, Any]) -> None:
     """Write back what :func:`move` set on ``row``, and the event that records it."""
-    to_time = time_to_store(writes.dialect)
-    stored = [
-        to_time(getattr(row, name)) if name.endswith("_at") else getattr(row, name) for name in MOVED_FIELDS
-    ]
-    assignments = ", ".join(f"{name} = {mark(writes)}" for name in MOVED_FIELDS)
-    writes.execute(f'UPDATE "case" SET {assignments} WHERE id = {mark(writes)}', (*stored, row.id))
+    moved = {name: getattr(row, name) for name in MOVED_FIELDS}
+    update_row(writes, "case", row.id, moved, times=[name for name in MOVED_FIELDS if name.endswith("_at")])
     insert_events(writes, [event])
 
 

@@ -173,6 +173,20 @@ def insert_rows(
     writes.execute_many(f'INSERT INTO "{table}" ({names}) VALUES ({marks(writes, len(columns))})', converted)
 
 
+def update_row(
+    writes: SqlWrites, table: str, row_id: int, values: dict[str, Any], *, times: Iterable[str] = ()
+) -> int:
+    """Set ``values`` (column: value) on the row of ``table`` whose id is ``row_id``; the columns
+    named in ``times`` hold aware times, converted as the store's type would bind them. The rows
+    changed (0 or 1)."""
+    to_time = time_to_store(writes.dialect)
+    timed = set(times)
+    stored = [to_time(value) if name in timed else value for name, value in values.items()]
+    bound = mark(writes)
+    assignments = ", ".join(f"{name} = {bound}" for name in values)
+    return writes.execute(f'UPDATE "{table}" SET {assignments} WHERE id = {bound}', (*stored, row_id))
+
+
 def insert_rows_with_ids(
     writes: SqlWrites,
     table: str,

@@ -16,7 +16,7 @@ PACKAGES = ("takedown", "hosting", "crawler", "notices", "schedules", "faces", "
 
 OWNERS = {
     "case (its states and notice schedule)": (
-        r"\b(update|insert|delete)\(Case\)|(UPDATE|DELETE FROM) \"case\"",
+        r"\b(update|insert|delete)\(Case\)|(UPDATE|DELETE FROM) \"case\"|update_row\(\w+, \"case\"",
         {"takedown/cases.py", "takedown/case_moves.py", "takedown/intake.py"},
     ),
     "new cases (intake counts them itself on SQLite, takedown.intake._count_new_cases)": (
@@ -29,7 +29,7 @@ OWNERS = {
     ),
     "contact book": (
         r"\b(update|insert|delete)\(Contact\)|(?<!class )\bContact\("
-        r"|UPDATE contact |DELETE FROM contact |insert_rows\(\w+, \"contact\"",
+        r"|UPDATE contact |DELETE FROM contact |(insert_rows|update_row)\(\w+, \"contact\"",
         {"hosting/contact_writes.py"},
     ),
     "outbox (and settling its notices in doubt, written once in plain SQL)": (
@@ -43,7 +43,7 @@ OWNERS = {
     ),
     "API tokens": (
         r"\b(update|insert|delete)\(ApiToken\)|(?<!class )\bApiToken\("
-        r"|UPDATE api_token|insert_rows\(\w+, \"api_token\"",
+        r"|UPDATE api_token|(insert_rows|update_row)\(\w+, \"api_token\"",
         {"takedown/api_tokens.py"},
     ),
     "providers' inbox": (
