@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator, Sequence
-from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from takedown.case_views import (
@@ -36,7 +35,8 @@ from takedown.case_views import (
 )
 from takedown.driver_connections import connect_at_head, end, is_driver_error
 from takedown.errors import CaseNotFound, StoreError, failure_line
-from takedown.sql_reads import STORED_TIME, stored_json, stored_time, stored_time_or_none
+from takedown.sql_reads import stored_json, stored_time, stored_time_or_none
+from takedown.sql_writes import time_to_store
 from takedown.states import OPEN_STATES, CaseState
 
 log = logging.getLogger(__name__)
@@ -193,19 +193,15 @@ class DirectReader:
                 parameters.append(value)
         if wanted.queued_from is not None:
             terms.append(f'"case".queued_at >= {mark}')
-            parameters.append(self._stored_time(wanted.queued_from))
+            parameters.append(time_to_store(self.dialect)(wanted.queued_from))
         if wanted.queued_before is not None:
             terms.append(f'"case".queued_at < {mark}')
-            parameters.append(self._stored_time(wanted.queued_before))
+            parameters.append(time_to_store(self.dialect)(wanted.queued_before))
         return (" WHERE " + " AND ".join(terms) if terms else ""), parameters
 
     def _in(self, column: str, values: Sequence[str], parameters: list[Any]) -> str:
         parameters += values
         return f"{column} IN ({', '.join(self._mark for _ in values)})"
-
-    def _stored_time(self, value: datetime) -> Any:
-        naive = value.astimezone(UTC).replace(tzinfo=None)
-        return naive.strftime(STORED_TIME) if self.dialect == "sqlite" else naive
 
     def stream(self, sql: str, parameters: Sequence[Any] = ()) -> Iterator[tuple[Any, ...]]:
         """The rows of ``sql`` (written with this driver's marks), one at a time: the reads
