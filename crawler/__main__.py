@@ -11,12 +11,12 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 from datetime import datetime
 
 from sqlalchemy.exc import DBAPIError
 
-from crawler.run import run_revisits
 from hosting.dns import AddressLookup
 from takedown import exitcodes
 from takedown.clock import ensure_utc
@@ -49,9 +49,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument(
         "--processes",
-        type=int,
+        type=_processes,
         default=1,
-        help="crawls side by side, the due cases shared out by server (this process starts them)",
+        help="crawls side by side, the due cases shared out by server (this process starts them); "
+        "'auto': one per thousand due cases, up to the machine's cores (what the scheduler runs)",
     )
     parser.add_argument("-v", "--verbose", action="count", default=0)
     args = parser.parse_args(argv)
@@ -70,13 +71,20 @@ def main(argv: list[str] | None = None) -> int:
         return _fail(str(exc), exitcodes.USAGE)
     try:
         Store.open(settings.database_url).dispose()  # fail early, with a clear message
-        if args.processes > 1 and not args.cases and lookups is None:
+        if args.processes != 1 and not args.cases and lookups is None:
             from crawler.processes import run_in_processes
 
             summary = run_in_processes(
-                settings, args.processes, now=now, overrides=overrides, verbose=args.verbose
+                settings,
+                args.processes or os.cpu_count() or 1,
+                now=now,
+                overrides=overrides,
+                verbose=args.verbose,
+                scale_to_work=args.processes is None,
             )
         else:
+            from crawler.run import run_revisits
+
             summary = run_revisits(settings, case_ids=args.cases, now=now, hosts=lookups, overrides=overrides)
     except DBAPIError as exc:
         logging.getLogger(__name__).info("the store failed", exc_info=exc)
@@ -99,6 +107,19 @@ def _lookups(path: str) -> list[AddressLookup]:
         raise ValueError(f"--hosts-file {path}: {exc.strerror}") from None
     except (KeyError, TypeError, json.JSONDecodeError) as exc:
         raise ValueError(f"--hosts-file {path}: not what takedown crawl writes ({exc})") from None
+
+
+def _processes(text: str) -> int | None:
+    """``--processes``: a number of crawls, or ``auto`` (``None``: as many as the work is worth)."""
+    if text == "auto":
+        return None
+    try:
+        number = int(text)
+    except ValueError:
+        number = 0
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of processes (1 or more) or 'auto'")
+    return number
 
 
 def _setting(pair: str) -> tuple[str, str]:

@@ -12,7 +12,9 @@ failure.) Each crawl still resolves and guards every address itself before conne
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import logging
 import os
 import signal
 import subprocess
@@ -27,8 +29,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from crawler.run import CrawlSummary
-from crawler.summary import read_summary
+from crawler.summary import CrawlSummary, read_summary
 from hosting.dns import AddressLookup, DNSClient, LookupStatus
 from takedown.clock import SystemClock
 from takedown.errors import TakedownError
@@ -37,9 +38,23 @@ from takedown.revisits import due_hosts
 from takedown.settings import Settings
 from takedown.store import Store
 
+log = logging.getLogger(__name__)
+
 
 class CrawlProcessFailed(TakedownError):
     """A crawl process of a several-process crawl ended without a summary."""
+
+
+CASES_PER_PROCESS = 1_000
+"""When the number of processes is left to the crawl (``--processes auto``), one process per this
+many due cases, up to the machine's cores. A Scrapy process spends a second or two of CPU starting;
+one process checks a thousand URLs in a few seconds, so a smaller crawl would spend more starting
+a second process than that process could save."""
+
+
+def processes_for(work: int, limit: int) -> int:
+    """How many crawls to run side by side for ``work`` due cases, at most ``limit``."""
+    return max(1, min(limit, -(-work // CASES_PER_PROCESS)))
 
 
 def run_in_processes(
@@ -50,17 +65,23 @@ def run_in_processes(
     overrides: Mapping[str, Any] | None = None,
     verbose: int = 0,
     lookup: Callable[[str], AddressLookup] | None = None,
+    scale_to_work: bool = False,
 ) -> CrawlSummary:
     """Revisit the due cases with up to ``processes`` crawls side by side (one per share that has
-    any host); their summaries, added up. SIGTERM or SIGINT to this process is passed on to every
-    crawl (each stops gracefully). ``lookup`` replaces the DNS lookup of a host name (tests)."""
+    any host; with ``scale_to_work``, no more than :func:`processes_for` the cases due); their
+    summaries, added up. SIGTERM or SIGINT to this process is passed on to every crawl (each stops
+    gracefully). A crawl left with one share runs here, in this process, as one crawl would.
+    ``lookup`` replaces the DNS lookup of a host name (tests)."""
     store = Store.open(settings.database_url)
     try:
-        names = due_hosts(store, now=now or SystemClock().now())
+        due = due_hosts(store, now=now or SystemClock().now())
         with store.session() as session:  # reported URLs' one revisit is shared out the same way
-            names = sorted(set(names) | set(revisit_hosts(session)))
+            reported = set(revisit_hosts(session))
     finally:
         store.dispose()
+    names = sorted(set(due) | reported)
+    if scale_to_work:
+        processes = processes_for(sum(due.values()) + len(reported), processes)
     lookup = lookup or DNSClient(settings.dns_server, timeout=10.0).addresses
     with ThreadPoolExecutor(max_workers=32) as pool:
         found = dict(zip(names, pool.map(lookup, names), strict=True))
@@ -71,6 +92,16 @@ def run_in_processes(
         return CrawlSummary(
             revisited=0, outcomes={}, finish_reason="finished", elapsed_seconds=0.0, processes=0
         )
+    work = f"{sum(due.values())} cases due and {len(reported)} reported URLs on {len(names)} host names"
+    if len(shares) == 1:  # no process to start: this one crawls, with the answers already found
+        from crawler.run import run_revisits
+
+        log.info("%s: crawled in this process", work)
+
+        hosts = [found[name] for name in shares[0]]
+        alone = run_revisits(settings, now=now, hosts=hosts, overrides=overrides)
+        return dataclasses.replace(alone, processes=1)
+    log.info("%s: shared among %d crawl processes", work, len(shares))
     command = [sys.executable, "-m", "crawler", *(["-v"] * verbose)]
     if now is not None:
         command += ["--now", now.isoformat()]

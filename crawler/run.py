@@ -19,44 +19,9 @@ from scrapy.exceptions import ScrapyDeprecationWarning
 from scrapy.settings import Settings as ScrapySettings
 
 from crawler.frontier import FrontierUnavailable
+from crawler.summary import CrawlSummary
 from hosting.dns import AddressLookup
 from takedown.settings import Settings
-
-
-@dataclass(frozen=True)
-class CrawlSummary:
-    revisited: int
-    outcomes: dict[str, int]
-    finish_reason: str
-    elapsed_seconds: float
-    peak_memory_mib: float | None = None
-    claimed: int | None = None
-    """With a shared frontier: how many cases were claimed from it (none: it was empty)."""
-    released: int | None = None
-    """With a shared frontier: claimed cases given back unchecked at a graceful stop."""
-    processes: int | None = None
-    """A crawl run as several processes (``--processes``): how many; the peak memory is their sum."""
-    reported: dict[str, int] | None = None
-    """URLs reported through portals revisited once, by where that put them (``confirmed`` by a
-    trusted hash list, ``awaiting_assessment``)."""
-
-    def __plain__(self) -> dict[str, Any]:
-        optional: dict[str, Any] = {}  # said only by the crawls they describe
-        if self.claimed is not None:
-            optional.update(claimed=self.claimed, released=self.released or 0)
-        if self.processes is not None:
-            optional["processes"] = self.processes
-        if self.reported:
-            optional["reported"] = self.reported
-        return {
-            "revisited": self.revisited,
-            "outcomes": self.outcomes,
-            "finish_reason": self.finish_reason,
-            "elapsed_seconds": round(self.elapsed_seconds, 3),
-            "peak_memory_mib": None if self.peak_memory_mib is None else round(self.peak_memory_mib, 1),
-            **optional,
-        }
-
 
 SAFETY_PRIORITY = 1000
 """Above every priority Scrapy knows (``cmdline`` is 40): what the safety rules fix cannot be

@@ -77,7 +77,7 @@ def crawl_job(
     settings: Settings, now: datetime, *, timeout: float = 6 * 3600, stop: threading.Event | None = None
 ) -> dict[str, Any]:
     """Revisit every case due at ``now`` in a child process (``python -m crawler``, the crawler's own
-    entry point, with one crawl per core); its summary.
+    entry point, with one crawl per thousand due cases up to one per core); its summary.
 
     The child runs in a session of its own, so a signal meant for the scheduler (Ctrl-C in a
     terminal, ``kill -- -PGID``, systemd stopping the service) does not kill it mid-fetch; when
@@ -92,7 +92,7 @@ def crawl_job(
             "--now",
             now.strftime("%Y-%m-%dT%H:%M:%SZ"),
             "--processes",
-            str(os.cpu_count() or 1),
+            "auto",
         ],
         env={**os.environ, **crawl_environment(settings)},
         stdout=subprocess.PIPE,

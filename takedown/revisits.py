@@ -542,18 +542,18 @@ def due_cases(
     yield from (DueCase(case.id, case.url) for case in _due(store, now, page_size, open_states))
 
 
-def due_hosts(store: Store, *, now: datetime) -> list[str]:
-    """The host names of the open cases due at ``now``, each once."""
+def due_hosts(store: Store, *, now: datetime) -> dict[str, int]:
+    """The host names of the open cases due at ``now``, in order, each with how many of its cases
+    are due (what a crawl over several processes shares out, and how much work there is)."""
     open_states = [state.value for state in OPEN_STATES]
     with store.reading() as session:
-        return list(
-            session.scalars(
-                select(Case.host)
-                .where(Case.next_check_at <= now, Case.state.in_(open_states))
-                .distinct()
-                .order_by(Case.host)
-            )
+        rows = session.execute(
+            select(Case.host, func.count())
+            .where(Case.next_check_at <= now, Case.state.in_(open_states))
+            .group_by(Case.host)
+            .order_by(Case.host)
         )
+        return {host: count for host, count in rows}
 
 
 @dataclass(frozen=True)

@@ -258,8 +258,8 @@ def frontier_status(url: str | None, as_json: bool) -> None:
     "--processes",
     type=click.IntRange(1),
     help="Crawls side by side (a Scrapy process uses one core), the due cases split between them by "
-    "server, so every server's limit still holds [default: the machine's cores]. Ignored with "
-    "--case and --frontier.",
+    "server, so every server's limit still holds [default: one per thousand due cases, up to the "
+    "machine's cores]. Ignored with --case and --frontier.",
 )
 @click.option(
     "--forever",
@@ -311,7 +311,12 @@ def crawl(
 
             verbose = click.get_current_context().find_root().params.get("verbose", 0)
             summary = run_in_processes(
-                app.settings, side_by_side, now=when, overrides=overrides, verbose=verbose
+                app.settings,
+                side_by_side,
+                now=when,
+                overrides=overrides,
+                verbose=verbose,
+                scale_to_work=processes is None,
             )
         else:
             summary = run_revisits(
