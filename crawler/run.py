@@ -46,6 +46,7 @@ def safety_settings(settings: Settings) -> dict[str, Any]:
         "HTTPPROXY_ENABLED": False,
         "TWISTED_DNS_RESOLVER": defaults.TWISTED_DNS_RESOLVER,
         "DOWNLOADER_MIDDLEWARES": {**defaults.DOWNLOADER_MIDDLEWARES},
+        "EXTENSIONS_BASE": {**defaults.EXTENSIONS_BASE},
         "EXTENSIONS": {**defaults.EXTENSIONS},
         "ITEM_PIPELINES": {**defaults.ITEM_PIPELINES},
         "TAKEDOWN_ALLOW_NETWORKS": list(settings.allowed_networks),

@@ -13,6 +13,8 @@ way, :func:`crawler.run.scrapy_settings`, which maps :class:`takedown.settings.S
 
 from __future__ import annotations
 
+from scrapy.settings import default_settings as _scrapy_defaults
+
 from takedown.revisits import DEFAULT_REMOVED_PAGE_PATTERNS
 from takedown.settings import DEFAULTS as _core  # the core's defaults, not its configuration
 
@@ -68,6 +70,19 @@ DEFAULT_REQUEST_HEADERS = {
 
 # Fingerprint while streaming, stop at the cap; Scrapy's own cap is a backstop just above it.
 EXTENSIONS = {"crawler.fingerprint.StreamingFingerprint": 0}
+# The consoles and the feed exports turned off above are not even listed: Scrapy imports every
+# extension it lists, on or off, and the remote control alone imports aiohttp's web server (0.15 s
+# of every crawl's start).
+EXTENSIONS_BASE = {
+    name: order
+    for name, order in _scrapy_defaults.EXTENSIONS_BASE.items()
+    if name
+    not in {
+        "scrapy.extensions.telnet.TelnetConsole",
+        "scrapy.extensions.remote_control.RemoteControl",
+        "scrapy.extensions.feedexport.FeedExporter",
+    }
+}
 TAKEDOWN_FINGERPRINT_MAX_BYTES = _core.max_fetch_bytes
 TAKEDOWN_PERCEPTUAL_MAX_BYTES = _core.perceptual_max_bytes
 TAKEDOWN_PDQ_DISTANCE = _core.pdq_distance

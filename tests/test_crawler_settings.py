@@ -34,6 +34,25 @@ def test_nothing_fetched_is_kept_and_nothing_can_steer_the_crawler(settings) -> 
     assert settings.getbool("HTTPPROXY_ENABLED") is False
 
 
+UNLOADED = {
+    "scrapy.extensions.telnet.TelnetConsole",
+    "scrapy.extensions.remote_control.RemoteControl",
+    "scrapy.extensions.feedexport.FeedExporter",
+}
+
+
+def test_the_consoles_and_the_feed_exports_are_not_even_loaded(settings) -> None:  # type: ignore[no-untyped-def]
+    """Scrapy imports every extension it lists, even one turned off (the remote control brings
+    aiohttp's web server with it): a crawl lists none of them, whatever -s says."""
+    built = scrapy_settings(
+        Settings.from_env({}), EXTENSIONS_BASE='{"scrapy.extensions.telnet.TelnetConsole": 0}'
+    )
+    for listed in (settings.getwithbase("EXTENSIONS"), built.getwithbase("EXTENSIONS")):
+        assert not UNLOADED & set(listed)
+        assert "crawler.fingerprint.StreamingFingerprint" in listed
+        assert "scrapy.extensions.corestats.CoreStats" in listed  # what the summary is made of
+
+
 def test_only_http_and_https_can_be_fetched_and_every_download_is_capped(settings) -> None:  # type: ignore[no-untyped-def]
     handlers = settings.getwithbase("DOWNLOAD_HANDLERS")
     assert {scheme for scheme, handler in handlers.items() if handler} == {"http", "https"}
