@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import cProfile
 import dataclasses
 import multiprocessing
 import shutil
@@ -53,6 +54,9 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--cases", type=int, default=5_000)
+    parser.add_argument(
+        "--profile", metavar="FILE", help="cProfile the composing round into FILE (its figures run slower)"
+    )
     parser.add_argument("--database-url", help="PostgreSQL (a schema of its own, dropped afterwards)")
     parser.add_argument("--networks", type=int, default=500)
     parser.add_argument("--connections", type=int, default=4, help="TAKEDOWN_SMTP_CONNECTIONS")
@@ -148,9 +152,15 @@ def main() -> None:
             for pool in (resolver.rdap._connections, resolver.rdap._guarded_connections):
                 pool.idle_per_origin = 0
         composer = Composer(store, resolver, settings, NoticeRenderer())
+        profiler = cProfile.Profile() if args.profile else None
         started, cpu_started = time.perf_counter(), time.process_time()
-        summary = composer.compose_round(composer.due_case_ids(clock.now()), level="initial", now=clock.now())
+        with profiler or contextlib.nullcontext():
+            summary = composer.compose_round(
+                composer.due_case_ids(clock.now()), level="initial", now=clock.now()
+            )
         composed, cpu = time.perf_counter() - started, time.process_time() - cpu_started
+        if profiler is not None:
+            profiler.dump_stats(args.profile)
         with contextlib.ExitStack() as relay:
             if args.relay != "sandbox":
                 port = relay.enter_context(_separate_relay(args.relay))

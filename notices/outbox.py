@@ -26,11 +26,11 @@ import logging
 import os
 import socket
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import bindparam, insert, or_, select, update
 from sqlalchemy.orm import Session
@@ -42,8 +42,12 @@ from takedown.cases import mark_notified
 from takedown.clock import Clock
 from takedown.models import Event, Notice, NoticeCase
 from takedown.settings import Settings
+from takedown.sql_writes import insert_rows, insert_rows_with_ids, writing
 from takedown.store import Store
 from takedown.vocabulary import NoticeStatus
+
+if TYPE_CHECKING:
+    from takedown.sql_writes import WriteTarget
 
 log = logging.getLogger(__name__)
 
@@ -421,30 +425,49 @@ class OutgoingNotice:
     case_ids: tuple[int, ...]
 
 
-def enqueue(session: Any, notice: OutgoingNotice, *, now: datetime) -> int:
-    """Write ``notice`` to the outbox as pending, due now, in the caller's transaction (the
-    composer's round: the notices and the cases' next round are one commit); its id."""
-    notice_id = session.scalar(
-        insert(Notice)
-        .values(
-            recipient=notice.recipient,
-            level=notice.level,
-            message_id=notice.message_id,
-            subject=notice.subject[:500],
-            status=NoticeStatus.PENDING.value,
-            attempts=0,
-            created_at=now,
-            next_attempt_at=now,
-            role=notice.role,
-            party=(notice.party or "")[:300] or None,
-            language=notice.language,
-            message=notice.message,
+def enqueue(target: WriteTarget, notice: OutgoingNotice, *, now: datetime) -> int:
+    """Write ``notice`` to the outbox as pending, due now, in the caller's transaction; its id."""
+    return enqueue_many(target, [notice], now=now)[0]
+
+
+def enqueue_many(target: WriteTarget, notices: Sequence[OutgoingNotice], *, now: datetime) -> list[int]:
+    """Write ``notices`` to the outbox as pending, due now, in the caller's transaction (the
+    composer's round: the notices and the cases' next round are one commit); their ids, in order.
+    Plain SQL, all of them in two statements: the ORM's insert per notice and per list of cases
+    was a sixth of composing a round."""
+    with writing(target) as writes:
+        ids = insert_rows_with_ids(
+            writes,
+            "notice",
+            [
+                {
+                    "recipient": notice.recipient,
+                    "level": notice.level,
+                    "message_id": notice.message_id,
+                    "subject": notice.subject[:500],
+                    "status": NoticeStatus.PENDING.value,
+                    "attempts": 0,
+                    "created_at": now,
+                    "next_attempt_at": now,
+                    "role": notice.role,
+                    "party": (notice.party or "")[:300] or None,
+                    "language": notice.language,
+                    "message": notice.message,
+                }
+                for notice in notices
+            ],
+            times=("created_at", "next_attempt_at"),
         )
-        .returning(Notice.id)
-    )
-    assert notice_id is not None
-    session.execute(insert(NoticeCase), [{"notice_id": notice_id, "case_id": cid} for cid in notice.case_ids])
-    return int(notice_id)
+        insert_rows(
+            writes,
+            "notice_case",
+            [
+                {"notice_id": notice_id, "case_id": case_id}
+                for notice_id, notice in zip(ids, notices, strict=True)
+                for case_id in notice.case_ids
+            ],
+        )
+    return ids
 
 
 BOUNCE_RETRY_DELAY = timedelta(hours=1)

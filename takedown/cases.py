@@ -10,16 +10,14 @@ composer, the outbox and the chase call these functions inside their own transac
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import astuple, dataclass
 from datetime import datetime
-from typing import Any, TypeVarTuple, cast
+from typing import TYPE_CHECKING, Any, TypeVarTuple
 
 from sqlalchemy import (
     ColumnElement,
     Select,
-    Table,
     and_,
-    bindparam,
     func,
     insert,
     or_,
@@ -33,8 +31,12 @@ from takedown.case_moves import event_row, move
 from takedown.case_views import CaseDetail, CaseFilter, CaseSummary
 from takedown.errors import CaseNotFound, InvalidTransition
 from takedown.models import Case, Check, Event, Fingerprint
+from takedown.sql_writes import writing
 from takedown.states import OPEN_STATES, CaseState
 from takedown.tallies import case_counts
+
+if TYPE_CHECKING:
+    from takedown.sql_writes import WriteTarget
 
 EVERY_CASE = CaseFilter()
 Ts = TypeVarTuple("Ts")
@@ -267,32 +269,30 @@ class HostedAt:
     country: str | None
 
 
-def record_hosted_at(session: Session, found: Sequence[HostedAt]) -> None:
+def record_hosted_at(target: WriteTarget, found: Sequence[HostedAt]) -> None:
     """Keep each case's latest hosting on the case (hosting resolution calls this with every
-    resolution it records), in the caller's transaction."""
+    resolution it records), in the caller's transaction: one statement, prepared once."""
     if not found:
         return
-    table = cast(Table, Case.__table__)
-    session.execute(
-        update(table)
-        .where(table.c.id == bindparam("b_case"))
-        .values(
-            hosting_network=bindparam("b_network"),
-            hosting_organisation=bindparam("b_organisation"),
-            hosting_asn=bindparam("b_asn"),
-            hosting_country=bindparam("b_country"),
-        ),
-        [
-            {
-                "b_case": row.case_id,
-                "b_network": row.network,
-                "b_organisation": row.organisation,
-                "b_asn": row.asn,
-                "b_country": row.country,
-            }
-            for row in found
-        ],
-    )
+    with writing(target) as writes:
+        if writes.dialect == "postgresql":
+            # One statement over arrays: a statement per case cost PostgreSQL a plan and an index
+            # lookup each (5,000 cases: 1.2 s). SQLite runs its prepared statement per row in-process.
+            writes.execute(
+                'UPDATE "case" SET hosting_network = found.network, '
+                "hosting_organisation = found.organisation, hosting_asn = found.asn, "
+                "hosting_country = found.country "
+                "FROM unnest(%s::bigint[], %s::text[], %s::text[], %s::integer[], %s::text[]) "
+                "AS found (id, network, organisation, asn, country) "
+                'WHERE "case".id = found.id',
+                [list(column) for column in zip(*(astuple(row) for row in found), strict=True)],
+            )
+            return
+        writes.execute_many(
+            'UPDATE "case" SET hosting_network = ?, hosting_organisation = ?, hosting_asn = ?, '
+            "hosting_country = ? WHERE id = ?",
+            [(row.network, row.organisation, row.asn, row.country, row.case_id) for row in found],
+        )
 
 
 MAX_NOTE_LENGTH = 4000

@@ -6,6 +6,7 @@ due, a count that is wrong, or a URL opened twice."""
 
 from __future__ import annotations
 
+import ipaddress
 import re
 import sqlite3
 import subprocess
@@ -23,7 +24,10 @@ from sqlalchemy import select, text, update
 from faces.cli import App, cli
 from hosting.contact_entries import ContactError, contact_history, list_contacts
 from hosting.contact_writes import clear_bounce, mark_mailbox_bad, remove_contact, set_contact
-from notices.outbox import OutgoingNotice, enqueue
+from hosting.rdap.parse import AbuseContacts, NetworkRecord
+from hosting.record import record_resolutions
+from hosting.resolve import Resolution
+from notices.outbox import OutgoingNotice, enqueue, enqueue_many
 from notices.settling import settle_uncertain
 from takedown import exitcodes
 from takedown.api_tokens import add_token, find_token, revoke_token
@@ -45,7 +49,9 @@ from takedown.models import (
     Contact,
     Event,
     Fingerprint,
+    Hosting,
     Notice,
+    NoticeCase,
     PortalUrl,
     ProviderRevocation,
     StaffEvent,
@@ -625,3 +631,60 @@ def test_a_store_that_fails_under_the_direct_writer_is_one_line_and_exit_1(tmp_p
         writer.execute('DELETE FROM "case"')
     with sqlite3.connect(path) as connection:
         assert connection.execute('SELECT url FROM "case"').fetchall() == [("http://a.test/kept",)]
+
+
+def test_a_rounds_notices_and_resolutions_are_stored_as_the_stores_types_store_them(store: Store) -> None:
+    """The composer writes a round's notices and the resolutions it used in plain SQL, through its
+    session: they read back as written, a missing list as JSON null, as the store's JSON type
+    writes ``None``, and each case keeps its latest hosting for the statistics."""
+    with store.session() as session:
+        cases = [
+            r.case_id for r in queue_batch(session, [report(str(n)) for n in range(3)], actor="a", now=NOW)
+        ]
+    network = NetworkRecord(
+        registry="ripe", handle="NET-1", name="EXAMPLE-NET", start=ipaddress.ip_address("192.0.2.0"),
+        end=ipaddress.ip_address("192.0.2.255"), organisation="Example Hosting", country="NL",
+        abuse=AbuseContacts(("abuse@example.test",), "abuse"),
+    )  # fmt: skip
+    found = Resolution("http://a.test/0", "a.test", NOW, addresses=("192.0.2.7",), network=network)
+    bare = Resolution("http://a.test/1", "a.test", NOW)
+    for way in WAYS:
+        with WAYS[way](store) as target:
+            ids = enqueue_many(target, [
+                OutgoingNotice("abuse@x.test", "initial", f"<x-{way}@t>", "s", "hosting", None, "en", "m",
+                               tuple(cases[:2])),
+                OutgoingNotice("abuse@y.test", "initial", f"<y-{way}@t>", "s", "cdn", "Y", None, "m",
+                               (cases[2],)),
+            ], now=NOW)  # fmt: skip
+            record_resolutions(target, [(cases[0], found), (cases[1], bare), (None, bare)])
+        assert ids == [ids[0], ids[0] + 1]
+        with store.reading() as session:
+            notices = session.execute(
+                select(Notice.id, Notice.recipient, Notice.status, Notice.created_at, Notice.next_attempt_at)
+                .where(Notice.id.in_(ids)).order_by(Notice.id)
+            ).all()  # fmt: skip
+            about = session.execute(
+                select(NoticeCase.notice_id, NoticeCase.case_id).where(NoticeCase.notice_id.in_(ids))
+            ).all()
+        assert notices == [
+            (ids[0], "abuse@x.test", "pending", NOW, NOW), (ids[1], "abuse@y.test", "pending", NOW, NOW)
+        ]  # fmt: skip
+        assert sorted(about) == [(ids[0], cases[0]), (ids[0], cases[1]), (ids[1], cases[2])]
+    with store.reading() as session:
+        rows = session.execute(
+            select(Hosting.case_id, Hosting.ips, Hosting.network, Hosting.organisation, Hosting.resolved_at)
+            .order_by(Hosting.id)
+        ).all()  # fmt: skip
+        nulls = session.execute(
+            text("SELECT count(*) FROM hosting WHERE ips IS NULL OR abuse_contacts IS NULL")
+        ).scalar()
+        kept = session.execute(select(Case.id, Case.hosting_network, Case.hosting_organisation)).all()
+    expected = [
+        (cases[0], ["192.0.2.7"], "192.0.2.0/24", "Example Hosting", NOW),
+        (cases[1], None, None, None, NOW),
+        (None, None, None, None, NOW),
+    ]
+    assert rows == expected * 2
+    assert nulls == 0  # JSON null, not SQL NULL: what the store's JSON type writes for None
+    assert sorted(kept) == [(cases[0], "192.0.2.0/24", "Example Hosting"), (cases[1], None, None),
+                            (cases[2], None, None)]  # fmt: skip

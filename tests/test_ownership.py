@@ -33,10 +33,14 @@ OWNERS = {
         {"hosting/contact_writes.py"},
     ),
     "outbox (and settling its notices in doubt, written once in plain SQL)": (
-        r"\b(update|insert|delete)\((Notice|NoticeCase)\)|UPDATE notice |INSERT INTO notice",
+        r"\b(update|insert|delete)\((Notice|NoticeCase)\)|UPDATE notice |INSERT INTO notice"
+        r"|insert_rows(_with_ids)?\(\s*\w+,\s*\"notice",
         {"notices/outbox.py", "notices/settling.py"},
     ),
-    "resolution record": (r"\b(update|insert|delete)\(Hosting\)", {"hosting/record.py"}),
+    "resolution record": (
+        r"\b(update|insert|delete)\(Hosting\)|INSERT INTO \"?hosting|insert_rows\(\s*\w+,\s*\"hosting\"",
+        {"hosting/record.py"},
+    ),
     "staff accounts": (
         r"\b(update|insert|delete)\(Account\)|(?<!class )\bAccount\(",
         {"takedown/accounts.py"},
