@@ -13,6 +13,7 @@ database that cannot be reached, which the store's path reports as every command
 from __future__ import annotations
 
 import logging
+import re
 import sqlite3
 import sys
 from pathlib import Path
@@ -93,6 +94,24 @@ def _connect(database_url: str, *, writing: bool, cache_mib: int) -> tuple[Any, 
         server.read_only = not writing
         return server, "postgresql"
     return None
+
+
+_PLAIN = re.compile(r"[A-Za-z0-9._~+/:@-]*")
+"""What SQLAlchemy writes back as it was given in a URL's name, password, host and path."""
+
+
+def shown_url(database_url: str) -> str | None:
+    """``database_url`` with its password hidden, as the store's messages show it (SQLAlchemy's
+    rendering: ``***``); ``None`` for a URL this simple reading might show otherwise (a character
+    SQLAlchemy escapes, a query), which the store's path renders itself."""
+    scheme, _, rest = database_url.partition("://")
+    if not database_url.startswith((SQLITE_PREFIX, *POSTGRESQL_PREFIXES)) or not _PLAIN.fullmatch(rest):
+        return None
+    authority, slash, path = rest.partition("/")
+    credentials, at, host = authority.rpartition("@")
+    if at and ":" in credentials:
+        credentials = credentials.split(":", 1)[0] + ":***"
+    return f"{scheme}://{credentials}{at}{host}{slash}{path}"
 
 
 def end(connection: Any) -> None:

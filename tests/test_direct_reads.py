@@ -26,6 +26,7 @@ from notices.listing import list_notices
 from takedown import exitcodes
 from takedown.case_views import CaseFilter
 from takedown.cases import count_cases, list_cases, show_case
+from takedown.clock import ManualClock
 from takedown.direct_reads import DIRECT_LIMIT, DirectReader
 from takedown.direct_writes import DirectWriter
 from takedown.errors import CaseNotFound, StoreError
@@ -36,7 +37,7 @@ from takedown.settings import Settings, sqlite_url
 from takedown.states import CaseState
 from takedown.store import Store
 from takedown.vocabulary import NoticeStatus
-from tests.conftest import probe_cli
+from tests.conftest import printed_both_ways, probe_cli
 
 OPENERS = {"reader": DirectReader.open, "writer": DirectWriter.open}
 """Both ways to the store through its driver alone; what one leaves to the store, so does the other."""
@@ -288,6 +289,7 @@ def test_the_everyday_reads_are_made_without_importing_sqlalchemy(tmp_path: Path
         (["users", "log"], "the staff log is empty"),
         (["contacts", "history"], "no changes"),
         (["portals", "list"], "no portals"),
+        (["db", "status"], "up to date"),
     ]:
         probe = probe_cli(tmp_path, *command)
         assert probe.returncode == 0, probe.stderr
@@ -360,3 +362,73 @@ def test_the_outbox_is_listed_as_the_store_holds_it(worked_store: Store) -> None
     assert [n.id for n in retrying] == [row[0] for row in expected if row[4] == "retry"]
     assert [n.id for n in page] == [expected[4][0], expected[5][0]]
     assert [n.id for n in one] == [expected[5][0]]
+
+
+URL_PART = st.text(alphabet="abcdefghijklmnopqrstuvwxyzABC0123456789._-+!$&'()*,;=~", min_size=1, max_size=12)
+
+
+@given(
+    scheme=st.sampled_from(["sqlite:///", "postgresql://", "postgresql+psycopg://"]),
+    user=st.one_of(st.none(), URL_PART),
+    password=st.one_of(st.none(), st.just(""), URL_PART, URL_PART.map(lambda text: text + ":" + text)),
+    host=st.one_of(st.just(""), URL_PART),
+    port=st.one_of(st.none(), st.integers(1, 65535)),
+    database=st.one_of(st.just(""), URL_PART, st.just("/tmp/store.db")),
+)
+def test_db_status_shows_a_store_as_the_stores_own_messages_do(
+    scheme: str, user: str | None, password: str | None, host: str, port: int | None, database: str
+) -> None:
+    """``db status`` says where the store is without SQLAlchemy when it can: the address it shows
+    is SQLAlchemy's own rendering, the password hidden."""
+    from sqlalchemy.engine import make_url
+
+    from takedown.driver_connections import shown_url
+
+    if scheme.startswith("sqlite"):
+        url = scheme + database
+    else:
+        credentials = (user or "") + (f":{password}" if user and password is not None else "")
+        authority = (credentials + "@" if credentials else "") + host + (f":{port}" if port and host else "")
+        url = f"{scheme}{authority}/{database}"
+    shown = shown_url(url)
+    if shown is None:  # left to the store's path, which renders it with SQLAlchemy
+        return
+    assert shown == make_url(url).render_as_string(hide_password=True)
+    if user and password is not None and not scheme.startswith("sqlite"):
+        assert shown.startswith(f"{scheme}{user}:***@")
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("sqlite:////var/lib/takedown/takedown.db", "sqlite:////var/lib/takedown/takedown.db"),
+        ("postgresql://takedown:s3cret-pass@db.internal:5432/takedown",
+         "postgresql://takedown:***@db.internal:5432/takedown"),
+        ("postgresql+psycopg://postgres@127.0.0.1/test", "postgresql+psycopg://postgres@127.0.0.1/test"),
+    ],
+)  # fmt: skip
+def test_the_usual_store_addresses_are_shown_without_sqlalchemy(url: str, shown: str) -> None:
+    from takedown.driver_connections import shown_url
+
+    assert shown_url(url) == shown
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "postgresql://u:p%40ss@h/db",
+        "postgresql://h/db?options=-csearch_path%3Dx",
+        "mysql://u:p@h/db",
+        "sqlite:///a;b",
+    ],
+)
+def test_an_address_db_status_cannot_show_simply_is_left_to_the_store(url: str) -> None:
+    from takedown.driver_connections import shown_url
+
+    assert shown_url(url) is None
+
+
+def test_db_status_says_the_same_either_way(store: Store, clock: ManualClock) -> None:
+    [plain_text, as_json] = printed_both_ways(store, clock, ["db", "status"], ["db", "status", "--json"])
+    assert plain_text.endswith("(up to date)\n")
+    assert json.loads(as_json)["revision"] == json.loads(as_json)["head"]
