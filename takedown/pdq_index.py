@@ -15,11 +15,14 @@ Exact digests (MD5, SHA-1, SHA-256) need none of this: the store's indexes answe
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import numpy as np
-import numpy.typing as npt
+if TYPE_CHECKING:
+    import numpy as np
+    import numpy.typing as npt
 
 BITS = 256
 CHUNKS = 16
@@ -30,7 +33,14 @@ MIN_PDQ_QUALITY = 50
 check, never matched (the threshold Meta's PDQ documentation recommends)."""
 GUARANTEED_UP_TO = 2 * CHUNKS - 1
 """The largest distance for which one-bit probes in every chunk are sure to find every match."""
-_FLIPS = np.array([0, *(1 << bit for bit in range(CHUNK_BITS))], dtype=np.uint16)
+
+
+@functools.cache
+def _flips() -> npt.NDArray[np.uint32]:
+    """A chunk value's one-bit neighbours, as XOR masks (and 0, the value itself)."""
+    import numpy as np
+
+    return np.array([0, *(1 << bit for bit in range(CHUNK_BITS))], dtype=np.uint32)
 
 
 def pdq_bytes(hexadecimal: str) -> bytes:
@@ -52,6 +62,10 @@ class PdqIndex:
     seconds), then read by any number of lookups; never changed in place."""
 
     def __init__(self, hashes: Sequence[bytes]) -> None:
+        # numpy (0.1 s to import) only where an index is built: every crawl and command that merely
+        # names a constant here used to load it.
+        import numpy as np
+
         count = len(hashes)
         raw = np.frombuffer(b"".join(hashes), dtype=np.uint8).reshape(count, BITS // 8)
         self._words = raw.view(">u8").astype(np.uint64)  # four 64-bit words a hash, for popcounts
@@ -73,6 +87,8 @@ class PdqIndex:
 
     def near(self, query: bytes, max_distance: int = DEFAULT_DISTANCE) -> list[Near]:
         """Every hash at most ``max_distance`` bits from ``query``, the nearest first."""
+        import numpy as np
+
         if len(query) != BITS // 8:
             raise ValueError("a PDQ hash is 32 bytes")
         if not len(self):
@@ -88,9 +104,12 @@ class PdqIndex:
         return [Near(int(position), int(distance)) for distance, position in found]
 
     def _candidates(self, query: bytes) -> npt.NDArray[np.int32]:
+        import numpy as np
+
+        flips = _flips()
         values = np.frombuffer(query, dtype=">u2").astype(np.uint32)
         chunk_keys = (np.arange(CHUNKS, dtype=np.uint32) << CHUNK_BITS) | values
-        probes = (chunk_keys[:, None] ^ _FLIPS[None, :].astype(np.uint32)).reshape(-1)
+        probes = (chunk_keys[:, None] ^ flips[None, :]).reshape(-1)
         starts = self._offsets[probes]
         sizes = self._offsets[probes + 1] - starts
         total = int(sizes.sum())

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import random
+import subprocess
+import sys
 
 import pytest
 from hypothesis import given, settings
@@ -62,3 +64,17 @@ def test_a_pdq_hash_is_64_hexadecimal_digits() -> None:
         pdq_bytes("ab" * 31)
     with pytest.raises(ValueError):
         PdqIndex([bytes(32)]).near(bytes(31))
+
+
+def test_numpy_is_loaded_only_where_an_index_is_built() -> None:
+    """Every crawl process and store command imports the hash lists (their constants), few of them
+    build an index: numpy's tenth of a second of start-up is spent only by those that do."""
+    probe = (
+        "import sys, crawler.pipelines, takedown.revisits, takedown.hash_lists, takedown.pdq_index\n"
+        "print('numpy' in sys.modules)\n"
+        "index = takedown.pdq_index.PdqIndex([bytes(32)])\n"
+        "print('numpy' in sys.modules, index.near(bytes(32)))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == ["False", "True [Near(position=0, distance=0)]"]
