@@ -97,7 +97,6 @@ def run_in_processes(
         from crawler.run import run_revisits
 
         log.info("%s: crawled in this process", work)
-
         hosts = [found[name] for name in shares[0]]
         alone = run_revisits(settings, now=now, hosts=hosts, overrides=overrides)
         return dataclasses.replace(alone, processes=1)

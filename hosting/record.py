@@ -28,8 +28,8 @@ if TYPE_CHECKING:
 
 
 def record_resolutions(target: WriteTarget, resolved: Iterable[tuple[int | None, Resolution]]) -> None:
-    """One ``hosting`` row per (case id, resolution), in the caller's transaction. Plain SQL: a
-    notice round records thousands, and the ORM's bulk insert was a tenth of composing it."""
+    """One ``hosting`` row per (case id, resolution), in the caller's transaction; in plain SQL,
+    since a notice round records thousands at once."""
     rows = [_row(case_id, resolution) for case_id, resolution in resolved]
     with writing(target) as writes:
         insert_rows(writes, "hosting", rows, times=("resolved_at", "expires_at"))

@@ -308,8 +308,9 @@ class Composer:
         writes: SqlWrites, plan: Plan, taken: Sequence[int], *, level: str, now: datetime, actor: str
     ) -> list[int]:
         """The round's notices to the outbox, the events of its cases (``taken`` and the deferred),
-        and the resolutions it was composed with; the notices' ids. In plain SQL: the ORM's insert
-        per notice, and its bulk inserts of events and resolutions, were a sixth of a round."""
+        and the resolutions it was composed with; the notices' ids. In plain SQL: through the ORM
+        these writes took a tenth of a round (5,000 cases: 1.1 s, now 0.3 s on SQLite;
+        ``bench/bench_round_writes.py``)."""
         drafts = plan.drafts
         outgoing = [
             OutgoingNotice(

@@ -433,8 +433,7 @@ def enqueue(target: WriteTarget, notice: OutgoingNotice, *, now: datetime) -> in
 def enqueue_many(target: WriteTarget, notices: Sequence[OutgoingNotice], *, now: datetime) -> list[int]:
     """Write ``notices`` to the outbox as pending, due now, in the caller's transaction (the
     composer's round: the notices and the cases' next round are one commit); their ids, in order.
-    Plain SQL, all of them in two statements: the ORM's insert per notice and per list of cases
-    was a sixth of composing a round."""
+    Plain SQL, two statements for them all, where the ORM took two per notice."""
     with writing(target) as writes:
         ids = insert_rows_with_ids(
             writes,

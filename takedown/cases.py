@@ -271,7 +271,9 @@ class HostedAt:
 
 def record_hosted_at(target: WriteTarget, found: Sequence[HostedAt]) -> None:
     """Keep each case's latest hosting on the case (hosting resolution calls this with every
-    resolution it records), in the caller's transaction: one statement, prepared once."""
+    resolution it records), in the caller's transaction, in one statement. A case named twice
+    keeps the later, as the statements one by one would leave it."""
+    found = list({row.case_id: row for row in found}.values())
     if not found:
         return
     with writing(target) as writes:
