@@ -14,11 +14,13 @@ from __future__ import annotations
 
 import bisect
 import ipaddress
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import delete, insert, select, tuple_
+from sqlalchemy import and_, delete, insert, or_, select, tuple_
 from sqlalchemy.orm import Session
 
 from hosting.later_writes import LaterWrites, StoredCache
@@ -31,6 +33,8 @@ DEFAULT_TTL = timedelta(days=7)
 
 WRITE_CHUNK = 300
 """Ranges per ``IN`` list when replacing stored ones (three parameters each)."""
+PRELOAD_CHUNK = 100
+"""Addresses per query when a round's are read ahead (three parameters each)."""
 
 LEAF_PREFIX = {4: 24, 6: 48}
 """A network this small is taken to have no smaller one inside, whatever its type says."""
@@ -78,6 +82,8 @@ class NetworkCache(StoredCache):
         super().__init__(store, clock=clock, ttl=ttl, writes=writes)
         self._memory: dict[int, list[_Entry]] = {4: [], 6: []}
         """Per IP version, sorted by start address."""
+        self._not_stored: set[tuple[int, int]] = set()
+        """While a round's addresses are preloaded: those the store held no network for."""
 
     def get(self, address: str | IPAddress) -> NetworkRecord | None:
         """The most specific unexpired network holding ``address``, or ``None``."""
@@ -85,9 +91,74 @@ class NetworkCache(StoredCache):
         now = self.clock.now()
         record = self._from_memory(ip, now)
         if record is None and self.store is not None:
-            record = self._from_store(ip, now)
+            with self._lock:
+                skip_store = (ip.version, int(ip)) in self._not_stored
+            if not skip_store:
+                record = self._from_store(ip, now)
         self._counted(record is not None)
         return record
+
+    @contextmanager
+    def preloaded(self, addresses: Iterable[str]) -> Iterator[None]:
+        """Read the stored networks holding a round's known addresses (where its cases were last
+        seen live) in a few queries, instead of a query and a session for each network's first
+        address on the round's threads. An address the store has nothing for is not looked up in
+        it again until the end of the round: the registry is asked, as it would have been."""
+        now = self.clock.now()
+        wanted: dict[tuple[int, int], IPAddress] = {}
+        for text in addresses:
+            try:
+                ip = ipaddress.ip_address(text)
+            except ValueError:
+                continue
+            if self._from_memory(ip, now) is None:
+                wanted[(ip.version, int(ip))] = ip
+        if self.store is None or not wanted:
+            yield
+            return
+        asked = list(wanted.values())
+        found: dict[tuple[int, str, str], tuple[Any, datetime]] = {}
+        with self.store.reading() as session:
+            # A range holding an address starts at most the widest range's span below it: with that
+            # bound, each address reads only the few ranges starting just below it, not every one.
+            widest = {4: -1, 6: -1}
+            for version, start_key, end_key in session.execute(
+                select(RdapNetwork.ip_version, RdapNetwork.start_key, RdapNetwork.end_key).where(
+                    RdapNetwork.expires_at > now
+                )
+            ):
+                widest[version] = max(widest[version], int(end_key, 16) - int(start_key, 16))
+            asked = [ip for ip in asked if widest[ip.version] >= 0]  # none stored for its version
+            for start in range(0, len(asked), PRELOAD_CHUNK):
+                holding = [
+                    and_(
+                        RdapNetwork.ip_version == ip.version,
+                        RdapNetwork.start_key
+                        >= address_key(_from_int(ip.version, int(ip) - widest[ip.version])),
+                        RdapNetwork.start_key <= address_key(ip),
+                        RdapNetwork.end_key >= address_key(ip),
+                    )
+                    for ip in asked[start : start + PRELOAD_CHUNK]
+                ]
+                for row in session.execute(
+                    select(*_STORED).where(or_(*holding), RdapNetwork.expires_at > now)
+                ):
+                    found[(row.ip_version, row.start_key, row.end_key)] = (row.record, row.expires_at)
+        # Remembered widest first among ranges that start together, so that memory prefers the
+        # narrowest, as a query of the store does (the latest start, then the earliest end).
+        ordered = sorted(found.items(), key=lambda item: item[0][2], reverse=True)
+        ordered.sort(key=lambda item: item[0][:2])  # stable: the widest stays first in a tie
+        for (version, start_key, end_key), (record, expires_at) in ordered:
+            low, high = (_from_key(version, key) for key in (start_key, end_key))
+            self._remember(NetworkRecord.from_dict(record), low, high, expires_at)
+        missing = {key for key, ip in wanted.items() if self._from_memory(ip, now) is None}
+        with self._lock:
+            self._not_stored = missing
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._not_stored = set()
 
     def put(self, record: NetworkRecord, queried: str | IPAddress) -> None:
         """Remember ``record``, the answer for ``queried``, for as much as :func:`coverage` allows."""
@@ -150,7 +221,7 @@ class NetworkCache(StoredCache):
         key = address_key(ip)
         with self.store.reading() as session:
             row = session.execute(
-                select(RdapNetwork.record, RdapNetwork.start_key, RdapNetwork.end_key, RdapNetwork.expires_at)
+                select(*_STORED)
                 .where(
                     RdapNetwork.ip_version == ip.version,
                     RdapNetwork.start_key <= key,
@@ -166,6 +237,20 @@ class NetworkCache(StoredCache):
         low, high = (_from_key(ip.version, key) for key in (row.start_key, row.end_key))
         self._remember(record, low, high, row.expires_at)
         return record
+
+
+_STORED = (
+    RdapNetwork.ip_version,
+    RdapNetwork.record,
+    RdapNetwork.start_key,
+    RdapNetwork.end_key,
+    RdapNetwork.expires_at,
+)
+
+
+def _from_int(version: int, value: int) -> IPAddress:
+    """The address ``value``, or the lowest of its version when ``value`` is below it."""
+    return ipaddress.IPv4Address(max(0, value)) if version == 4 else ipaddress.IPv6Address(max(0, value))
 
 
 def _from_key(version: int, key: str) -> IPAddress:

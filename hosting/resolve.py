@@ -229,7 +229,8 @@ class HostingResolver:
         hosts = [_hostname(url) for url, _ip in pairs]
         keys = [(host or url, ip) for host, (url, ip) in zip(hosts, pairs, strict=True)]
         domains = {domain for host in set(hosts) if host and (domain := registered_domain(host))}
-        with self._writing_later(), self.domains.preloaded(domains):
+        known = {ip for _url, ip in pairs if ip}  # where each case was last seen live
+        with self._writing_later(), self.domains.preloaded(domains), self.cache.preloaded(known):
             try:
                 firsts: dict[tuple[str, str | None], tuple[str, str | None]] = {}
                 for key, pair in zip(keys, pairs, strict=True):

@@ -421,6 +421,39 @@ def test_a_round_reads_its_stored_registrations_in_one_query(
     assert [(r.domain, r.problems) for r in again] == [(r.domain, r.problems) for r in first]
 
 
+def test_a_round_reads_the_stored_networks_of_its_known_addresses_in_two_queries(
+    world: Sandbox, clock: ManualClock, store: Store
+) -> None:
+    """Where each case was last seen live is known before a round resolves anything: the networks
+    stored for those addresses are read together (the widest range's span first, which bounds the
+    search for each address), not one query and session per network on the round's threads. The
+    answers are the same; an allocation still answers only for the address it was asked about, and
+    an address the store knows nothing of still goes to the registry."""
+    hosts = ["arin-host.test", "ripe-host.test", "apnic-host.test", "in-allocation.test"]
+    batch = [(world.url(host, f"/{n}.jpg"), HOSTS[host]) for n in range(3) for host in hosts]
+    first = list(make_resolver(world, clock, store).resolve_many(batch))
+    asked = network_queries(world)
+    later = [*batch, (world.url("neighbour.test", "/n.jpg"), HOSTS["neighbour.test"])]
+    with heard(store, "before_cursor_execute") as executed:
+        again = list(make_resolver(world, clock, store).resolve_many(later))
+    reads = [
+        str(args[2])
+        for args in executed
+        if str(args[2]).startswith("SELECT") and "rdap_network" in str(args[2])
+    ]
+    assert len(reads) == 2, reads
+    assert network_queries(world) == asked + 1  # the neighbour, inside the allocation
+    assert [(r.network, r.party("hosting")) for r in again[:-1]] == [
+        (r.network, r.party("hosting")) for r in first
+    ]
+    allocation = again[-1].network
+    assert allocation is not None and allocation.organisation == "Big Provider"
+
+
+def network_queries(world: Sandbox) -> int:
+    return sum(count for (_registry, kind), count in world.rdap.requests.items() if kind == "ip")
+
+
 def test_a_registry_that_is_rate_limiting_is_asked_again_next_round(
     world: Sandbox, clock: ManualClock, store: Store
 ) -> None:

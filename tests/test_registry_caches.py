@@ -6,6 +6,8 @@ import dataclasses
 import ipaddress
 from datetime import timedelta
 
+from sqlalchemy import event
+
 from hosting.cache import NetworkCache
 from hosting.domain_cache import DomainCache
 from hosting.errors import NotFound
@@ -105,3 +107,41 @@ def test_expired_answers_are_forgotten_and_the_live_ones_still_answer(
     with store.reading() as session:
         assert session.scalar(select(func.count()).select_from(RdapNetwork)) == 0
         assert session.scalar(select(func.count()).select_from(RdapDomain)) == 0
+
+
+def test_a_rounds_preloaded_networks_answer_as_the_store_would(store: Store, clock: ManualClock) -> None:
+    """Read ahead for a round's addresses, the networks answer as one query per address would: the
+    narrowest of the ranges holding an address (here two start together), the wider one for its
+    other addresses, and nothing, without asking the store again, where none holds it."""
+    wide = dataclasses.replace(
+        network("abuse@wide.test"),
+        start=ipaddress.ip_address("10.1.0.0"),
+        end=ipaddress.ip_address("10.1.255.255"),
+        organisation="Wide",
+    )
+    narrow = dataclasses.replace(network("abuse@narrow.test"), organisation="Narrow")
+    writes = LaterWrites(store)
+    with writes.holding():
+        cache = NetworkCache(store, clock=clock, writes=writes)
+        cache.put(narrow, "10.1.0.1")
+        cache.put(wide, "10.1.9.1")
+    asked_one_by_one = NetworkCache(store, clock=clock)
+    addresses = ("10.1.0.7", "10.1.9.9", "10.1.255.255", "10.2.0.1", "::1")
+    expected = [asked_one_by_one.get(address) for address in addresses]
+    assert [found.organisation if found else None for found in expected] == [
+        "Narrow",
+        "Wide",
+        "Wide",
+        None,
+        None,
+    ]
+    preloaded = NetworkCache(store, clock=clock)
+    asked: list[str] = []
+    with preloaded.preloaded([*addresses, "not an address"]):
+        event.listen(store.engine, "before_cursor_execute", lambda *args: asked.append(str(args[2])))
+        found = [preloaded.get(address) for address in addresses]
+    assert found == expected
+    assert asked == []  # within the round, the store is not asked again
+    at_the_edge = NetworkCache(store, clock=clock)  # the widest range's last address, alone
+    with at_the_edge.preloaded(["10.1.255.255"]):
+        assert at_the_edge.get("10.1.255.255") == wide
