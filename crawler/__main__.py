@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import os
 import sys
 from datetime import datetime
 
@@ -75,12 +74,7 @@ def main(argv: list[str] | None = None) -> int:
             from crawler.processes import run_in_processes
 
             summary = run_in_processes(
-                settings,
-                args.processes or os.cpu_count() or 1,
-                now=now,
-                overrides=overrides,
-                verbose=args.verbose,
-                scale_to_work=args.processes is None,
+                settings, args.processes, now=now, overrides=overrides, verbose=args.verbose
             )
         else:
             from crawler.run import run_revisits

@@ -59,16 +59,15 @@ def processes_for(work: int, limit: int) -> int:
 
 def run_in_processes(
     settings: Settings,
-    processes: int,
+    processes: int | None,
     *,
     now: datetime | None = None,
     overrides: Mapping[str, Any] | None = None,
     verbose: int = 0,
     lookup: Callable[[str], AddressLookup] | None = None,
-    scale_to_work: bool = False,
 ) -> CrawlSummary:
     """Revisit the due cases with up to ``processes`` crawls side by side (one per share that has
-    any host; with ``scale_to_work``, no more than :func:`processes_for` the cases due); their
+    any host; ``None``: as many as :func:`processes_for` the cases due, up to the cores); their
     summaries, added up. SIGTERM or SIGINT to this process is passed on to every crawl (each stops
     gracefully). A crawl left with one share runs here, in this process, as one crawl would.
     ``lookup`` replaces the DNS lookup of a host name (tests)."""
@@ -80,8 +79,8 @@ def run_in_processes(
     finally:
         store.dispose()
     names = sorted(set(due) | reported)
-    if scale_to_work:
-        processes = processes_for(sum(due.values()) + len(reported), processes)
+    if processes is None:
+        processes = processes_for(sum(due.values()) + len(reported), os.cpu_count() or 1)
     lookup = lookup or DNSClient(settings.dns_server, timeout=10.0).addresses
     with ThreadPoolExecutor(max_workers=32) as pool:
         found = dict(zip(names, pool.map(lookup, names), strict=True))

@@ -311,12 +311,7 @@ def crawl(
 
             verbose = click.get_current_context().find_root().params.get("verbose", 0)
             summary = run_in_processes(
-                app.settings,
-                side_by_side,
-                now=when,
-                overrides=overrides,
-                verbose=verbose,
-                scale_to_work=processes is None,
+                app.settings, processes, now=when, overrides=overrides, verbose=verbose
             )
         else:
             summary = run_revisits(
