@@ -8,7 +8,6 @@ its latest row, which the case lifecycle keeps on the case (:func:`takedown.case
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
@@ -32,7 +31,13 @@ def record_resolutions(target: WriteTarget, resolved: Iterable[tuple[int | None,
     since a notice round records thousands at once."""
     rows = [_row(case_id, resolution) for case_id, resolution in resolved]
     with writing(target) as writes:
-        insert_rows(writes, "hosting", rows, times=("resolved_at", "expires_at"))
+        insert_rows(
+            writes,
+            "hosting",
+            rows,
+            times=("resolved_at", "expires_at"),
+            json_columns=("ips", "abuse_contacts", "registrar_abuse", "rdap_sources"),
+        )
         # The latest row of each case, on the case, for statistics (the lifecycle writes cases).
         latest = {row["case_id"]: row for row in rows if row["case_id"] is not None}
         record_hosted_at(
@@ -60,22 +65,21 @@ def _row(case_id: int | None, resolution: Resolution) -> dict[str, Any]:
     route = resolution.route
     hosting = resolution.party(Role.HOSTING) or resolution.party(Role.CDN)
     domain = resolution.domain
-    # The JSON columns' text as the store's JSON type writes it, JSON null included (not SQL NULL).
     return {
         "case_id": case_id,
         "hostname": resolution.hostname[:255],
         "registered_domain": resolution.registered_domain,
-        "ips": json.dumps(list(resolution.addresses) or None),
+        "ips": list(resolution.addresses) or None,
         "asn": resolution.origin_asn,
         "network": (network.cidrs[0] if network and network.cidrs else None),
         "organisation": ((network.organisation or network.name) if network else None),
         "country": (hosting.country if hosting and hosting.country else resolution.country),
-        "abuse_contacts": json.dumps(list(hosting.emails) if hosting else None),
+        "abuse_contacts": list(hosting.emails) if hosting else None,
         "registrar": domain.registrar if domain else None,
-        "registrar_abuse": json.dumps(list(domain.registrar_abuse.emails) if domain else None),
+        "registrar_abuse": list(domain.registrar_abuse.emails) if domain else None,
         "cdn": resolution.cdn.cdn.name if resolution.cdn else None,
         "upstream_asn": route.upstream_asns[0] if route and route.upstream_asns else None,
-        "rdap_sources": json.dumps([p.evidence for p in resolution.parties] or None),
+        "rdap_sources": [p.evidence for p in resolution.parties] or None,
         "resolved_at": resolution.resolved_at,
         "expires_at": None,
     }

@@ -134,9 +134,10 @@ def time_to_store(dialect: str) -> Callable[[datetime | None], Any]:
     return convert
 
 
-def json_to_store(value: Any) -> str | None:
-    """A JSON column's value as the store writes it: its text (``None`` for SQL NULL)."""
-    return None if value is None else json.dumps(value)
+def json_to_store(value: Any) -> str:
+    """A JSON column's value as the store's JSON type writes it: its text, ``None`` included, which
+    that type writes as JSON ``null``, not SQL NULL."""
+    return json.dumps(value)
 
 
 def insert_rows(
