@@ -331,13 +331,16 @@ class RdapNetwork(Base):
     ip_version: Mapped[int] = mapped_column(Integer)
     start_key: Mapped[str] = mapped_column(String(32))
     end_key: Mapped[str] = mapped_column(String(32))
+    span_bits: Mapped[int] = mapped_column(Integer)
+    """Bits in the range's span (end - start): it starts less than ``2 ** span_bits`` below any
+    address it holds, which bounds the search for it (:mod:`hosting.cache`)."""
     record: Mapped[dict[str, Any]]
     fetched_at: Mapped[datetime]
     expires_at: Mapped[datetime]
 
     __table_args__ = (
         UniqueConstraint("ip_version", "start_key", "end_key", name="uq_rdap_network_range"),
-        Index("ix_rdap_network_lookup", "ip_version", "start_key"),
+        Index("ix_rdap_network_span", "ip_version", "span_bits", "start_key"),
     )
 
 
