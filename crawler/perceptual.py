@@ -137,9 +137,7 @@ def hash_in_worker(data: bytes, limits: Limits) -> tuple[str, int]:
     import pdqhash
     from PIL import Image
 
-    used = resource.getrusage(resource.RUSAGE_SELF)
-    budget = int(used.ru_utime + used.ru_stime) + limits.cpu_seconds
-    resource.setrlimit(resource.RLIMIT_CPU, (budget, budget + 1))
+    resource.setrlimit(resource.RLIMIT_CPU, _cpu_budget(limits.cpu_seconds))
     Image.MAX_IMAGE_PIXELS = limits.max_pixels
     with warnings.catch_warnings():
         warnings.simplefilter("error", Image.DecompressionBombWarning)
@@ -158,6 +156,17 @@ def hash_in_worker(data: bytes, limits: Limits) -> tuple[str, int]:
     bits, quality = pdqhash.compute(np.asarray(rgb))
     packed = np.packbits(np.asarray(bits, dtype=np.uint8)).tobytes()
     return packed.hex(), int(quality)
+
+
+def _cpu_budget(seconds: int) -> tuple[int, int]:
+    """The worker's CPU limit for its next image: ``seconds`` more than it has used. Only the soft
+    limit moves; past it, SIGXCPU ends the worker. The hard limit is left as it is: once lowered,
+    no unprivileged process may raise it again, and the next image's budget was refused ("not
+    allowed to raise maximum limit") after any image that took more than a second."""
+    used = resource.getrusage(resource.RUSAGE_SELF)
+    budget = int(used.ru_utime + used.ru_stime) + seconds
+    _soft, hard = resource.getrlimit(resource.RLIMIT_CPU)
+    return (budget if hard == resource.RLIM_INFINITY else min(budget, hard)), hard
 
 
 def _limit_memory(memory_bytes: int) -> None:

@@ -107,6 +107,28 @@ def test_images_are_told_by_their_first_bytes() -> None:
     assert sniff_image(b"<html>") is None
 
 
+def test_an_image_that_took_seconds_of_cpu_does_not_fail_the_next_one() -> None:
+    """The worker's CPU budget for an image is its use so far plus the limit; a long image raised
+    that above what the previous budget had allowed, and every later image failed."""
+    worker = PerceptualHasher(Limits(timeout_seconds=60), task=_busy_then_hash)
+    try:
+        first, second = worker.hash(encoded(drawn(3))), worker.hash(encoded(drawn(4)))
+        assert first.error is None and second.error is None, (first, second)
+        assert first.pdq and second.pdq and first.pdq != second.pdq
+    finally:
+        worker.close()
+
+
+def _busy_then_hash(data: bytes, limits: Limits) -> tuple[str, int]:
+    """An image whose decoding takes 2.5 s of CPU, as a large one does on a slow machine."""
+    from crawler.perceptual import hash_in_worker
+
+    started = time.process_time()
+    while time.process_time() - started < 2.5:
+        pass
+    return hash_in_worker(data, limits)
+
+
 def _hang(data: bytes, limits: Limits) -> tuple[str, int]:
     time.sleep(120)
     raise AssertionError("unreachable")
