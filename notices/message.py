@@ -16,7 +16,6 @@ encodings are the package's own (its quoted-printable, ``base64.encodebytes``), 
 from __future__ import annotations
 
 import base64
-import json
 import re
 import secrets
 from datetime import datetime
@@ -27,6 +26,7 @@ from email.policy import compat32
 from email.utils import format_datetime, formataddr, make_msgid, parseaddr
 from typing import Any
 
+from notices.indented_json import indented_json
 from notices.render import Rendered
 from takedown.errors import ConfigurationError
 
@@ -88,7 +88,7 @@ def build_message(
     text = _multipart(alternative, [_text_part("plain", rendered.text), _text_part("html", rendered.html)])
     parts = [f'Content-Type: multipart/alternative; boundary="{alternative}"\r\n\r\n'.encode() + text]
     for case_id, report in reports:
-        data = json.dumps(report, indent=2, ensure_ascii=False).encode("utf-8")
+        data = indented_json(report).encode("utf-8")
         disposition = f'Content-Disposition: attachment; filename="xarf-case-{case_id}.json"\r\n\r\n'
         parts.append(_JSON_PART + disposition.encode() + base64.encodebytes(data).replace(b"\n", b"\r\n"))
     # Each header folded as the email package folds it (encoded words already made above); the
