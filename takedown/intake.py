@@ -12,13 +12,14 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from takedown.case_moves import event_row, insert_events
 from takedown.clock import Clock
 from takedown.errors import InvalidReport
 from takedown.importer import IMPORT_BATCH, ImportSummary, Row, RowError
 from takedown.reports import QueueOutcome, QueueResult, ValidReport, validate_report
+from takedown.sql_reads import among
 from takedown.sql_writes import (
     SqlWrites,
     insert_rows,
@@ -146,25 +147,17 @@ def _count_new_cases(writes: SqlWrites, state: str, cases: int) -> None:
 def _open_case_ids(writes: SqlWrites, hashes: set[str]) -> dict[str, int]:
     if not hashes:
         return {}
-    among, parameters = _hash_among(writes, hashes)
+    hashed, parameters = among(writes, "dedup_hash", sorted(hashes))
     states = marks(writes, len(OPEN_STATE_VALUES))
-    sql = f'SELECT dedup_hash, id FROM "case" WHERE {among} AND state IN ({states})'
+    sql = f'SELECT dedup_hash, id FROM "case" WHERE {hashed} AND state IN ({states})'
     return {key: case_id for key, case_id in writes.stream(sql, (*parameters, *OPEN_STATE_VALUES))}
-
-
-def _hash_among(writes: SqlWrites, hashes: set[str]) -> tuple[str, list[Any]]:
-    """``dedup_hash IN (...)`` and its parameters; on PostgreSQL ``= ANY(array)``: one parameter
-    instead of a thousand, which the driver no longer parses out of the statement each batch."""
-    if writes.dialect == "postgresql":
-        return "dedup_hash = ANY(%s)", [sorted(hashes)]
-    return f"dedup_hash IN ({marks(writes, len(hashes))})", sorted(hashes)
 
 
 def _last_closed_case_ids(writes: SqlWrites, hashes: set[str]) -> dict[str, int]:
     if not hashes:
         return {}
-    among, parameters = _hash_among(writes, hashes)
-    sql = f'SELECT dedup_hash, max(id) FROM "case" WHERE {among} GROUP BY dedup_hash'
+    hashed, parameters = among(writes, "dedup_hash", sorted(hashes))
+    sql = f'SELECT dedup_hash, max(id) FROM "case" WHERE {hashed} GROUP BY dedup_hash'
     return {key: case_id for key, case_id in writes.stream(sql, parameters)}
 
 

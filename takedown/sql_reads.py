@@ -71,6 +71,15 @@ def mark(reads: SqlReads) -> str:
     return "?" if reads.dialect == "sqlite" else "%s"
 
 
+def among(reads: SqlReads, column: str, values: Sequence[Any]) -> tuple[str, list[Any]]:
+    """``column IN (...)`` for ``values``, and its parameters; on PostgreSQL ``column = ANY(array)``:
+    one parameter instead of thousands, which the driver would parse out of the statement each
+    time. (SQLite takes up to 32,766 values.)"""
+    if reads.dialect == "postgresql":
+        return f"{column} = ANY(%s)", [list(values)]
+    return f"{column} IN ({', '.join('?' * len(values))})", list(values)
+
+
 def stored_time(value: str | datetime) -> datetime:
     """A stored time, aware: SQLite keeps text, PostgreSQL a naive ``timestamp`` (both UTC)."""
     return (datetime.fromisoformat(value) if isinstance(value, str) else value).replace(tzinfo=UTC)

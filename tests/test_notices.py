@@ -26,6 +26,7 @@ from sandbox import Sandbox
 from takedown import exitcodes
 from takedown.clock import ManualClock
 from takedown.models import Case, Check, Notice
+from takedown.revisits import Fetch, record_fetches
 from takedown.settings import Settings
 from takedown.store import Store
 from tests.worlds import composer, make_live
@@ -128,6 +129,26 @@ def test_the_analysts_classification_is_reported(
     [message] = received(world, "abuse@host-a.test")
     [attachment] = list(signed_content(message).iter_attachments())
     assert json.loads(attachment.get_content())["classification"] == "A1"
+
+
+def test_the_report_gives_what_the_latest_live_check_saw(
+    world: Sandbox, store: Store, settings: Settings, clock: ManualClock
+) -> None:
+    """Content that changed while it stayed up: the notice reports the body seen last, when it
+    was seen, not the first one."""
+    url = world.url("host-a.test", "/changed.jpg")
+    ids = make_live(store, clock, {url: "127.0.40.1"})
+    clock.advance(timedelta(hours=2))
+    with store.session() as session:
+        later = Fetch(ids[url], clock.now(), http_status=200, final_url=url, connected_ip="127.0.40.1",
+                      sha256="ef" * 32, md5="01" * 16, size_bytes=99)  # fmt: skip
+        record_fetches(session, [later])
+    round_and_send(store, settings, clock)
+    [message] = received(world, "abuse@host-a.test")
+    [attachment] = list(signed_content(message).iter_attachments())
+    content = attachment.get_content().decode()
+    assert "ef" * 32 in content and "ab" * 32 not in content
+    assert clock.now().strftime("%Y-%m-%dT%H:%M") in content
 
 
 @pytest.mark.parametrize(
