@@ -305,49 +305,6 @@ def next_report(session: Session, *, after_report: int = 0) -> ReportToAssess | 
     )  # fmt: skip
 
 
-@dataclass(frozen=True, slots=True)
-class Referral:
-    url: str
-    reported_at: datetime
-    content: str
-    report: str
-    portal: str
-    referred_at: datetime
-
-
-REFERRAL_COLUMNS = ("url", "reported_at", "content", "report", "portal", "referred_at")
-"""The columns of the CSV a country's hotline is sent (``portals referrals``, the console's download)."""
-
-
-def referral_row(referral: Referral) -> list[str]:
-    return [referral.url, iso(referral.reported_at) or "", referral.content, referral.report, referral.portal,
-            iso(referral.referred_at) or ""]  # fmt: skip
-
-
-def referrals(session: Session, country: str, *, since: datetime | None = None) -> list[Referral]:
-    """What was referred to ``country``'s hotline (since a date), oldest first: for the CSV it is sent."""
-    query = (
-        select(
-            PortalUrl.url,
-            PortalReport.received_at,
-            PortalReport.content,
-            PortalReport.reference,
-            Portal.slug,
-            PortalUrl.decided_at,
-        )
-        .join(PortalReport, PortalReport.id == PortalUrl.report_id)
-        .join(Portal, Portal.id == PortalReport.portal_id)
-        .where(PortalUrl.state == "referred", PortalUrl.referred_to == country.strip().upper())
-        .order_by(PortalUrl.decided_at, PortalUrl.id)
-    )
-    if since is not None:
-        query = query.where(PortalUrl.decided_at >= since)
-    return [
-        Referral(url, at, content, report, portal, decided or at)
-        for url, at, content, report, portal, decided in session.execute(query)
-    ]
-
-
 def awaiting_revisit(
     session: Session, *, limit: int = 500, after_id: int = 0, hosts: frozenset[str] | None = None
 ) -> list[tuple[int, str]]:

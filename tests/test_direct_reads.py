@@ -281,6 +281,7 @@ def test_the_everyday_reads_are_made_without_importing_sqlalchemy(tmp_path: Path
         (["stats", "--by", "portal"], "h to removal"),
         (["notices", "list"], "no notices"),
         (["portals", "queue"], "nothing waits for an analyst"),
+        (["portals", "referrals", "--country", "BR"], "url,reported_at,content"),
         (["contacts", "list"], "The contact book is empty"),
         (["hashes", "list"], "no hash lists"),
         (["users", "list"], ""),

@@ -102,7 +102,7 @@ def test_an_analyst_decides_and_a_confirmation_opens_a_case(
     from takedown.cases import show_case
     from takedown.portal_decisions import decide
     from takedown.portal_queue import awaiting
-    from takedown.portal_reports import referrals
+    from takedown.portal_referrals import referrals
 
     with store.session() as session:
         first = receive_report(session, portal, ["http://d.test/1.jpg", "http://d.test/2.jpg", "http://br.test/3.jpg"],
@@ -151,12 +151,15 @@ def test_the_assessment_queue_from_the_command_line(store: Store, clock: ManualC
     import csv
     import io
     import json
+    from datetime import timedelta
 
     from click.testing import CliRunner
 
     from faces.cli import App, cli
     from takedown import exitcodes
+    from takedown.portal_referrals import REFERRAL_COLUMNS
     from takedown.settings import Settings
+    from tests.conftest import printed_both_ways
 
     with store.session() as session:
         receive_report(
@@ -190,6 +193,16 @@ def test_the_assessment_queue_from_the_command_line(store: Store, clock: ManualC
     )
     assert [(row["url"], row["content"]) for row in sheet] == [("http://c.test/2.jpg", "videos")]
     assert "nothing waits" in runner.invoke(cli, ["portals", "queue"], obj=app).output
+    today, tomorrow = (f"{clock.now() + timedelta(days=days):%Y-%m-%d}" for days in (0, 1))
+    since_today, since_tomorrow = printed_both_ways(
+        store,
+        clock,
+        ["portals", "referrals", "--country", "BR", "--since", today],
+        ["portals", "referrals", "--country", "br", "--since", tomorrow, "--json"],
+    )
+    assert since_today.splitlines()[0] == ",".join(REFERRAL_COLUMNS)
+    assert since_today.splitlines()[1].startswith(f"http://c.test/2.jpg,{clock.now():%Y-%m-%dT%H:%M}")
+    assert since_tomorrow == ""
 
 
 def test_each_portal_says_how_its_reports_fare(store: Store, clock: ManualClock, portal: str) -> None:

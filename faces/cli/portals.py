@@ -227,10 +227,10 @@ def portals_referrals(app: App, country: str, since: Any, as_json: bool) -> None
     import sys
     from datetime import UTC
 
-    from takedown.portal_reports import REFERRAL_COLUMNS, referral_row, referrals
+    from takedown.portal_referrals import REFERRAL_COLUMNS, referral_row, referrals
 
-    with errors_as_exit_codes(), app.store.reading() as session:
-        rows = referrals(session, country, since=since.replace(tzinfo=UTC) if since else None)
+    with errors_as_exit_codes(), app.sql_reads() as reads:
+        rows = referrals(reads, country, since=since.replace(tzinfo=UTC) if since else None)
     if as_json:
         for row in rows:
             print_json(plain(row))

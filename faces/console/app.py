@@ -86,7 +86,8 @@ from takedown.plain import iso
 from takedown.portal_decisions import Decided, decide
 from takedown.portal_figures import PortalStats, portal_stats
 from takedown.portal_queue import awaiting
-from takedown.portal_reports import REFERRAL_COLUMNS, next_report, referral_row, referrals
+from takedown.portal_referrals import REFERRAL_COLUMNS, referral_row, referrals
+from takedown.portal_reports import next_report
 from takedown.reports import (
     CATEGORIES,
     DEFAULT_CATEGORY,
