@@ -4,6 +4,10 @@ with which partner, what it tells a visitor, and where to find help.
 A portal is the public's way in: everything here is shown to anonymous visitors, so it is checked
 on the way in (lengths, no control characters, known languages) and the page escapes it on the way
 out. The portal application itself is a process of its own (``takedown portal``).
+
+Written once in plain SQL (:mod:`takedown.sql_writes`): ``portals add`` and ``portals set`` at
+the terminal write through the database driver alone (through the ORM they took 1.1-1.4 s, most of
+it importing SQLAlchemy and the models); a caller's session sends the same text.
 """
 
 from __future__ import annotations
@@ -12,14 +16,22 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-
-from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from typing import TYPE_CHECKING, Any
 
 from takedown.errors import TakedownError
-from takedown.models import Portal
 from takedown.portal_views import Helpline, PortalView, helplines_of
+from takedown.sql_reads import SqlReads, mark, reading, stored_json, stored_time
+from takedown.sql_writes import (
+    insert_rows,
+    is_integrity_error,
+    json_to_store,
+    time_to_store,
+    writing,
+)
+
+if TYPE_CHECKING:
+    from takedown.sql_reads import ReadSource
+    from takedown.sql_writes import WriteTarget
 
 LANGUAGES = ("en", "fr", "pt", "sw")
 """The languages the portal's pages are translated into."""
@@ -51,65 +63,111 @@ class PortalChange:
     acknowledgements: bool | None = None
 
 
-def add_portal(session: Session, slug: str, change: PortalChange, *, actor: str, now: datetime) -> PortalView:
-    """A new portal; its country, languages and partner are required."""
+_COLUMNS = ("host", "country", "languages", "partner", "welcome", "help_text", "helplines",
+            "acknowledgements")  # fmt: skip
+"""What a change may set, beside the slug and who changed it when."""
+_NEW: dict[str, Any] = {"host": None, "languages": [], "welcome": None, "help_text": None, "helplines": [],
+                        "acknowledgements": False}  # fmt: skip
+
+
+def add_portal(
+    target: WriteTarget, slug: str, change: PortalChange, *, actor: str, now: datetime
+) -> PortalView:
+    """A new portal; its country, languages and partner are required. Refused, with nothing
+    written, when the name or the host is already a portal's."""
     slug = _slug(slug)
     if change.country is None or not change.languages or change.partner is None:
         raise PortalError(f"portal {slug}: give its --country, --languages and --partner")
-    portal = Portal(
-        slug=slug, helplines=[], languages=[], acknowledgements=False, created_at=now, updated_at=now,
-        updated_by=actor,
-    )  # fmt: skip
-    _apply(portal, change)
-    portal.updated_at, portal.updated_by = now, actor
-    try:
-        with session.begin_nested():  # a refusal leaves the caller's transaction usable
-            session.add(portal)
-    except IntegrityError:
-        raise PortalError(f"portal {slug}: that name or host is already a portal's") from None
-    return _view(portal)
+    row = {"slug": slug, **_applied(_NEW, change), "created_at": now, "updated_at": now, "updated_by": actor}
+    taken = f"portal {slug}: that name or host is already a portal's"
+    with writing(target) as writes:
+        bound = mark(writes)
+        if any(
+            writes.stream(f"SELECT 1 FROM portal WHERE slug = {bound} OR host = {bound}", (slug, row["host"]))
+        ):
+            raise PortalError(taken)
+        try:
+            insert_rows(writes, "portal", [row], times=("created_at", "updated_at"),
+                        json_columns=("languages", "helplines"))  # fmt: skip
+        except Exception as exc:  # another analyst took the name or host meanwhile
+            if is_integrity_error(exc):
+                raise PortalError(taken) from None
+            raise
+    return _view(row)
 
 
-def set_portal(session: Session, slug: str, change: PortalChange, *, actor: str, now: datetime) -> PortalView:
-    """Change what ``change`` gives of portal ``slug``."""
-    portal = _named(session, slug)
-    try:
-        with session.begin_nested():  # a refusal leaves the caller's transaction usable
-            _apply(portal, change)
-            portal.updated_at, portal.updated_by = now, actor
-    except IntegrityError:
-        raise PortalError(f"portal {slug.strip().lower()}: that host is already another portal's") from None
-    return _view(portal)
+def set_portal(
+    target: WriteTarget, slug: str, change: PortalChange, *, actor: str, now: datetime
+) -> PortalView:
+    """Change what ``change`` gives of portal ``slug``. Refused, with nothing written, when the
+    host is already another portal's."""
+    with writing(target) as writes:
+        current = _named(writes, slug)
+        row = {**current, **_applied(current, change), "updated_at": now, "updated_by": actor}
+        bound = mark(writes)
+        taken = f"portal {row['slug']}: that host is already another portal's"
+        if row["host"] is not None and any(
+            writes.stream(
+                f"SELECT 1 FROM portal WHERE host = {bound} AND id <> {bound}", (row["host"], row["id"])
+            )
+        ):
+            raise PortalError(taken)
+        changed = [*_COLUMNS, "updated_at", "updated_by"]
+        stored_json_columns = {"languages", "helplines"}
+        values = [
+            json_to_store(row[name]) if name in stored_json_columns
+            else time_to_store(writes.dialect)(row[name]) if name == "updated_at"
+            else row[name]
+            for name in changed
+        ]  # fmt: skip
+        assignments = ", ".join(f"{name} = {bound}" for name in changed)
+        try:
+            writes.execute(f"UPDATE portal SET {assignments} WHERE id = {bound}", (*values, row["id"]))
+        except Exception as exc:
+            if is_integrity_error(exc):
+                raise PortalError(taken) from None
+            raise
+    return _view(row)
 
 
-def find_portal(session: Session, slug: str) -> PortalView:
-    return _view(_named(session, slug))
+def find_portal(source: ReadSource, slug: str) -> PortalView:
+    with reading(source) as reads:
+        return _view(_named(reads, slug))
 
 
-def _named(session: Session, slug: str) -> Portal:
-    portal = session.scalar(select(Portal).where(Portal.slug == slug.strip().lower()))
-    if portal is None:
+def _named(reads: SqlReads, slug: str) -> dict[str, Any]:
+    """Portal ``slug``'s stored fields, by column."""
+    names = ("id", "slug", *_COLUMNS, "updated_at", "updated_by")
+    sql = f"SELECT {', '.join(names)} FROM portal WHERE slug = {mark(reads)}"
+    found = next(iter(reads.stream(sql, (slug.strip().lower(),))), None)
+    if found is None:
         raise PortalError(f"there is no portal {slug[:40]!r}; `takedown portals list` shows them")
-    return portal
+    row = dict(zip(names, found, strict=True))
+    row["languages"], row["helplines"] = stored_json(row["languages"]), stored_json(row["helplines"])
+    row["acknowledgements"], row["updated_at"] = bool(row["acknowledgements"]), stored_time(row["updated_at"])
+    return row
 
 
-def _apply(portal: Portal, change: PortalChange) -> None:
+def _applied(current: dict[str, Any], change: PortalChange) -> dict[str, Any]:
+    """The fields of ``current`` that ``change`` sets, each checked: what a visitor will be shown."""
+    row = {name: current.get(name) for name in _COLUMNS}
     if change.host is not None:
-        portal.host = _host(change.host)
+        row["host"] = _host(change.host)
     if change.country is not None:
-        portal.country = _country(change.country)
+        row["country"] = _country(change.country)
     if change.languages is not None:
-        portal.languages = list(_languages(change.languages))
+        row["languages"] = list(_languages(change.languages))
     if change.partner is not None:
-        portal.partner = _text("partner", change.partner, 200, required=True) or ""
+        row["partner"] = _text("partner", change.partner, 200, required=True) or ""
     if change.welcome is not None:
-        portal.welcome = _text("welcome", change.welcome, 2000)
+        row["welcome"] = _text("welcome", change.welcome, 2000)
     if change.help_text is not None:
-        portal.help_text = _text("help text", change.help_text, 4000)
+        row["help_text"] = _text("help text", change.help_text, 4000)
     if change.helplines is not None:
-        portal.helplines = [{"name": h.name, "contact": h.contact} for h in _helplines(change.helplines)]
+        row["helplines"] = [{"name": h.name, "contact": h.contact} for h in _helplines(change.helplines)]
     if change.acknowledgements is not None:
-        portal.acknowledgements = change.acknowledgements
+        row["acknowledgements"] = change.acknowledgements
+    return row
 
 
 def _slug(value: str) -> str:
@@ -174,17 +232,17 @@ def _helplines(values: Sequence[str]) -> tuple[Helpline, ...]:
     return tuple(found)
 
 
-def _view(portal: Portal) -> PortalView:
+def _view(row: dict[str, Any]) -> PortalView:
     return PortalView(
-        slug=portal.slug,
-        host=portal.host,
-        country=portal.country,
-        languages=tuple(portal.languages or ()),
-        partner=portal.partner,
-        welcome=portal.welcome,
-        help_text=portal.help_text,
-        helplines=helplines_of(portal.helplines),
-        acknowledgements=bool(portal.acknowledgements),
-        updated_at=portal.updated_at,
-        updated_by=portal.updated_by,
+        slug=row["slug"],
+        host=row["host"],
+        country=row["country"],
+        languages=tuple(row["languages"] or ()),
+        partner=row["partner"],
+        welcome=row["welcome"],
+        help_text=row["help_text"],
+        helplines=helplines_of(row["helplines"]),
+        acknowledgements=bool(row["acknowledgements"]),
+        updated_at=row["updated_at"],
+        updated_by=row["updated_by"],
     )

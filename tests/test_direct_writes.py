@@ -12,7 +12,7 @@ import sqlite3
 import subprocess
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
-from dataclasses import astuple
+from dataclasses import astuple, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -59,7 +59,8 @@ from takedown.models import (
 from takedown.portal_decisions import decide
 from takedown.portal_queue import awaiting
 from takedown.portal_reports import receive_report
-from takedown.portals import PortalChange, add_portal
+from takedown.portal_views import list_portals
+from takedown.portals import PortalChange, PortalError, add_portal, find_portal, set_portal
 from takedown.provider_access import revoke
 from takedown.reports import QueueOutcome, Report, ValidReport, validate_report
 from takedown.settings import Settings, sqlite_url
@@ -457,6 +458,39 @@ def test_both_ways_revoke_provider_links_alike(store: Store) -> None:
     assert rows == [("abuse@driver.test", later, "s:driver"), ("abuse@session.test", later, "s:session")]
 
 
+def test_both_ways_configure_portals_alike(store: Store) -> None:
+    """Added and changed through a session and through the driver, two portals read back alike, and
+    each way refuses a host already another portal's, leaving the caller's transaction usable."""
+    views = {}
+    for way, prefix in (("session", "s"), ("driver", "d")):
+        first = PortalChange(country="ke", languages=["sw", "en", "sw"], partner=" P ", welcome="Karibu")
+        later = PortalChange(
+            host=f"{prefix}.Report.example.", helplines=["Childline: 116"], acknowledgements=True
+        )
+        with WAYS[way](store) as target:
+            added = add_portal(target, f"{prefix}-ke", first, actor="analyst:a", now=NOW)
+            changed = set_portal(
+                target, f"{prefix}-ke", later, actor="analyst:b", now=NOW + timedelta(hours=1)
+            )
+            with pytest.raises(PortalError, match="already a portal's"):
+                add_portal(target, "other", replace(first, host=f"{prefix}.report.example"),
+                           actor="analyst:a", now=NOW)  # fmt: skip
+            with pytest.raises(PortalError, match="no portal"):
+                set_portal(target, "missing", later, actor="analyst:a", now=NOW)
+            add_portal(target, f"{prefix}-tz", replace(first, country="TZ"), actor="analyst:a", now=NOW)
+            with pytest.raises(PortalError, match="already another portal's"):
+                set_portal(target, f"{prefix}-tz", PortalChange(host=f"{prefix}.report.example"),
+                           actor="analyst:a", now=NOW)  # fmt: skip
+            assert find_portal(target, f"{prefix}-KE") == changed
+        assert (added.languages, added.partner, added.host) == (("sw", "en"), "P", None)
+        views[way] = replace(changed, slug="", host=changed.host and changed.host[2:])
+    assert views["session"] == views["driver"]
+    assert views["driver"].updated_by == "analyst:b" and views["driver"].acknowledgements
+    listed = [portal for portal in list_portals(store) if portal.country == "KE"]
+    assert [(p.slug, p.host) for p in listed] == [("d-ke", "d.report.example"), ("s-ke", "s.report.example")]
+    assert [replace(p, slug="", host="") for p in listed] == [replace(views["driver"], host="")] * 2
+
+
 def test_a_failed_command_writes_nothing(store: Store) -> None:
     """The direct writer commits when its block ends, and rolls back when the block raises."""
     with pytest.raises(RuntimeError), through_driver(store) as writer:
@@ -567,6 +601,16 @@ def test_the_commands_that_change_one_thing_write_without_importing_sqlalchemy(t
     )
     logged = probe("users", "log")
     assert "token_made" in logged.stdout and "token_revoked" in logged.stdout
+    for command, said in [
+        (("portals", "add", "br", "--country", "BR", "--languages", "pt,en", "--partner", "P"), "br"),
+        (("portals", "set", "br", "--helpline", "Disque 100: 100", "--host", "denuncie.example"), "Disque"),
+    ]:
+        done = probe(*command)
+        assert done.returncode == 0 and said in done.stdout, done.stderr
+        assert "sqlalchemy loaded: False" in done.stderr
+    refused = probe("portals", "add", "br-2", "--country", "BR", "--languages", "pt", "--partner", "P",
+                    "--host", "denuncie.example")  # fmt: skip
+    assert refused.returncode == exitcodes.DATA_ERROR and "already a portal's" in refused.stderr
 
 
 @pytest.mark.postgres

@@ -75,9 +75,9 @@ def portals_add(app: App, /, slug: str, as_json: bool, **fields: Any) -> None:
     Exit status: 0 added; 65 a field is not acceptable, or the name is taken (the message says)."""
     from takedown.portals import PortalError, add_portal
 
-    with errors_as_exit_codes(), app.store.session() as session:
+    with errors_as_exit_codes(), app.writing() as target:
         try:
-            view = add_portal(session, slug, _change(fields), actor=app.settings.actor, now=app.clock.now())
+            view = add_portal(target, slug, _change(fields), actor=app.settings.actor, now=app.clock.now())
         except PortalError as exc:
             fail(str(exc), exitcodes.DATA_ERROR)
     _show(view, as_json)
@@ -93,9 +93,9 @@ def portals_set(app: App, /, slug: str, as_json: bool, **fields: Any) -> None:
     acceptable or there is no such portal."""
     from takedown.portals import PortalError, set_portal
 
-    with errors_as_exit_codes(), app.store.session() as session:
+    with errors_as_exit_codes(), app.writing() as target:
         try:
-            view = set_portal(session, slug, _change(fields), actor=app.settings.actor, now=app.clock.now())
+            view = set_portal(target, slug, _change(fields), actor=app.settings.actor, now=app.clock.now())
         except PortalError as exc:
             fail(str(exc), exitcodes.NOT_FOUND if "no portal" in str(exc) else exitcodes.DATA_ERROR)
     _show(view, as_json)
