@@ -21,13 +21,7 @@ from typing import TYPE_CHECKING, Any
 from takedown.errors import TakedownError
 from takedown.portal_views import Helpline, PortalView, helplines_of
 from takedown.sql_reads import SqlReads, mark, reading, stored_json, stored_time
-from takedown.sql_writes import (
-    insert_rows,
-    is_integrity_error,
-    json_to_store,
-    time_to_store,
-    writing,
-)
+from takedown.sql_writes import insert_rows, is_integrity_error, json_to_store, update_row, writing
 
 if TYPE_CHECKING:
     from takedown.sql_reads import ReadSource
@@ -112,17 +106,10 @@ def set_portal(
             )
         ):
             raise PortalError(taken)
-        changed = [*_COLUMNS, "updated_at", "updated_by"]
-        stored_json_columns = {"languages", "helplines"}
-        values = [
-            json_to_store(row[name]) if name in stored_json_columns
-            else time_to_store(writes.dialect)(row[name]) if name == "updated_at"
-            else row[name]
-            for name in changed
-        ]  # fmt: skip
-        assignments = ", ".join(f"{name} = {bound}" for name in changed)
+        changed = {name: row[name] for name in (*_COLUMNS, "updated_at", "updated_by")}
+        changed.update((name, json_to_store(changed[name])) for name in ("languages", "helplines"))
         try:
-            writes.execute(f"UPDATE portal SET {assignments} WHERE id = {bound}", (*values, row["id"]))
+            update_row(writes, "portal", row["id"], changed, times=("updated_at",))
         except Exception as exc:
             if is_integrity_error(exc):
                 raise PortalError(taken) from None
