@@ -514,10 +514,9 @@ class Composer:
             draft.in_reply_to = max(found, key=lambda ranked: ranked[:2])[2] if found else None
 
     def _facts(self, case_ids: Sequence[int]) -> list[CaseFacts]:
-        """What a round's notices say of each case: the case, its last live check, its recorded
-        fingerprints and the notices it has had. In plain SQL (:mod:`takedown.sql_reads`): through
-        the ORM, with thousands of ids bound to each of five queries, this was a tenth of the
-        composing thread."""
+        """What a round's notices say of each case: the case, its latest live check, its recorded
+        fingerprints and the notices it has had. In plain SQL (:mod:`takedown.sql_reads`), rather
+        than five ORM queries each binding thousands of ids and building their rows' objects."""
         ids = sorted(set(case_ids))
         if not ids:
             return []
