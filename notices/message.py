@@ -24,11 +24,13 @@ from email.header import Header
 from email.message import EmailMessage
 from email.policy import compat32
 from email.utils import format_datetime, formataddr, make_msgid, parseaddr
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from notices.indented_json import indented_json
-from notices.render import Rendered
 from takedown.errors import ConfigurationError
+
+if TYPE_CHECKING:
+    from notices.render import Rendered
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
 _UTF8 = Charset("utf-8")

@@ -33,7 +33,6 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import bindparam, insert, or_, select, update
-from sqlalchemy.orm import Session
 
 from notices.delivery import Attempt, DeliveryOutcome, SMTPTransport
 from notices.message import sender_address
@@ -467,43 +466,6 @@ def enqueue_many(target: WriteTarget, notices: Sequence[OutgoingNotice], *, now:
             ],
         )
     return ids
-
-
-BOUNCE_RETRY_DELAY = timedelta(hours=1)
-"""When a notice a remote server gave up on for a passing reason (a 4.x.x delivery status) is sent
-again: long enough for a full mailbox or a busy server to recover."""
-
-
-def bounced(
-    session: Session, notice_id: int, *, permanent: bool, detail: str, actor: str, now: datetime
-) -> bool:
-    """A delivery status notification says notice ``notice_id`` did not arrive. Permanent (5.x.x):
-    the notice failed and its mailbox is marked bad, as a refusal at sending would have. Transient
-    (4.x.x, the remote server gave up retrying): the notice is sent again later, with the same
-    Message-ID. Only a notice that counted as delivered changes, so a second report about the same
-    notice does nothing; whether it changed."""
-    notice = session.execute(
-        select(Notice.recipient, Notice.level).where(
-            Notice.id == notice_id, Notice.status.in_((NoticeStatus.SENT.value, NoticeStatus.UNCERTAIN.value))
-        )
-    ).first()
-    if notice is None:
-        return False
-    values: dict[str, Any] = {"last_error": f"bounced: {detail}"[:500]}
-    if permanent:
-        values["status"] = NoticeStatus.FAILED.value
-        from hosting.contact_writes import mark_mailbox_bad  # the contact book: only on a bounce
-
-        mark_mailbox_bad(session, notice.recipient, detail[:300], now=now, actor=actor)
-    else:
-        values.update(status=NoticeStatus.RETRY.value, next_attempt_at=now + BOUNCE_RETRY_DELAY)
-    session.execute(update(Notice).where(Notice.id == notice_id).values(**values))
-    action = "notice_bounced" if permanent else "notice_bounced_will_retry"
-    info = {"notice": notice_id, "to": notice.recipient, "level": notice.level, "result": detail[:300]}
-    case_ids = _case_ids(session, [notice_id]).get(notice_id, ())
-    if case_ids:
-        session.execute(insert(Event), [event_row(cid, now, actor, action, info) for cid in case_ids])
-    return True
 
 
 def default_sender_id(clock: Clock) -> str:

@@ -21,21 +21,29 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TYPE_CHECKING
 
-from sqlalchemy import insert, select
-from sqlalchemy.orm import Session
-
-from notices.inbound_mail import InboundMail, read_mail
-from notices.outbox import bounced
-from takedown.case_moves import event_row
-from takedown.cases import notice_now
+from notices.bounces import bounced, notice_cases
+from notices.inbound_mail import DeliveryStatus, InboundMail, read_mail
+from takedown.case_moves import bring_next_round_forward, event_row, insert_events
 from takedown.inbox import Received, mail_recorded, record
-from takedown.models import Event, Notice, NoticeCase
-from takedown.store import Store
+from takedown.sql_reads import SqlReads, among, mark
+from takedown.sql_writes import SqlWrites, writing
+
+if TYPE_CHECKING:
+    from takedown.sql_writes import WriteTarget
 
 log = logging.getLogger(__name__)
 
 ACTOR = "inbox"
+
+
+@dataclass(frozen=True, slots=True)
+class Threaded:
+    """The notice a mail answers, as far as taking the mail in needs it."""
+
+    id: int
+    recipient: str
 
 
 @dataclass
@@ -56,13 +64,22 @@ class Taken:
     """It waits in the inbox for an analyst."""
 
 
-def take_in(store: Store, raw: bytes, *, now: datetime) -> Taken:
-    """Read, thread, act on and record one mail, in one transaction; see the module's docstring."""
+def take_in(target: WriteTarget, raw: bytes, *, now: datetime) -> Taken:
+    """Read, thread, act on and record one mail, in one transaction; see the module's docstring.
+
+    ``target``: the store (a transaction of its own, as the SMTP endpoint takes each mail) or the
+    terminal's direct writer (``takedown inbox take``, which imports no SQLAlchemy). Written once in
+    plain SQL (:mod:`takedown.sql_writes`), so both take a mail in alike.
+
+    The mail is recorded before anything is acted on: its row is what makes it once, so a mail
+    handed over twice at once, to two readers, is acted on by the one whose row went in, and the
+    other changes nothing. What the row keeps (kind, cases, problems, whether it waits) is decided
+    by reading alone."""
     mail = read_mail(raw)
-    with store.session() as session:
-        if mail_recorded(session, mail.mail_id):
+    with writing(target) as writes:
+        if mail_recorded(writes, mail.mail_id):
             return Taken(mail.mail_id, mail.kind, None)
-        taken = _act(session, mail, now)
+        notice, taken, status = _decide(writes, mail)
         received = Received(
             channel="mail",
             kind=taken.kind,
@@ -77,11 +94,12 @@ def take_in(store: Store, raw: bytes, *, now: datetime) -> Taken:
             problem="; ".join(taken.problems) or None,
             for_an_analyst=taken.waiting,
         )
-        taken.inbox_id = record(session, received, now=now)
+        taken.inbox_id = record(writes, received, now=now)
         if taken.inbox_id is None:  # another reader took the same mail in meanwhile
-            session.rollback()
             return Taken(mail.mail_id, mail.kind, None)
-        _case_events(session, taken, now)
+        if notice is not None and status is not None:
+            _bounce(writes, notice, status, taken, now)
+        _case_events(writes, taken, now)
     log.info(
         "mail %s: %s, notice %s, %s",
         taken.inbox_id,
@@ -92,22 +110,19 @@ def take_in(store: Store, raw: bytes, *, now: datetime) -> Taken:
     return taken
 
 
-def _act(session: Session, mail: InboundMail, now: datetime) -> Taken:
-    notice = _thread(session, mail)
+def _decide(reads: SqlReads, mail: InboundMail) -> tuple[Threaded | None, Taken, DeliveryStatus | None]:
+    """What ``mail`` is and whom it concerns, by reading alone: its notice, what the inbox keeps of
+    it, and the delivery status to act on, if any."""
+    notice = _thread(reads, mail)
     taken = Taken(mail.mail_id, mail.kind, None, problems=list(mail.problems))
+    status = None
     if notice is not None:
         taken.notice_id = notice.id
-        taken.case_ids = tuple(
-            session.scalars(
-                select(NoticeCase.case_id)
-                .where(NoticeCase.notice_id == notice.id)
-                .order_by(NoticeCase.case_id)
-            )
-        )
+        taken.case_ids = tuple(notice_cases(reads, notice.id))
     else:
         taken.problems.insert(0, "not matched to any notice")
     if mail.report is not None:
-        _bounce(session, mail, notice, taken, now)
+        status = _status_to_act_on(mail, notice, taken)
     elif mail.automatic:
         taken.ticket = mail.ticket
         taken.waiting = notice is None
@@ -121,52 +136,65 @@ def _act(session: Session, mail: InboundMail, now: datetime) -> Taken:
     if mail.report is None and not mail.text and mail.problems:
         taken.kind = "unreadable"
         taken.waiting = True
-    return taken
+    return notice, taken, status
 
 
-def _thread(session: Session, mail: InboundMail) -> Notice | None:
+def _thread(reads: SqlReads, mail: InboundMail) -> Threaded | None:
     """The notice ``mail`` answers: by Message-ID first, by the reference in its subject after."""
+    bound = mark(reads)
     wanted = ([mail.returned_message_id] if mail.returned_message_id else []) + mail.references
     if wanted:
+        named, parameters = among(reads, "message_id", wanted)
         found = {
-            notice.message_id: notice
-            for notice in session.scalars(select(Notice).where(Notice.message_id.in_(wanted)))
+            message_id: Threaded(int(notice_id), recipient)
+            for notice_id, message_id, recipient in reads.stream(
+                f"SELECT id, message_id, recipient FROM notice WHERE {named}", parameters
+            )
         }
         for message_id in wanted:  # the closest first: the returned message, In-Reply-To, References
             if message_id in found:
                 return found[message_id]
     if mail.our_reference:
-        return session.scalars(
-            select(Notice).where(Notice.subject.like(f"[{mail.our_reference}]%")).order_by(Notice.id.desc())
-        ).first()
+        # The reference is letters, digits and dashes (InboundMail reads no other), so it holds
+        # nothing LIKE would read as a pattern.
+        for notice_id, recipient in reads.stream(
+            f"SELECT id, recipient FROM notice WHERE subject LIKE {bound} ORDER BY id DESC LIMIT 1",
+            (f"[{mail.our_reference}]%",),
+        ):
+            return Threaded(int(notice_id), recipient)
     return None
 
 
-def _bounce(session: Session, mail: InboundMail, notice: Notice | None, taken: Taken, now: datetime) -> None:
-    """Act on a delivery status notification: only on statuses about the notice's own recipient
-    (anyone can send a report; one naming another address changes nothing)."""
+def _status_to_act_on(mail: InboundMail, notice: Threaded | None, taken: Taken) -> DeliveryStatus | None:
+    """The status in a delivery status notification to act on: only one about the notice's own
+    recipient (anyone can send a report; one naming another address changes nothing), a permanent
+    failure before a transient one. A report nobody can act on waits for an analyst, with why."""
     statuses = mail.report or []
     if notice is None:
         taken.waiting = True
-        return
+        return None
     about = [status for status in statuses if status.recipient == notice.recipient.strip().lower()]
     if not about:
         named = ", ".join(sorted({s.recipient for s in statuses})) or "no recipient"
         taken.problems.append(f"the report names {named[:200]}, not {notice.recipient}: nothing changed")
         taken.waiting = True
-        return
+        return None
     status = next((s for s in about if s.permanent), None) or next((s for s in about if s.transient), None)
     if status is None:
         taken.done.append(f"delivery {about[0].action} ({about[0].status}): recorded only")
-        return
+    return status
+
+
+def _bounce(writes: SqlWrites, notice: Threaded, status: DeliveryStatus, taken: Taken, now: datetime) -> None:
+    """Act on a delivery status about the notice's own recipient."""
     detail = f"{status.status} {status.diagnostic}".strip()
-    if not bounced(session, notice.id, permanent=status.permanent, detail=detail, actor=ACTOR, now=now):
+    if not bounced(writes, notice.id, permanent=status.permanent, detail=detail, actor=ACTOR, now=now):
         taken.done.append(f"notice {notice.id} was already settled: nothing changed")
         return
     if status.permanent:
         taken.done.append(f"notice {notice.id} failed; mailbox {notice.recipient} marked bad")
-        forward = notice_now(
-            session, taken.case_ids, actor=ACTOR, now=now, reason=f"{notice.recipient} bounced"
+        forward = bring_next_round_forward(
+            writes, taken.case_ids, actor=ACTOR, now=now, reason=f"{notice.recipient} bounced"
         )
         if forward:
             taken.done.append(f"next notice round due now for {len(forward)} case(s)")
@@ -174,7 +202,7 @@ def _bounce(session: Session, mail: InboundMail, notice: Notice | None, taken: T
         taken.done.append(f"notice {notice.id} will be sent again")
 
 
-def _case_events(session: Session, taken: Taken, now: datetime) -> None:
+def _case_events(writes: SqlWrites, taken: Taken, now: datetime) -> None:
     """What a provider's mail says, on each of its cases' timelines (bounces wrote their own)."""
     if not taken.case_ids or taken.inbox_id is None:
         return
@@ -187,4 +215,4 @@ def _case_events(session: Session, taken: Taken, now: datetime) -> None:
         action = "provider_ticket"
     else:
         return
-    session.execute(insert(Event), [event_row(cid, now, ACTOR, action, detail) for cid in taken.case_ids])
+    insert_events(writes, [event_row(case_id, now, ACTOR, action, detail) for case_id in taken.case_ids])

@@ -1,6 +1,8 @@
 """Moving a case between states: the rule of which moves are allowed and what each sets
 (:func:`move`), the event row that records it, and the analyst's withdrawal written once in plain
-SQL (:mod:`takedown.sql_writes`), so the terminal can withdraw a case without importing SQLAlchemy.
+SQL (:mod:`takedown.sql_writes`), so the terminal can withdraw a case without importing SQLAlchemy;
+also, in plain SQL for ``takedown inbox take``, a bounced notice's cases brought forward in the
+chase (:func:`bring_next_round_forward`).
 
 :func:`move` works on anything shaped like a case (:class:`Movable`): a mapped :class:`Case`, the
 plain rows revisits work on, or the row :func:`withdraw` reads. Every change of state is checked
@@ -16,8 +18,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from takedown.case_views import CaseSummary
 from takedown.errors import CaseNotFound, InvalidTransition
-from takedown.sql_reads import mark, stored_time_or_none
-from takedown.sql_writes import SqlWrites, insert_rows, update_row, writing
+from takedown.sql_reads import among, mark, stored_time_or_none
+from takedown.sql_writes import SqlWrites, insert_rows, time_to_store, update_row, writing
 from takedown.states import CLOSED_STATES, CaseState, can_move
 
 if TYPE_CHECKING:
@@ -170,3 +172,31 @@ def withdraw(target: WriteTarget, case_id: int, *, reason: str, actor: str, now:
         )
         _write_move(writes, row, event)
     return row.summary()
+
+
+def bring_next_round_forward(
+    target: WriteTarget, case_ids: Sequence[int], *, actor: str, now: datetime, reason: str
+) -> list[int]:
+    """The notice a case was sent did not arrive (its mailbox bounced it for good): its next round is
+    due now instead of when planned, so whoever is next on the ladder hears of it. Only live cases
+    the chase is still on change; the ones changed, in order."""
+    if not case_ids:
+        return []
+    with writing(target) as writes:
+        stored_now = time_to_store(writes.dialect)(now)
+        bound = mark(writes)
+        chosen, parameters = among(writes, "id", sorted(set(case_ids)))
+        moved = sorted(
+            int(case_id)
+            for (case_id,) in writes.stream(
+                f'UPDATE "case" SET next_notice_at = {bound}, updated_at = {bound}'
+                f" WHERE {chosen} AND state = {bound} AND needs_analyst = {bound}"
+                f" AND (next_notice_at IS NULL OR next_notice_at > {bound}) RETURNING id",
+                [stored_now, stored_now, *parameters, CaseState.LIVE.value, False, stored_now],
+            )
+        )
+        detail = {"reason": reason[:300]}
+        insert_events(
+            writes, [event_row(case_id, now, actor, "notice_brought_forward", detail) for case_id in moved]
+        )
+    return moved

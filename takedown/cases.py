@@ -20,7 +20,6 @@ from sqlalchemy import (
     and_,
     func,
     insert,
-    or_,
     select,
     tuple_,
     update,
@@ -333,36 +332,6 @@ def resume_chase(session: Session, case_ids: Sequence[int], *, actor: str, now: 
     )
     if moved:
         session.execute(insert(Event), [event_row(case_id, now, actor, "chase_resumed") for case_id in moved])
-    return sorted(moved)
-
-
-def notice_now(
-    session: Session, case_ids: Sequence[int], *, actor: str, now: datetime, reason: str
-) -> list[int]:
-    """The notice a case was sent did not arrive (its mailbox bounced it for good): its next round is
-    due now instead of when planned, so whoever is next on the ladder hears of it. Only live cases
-    the chase is still on change; the ones changed."""
-    if not case_ids:
-        return []
-    moved = list(
-        session.scalars(
-            update(Case)
-            .where(
-                Case.id.in_(sorted(set(case_ids))),
-                Case.state == CaseState.LIVE.value,
-                Case.needs_analyst.is_(False),
-                or_(Case.next_notice_at.is_(None), Case.next_notice_at > now),
-            )
-            .values(next_notice_at=now, updated_at=now)
-            .returning(Case.id)
-            .execution_options(synchronize_session=False)
-        )
-    )
-    if moved:
-        detail = {"reason": reason[:300]}
-        session.execute(
-            insert(Event), [event_row(cid, now, actor, "notice_brought_forward", detail) for cid in moved]
-        )
     return sorted(moved)
 
 

@@ -16,14 +16,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import insert, select, update
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from takedown.case_moves import event_row, insert_events
+from takedown.sql_reads import SqlReads, among, mark, stored_json
+from takedown.sql_writes import json_to_store, time_to_store, writing
 
-from takedown.case_moves import event_row
-from takedown.models import Event, InboxMessage
+if TYPE_CHECKING:
+    from takedown.sql_writes import WriteTarget
 
 FOR_AN_ANALYST = frozenset({"not_ours", "need_information", "reply", "unreadable"})
 """Kinds that wait until an analyst marks them handled; the others are recorded handled."""
@@ -53,74 +53,86 @@ class Received:
     bounce nobody could match to a notice waits too."""
 
 
-def record(session: Session, received: Received, *, now: datetime) -> int | None:
-    """Keep ``received``; its id, or ``None`` when that mail was recorded before."""
+def record(target: WriteTarget, received: Received, *, now: datetime) -> int | None:
+    """Keep ``received``; its id, or ``None`` when that mail was recorded before (by this reader or
+    by another one meanwhile: the row that keeps the Message-ID unique answers, so a caller that
+    checked first and lost the race still records it once).
+
+    Written once in plain SQL (:mod:`takedown.sql_writes`): ``takedown inbox take`` sends it
+    through the database driver alone, the provider page and the SMTP endpoint through a session.
+    ``ON CONFLICT ... DO NOTHING`` rather than a savepoint that catches the refusal: either way the
+    caller's transaction stays usable, and this way it costs one statement."""
     if received.kind not in KINDS:
         raise ValueError(f"an inbox message is one of {', '.join(sorted(KINDS))}, not {received.kind!r}")
     waits = received.for_an_analyst
     handled = not (received.kind in FOR_AN_ANALYST if waits is None else waits)
-    mail_id = _cut(received.mail_id, 255)
     values: dict[str, Any] = {
         "received_at": now,
         "channel": received.channel,
         "kind": received.kind,
         "sender": received.sender.strip().lower()[:320],
         "notice_id": received.notice_id,
-        "case_ids": sorted(set(received.case_ids)),
+        "case_ids": json_to_store(sorted(set(received.case_ids))),
         "subject": _cut(received.subject, 300),
         "text": _cut(received.text, MAX_TEXT),
         "ticket": _cut(received.ticket, 100),
-        "attachments": list(received.attachments),
-        "mail_id": mail_id,
+        "attachments": json_to_store(list(received.attachments)),
+        "mail_id": _cut(received.mail_id, 255),
         "problem": _cut(received.problem, 300),
         "handled_at": now if handled else None,
         "handled_by": HANDLED_BY_PIPELINE if handled else None,
     }
-    try:
-        with session.begin_nested():  # a mail taken in before (or by another reader meanwhile)
-            return int(
-                session.execute(insert(InboxMessage).values(values).returning(InboxMessage.id)).scalar_one()
+    with writing(target) as writes:
+        to_time = time_to_store(writes.dialect)
+        values["received_at"], values["handled_at"] = to_time(now), to_time(values["handled_at"])
+        names = ", ".join(values)
+        bound = ", ".join([mark(writes)] * len(values))
+        found = list(
+            writes.stream(
+                f"INSERT INTO inbox_message ({names}) VALUES ({bound})"
+                " ON CONFLICT (mail_id) DO NOTHING RETURNING id",
+                list(values.values()),
             )
-    except IntegrityError:
-        if received.mail_id is not None and mail_recorded(session, mail_id):
-            return None
-        raise
+        )
+    return int(found[0][0]) if found else None
 
 
 def mark_handled(
-    session: Session, ids: Sequence[int], *, actor: str, now: datetime, note: str = ""
+    target: WriteTarget, ids: Sequence[int], *, actor: str, now: datetime, note: str = ""
 ) -> list[int]:
     """Mark the waiting messages ``ids`` handled by ``actor``; each of their cases gets an event.
-    Those handled meanwhile by someone else are left out of the ids returned."""
+    Those handled meanwhile by someone else are left out of the ids returned: the update names
+    only messages still waiting, and returns the ones it changed."""
     chosen = sorted({int(i) for i in ids})
     if not chosen:
         return []
-    rows = session.execute(
-        select(InboxMessage.id, InboxMessage.case_ids).where(
-            InboxMessage.id.in_(chosen), InboxMessage.handled_at.is_(None)
+    with writing(target) as writes:
+        to_time = time_to_store(writes.dialect)
+        among_ids, parameters = among(writes, "id", chosen)
+        bound = mark(writes)
+        changed = writes.stream(
+            f"UPDATE inbox_message SET handled_at = {bound}, handled_by = {bound}"
+            f" WHERE {among_ids} AND handled_at IS NULL RETURNING id, case_ids",
+            [to_time(now), actor[:200], *parameters],
         )
-    ).all()
-    done: list[int] = []
-    events: list[dict[str, Any]] = []
-    for message_id, case_ids in rows:
-        taken = session.execute(
-            update(InboxMessage)
-            .where(InboxMessage.id == message_id, InboxMessage.handled_at.is_(None))
-            .values(handled_at=now, handled_by=actor[:200])
-        )
-        if not getattr(taken, "rowcount", 0):
-            continue
-        done.append(message_id)
-        detail = {"inbox": message_id, **({"note": note.strip()[:500]} if note.strip() else {})}
-        events += [event_row(case_id, now, actor, "inbox_handled", detail) for case_id in case_ids or ()]
-    if events:
-        session.execute(insert(Event), events)
+        done: list[int] = []
+        events: list[dict[str, Any]] = []
+        detail_note = {"note": note.strip()[:500]} if note.strip() else {}
+        for message_id, case_ids in sorted(changed, key=lambda row: int(row[0])):
+            done.append(int(message_id))
+            detail = {"inbox": int(message_id), **detail_note}
+            for case_id in stored_json(case_ids) or ():
+                events.append(event_row(int(case_id), now, actor, "inbox_handled", detail))
+        insert_events(writes, events)
     return done
 
 
-def mail_recorded(session: Session, mail_id: str | None) -> bool:
+def mail_recorded(reads: SqlReads, mail_id: str | None) -> bool:
     """Whether the mail ``mail_id`` (its Message-ID) was taken in before."""
-    return session.scalar(select(InboxMessage.id).where(InboxMessage.mail_id == mail_id)) is not None
+    if mail_id is None:
+        return False
+    found = reads.stream(f"SELECT 1 FROM inbox_message WHERE mail_id = {mark(reads)}", (_cut(mail_id, 255),))
+    return any(True for _ in found)
 
 
 def _cut(text: str | None, limit: int) -> str | None:

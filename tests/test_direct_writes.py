@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import astuple, replace
 from datetime import UTC, datetime, timedelta
+from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +30,7 @@ from hosting.record import record_resolutions
 from hosting.resolve import Resolution
 from notices.outbox import OutgoingNotice, enqueue, enqueue_many
 from notices.settling import settle_uncertain
+from sandbox.desk_mail import gmail_style_bounce
 from takedown import exitcodes
 from takedown.api_tokens import add_token, find_token, revoke_token
 from takedown.case_moves import withdraw
@@ -611,6 +613,17 @@ def test_the_commands_that_change_one_thing_write_without_importing_sqlalchemy(t
     refused = probe("portals", "add", "br-2", "--country", "BR", "--languages", "pt", "--partner", "P",
                     "--host", "denuncie.example")  # fmt: skip
     assert refused.returncode == exitcodes.DATA_ERROR and "already a portal's" in refused.stderr
+    # The notice settled above bounces for good: a mail server piping the report here takes it in
+    # (the notice failed, its mailbox barred) with the driver alone, and a redelivery changes nothing.
+    sent = EmailMessage()
+    sent["From"], sent["To"], sent["Subject"] = "reports@hotline.test", "abuse@a.test", "s"
+    sent["Message-ID"] = "<1@t>"
+    (tmp_path / "bounce.eml").write_bytes(gmail_style_bounce(sent, recipient="abuse@a.test"))
+    for said in ("notice 1 failed; mailbox abuse@a.test marked bad", "already recorded"):
+        taken = probe("inbox", "take", str(tmp_path / "bounce.eml"))
+        assert taken.returncode == 0 and said in taken.stdout, taken.stderr
+        assert "sqlalchemy loaded: False" in taken.stderr
+    assert "bad since" in probe("contacts", "list").stdout
 
 
 @pytest.mark.postgres

@@ -32,10 +32,10 @@ OWNERS = {
         r"|UPDATE contact |DELETE FROM contact |(insert_rows|update_row)\(\w+, \"contact\"",
         {"hosting/contact_writes.py"},
     ),
-    "outbox (and settling its notices in doubt, written once in plain SQL)": (
+    "outbox (and, written once in plain SQL, settling its notices in doubt and their bounces)": (
         r"\b(update|insert|delete)\((Notice|NoticeCase)\)|UPDATE notice |INSERT INTO notice"
         r"|insert_rows(_with_ids)?\(\s*\w+,\s*\"notice",
-        {"notices/outbox.py", "notices/settling.py"},
+        {"notices/outbox.py", "notices/settling.py", "notices/bounces.py"},
     ),
     "resolution record": (
         r"\b(update|insert|delete)\(Hosting\)|INSERT INTO \"?hosting|insert_rows\(\s*\w+,\s*\"hosting\"",
@@ -51,7 +51,8 @@ OWNERS = {
         {"takedown/api_tokens.py"},
     ),
     "providers' inbox": (
-        r"\b(update|insert|delete)\(InboxMessage\)|(?<!class )\bInboxMessage\(",
+        r"\b(update|insert|delete)\(InboxMessage\)|(?<!class )\bInboxMessage\("
+        r"|(INSERT INTO|UPDATE) inbox_message",
         {"takedown/inbox.py"},
     ),
     "RDAP network cache": (

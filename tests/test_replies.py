@@ -7,7 +7,8 @@ import base64
 import hashlib
 import secrets
 import smtplib
-from datetime import timedelta
+from collections.abc import Callable
+from datetime import datetime, timedelta
 from email.message import EmailMessage
 from pathlib import Path
 
@@ -19,7 +20,7 @@ from faces.cli import App, cli
 from hosting.contacts import bad_mailboxes
 from notices.inbox_server import InboxServer
 from notices.outbox import Outbox
-from notices.replies import take_in
+from notices.replies import Taken, take_in
 from sandbox import Sandbox
 from sandbox.desk_mail import (
     exchange_style_bounce,
@@ -29,6 +30,7 @@ from sandbox.desk_mail import (
     ticket_auto_reply,
 )
 from takedown.clock import ManualClock
+from takedown.direct_writes import DirectWriter
 from takedown.inbox_views import inbox
 from takedown.models import Case, Event, Notice
 from takedown.settings import Settings
@@ -59,12 +61,37 @@ def sent(
     return message, sorted(ids.values())
 
 
+Take = Callable[[bytes, datetime], Taken]
+
+
+@pytest.fixture(params=["store", "driver"])
+def take(request: pytest.FixtureRequest, store: Store) -> Take:
+    """``take_in`` as the SMTP endpoint runs it (the store's session) or as ``takedown inbox take``
+    does (the database driver alone): the same SQL, so the same outcome, either way."""
+
+    def through_store(raw: bytes, now: datetime) -> Taken:
+        return take_in(store, raw, now=now)
+
+    def through_driver(raw: bytes, now: datetime) -> Taken:
+        writer = DirectWriter.open(store.engine.url.render_as_string(hide_password=False))
+        assert writer is not None, "the direct writer should handle this store"
+        with writer:
+            return take_in(writer, raw, now=now)
+
+    return through_store if request.param == "store" else through_driver
+
+
 def events(store: Store, action: str) -> list[tuple[int, dict[str, object]]]:
     with store.session() as session:
         rows = session.execute(
             select(Event.case_id, Event.detail).where(Event.action == action).order_by(Event.id)
         )
         return [(case_id, dict(detail or {})) for case_id, detail in rows]
+
+
+def notice_id(store: Store) -> int:
+    with store.session() as session:
+        return session.scalars(select(Notice.id).where(Notice.recipient == HOSTING)).one()
 
 
 def notice_row(store: Store) -> tuple[str, object]:
@@ -74,12 +101,10 @@ def notice_row(store: Store) -> tuple[str, object]:
 
 
 def test_a_ticket_systems_automatic_reply_records_the_ticket_on_the_cases(
-    store: Store, clock: ManualClock, sent: tuple[EmailMessage, list[int]]
+    store: Store, take: Take, clock: ManualClock, sent: tuple[EmailMessage, list[int]]
 ) -> None:
     notice, case_ids = sent
-    taken = take_in(
-        store, ticket_auto_reply(notice, sender=HOSTING, ticket="2026113010000017"), now=clock.now()
-    )
+    taken = take(ticket_auto_reply(notice, sender=HOSTING, ticket="2026113010000017"), now=clock.now())
     assert (taken.kind, taken.ticket, list(taken.case_ids), taken.waiting) == (
         "auto_reply", "2026113010000017", case_ids, False,
     )  # fmt: skip
@@ -92,7 +117,7 @@ def test_a_ticket_systems_automatic_reply_records_the_ticket_on_the_cases(
 
 
 def test_a_persons_reply_waits_on_its_cases_and_no_attachment_byte_is_kept(
-    store: Store, clock: ManualClock, sent: tuple[EmailMessage, list[int]], database_url: str
+    store: Store, take: Take, clock: ManualClock, sent: tuple[EmailMessage, list[int]], database_url: str
 ) -> None:
     notice, case_ids = sent
     marker = f"ATTACHED-BYTES-{secrets.token_hex(16)}".encode()
@@ -102,7 +127,7 @@ def test_a_persons_reply_waits_on_its_cases_and_no_attachment_byte_is_kept(
         html="<p>We suspended the account.</p><script>alert(1)</script>",
         attachment=("screenshot.png", "image/png", screenshot),
     )  # fmt: skip
-    taken = take_in(store, raw, now=clock.now())
+    taken = take(raw, clock.now())
     assert (taken.kind, taken.waiting, list(taken.case_ids)) == ("reply", True, case_ids)
     with store.reading() as session:
         [item] = inbox(session, limit=10)
@@ -139,10 +164,10 @@ def test_a_reply_without_threading_headers_is_matched_by_the_reference_in_its_su
 
 @pytest.mark.parametrize("shape", [gmail_style_bounce, exchange_style_bounce], ids=["webmail", "exchange"])
 def test_a_permanent_failure_fails_the_notice_bars_the_mailbox_and_brings_the_next_round_forward(
-    store: Store, clock: ManualClock, sent: tuple[EmailMessage, list[int]], shape: object
+    store: Store, take: Take, clock: ManualClock, sent: tuple[EmailMessage, list[int]], shape: object
 ) -> None:
     notice, case_ids = sent
-    taken = take_in(store, shape(notice, recipient=HOSTING), now=clock.now())  # type: ignore[operator]
+    taken = take(shape(notice, recipient=HOSTING), clock.now())  # type: ignore[operator]
     assert taken.kind == "bounce" and not taken.waiting, taken.problems
     assert notice_row(store)[0] == "failed"
     assert [m.value for m in bad_mailboxes(store)] == [HOSTING]
@@ -153,14 +178,19 @@ def test_a_permanent_failure_fails_the_notice_bars_the_mailbox_and_brings_the_ne
 
 
 def test_a_transient_failure_sends_the_same_notice_again_later_and_a_delay_changes_nothing(
-    world: Sandbox, store: Store, settings: Settings, clock: ManualClock, sent: tuple[EmailMessage, list[int]]
+    world: Sandbox,
+    store: Store,
+    take: Take,
+    settings: Settings,
+    clock: ManualClock,
+    sent: tuple[EmailMessage, list[int]],
 ) -> None:
     notice, _ = sent
     delayed = postfix_style_report(notice, recipient=HOSTING, action="delayed", status="4.2.2")
-    assert take_in(store, delayed, now=clock.now()).done == ["delivery delayed (4.2.2): recorded only"]
+    assert take(delayed, clock.now()).done == ["delivery delayed (4.2.2): recorded only"]
     assert notice_row(store)[0] == "sent"
     gave_up = postfix_style_report(notice, recipient=HOSTING, action="failed", status="4.2.2")
-    take_in(store, gave_up, now=clock.now())
+    take(gave_up, clock.now())
     assert notice_row(store) == ("retry", clock.now() + timedelta(hours=1))
     assert bad_mailboxes(store) == []
     clock.advance(timedelta(hours=1))
@@ -179,16 +209,42 @@ def test_a_report_about_another_address_changes_nothing_and_waits_for_an_analyst
 
 
 def test_the_same_mail_twice_is_taken_in_once_and_a_stranger_waits_with_the_reason(
-    store: Store, clock: ManualClock, sent: tuple[EmailMessage, list[int]]
+    store: Store, take: Take, clock: ManualClock, sent: tuple[EmailMessage, list[int]]
 ) -> None:
     notice, _ = sent
     raw = person_reply(notice, sender="jane@host-a.test", text="Done.")
-    assert take_in(store, raw, now=clock.now()).inbox_id is not None
-    assert take_in(store, raw, now=clock.now()).inbox_id is None
+    assert take(raw, clock.now()).inbox_id is not None
+    assert take(raw, clock.now()).inbox_id is None
     assert len(events(store, "provider_replied")) == 2  # two cases, once each
     stranger = b"From: someone@else.test\r\nSubject: hello\r\nMessage-ID: <x@else.test>\r\n\r\nAnything?\r\n"
-    taken = take_in(store, stranger, now=clock.now())
+    taken = take(stranger, clock.now())
     assert taken.waiting and taken.problems == ["not matched to any notice"] and taken.case_ids == ()
+
+
+def test_a_bounce_handed_over_again_past_the_check_is_not_acted_on_twice(
+    world: Sandbox,
+    store: Store,
+    take: Take,
+    settings: Settings,
+    clock: ManualClock,
+    sent: tuple[EmailMessage, list[int]],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Two readers handed the same report at once both pass the check for a mail taken in before.
+    The mail's row is written before anything is acted on, so the one that lost changes nothing:
+    here the notice the first copy sent again is not put back to be sent a third time."""
+    notice, case_ids = sent
+    gave_up = postfix_style_report(notice, recipient=HOSTING, action="failed", status="4.4.1")
+    assert take(gave_up, clock.now()).done == [f"notice {notice_id(store)} will be sent again"]
+    clock.advance(timedelta(hours=1))
+    Outbox(store, settings, clock).deliver_due()
+    assert notice_row(store)[0] == "sent"
+    monkeypatch.setattr("notices.replies.mail_recorded", lambda *_: False)  # the other reader's view
+    again = take(gave_up, clock.now())
+    assert (again.inbox_id, again.done) == (None, [])
+    assert notice_row(store)[0] == "sent"
+    assert len(world.smtp.received_by(HOSTING)) == 2
+    assert [case for case, _ in events(store, "notice_bounced_will_retry")] == case_ids
 
 
 def test_the_smtp_endpoint_records_before_it_accepts_and_asks_again_when_the_store_fails(

@@ -70,12 +70,14 @@ def take(app: App, sources: tuple[str, ...], as_json: bool) -> None:
     Exit 0 when every mail was recorded (or had been before), 75 when the store failed (a mail
     server piping here keeps the mail and tries again), 1 for an unreadable file."""
     from notices.replies import take_in
+    from takedown.errors import StoreError
 
     for source, raw in _messages(sources):
-        try:
-            taken = take_in(app.store, raw, now=app.clock.now())
+        try:  # each mail in a transaction of its own, through the database driver where it can
+            with app.writing() as target:
+                taken = take_in(target, raw, now=app.clock.now())
         except Exception as exc:
-            if is_store_failure(exc):
+            if isinstance(exc, StoreError) or is_store_failure(exc):
                 fail(f"{source}: the store failed; nothing was recorded, try again", exitcodes.BUSY)
             raise
         row = {
