@@ -5,6 +5,10 @@ token planted in a browser before login is worth nothing after it (session fixat
 after a spell of idleness and, however busy, after an absolute lifetime; disabling an account or
 resetting it ends its sessions at once. Each session carries its own CSRF token, which every form
 that changes something must send back.
+
+Written once in plain SQL (:mod:`takedown.sql_writes`): the console sends it through its session;
+``takedown users disable`` and ``reset`` end an account's sessions through the database driver
+alone.
 """
 
 from __future__ import annotations
@@ -12,13 +16,15 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
-from sqlalchemy import delete, select
-from sqlalchemy.orm import Session
-
-from takedown.models import Account, WebSession
+from takedown.sql_reads import mark, stored_time
+from takedown.sql_writes import insert_rows, time_to_store, writing
 from takedown.staff_names import token_digest
 from takedown.vocabulary import StaffRole
+
+if TYPE_CHECKING:
+    from takedown.sql_writes import WriteTarget
 
 SECOND_FACTOR = "second_factor"
 SIGNED_IN = "signed_in"
@@ -42,81 +48,93 @@ class SessionView:
         return f"analyst:{self.name}"
 
 
-def start_session(session: Session, name: str, *, stage: str, now: datetime) -> str:
+def start_session(target: WriteTarget, name: str, *, stage: str, now: datetime) -> str:
     """A new session for the account; returns the token for the cookie (kept nowhere else)."""
-    account_id = session.scalar(select(Account.id).where(Account.name == name))
-    if account_id is None:
-        raise LookupError(f"no account named {name!r}")
-    token = secrets.token_urlsafe(32)
-    session.add(
-        WebSession(
-            token_hash=token_digest(token),
-            account_id=account_id,
-            stage=stage,
-            csrf_token=secrets.token_urlsafe(32),
-            created_at=now,
-            last_seen_at=now,
-        )
-    )
+    with writing(target) as writes:
+        found = list(writes.stream(f"SELECT id FROM account WHERE name = {mark(writes)}", (name,)))
+        if not found:
+            raise LookupError(f"no account named {name!r}")
+        token = secrets.token_urlsafe(32)
+        row = {
+            "token_hash": token_digest(token),
+            "account_id": int(found[0][0]),
+            "stage": stage,
+            "csrf_token": secrets.token_urlsafe(32),
+            "created_at": now,
+            "last_seen_at": now,
+        }
+        insert_rows(writes, "web_session", [row], times=("created_at", "last_seen_at"))
     return token
 
 
 def find_session(
-    session: Session, token: str, *, now: datetime, idle: timedelta, lifetime: timedelta
+    target: WriteTarget, token: str, *, now: datetime, idle: timedelta, lifetime: timedelta
 ) -> SessionView | None:
     """The live session for ``token``, or ``None`` (an expired one is deleted on the way)."""
-    view, _ = _looked_up(session, token, now=now, idle=idle, lifetime=lifetime, write=True)
+    view, _ = _looked_up(target, token, now=now, idle=idle, lifetime=lifetime, write=True)
     return view
 
 
 def peek_session(
-    session: Session, token: str, *, now: datetime, idle: timedelta, lifetime: timedelta
+    target: WriteTarget, token: str, *, now: datetime, idle: timedelta, lifetime: timedelta
 ) -> tuple[SessionView | None, bool]:
     """As :func:`find_session`, writing nothing: the live session or ``None``, and whether the
     store needs writing (the session to be marked as used, once a minute, or deleted): then call
     :func:`find_session` in a session that may write. Most requests need only this read."""
-    return _looked_up(session, token, now=now, idle=idle, lifetime=lifetime, write=False)
+    return _looked_up(target, token, now=now, idle=idle, lifetime=lifetime, write=False)
 
 
 def _looked_up(
-    session: Session, token: str, *, now: datetime, idle: timedelta, lifetime: timedelta, write: bool
+    target: WriteTarget, token: str, *, now: datetime, idle: timedelta, lifetime: timedelta, write: bool
 ) -> tuple[SessionView | None, bool]:
     if not token or len(token) > 100:
         return None, False
-    found = session.execute(
-        select(WebSession, Account)
-        .join(Account, Account.id == WebSession.account_id)
-        .where(WebSession.token_hash == token_digest(token))
-    ).first()
-    if found is None:
-        return None, False
-    web_session, account = found
-    expired = now - web_session.last_seen_at > idle or now - web_session.created_at > lifetime
-    if expired or account.disabled_at is not None:
-        if write:
-            session.delete(web_session)
-        return None, True
-    touch = now - web_session.last_seen_at > TOUCH_EVERY
-    if touch and write:
-        web_session.last_seen_at = now
-    view = SessionView(account.name, StaffRole(account.role), web_session.stage, web_session.csrf_token)
-    return view, touch
+    digest = token_digest(token)
+    with writing(target) as writes:
+        bound = mark(writes)
+        found = list(
+            writes.stream(
+                "SELECT s.last_seen_at, s.created_at, s.stage, s.csrf_token, a.name, a.role, a.disabled_at"
+                f" FROM web_session s JOIN account a ON a.id = s.account_id WHERE s.token_hash = {bound}",
+                (digest,),
+            )
+        )
+        if not found:
+            return None, False
+        last_seen_text, created_text, stage, csrf_token, name, role, disabled_at = found[0]
+        last_seen_at, created_at = stored_time(last_seen_text), stored_time(created_text)
+        expired = now - last_seen_at > idle or now - created_at > lifetime
+        if expired or disabled_at is not None:
+            if write:
+                writes.execute(f"DELETE FROM web_session WHERE token_hash = {bound}", (digest,))
+            return None, True
+        touch = now - last_seen_at > TOUCH_EVERY
+        if touch and write:
+            writes.execute(
+                f"UPDATE web_session SET last_seen_at = {bound} WHERE token_hash = {bound}",
+                (time_to_store(writes.dialect)(now), digest),
+            )
+    return SessionView(name, StaffRole(role), stage, csrf_token), touch
 
 
-def end_session(session: Session, token: str) -> None:
-    session.execute(delete(WebSession).where(WebSession.token_hash == token_digest(token)))
+def end_session(target: WriteTarget, token: str) -> None:
+    with writing(target) as writes:
+        writes.execute(f"DELETE FROM web_session WHERE token_hash = {mark(writes)}", (token_digest(token),))
 
 
-def end_lapsed_sessions(session: Session, *, now: datetime, idle: timedelta, lifetime: timedelta) -> int:
+def end_lapsed_sessions(target: WriteTarget, *, now: datetime, idle: timedelta, lifetime: timedelta) -> int:
     """Delete the sessions that can no longer be used (idle too long, or too old), however they
     ended: a browser closed without signing out leaves its row behind. Run at each sign-in, so the
     table holds about the sessions in use. How many went."""
-    lapsed = delete(WebSession).where(
-        (WebSession.last_seen_at < now - idle) | (WebSession.created_at < now - lifetime)
-    )
-    return int(getattr(session.execute(lapsed), "rowcount", 0) or 0)
+    with writing(target) as writes:
+        to_time, bound = time_to_store(writes.dialect), mark(writes)
+        return writes.execute(
+            f"DELETE FROM web_session WHERE last_seen_at < {bound} OR created_at < {bound}",
+            (to_time(now - idle), to_time(now - lifetime)),
+        )
 
 
-def end_sessions_of(session: Session, account_id: int) -> None:
+def end_sessions_of(target: WriteTarget, account_id: int) -> None:
     """Every session of an account ends (it was disabled or reset)."""
-    session.execute(delete(WebSession).where(WebSession.account_id == account_id))
+    with writing(target) as writes:
+        writes.execute(f"DELETE FROM web_session WHERE account_id = {mark(writes)}", (account_id,))

@@ -320,9 +320,9 @@ finally:
 """
 
 
-def probe_cli(home: Path, *command: str) -> subprocess.CompletedProcess[str]:
+def probe_cli(home: Path, *command: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
     """``takedown COMMAND`` run as a user runs it, on the store in ``home``; its stderr ends by
     saying whether SQLAlchemy was loaded (what the direct reads and writes are there to avoid)."""
     environment = {"TAKEDOWN_HOME": str(home), "TAKEDOWN_ACTOR": "analyst:t", "PATH": "/usr/bin:/bin"}
     return subprocess.run([sys.executable, "-c", CLI_PROBE, *command], capture_output=True, text=True,
-                          env=environment, timeout=60)  # fmt: skip
+                          env=environment, timeout=60, input=stdin)  # fmt: skip

@@ -32,6 +32,14 @@ from notices.outbox import OutgoingNotice, enqueue, enqueue_many
 from notices.settling import settle_uncertain
 from sandbox.desk_mail import gmail_style_bounce
 from takedown import exitcodes
+from takedown.accounts import (
+    add_account,
+    check_password,
+    check_second_factor,
+    disable_account,
+    reset_account,
+    totp_code,
+)
 from takedown.api_tokens import add_token, find_token, revoke_token
 from takedown.case_moves import withdraw
 from takedown.clock import ManualClock
@@ -46,6 +54,7 @@ from takedown.errors import (
 )
 from takedown.intake import queue_batch, queue_reports
 from takedown.models import (
+    Account,
     ApiToken,
     Case,
     Contact,
@@ -57,6 +66,7 @@ from takedown.models import (
     PortalUrl,
     ProviderRevocation,
     StaffEvent,
+    WebSession,
 )
 from takedown.portal_decisions import decide
 from takedown.portal_queue import awaiting
@@ -72,6 +82,8 @@ from takedown.states import CaseState
 from takedown.store import Store
 from takedown.tallies import case_counts
 from takedown.token_views import TokenScope, list_tokens
+from takedown.vocabulary import StaffRole
+from takedown.web_sessions import SIGNED_IN, find_session, start_session
 from tests.conftest import probe_cli
 
 NOW = datetime(2026, 3, 1, 9, 0, 0, 250_001, tzinfo=UTC)
@@ -286,6 +298,57 @@ def test_both_ways_make_find_and_revoke_tokens_alike(store: Store) -> None:
         ("feed-driver", True),
         ("feed-session", True),
     ]
+
+
+def test_both_ways_keep_accounts_and_their_sessions_alike(store: Store) -> None:
+    """Accounts made, checked, locked, reset and disabled either way: the same rows, read back by
+    the other way (a hash written by the driver signs in through the console's session, and the
+    other way round), and an account's console sessions ended by a reset or a disabling."""
+    idle, lifetime = timedelta(minutes=30), timedelta(hours=12)
+    password = "a long enough password"
+    other = {"session": "driver", "driver": "session"}
+    rows = {}
+    for way in sorted(WAYS):
+        name = f"ana-{way}"
+        with WAYS[way](store) as target:
+            made = add_account(target, name, StaffRole.SUPERVISOR, password, now=NOW)
+        assert made.totp_secret is not None and made.account.second_factor
+        with pytest.raises(AccountError, match="already an account"), WAYS[way](store) as target:
+            add_account(target, name.upper(), StaffRole.ANALYST, password, now=NOW)
+        with WAYS[other[way]](store) as target:  # the other way reads what this one wrote
+            assert check_password(target, name, password, now=NOW).account == made.account
+            code = totp_code(made.totp_secret, int(NOW.timestamp()) // 30)
+            assert check_second_factor(target, name, code, now=NOW).account == made.account
+            token = start_session(target, name, stage=SIGNED_IN, now=NOW)
+        for _ in range(5):  # the fifth failure locks it for 15 minutes
+            with WAYS[way](store) as target:
+                assert check_password(target, name, "wrong " * 3, now=NOW).reason == "wrong password"
+        with WAYS[way](store) as target:
+            assert check_password(target, name, password, now=NOW).reason == (
+                f"locked until {(NOW + timedelta(minutes=15)).isoformat()}"
+            )
+            assert find_session(target, token, now=NOW, idle=idle, lifetime=lifetime) is not None
+        with WAYS[way](store) as target:
+            reset = reset_account(target, name, now=NOW, password=password + "!", role=StaffRole.ANALYST,
+                                  second_factor=False)  # fmt: skip
+        assert reset.totp_secret is None and not reset.account.second_factor
+        with WAYS[way](store) as target:
+            assert find_session(target, token, now=NOW, idle=idle, lifetime=lifetime) is None
+            assert check_password(target, name, password + "!", now=NOW).account is not None
+            token = start_session(target, name, stage=SIGNED_IN, now=NOW)
+        with WAYS[way](store) as target:
+            assert disable_account(target, name, now=NOW).disabled
+        with WAYS[other[way]](store) as target:
+            assert find_session(target, token, now=NOW, idle=idle, lifetime=lifetime) is None
+            assert check_password(target, name, password + "!", now=NOW).reason == "disabled"
+        with store.reading() as session:
+            account = session.scalars(select(Account).where(Account.name == name)).one()
+            assert account.password_hash.startswith("$argon2id$") and password not in account.password_hash
+            rows[way] = (account.role, account.totp_secret, account.totp_last_step, account.failed_logins,
+                         account.locked_until, account.disabled_at, account.created_at,
+                         account.password_changed_at)  # fmt: skip
+            assert session.scalars(select(WebSession.token_hash)).all() == []
+    assert rows["session"] == rows["driver"] == ("analyst", None, None, 0, None, NOW, NOW, NOW)
 
 
 def contact_book_worked(store: Store, way: str, asn: int) -> list[Any]:
@@ -624,6 +687,16 @@ def test_the_commands_that_change_one_thing_write_without_importing_sqlalchemy(t
         assert taken.returncode == 0 and said in taken.stdout, taken.stderr
         assert "sqlalchemy loaded: False" in taken.stderr
     assert "bad since" in probe("contacts", "list").stdout
+    # A supervisor makes, resets and disables an account: argon2 and the driver, no SQLAlchemy.
+    for command, said in [
+        (("users", "add", "bob", "--role", "analyst", "--password-stdin"), "bob: analyst"),
+        (("users", "reset", "bob", "--role", "auditor", "--password-stdin"), "bob: auditor"),
+        (("users", "disable", "bob"), "bob: disabled"),
+    ]:
+        done = probe_cli(tmp_path, *command, stdin="a long enough password\n")
+        assert done.returncode == 0 and said in done.stdout, (done.stdout, done.stderr)
+        assert "sqlalchemy loaded: False" in done.stderr
+    assert "account_disabled" in probe("users", "log", "--account", "bob").stdout
 
 
 @pytest.mark.postgres

@@ -42,7 +42,8 @@ OWNERS = {
         {"hosting/record.py"},
     ),
     "staff accounts": (
-        r"\b(update|insert|delete)\(Account\)|(?<!class )\bAccount\(",
+        r"\b(update|insert|delete)\(Account\)|(?<!class )\bAccount\("
+        r"|(UPDATE|DELETE FROM) account\b|(insert_rows|update_row)\(\w+, \"account\"",
         {"takedown/accounts.py"},
     ),
     "API tokens": (
@@ -64,7 +65,8 @@ OWNERS = {
         {"hosting/domain_cache.py"},
     ),
     "console sessions": (
-        r"\b(update|insert|delete)\(WebSession\)|(?<!class )\bWebSession\(",
+        r"\b(update|insert|delete)\(WebSession\)|(?<!class )\bWebSession\("
+        r"|(UPDATE|DELETE FROM) web_session\b|(insert_rows|update_row)\(\w+, \"web_session\"",
         {"takedown/web_sessions.py"},
     ),
 }

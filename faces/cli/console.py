@@ -71,16 +71,16 @@ def users_add(
         fail(str(exc), exitcodes.DATA_ERROR)
     with errors_as_exit_codes():
         try:
-            with app.store.session() as session:
+            with app.writing() as target:
                 enrolment = add_account(
-                    session,
+                    target,
                     clean,
                     StaffRole(role),
                     password,
                     now=app.clock.now(),
                     second_factor=second_factor,
                 )
-                _logged(app, session, "account_added", enrolment.account.name, {"role": role})
+                _logged(app, target, "account_added", enrolment.account.name, {"role": role})
         except AccountError as exc:
             fail(str(exc), exitcodes.REFUSED)
     _print_enrolment(enrolment, as_json)
@@ -121,9 +121,9 @@ def users_disable(app: App, name: str, as_json: bool) -> None:
 
     with errors_as_exit_codes():
         try:
-            with app.store.session() as session:
-                account = disable_account(session, name, now=app.clock.now())
-                _logged(app, session, "account_disabled", account.name)
+            with app.writing() as target:
+                account = disable_account(target, name, now=app.clock.now())
+                _logged(app, target, "account_disabled", account.name)
         except AccountError as exc:
             fail(str(exc), exitcodes.NOT_FOUND)
     if as_json:
@@ -164,9 +164,9 @@ def users_reset(
     password = _password(password_stdin) if new_password else None
     with errors_as_exit_codes():
         try:
-            with app.store.session() as session:
+            with app.writing() as target:
                 enrolment = reset_account(
-                    session,
+                    target,
                     name,
                     now=app.clock.now(),
                     password=password,
@@ -174,7 +174,7 @@ def users_reset(
                     second_factor=second_factor,
                 )
                 changes = {"password": password is not None, "new_code": bool(enrolment.totp_uri)}
-                _logged(app, session, "account_reset", enrolment.account.name, changes)
+                _logged(app, target, "account_reset", enrolment.account.name, changes)
         except AccountError as exc:
             code = exitcodes.NOT_FOUND if str(exc).startswith("no account") else exitcodes.DATA_ERROR
             fail(str(exc), code)
@@ -304,12 +304,12 @@ def tokens_revoke(app: App, name: str, as_json: bool) -> None:
         click.echo(f"{view.name}: revoked")
 
 
-def _logged(app: App, session: Any, action: str, subject: str, detail: dict[str, Any] | None = None) -> None:
+def _logged(app: App, target: Any, action: str, subject: str, detail: dict[str, Any] | None = None) -> None:
     """The change in the staff log, in the same transaction, as the console records its own."""
     from takedown.staff_log import record_staff_event
 
     record_staff_event(
-        session, at=app.clock.now(), actor=app.settings.actor, action=action, subject=subject, detail=detail
+        target, at=app.clock.now(), actor=app.settings.actor, action=action, subject=subject, detail=detail
     )
 
 
