@@ -22,12 +22,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from sqlalchemy import delete, select, text, update
+from sqlalchemy import select, text, update
 from sqlalchemy.orm import Session
 
 from takedown.classification import CLASSIFICATIONS, canonical_classification
 from takedown.clock import Clock
-from takedown.errors import ImportFileError, TakedownError
+from takedown.errors import ImportFileError
+from takedown.hash_list_versions import HashListError, drop_versions, list_name
 from takedown.importer import ImportFormat, RowError, csv_records
 from takedown.models import HashEntry, HashList
 from takedown.pdq_index import DEFAULT_DISTANCE, PdqIndex, pdq_bytes
@@ -44,12 +45,7 @@ COLUMNS = (*DIGEST_LENGTHS, "category", "classification", "reference")
 MAX_ERRORS_KEPT = 1000
 """A file of a million bad rows is told as the first thousand errors and a count."""
 _HEX = re.compile(r"[0-9a-f]+")
-_NAME = re.compile(r"[a-z0-9][a-z0-9._-]{0,63}")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
-
-
-class HashListError(TakedownError):
-    """A hash list cannot be imported, found or removed as asked; the message says why."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,16 +101,6 @@ class HashMatch:
     classification: str | None
     distance: int = 0
     """Bits apart (0 for an exact digest; a perceptual match may be a few bits off)."""
-
-
-def list_name(name: str) -> str:
-    """A list's name as kept: lowercase letters, digits, '.', '_' or '-', up to 64."""
-    value = name.strip().lower()
-    if not _NAME.fullmatch(value):
-        raise HashListError(
-            f"list name {name[:80]!r} is not allowed: up to 64 lowercase letters, digits, '.', '_' or '-'"
-        )
-    return value
 
 
 def read_hash_rows(stream: IO[bytes], file_format: ImportFormat) -> Iterator[ReadHashRow]:
@@ -180,7 +166,7 @@ def import_hash_list(
     if not version or _CONTROL.search(version):
         raise HashListError("--version must be printable text, up to 64 characters")
     summary = HashImportSummary(name, version)
-    _drop_in_steps(store, name, "loading")  # what an import that died left
+    drop_versions(store.session, name, "loading")  # what an import that died left
     with store.session() as session:
         loading = HashList(name=name, version=version, state="loading", imported_at=now, imported_by=actor)
         session.add(loading)
@@ -210,7 +196,8 @@ def import_hash_list(
         on_progress(since_progress)
     if not summary.entries:
         with store.session() as session:
-            _drop(session, select(HashList.id).where(HashList.id == list_id))
+            session.execute(update(HashList).where(HashList.id == list_id).values(state="retired"))
+        drop_versions(store.session, name, "retired")
         raise HashListError(
             f"no entry of list {name!r} could be read ({summary.rejected} refused); the version in use stays"
         )
@@ -227,7 +214,7 @@ def import_hash_list(
             .where(HashList.id == list_id)
             .values(state="active", entries=summary.entries, activated_at=clock.now())
         )
-    _drop_in_steps(store, name, "retired")  # the old version's rows go after the switch
+    drop_versions(store.session, name, "retired")  # the old version's rows go after the switch
     _refresh_statistics(store)
     return summary
 
@@ -240,18 +227,6 @@ def _refresh_statistics(store: Store) -> None:
         if session.get_bind().dialect.name == "postgresql":
             session.execute(text("ANALYZE hash_entry"))
             session.execute(text("ANALYZE hash_list"))
-
-
-def remove_hash_list(store: Store, name: str) -> int:
-    """Remove every version of list ``name``; how many entries went (0: there was no such list)."""
-    name = list_name(name)
-    with store.session() as session:
-        found = list(session.scalars(select(HashList).where(HashList.name == name)))
-        if not found:
-            return 0
-        count = sum(found_list.entries for found_list in found)
-        _drop(session, select(HashList.id).where(HashList.name == name))
-        return count
 
 
 def match_digests(session: Session, digests: dict[str, str]) -> list[HashMatch]:
@@ -443,34 +418,6 @@ def _columns(row: HashRow) -> dict[str, Any]:
 def _write(store: Store, batch: Sequence[dict[str, Any]]) -> None:
     with store.session() as session:
         insert_rows(SessionWrites(session), "hash_entry", batch)
-
-
-def _drop(session: Session, lists: Any) -> None:
-    """Delete lists and their entries (entries first: SQLite enforces no cascade without its
-    foreign-key setting, and this must not depend on it)."""
-    ids = list(session.scalars(lists))
-    if ids:
-        session.execute(delete(HashEntry).where(HashEntry.list_id.in_(ids)))
-        session.execute(delete(HashList).where(HashList.id.in_(ids)))
-
-
-DELETE_STEP = 20_000
-"""Entries deleted per transaction when a version goes: a million in one statement held SQLite's
-write lock for 45 s, and revisits could not record their checks meanwhile."""
-
-
-def _drop_in_steps(store: Store, name: str, state: str) -> None:
-    """Delete the versions of list ``name`` in ``state`` (not read by anyone), a step at a time."""
-    with store.session() as session:
-        ids = list(session.scalars(select(HashList.id).where(HashList.name == name, HashList.state == state)))
-    for list_id in ids:
-        while True:
-            with store.session() as session:
-                step = select(HashEntry.id).where(HashEntry.list_id == list_id).limit(DELETE_STEP)
-                gone = session.execute(delete(HashEntry).where(HashEntry.id.in_(step.scalar_subquery())))
-                if not getattr(gone, "rowcount", 0):
-                    session.execute(delete(HashList).where(HashList.id == list_id))
-                    break
 
 
 def _read_csv(text: IO[str]) -> Iterator[ReadHashRow]:

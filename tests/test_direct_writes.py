@@ -697,6 +697,12 @@ def test_the_commands_that_change_one_thing_write_without_importing_sqlalchemy(t
         assert done.returncode == 0 and said in done.stdout, (done.stdout, done.stderr)
         assert "sqlalchemy loaded: False" in done.stderr
     assert "account_disabled" in probe("users", "log", "--account", "bob").stdout
+    (tmp_path / "feed.csv").write_text("sha256\n" + "ab" * 32 + "\n", encoding="utf-8")
+    assert probe("hashes", "import", str(tmp_path / "feed.csv"), "--list", "feed").returncode == 0
+    removed = probe("hashes", "remove", "Feed")
+    assert removed.stdout == "removed list feed (1 entries)\n"
+    assert "sqlalchemy loaded: False" in removed.stderr
+    assert probe("hashes", "remove", "feed").returncode == exitcodes.NOT_FOUND
 
 
 @pytest.mark.postgres

@@ -10,19 +10,21 @@ import json
 import logging
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
 from hypothesis import given
 from hypothesis import strategies as st
+from sqlalchemy import text
 
 from faces.cli import App, cli
 from takedown import exitcodes
 from takedown.clock import ManualClock
+from takedown.hash_list_versions import HashListError, remove_hash_list
 from takedown.hash_list_views import list_hash_lists
 from takedown.hash_lists import (
     DIGEST_LENGTHS,
-    HashListError,
     HashRow,
     ReadHashRow,
     _Refused,
@@ -31,7 +33,6 @@ from takedown.hash_lists import (
     match_digests,
     parse_digest,
     read_hash_rows,
-    remove_hash_list,
 )
 from takedown.importer import ImportFormat
 from takedown.settings import Settings
@@ -126,8 +127,42 @@ def test_an_import_that_dies_leaves_the_version_in_use(store: Store, clock: Manu
     with pytest.raises(HashListError, match="the version in use stays"):  # an empty file replaces nothing
         import_hash_list(store, csv_rows("sha256\n"), name="l", version="3", actor="t", clock=clock)
     assert [(v.version, v.state) for v in list_hash_lists(store)] == [("1", "active")]  # leftovers cleared
-    assert remove_hash_list(store, "L") == 1 and remove_hash_list(store, "l") == 0
+    assert remove_hash_list(store.session, "L") == 1 and remove_hash_list(store.session, "l") == 0
     assert matches(store, sha256=digest("kept")) == []
+
+
+def test_a_list_leaves_every_match_first_and_its_entries_a_step_at_a_time(
+    store: Store, clock: ManualClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A million entries deleted in one statement held SQLite's write lock for 45 s. Removal now
+    takes the list out of every match in its first commit, then deletes its entries in steps, each
+    a transaction; one that dies part way is finished by removing the list again."""
+    monkeypatch.setattr("takedown.hash_list_versions.DELETE_STEP", 7)
+    rows = "".join(f"{digest(f'row{n}')}\n" for n in range(30))
+    import_hash_list(store, csv_rows("sha256\n" + rows), name="big", version="1", actor="t", clock=clock)
+    opened: list[int] = []
+
+    def dies_at_the_third() -> Any:
+        opened.append(1)
+        if len(opened) == 3:  # the list retired, its versions read; the first step dies
+            raise OSError("killed")
+        return store.session()
+
+    with pytest.raises(OSError):
+        remove_hash_list(dies_at_the_third, "big")
+    assert matches(store, sha256=digest("row29")) == []  # no entry deleted yet, none matched
+    assert [(v.version, v.state) for v in list_hash_lists(store)] == [("1", "retired")]
+    steps: list[int] = []
+
+    def counted() -> Any:
+        steps.append(1)
+        return store.session()
+
+    assert remove_hash_list(counted, "BIG") == 30
+    assert len(steps) == 2 + 5  # retire, read the versions, then 7 + 7 + 7 + 7 + 2 entries
+    assert list_hash_lists(store) == []
+    with store.reading() as session:
+        assert session.scalar(text("SELECT count(*) FROM hash_entry")) == 0
 
 
 def test_hash_commands_never_print_a_list(store: Store, clock: ManualClock, tmp_path: Path, caplog) -> None:  # type: ignore[no-untyped-def]

@@ -49,7 +49,8 @@ def hashes_import(
 
     Exit status: 0 every row imported; 3 some refused; 65 none could be read (the version in use
     stays); 2 the file cannot be read."""
-    from takedown.hash_lists import HashListError, import_hash_list, read_hash_rows
+    from takedown.hash_list_versions import HashListError
+    from takedown.hash_lists import import_hash_list, read_hash_rows
 
     with errors_as_exit_codes():
         source = getattr(file, "name", "<stdin>")
@@ -119,11 +120,11 @@ def hashes_list(app: App, as_json: bool) -> None:
 @click.pass_obj
 def hashes_remove(app: App, name: str, as_json: bool) -> None:
     """Remove list NAME, every version of it. Exit status 4 when there is no such list."""
-    from takedown.hash_lists import HashListError, remove_hash_list
+    from takedown.hash_list_versions import HashListError, remove_hash_list
 
     with errors_as_exit_codes():
-        try:
-            removed = remove_hash_list(app.store, name)
+        try:  # a step at a time, each through the database driver where it can
+            removed = remove_hash_list(app.writing, name)
         except HashListError as exc:
             fail(str(exc), exitcodes.DATA_ERROR)
     if not removed:
@@ -151,7 +152,8 @@ def hashes_match(app: App, targets: tuple[str, ...], distance: int, as_json: boo
     sha1:, sha256: or pdq:, or bare hexadecimal).
 
     Exit status: 0 every target matched; 1 some did not; 65 a target is neither a file nor a digest."""
-    from takedown.hash_lists import HashListError, file_digests, match_digests, match_pdq, parse_digest
+    from takedown.hash_list_versions import HashListError
+    from takedown.hash_lists import file_digests, match_digests, match_pdq, parse_digest
 
     results = []
     with errors_as_exit_codes():
