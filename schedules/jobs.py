@@ -6,17 +6,17 @@
 - :func:`housekeeping_job`: forget the registry answers whose time is up.
 
 Crawls run as child processes. Twisted's reactor cannot be restarted in a process, and a crawl
-that leaks memory or dies takes only itself down; the price, about a second of start-up per crawl,
-is nothing next to a crawl's minutes. The scheduler, composing and sending stay in the parent.
+that leaks memory or dies takes only itself down. Each is forked from a crawl server that imported
+the crawl stack once (:mod:`schedules.crawl_server`): started afresh, a crawl of a few URLs spent
+three quarters of its time importing. The scheduler, composing and sending stay in the parent.
 """
 
 from __future__ import annotations
 
+import atexit
 import os
 import re
 import signal
-import subprocess
-import sys
 import threading
 import time
 from dataclasses import dataclass
@@ -31,6 +31,7 @@ from notices.compose import Composer
 from notices.outbox import DeliverySummary, Outbox
 from notices.render import NoticeRenderer
 from schedules.chase import NoticeRoundSummary, notice_round
+from schedules.crawl_server import Crawl, CrawlServer, Finished, ServerGone
 from takedown.clock import Clock
 from takedown.errors import TakedownError
 from takedown.policy import ChasePolicy
@@ -79,74 +80,71 @@ def crawl_job(
     """Revisit every case due at ``now`` in a child process (``python -m crawler``, the crawler's own
     entry point, with one crawl per thousand due cases up to one per core); its summary.
 
-    The child runs in a session of its own, so a signal meant for the scheduler (Ctrl-C in a
-    terminal, ``kill -- -PGID``, systemd stopping the service) does not kill it mid-fetch; when
+    The child is forked from the crawl server (:mod:`schedules.crawl_server`), which imported the
+    crawl stack once. It runs in a session of its own, so a signal meant for the scheduler (Ctrl-C
+    in a terminal, ``kill -- -PGID``, systemd stopping the service) does not kill it mid-fetch; when
     ``stop`` is set, it is asked to stop (SIGTERM: Scrapy finishes the requests in flight and their
     checks are recorded), and the summary says ``"stopped": true``. Cases it did not reach stay due.
     """
-    child = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "crawler",
-            "--now",
-            now.strftime("%Y-%m-%dT%H:%M:%SZ"),
-            "--processes",
-            "auto",
-        ],
-        env={**os.environ, **crawl_environment(settings)},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        start_new_session=True,
-    )
-    stopped = False
+    argv = ["--now", now.strftime("%Y-%m-%dT%H:%M:%SZ"), "--processes", "auto"]
+    env = {**os.environ, **crawl_environment(settings)}
+    spare = None
     try:
-        stdout, stderr = _communicate(child, timeout, stop)
-    except _StopRequested:
-        stopped = True
-        child.send_signal(signal.SIGTERM)
-        try:
-            stdout, stderr = child.communicate(timeout=STOP_GRACE)
-        except subprocess.TimeoutExpired:
-            child.kill()
-            stdout, stderr = child.communicate()
-    except BaseException:
-        child.kill()  # the scheduler itself is going down hard: take the child with it
-        child.communicate()
-        raise
-    summary: dict[str, Any] = read_summary(stdout) or {}
+        crawl = _SERVER.start(argv, env)
+        if crawl is None:  # another crawl is running through the shared server: this one gets its own
+            spare = CrawlServer()
+            crawl = spare.start(argv, env)
+            assert crawl is not None
+        finished, stopped = _wait(crawl, timeout, stop)
+    except ServerGone as exc:
+        raise CrawlFailed(f"the revisit crawl could not run: {exc}") from exc
+    finally:
+        if spare is not None:
+            spare.stop()
+    summary: dict[str, Any] = read_summary(finished.stdout) or {}
     if stopped:
         return {"revisited": 0, "outcomes": {}, **summary, "stopped": True}
-    if child.returncode != 0:
+    if finished.exit != 0:
         raise CrawlFailed(
-            f"the revisit crawl exited with {child.returncode}: {failure_cause(stderr)[:500]}",
-            stderr.strip()[-1500:],
+            f"the revisit crawl exited with {finished.exit}: {failure_cause(finished.stderr)[:500]}",
+            finished.stderr.strip()[-1500:],
         )
     return summary
 
 
-class _StopRequested(Exception):
-    pass
+_SERVER = CrawlServer()
+"""This process's crawl server, started by its first crawl, ended with this process."""
+atexit.register(_SERVER.stop)
 
 
-def _communicate(
-    child: subprocess.Popen[str], timeout: float, stop: threading.Event | None
-) -> tuple[str, str]:
-    """Wait for ``child`` in short steps, so a stop request is seen within a second."""
+def _wait(crawl: Crawl, timeout: float, stop: threading.Event | None) -> tuple[Finished, bool]:
+    """Wait for ``crawl`` in short steps, so a stop request is seen within a second: SIGTERM then,
+    and SIGKILL if it has not finished :data:`STOP_GRACE` seconds later; SIGKILL after ``timeout``
+    (:class:`CrawlFailed`). The scheduler going down hard (an exception here) takes the crawl with
+    it. Its status, and whether it was asked to stop."""
     deadline = time.monotonic() + timeout
-    while True:
-        if stop is not None and stop.is_set():
-            raise _StopRequested
-        try:
-            return child.communicate(timeout=min(1.0, max(0.01, deadline - time.monotonic())))
-        except subprocess.TimeoutExpired:
-            if time.monotonic() >= deadline:
-                child.kill()
-                child.communicate()
-                raise CrawlFailed(
-                    f"the revisit crawl took longer than {timeout:.0f} s and was stopped"
-                ) from None
+    stopped_at: float | None = None
+    try:
+        while True:
+            if stopped_at is None and stop is not None and stop.is_set():
+                crawl.signal(signal.SIGTERM)
+                stopped_at = time.monotonic()
+            finished = crawl.wait(1.0)
+            if finished is not None:
+                return finished, stopped_at is not None
+            if stopped_at is not None and time.monotonic() - stopped_at > STOP_GRACE:
+                crawl.signal(signal.SIGKILL)
+            elif stopped_at is None and time.monotonic() >= deadline:
+                crawl.signal(signal.SIGKILL)
+                while crawl.wait(1.0) is None:
+                    pass
+                raise CrawlFailed(f"the revisit crawl took longer than {timeout:.0f} s and was stopped")
+    except (CrawlFailed, ServerGone):
+        raise
+    except BaseException:
+        crawl.signal(signal.SIGKILL)
+        crawl.abandon()
+        raise
 
 
 @dataclass(frozen=True)
