@@ -64,9 +64,20 @@ WRITES: list[tuple[str, list[str]]] = [
     ("case withdraw", ["case", "withdraw", "{queued}", "--reason", "bench"]),
     ("contacts set", ["contacts", "set", "asn", "{n}", "--email", "desk@bench.example"]),
     ("tokens add", ["tokens", "add", "bench-{n}", "--scope", "read"]),
+    ("portals add", ["portals", "add", "b{n}", "--country", "BR", "--languages", "pt", "--partner", "P"]),
+    ("portals set", ["portals", "set", "b{n}", "--helpline", "Disque 100: 100"]),
+    ("inbox take (one mail)", ["inbox", "take", "{mail}"]),
+    ("users add (hashes a password)", ["users", "add", "bench{n}", "--role", "analyst", "--password-stdin"]),
+    ("users reset (hashes a password)", ["users", "reset", "bench{n}", "--password-stdin"]),
+    ("users disable", ["users", "disable", "bench{n}"]),
+    ("hashes import (one entry)", ["hashes", "import", "{hashes}", "--list", "bench-{n}", "-q"]),
+    ("hashes remove", ["hashes", "remove", "bench-{n}"]),
 ]
-"""Commands that write, each run with its own arguments: ``{n}`` a number not used before, and
-``{queued}`` a case still queued (withdrawn by the run)."""
+"""Commands that write, each run with its own arguments: ``{n}`` a number not used before,
+``{queued}`` a case still queued (withdrawn by the run), ``{mail}`` a reply no notice was sent for
+(it waits in the inbox), ``{hashes}`` a list file of one entry. ``users`` read the password from
+stdin."""
+PASSWORD = b"a long enough bench password\n"
 
 
 QUEUED_EVERY = timedelta(seconds=30)
@@ -209,7 +220,7 @@ def add_notices(store: Store) -> None:
             )
 
 
-def run(command: list[str], env: dict[str, str]) -> tuple[float, float, int]:
+def run(command: list[str], env: dict[str, str], stdin: bytes | None = None) -> tuple[float, float, int]:
     """Wall seconds, peak RSS in MiB, and bytes written to stdout.
 
     The peak is measured by GNU time around the command: this process is large after building the
@@ -219,7 +230,9 @@ def run(command: list[str], env: dict[str, str]) -> tuple[float, float, int]:
     with tempfile.TemporaryFile() as out, tempfile.NamedTemporaryFile() as peak:
         wrapper = [gnu_time, "-f", "%M", "-o", peak.name] if gnu_time else []
         started = time.perf_counter()
-        done = subprocess.run([*wrapper, TAKEDOWN, *command], stdout=out, stderr=subprocess.PIPE, env=env)
+        done = subprocess.run(
+            [*wrapper, TAKEDOWN, *command], stdout=out, stderr=subprocess.PIPE, env=env, input=stdin
+        )
         elapsed = time.perf_counter() - started
         written = out.seek(0, os.SEEK_END)
         kib = Path(peak.name).read_text().strip().splitlines()[-1:] if gnu_time else []
@@ -243,12 +256,22 @@ def measure(store: Store, url: str, backend: str, repeat: int) -> None:
     with store.reading() as session:
         queued = list(session.scalars(select(Case.id).where(Case.state == "queued").limit(repeat)))
     first = int(time.time())  # numbers no earlier run of the bench used
-    for name, template in WRITES:
-        runs = []
-        for index in range(min(repeat, len(queued))):
-            values = {"n": str(first + index), "queued": str(queued[index])}
-            runs.append(run([part.format(**values) for part in template], env))
-        _print_best(name, runs)
+    with tempfile.TemporaryDirectory() as files:
+        hashes = Path(files) / "one.csv"
+        hashes.write_text("sha256\n" + "ab" * 32 + "\n", encoding="utf-8")
+        for name, template in WRITES:
+            runs = []
+            for index in range(min(repeat, len(queued))):
+                mail = Path(files) / f"reply-{first + index}.eml"
+                mail.write_bytes(
+                    f"From: desk@bench.example\r\nSubject: about your notice\r\n"
+                    f"Message-ID: <{first + index}@bench.example>\r\n\r\nWhich notice?\r\n".encode()
+                )
+                values = {"n": str(first + index), "queued": str(queued[index]), "mail": str(mail),
+                          "hashes": str(hashes)}  # fmt: skip
+                stdin = PASSWORD if template[0] == "users" else None
+                runs.append(run([part.format(**values) for part in template], env, stdin))
+            _print_best(name, runs)
 
 
 def _print_best(name: str, runs: list[tuple[float, float, int]]) -> None:
