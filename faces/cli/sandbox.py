@@ -132,7 +132,7 @@ def demo(app: App, directory: Path | None, serve: bool, port: int) -> None:
     removing content when notified, abuse desks answering (one on its provider page, which brings the
     revisit forward; a ticket system's acknowledgement; a person's reply for the inbox), and an
     analyst asked to act where nobody does. Ends with where every case stands, the time-to-removal
-    statistics and a report through a portal. About a minute.
+    statistics and a report through a portal. About half a minute.
     """
     from faces.demo import run_demo
 
