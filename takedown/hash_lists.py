@@ -29,7 +29,7 @@ from takedown.classification import CLASSIFICATIONS, canonical_classification
 from takedown.clock import Clock
 from takedown.errors import ImportFileError
 from takedown.hash_list_versions import HashListError, drop_versions, list_name
-from takedown.importer import ImportFormat, RowError, csv_records
+from takedown.importer import ImportFormat, RowError, csv_records, let_go
 from takedown.models import HashEntry, HashList
 from takedown.pdq_index import DEFAULT_DISTANCE, PdqIndex, pdq_bytes
 from takedown.plain import iso
@@ -107,12 +107,15 @@ def read_hash_rows(stream: IO[bytes], file_format: ImportFormat) -> Iterator[Rea
     """The rows of a list file (CSV with a header, or JSON Lines), each checked or with the reason
     it cannot be an entry. :class:`ImportFileError` when the file as a whole cannot be read."""
     text = io.TextIOWrapper(stream, encoding="utf-8-sig", errors="replace", newline="")
-    if file_format is ImportFormat.CSV:
-        yield from _read_csv(text)
-    elif file_format is ImportFormat.JSONL:
-        yield from _read_jsonl(text)
-    else:
-        raise ImportFileError("a hash list is CSV (with a header) or JSON Lines")
+    try:
+        if file_format is ImportFormat.CSV:
+            yield from _read_csv(text)
+        elif file_format is ImportFormat.JSONL:
+            yield from _read_jsonl(text)
+        else:
+            raise ImportFileError("a hash list is CSV (with a header) or JSON Lines")
+    finally:
+        let_go(text)
 
 
 def check_hash_row(values: dict[str, Any]) -> HashRow:

@@ -4,6 +4,7 @@ them; nothing here touches the store."""
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
@@ -92,12 +93,22 @@ def read_rows(
 ) -> Iterator[Row]:
     """Yield the rows of ``stream``; a row that cannot be read becomes a row with an error."""
     text = io.TextIOWrapper(stream, encoding="utf-8-sig", errors="surrogateescape", newline="")
-    if file_format is ImportFormat.CSV:
-        yield from _read_csv(text, default_category)
-    elif file_format is ImportFormat.JSONL:
-        yield from _read_jsonl(text, default_category)
-    else:
-        yield from _read_lines(text, default_category)
+    try:
+        if file_format is ImportFormat.CSV:
+            yield from _read_csv(text, default_category)
+        elif file_format is ImportFormat.JSONL:
+            yield from _read_jsonl(text, default_category)
+        else:
+            yield from _read_lines(text, default_category)
+    finally:
+        let_go(text)
+
+
+def let_go(text: io.TextIOWrapper) -> None:
+    """Hand the stream under ``text`` back to whoever opened it (the command line closes its
+    files): a wrapper left to the garbage collector closed it there, with a ResourceWarning."""
+    with contextlib.suppress(ValueError):  # the stream was closed already
+        text.detach()
 
 
 def _undecodable(value: str) -> bool:

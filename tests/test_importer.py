@@ -230,3 +230,20 @@ def test_a_csv_header_of_a_million_columns_gives_a_short_error() -> None:
     message = str(refused.value)
     assert len(message) < 500
     assert "'column0'" in message and "and 999995 more" in message
+
+
+@pytest.mark.parametrize("read", ["cases", "hash list"])
+def test_reading_rows_leaves_the_callers_file_open_for_the_caller_to_close(read: str) -> None:
+    """The command line opened the file and closes it; the reader's text wrapper, left to the
+    garbage collector, used to close it there instead (a ResourceWarning in every import)."""
+    import gc
+
+    from takedown.hash_lists import read_hash_rows
+
+    stream = io.BytesIO(b"url\nhttp://a.test/x\n" if read == "cases" else b"sha256\n" + b"ab" * 32 + b"\n")
+    rows = list(
+        read_rows(stream, ImportFormat.CSV) if read == "cases" else read_hash_rows(stream, ImportFormat.CSV)
+    )
+    gc.collect()
+    assert len(rows) == 1 and not stream.closed
+    stream.close()
