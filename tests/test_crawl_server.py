@@ -126,14 +126,14 @@ def test_a_crawl_whose_server_dies_is_killed_and_the_next_gets_a_new_server(
 def test_two_crawls_at_once_each_run_and_the_second_waits_for_nobody(world: Sandbox, tmp_path: Path) -> None:
     """The scheduler runs one crawl at a time, but a second caller (a test, another job) must not
     wait behind the first or share its server: it gets a server of its own."""
-    slow = world.serve("host-w.test", "/stall.jpg", Stall(4))
+    slow = world.serve("host-w.test", "/slow-answer.jpg", Serve("an image", delay=10.0))
     first_store = store_with(tmp_path, "first", [slow], world)
     second_store = store_with(tmp_path, "second", [], world)
     results: dict[str, object] = {}
     first = threading.Thread(target=lambda: results.update(first=crawl_job(first_store, NOW)))
     first.start()
     try:
-        wait_for(lambda: world.site.hits[("host-w.test", "/stall.jpg")] >= 1)
+        wait_for(lambda: world.site.hits[("host-w.test", "/slow-answer.jpg")] >= 1)
         results["second"] = crawl_job(second_store, NOW)
         assert first.is_alive()  # the second did not wait for the first
     finally:
