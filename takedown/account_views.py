@@ -15,6 +15,7 @@ from takedown.sql_reads import reading, stored_time, stored_time_or_none
 from takedown.vocabulary import StaffRole
 
 if TYPE_CHECKING:
+    from takedown.accounts import StoredAccount
     from takedown.models import Account
     from takedown.sql_reads import ReadSource
 
@@ -29,7 +30,9 @@ class AccountView:
     created_at: datetime
 
     @classmethod
-    def of(cls, account: Account) -> AccountView:
+    def of(cls, account: Account | StoredAccount) -> AccountView:
+        """What may be shown of an account, from its mapped row or the row the account checks
+        and changes read (:class:`takedown.accounts.StoredAccount`)."""
         return cls(
             name=account.name,
             role=StaffRole(account.role),

@@ -97,14 +97,7 @@ class StoredAccount:
     password_changed_at: datetime
 
     def view(self) -> AccountView:
-        return AccountView(
-            name=self.name,
-            role=StaffRole(self.role),
-            second_factor=self.totp_secret is not None,
-            disabled=self.disabled_at is not None,
-            locked_until=self.locked_until,
-            created_at=self.created_at,
-        )
+        return AccountView.of(self)
 
 
 _COLUMNS = tuple(field.name for field in fields(StoredAccount))
