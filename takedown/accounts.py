@@ -28,7 +28,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from takedown.account_views import AccountView
 from takedown.errors import AccountError
 from takedown.sql_reads import SqlReads, mark, stored_time, stored_time_or_none
-from takedown.sql_writes import SqlWrites, insert_rows, update_row, writing
+from takedown.sql_writes import SqlWrites, insert_rows_with_ids, update_row, writing
 from takedown.staff_names import validate_name
 from takedown.vocabulary import StaffRole
 from takedown.web_sessions import end_sessions_of
@@ -132,18 +132,21 @@ def add_account(
             )
         validate_password(password, name)
         secret = new_totp_secret() if second_factor or role is StaffRole.SUPERVISOR else None
-        row = {
-            "name": name,
-            "role": role.value,
-            "password_hash": _HASHER.hash(password),
-            "totp_secret": secret,
-            "failed_logins": 0,
-            "created_at": now,
-            "password_changed_at": now,
-        }
-        insert_rows(writes, "account", [row], times=("created_at", "password_changed_at"))
-        account = _read(writes, name)
-    assert account is not None  # just written, in this transaction
+        account = StoredAccount(
+            id=0,
+            name=name,
+            role=role.value,
+            password_hash=_HASHER.hash(password),
+            totp_secret=secret,
+            totp_last_step=None,
+            failed_logins=0,
+            locked_until=None,
+            disabled_at=None,
+            created_at=now,
+            password_changed_at=now,
+        )
+        row = {column: getattr(account, column) for column in _COLUMNS if column != "id"}
+        [account.id] = insert_rows_with_ids(writes, "account", [row], times=_TIMES)
     return _enrolment(account)
 
 
@@ -191,7 +194,9 @@ def reset_account(
             account.disabled_at = None
         account.failed_logins = 0
         account.locked_until = None
-        _write(writes, account, *(name for name in _COLUMNS if name not in ("id", "name", "created_at")))
+        _write(
+            writes, account, *(column for column in _COLUMNS if column not in ("id", "name", "created_at"))
+        )
         end_sessions_of(writes, account.id)
     enrolment = _enrolment(account)
     return enrolment if new_secret else Enrolment(enrolment.account, None, None)
