@@ -6,9 +6,9 @@ Written once in plain SQL (:mod:`takedown.sql_writes`): ``takedown hashes remove
 the database driver alone (no SQLAlchemy to import), an import through sessions of the store.
 Each step is a transaction of its own, opened by the ``transaction`` the caller gives (the
 store's ``session``, the terminal's ``App.writing``): one ``DELETE`` of a list of 500,000 entries
-held SQLite's write lock for 5.8 s, and revisits could not record their checks meanwhile; in steps,
-the longest transaction took 0.7 s (and the whole removal 14 s: a removal is not urgent, the checks
-are).
+held SQLite's write lock for 5.8 s, and revisits could not record their checks meanwhile; in steps
+(``bench/bench_hash_remove.py``), the longest transaction took 0.6 s, and the whole removal 11 s: a
+removal is not urgent, the checks are.
 
 A removal that dies part way leaves versions marked ``retired``, which no match reads; removing
 the list again, or importing a version of it, finishes the work.
