@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
-from takedown.sql_reads import mark, stored_time
+from takedown.sql_reads import mark, reading, stored_time
 from takedown.sql_writes import insert_rows, time_to_store, writing
 from takedown.staff_names import token_digest
 from takedown.vocabulary import StaffRole
@@ -90,26 +90,30 @@ def _looked_up(
     if not token or len(token) > 100:
         return None, False
     digest = token_digest(token)
-    with writing(target) as writes:
-        bound = mark(writes)
+    # Read through the caller's session as it is: the console peeks in a reading session on every
+    # request, and only the rare request that must write opens a writing one.
+    with reading(target) as reads:
         found = list(
-            writes.stream(
+            reads.stream(
                 "SELECT s.last_seen_at, s.created_at, s.stage, s.csrf_token, a.name, a.role, a.disabled_at"
-                f" FROM web_session s JOIN account a ON a.id = s.account_id WHERE s.token_hash = {bound}",
+                " FROM web_session s JOIN account a ON a.id = s.account_id"
+                f" WHERE s.token_hash = {mark(reads)}",
                 (digest,),
             )
         )
-        if not found:
-            return None, False
-        last_seen_text, created_text, stage, csrf_token, name, role, disabled_at = found[0]
-        last_seen_at, created_at = stored_time(last_seen_text), stored_time(created_text)
-        expired = now - last_seen_at > idle or now - created_at > lifetime
-        if expired or disabled_at is not None:
-            if write:
-                writes.execute(f"DELETE FROM web_session WHERE token_hash = {bound}", (digest,))
-            return None, True
-        touch = now - last_seen_at > TOUCH_EVERY
-        if touch and write:
+    if not found:
+        return None, False
+    last_seen_text, created_text, stage, csrf_token, name, role, disabled_at = found[0]
+    last_seen_at, created_at = stored_time(last_seen_text), stored_time(created_text)
+    expired = now - last_seen_at > idle or now - created_at > lifetime
+    if expired or disabled_at is not None:
+        if write:
+            end_session(target, token)
+        return None, True
+    touch = now - last_seen_at > TOUCH_EVERY
+    if touch and write:
+        with writing(target) as writes:
+            bound = mark(writes)
             writes.execute(
                 f"UPDATE web_session SET last_seen_at = {bound} WHERE token_hash = {bound}",
                 (time_to_store(writes.dialect)(now), digest),
