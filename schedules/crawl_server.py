@@ -55,23 +55,25 @@ class Crawl:
             answer = self._server.read(timeout)
         except ServerGone:  # the crawl must not run on unwatched beside the next one
             self.signal(signal.SIGKILL)
-            self._server.release()
-            self._directory.cleanup()
+            self._let_go()
             raise
         if answer is None:
             return None
-        self._server.release()
         folder = Path(self._directory.name)
         try:
             stdout = (folder / "stdout").read_text(encoding="utf-8", errors="replace")
             stderr = (folder / "stderr").read_text(encoding="utf-8", errors="replace")
         finally:
-            self._directory.cleanup()
+            self._let_go()
         return Finished(int(answer["exit"]), stdout, stderr)
 
     def abandon(self) -> None:
         """Leave it to run on alone, and the server with it (the next crawl starts another)."""
         self._server.stop()
+        self._let_go()
+
+    def _let_go(self) -> None:
+        """The server is free for the next crawl, and this one's output files are gone."""
         self._server.release()
         self._directory.cleanup()
 
