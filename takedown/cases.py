@@ -27,7 +27,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session, selectinload
 
 from takedown.case_moves import event_row, move
-from takedown.case_views import CaseDetail, CaseFilter, CaseSummary
+from takedown.case_views import CaseDetail, CaseFilter, CaseSummary, ListedCase
 from takedown.errors import CaseNotFound, InvalidTransition
 from takedown.models import Case, Check, Event, Fingerprint
 from takedown.sql_writes import writing
@@ -138,8 +138,8 @@ class SessionCaseReads:
     def __init__(self, session: Session) -> None:
         self.session = session
 
-    def iter_cases(self, wanted: CaseFilter, *, limit: int | None) -> Iterator[CaseSummary]:
-        return iter_cases(self.session, wanted, limit=limit)
+    def iter_listed(self, wanted: CaseFilter, *, limit: int | None) -> Iterator[ListedCase]:
+        return (case.listed() for case in iter_cases(self.session, wanted, limit=limit))
 
     def count_cases(self, wanted: CaseFilter) -> int:
         return count_cases(self.session, wanted)

@@ -1,4 +1,4 @@
-"""The terminal's everyday reads (a page of ``queue list``, its ``--count``, ``case show``) answered
+"""The terminal's everyday reads (``queue list``, its ``--count``, ``case show``) answered
 through the database driver itself, sqlite3 or psycopg, without SQLAlchemy. The reader also
 carries the reads written once in plain SQL for both ways (:mod:`takedown.sql_reads`: ``takedown
 stats``, ``notices list``, ``portals queue`` and the other lists) through :meth:`DirectReader.stream`;
@@ -15,21 +15,23 @@ It only reads: SQLite's connection is ``query_only``, PostgreSQL's transactions 
 Whatever it does not handle is left to the store's own path (:meth:`DirectReader.open` gives
 ``None``): another driver, an in-memory or missing database, a store not at this code's schema
 revision (the store's path upgrades it first), a database that cannot be reached (the store's
-path says why, as every command does). Long listings are left to it too: they stream through a
-server-side cursor there, tuned for a million rows, and their start-up does not matter.
+path says why, as every command does). A listing of a million cases streams this way too, as
+plain rows (:data:`takedown.case_views.ListedCase`) with the time written by the database: the
+store's path built a record and parsed a time for every row, and printed half as many a second.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Iterator, Sequence
+from contextlib import suppress
 from typing import Any, Protocol
 
 from takedown.case_views import (
     CaseDetail,
     CaseFilter,
-    CaseSummary,
     FingerprintView,
+    ListedCase,
     TimelineEntry,
     tally_counts,
 )
@@ -41,13 +43,16 @@ from takedown.states import OPEN_STATES, CaseState
 
 log = logging.getLogger(__name__)
 
-DIRECT_LIMIT = 10_000
-"""The longest listing read this way; longer ones go through the store's streaming path."""
-
-
-SUMMARY_COLUMNS = (
-    '"case".id, "case".state, "case".url, "case".host, "case".category, "case".reference, "case".queued_at'
-)
+LISTED_COLUMNS = '"case".id, "case".state, "case".url, "case".host, "case".category, "case".reference'
+LISTED_TIME = {
+    "sqlite": """substr("case".queued_at, 1, 10) || 'T' || substr("case".queued_at, 12, 8) || 'Z'""",
+    "postgresql": """to_char("case".queued_at, 'YYYY-MM-DD"T"HH24:MI:SS"Z"')""",
+}
+"""The time a case was queued as :func:`takedown.plain.iso` shows it, written by the database: SQLite
+keeps ``2026-11-30 03:52:12.123456`` (UTC) and PostgreSQL a naive UTC ``timestamp``; both are cut
+to the second, not rounded, as ``iso`` cuts them."""
+LISTING_PAGE = 2000
+"""Rows a PostgreSQL listing fetches from its server-side cursor at a time."""
 DETAIL_FIELDS = (
     "id", "state", "url", "canonical_url", "dedup_key", "host", "category", "reference", "queued_by",
     "previous_case_id", "queued_at", "first_seen_live_at", "last_seen_live_at", "last_checked_at",
@@ -61,7 +66,7 @@ DETAIL_COLUMNS = ", ".join(DETAIL_FIELDS)
 class CaseReads(Protocol):
     """What the terminal reads about cases, whichever way it is read."""
 
-    def iter_cases(self, wanted: CaseFilter, *, limit: int | None) -> Iterator[CaseSummary]: ...
+    def iter_listed(self, wanted: CaseFilter, *, limit: int | None) -> Iterator[ListedCase]: ...
 
     def count_cases(self, wanted: CaseFilter) -> int: ...
 
@@ -75,6 +80,7 @@ class DirectReader:
         self._connection = connection
         self.dialect = dialect
         self._mark = "?" if dialect == "sqlite" else "%s"
+        self._streams: list[Generator[tuple[Any, ...]]] = []
 
     @classmethod
     def open(cls, database_url: str) -> DirectReader | None:
@@ -84,7 +90,12 @@ class DirectReader:
         return None if found is None else cls(*found)
 
     def close(self) -> None:
-        """End the transaction (nothing was written) and the connection."""
+        """End the reads left part way (a listing whose reader went away, as ``| head`` does), the
+        transaction (nothing was written) and the connection. A read left open past its connection
+        would fail later, from the garbage collector, when it closed its cursor."""
+        for rows in self._streams:
+            with suppress(StoreError):  # a connection lost already: ending it is what is left
+                rows.close()
         end(self._connection)
 
     def __enter__(self) -> DirectReader:
@@ -95,20 +106,18 @@ class DirectReader:
 
     # --- the reads ---------------------------------------------------------------------------------
 
-    def iter_cases(self, wanted: CaseFilter, *, limit: int | None = 100) -> Iterator[CaseSummary]:
-        """:func:`takedown.cases.iter_cases`, for listings of up to :data:`DIRECT_LIMIT` cases."""
-        if limit is None or limit > DIRECT_LIMIT:
-            raise ValueError(f"direct reads list at most {DIRECT_LIMIT} cases, not {limit}")
+    def iter_listed(self, wanted: CaseFilter, *, limit: int | None = 100) -> Iterator[ListedCase]:
+        """:func:`takedown.cases.iter_cases`, as a listing prints it: the rows as they come from the
+        store, the time written as text by the database (a million in flat memory; on PostgreSQL
+        through a server-side cursor)."""
         where, parameters = self._where(wanted)
         keys = ('"case".queued_at', '"case".id') if wanted.by_queued_time else ('"case".id',)
         order = ", ".join(f"{key} DESC" if wanted.newest_first else key for key in keys)
-        sql = f'SELECT {SUMMARY_COLUMNS} FROM "case"{where} ORDER BY {order} LIMIT {self._mark}'
-        state_named = {state.value: state for state in CaseState}
-        rows = self._rows(sql, (*parameters, limit))
-        for case_id, state, url, host, category, reference, queued_at in rows:
-            yield CaseSummary(
-                case_id, state_named[state], url, host, category, reference, stored_time(queued_at)
-            )
+        sql = f'SELECT {LISTED_COLUMNS}, {LISTED_TIME[self.dialect]} FROM "case"{where} ORDER BY {order}'
+        if limit is not None:
+            sql += f" LIMIT {self._mark}"
+            parameters.append(limit)
+        return self.stream(sql, parameters, long=True)
 
     def count_cases(self, wanted: CaseFilter) -> int:
         """:func:`takedown.cases.count_cases`: by state from the running counts, else counted."""
@@ -203,11 +212,26 @@ class DirectReader:
         parameters += values
         return f"{column} IN ({', '.join(self._mark for _ in values)})"
 
-    def stream(self, sql: str, parameters: Sequence[Any] = ()) -> Iterator[tuple[Any, ...]]:
+    def stream(
+        self, sql: str, parameters: Sequence[Any] = (), *, long: bool = False
+    ) -> Iterator[tuple[Any, ...]]:
         """The rows of ``sql`` (written with this driver's marks), one at a time: the reads
         written once for both ways (:class:`takedown.sql_reads.SqlReads`) go through here. A
-        driver's failure is a :class:`StoreError`, one line, as the store's path says it."""
+        ``long`` read is fetched a page at a time on PostgreSQL, whose driver otherwise takes every
+        row into memory at once (SQLite's steps through them anyway). A driver's failure is a
+        :class:`StoreError`, one line, as the store's path says it."""
+        rows = self._stream(sql, parameters, long=long)
+        self._streams.append(rows)
+        return rows
+
+    def _stream(self, sql: str, parameters: Sequence[Any], *, long: bool) -> Generator[tuple[Any, ...]]:
         try:
+            if long and self.dialect == "postgresql":
+                with self._connection.cursor(name="takedown_listing") as cursor:
+                    cursor.itersize = LISTING_PAGE
+                    cursor.execute(sql, tuple(parameters))
+                    yield from cursor
+                return
             yield from self._connection.execute(sql, tuple(parameters))
         except Exception as exc:
             if not is_driver_error(exc):

@@ -13,9 +13,13 @@ import operator
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from enum import Enum
-from typing import Any
+from typing import Any, overload
 
 
+@overload
+def iso(when: datetime) -> str: ...
+@overload
+def iso(when: None) -> None: ...
 def iso(when: datetime | None) -> str | None:
     """A time as every face shows it: ``2026-11-30T03:52:12Z`` (UTC, to the second). An aware time
     in another zone is converted; a naive one is taken as UTC, as the store keeps every time."""

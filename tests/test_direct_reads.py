@@ -27,11 +27,12 @@ from takedown import exitcodes
 from takedown.case_views import CaseFilter
 from takedown.cases import count_cases, list_cases, show_case
 from takedown.clock import ManualClock
-from takedown.direct_reads import DIRECT_LIMIT, DirectReader
+from takedown.direct_reads import DirectReader
 from takedown.direct_writes import DirectWriter
 from takedown.errors import CaseNotFound, StoreError
 from takedown.intake import queue_batch
 from takedown.models import Case, Event, Notice, NoticeCase
+from takedown.plain import iso
 from takedown.reports import Report, validate_report
 from takedown.settings import Settings, sqlite_url
 from takedown.states import CaseState
@@ -146,13 +147,28 @@ filters = st.builds(
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(wanted=filters, limit=st.integers(1, CASES + 5))
+@given(wanted=filters, limit=st.none() | st.integers(1, CASES + 5))
 def test_listings_and_counts_are_the_stores_for_any_filter(
-    worked_store: Store, wanted: CaseFilter, limit: int
+    worked_store: Store, wanted: CaseFilter, limit: int | None
 ) -> None:
     with worked_store.reading() as session, DirectReader.open(url_of(worked_store)) as direct:  # type: ignore[union-attr]
-        assert list(direct.iter_cases(wanted, limit=limit)) == list_cases(session, wanted, limit=limit)
+        listed = list(direct.iter_listed(wanted, limit=limit))
+        assert listed == [case.listed() for case in list_cases(session, wanted, limit=limit)]
         assert direct.count_cases(wanted) == count_cases(session, wanted)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(queued=st.datetimes(min_value=datetime(1, 1, 1), max_value=datetime(9999, 12, 31, 23, 59, 59, 999999)))
+def test_a_listed_time_is_the_time_every_face_shows(store: Store, queued: datetime) -> None:
+    """The database writes a listed case's time (``LISTED_TIME``): any time the store can hold is
+    written as :func:`takedown.plain.iso` writes it, cut to the second, never rounded up."""
+    with store.session() as session:
+        if count_cases(session) == 0:
+            queue_batch(session, [validate_report(Report("http://a.test/1"))], actor="analyst:t", now=START)
+        session.execute(update(Case).values(queued_at=queued.replace(tzinfo=UTC)))
+    with DirectReader.open(url_of(store)) as direct:  # type: ignore[union-attr]
+        [(*_, shown)] = direct.iter_listed(CaseFilter(), limit=None)
+    assert shown == iso(queued) == f"{queued:%Y-%m-%dT%H:%M:%S}Z".rjust(20, "0")
 
 
 def test_every_case_is_shown_as_the_store_shows_it(worked_store: Store) -> None:
@@ -174,19 +190,24 @@ def test_the_counts_by_state_add_up_to_the_cases_listed(worked_store: Store) -> 
     count that read the tallies wrong cannot agree with the store's count by accident."""
     with DirectReader.open(url_of(worked_store)) as direct:  # type: ignore[union-attr]
         for state in CaseState:
-            listed = list(direct.iter_cases(CaseFilter(states=(state,)), limit=CASES))
+            listed = list(direct.iter_listed(CaseFilter(states=(state,)), limit=CASES))
             assert direct.count_cases(CaseFilter(states=(state,))) == len(listed) > 0
         assert direct.count_cases(CaseFilter()) == CASES
-        flagged = [case for case in direct.iter_cases(CaseFilter(needs_analyst=True), limit=CASES)]
+        flagged = list(direct.iter_listed(CaseFilter(needs_analyst=True), limit=CASES))
         assert direct.count_cases(CaseFilter(needs_analyst=True)) == len(flagged) > 0
 
 
-def test_long_listings_are_refused_so_they_stream_through_the_store(worked_store: Store) -> None:
+@pytest.mark.postgres
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+def test_a_long_listing_is_fetched_from_postgresql_a_page_at_a_time(worked_store: Store) -> None:
+    """psycopg's plain cursor takes every row of a result into memory before the first is read: a
+    million cases would be a million rows held at once. The listing reads a server-side cursor."""
     with DirectReader.open(url_of(worked_store)) as direct:  # type: ignore[union-attr]
-        with pytest.raises(ValueError, match="at most"):
-            list(direct.iter_cases(CaseFilter(), limit=DIRECT_LIMIT + 1))
-        with pytest.raises(ValueError):
-            list(direct.iter_cases(CaseFilter(), limit=None))
+        listing = direct.iter_listed(CaseFilter(), limit=None)
+        first = next(listing)
+        [(cursors,)] = direct._rows("SELECT count(*) FROM pg_cursors WHERE NOT is_holdable", ())
+        rest = list(listing)
+    assert cursors == 1 and [first[0], *(case[0] for case in rest)] == list(range(1, CASES + 1))
 
 
 def test_the_direct_reader_cannot_write(worked_store: Store) -> None:
@@ -240,6 +261,8 @@ def test_the_cli_reads_directly_and_prints_what_the_store_path_prints(worked_sto
         ["queue", "list", "--json", "--state", "live", "--newest-first"],
         ["queue", "list", "--host", "B.test", "--queued-from", "2026-03-01T12:00:00", "--limit", "5"],
         ["queue", "list", "--count", "--json"],
+        ["queue", "list", "--limit", "1000000", "--state", "removed", "--state", "live"],
+        ["queue", "list", "--limit", "1000000", "--json", "--queued-before", "2026-03-02T00:00:00"],
         ["queue", "list", "--count", "--country", "nl"],
         ["case", "show", "2"],
         ["case", "show", "7", "--json"],
@@ -275,6 +298,7 @@ def test_the_everyday_reads_are_made_without_importing_sqlalchemy(tmp_path: Path
     assert queued.returncode == 0, queued.stderr
     for command, expected in [
         (["queue", "list", "--json"], "http://b.test/y"),
+        (["queue", "list", "--limit", "1000000"], "http://b.test/y"),
         (["queue", "list", "--count"], "2"),
         (["case", "show", "1"], "http://a.test/x"),
         (["stats", "--by", "country"], "all"),

@@ -56,11 +56,11 @@ class App:
         return self._store
 
     @contextmanager
-    def case_reads(self, *, direct: bool = True) -> Iterator[CaseReads]:
+    def case_reads(self) -> Iterator[CaseReads]:
         """Reads of cases for one command: through the database driver itself where it can
         (:mod:`takedown.direct_reads`: no SQLAlchemy to import, a third of the start-up), else in
         a reading session of the store. A store given to the app (as tests give) is used as is."""
-        reader = self._direct_reader() if direct else None
+        reader = self._direct_reader()
         if reader is not None:
             with reader:
                 yield reader

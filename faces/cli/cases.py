@@ -22,9 +22,8 @@ from faces.cli.base import (
 )
 from takedown import exitcodes
 from takedown.canonical import CanonicalizationError, canonical_parts
-from takedown.case_views import CaseFilter, CaseSummary
+from takedown.case_views import CaseFilter, ListedCase, listed_json_line
 from takedown.classification import CLASSIFICATIONS
-from takedown.direct_reads import DIRECT_LIMIT
 from takedown.importer import IMPORT_BATCH, ImportFormat, ImportSummary, read_rows
 from takedown.plain import iso, plain
 from takedown.reports import CATEGORIES, DEFAULT_CATEGORY, Report, validate_report
@@ -275,16 +274,14 @@ def queue_list(
         queued_from=queued_from.replace(tzinfo=UTC) if queued_from else None,
         queued_before=queued_before.replace(tzinfo=UTC) if queued_before else None,
     )
-    # A page, a count: read directly (quick to start); a long listing streams through the store.
-    direct = count_only or limit <= DIRECT_LIMIT
-    with errors_as_exit_codes(), app.case_reads(direct=direct) as reads:
+    with errors_as_exit_codes(), app.case_reads() as reads:
         if count_only:
             count = reads.count_cases(wanted)
             print_json({"count": count}) if as_json else click.echo(count)
             return
-        cases = reads.iter_cases(wanted, limit=limit)
+        cases = reads.iter_listed(wanted, limit=limit)
         if as_json:  # a list: one object a line (JSON Lines), as every listing prints, as it comes
-            write_lines(case.json_line() for case in cases)
+            write_lines(map(listed_json_line, cases))
             return
         _print_case_table(cases)
 
@@ -294,21 +291,21 @@ TABLE_WIDTHS_FROM = 1000
 them (all of them, for lists this long or shorter); later rows keep that width."""
 
 
-def _print_case_table(cases: Iterator[CaseSummary]) -> None:
+def _print_case_table(cases: Iterator[ListedCase]) -> None:
     first = list(islice(cases, TABLE_WIDTHS_FROM))
     if not first:
         click.echo("no cases")
         return
     # Plain aligned columns, URL last and never truncated: people read it, and so do awk and cut.
-    reference_width = max([len("reference")] + [len(row.reference or "-") for row in first])
+    reference_width = max([len("reference")] + [len(reference or "-") for *_, reference, _ in first])
     click.echo(
         f"{'id':>7}  {'state':<11}  {'queued':<20}  {'category':<13}  {'reference':<{reference_width}}  url"
     )
     write_lines(
-        f"{row.id:>7}  {row.state.value:<11}  {iso(row.queued_at):<20}  {row.category:<13}  "
-        f"{row.reference or '-':<{reference_width}}  {row.url}"
+        f"{case_id:>7}  {state:<11}  {queued:<20}  {category:<13}  "
+        f"{reference or '-':<{reference_width}}  {url}"
         for rows in (first, cases)
-        for row in rows
+        for case_id, state, url, _host, category, reference, queued in rows
     )
 
 
