@@ -25,7 +25,8 @@ from pathlib import Path
 from stores import bench_store
 
 from takedown.clock import SystemClock
-from takedown.hash_lists import import_hash_list, match_digests, read_hash_rows
+from takedown.hash_list_import import import_hash_list, read_hash_rows
+from takedown.hash_lists import match_digests
 from takedown.importer import ImportFormat
 from takedown.store import Store
 
@@ -45,7 +46,7 @@ def timed_import(store: Store, path: Path, version: str) -> tuple[float, int]:
     started = time.perf_counter()
     with path.open("rb") as handle:
         summary = import_hash_list(
-            store,
+            store.session,
             read_hash_rows(handle, ImportFormat.CSV),
             name="bench",
             version=version,

@@ -23,8 +23,8 @@ from sqlalchemy.orm import Session
 from stores import bench_store
 
 from takedown.clock import ManualClock
+from takedown.hash_list_import import HashRow, ReadHashRow, import_hash_list
 from takedown.hash_list_versions import remove_hash_list
-from takedown.hash_lists import HashRow, ReadHashRow, import_hash_list
 
 
 def main() -> int:
@@ -41,7 +41,7 @@ def main() -> int:
             for n in range(args.entries)
         )
         started = time.perf_counter()
-        import_hash_list(store, rows, name="bench", version="1", actor="bench", clock=clock)
+        import_hash_list(store.session, rows, name="bench", version="1", actor="bench", clock=clock)
         print(f"{backend}: imported {args.entries:,} entries in {time.perf_counter() - started:.1f} s")
         longest = 0.0
         transactions = 0

@@ -26,11 +26,12 @@ from crawling import crawl
 from sandbox import Sandbox
 from sandbox.web import Serve
 from takedown.clock import SystemClock
+from takedown.driver_connections import BULK_CACHE_MIB
 from takedown.importer import Row
 from takedown.intake import import_rows
 from takedown.reports import Report
 from takedown.settings import sqlite_url
-from takedown.store import BULK_CACHE_MIB, Store
+from takedown.store import Store
 
 
 def main() -> int:

@@ -12,8 +12,9 @@ from pathlib import Path
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
+from takedown.driver_connections import BULK_CACHE_MIB
 from takedown.settings import sqlite_url
-from takedown.store import BULK_CACHE_MIB, Store
+from takedown.store import Store
 
 
 @contextmanager

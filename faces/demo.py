@@ -301,7 +301,7 @@ def _portal(
     from faces.portal.app import create_portal_app
     from notices.acknowledgements import acknowledge_reports
     from sandbox.web import Serve, content_digest
-    from takedown.hash_lists import HashRow, ReadHashRow, import_hash_list
+    from takedown.hash_list_import import HashRow, ReadHashRow, import_hash_list
     from takedown.portal_figures import portal_stats
     from takedown.portal_queue import awaiting
     from takedown.portals import PortalChange, add_portal
@@ -316,7 +316,9 @@ def _portal(
         sha256=content_digest("portal-known"), category="csam", classification="A1", reference="P-7"
     )
     listed = iter([ReadHashRow(2, entry)])
-    import_hash_list(store, listed, name="partner-hashes", version="2026-03", actor=actor, clock=clock)
+    import_hash_list(
+        store.session, listed, name="partner-hashes", version="2026-03", actor=actor, clock=clock
+    )
     with serving(create_portal_app(store, clock=clock)) as url:  # a visitor's browser, in Swahili
         form, form_cookies = _visit(f"{url}/ke/")
         urls = "\n".join([known, unknown, sandbox.url("host-a.test", "/gallery/1.jpg")])

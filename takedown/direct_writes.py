@@ -20,7 +20,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-from takedown.driver_connections import connect_at_head, end, is_driver_error
+from takedown.driver_connections import connect_at_head, end, is_driver_error, roll_back
 from takedown.errors import StoreError, failure_line
 from takedown.sql_writes import copy_rows, is_integrity_error
 
@@ -34,9 +34,10 @@ class DirectWriter:
     them), except a constraint's refusal, which stays the driver's own integrity error so that a
     writer that lost a race can tell and try again (:func:`takedown.sql_writes.is_integrity_error`)."""
 
-    def __init__(self, connection: Any, dialect: str) -> None:
+    def __init__(self, connection: Any, dialect: str, *, closes: bool = True) -> None:
         self._connection = connection
         self.dialect = dialect
+        self._closes = closes
 
     @classmethod
     def open(cls, database_url: str) -> DirectWriter | None:
@@ -50,13 +51,14 @@ class DirectWriter:
 
     def __exit__(self, kind: type[BaseException] | None, *_: object) -> None:
         if kind is not None:
-            end(self._connection)
+            end(self._connection) if self._closes else roll_back(self._connection)
             return
         try:
             with _failures_said():
                 self._connection.commit()
         finally:
-            end(self._connection)
+            if self._closes:
+                end(self._connection)
 
     def stream(self, sql: str, parameters: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         with _failures_said():
@@ -77,6 +79,40 @@ class DirectWriter:
     def copy(self, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
         with _failures_said():
             copy_rows(self._connection, table, columns, rows)
+
+
+class DirectTransactions:
+    """One connection to the store through its driver, for work done in several transactions one
+    after another: a bulk load committed a batch at a time (``takedown hashes import``), where a
+    connection per batch would start each with an empty page cache. Close it when done."""
+
+    def __init__(self, connection: Any, dialect: str) -> None:
+        self._connection = connection
+        self.dialect = dialect
+
+    @classmethod
+    def open(cls, database_url: str, *, cache_mib: int) -> DirectTransactions | None:
+        """Transactions on the store at ``database_url``, with SQLite's page cache at ``cache_mib``
+        MiB; ``None`` where the store's own path must write (:meth:`DirectWriter.open`)."""
+        found = connect_at_head(database_url, writing=True, cache_mib=cache_mib)
+        if found is None:
+            return None
+        connection, dialect = found
+        connection.commit()  # the schema's check; each transaction begins as the block asks
+        return cls(connection, dialect)
+
+    @contextmanager
+    def transaction(self) -> Iterator[DirectWriter]:
+        """One transaction, as :class:`DirectWriter` writes one (IMMEDIATE on SQLite), on this
+        connection: committed when the block ends, rolled back when it raises."""
+        if self.dialect == "sqlite":
+            with _failures_said():
+                self._connection.execute("BEGIN IMMEDIATE")
+        with DirectWriter(self._connection, self.dialect, closes=False) as writer:
+            yield writer
+
+    def close(self) -> None:
+        end(self._connection)
 
 
 @contextmanager

@@ -27,6 +27,9 @@ SQLITE_PREFIX = "sqlite:///"
 POSTGRESQL_PREFIXES = ("postgresql://", "postgresql+psycopg://")
 SQLITE_TIMEOUT = 30
 """Seconds a SQLite connection waits for another writer's lock before it gives up."""
+BULK_CACHE_MIB = 64
+"""SQLite's page cache for bulk intake: the dedup index is keyed by a hash, so inserts land on
+random pages."""
 
 
 def sqlite_pragmas(connection: Any, *, cache_mib: int) -> None:
@@ -115,15 +118,21 @@ def shown_url(database_url: str) -> str | None:
 
 
 def end(connection: Any) -> None:
-    """Roll back whatever the transaction did and close the connection. A connection already lost
-    has nothing to roll back: that is not a second error on top of the one that lost it."""
+    """Roll back whatever the transaction did and close the connection."""
+    try:
+        roll_back(connection)
+    finally:
+        connection.close()
+
+
+def roll_back(connection: Any) -> None:
+    """Undo what the transaction did. A connection already lost has nothing to roll back: that is
+    not a second error on top of the one that lost it."""
     try:
         connection.rollback()
     except Exception as exc:
         if not is_driver_error(exc):
             raise
-    finally:
-        connection.close()
 
 
 def is_driver_error(exc: BaseException) -> bool:

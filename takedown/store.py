@@ -31,8 +31,6 @@ MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 DEFAULT_CACHE_MIB = 16
 """SQLite's page cache per connection for most work: a million-row listing or count reads every
 page once, and a larger cache only holds more of them (64 MiB made a listing's memory 120 MiB)."""
-BULK_CACHE_MIB = 64
-"""For bulk intake: the dedup index is keyed by a hash, so inserts land on random pages."""
 
 
 class Store:

@@ -943,12 +943,12 @@ def test_notices_in_doubt_and_bad_mailboxes_wait_for_an_analyst(console: Served)
 def test_the_case_page_shows_hash_list_matches_and_the_dashboard_counts_them(console: Served) -> None:
     import hashlib
 
-    from takedown.hash_lists import HashRow, ReadHashRow, import_hash_list
+    from takedown.hash_list_import import HashRow, ReadHashRow, import_hash_list
     from takedown.revisits import Fetch, record_fetches
 
     body = hashlib.sha1(b"stand-in").hexdigest()
     import_hash_list(
-        console.store,
+        console.store.session,
         iter([ReadHashRow(2, HashRow(sha1=body, category="csam", reference="<b>L-1</b>"))]),
         name="partner", version="v7", actor="t", clock=console.clock,
     )  # fmt: skip

@@ -21,19 +21,19 @@ from sqlalchemy import text
 from faces.cli import App, cli
 from takedown import exitcodes
 from takedown.clock import ManualClock
-from takedown.hash_list_versions import HashListError, remove_hash_list
-from takedown.hash_list_views import list_hash_lists
-from takedown.hash_lists import (
+from takedown.direct_writes import DirectTransactions
+from takedown.hash_list_import import (
     DIGEST_LENGTHS,
     HashRow,
     ReadHashRow,
     _Refused,
     check_hash_row,
     import_hash_list,
-    match_digests,
-    parse_digest,
     read_hash_rows,
 )
+from takedown.hash_list_versions import HashListError, Transaction, remove_hash_list
+from takedown.hash_list_views import list_hash_lists
+from takedown.hash_lists import match_digests, parse_digest
 from takedown.importer import ImportFormat
 from takedown.settings import Settings
 from takedown.store import Store
@@ -48,13 +48,28 @@ def csv_rows(text: str) -> Iterator[ReadHashRow]:
     return read_hash_rows(io.BytesIO(text.encode()), ImportFormat.CSV)
 
 
+@pytest.fixture(params=["session", "driver"])
+def loading(request: pytest.FixtureRequest, store: Store) -> Iterator[Transaction]:
+    """Both ways an import opens its transactions: sessions of the store (the demo, the console's
+    tests) and one connection through the database driver (``takedown hashes import``)."""
+    if request.param == "session":
+        yield store.session
+        return
+    transactions = DirectTransactions.open(store.engine.url.render_as_string(False), cache_mib=16)
+    assert transactions is not None, "the driver should handle this store"
+    try:
+        yield transactions.transaction
+    finally:
+        transactions.close()
+
+
 def matches(store: Store, **digests: str) -> list[tuple[str, str | None]]:
     with store.session() as session:
         return [(m.list, m.reference) for m in match_digests(session, digests)]
 
 
 def test_a_list_file_goes_in_with_each_bad_row_named_and_never_echoed(
-    store: Store, clock: ManualClock
+    store: Store, loading: Transaction, clock: ManualClock
 ) -> None:
     secret_looking = "f" * 63  # one digit short: its value must not appear in any message
     text = (
@@ -67,7 +82,7 @@ def test_a_list_file_goes_in_with_each_bad_row_named_and_never_echoed(
         f"{digest('six')},,csam,Z9,IWF-6\n"
         f"{digest('seven')},,csam\n"
     )
-    summary = import_hash_list(store, csv_rows(text), name="IWF", version="2026-11", actor="t", clock=clock)
+    summary = import_hash_list(loading, csv_rows(text), name="IWF", version="2026-11", actor="t", clock=clock)
     assert (summary.name, summary.entries, summary.rejected) == ("iwf", 2, 5)
     assert [(e.line, e.field) for e in summary.errors] == [
         (3, "sha256"),
@@ -86,9 +101,11 @@ def test_a_list_file_goes_in_with_each_bad_row_named_and_never_echoed(
     assert matches(store, sha256=digest("nothing")) == []
 
 
-def test_a_new_version_takes_the_place_of_the_old_in_one_step(store: Store, clock: ManualClock) -> None:
+def test_a_new_version_takes_the_place_of_the_old_in_one_step(
+    store: Store, loading: Transaction, clock: ManualClock
+) -> None:
     old = "sha256,reference\n" + "".join(f"{digest(f'old{n}')},OLD-{n}\n" for n in range(10))
-    import_hash_list(store, csv_rows(old), name="partner", version="1", actor="t", clock=clock)
+    import_hash_list(loading, csv_rows(old), name="partner", version="1", actor="t", clock=clock)
     seen_while_loading: list[list[tuple[str, str | None]]] = []
 
     def new_rows() -> Iterator[ReadHashRow]:
@@ -99,7 +116,7 @@ def test_a_new_version_takes_the_place_of_the_old_in_one_step(store: Store, cloc
             yield ReadHashRow(n + 2, HashRow(sha256=digest(f"new{n}"), reference=f"NEW-{n}"))
 
     summary = import_hash_list(
-        store, new_rows(), name="partner", version="2", actor="t", clock=clock, batch_size=10
+        loading, new_rows(), name="partner", version="2", actor="t", clock=clock, batch_size=10
     )
     assert seen_while_loading == [[("partner", "OLD-3")], []]  # ...sees the old version whole
     assert summary.replaced == "1" and summary.entries == 25
@@ -109,9 +126,11 @@ def test_a_new_version_takes_the_place_of_the_old_in_one_step(store: Store, cloc
     assert [(v.version, v.state, v.entries) for v in list_hash_lists(store)] == [("2", "active", 25)]
 
 
-def test_an_import_that_dies_leaves_the_version_in_use(store: Store, clock: ManualClock) -> None:
+def test_an_import_that_dies_leaves_the_version_in_use(
+    store: Store, loading: Transaction, clock: ManualClock
+) -> None:
     import_hash_list(
-        store, csv_rows(f"sha256\n{digest('kept')}\n"), name="l", version="1", actor="t", clock=clock
+        loading, csv_rows(f"sha256\n{digest('kept')}\n"), name="l", version="1", actor="t", clock=clock
     )
 
     def dying() -> Iterator[ReadHashRow]:
@@ -120,12 +139,12 @@ def test_an_import_that_dies_leaves_the_version_in_use(store: Store, clock: Manu
         raise OSError("the disk went away")
 
     with pytest.raises(OSError):
-        import_hash_list(store, dying(), name="l", version="2", actor="t", clock=clock, batch_size=10)
+        import_hash_list(loading, dying(), name="l", version="2", actor="t", clock=clock, batch_size=10)
     assert matches(store, sha256=digest("kept")) == [("l", None)]
     assert matches(store, sha256=digest("half1")) == []  # the half-loaded version is read by nobody
     assert [v.state for v in list_hash_lists(store)] == ["active", "loading"]
     with pytest.raises(HashListError, match="the version in use stays"):  # an empty file replaces nothing
-        import_hash_list(store, csv_rows("sha256\n"), name="l", version="3", actor="t", clock=clock)
+        import_hash_list(loading, csv_rows("sha256\n"), name="l", version="3", actor="t", clock=clock)
     assert [(v.version, v.state) for v in list_hash_lists(store)] == [("1", "active")]  # leftovers cleared
     assert remove_hash_list(store.session, "L") == 1 and remove_hash_list(store.session, "l") == 0
     assert matches(store, sha256=digest("kept")) == []
@@ -139,7 +158,9 @@ def test_a_list_leaves_every_match_first_and_its_entries_a_step_at_a_time(
     a transaction; one that dies part way is finished by removing the list again."""
     monkeypatch.setattr("takedown.hash_list_versions.DELETE_STEP", 7)
     rows = "".join(f"{digest(f'row{n}')}\n" for n in range(30))
-    import_hash_list(store, csv_rows("sha256\n" + rows), name="big", version="1", actor="t", clock=clock)
+    import_hash_list(
+        store.session, csv_rows("sha256\n" + rows), name="big", version="1", actor="t", clock=clock
+    )
     opened: list[int] = []
 
     def dies_at_the_third() -> Any:
@@ -245,7 +266,7 @@ def test_a_pdq_hash_matches_entries_a_few_bits_away(store: Store, clock: ManualC
     near = f"{int(entry, 16) ^ ((1 << 20) - 1):064x}"  # 20 bits flipped: a re-encoded copy
     far = f"{int(entry, 16) ^ ((1 << 40) - 1):064x}"
     rows = [ReadHashRow(2, HashRow(pdq=entry, category="csam", reference="P-1"))]
-    import_hash_list(store, iter(rows), name="perceptual", version="1", actor="t", clock=clock)
+    import_hash_list(store.session, iter(rows), name="perceptual", version="1", actor="t", clock=clock)
     app = App(settings=Settings(database_url="unused", actor="t"), clock=clock, _store=store)
     found = CliRunner().invoke(cli, ["hashes", "match", f"pdq:{near}", "--json"], obj=app)
     assert found.exit_code == 0, found.output
@@ -268,7 +289,7 @@ def test_an_image_file_is_matched_by_its_pdq_hash(store: Store, clock: ManualClo
         hasher.close()
     assert known is not None
     rows = [ReadHashRow(2, HashRow(pdq=known, category="csam", reference="P-41"))]
-    import_hash_list(store, iter(rows), name="perceptual", version="1", actor="t", clock=clock)
+    import_hash_list(store.session, iter(rows), name="perceptual", version="1", actor="t", clock=clock)
     copy = tmp_path / "copy.jpg"
     copy.write_bytes(picture_bytes(41, True)[0])  # resized and recompressed: every digest differs
     app = App(settings=Settings(database_url="unused", actor="t"), clock=clock, _store=store)
@@ -289,9 +310,9 @@ def test_the_lists_read_the_same_through_the_driver_alone(store: Store, clock: M
     from takedown.direct_reads import DirectReader
     from takedown.models import HashList
 
-    import_hash_list(store, csv_rows(f"sha256\n{digest('a')}\n{digest('b')}\n"), name="partner", version="1",
-                     actor="analyst:t", clock=clock)  # fmt: skip
-    import_hash_list(store, csv_rows(f"md5\n{digest('c', 'md5')}\n"), name="ncmec", version="2026-12",
+    import_hash_list(store.session, csv_rows(f"sha256\n{digest('a')}\n{digest('b')}\n"), name="partner",
+                     version="1", actor="analyst:t", clock=clock)  # fmt: skip
+    import_hash_list(store.session, csv_rows(f"md5\n{digest('c', 'md5')}\n"), name="ncmec", version="2026-12",
                      actor="analyst:u", clock=clock)  # fmt: skip
     with store.session() as session:  # an import still loading (or one that died)
         session.execute(

@@ -238,7 +238,7 @@ def test_reading_rows_leaves_the_callers_file_open_for_the_caller_to_close(read:
     garbage collector, used to close it there instead (a ResourceWarning in every import)."""
     import gc
 
-    from takedown.hash_lists import read_hash_rows
+    from takedown.hash_list_import import read_hash_rows
 
     stream = io.BytesIO(b"url\nhttp://a.test/x\n" if read == "cases" else b"sha256\n" + b"ab" * 32 + b"\n")
     rows = list(

@@ -9,7 +9,7 @@ from datetime import timedelta
 from sqlalchemy import select
 
 from takedown.clock import ManualClock
-from takedown.hash_lists import HashRow, ReadHashRow, import_hash_list
+from takedown.hash_list_import import HashRow, ReadHashRow, import_hash_list
 from takedown.intake import queue_batch
 from takedown.models import Case, CheckMatch, Event
 from takedown.reports import Report, validate_report
@@ -52,7 +52,7 @@ def test_a_check_records_its_matches_and_known_imagery_is_still_live(
         ReadHashRow(3, HashRow(md5=digests("known-b")["md5"], category="csam", reference="L-2")),
         ReadHashRow(4, HashRow(sha256=digests("other-kind")["sha256"], category="grooming", reference="L-3")),
     ]
-    import_hash_list(store, iter(entries), name="partner", version="v7", actor="t", clock=clock)
+    import_hash_list(store.session, iter(entries), name="partner", version="v7", actor="t", clock=clock)
     reported = queued(store, clock, "http://m.test/a.jpg", sha256=digests("original")["sha256"])
 
     assert fetched(store, clock, reported, "original") == "live"
@@ -104,7 +104,7 @@ def test_a_pdq_hash_matches_within_the_distance_set(store: Store, clock: ManualC
     entry = digests("picture")["sha256"]  # 64 hexadecimal digits, as a PDQ hash is
     twenty_off = f"{int(entry, 16) ^ ((1 << 20) - 1):064x}"
     row = ReadHashRow(2, HashRow(pdq=entry, category="csam", reference="P-9"))
-    import_hash_list(store, iter([row]), name="perceptual", version="1", actor="t", clock=clock)
+    import_hash_list(store.session, iter([row]), name="perceptual", version="1", actor="t", clock=clock)
     first = queued(store, clock, "http://q.test/1.jpg", sha256=digests("reported")["sha256"])
     second = queued(store, clock, "http://q.test/2.jpg", sha256=digests("reported")["sha256"])
     low = queued(store, clock, "http://q.test/3.jpg", sha256=digests("reported")["sha256"])

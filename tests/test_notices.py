@@ -541,10 +541,10 @@ def test_an_analyst_settles_notices_in_doubt_from_the_command_line(
 def test_a_notice_says_the_content_is_on_a_recognised_hash_list_and_never_which(
     world: Sandbox, store: Store, settings: Settings, clock: ManualClock
 ) -> None:
-    from takedown.hash_lists import HashRow, ReadHashRow, import_hash_list
+    from takedown.hash_list_import import HashRow, ReadHashRow, import_hash_list
 
     row = ReadHashRow(2, HashRow(sha256="ab" * 32, category="csam", reference="SECRET-ENTRY-7"))
-    import_hash_list(store, iter([row]), name="secret-list", version="v9", actor="t", clock=clock)
+    import_hash_list(store.session, iter([row]), name="secret-list", version="v9", actor="t", clock=clock)
     make_live(store, clock, {world.url("host-a.test", "/known.jpg"): "127.0.40.1"})
     round_and_send(store, settings, clock)
     [received] = world.smtp.messages

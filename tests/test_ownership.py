@@ -41,6 +41,12 @@ OWNERS = {
         r"\b(update|insert|delete)\(Hosting\)|INSERT INTO \"?hosting|insert_rows\(\s*\w+,\s*\"hosting\"",
         {"hosting/record.py"},
     ),
+    "hash lists (loaded a version at a time, removed a step at a time)": (
+        r"\b(update|insert|delete)\(Hash(List|Entry)\)|(?<!class )\bHash(List|Entry)\("
+        r"|(UPDATE|DELETE FROM|INSERT INTO) hash_(list|entry)\b"
+        r"|(insert_rows(_with_ids)?|update_row)\(\w+, \"hash_(list|entry)\"",
+        {"takedown/hash_list_import.py", "takedown/hash_list_versions.py"},
+    ),
     "staff accounts": (
         r"\b(update|insert|delete)\(Account\)|(?<!class )\bAccount\("
         r"|(UPDATE|DELETE FROM) account\b|(insert_rows|update_row)\(\w+, \"account\"",

@@ -13,7 +13,7 @@ from crawler.perceptual import PerceptualHasher
 from sandbox import Sandbox
 from sandbox.web import Picture, picture_bytes
 from takedown.clock import ManualClock
-from takedown.hash_lists import HashRow, ReadHashRow, import_hash_list
+from takedown.hash_list_import import HashRow, ReadHashRow, import_hash_list
 from takedown.models import CheckMatch
 from takedown.store import Store
 from tests.test_revisit import checks_of, queue, run_crawl
@@ -37,7 +37,7 @@ def test_images_are_matched_by_perceptual_hash_and_never_kept(
         hasher.close()
     assert known.pdq is not None
     entry = ReadHashRow(2, HashRow(pdq=known.pdq, category="csam", reference="P-71"))
-    import_hash_list(store, iter([entry]), name="perceptual", version="1", actor="t", clock=clock)
+    import_hash_list(store.session, iter([entry]), name="perceptual", version="1", actor="t", clock=clock)
     reported = (hashlib.sha256(original).hexdigest(),)
     cases = {
         "original": queued(sandbox.serve("host-a.test", "/pics/71.png", Picture(71)), sha256=reported),

@@ -261,7 +261,7 @@ def test_a_live_url_a_trusted_list_knows_is_confirmed_without_an_analyst(
 ) -> None:
     import hashlib
 
-    from takedown.hash_lists import HashRow, ReadHashRow, import_hash_list
+    from takedown.hash_list_import import HashRow, ReadHashRow, import_hash_list
     from takedown.policy import ChasePolicy
     from takedown.portal_reports import awaiting_revisit, record_revisits
     from takedown.revisits import Fetch
@@ -275,8 +275,8 @@ def test_a_live_url_a_trusted_list_knows_is_confirmed_without_an_analyst(
         ),
         ReadHashRow(3, HashRow(sha256=body("partner-known")["sha256"], category="csam", reference="P-1")),
     ]
-    import_hash_list(store, iter(rows[:1]), name="iwf", version="1", actor="t", clock=clock)
-    import_hash_list(store, iter(rows[1:]), name="partner", version="1", actor="t", clock=clock)
+    import_hash_list(store.session, iter(rows[:1]), name="iwf", version="1", actor="t", clock=clock)
+    import_hash_list(store.session, iter(rows[1:]), name="partner", version="1", actor="t", clock=clock)
     policy = ChasePolicy(trusted_lists=(("iwf", ("csam",)),))
     urls = [
         "http://t.test/known.jpg",

@@ -14,7 +14,7 @@ from sqlalchemy import select
 from sandbox import Sandbox
 from sandbox.web import Serve, Status, content_digest
 from takedown.clock import ManualClock
-from takedown.hash_lists import HashRow, ReadHashRow, import_hash_list
+from takedown.hash_list_import import HashRow, ReadHashRow, import_hash_list
 from takedown.models import Case, Check, PortalUrl
 from takedown.portal_reports import receive_report
 from takedown.portals import PortalChange, add_portal
@@ -35,7 +35,7 @@ def test_reported_urls_get_one_revisit_and_a_trusted_match_confirms_them(
     forbidden = "http://10.9.8.7/reported.jpg"  # outside the networks the sandbox may reach
     digest = content_digest(f"known-{run}")
     entry = ReadHashRow(2, HashRow(sha256=digest, category="csam", classification="A1", reference="K-1"))
-    import_hash_list(store, iter([entry]), name="iwf", version="1", actor="t", clock=clock)
+    import_hash_list(store.session, iter([entry]), name="iwf", version="1", actor="t", clock=clock)
     policy = tmp_path / "policy.toml"
     policy.write_text('[hash_lists]\nconfirm_without_analyst = [{ list = "iwf", categories = ["csam"] }]\n')
     with store.session() as session:

@@ -32,6 +32,7 @@ from takedown.settings import Settings
 
 if TYPE_CHECKING:
     from takedown.direct_reads import CaseReads, DirectReader
+    from takedown.hash_list_versions import Transaction
     from takedown.sql_reads import SqlReads
     from takedown.sql_writes import WriteTarget
     from takedown.store import Store
@@ -118,13 +119,34 @@ class App:
         if self._store is not None:
             yield self._store
             return
-        from takedown.store import BULK_CACHE_MIB, Store
+        from takedown.driver_connections import BULK_CACHE_MIB
+        from takedown.store import Store
 
         store = Store.open(self.settings.database_url, sqlite_cache_mib=BULK_CACHE_MIB)
         try:
             yield store
         finally:
             store.dispose()
+
+    @contextmanager
+    def bulk_transactions(self) -> Iterator[Transaction]:
+        """Transactions one after another, for bulk work committed a batch at a time: on one
+        connection through the database driver (:class:`takedown.direct_writes.DirectTransactions`,
+        with a page cache for bulk intake) where it can, else sessions of :meth:`bulk_store`."""
+        transactions = None
+        if self._store is None:
+            from takedown.direct_writes import DirectTransactions
+            from takedown.driver_connections import BULK_CACHE_MIB
+
+            transactions = DirectTransactions.open(self.settings.database_url, cache_mib=BULK_CACHE_MIB)
+        if transactions is None:
+            with self.bulk_store() as store:
+                yield store.session
+            return
+        try:
+            yield transactions.transaction
+        finally:
+            transactions.close()
 
 
 def fail(message: str, code: int) -> NoReturn:

@@ -49,8 +49,8 @@ def hashes_import(
 
     Exit status: 0 every row imported; 3 some refused; 65 none could be read (the version in use
     stays); 2 the file cannot be read."""
+    from takedown.hash_list_import import import_hash_list, read_hash_rows
     from takedown.hash_list_versions import HashListError
-    from takedown.hash_lists import import_hash_list, read_hash_rows
 
     with errors_as_exit_codes():
         source = getattr(file, "name", "<stdin>")
@@ -62,10 +62,10 @@ def hashes_import(
             )
         total = _count_lines(source) if source != "<stdin>" else None
         show_progress = not quiet and sys.stderr.isatty()
-        with app.bulk_store() as store, _progress(total, enabled=show_progress) as advance:
+        with app.bulk_transactions() as transaction, _progress(total, enabled=show_progress) as advance:
             try:
                 summary = import_hash_list(
-                    store,
+                    transaction,
                     read_hash_rows(file, chosen),
                     name=name,
                     version=version,
