@@ -8,7 +8,8 @@ Run by hand; prints figures, asserts nothing about speed:
 
 The console is served by uvicorn on loopback (port 0) in this process, as ``takedown web`` serves
 it; each page is asked for ``--repeat`` times, one request at a time, and the median and 95th
-percentile of the wall time per request are printed in milliseconds. The target (issue 13): under
+percentile of the wall time per request are printed in milliseconds. Then the whole store is
+exported once as CSV and once as JSON Lines, and the lines a second are printed. The target (issue 13): under
 300 ms median for the dashboard, any page of the case list with any filter, and a case page.
 """
 
@@ -160,6 +161,18 @@ def _measure(url: str, name: str, password: str, store: Store, repeat: int) -> N
         rows = answer.text.count('<td><a href="/cases/')  # the list's rows: an empty page is no figure
         shown = f"{rows:3d} rows" if path.startswith("/cases?") else ""
         print(f"{label:<48} p50 {statistics.median(times):7.1f} ms   p95 {p95:7.1f} ms  {shown}", flush=True)
+    for label, path in EXPORTS:  # every case of the store, streamed: timed once, read as it comes
+        started = time.perf_counter()
+        lines = 0
+        with client.stream("GET", path) as answer:
+            assert answer.status_code == 200, (path, answer.status_code)
+            for chunk in answer.iter_bytes():
+                lines += chunk.count(b"\n")
+        seconds = time.perf_counter() - started
+        print(f"{label:<48} {seconds:7.1f} s  {lines:,} lines, {lines / seconds:,.0f} a second", flush=True)
+
+
+EXPORTS = [("export, every case, CSV", "/cases.csv"), ("export, every case, JSON Lines", "/cases.jsonl")]
 
 
 if __name__ == "__main__":

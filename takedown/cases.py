@@ -26,10 +26,12 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session, selectinload
 
+from takedown.case_listing import listed_cases
 from takedown.case_moves import event_row, move
 from takedown.case_views import CaseDetail, CaseFilter, CaseSummary, ListedCase
 from takedown.errors import CaseNotFound, InvalidTransition
 from takedown.models import Case, Check, Event, Fingerprint
+from takedown.sql_reads import SessionReads
 from takedown.sql_writes import writing
 from takedown.states import OPEN_STATES, CaseState
 from takedown.tallies import case_counts
@@ -139,7 +141,7 @@ class SessionCaseReads:
         self.session = session
 
     def iter_listed(self, wanted: CaseFilter, *, limit: int | None) -> Iterator[ListedCase]:
-        return (case.listed() for case in iter_cases(self.session, wanted, limit=limit))
+        return listed_cases(SessionReads(self.session), wanted, limit=limit)
 
     def count_cases(self, wanted: CaseFilter) -> int:
         return count_cases(self.session, wanted)

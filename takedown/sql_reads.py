@@ -32,6 +32,10 @@ STORED_TIME = "%Y-%m-%d %H:%M:%S.%f"
 stored text order as the times do."""
 
 
+LONG_READ_PAGE = 2000
+"""Rows a long read (a listing of every case) fetches at a time."""
+
+
 class SqlReads(Protocol):
     """Rows of SQL written for the driver: ``?`` marks on SQLite, ``%s`` on PostgreSQL
     (:func:`mark`). No ``%`` otherwise, which psycopg would read as a mark."""
@@ -50,6 +54,13 @@ class SessionReads:
 
     def stream(self, sql: str, parameters: Sequence[Any] = ()) -> Iterable[Sequence[Any]]:
         return self._connection.exec_driver_sql(sql, tuple(parameters))
+
+    def stream_long(self, sql: str, parameters: Sequence[Any] = ()) -> Iterable[Sequence[Any]]:
+        """:meth:`stream`, read :data:`LONG_READ_PAGE` rows at a time (a server-side cursor on
+        PostgreSQL) instead of all at once."""
+        # For this statement only: the connection's own options would hold for the session's later reads.
+        paged = {"yield_per": LONG_READ_PAGE}
+        return self._connection.exec_driver_sql(sql, tuple(parameters), execution_options=paged)
 
 
 @contextmanager

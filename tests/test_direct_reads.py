@@ -24,6 +24,7 @@ from sqlalchemy import select, text, update
 from faces.cli import App, cli
 from notices.listing import list_notices
 from takedown import exitcodes
+from takedown.case_listing import listed_cases
 from takedown.case_views import CaseFilter
 from takedown.cases import count_cases, list_cases, show_case
 from takedown.clock import ManualClock
@@ -35,6 +36,7 @@ from takedown.models import Case, Event, Notice, NoticeCase
 from takedown.plain import iso
 from takedown.reports import Report, validate_report
 from takedown.settings import Settings, sqlite_url
+from takedown.sql_reads import SessionReads
 from takedown.states import CaseState
 from takedown.store import Store
 from takedown.vocabulary import NoticeStatus
@@ -154,6 +156,7 @@ def test_listings_and_counts_are_the_stores_for_any_filter(
     with worked_store.reading() as session, DirectReader.open(url_of(worked_store)) as direct:  # type: ignore[union-attr]
         listed = list(direct.iter_listed(wanted, limit=limit))
         assert listed == [case.listed() for case in list_cases(session, wanted, limit=limit)]
+        assert list(listed_cases(SessionReads(session), wanted, limit=limit)) == listed  # the console's
         assert direct.count_cases(wanted) == count_cases(session, wanted)
 
 
@@ -201,13 +204,21 @@ def test_the_counts_by_state_add_up_to_the_cases_listed(worked_store: Store) -> 
 @pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
 def test_a_long_listing_is_fetched_from_postgresql_a_page_at_a_time(worked_store: Store) -> None:
     """psycopg's plain cursor takes every row of a result into memory before the first is read: a
-    million cases would be a million rows held at once. The listing reads a server-side cursor."""
+    million cases would be a million rows held at once. The listing reads a server-side cursor,
+    through the driver (``queue list``) and through a session (the console's export) alike."""
+    cursors = "SELECT count(*) FROM pg_cursors WHERE NOT is_holdable"
     with DirectReader.open(url_of(worked_store)) as direct:  # type: ignore[union-attr]
         listing = direct.iter_listed(CaseFilter(), limit=None)
         first = next(listing)
-        [(cursors,)] = direct._rows("SELECT count(*) FROM pg_cursors WHERE NOT is_holdable", ())
+        [(open_cursors,)] = direct._rows(cursors, ())
         rest = list(listing)
-    assert cursors == 1 and [first[0], *(case[0] for case in rest)] == list(range(1, CASES + 1))
+    assert open_cursors == 1 and [first[0], *(case[0] for case in rest)] == list(range(1, CASES + 1))
+    with worked_store.reading() as session:
+        listing = listed_cases(SessionReads(session), CaseFilter(), limit=None)
+        first = next(listing)
+        open_cursors = session.execute(text(cursors)).scalar_one()
+        rest = list(listing)
+    assert open_cursors == 1 and [first[0], *(case[0] for case in rest)] == list(range(1, CASES + 1))
 
 
 def test_the_direct_reader_cannot_write(worked_store: Store) -> None:

@@ -55,9 +55,10 @@ from takedown.accounts import (
     reset_account,
 )
 from takedown.api_tokens import add_token, revoke_token
+from takedown.case_listing import listed_cases
 from takedown.case_moves import withdraw
 from takedown.case_record import case_record
-from takedown.case_views import CaseFilter, CaseSummary
+from takedown.case_views import CaseFilter, ListedCase, listed_json_line
 from takedown.cases import (
     add_note,
     confirm_changed,
@@ -82,7 +83,6 @@ from takedown.importer import ImportFormat, read_rows
 from takedown.inbox import mark_handled
 from takedown.inbox_views import inbox, inbox_message
 from takedown.intake import import_rows, queue_batch
-from takedown.plain import iso
 from takedown.portal_decisions import Decided, decide
 from takedown.portal_figures import PortalStats, portal_stats
 from takedown.portal_queue import awaiting
@@ -96,6 +96,7 @@ from takedown.reports import (
     ValidReport,
     validate_report,
 )
+from takedown.sql_reads import SessionReads
 from takedown.staff_log import record_staff_event
 from takedown.staff_log_views import staff_events
 from takedown.states import OPEN_STATES, CaseState
@@ -1268,26 +1269,20 @@ def _export(
     )
 
 
-def _exported(console: Console, wanted: CaseFilter) -> Iterator[CaseSummary]:
+def _exported(console: Console, wanted: CaseFilter) -> Iterator[ListedCase]:
     with console.reading() as session:  # a long export holds no lock against the writers
-        yield from iter_cases(session, wanted, limit=None)
+        yield from listed_cases(SessionReads(session), wanted, limit=None)
 
 
 def _csv_lines(console: Console, wanted: CaseFilter) -> Iterator[str]:
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow(EXPORT_COLUMNS)
-    for number, case in enumerate(_exported(console, wanted)):
+    for number, (case_id, state, url, host, category, reference, queued) in enumerate(
+        _exported(console, wanted)
+    ):
         writer.writerow(
-            [
-                case.id,
-                case.state.value,
-                _cell(defang(case.url)),
-                _cell(case.host),
-                case.category,
-                _cell(case.reference or ""),
-                iso(case.queued_at),
-            ]
+            [case_id, state, _cell(defang(url)), _cell(host), category, _cell(reference or ""), queued]
         )
         if number % 1000 == 999:
             yield buffer.getvalue()
@@ -1305,7 +1300,7 @@ def _cell(text: str) -> str:
 def _json_lines(console: Console, wanted: CaseFilter) -> Iterator[str]:
     lines: list[str] = []
     for case in _exported(console, wanted):
-        lines.append(case.json_line() + "\n")
+        lines.append(listed_json_line(case) + "\n")
         if len(lines) == 1000:
             yield "".join(lines)
             lines = []
