@@ -46,9 +46,11 @@ def world() -> Iterator[Sandbox]:
 
 
 @pytest.fixture
-def resolver(world: Sandbox, store: Store, clock: ManualClock, tmp_path: Path) -> HostingResolver:
+def resolver(world: Sandbox, store: Store, clock: ManualClock, tmp_path: Path) -> Iterator[HostingResolver]:
     settings = Settings.from_env({**world.environment(), "TAKEDOWN_HOME": str(tmp_path)})
-    return resolver_from_settings(settings, store=store, clock=clock)
+    made = resolver_from_settings(settings, store=store, clock=clock)
+    yield made
+    made.close()
 
 
 def emails(resolver: HostingResolver, url: str, role: str) -> tuple[tuple[str, ...], str]:

@@ -86,10 +86,23 @@ def world() -> Iterator[Sandbox]:
         yield sandbox
 
 
+_MADE: list[HostingResolver] = []
+"""The resolvers a test made, closed when it ends (their kept connections to the registries)."""
+
+
+@pytest.fixture(autouse=True)
+def _close_resolvers() -> Iterator[None]:
+    yield
+    while _MADE:
+        _MADE.pop().close()
+
+
 def make_resolver(world: Sandbox, clock: ManualClock, store: Store | None = None) -> HostingResolver:
     """Wired as ``takedown resolve`` wires it, from the environment the sandbox gives."""
     settings = Settings.from_env({**world.environment(), "TAKEDOWN_DATABASE_URL": "sqlite://"})
-    return resolver_from_settings(settings, store=store, clock=clock)
+    resolver = resolver_from_settings(settings, store=store, clock=clock)
+    _MADE.append(resolver)
+    return resolver
 
 
 @pytest.fixture
@@ -575,6 +588,7 @@ def test_a_batch_resolves_its_hosts_side_by_side_with_the_answers_of_one_by_one(
     batch += [(world.url("cdn-fronted.test", "/x.jpg"), "127.0.9.1"), ("http:///nohost", None)]
     one_by_one = resolver_from_settings(dataclasses.replace(settings, resolve_concurrency=1), clock=clock)
     side_by_side = resolver_from_settings(settings, clock=clock)
+    _MADE.extend((one_by_one, side_by_side))
     world.rdap.latency = 0.1  # long enough to overlap on a loaded machine (0.05 s did not, once)
     try:
         world.rdap.reset_peak()
