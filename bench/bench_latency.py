@@ -3,8 +3,9 @@
 Real servers think before they answer. Here every sandbox server takes ``--delay`` seconds (300 ms)
 for each answer; ``--hosts`` host names (1,000) share ``--addresses`` server addresses (250, as on
 shared hosting), and ``--urls`` URLs (20,000) are spread over the names. The crawl
-(``takedown crawl``, a child process, as the scheduler runs it) must keep its requests in flight
-(``TAKEDOWN_CONCURRENCY``) while holding every server to ``TAKEDOWN_CONCURRENCY_PER_HOST``.
+(``takedown crawl``, a child process, as the scheduler runs it, in as many processes as it chooses
+unless ``--processes`` says) must keep its requests in flight (``TAKEDOWN_CONCURRENCY``) while
+holding every server to ``TAKEDOWN_CONCURRENCY_PER_HOST``.
 Prints URLs per second, the most requests any one server saw at once, and the crawl's memory.
 
 Run by hand; prints figures, asserts nothing:
@@ -44,7 +45,9 @@ def main() -> int:
     parser.add_argument("--delay", type=float, default=0.3, help="seconds each answer takes")
     parser.add_argument("--concurrency", type=int, default=200, help="TAKEDOWN_CONCURRENCY")
     parser.add_argument("--per-host", type=int, default=2, help="TAKEDOWN_CONCURRENCY_PER_HOST")
-    parser.add_argument("--processes", type=int, default=1, help="takedown crawl --processes")
+    parser.add_argument(
+        "--processes", type=int, help="takedown crawl --processes [default: the crawl's own choice]"
+    )
     args = parser.parse_args()
 
     addresses = [f"127.1.{n // 250}.{n % 250 + 1}" for n in range(args.addresses)]
@@ -80,10 +83,12 @@ def main() -> int:
             return 1
         peak = max(world.site.peak_in_flight.values())
     rate = summary["revisited"] / summary["elapsed_seconds"]
-    ceiling = min(args.concurrency * args.processes, args.per_host * args.addresses) / args.delay
+    processes = summary.get("processes") or 1
+    ceiling = min(args.concurrency * processes, args.per_host * args.addresses) / args.delay
     layout = f"{args.urls:,} on {args.hosts:,} names, {args.addresses} addresses, {args.delay} s each"
     print(f"urls            {layout}")
-    print(f"concurrency     {args.concurrency} ({args.per_host} per server), {args.processes} process(es)")
+    chosen = "" if args.processes else " (the crawl's choice)"
+    print(f"concurrency     {args.concurrency} ({args.per_host} per server), {processes} process(es){chosen}")
     print(
         f"crawl           {rate:,.0f} URLs/s ({summary['revisited']:,} in {summary['elapsed_seconds']:.1f} s)"
     )

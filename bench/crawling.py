@@ -8,10 +8,12 @@ import sys
 from typing import Any
 
 
-def crawl(env: dict[str, str], *, processes: int = 1) -> dict[str, Any] | None:
-    """The crawl's JSON summary; ``None`` (its error printed) if it failed."""
+def crawl(env: dict[str, str], *, processes: int | None = 1) -> dict[str, Any] | None:
+    """The crawl's JSON summary; ``None`` (its error printed) if it failed. ``processes=None``
+    leaves their number to the crawl, as ``takedown crawl`` does by default."""
+    chosen = [] if processes is None else ["--processes", str(processes)]
     done = subprocess.run(
-        [sys.executable, "-m", "faces.cli", "crawl", "--json", "--processes", str(processes)],
+        [sys.executable, "-m", "faces.cli", "crawl", "--json", *chosen],
         env=env,
         capture_output=True,
         text=True,
