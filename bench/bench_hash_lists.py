@@ -26,7 +26,7 @@ from stores import bench_store
 
 from takedown.clock import SystemClock
 from takedown.hash_list_import import import_hash_list, read_hash_rows
-from takedown.hash_lists import match_digests
+from takedown.hash_matches import match_digests
 from takedown.importer import ImportFormat
 from takedown.store import Store
 

@@ -12,62 +12,16 @@ errors name a line and a field, never the value found there.
 
 from __future__ import annotations
 
-import hashlib
 import threading
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from takedown.hash_list_import import DIGEST_LENGTHS, HEX
-from takedown.hash_list_versions import HashListError
+from takedown.hash_matches import EXACT, HashMatch
 from takedown.models import HashEntry, HashList
 from takedown.pdq_index import DEFAULT_DISTANCE, PdqIndex, pdq_bytes
-
-EXACT = ("md5", "sha1", "sha256")
-"""The digests looked up exactly (PDQ is perceptual: matched by distance)."""
-
-
-@dataclass(frozen=True, slots=True)
-class HashMatch:
-    """A digest found on an active list: which list and entry, never the list's other contents."""
-
-    list: str
-    version: str
-    algorithm: str
-    reference: str | None
-    category: str | None
-    classification: str | None
-    distance: int = 0
-    """Bits apart (0 for an exact digest; a perceptual match may be a few bits off)."""
-
-
-def match_digests(session: Session, digests: dict[str, str]) -> list[HashMatch]:
-    """The entries of active lists with any of ``digests`` (algorithm -> lowercase hex), exactly:
-    one index probe per digest, whatever the lists' size."""
-    matches: list[HashMatch] = []
-    for algorithm in EXACT:
-        digest = digests.get(algorithm)
-        if not digest:
-            continue
-        column = getattr(HashEntry, algorithm)
-        query = (
-            select(
-                HashList.name,
-                HashList.version,
-                HashEntry.reference,
-                HashEntry.category,
-                HashEntry.classification,
-            )
-            .join(HashList, HashList.id == HashEntry.list_id)
-            .where(column == digest.lower(), HashList.state == "active")
-            .order_by(HashList.name, HashEntry.id)
-        )
-        for list_name_, version, reference, category, classification in session.execute(query):
-            matches.append(HashMatch(list_name_, version, algorithm, reference, category, classification))
-    return matches
 
 
 def match_pdq(session: Session, pdq: str, *, max_distance: int = DEFAULT_DISTANCE) -> list[HashMatch]:
@@ -163,35 +117,3 @@ def lookup_many(session: Session, wanted: dict[int, dict[str, str | None]]) -> d
                 if match not in found.setdefault(key, []):
                     found[key].append(match)
     return found
-
-
-def parse_digest(text: str) -> tuple[str, str]:
-    """``sha256:ab12...``, ``md5:...``, ``sha1:...``, ``pdq:...`` or bare hexadecimal (told apart
-    by its length: 32 MD5, 40 SHA-1, 64 SHA-256) as (algorithm, lowercase hex)."""
-    algorithm, colon, value = text.strip().partition(":")
-    if not colon:
-        algorithm, value = "", algorithm
-    value = value.strip().lower()
-    if not algorithm:
-        algorithm = {32: "md5", 40: "sha1", 64: "sha256"}.get(len(value), "")
-    algorithm = algorithm.lower()
-    length = DIGEST_LENGTHS.get(algorithm)
-    if length is None or len(value) != length or not HEX.fullmatch(value):
-        raise HashListError(
-            f"{text[:100]!r} is not a digest: give md5:, sha1:, sha256: or pdq: and its hexadecimal digits"
-        )
-    return algorithm, value
-
-
-def file_digests(path: Path) -> dict[str, str]:
-    """MD5, SHA-1 and SHA-256 of a file, computed as it is read a megabyte at a time; nothing kept."""
-    hashers = {
-        "md5": hashlib.md5(usedforsecurity=False),
-        "sha1": hashlib.sha1(usedforsecurity=False),
-        "sha256": hashlib.sha256(),
-    }
-    with path.open("rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            for hasher in hashers.values():
-                hasher.update(chunk)
-    return {name: hasher.hexdigest() for name, hasher in hashers.items()}

@@ -20,7 +20,8 @@ from sqlalchemy import Table, bindparam, func, insert, literal, select, tuple_, 
 from sqlalchemy.orm import Session
 
 from takedown.case_moves import move
-from takedown.hash_lists import HashMatch, lookup_many, near_many
+from takedown.hash_lists import lookup_many, near_many
+from takedown.hash_matches import HashMatch
 from takedown.models import Case, Check, CheckMatch, Event, Fingerprint
 from takedown.pdq_index import DEFAULT_DISTANCE, MIN_PDQ_QUALITY
 from takedown.policy import ChasePolicy

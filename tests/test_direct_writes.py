@@ -701,6 +701,13 @@ def test_the_commands_that_change_one_thing_write_without_importing_sqlalchemy(t
     imported = probe("hashes", "import", str(tmp_path / "feed.csv"), "--list", "feed")
     assert imported.stdout.startswith("list feed version ") and "1 entries" in imported.stdout
     assert "sqlalchemy loaded: False" in imported.stderr
+    version = imported.stdout.split()[3].rstrip(":")
+    matched = probe("hashes", "match", "sha256:" + "AB" * 32, "md5:" + "cd" * 16)
+    assert matched.returncode == 1 and matched.stdout.splitlines() == [
+        "sha256:" + "AB" * 32 + f": sha256 on list feed ({version}), entry -",
+        "md5:" + "cd" * 16 + ": no match",
+    ]
+    assert "sqlalchemy loaded: False" in matched.stderr
     removed = probe("hashes", "remove", "Feed")
     assert removed.stdout == "removed list feed (1 entries)\n"
     assert "sqlalchemy loaded: False" in removed.stderr

@@ -33,7 +33,7 @@ from takedown.hash_list_import import (
 )
 from takedown.hash_list_versions import HashListError, Transaction, remove_hash_list
 from takedown.hash_list_views import list_hash_lists
-from takedown.hash_lists import match_digests, parse_digest
+from takedown.hash_matches import HashMatch, match_digests, parse_digest
 from takedown.importer import ImportFormat
 from takedown.settings import Settings
 from takedown.store import Store
@@ -333,3 +333,13 @@ def test_the_lists_read_the_same_through_the_driver_alone(store: Store, clock: M
     ]
     for printed in printed_both_ways(store, clock, ["hashes", "list"], ["hashes", "list", "--json"]):
         assert "partner" in printed and "ncmec" in printed
+    # A digest asked about (``hashes match``): only a list in use answers, the same either way.
+    asked = {"sha256": digest("b").upper(), "md5": digest("c", "md5")}  # ncmec is loading: not read
+    with DirectReader.open(url) as direct:  # type: ignore[union-attr]
+        assert (
+            match_digests(direct, asked)
+            == match_digests(store, asked)
+            == [HashMatch("partner", "1", "sha256", None, None, None)]
+        )
+    matched, *_ = printed_both_ways(store, clock, ["hashes", "match", f"sha256:{digest('b')}"])
+    assert matched == f"sha256:{digest('b')}: sha256 on list partner (1), entry -\n"

@@ -153,24 +153,34 @@ def hashes_match(app: App, targets: tuple[str, ...], distance: int, as_json: boo
 
     Exit status: 0 every target matched; 1 some did not; 65 a target is neither a file nor a digest."""
     from takedown.hash_list_versions import HashListError
-    from takedown.hash_lists import file_digests, match_digests, match_pdq, parse_digest
+    from takedown.hash_matches import file_digests, match_digests, parse_digest
 
-    results = []
     with errors_as_exit_codes():
+        asked: list[tuple[str, dict[str, str]]] = []
         for target in targets:
             path = Path(target)
             try:
-                if path.is_file():
-                    digests = {**file_digests(path), **_image_pdq(path)}
-                else:
-                    digests = dict([parse_digest(target)])
+                digests = (
+                    {**file_digests(path), **_image_pdq(path)}
+                    if path.is_file()
+                    else dict([parse_digest(target)])
+                )
             except HashListError as exc:
                 fail(str(exc), exitcodes.DATA_ERROR)
-            with app.store.session() as session:
-                found = match_digests(session, digests)
-                if "pdq" in digests:
-                    found += match_pdq(session, digests["pdq"], max_distance=distance)
-            results.append((target, found))
+            asked.append((target, digests))
+        if any("pdq" in digests for _, digests in asked):  # by distance: the index of the lists in use
+            from takedown.hash_lists import match_pdq
+
+            with app.store.reading() as session:
+                results = []
+                for target, digests in asked:
+                    found = match_digests(session, digests)
+                    if "pdq" in digests:
+                        found += match_pdq(session, digests["pdq"], max_distance=distance)
+                    results.append((target, found))
+        else:  # exact digests only: through the database driver where it can
+            with app.sql_reads() as reads:
+                results = [(target, match_digests(reads, digests)) for target, digests in asked]
     for target, found in results:
         if as_json:
             print_json({"target": target, "matches": plain(found)})
