@@ -31,7 +31,7 @@ from takedown.case_moves import event_row, move
 from takedown.case_views import CaseDetail, CaseFilter, CaseSummary, ListedCase
 from takedown.errors import CaseNotFound, InvalidTransition
 from takedown.models import Case, Check, Event, Fingerprint
-from takedown.sql_reads import SessionReads
+from takedown.sql_reads import LONG_READ_PAGE, SessionReads
 from takedown.sql_writes import writing
 from takedown.states import OPEN_STATES, CaseState
 from takedown.tallies import case_counts
@@ -128,7 +128,7 @@ def iter_cases(
     # Core, not the ORM's select: the same rows a third faster, and these are plain columns. The
     # session's pending changes are flushed first, as its own queries would (autoflush).
     session.flush()
-    rows = session.connection().execution_options(yield_per=2000).execute(query)
+    rows = session.connection().execute(query, execution_options={"yield_per": LONG_READ_PAGE})
     for case_id, state, url, host, category, reference, queued_at in rows:
         yield CaseSummary(case_id, state_named[state], url, host, category, reference, queued_at)
 

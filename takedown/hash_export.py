@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session, aliased
 from takedown.models import Case, Check, Event
 from takedown.pdq_index import MIN_PDQ_QUALITY
 from takedown.plain import iso
+from takedown.sql_reads import LONG_READ_PAGE
 from takedown.states import CaseState
 
 WITHDRAWN = CaseState.WITHDRAWN.value
@@ -67,7 +68,7 @@ def confirmed_fingerprints(session: Session, *, since: datetime | None = None) -
     if since is not None:
         query = query.having(func.min(Check.checked_at) >= since)
     ordered = query.order_by("first_seen", Check.sha256)  # the same order every time: partners diff it
-    rows = session.connection().execution_options(yield_per=2000).execute(ordered)
+    rows = session.connection().execute(ordered, execution_options={"yield_per": LONG_READ_PAGE})
     for sha256, md5, sha1, pdq, category, classification, first_seen in rows:
         yield ExportedHash("add", str(sha256), md5, sha1, pdq, category, classification, first_seen)
     if since is not None:

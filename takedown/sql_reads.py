@@ -33,7 +33,9 @@ stored text order as the times do."""
 
 
 LONG_READ_PAGE = 2000
-"""Rows a long read (a listing of every case) fetches at a time."""
+"""Rows a long read (a listing of every case, the hash feed) fetches at a time. Asked of one
+statement, never of a session's connection, whose options SQLAlchemy 2 changes in place: every
+later read of the session would then open a server-side cursor on PostgreSQL."""
 
 
 class SqlReads(Protocol):

@@ -218,6 +218,9 @@ def test_a_long_listing_is_fetched_from_postgresql_a_page_at_a_time(worked_store
         first = next(listing)
         open_cursors = session.execute(text(cursors)).scalar_one()
         rest = list(listing)
+        # Only the long reads page: the session's later reads are plain ones (no cursor to open).
+        list_cases(session, CaseFilter(), limit=5)
+        assert session.execute(text(cursors)).scalar_one() == 0
     assert open_cursors == 1 and [first[0], *(case[0] for case in rest)] == list(range(1, CASES + 1))
 
 
