@@ -143,7 +143,7 @@ ListedCase = tuple[int, str, str, str, str, "str | None", str]
 it was queued as every face shows a time (``2026-11-30T03:52:12Z``, :func:`takedown.plain.iso`).
 Plain values, not a :class:`CaseSummary`: ``queue list`` prints a million of these, and building a
 record and parsing its time for each line, only to format the time again, was half of its time.
-The direct reads have the database write the time (:mod:`takedown.direct_reads`)."""
+The database writes the time (:mod:`takedown.case_listing`)."""
 
 
 def listed_json_line(case: ListedCase) -> str:
