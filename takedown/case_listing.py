@@ -11,11 +11,11 @@ a time for each row only to format the time again, and printed half as many a se
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
-from typing import Any, Protocol, cast
+from collections.abc import Iterator, Sequence
+from typing import Any, cast
 
 from takedown.case_views import CaseFilter, ListedCase
-from takedown.sql_reads import SqlReads, mark
+from takedown.sql_reads import PagedReads, mark
 from takedown.sql_writes import time_to_store
 from takedown.states import OPEN_STATES
 
@@ -29,13 +29,7 @@ keeps ``2026-11-30 03:52:12.123456`` (UTC) and PostgreSQL a naive UTC ``timestam
 to the second, not rounded, as ``iso`` cuts them."""
 
 
-class ListingReads(SqlReads, Protocol):
-    """:class:`SqlReads` that can also read a long result a page at a time, as it is consumed."""
-
-    def stream_long(self, sql: str, parameters: Sequence[Any] = ()) -> Iterable[Sequence[Any]]: ...
-
-
-def listed_cases(reads: ListingReads, wanted: CaseFilter, *, limit: int | None) -> Iterator[ListedCase]:
+def listed_cases(reads: PagedReads, wanted: CaseFilter, *, limit: int | None) -> Iterator[ListedCase]:
     """The cases ``wanted`` asks for, in its order, as a listing prints them: up to ``limit``, or
     every one (a million in flat memory: on PostgreSQL through a server-side cursor)."""
     where, parameters = case_where(reads.dialect, wanted)

@@ -16,19 +16,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, case, exists, func, select
-from sqlalchemy.orm import Session, aliased
-
-from takedown.models import Case, Check, Event
 from takedown.pdq_index import MIN_PDQ_QUALITY
 from takedown.plain import iso
-from takedown.sql_reads import LONG_READ_PAGE
+from takedown.sql_reads import PagedReads, mark, stored_time
+from takedown.sql_writes import time_to_store
 from takedown.states import CaseState
 
 WITHDRAWN = CaseState.WITHDRAWN.value
-LIVE = "live"
-_good_pdq = case((Check.pdq_quality >= MIN_PDQ_QUALITY, Check.pdq), else_=None)
-"""A body's PDQ hash, when it is good enough to match (a featureless image's is not shared)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,60 +54,57 @@ class ExportedHash:
 EXPORT_COLUMNS = ("action", "sha256", "md5", "sha1", "pdq", "category", "classification", "first_seen")
 
 
-def confirmed_fingerprints(session: Session, *, since: datetime | None = None) -> Iterator[ExportedHash]:
+def confirmed_fingerprints(reads: PagedReads, *, since: datetime | None = None) -> Iterator[ExportedHash]:
     """The feed, a body at a time in the order first seen, as the store gives it (a million rows
     never sit in memory). With ``since``: bodies first seen since then, and the bodies whose
-    last confirmed case was withdrawn since then."""
-    query = _bodies().where(Case.state != WITHDRAWN)
+    last confirmed case was withdrawn since then. ``reads``: the terminal's reader, or a session's
+    (:class:`takedown.sql_reads.SessionReads`); the SQL is the same."""
+    bound = mark(reads)
+    sql = f'{_bodies(bound)} AND "case".state <> {bound} GROUP BY "check".sha256, "case".category'
+    parameters: list[Any] = [MIN_PDQ_QUALITY, WITHDRAWN]
     if since is not None:
-        query = query.having(func.min(Check.checked_at) >= since)
-    ordered = query.order_by("first_seen", Check.sha256)  # the same order every time: partners diff it
-    rows = session.connection().execute(ordered, execution_options={"yield_per": LONG_READ_PAGE})
-    for sha256, md5, sha1, pdq, category, classification, first_seen in rows:
-        yield ExportedHash("add", str(sha256), md5, sha1, pdq, category, classification, first_seen)
+        sql += f' HAVING min("check".checked_at) >= {bound}'
+        parameters.append(time_to_store(reads.dialect)(since))
+    # The same order every time: partners diff it.
+    for row in reads.stream_long(sql + ' ORDER BY first_seen, "check".sha256', parameters):
+        yield _exported("add", row)
     if since is not None:
-        yield from _withdrawn_since(session, since)
+        yield from _withdrawn_since(reads, since)
 
 
-def _bodies() -> Select[str | None, str | None, str | None, Any, str, str | None, datetime]:
-    """Each whole body found live (a prefix at the size cap matches nothing), once per category:
-    its digests, its PDQ hash when good enough, and when it was first seen."""
+def _bodies(bound: str) -> str:
+    """Each whole body found live (a prefix at the size cap matches nothing), once per category when
+    grouped by both: its digests, its PDQ hash when good enough to match (a featureless image's is
+    not shared; the bound is the first parameter), and when it was first seen."""
     return (
-        select(
-            Check.sha256,
-            func.max(Check.md5),
-            func.max(Check.sha1),
-            func.max(_good_pdq),
-            Case.category,
-            func.max(Case.classification),
-            func.min(Check.checked_at).label("first_seen"),
-        )
-        .join(Case, Case.id == Check.case_id)
-        .where(Check.outcome == LIVE, Check.truncated.is_(False), Check.sha256.is_not(None))
-        .group_by(Check.sha256, Case.category)
+        'SELECT "check".sha256, max("check".md5), max("check".sha1),'
+        f' max(CASE WHEN "check".pdq_quality >= {bound} THEN "check".pdq END),'
+        ' "case".category, max("case".classification), min("check".checked_at) AS first_seen'
+        ' FROM "check" JOIN "case" ON "case".id = "check".case_id'
+        ' WHERE "check".outcome = \'live\' AND NOT "check".truncated AND "check".sha256 IS NOT NULL'
     )
 
 
-def _withdrawn_since(session: Session, since: datetime) -> Iterator[ExportedHash]:
+def _withdrawn_since(reads: PagedReads, since: datetime) -> Iterator[ExportedHash]:
     """Bodies of cases withdrawn since ``since`` that no confirmed case still has."""
-    other_check, other_case = aliased(Check), aliased(Case)
-    still_confirmed = exists(
-        select(other_check.id)
-        .join(other_case, other_case.id == other_check.case_id)
-        .where(
-            other_check.sha256 == Check.sha256,
-            other_check.outcome == LIVE,
-            other_check.truncated.is_(False),
-            other_case.state != WITHDRAWN,
-        )
+    bound = mark(reads)
+    sql = (
+        f'{_bodies(bound)} AND "case".state = {bound}'
+        f' AND EXISTS (SELECT event.id FROM event WHERE event.case_id = "case".id'
+        f" AND event.action = 'withdrawn' AND event.at >= {bound})"
+        ' AND NOT EXISTS (SELECT other_check.id FROM "check" AS other_check'
+        ' JOIN "case" AS other_case ON other_case.id = other_check.case_id'
+        " WHERE other_check.sha256 = \"check\".sha256 AND other_check.outcome = 'live'"
+        f" AND NOT other_check.truncated AND other_case.state <> {bound})"
+        ' GROUP BY "check".sha256, "case".category ORDER BY first_seen, "check".sha256'
     )
-    withdrawn_lately = exists(
-        select(Event.id).where(Event.case_id == Case.id, Event.action == "withdrawn", Event.at >= since)
+    at = time_to_store(reads.dialect)(since)
+    for row in reads.stream_long(sql, [MIN_PDQ_QUALITY, WITHDRAWN, at, WITHDRAWN]):
+        yield _exported("remove", row)
+
+
+def _exported(action: str, row: Any) -> ExportedHash:
+    sha256, md5, sha1, pdq, category, classification, first_seen = row
+    return ExportedHash(
+        action, str(sha256), md5, sha1, pdq, category, classification, stored_time(first_seen)
     )
-    query = (
-        _bodies()
-        .where(Case.state == WITHDRAWN, withdrawn_lately, ~still_confirmed)
-        .order_by("first_seen", Check.sha256)
-    )
-    for sha256, md5, sha1, pdq, category, classification, first_seen in session.execute(query):
-        yield ExportedHash("remove", str(sha256), md5, sha1, pdq, category, classification, first_seen)

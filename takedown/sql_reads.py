@@ -47,6 +47,13 @@ class SqlReads(Protocol):
     def stream(self, sql: str, parameters: Sequence[Any] = ()) -> Iterable[Sequence[Any]]: ...
 
 
+class PagedReads(SqlReads, Protocol):
+    """:class:`SqlReads` that can also read a long result a page at a time, as it is consumed: the
+    terminal's reader and a session's (every case listed, the hash feed)."""
+
+    def stream_long(self, sql: str, parameters: Sequence[Any] = ()) -> Iterable[Sequence[Any]]: ...
+
+
 class SessionReads:
     """:class:`SqlReads` through a session of the store; the SQL goes to its driver as written."""
 

@@ -322,6 +322,7 @@ def test_the_everyday_reads_are_made_without_importing_sqlalchemy(tmp_path: Path
         (["portals", "referrals", "--country", "BR"], "url,reported_at,content"),
         (["contacts", "list"], "The contact book is empty"),
         (["hashes", "list"], "no hash lists"),
+        (["hashes", "export"], "action,sha256,md5,sha1,pdq,category,classification,first_seen"),
         (["users", "list"], ""),
         (["tokens", "list"], ""),
         (["inbox", "list"], ""),

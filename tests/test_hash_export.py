@@ -21,8 +21,10 @@ from takedown.intake import queue_batch
 from takedown.reports import Report, validate_report
 from takedown.revisits import Fetch, record_fetches
 from takedown.settings import Settings
+from takedown.sql_reads import SessionReads
 from takedown.store import Store
 from takedown.token_views import TokenScope
+from tests.conftest import printed_both_ways
 from tests.console_support import Served
 
 
@@ -44,7 +46,7 @@ def live_case(store: Store, clock: ManualClock, url: str, label: str, **fetch: o
 
 def feed(store: Store, **since: object) -> list[tuple[str, str]]:
     with store.session() as session:
-        return [(row.action, row.sha256) for row in confirmed_fingerprints(session, **since)]  # type: ignore[arg-type]
+        return [(row.action, row.sha256) for row in confirmed_fingerprints(SessionReads(session), **since)]  # type: ignore[arg-type]
 
 
 def test_the_feed_holds_what_was_confirmed_and_drops_what_was_withdrawn(
@@ -63,7 +65,8 @@ def test_the_feed_holds_what_was_confirmed_and_drops_what_was_withdrawn(
     later = sorted([body("image-w")["sha256"], body("image-b")["sha256"]])  # first seen at the same time
     assert everything == [("add", body("image-a")["sha256"]), *(("add", sha) for sha in later)]
     with store.session() as session:
-        [first] = [row for row in confirmed_fingerprints(session) if row.sha256 == body("image-a")["sha256"]]
+        rows = confirmed_fingerprints(SessionReads(session))
+        [first] = [row for row in rows if row.sha256 == body("image-a")["sha256"]]
     assert (
         first.first_seen == start
         and first.md5 == body("image-a")["md5"]
@@ -85,6 +88,35 @@ def test_the_feed_holds_what_was_confirmed_and_drops_what_was_withdrawn(
         ("remove", body("image-w")["sha256"]),
     ]
     assert feed(store, since=clock.now() + timedelta(days=1)) == []
+
+
+def test_the_feed_is_printed_alike_through_the_driver_and_through_the_store(
+    store: Store, clock: ManualClock
+) -> None:
+    """``hashes export`` reads the feed through the database driver alone (no SQLAlchemy to import);
+    a session of the store sends the same SQL: the whole feed and a delta print the same, times and
+    all, on both backends."""
+    live_case(store, clock, "http://d1.test/a.jpg", "image-a", pdq="f" * 64, pdq_quality=100)
+    clock.advance(timedelta(hours=1, microseconds=7))
+    withdrawn = live_case(store, clock, "http://d2.test/w.jpg", "image-w")
+    live_case(store, clock, "http://d3.test/b.jpg", "image-b", pdq="0" * 64, pdq_quality=10)
+    with store.session() as session:
+        withdraw(session, withdrawn, reason="reported in error", actor="analyst:t", now=clock.now())
+    whole, delta, as_json = printed_both_ways(
+        store, clock, ["hashes", "export"], ["hashes", "export", "--since", "2026-03-01T09:30:00"],
+        ["hashes", "export", "--json"],
+    )  # fmt: skip
+    rows = list(csv.DictReader(io.StringIO(whole)))
+    assert [(row["sha256"], row["pdq"]) for row in rows] == [
+        (body("image-a")["sha256"], "f" * 64),  # a good PDQ hash is shared, a poor one is not
+        (body("image-b")["sha256"], ""),
+    ]
+    assert (rows[0]["first_seen"], rows[1]["first_seen"]) == ("2026-03-01T09:00:00Z", "2026-03-01T10:00:00Z")
+    assert [(row["action"], row["sha256"]) for row in csv.DictReader(io.StringIO(delta))] == [
+        ("add", body("image-b")["sha256"]),
+        ("remove", body("image-w")["sha256"]),
+    ]
+    assert [json.loads(line)["sha256"] for line in as_json.splitlines()] == [row["sha256"] for row in rows]
 
 
 def test_partners_read_the_feed_as_the_command_line_prints_it(console: Served) -> None:

@@ -33,7 +33,7 @@ from takedown.settings import Settings
 if TYPE_CHECKING:
     from takedown.direct_reads import CaseReads, DirectReader
     from takedown.hash_list_versions import Transaction
-    from takedown.sql_reads import SqlReads
+    from takedown.sql_reads import PagedReads
     from takedown.sql_writes import WriteTarget
     from takedown.store import Store
 
@@ -72,7 +72,7 @@ class App:
             yield SessionCaseReads(session)
 
     @contextmanager
-    def sql_reads(self) -> Iterator[SqlReads]:
+    def sql_reads(self) -> Iterator[PagedReads]:
         """Where a command reads what is written once for both ways (:mod:`takedown.sql_reads`):
         as :meth:`case_reads` reads cases."""
         reader = self._direct_reader()

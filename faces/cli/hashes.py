@@ -216,8 +216,8 @@ def hashes_export(app: App, since: Any, as_json: bool) -> None:
     from takedown.hash_export import EXPORT_COLUMNS, confirmed_fingerprints
     from takedown.plain import json_line
 
-    with errors_as_exit_codes(), app.store.reading() as session:
-        rows = confirmed_fingerprints(session, since=since.replace(tzinfo=UTC) if since else None)
+    with errors_as_exit_codes(), app.sql_reads() as reads:
+        rows = confirmed_fingerprints(reads, since=since.replace(tzinfo=UTC) if since else None)
         if as_json:
             write_lines(json_line(plain(row)) for row in rows)
             return

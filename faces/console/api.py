@@ -30,6 +30,7 @@ from takedown.hash_export import confirmed_fingerprints
 from takedown.intake import queue_batch
 from takedown.plain import json_line, plain
 from takedown.reports import DEFAULT_CATEGORY, Report, validate_report
+from takedown.sql_reads import SessionReads
 from takedown.states import CaseState
 from takedown.stats import GROUPINGS, already_gone_count, removal_stats
 from takedown.token_views import TokenScope, TokenView
@@ -265,7 +266,7 @@ def create_api(console: Any) -> FastAPI:
 
         def lines() -> Iterator[str]:
             with console.reading() as session:
-                for row in confirmed_fingerprints(session, since=wanted):
+                for row in confirmed_fingerprints(SessionReads(session), since=wanted):
                     yield json_line(plain(row)) + "\n"
 
         return StreamingResponse(lines(), media_type="application/x-ndjson")
