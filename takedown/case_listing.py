@@ -15,7 +15,7 @@ from collections.abc import Iterator, Sequence
 from typing import Any, cast
 
 from takedown.case_views import CaseFilter, ListedCase
-from takedown.sql_reads import PagedReads, mark
+from takedown.sql_reads import PagedReads, SqlReads, mark
 from takedown.sql_writes import time_to_store
 from takedown.states import OPEN_STATES
 
@@ -32,7 +32,7 @@ to the second, not rounded, as ``iso`` cuts them."""
 def listed_cases(reads: PagedReads, wanted: CaseFilter, *, limit: int | None) -> Iterator[ListedCase]:
     """The cases ``wanted`` asks for, in its order, as a listing prints them: up to ``limit``, or
     every one (a million in flat memory: on PostgreSQL through a server-side cursor)."""
-    where, parameters = case_where(reads.dialect, wanted)
+    where, parameters = case_where(reads, wanted)
     keys = ('"case".queued_at', '"case".id') if wanted.by_queued_time else ('"case".id',)
     order = ", ".join(f"{key} DESC" if wanted.newest_first else key for key in keys)
     sql = f'SELECT {LISTED_COLUMNS}, {LISTED_TIME[reads.dialect]} FROM "case"{where} ORDER BY {order}'
@@ -42,11 +42,11 @@ def listed_cases(reads: PagedReads, wanted: CaseFilter, *, limit: int | None) ->
     return cast("Iterator[ListedCase]", iter(reads.stream_long(sql, parameters)))
 
 
-def case_where(dialect: str, wanted: CaseFilter) -> tuple[str, list[Any]]:
-    """The WHERE clause (``" WHERE ..."``, or nothing) of the cases ``wanted`` asks for on ``dialect``,
+def case_where(reads: SqlReads, wanted: CaseFilter) -> tuple[str, list[Any]]:
+    """The WHERE clause (``" WHERE ..."``, or nothing) of the cases ``wanted`` asks for, in ``reads``' SQL,
     and its parameters: the clause :func:`takedown.cases._filtered` has SQLAlchemy build, term for
     term and in its order, so the same indexes answer."""
-    bound = "?" if dialect == "sqlite" else "%s"
+    bound = mark(reads)
     terms: list[str] = []
     parameters: list[Any] = []
     if wanted.after_id:
@@ -59,7 +59,7 @@ def case_where(dialect: str, wanted: CaseFilter) -> tuple[str, list[Any]]:
             parameters += [wanted.after_id, wanted.after_id]
     if wanted.needs_analyst:
         # as the partial index ix_case_needs_analyst is written
-        terms.append('"case".needs_analyst = 1' if dialect == "sqlite" else '"case".needs_analyst')
+        terms.append('"case".needs_analyst = 1' if reads.dialect == "sqlite" else '"case".needs_analyst')
         terms.append(_among(bound, '"case".state', sorted(state.value for state in OPEN_STATES), parameters))
     if len(wanted.states) == 1:  # "=", not "IN (...)": SQLite then uses a state's partial index
         terms.append(f'"case".state = {bound}')
@@ -79,10 +79,10 @@ def case_where(dialect: str, wanted: CaseFilter) -> tuple[str, list[Any]]:
             parameters.append(value)
     if wanted.queued_from is not None:
         terms.append(f'"case".queued_at >= {bound}')
-        parameters.append(time_to_store(dialect)(wanted.queued_from))
+        parameters.append(time_to_store(reads.dialect)(wanted.queued_from))
     if wanted.queued_before is not None:
         terms.append(f'"case".queued_at < {bound}')
-        parameters.append(time_to_store(dialect)(wanted.queued_before))
+        parameters.append(time_to_store(reads.dialect)(wanted.queued_before))
     return (" WHERE " + " AND ".join(terms) if terms else ""), parameters
 
 

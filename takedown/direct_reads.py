@@ -107,7 +107,7 @@ class DirectReader:
                 "SELECT state, needs_analyst, sum(cases) FROM case_tally GROUP BY state, needs_analyst", ()
             )
             return wanted.counted_in(tally_counts(summed))
-        where, parameters = case_where(self.dialect, wanted)
+        where, parameters = case_where(self, wanted)
         [(count,)] = self._rows(f'SELECT count("case".id) FROM "case"{where}', parameters)
         return int(count or 0)
 
