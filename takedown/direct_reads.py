@@ -38,7 +38,7 @@ from takedown.case_views import (
 )
 from takedown.driver_connections import connect_at_head, end, is_driver_error
 from takedown.errors import CaseNotFound, StoreError, failure_line
-from takedown.sql_reads import LONG_READ_PAGE, stored_json, stored_time, stored_time_or_none
+from takedown.sql_reads import LONG_READ_PAGE, mark, stored_json, stored_time, stored_time_or_none
 from takedown.states import CaseState
 
 log = logging.getLogger(__name__)
@@ -69,7 +69,6 @@ class DirectReader:
     def __init__(self, connection: Any, dialect: str) -> None:
         self._connection = connection
         self.dialect = dialect
-        self._mark = "?" if dialect == "sqlite" else "%s"
         self._streams: list[Generator[tuple[Any, ...]]] = []
 
     @classmethod
@@ -113,17 +112,17 @@ class DirectReader:
 
     def show_case(self, case_id: int) -> CaseDetail:
         """:func:`takedown.cases.show_case`; :class:`CaseNotFound` if there is none."""
-        mark = self._mark
-        found = self._rows(f'SELECT {DETAIL_COLUMNS} FROM "case" WHERE id = {mark}', (case_id,))
+        placeholder = mark(self)
+        found = self._rows(f'SELECT {DETAIL_COLUMNS} FROM "case" WHERE id = {placeholder}', (case_id,))
         if not found:
             raise CaseNotFound(case_id)
         [row] = found
         fingerprints = self._rows(
-            f"SELECT algorithm, digest FROM fingerprint WHERE case_id = {mark} ORDER BY id", (case_id,)
+            f"SELECT algorithm, digest FROM fingerprint WHERE case_id = {placeholder} ORDER BY id", (case_id,)
         )
         events = self._rows(
             "SELECT at, actor, action, from_state, to_state, detail FROM event "
-            f"WHERE case_id = {mark} ORDER BY id",
+            f"WHERE case_id = {placeholder} ORDER BY id",
             (case_id,),
         )
         fields: dict[str, Any] = {

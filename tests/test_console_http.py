@@ -4,6 +4,7 @@ may do what, CSRF, escaping and defanging, and the pages analysts work in."""
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import json
 import os
@@ -12,8 +13,10 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -23,8 +26,11 @@ from hypothesis import strategies as st
 from sqlalchemy import func, select, update
 
 from faces.cli import App, cli
+from faces.console.app import create_app
+from faces.console.config import ConsoleSettings
 from faces.console.refreshing import Refreshing
 from faces.console.security import safe_next
+from faces.console.serve import serving
 from faces.console.text import defang
 from hosting.contact_entries import contact_history, list_contacts
 from hosting.contact_writes import mark_mailbox_bad, set_contact
@@ -32,10 +38,12 @@ from notices.message import build_message
 from notices.outbox import OutgoingNotice, enqueue
 from notices.render import Rendered
 from takedown.accounts import disable_account
+from takedown.clock import ManualClock
 from takedown.intake import queue_batch
 from takedown.models import Case, Check, Event, Hosting, Notice, NoticeCase, PortalUrl, WebSession
 from takedown.reports import Report, validate_report
 from takedown.settings import Settings, sqlite_url
+from takedown.store import Store
 from takedown.vocabulary import StaffRole
 from tests.console_support import PASSWORD, Served, csrf_of, hidden, sign_in
 
@@ -544,6 +552,87 @@ def test_a_costly_figure_is_served_from_a_copy_refreshed_behind_it() -> None:
             break
         time.sleep(0.01)
     assert figure.get() == 2 and computed == [1, 2]
+
+
+def test_a_first_figure_is_computed_behind_the_request_that_asked_for_it() -> None:
+    release = threading.Event()
+    computed: list[int] = []
+
+    def compute() -> int:
+        computed.append(len(computed) + 1)
+        assert release.wait(10)
+        return computed[-1]
+
+    figure = Refreshing(compute, every=300)
+    started = time.monotonic()
+    assert figure.get(wait=0.05) is None and figure.get(wait=0.05) is None
+    assert time.monotonic() - started < 5  # neither request waited for the computation
+    assert computed == [1]  # the second request did not start another
+    release.set()
+    assert figure.get() == 1 and computed == [1]
+
+
+def test_a_figure_started_before_anyone_asks_is_there_for_the_first_request() -> None:
+    done = threading.Event()
+    figure = Refreshing(lambda: done.set() or 7, every=300)
+    figure.start()
+    assert done.wait(10)
+    for _ in range(500):  # the copy is kept just after the computation returns
+        if figure.get(wait=0) == 7:
+            break
+        time.sleep(0.01)
+    assert figure.get(wait=0) == 7
+
+
+def test_a_first_figure_that_fails_says_why_and_is_tried_again_by_the_next_request() -> None:
+    attempts: list[int] = []
+
+    def compute() -> str:
+        attempts.append(1)
+        if len(attempts) == 1:
+            raise RuntimeError("the store went away")
+        return "figures"
+
+    figure = Refreshing(compute, every=300)
+    with pytest.raises(RuntimeError, match="the store went away"):
+        figure.get()
+    assert figure.get() == "figures" and attempts == [1, 1]
+
+
+def test_pages_answer_at_once_while_their_first_figures_are_computed(tmp_path: Path) -> None:
+    release = threading.Event()
+    store = Store.open(sqlite_url(tmp_path / "console.db"))
+    app = create_app(store, clock=ManualClock(), settings=ConsoleSettings(figures_wait=0.05))
+    console = app.state.console
+
+    def slowed(compute: Callable[[], Any]) -> Refreshing[Any]:
+        """The figure as it is on a million cases just after a start: seconds to compute."""
+        return Refreshing(lambda: release.wait(30) and compute(), every=300)
+
+    console.removals = slowed(console._recent_removals)
+    console.hosting = {by: slowed(functools.partial(console._removal_stats, by)) for by in console.hosting}
+    console.portal_stats = slowed(console._portal_stats)
+    try:
+        with serving(app) as url:
+            served = Served(url, store, console.clock)
+            client = signed_in_as(served, StaffRole.AUDITOR)
+            for path, figures in (("/", "Time to removal"), ("/hosting", "Time to removal by network")):
+                page = client.get(path)
+                assert page.status_code == 200 and figures in page.text
+                assert "Being computed: the console has just started" in page.text
+                assert "As of" not in page.text
+            assert "Being computed" in client.get("/reports").text
+            release.set()
+            for path in ("/", "/hosting", "/reports"):
+                for _ in range(500):
+                    if "Being computed" not in (page := client.get(path)).text:
+                        break
+                    time.sleep(0.01)
+                assert "Being computed" not in page.text
+            assert "As of" in client.get("/").text and "As of" in client.get("/hosting").text
+    finally:
+        release.set()
+        store.dispose()
 
 
 def test_the_dashboard_shows_recent_removals_and_their_median(console: Served) -> None:

@@ -222,6 +222,7 @@ def web(app: App, host: str, port: int) -> None:
             provider_key=key,
             signed_by=signed_by,
         )
+    application.state.console.warm()  # the first dashboard after a start has its figures
     console_server(application, host=host, port=port).run()
 
 

@@ -195,6 +195,13 @@ class Console:
         self.templates.filters["defang_text"] = defang_text
         self.templates.filters["when"] = when
 
+    def warm(self) -> None:
+        """Start computing the costly figures now, behind the caller, so that the first pages after
+        a start have them (``takedown web`` does this as it starts)."""
+        figures: list[Refreshing[Any]] = [self.removals, *self.hosting.values(), self.portal_stats]
+        for figure in figures:
+            figure.start()
+
     def _recent_removals(self) -> tuple[datetime, tuple[RemovalWindow, ...]]:
         now = self.clock.now()
         with self.reading() as session:
@@ -618,7 +625,7 @@ def _case_routes(app: FastAPI, console: Console) -> None:
         who = console.signed_in(request)
         with console.reading() as session:
             board = dashboard(session, now=console.clock.now())
-        removals_at, removals = console.removals.get()
+        removals_at, removals = console.removals.get(wait=console.settings.figures_wait) or (None, None)
         return console.page(
             "dashboard.html",
             request,
@@ -795,7 +802,7 @@ def _case_routes(app: FastAPI, console: Console) -> None:
             request,
             who=who,
             rows=rows,
-            portals=console.portal_stats.get(),
+            portals=console.portal_stats.get(wait=console.settings.figures_wait),
             categories=CATEGORIES,
             classifications=CLASSIFICATIONS,
             may_act=who.role.may(StaffRole.ANALYST),
@@ -1030,7 +1037,7 @@ def _case_routes(app: FastAPI, console: Console) -> None:
         who = console.signed_in(request)
         if by not in GROUPINGS:
             raise Refused(400, f"Group by one of: {', '.join(GROUPINGS)}.")
-        computed_at, rows = console.hosting[by].get()
+        computed_at, rows = console.hosting[by].get(wait=console.settings.figures_wait) or (None, [])
         groups = [row for row in rows if row.group != "all"]
         groups.sort(key=lambda row: (row.median_hours is None, -(row.median_hours or 0), -row.still_open))
         overall = next((row for row in rows if row.group == "all"), None)

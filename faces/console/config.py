@@ -21,6 +21,9 @@ class ConsoleSettings:
     HTTPS, which in production is always (behind a proxy that terminates TLS, set it)."""
     failed_logins_per_address: int = 10
     """Failed logins from one client address in 15 minutes before it is refused for a while."""
+    figures_wait: float = 0.2
+    """Seconds a page waits for a costly figure (time to removal) that has no copy yet, just after
+    the console started, before it answers without it: the figure is computed behind the page."""
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> ConsoleSettings:

@@ -221,7 +221,7 @@ def create_portal_app(
         portal = _portal_of(portals, request)
         if portal is not None:
             return _form(portals, request, portal, Draft())
-        directory = portals.directory.get()
+        directory = portals.directory.latest()
         language = _language(request, None)
         return portals.page(
             "index.html", language, portals=sorted(directory.by_slug.values(), key=lambda p: p.slug),
@@ -247,7 +247,7 @@ def create_portal_app(
 
 
 def _named(portals: PortalApp, slug: str) -> PortalView:
-    portal = portals.directory.get().by_slug.get(slug)
+    portal = portals.directory.latest().by_slug.get(slug)
     if portal is None:
         raise Refusal(404, say.NO_PORTAL)
     return portal
@@ -256,7 +256,7 @@ def _named(portals: PortalApp, slug: str) -> PortalView:
 def _portal_of(portals: PortalApp, request: Request) -> PortalView | None:
     """The portal a request is for: by its host name, else by the first part of its path."""
     host = (request.headers.get("host") or "").rpartition(":")[0] or request.headers.get("host") or ""
-    directory = portals.directory.get()
+    directory = portals.directory.latest()
     found = directory.by_host.get(host.lower().rstrip("."))
     if found is not None:
         return found
