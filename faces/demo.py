@@ -185,11 +185,14 @@ def _resolve_open(sandbox: Sandbox, store: Store, clock: ManualClock, echo: Call
     resolver = resolver_from_settings(settings, store=store, clock=clock)
     with store.session() as session:
         cases = [(case.id, case.url) for case in list_cases(session) if case.is_open]
-    for (case_id, _), result in zip(
-        cases, resolver.resolve_many((url, None) for _, url in cases), strict=True
-    ):
-        parties = "; ".join(f"{p.role} {p.name}: {', '.join(p.emails) or '-'}" for p in result.parties)
-        echo(f"   case {case_id:<3} {parties}")
+    try:
+        for (case_id, _), result in zip(
+            cases, resolver.resolve_many((url, None) for _, url in cases), strict=True
+        ):
+            parties = "; ".join(f"{p.role} {p.name}: {', '.join(p.emails) or '-'}" for p in result.parties)
+            echo(f"   case {case_id:<3} {parties}")
+    finally:
+        resolver.close()
 
 
 def _chase_day(

@@ -110,11 +110,15 @@ class InboxServer:
         ready.wait(10)
 
     def stop(self) -> None:
+        if self._loop.is_closed():  # stopped already
+            return
         if self._server is not None:
             self._loop.call_soon_threadsafe(self._server.close)
         self._loop.call_soon_threadsafe(self._loop.stop)
         if self._thread is not None:
             self._thread.join(10)
+        if self._thread is None or not self._thread.is_alive():  # a loop still running is not closed
+            self._loop.close()
         self._socket.close()
 
     def __enter__(self) -> InboxServer:

@@ -75,6 +75,11 @@ class NoticePreviewer:
             self._composer = Composer(self.store, resolver, self.settings, renderer)
         return self._composer
 
+    def close(self) -> None:
+        """Close the registry connections its resolver kept open, if it made one."""
+        if self._composer is not None:
+            self._composer.resolver.close()
+
     def next_round(self, case_id: int) -> tuple[NoticeLevel, tuple[Role, ...]] | None:
         """The level and roles of the case's next round as the chase policy has it; ``None`` when
         the chase is over. :class:`takedown.errors.CaseNotFound` when there is no such case."""

@@ -317,7 +317,13 @@ class _Handler(BaseHTTPRequestHandler):
 
     def finish(self) -> None:
         self.server.rdap._disconnected(self.connection)
-        super().finish()
+        try:
+            super().finish()
+        finally:
+            if self.server.rdap.tls_context is not None:
+                # The TLS socket made in setup: the server shuts down only the plain one it handed
+                # over, which the TLS socket took the descriptor of.
+                self.request.close()
 
     def handle_one_request(self) -> None:
         super().handle_one_request()

@@ -29,6 +29,7 @@ from sandbox import Sandbox
 from takedown.clock import ManualClock
 from takedown.settings import sqlite_url
 from takedown.store import Store
+from tests.closing import close_what_tests_opened
 from tests.console_support import Served, serve_console
 from tests.worlds import NOTICES_AUTNUMS, NOTICES_HOSTS, NOTICES_NETWORKS, NOTICES_REGISTRATIONS
 
@@ -89,6 +90,13 @@ def store(database_url: str) -> Iterator[Store]:
         yield opened
     finally:
         opened.dispose()
+
+
+@pytest.fixture(autouse=True)
+def _opened_closed() -> Iterator[None]:
+    """What each test handed to ``tests.closing.closed_after_test`` is closed when it ends."""
+    yield
+    close_what_tests_opened()
 
 
 @pytest.fixture

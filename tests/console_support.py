@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import httpx
 
@@ -31,9 +31,13 @@ class Served:
     url: str
     store: Store
     clock: ManualClock
+    clients: list[httpx.Client] = field(default_factory=list)
+    """The clients made for it, closed when it stops."""
 
     def client(self) -> httpx.Client:
-        return httpx.Client(base_url=self.url, follow_redirects=False, timeout=10)
+        client = httpx.Client(base_url=self.url, follow_redirects=False, timeout=10)
+        self.clients.append(client)
+        return client
 
     def account(self, name: str, role: StaffRole, *, second_factor: bool = False) -> str | None:
         """Create an account; its TOTP secret if it has one."""
@@ -66,7 +70,12 @@ def serve_console(
         signed_by=signed_by,
     )
     with serving(app) as url:
-        yield Served(url, store, clock)
+        served = Served(url, store, clock)
+        try:
+            yield served
+        finally:
+            for client in served.clients:
+                client.close()
 
 
 def hidden(html: str, name: str) -> str:

@@ -465,7 +465,7 @@ def test_takedown_web_serves_the_console_on_the_store(tmp_path: Path) -> None:
         assert "Dashboard" in client.get("/").text
     finally:
         process.terminate()
-        process.wait(timeout=10)
+        process.communicate(timeout=10)  # and its pipe closed
 
 
 def test_the_case_page_shows_revisits_resolutions_and_notices_inert(console: Served) -> None:
@@ -630,6 +630,7 @@ def test_pages_answer_at_once_while_their_first_figures_are_computed(tmp_path: P
                     time.sleep(0.01)
                 assert "Being computed" not in page.text
             assert "As of" in client.get("/").text and "As of" in client.get("/hosting").text
+            client.close()
     finally:
         release.set()
         store.dispose()

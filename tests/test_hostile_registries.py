@@ -30,6 +30,7 @@ from takedown.netpolicy import AddressPolicy
 from takedown.policy import ChasePolicy
 from takedown.settings import Settings
 from takedown.store import Store
+from tests.closing import closed_after_test
 from tests.worlds import make_live
 
 HOSTS = {
@@ -91,8 +92,8 @@ def settings_for(world: Sandbox, tmp_path: Path, **extra: str) -> Settings:
 
 
 def client(world: Sandbox, *allowed: str) -> RDAPClient:
-    return RDAPClient(
-        world.rdap.bootstrap_url, timeout=1.0, address_policy=AddressPolicy.from_strings(allowed)
+    return closed_after_test(
+        RDAPClient(world.rdap.bootstrap_url, timeout=1.0, address_policy=AddressPolicy.from_strings(allowed))
     )
 
 
@@ -153,9 +154,8 @@ def test_a_hostile_registry_affects_only_its_own_cases_in_a_notice_round(
     settings = settings_for(hostile, tmp_path)
     urls = {hostile.url(host, "/img.jpg"): address for host, address in HOSTS.items()}
     ids = make_live(store, clock, urls)
-    composer = Composer(
-        store, resolver_from_settings(settings, store=store, clock=clock), settings, NoticeRenderer()
-    )
+    resolver = closed_after_test(resolver_from_settings(settings, store=store, clock=clock))
+    composer = Composer(store, resolver, settings, NoticeRenderer())
     summary = notice_round(composer, ChasePolicy(), now=clock.now())
 
     notified = {"good.test", "moved.test"}
@@ -185,9 +185,8 @@ def test_a_hostile_registry_affects_only_its_own_cases_in_a_notice_round(
     for host in HOSTS:
         hostile.rdap.serve_raw("ip", _net(host), None)
     try:
-        composer = Composer(
-            store, resolver_from_settings(settings, store=store, clock=clock), settings, NoticeRenderer()
-        )
+        resolver = closed_after_test(resolver_from_settings(settings, store=store, clock=clock))
+        composer = Composer(store, resolver, settings, NoticeRenderer())
         later = notice_round(composer, ChasePolicy(), now=clock.now())
         assert not later.deferred
         assert later.notices == {"initial": len(HOSTS) - len(notified)}

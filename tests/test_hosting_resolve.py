@@ -27,6 +27,7 @@ from takedown.reports import Report, validate_report
 from takedown.revisits import Fetch, record_fetches
 from takedown.settings import Settings
 from takedown.store import Store
+from tests.closing import closed_after_test
 
 # One host per registry shape, each on its own address and network, plus the awkward cases.
 HOSTS = {
@@ -86,23 +87,10 @@ def world() -> Iterator[Sandbox]:
         yield sandbox
 
 
-_MADE: list[HostingResolver] = []
-"""The resolvers a test made, closed when it ends (their kept connections to the registries)."""
-
-
-@pytest.fixture(autouse=True)
-def _close_resolvers() -> Iterator[None]:
-    yield
-    while _MADE:
-        _MADE.pop().close()
-
-
 def make_resolver(world: Sandbox, clock: ManualClock, store: Store | None = None) -> HostingResolver:
     """Wired as ``takedown resolve`` wires it, from the environment the sandbox gives."""
     settings = Settings.from_env({**world.environment(), "TAKEDOWN_DATABASE_URL": "sqlite://"})
-    resolver = resolver_from_settings(settings, store=store, clock=clock)
-    _MADE.append(resolver)
-    return resolver
+    return closed_after_test(resolver_from_settings(settings, store=store, clock=clock))
 
 
 @pytest.fixture
@@ -256,7 +244,7 @@ def test_rate_limiting_is_respected_without_waiting_and_resolution_resumes(
 def test_our_own_per_registry_cap_defers_lookups_without_sending_them(
     world: Sandbox, clock: ManualClock
 ) -> None:
-    client = RDAPClient(world.rdap.bootstrap_url, clock=clock, max_per_minute=2)
+    client = closed_after_test(RDAPClient(world.rdap.bootstrap_url, clock=clock, max_per_minute=2))
     before = world.rdap.requests[("arin", "ip")]
     client.network("127.0.1.1")
     clock.advance(timedelta(seconds=10))
@@ -586,9 +574,10 @@ def test_a_batch_resolves_its_hosts_side_by_side_with_the_answers_of_one_by_one(
     )
     batch = [(world.url(host, f"/{n}.jpg"), None) for n in range(3) for host in sorted(HOSTS)]
     batch += [(world.url("cdn-fronted.test", "/x.jpg"), "127.0.9.1"), ("http:///nohost", None)]
-    one_by_one = resolver_from_settings(dataclasses.replace(settings, resolve_concurrency=1), clock=clock)
-    side_by_side = resolver_from_settings(settings, clock=clock)
-    _MADE.extend((one_by_one, side_by_side))
+    one_by_one = closed_after_test(
+        resolver_from_settings(dataclasses.replace(settings, resolve_concurrency=1), clock=clock)
+    )
+    side_by_side = closed_after_test(resolver_from_settings(settings, clock=clock))
     world.rdap.latency = 0.1  # long enough to overlap on a loaded machine (0.05 s did not, once)
     try:
         world.rdap.reset_peak()

@@ -30,6 +30,7 @@ from takedown.reports import Report, validate_report
 from takedown.revisits import Fetch, record_fetches
 from takedown.settings import Settings, sqlite_url
 from takedown.store import Store
+from tests.closing import closed_after_test
 from tests.worlds import composer, make_live
 
 
@@ -51,7 +52,7 @@ def test_a_broken_template_for_one_recipient_defers_only_its_cases(
         clock,
         {world.url("host-a.test", "/a.jpg"): "127.0.40.1", world.url("host-b.test", "/b.jpg"): "127.0.41.1"},
     )
-    resolver = resolver_from_settings(settings, store=store, clock=clock)
+    resolver = closed_after_test(resolver_from_settings(settings, store=store, clock=clock))
     notices = Composer(store, resolver, settings, NoticeRenderer(settings.templates_dir))
     summary = notice_round(notices, ChasePolicy(), now=clock.now())
 

@@ -22,6 +22,7 @@ from sandbox.rdap_server import RawAnswer, RDAPServer
 from takedown.clock import ManualClock
 from takedown.netpolicy import AddressPolicy
 from takedown.settings import Settings
+from tests.closing import closed_after_test
 from tests.conftest import serving_tls
 
 REGISTRIES = ["arin", "ripe", "apnic", "lacnic", "afrinic"]
@@ -47,7 +48,7 @@ def registries() -> Iterator[Sandbox]:
 
 def test_queries_one_after_another_share_one_connection(registries: Sandbox) -> None:
     rdap = registries.rdap
-    client = RDAPClient(rdap.bootstrap_url)
+    client = closed_after_test(RDAPClient(rdap.bootstrap_url))
     opened = rdap.connections
     for n in ARIN:
         assert client.network(address(n)).abuse.emails == (f"abuse@p{n}.test",)
@@ -67,7 +68,7 @@ def test_resolving_side_by_side_opens_a_connection_per_host_resolved_at_once(
             "TAKEDOWN_RESOLVE_CONCURRENCY": "4",
         }
     )
-    resolver = resolver_from_settings(settings, clock=clock)
+    resolver = closed_after_test(resolver_from_settings(settings, clock=clock))
     opened, bootstraps = rdap.connections, rdap.requests[("iana", "bootstrap")]
     results = list(resolver.resolve_many([(f"http://h{n}.test/", None) for n in range(len(NETWORKS))]))
     assert [r.party("hosting").emails for r in results] == [  # type: ignore[union-attr]
@@ -85,7 +86,7 @@ def test_a_connection_the_registry_closed_while_it_waited_is_replaced_and_the_qu
     rdap = registries.rdap
     rdap.requests_per_connection = 1  # closed after every answer, without telling the client
     try:
-        client = RDAPClient(rdap.bootstrap_url)
+        client = closed_after_test(RDAPClient(rdap.bootstrap_url))
         opened = rdap.connections
         for n in range(10):
             assert client.network(address(n)).abuse.emails == (f"abuse@p{n}.test",)
@@ -106,7 +107,7 @@ def test_an_answer_left_unread_does_not_reach_the_next_query(
     registries: Sandbox, answer: RawAnswer, why: str
 ) -> None:
     rdap = registries.rdap
-    client = RDAPClient(rdap.bootstrap_url, timeout=1.0)
+    client = closed_after_test(RDAPClient(rdap.bootstrap_url, timeout=1.0))
     client.network(address(ARIN[0]))
     rdap.serve_raw("ip", NETWORKS[ARIN[1]].cidr, answer)
     try:
@@ -121,7 +122,7 @@ def test_an_answer_left_unread_does_not_reach_the_next_query(
 
 def test_a_stopped_registry_answers_nothing_on_a_connection_kept_from_before() -> None:
     registry = RDAPServer(networks=NETWORKS[:2]).start()
-    client = RDAPClient(registry.bootstrap_url, timeout=2.0)
+    client = closed_after_test(RDAPClient(registry.bootstrap_url, timeout=2.0))
     assert client.network(address(0)).abuse.emails == ("abuse@p0.test",)
     registry.stop()
     with pytest.raises(RegistryUnavailable):
@@ -164,7 +165,7 @@ def test_queries_over_https_share_one_verified_connection(
     https_registry: RDAPServer, authority: trustme.CA
 ) -> None:
     assert https_registry.bootstrap_url.startswith("https://")
-    client = RDAPClient(https_registry.bootstrap_url, tls_context=trusting(authority))
+    client = closed_after_test(RDAPClient(https_registry.bootstrap_url, tls_context=trusting(authority)))
     opened = https_registry.connections
     for n in range(5):
         record = client.network(address(n))
@@ -177,7 +178,9 @@ def test_queries_over_https_share_one_verified_connection(
 def test_a_registry_whose_certificate_cannot_be_verified_is_not_believed(
     https_registry: RDAPServer,
 ) -> None:
-    client = RDAPClient(https_registry.bootstrap_url, timeout=2.0)  # the system's authorities only
+    client = closed_after_test(
+        RDAPClient(https_registry.bootstrap_url, timeout=2.0)
+    )  # the system's authorities only
     with pytest.raises(RegistryUnavailable, match="CERTIFICATE_VERIFY_FAILED"):
         client.network(address(0))
 
@@ -188,13 +191,15 @@ def test_an_https_redirect_is_followed_on_a_checked_and_verified_connection(
     moved = f"{https_registry.base_url}/arin/ip/{address(5)}"
     https_registry.serve_raw("ip", NETWORKS[1].cidr, RawAnswer(b"", 302, (("Location", moved),)))
     try:
-        refused = RDAPClient(https_registry.bootstrap_url, tls_context=trusting(authority))
+        refused = closed_after_test(RDAPClient(https_registry.bootstrap_url, tls_context=trusting(authority)))
         with pytest.raises(RegistryUnavailable, match="loopback"):
             refused.network(address(1))  # the policy allows no loopback address
-        allowed = RDAPClient(
-            https_registry.bootstrap_url,
-            tls_context=trusting(authority),
-            address_policy=AddressPolicy.from_strings(["127.0.0.1/32"]),
+        allowed = closed_after_test(
+            RDAPClient(
+                https_registry.bootstrap_url,
+                tls_context=trusting(authority),
+                address_policy=AddressPolicy.from_strings(["127.0.0.1/32"]),
+            )
         )
         record = allowed.network(address(1))
         assert record.abuse.emails == ("abuse@p5.test",)

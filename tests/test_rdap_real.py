@@ -44,6 +44,7 @@ from sandbox.rdap_server import RawAnswer
 from takedown.clock import ManualClock
 from takedown.settings import Settings
 from takedown.store import Store
+from tests.closing import closed_after_test
 
 REAL_ANSWERS = Path(
     os.environ.get("TAKEDOWN_TEST_RDAP_REAL")
@@ -306,7 +307,7 @@ def real_world() -> Iterator[Sandbox]:
 
 def _resolve(world: Sandbox, clock: ManualClock, address: str) -> tuple[HostingResolver, Any]:
     settings = Settings.from_env({**world.environment(), "TAKEDOWN_DATABASE_URL": "sqlite://"})
-    resolver = resolver_from_settings(settings, clock=clock)
+    resolver = closed_after_test(resolver_from_settings(settings, clock=clock))
     return resolver, resolver.resolve("http://reported.test/x.jpg", address)
 
 

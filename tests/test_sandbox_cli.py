@@ -23,6 +23,7 @@ from sandbox import Sandbox, Scenario
 from sandbox.scenario import ScenarioError
 from takedown.clock import ManualClock
 from takedown.settings import Settings
+from tests.closing import closed_after_test
 
 pytestmark = pytest.mark.e2e
 
@@ -61,7 +62,7 @@ def stopped() -> Iterator[list[subprocess.Popen[str]]]:
     yield running
     for process in running:
         process.send_signal(signal.SIGTERM)
-        process.wait(timeout=20)
+        process.communicate(timeout=20)  # and its pipes closed
 
 
 def test_the_sandbox_listens_where_asked_and_keeps_every_notice_in_a_maildir(
@@ -103,7 +104,9 @@ def test_the_printed_environment_can_be_sourced_by_a_shell(
 def test_a_scenario_declares_its_own_cdn(clock: ManualClock) -> None:
     with Sandbox.from_scenario(Scenario.from_dict(SCENARIO)) as sandbox:
         settings = Settings.from_env({**sandbox.environment(), "TAKEDOWN_DATABASE_URL": "sqlite://"})
-        result = resolver_from_settings(settings, clock=clock).resolve(sandbox.url("fronted.test", "/v.mp4"))
+        result = closed_after_test(resolver_from_settings(settings, clock=clock)).resolve(
+            sandbox.url("fronted.test", "/v.mp4")
+        )
     assert result.cdn is not None and result.cdn.cdn.name == "MyCDN"
     party = result.party("cdn")
     assert party is not None and party.emails == ("abuse@mycdn.test",)

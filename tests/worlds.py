@@ -19,6 +19,7 @@ from takedown.reports import Report, validate_report
 from takedown.revisits import Fetch, record_fetches
 from takedown.settings import Settings
 from takedown.store import Store
+from tests.closing import closed_after_test
 
 NOTICES_HOSTS = {
     "host-a.test": "127.0.40.1",
@@ -52,7 +53,8 @@ NOTICES_REGISTRATIONS = [
 
 
 def composer(store: Store, settings: Settings, clock: ManualClock) -> Composer:
-    resolver = resolver_from_settings(settings, store=store, clock=clock)
+    """A composer over the sandbox; its resolver is closed when the test ends."""
+    resolver = closed_after_test(resolver_from_settings(settings, store=store, clock=clock))
     return Composer(store, resolver, settings, NoticeRenderer())
 
 

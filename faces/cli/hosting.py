@@ -60,6 +60,7 @@ def resolve(app: App, urls: tuple[str, ...], connected_ip: str | None, no_cache:
         resolver = resolver_from_settings(
             app.settings, store=app.store, clock=app.clock, cache_in_store=not no_cache
         )
+    click.get_current_context().call_on_close(resolver.close)
     checked: list[str | InvalidReport] = []
     for raw in urls:
         try:

@@ -123,6 +123,7 @@ def notices_preview(app: App, target: str, level: str | None, show_html: bool, a
     chosen = NoticeLevel(level) if level else None
     with errors_as_exit_codes():
         previewer = NoticePreviewer(app.settings, app.store, app.clock)
+        click.get_current_context().call_on_close(previewer.close)
         if target.isdigit():
             preview = previewer.for_case(int(target), chosen)
             drafts = list(preview.notices)

@@ -171,3 +171,5 @@ def _serve_console(store: Store, clock: Clock, settings: Settings, *, port: int)
         pass
     except TakedownError as exc:
         raise TakedownError(f"the console {exc}; try --port 0") from None
+    finally:
+        previewer.close()

@@ -15,7 +15,7 @@ import hmac
 import io
 import logging
 import secrets
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -301,13 +301,14 @@ class Console:
         )
 
 
-async def posted_form(request: Request) -> FormData:
+async def posted_form(request: Request) -> AsyncIterator[FormData]:
     """The body of a posted form, read on the event loop; the handler that takes it is a plain
     function, run in a worker thread, so that its store work (and a password's argon2 work) never
-    holds up the other requests."""
+    holds up the other requests. Closed after it (a file in it is spooled to a temporary file)."""
     if int(request.headers.get("content-length") or 0) > MAX_FORM_BYTES:
         raise Refused(413, "That is more than the console accepts at once.")
-    return await request.form(max_files=1, max_fields=MAX_FORM_FIELDS)
+    async with request.form(max_files=1, max_fields=MAX_FORM_FIELDS) as form:
+        yield form
 
 
 Posted = Annotated[FormData, Depends(posted_form)]
@@ -719,7 +720,11 @@ def _case_routes(app: FastAPI, console: Console) -> None:
         if int(request.headers.get("content-length") or 0) > MAX_UPLOAD_BYTES:
             limit = MAX_UPLOAD_BYTES // 1_000_000
             raise Refused(413, f"Files up to {limit} MB here; import larger ones with takedown queue import.")
-        form = await request.form(max_files=1, max_fields=10)
+        async with request.form(max_files=1, max_fields=10) as form:  # its spooled file closed after
+            return await _queue_upload(request, who, form)
+
+    async def _queue_upload(request: Request, who: SessionView, form: FormData) -> Response:
+        """The rest of :func:`queue_file`, with the form read (and closed when this returns)."""
         console.check_token(request, form.get("csrf"), who)
         upload = form.get("file")
         if isinstance(upload, str) or upload is None or not upload.filename:
