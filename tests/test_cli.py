@@ -20,6 +20,7 @@ from takedown import exitcodes
 from takedown.clock import ManualClock
 from takedown.settings import Settings
 from takedown.store import Store
+from tests.closing import closed_after_test
 from tests.conftest import within, write_lock_held
 from tests.console_support import sign_in
 
@@ -284,12 +285,13 @@ def test_an_unknown_option_is_a_usage_error() -> None:
 def test_the_demo_runs_in_a_directory_of_its_own_and_ends_in_the_console(tmp_path: Path) -> None:
     """The whole walkthrough as a newcomer runs it, then the console on its store (--serve)."""
     errors = tmp_path / "stderr.txt"
-    process = subprocess.Popen(
-        [sys.executable, "-m", "faces.cli", "demo", "--directory", str(tmp_path / "demo"), "--serve",
-         "--port", "0"],
-        env={**os.environ, "PYTHONUNBUFFERED": "1", "TAKEDOWN_HOME": str(tmp_path)},
-        stdout=subprocess.PIPE, stderr=errors.open("w"), text=True,
-    )  # fmt: skip
+    with errors.open("w") as written:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "faces.cli", "demo", "--directory", str(tmp_path / "demo"), "--serve",
+             "--port", "0"],
+            env={**os.environ, "PYTHONUNBUFFERED": "1", "TAKEDOWN_HOME": str(tmp_path)},
+            stdout=subprocess.PIPE, stderr=written, text=True,
+        )  # fmt: skip
     lines = []
     try:
         assert process.stdout is not None
@@ -301,7 +303,7 @@ def test_the_demo_runs_in_a_directory_of_its_own_and_ends_in_the_console(tmp_pat
                 break
         else:
             raise AssertionError(f"the demo ended without serving the console: {errors.read_text()[-2000:]}")
-        client = httpx.Client(base_url=console.group(1), follow_redirects=False, timeout=10)
+        client = closed_after_test(httpx.Client(base_url=console.group(1), timeout=10))
         assert sign_in(client, "demo", console.group(2)).status_code == 303
         dashboard = client.get("/").text
         assert re.search(r'state=removed">removed</a></td><td class="number">3<', dashboard)
@@ -314,7 +316,7 @@ def test_the_demo_runs_in_a_directory_of_its_own_and_ends_in_the_console(tmp_pat
         assert '<h2 id="notice-1">To abuse@quick.test' in first
     finally:
         process.terminate()
-        process.wait(timeout=10)
+        process.communicate(timeout=10)  # and its pipe closed
     out = "".join(lines)
     assert "queued 8, reopened 0, already open 1, refused 2" in out
     assert "queued 0, reopened 0, already open 9, refused 2" in out
