@@ -599,6 +599,25 @@ def test_a_first_figure_that_fails_says_why_and_is_tried_again_by_the_next_reque
     assert figure.get() == "figures" and attempts == [1, 1]
 
 
+def test_warming_the_console_computes_every_costly_figure_before_anyone_asks(tmp_path: Path) -> None:
+    store = Store.open(sqlite_url(tmp_path / "console.db"))
+    try:
+        console = create_app(store, clock=ManualClock()).state.console
+        figures = [console.removals, *console.hosting.values(), console.portal_stats]
+        computed = threading.Semaphore(0)
+
+        def counted(compute: Callable[[], Any]) -> Callable[[], Any]:
+            return lambda: (compute(), computed.release())[0]
+
+        for figure in figures:
+            figure._compute = counted(figure._compute)
+        console.warm()
+        assert all(computed.acquire(timeout=30) for _ in figures)  # no request asked for any
+        assert all(figure.get(wait=30) is not None for figure in figures)  # and kept
+    finally:
+        store.dispose()
+
+
 def test_pages_answer_at_once_while_their_first_figures_are_computed(tmp_path: Path) -> None:
     release = threading.Event()
     store = Store.open(sqlite_url(tmp_path / "console.db"))
