@@ -27,7 +27,9 @@ def token(served: Served, name: str, scope: TokenScope) -> str:
 
 def api(served: Served, bearer: str | None) -> httpx.Client:
     headers = {"Authorization": f"Bearer {bearer}"} if bearer else {}
-    return httpx.Client(base_url=served.url + "/api/v1", headers=headers, timeout=10)
+    client = httpx.Client(base_url=served.url + "/api/v1", headers=headers, timeout=10)
+    served.clients.append(client)  # closed when the console stops
+    return client
 
 
 def cli_json(served: Served, *args: str) -> str:
