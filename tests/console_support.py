@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import httpx
 
@@ -19,6 +19,7 @@ from takedown.accounts import TOTP_STEP_SECONDS, add_account, totp_code
 from takedown.clock import ManualClock
 from takedown.store import Store
 from takedown.vocabulary import StaffRole
+from tests.closing import closed_after_test
 
 PASSWORD = "correct horse battery"
 FIGURES_WAIT = 30.0
@@ -31,13 +32,10 @@ class Served:
     url: str
     store: Store
     clock: ManualClock
-    clients: list[httpx.Client] = field(default_factory=list)
-    """The clients made for it, closed when it stops."""
 
     def client(self) -> httpx.Client:
-        client = httpx.Client(base_url=self.url, follow_redirects=False, timeout=10)
-        self.clients.append(client)
-        return client
+        """A client of this console, closed when the test ends."""
+        return closed_after_test(httpx.Client(base_url=self.url, follow_redirects=False, timeout=10))
 
     def account(self, name: str, role: StaffRole, *, second_factor: bool = False) -> str | None:
         """Create an account; its TOTP secret if it has one."""
@@ -70,12 +68,7 @@ def serve_console(
         signed_by=signed_by,
     )
     with serving(app) as url:
-        served = Served(url, store, clock)
-        try:
-            yield served
-        finally:
-            for client in served.clients:
-                client.close()
+        yield Served(url, store, clock)
 
 
 def hidden(html: str, name: str) -> str:

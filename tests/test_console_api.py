@@ -17,6 +17,7 @@ from takedown.api_tokens import add_token
 from takedown.models import ApiToken, Event
 from takedown.settings import Settings
 from takedown.token_views import TokenScope
+from tests.closing import closed_after_test
 from tests.console_support import Served, sign_in
 
 
@@ -27,9 +28,7 @@ def token(served: Served, name: str, scope: TokenScope) -> str:
 
 def api(served: Served, bearer: str | None) -> httpx.Client:
     headers = {"Authorization": f"Bearer {bearer}"} if bearer else {}
-    client = httpx.Client(base_url=served.url + "/api/v1", headers=headers, timeout=10)
-    served.clients.append(client)  # closed when the console stops
-    return client
+    return closed_after_test(httpx.Client(base_url=served.url + "/api/v1", headers=headers, timeout=10))
 
 
 def cli_json(served: Served, *args: str) -> str:

@@ -649,7 +649,6 @@ def test_pages_answer_at_once_while_their_first_figures_are_computed(tmp_path: P
                     time.sleep(0.01)
                 assert "Being computed" not in page.text
             assert "As of" in client.get("/").text and "As of" in client.get("/hosting").text
-            client.close()
     finally:
         release.set()
         store.dispose()

@@ -178,9 +178,8 @@ def test_queries_over_https_share_one_verified_connection(
 def test_a_registry_whose_certificate_cannot_be_verified_is_not_believed(
     https_registry: RDAPServer,
 ) -> None:
-    client = closed_after_test(
-        RDAPClient(https_registry.bootstrap_url, timeout=2.0)
-    )  # the system's authorities only
+    # The system's authorities only.
+    client = closed_after_test(RDAPClient(https_registry.bootstrap_url, timeout=2.0))
     with pytest.raises(RegistryUnavailable, match="CERTIFICATE_VERIFY_FAILED"):
         client.network(address(0))
 
