@@ -12,7 +12,7 @@ from pathlib import Path
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
-from takedown.driver_connections import BULK_CACHE_MIB
+from takedown.driver_connections import BULK_CACHE_MIB, BULK_CHECKPOINT_PAGES
 from takedown.settings import sqlite_url
 from takedown.store import Store
 
@@ -23,7 +23,11 @@ def bench_store(database_url: str | None, *, keep: bool = False) -> Iterator[tup
     schema when ``keep`` is given (its address is printed, to look at the data afterwards)."""
     if not database_url:
         with tempfile.TemporaryDirectory(prefix="takedown-bench-") as directory:
-            store = Store.open(sqlite_url(Path(directory) / "bench.db"), sqlite_cache_mib=BULK_CACHE_MIB)
+            store = Store.open(
+                sqlite_url(Path(directory) / "bench.db"),
+                sqlite_cache_mib=BULK_CACHE_MIB,
+                sqlite_checkpoint_pages=BULK_CHECKPOINT_PAGES,
+            )
             try:
                 yield store, "sqlite"
             finally:

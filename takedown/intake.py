@@ -16,9 +16,9 @@ from typing import TYPE_CHECKING
 
 from takedown.case_moves import event_row, insert_events
 from takedown.clock import Clock
-from takedown.errors import InvalidReport
-from takedown.importer import IMPORT_BATCH, ImportSummary, Row, RowError
-from takedown.reports import QueueOutcome, QueueResult, ValidReport, validate_report
+from takedown.import_reading import ValidatedBatch, validate_batches
+from takedown.importer import IMPORT_BATCH, ImportSummary, Row
+from takedown.reports import QueueOutcome, QueueResult, ValidReport
 from takedown.sql_reads import among
 from takedown.sql_writes import (
     SqlWrites,
@@ -170,38 +170,32 @@ def import_rows(
     batch_size: int = IMPORT_BATCH,
     on_progress: Callable[[int], None] | None = None,
 ) -> ImportSummary:
-    """Validate and queue ``rows``, committing every ``batch_size`` rows."""
+    """Validate and queue ``rows``, committing every ``batch_size`` valid rows."""
+    return import_batches(
+        store, validate_batches(rows, batch_size), actor=actor, clock=clock, on_progress=on_progress
+    )
+
+
+def import_batches(
+    store: Store,
+    batches: Iterable[ValidatedBatch],
+    *,
+    actor: str,
+    clock: Clock,
+    on_progress: Callable[[int], None] | None = None,
+) -> ImportSummary:
+    """Queue the reports of each of ``batches`` in a transaction of its own (so a crash keeps every
+    batch before it), and gather what each row came to; ``on_progress`` is told the rows read."""
     summary = ImportSummary()
-    batch: list[tuple[int, ValidReport]] = []
-    rows_since_progress = 0
-    for row in rows:
-        rows_since_progress += 1
-        if row.error is None and row.report is not None:
-            try:
-                batch.append((row.line, validate_report(row.report)))
-            except InvalidReport as exc:
-                summary.errors.append(RowError(row.line, exc.field, exc.message))
-        elif row.error is not None:
-            summary.errors.append(RowError(row.line, row.error.field, row.error.message))
-        if len(batch) >= batch_size:
-            _commit_batch(store, batch, summary, actor=actor, clock=clock)
-            batch = []
-            if on_progress:
-                on_progress(rows_since_progress)
-                rows_since_progress = 0
-    if batch:
-        _commit_batch(store, batch, summary, actor=actor, clock=clock)
-    if on_progress and rows_since_progress:
-        on_progress(rows_since_progress)
+    for batch in batches:
+        summary.errors.extend(batch.errors)
+        if batch.reports:
+            reports = [report for _line, report in batch.reports]
+            for result in queue_reports(store.session, reports, actor=actor, clock=clock):
+                summary.counts[result.outcome.value] += 1
+        if on_progress:
+            on_progress(batch.rows)
     return summary
-
-
-def _commit_batch(
-    store: Store, batch: list[tuple[int, ValidReport]], summary: ImportSummary, *, actor: str, clock: Clock
-) -> None:
-    results = queue_reports(store.session, [report for _line, report in batch], actor=actor, clock=clock)
-    for result in results:
-        summary.counts[result.outcome.value] += 1
 
 
 def queue_reports(

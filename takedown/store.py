@@ -42,15 +42,28 @@ class Store:
 
     @classmethod
     def open(
-        cls, database_url: str, *, upgrade: bool = True, sqlite_cache_mib: int = DEFAULT_CACHE_MIB
+        cls,
+        database_url: str,
+        *,
+        upgrade: bool = True,
+        sqlite_cache_mib: int = DEFAULT_CACHE_MIB,
+        sqlite_checkpoint_pages: int | None = None,
     ) -> Store:
         """Connect to ``database_url`` and (by default) bring its schema up to date.
 
         ``sqlite_cache_mib`` is SQLite's page cache per connection: large for bulk intake (the
         dedup index is keyed by a hash, so inserts land on random pages), small for long crawls
         that touch each row once, where a large cache only grows memory with the store's size.
+        ``sqlite_checkpoint_pages`` lets bulk intake's log grow before it is copied into the file
+        (:data:`takedown.driver_connections.BULK_CHECKPOINT_PAGES`).
         """
-        store = cls(create_store_engine(database_url, sqlite_cache_mib=sqlite_cache_mib))
+        store = cls(
+            create_store_engine(
+                database_url,
+                sqlite_cache_mib=sqlite_cache_mib,
+                sqlite_checkpoint_pages=sqlite_checkpoint_pages,
+            )
+        )
         if upgrade:
             store.upgrade()
         return store
@@ -107,7 +120,11 @@ class Store:
 
 
 def create_store_engine(
-    database_url: str, *, sqlite_cache_mib: int = DEFAULT_CACHE_MIB, **kwargs: Any
+    database_url: str,
+    *,
+    sqlite_cache_mib: int = DEFAULT_CACHE_MIB,
+    sqlite_checkpoint_pages: int | None = None,
+    **kwargs: Any,
 ) -> Engine:
     try:
         url = make_url(database_url)
@@ -117,7 +134,10 @@ def create_store_engine(
         if url.database and url.database != ":memory:" and not url.database.startswith("file:"):
             private_sqlite_file(Path(url.database).expanduser())
         engine = create_engine(url, connect_args={"timeout": SQLITE_TIMEOUT}, **kwargs)
-        event.listen(engine, "connect", functools.partial(_sqlite_pragmas, cache_mib=sqlite_cache_mib))
+        pragmas = functools.partial(
+            _sqlite_pragmas, cache_mib=sqlite_cache_mib, checkpoint_pages=sqlite_checkpoint_pages
+        )
+        event.listen(engine, "connect", pragmas)
         # pysqlite's own transaction handling defers BEGIN; take it over. BEGIN IMMEDIATE takes the
         # write lock up front: two deferred transactions that read and then write deadlock in WAL
         # mode ("database is locked" at once, whatever the busy timeout), while immediate ones
@@ -158,8 +178,10 @@ def private_sqlite_file(path: Path) -> None:
         path.chmod(0o600)
 
 
-def _sqlite_pragmas(dbapi_connection: Any, _record: Any, *, cache_mib: int) -> None:
-    sqlite_pragmas(dbapi_connection, cache_mib=cache_mib)
+def _sqlite_pragmas(
+    dbapi_connection: Any, _record: Any, *, cache_mib: int, checkpoint_pages: int | None
+) -> None:
+    sqlite_pragmas(dbapi_connection, cache_mib=cache_mib, checkpoint_pages=checkpoint_pages)
 
 
 def alembic_config() -> Config:

@@ -18,6 +18,7 @@ from click.testing import CliRunner, Result
 from faces.cli import App, cli, load_every_command
 from takedown import exitcodes
 from takedown.clock import ManualClock
+from takedown.import_reading import BESIDE_FROM
 from takedown.settings import Settings
 from takedown.store import Store
 from tests.closing import closed_after_test
@@ -96,6 +97,29 @@ def test_queue_import_reports_counts_and_each_refused_row(run, tmp_path: Path) -
 def test_queue_import_reads_stdin_with_a_named_format(run) -> None:  # type: ignore[no-untyped-def]
     result = run("queue", "import", "-", "--format", "lines", stdin="http://a.test/1\nhttp://a.test/2\n")
     assert (result.exit_code, result.stdout) == (0, "queued 2, reopened 0, already open 0, refused 0\n")
+
+
+def test_queue_import_of_a_large_file_from_a_path_or_stdin_counts_every_row_on_its_line(
+    run, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    # Large enough to be read in a child process beside the writes: a comment block, then the rows.
+    comments = "".join(
+        f"# exported row {n:07d} of a hotline's list, for the reader's eyes only\n" for n in range(20_000)
+    )
+    rows = "http://a.test/1\nhttp://a.test/2\nftp://a.test/3\nhttp://a.test/1\n"
+    path = tmp_path / "large.txt"
+    path.write_text(comments + rows, encoding="utf-8")
+    assert path.stat().st_size > BESIDE_FROM
+    result = run("queue", "import", str(path), "--json")
+    assert result.exit_code == exitcodes.PARTIAL
+    summary = json.loads(result.stdout)
+    assert (summary["queued"], summary["already_open"], summary["rejected"]) == (2, 1, 1)
+    assert [(error["line"], error["field"]) for error in summary["errors"]] == [(20_003, "url")]
+
+    again = run("queue", "import", "-", "--format", "lines", stdin=comments + rows + "http://a.test/4\n")
+    assert again.exit_code == exitcodes.PARTIAL
+    assert again.stdout == "queued 1, reopened 0, already open 3, refused 1\n"
+    assert "refused: line 20003: url: scheme 'ftp' is not allowed" in again.stderr
 
 
 def test_queue_import_of_only_bad_rows_exits_65(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]

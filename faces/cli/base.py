@@ -119,10 +119,14 @@ class App:
         if self._store is not None:
             yield self._store
             return
-        from takedown.driver_connections import BULK_CACHE_MIB
+        from takedown.driver_connections import BULK_CACHE_MIB, BULK_CHECKPOINT_PAGES
         from takedown.store import Store
 
-        store = Store.open(self.settings.database_url, sqlite_cache_mib=BULK_CACHE_MIB)
+        store = Store.open(
+            self.settings.database_url,
+            sqlite_cache_mib=BULK_CACHE_MIB,
+            sqlite_checkpoint_pages=BULK_CHECKPOINT_PAGES,
+        )
         try:
             yield store
         finally:

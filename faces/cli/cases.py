@@ -24,7 +24,7 @@ from takedown import exitcodes
 from takedown.canonical import CanonicalizationError, canonical_parts
 from takedown.case_views import CaseFilter, ListedCase, listed_json_line
 from takedown.classification import CLASSIFICATIONS
-from takedown.importer import IMPORT_BATCH, ImportFormat, ImportSummary, read_rows
+from takedown.importer import IMPORT_BATCH, ImportFormat, ImportSummary
 from takedown.plain import iso, plain
 from takedown.reports import CATEGORIES, DEFAULT_CATEGORY, Report, validate_report
 from takedown.states import CaseState
@@ -136,22 +136,21 @@ def queue_import(
 
     Exit status: 0 all rows accepted; 3 some refused; 65 all refused; 2 the file cannot be read.
     """
-    from takedown.intake import import_rows
+    from takedown.import_reading import validated_batches
+    from takedown.intake import import_batches
 
     with errors_as_exit_codes():
         name = getattr(file, "name", "<stdin>")
         chosen = ImportFormat(file_format) if file_format else ImportFormat.guess(name)
-        rows = read_rows(file, chosen, default_category=category)
         total = _count_lines(name) if name != "<stdin>" else None
         show_progress = not quiet and sys.stderr.isatty()
-        with app.bulk_store() as store, _progress(total, enabled=show_progress) as advance:
-            summary = import_rows(
-                store,
-                rows,
-                actor=app.settings.actor,
-                clock=app.clock,
-                batch_size=batch_size,
-                on_progress=advance,
+        with (
+            app.bulk_store() as store,
+            validated_batches(file, chosen, default_category=category, batch_size=batch_size) as batches,
+            _progress(total, enabled=show_progress) as advance,
+        ):
+            summary = import_batches(
+                store, batches, actor=app.settings.actor, clock=app.clock, on_progress=advance
             )
     _report_import(summary, as_json)
     if summary.rejected and not summary.accepted:
