@@ -18,6 +18,7 @@ the parent spend more unpickling a row than writing it.
 from __future__ import annotations
 
 import contextlib
+import gc
 import io
 import marshal
 import signal
@@ -32,6 +33,7 @@ from typing import IO, Any
 
 from takedown.canonical import CanonicalUrl
 from takedown.errors import ImportFileError, InvalidReport
+from takedown.gc_tuning import BULK_THRESHOLDS
 from takedown.importer import IMPORT_BATCH, ImportFormat, Row, RowError, read_rows
 from takedown.reports import ValidReport, validate_report
 
@@ -319,6 +321,7 @@ def _unflatten_batch(payload: tuple[list[Flat], list[tuple[int, str, str]], int]
 def main(arguments: list[str]) -> int:
     """``python -m takedown.import_reading FORMAT BATCH_SIZE CATEGORY``: the child's side."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the parent too, which stops us
+    gc.set_threshold(*BULK_THRESHOLDS)
     file_format, batch_size, category = arguments
     _read_in_child(
         sys.stdin.buffer, sys.stdout.buffer, ImportFormat(file_format), category or None, int(batch_size)

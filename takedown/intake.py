@@ -12,18 +12,19 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from takedown.case_moves import event_row, insert_events
 from takedown.clock import Clock
+from takedown.gc_tuning import bulk_collections
 from takedown.import_reading import ValidatedBatch, validate_batches
 from takedown.importer import IMPORT_BATCH, ImportSummary, Row
 from takedown.reports import QueueOutcome, QueueResult, ValidReport
 from takedown.sql_reads import among
 from takedown.sql_writes import (
     SqlWrites,
-    insert_rows,
-    insert_rows_with_ids,
+    insert_columns,
+    insert_columns_with_ids,
     is_integrity_error,
     marks,
     writing,
@@ -86,36 +87,41 @@ def _insert_cases(
     """Insert one case per report with its fingerprints and events; return case ids by dedup hash."""
     if not reports:
         return {}
-    rows = [
-        {
-            "url": report.url,
-            "canonical_url": report.canonical.url,
-            "dedup_key": report.canonical.dedup_key,
-            "dedup_hash": key,
-            "host": report.host,
-            "category": report.category,
-            "reference": report.reference,
-            "classification": report.classification,
-            "state": CaseState.QUEUED.value,
-            "queued_by": actor,
-            "previous_case_id": previous.get(key),
-            "queued_at": now,
-            "updated_at": now,
-            "next_check_at": now,
-        }
-        for key, report in reports.items()
-    ]
-    # Straight to the database (COPY on PostgreSQL, one prepared INSERT elsewhere); the ORM's bulk
-    # layer added half again to the cost of each batch, for rows that are plain dictionaries anyway.
-    new_ids = insert_rows_with_ids(writes, CASE_TABLE, rows, times=CASE_TIMES)
-    ids = dict(zip(reports, new_ids, strict=True))
-    _count_new_cases(writes, CaseState.QUEUED.value, len(rows))
+    keys = list(reports)
+    valid = list(reports.values())
+    count = len(valid)
+    # Straight to the database (COPY on PostgreSQL, one prepared INSERT elsewhere), column by
+    # column (:func:`takedown.sql_writes.insert_columns`): the ORM's bulk layer added half again to
+    # the cost of each batch, for rows that are plain values anyway.
+    columns: dict[str, list[Any]] = {
+        "url": [report.url for report in valid],
+        "canonical_url": [report.canonical.url for report in valid],
+        "dedup_key": [report.canonical.dedup_key for report in valid],
+        "dedup_hash": keys,
+        "host": [report.host for report in valid],
+        "category": [report.category for report in valid],
+        "reference": [report.reference for report in valid],
+        "classification": [report.classification for report in valid],
+        "state": [CaseState.QUEUED.value] * count,
+        "queued_by": [actor] * count,
+        "previous_case_id": [previous.get(key) for key in keys],
+        "queued_at": [now] * count,
+        "updated_at": [now] * count,
+        "next_check_at": [now] * count,
+    }
+    new_ids = insert_columns_with_ids(writes, CASE_TABLE, columns, times=CASE_TIMES)
+    ids = dict(zip(keys, new_ids, strict=True))
+    _count_new_cases(writes, CaseState.QUEUED.value, count)
     fingerprints = [
-        {"case_id": ids[key], "algorithm": algorithm, "digest": digest}
-        for key, report in reports.items()
+        (case_id, algorithm, digest)
+        for case_id, report in zip(new_ids, valid, strict=True)
         for algorithm, digest in report.fingerprints
     ]
-    insert_rows(writes, FINGERPRINT_TABLE, fingerprints)
+    if fingerprints:
+        case_ids, algorithms, digests = zip(*fingerprints, strict=True)
+        insert_columns(
+            writes, FINGERPRINT_TABLE, {"case_id": case_ids, "algorithm": algorithms, "digest": digests}
+        )
     events = []
     for key, report in reports.items():
         detail: dict[str, object] = {"category": report.category}
@@ -187,14 +193,15 @@ def import_batches(
     """Queue the reports of each of ``batches`` in a transaction of its own (so a crash keeps every
     batch before it), and gather what each row came to; ``on_progress`` is told the rows read."""
     summary = ImportSummary()
-    for batch in batches:
-        summary.errors.extend(batch.errors)
-        if batch.reports:
-            reports = [report for _line, report in batch.reports]
-            for result in queue_reports(store.session, reports, actor=actor, clock=clock):
-                summary.counts[result.outcome.value] += 1
-        if on_progress:
-            on_progress(batch.rows)
+    with bulk_collections():
+        for batch in batches:
+            summary.errors.extend(batch.errors)
+            if batch.reports:
+                reports = [report for _line, report in batch.reports]
+                for result in queue_reports(store.session, reports, actor=actor, clock=clock):
+                    summary.counts[result.outcome.value] += 1
+            if on_progress:
+                on_progress(batch.rows)
     return summary
 
 

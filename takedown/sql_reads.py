@@ -94,9 +94,13 @@ def mark(reads: SqlReads) -> str:
 def among(reads: SqlReads, column: str, values: Sequence[Any]) -> tuple[str, list[Any]]:
     """``column IN (...)`` for ``values``, and its parameters; on PostgreSQL ``column = ANY(array)``:
     one parameter instead of thousands, which the driver would parse out of the statement each
-    time. (SQLite takes up to 32,766 values.)"""
+    time. (SQLite takes up to 32,766 values.)
+
+    The array is sent in PostgreSQL's binary format (``%b``): as text, psycopg searched every value
+    for characters to quote, which took 15 ms for 5,000 hashes against 3 ms (a tenth of the
+    parent's time in an import on PostgreSQL). An empty array goes as text, which needs no type."""
     if reads.dialect == "postgresql":
-        return f"{column} = ANY(%s)", [list(values)]
+        return f"{column} = ANY({'%b' if values else '%s'})", [list(values)]
     return f"{column} IN ({', '.join('?' * len(values))})", list(values)
 
 

@@ -5,6 +5,7 @@ nothing cut short in the store."""
 from __future__ import annotations
 
 import csv
+import gc
 import io
 import itertools
 import os
@@ -19,6 +20,7 @@ from sqlalchemy import func, select
 
 from takedown.clock import ManualClock
 from takedown.errors import ImportFileError
+from takedown.gc_tuning import BULK_THRESHOLDS, bulk_collections
 from takedown.import_reading import ReaderFailed, ValidatedBatch, validated_batches
 from takedown.importer import ImportFormat
 from takedown.intake import import_batches
@@ -44,7 +46,8 @@ MIXED_CSV = (
 
 
 def reader_children() -> list[int]:
-    """The import readers this process has started and that are still running."""
+    """The import readers this process has started and not yet waited for (running, or ended and
+    not yet reaped)."""
     found = []
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
@@ -55,7 +58,9 @@ def reader_children() -> list[int]:
         except OSError:
             continue
         parent = int(stat.rsplit(")", 1)[1].split()[1])
-        if parent == os.getpid() and b"takedown.import_reading" in command and " Z " not in stat:
+        # A child that is ending, or has ended and is not yet reaped, has no command line left;
+        # these tests start no other child.
+        if parent == os.getpid() and (b"takedown.import_reading" in command or not command):
             found.append(int(entry.name))
     return found
 
@@ -228,3 +233,36 @@ def test_leaving_early_stops_the_reader_at_once(store: Store, clock: ManualClock
         import_batches(store, stop_after_one_batch(batches), actor="analyst:t", clock=clock)
     assert not reader_children()
     assert cases_in(store) == 100
+
+
+def test_an_import_paces_the_collector_for_bulk_work_and_gives_the_pace_back_after(
+    store: Store, clock: ManualClock
+) -> None:
+    before = gc.get_threshold()
+    seen = []
+
+    def batches(fail: bool) -> Iterator[ValidatedBatch]:
+        with validated_batches(io.BytesIO(urls_file(10)), ImportFormat.LINES, beside_from=None) as read:
+            for batch in read:
+                seen.append(gc.get_threshold())
+                yield batch
+        if fail:
+            raise OSError("the file went away")
+
+    import_batches(store, batches(fail=False), actor="analyst:t", clock=clock)
+    assert gc.get_threshold() == before
+    with pytest.raises(OSError, match="went away"):
+        import_batches(store, batches(fail=True), actor="analyst:t", clock=clock)
+    assert gc.get_threshold() == before
+    assert seen == [BULK_THRESHOLDS, BULK_THRESHOLDS] and before != BULK_THRESHOLDS
+
+
+def test_imports_side_by_side_give_the_pace_back_when_the_last_one_ends() -> None:
+    before = gc.get_threshold()
+    first, second = bulk_collections(), bulk_collections()
+    first.__enter__()
+    second.__enter__()
+    first.__exit__(None, None, None)
+    assert gc.get_threshold() == BULK_THRESHOLDS
+    second.__exit__(None, None, None)
+    assert gc.get_threshold() == before
