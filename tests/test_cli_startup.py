@@ -97,5 +97,6 @@ def test_a_listing_cut_short_by_its_reader_ends_quietly(tmp_path: Path) -> None:
     listing.stdout.close()  # as `| head -1` does
     # click's convention for a closed pipe: exit 1, quietly (no BrokenPipeError traceback)
     assert listing.wait(timeout=60) == 1
-    assert listing.stderr.read() == b""
+    with listing.stderr:
+        assert listing.stderr.read() == b""
     assert first["url"] == "http://a.test/0"

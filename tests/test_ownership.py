@@ -20,41 +20,44 @@ OWNERS = {
         {"takedown/cases.py", "takedown/case_moves.py", "takedown/intake.py"},
     ),
     "new cases (intake counts them itself on SQLite, takedown.intake._count_new_cases)": (
-        r"\binsert\(Case\)|insert_rows(_with_ids)?\(\w+, CASE_TABLE|INSERT INTO \"case\"|(?<!class )\bCase\(",
+        r"\binsert\(Case\)|insert_(?:rows|columns)(_with_ids)?\(\w+, CASE_TABLE"
+        r"|INSERT INTO \"case\"|(?<!class )\bCase\(",
         {"takedown/intake.py"},
     ),
     "staff log": (
-        r"\b(update|insert|delete)\(StaffEvent\)|(?<!class )\bStaffEvent\(|insert_rows\(\w+, \"staff_event\"",
+        r"\b(update|insert|delete)\(StaffEvent\)|(?<!class )\bStaffEvent\("
+        r"|insert_(?:rows|columns)\(\w+, \"staff_event\"",
         {"takedown/staff_log.py"},
     ),
     "contact book": (
         r"\b(update|insert|delete)\(Contact\)|(?<!class )\bContact\("
-        r"|UPDATE contact |DELETE FROM contact |(insert_rows|update_row)\(\w+, \"contact\"",
+        r"|UPDATE contact |DELETE FROM contact |(insert_(?:rows|columns)|update_row)\(\w+, \"contact\"",
         {"hosting/contact_writes.py"},
     ),
     "outbox (and, written once in plain SQL, settling its notices in doubt and their bounces)": (
         r"\b(update|insert|delete)\((Notice|NoticeCase)\)|UPDATE notice |INSERT INTO notice"
-        r"|insert_rows(_with_ids)?\(\s*\w+,\s*\"notice",
+        r"|insert_(?:rows|columns)(_with_ids)?\(\s*\w+,\s*\"notice",
         {"notices/outbox.py", "notices/settling.py", "notices/bounces.py"},
     ),
     "resolution record": (
-        r"\b(update|insert|delete)\(Hosting\)|INSERT INTO \"?hosting|insert_rows\(\s*\w+,\s*\"hosting\"",
+        r"\b(update|insert|delete)\(Hosting\)|INSERT INTO \"?hosting"
+        r"|insert_(?:rows|columns)\(\s*\w+,\s*\"hosting\"",
         {"hosting/record.py"},
     ),
     "hash lists (loaded a version at a time, removed a step at a time)": (
         r"\b(update|insert|delete)\(Hash(List|Entry)\)|(?<!class )\bHash(List|Entry)\("
         r"|(UPDATE|DELETE FROM|INSERT INTO) hash_(list|entry)\b"
-        r"|(insert_rows(_with_ids)?|update_row)\(\w+, \"hash_(list|entry)\"",
+        r"|(insert_(?:rows|columns)(_with_ids)?|update_row)\(\w+, \"hash_(list|entry)\"",
         {"takedown/hash_list_import.py", "takedown/hash_list_versions.py"},
     ),
     "staff accounts": (
         r"\b(update|insert|delete)\(Account\)|(?<!class )\bAccount\("
-        r"|(UPDATE|DELETE FROM) account\b|(insert_rows|update_row)\(\w+, \"account\"",
+        r"|(UPDATE|DELETE FROM) account\b|(insert_(?:rows|columns)|update_row)\(\w+, \"account\"",
         {"takedown/accounts.py"},
     ),
     "API tokens": (
         r"\b(update|insert|delete)\(ApiToken\)|(?<!class )\bApiToken\("
-        r"|UPDATE api_token|(insert_rows|update_row)\(\w+, \"api_token\"",
+        r"|UPDATE api_token|(insert_(?:rows|columns)|update_row)\(\w+, \"api_token\"",
         {"takedown/api_tokens.py"},
     ),
     "providers' inbox": (
@@ -72,7 +75,7 @@ OWNERS = {
     ),
     "console sessions": (
         r"\b(update|insert|delete)\(WebSession\)|(?<!class )\bWebSession\("
-        r"|(UPDATE|DELETE FROM) web_session\b|(insert_rows|update_row)\(\w+, \"web_session\"",
+        r"|(UPDATE|DELETE FROM) web_session\b|(insert_(?:rows|columns)|update_row)\(\w+, \"web_session\"",
         {"takedown/web_sessions.py"},
     ),
 }
