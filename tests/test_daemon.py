@@ -27,6 +27,7 @@ from takedown.reports import Report, validate_report
 from takedown.revisits import Fetch, record_fetches
 from takedown.settings import sqlite_url
 from takedown.store import Store
+from tests.closing import closed_after_test
 
 
 def test_one_scheduler_per_store_and_a_dead_ones_lock_is_taken_over(store: Store, clock: ManualClock) -> None:
@@ -91,7 +92,7 @@ def daemon(
         str(STALE_AFTER),
         *extra,
     ]
-    return subprocess.Popen(
+    running = subprocess.Popen(
         command,
         env=env,
         stdout=subprocess.PIPE,
@@ -99,6 +100,20 @@ def daemon(
         text=True,
         start_new_session=own_group,
     )
+    closed_after_test(PipesOf(running))
+    return running
+
+
+class PipesOf:
+    """A daemon's output pipes, which the test reads until it ends, then closes."""
+
+    def __init__(self, process: subprocess.Popen[str]) -> None:
+        self._process = process
+
+    def close(self) -> None:
+        for pipe in (self._process.stdout, self._process.stderr):
+            if pipe is not None:
+                pipe.close()
 
 
 def said_until(running: subprocess.Popen[str], event: str, seconds: float = 90) -> list[dict[str, Any]]:
