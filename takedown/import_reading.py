@@ -61,9 +61,11 @@ class ValidatedBatch:
 
 
 def validate_batches(rows: Iterable[Row], batch_size: int = IMPORT_BATCH) -> Iterator[ValidatedBatch]:
-    """``rows`` validated, in batches of ``batch_size`` valid reports (the last may be smaller, or
-    hold only errors). A row that cannot be read, or whose report is refused, becomes an error
-    naming its line and field; it never stops the rows after it."""
+    """``rows`` validated, in batches of ``batch_size`` rows (the last may be smaller): the valid
+    reports, and the rows refused. A row that cannot be read, or whose report is refused, becomes
+    an error naming its line and field; it never stops the rows after it. Counted in rows, not in
+    valid reports, so that a file of refused rows still moves a progress bar and never makes one
+    batch of all its errors."""
     batch = ValidatedBatch()
     for row in rows:
         batch.rows += 1
@@ -74,7 +76,7 @@ def validate_batches(rows: Iterable[Row], batch_size: int = IMPORT_BATCH) -> Ite
                 batch.reports.append((row.line, validate_report(row.report)))
             except InvalidReport as exc:
                 batch.errors.append(RowError(row.line, exc.field, exc.message))
-        if len(batch.reports) >= batch_size:
+        if batch.rows >= batch_size:
             yield batch
             batch = ValidatedBatch()
     if batch.rows:

@@ -176,7 +176,7 @@ def import_rows(
     batch_size: int = IMPORT_BATCH,
     on_progress: Callable[[int], None] | None = None,
 ) -> ImportSummary:
-    """Validate and queue ``rows``, committing every ``batch_size`` valid rows."""
+    """Validate and queue ``rows``, committing every ``batch_size`` rows."""
     return import_batches(
         store, validate_batches(rows, batch_size), actor=actor, clock=clock, on_progress=on_progress
     )

@@ -151,8 +151,12 @@ def insert_rows(
     """Insert ``rows`` (dicts with the same keys) into ``table``: :func:`insert_columns`, given
     them column by column."""
     if rows:
-        columns = {name: [row[name] for row in rows] for name in rows[0]}
-        insert_columns(writes, table, columns, times=times, json_columns=json_columns)
+        insert_columns(writes, table, _columns_of(rows), times=times, json_columns=json_columns)
+
+
+def _columns_of(rows: Sequence[dict[str, Any]]) -> dict[str, list[Any]]:
+    """``rows`` (dicts with the same keys) as their columns."""
+    return {name: [row[name] for row in rows] for name in rows[0]}
 
 
 def insert_columns(
@@ -217,8 +221,7 @@ def insert_rows_with_ids(
     """:func:`insert_rows` into ``table`` (whose key is ``id``); the new ids, in the rows' order."""
     if not rows:
         return []
-    columns = {name: [row[name] for row in rows] for name in rows[0]}
-    return insert_columns_with_ids(writes, table, columns, times=times, json_columns=json_columns)
+    return insert_columns_with_ids(writes, table, _columns_of(rows), times=times, json_columns=json_columns)
 
 
 def insert_columns_with_ids(

@@ -266,3 +266,15 @@ def test_imports_side_by_side_give_the_pace_back_when_the_last_one_ends() -> Non
     assert gc.get_threshold() == BULK_THRESHOLDS
     second.__exit__(None, None, None)
     assert gc.get_threshold() == before
+
+
+def test_a_file_of_refused_rows_still_comes_in_batches_that_move_a_progress_bar() -> None:
+    data = b"".join(b"ftp://a.test/%d\n" % n for n in range(10)) + b"http://a.test/ok\n"
+    for beside in (False, True):
+        batches = batches_of(data, ImportFormat.LINES, beside=beside, batch_size=3)
+        assert [(batch.rows, len(batch.errors), len(batch.reports)) for batch in batches] == [
+            (3, 3, 0),
+            (3, 3, 0),
+            (3, 3, 0),
+            (2, 1, 1),
+        ]
