@@ -400,11 +400,15 @@ def db_status(app: App, as_json: bool) -> None:
 
         with errors_as_exit_codes():
             store = app._store or Store.open(app.settings.database_url, upgrade=False)
-            info = {
-                "database": safe_url(store.engine),
-                "revision": store.current_revision(),
-                "head": HEAD_REVISION,
-            }
+            try:
+                info = {
+                    "database": safe_url(store.engine),
+                    "revision": store.current_revision(),
+                    "head": HEAD_REVISION,
+                }
+            finally:
+                if store is not app._store:  # opened here, for this: its connections are closed
+                    store.dispose()
     if as_json:
         print_json(info)
     else:
