@@ -111,12 +111,18 @@ class SMTPTransport:
         if self._smtp is None:
             settings = self.settings
             smtp = smtplib.SMTP(settings.smtp_host, settings.smtp_port, timeout=settings.smtp_timeout)
-            smtp.ehlo()
-            if settings.smtp_starttls:
-                smtp.starttls(context=_tls_context(settings.smtp_ca_file))
+            try:
                 smtp.ehlo()
-            if settings.smtp_username:
-                smtp.login(settings.smtp_username, settings.smtp_password or "")
+                if settings.smtp_starttls:
+                    smtp.starttls(context=_tls_context(settings.smtp_ca_file))
+                    smtp.ehlo()
+                if settings.smtp_username:
+                    smtp.login(settings.smtp_username, settings.smtp_password or "")
+            except BaseException:
+                # Not yet ours to keep (close() would not see it): a relay that refuses TLS, its
+                # certificate or the login leaves no socket open behind it.
+                smtp.close()
+                raise
             self._smtp = smtp
         return self._smtp
 

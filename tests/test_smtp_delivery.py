@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import gc
 import logging
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -76,3 +78,24 @@ def test_a_relay_that_insists_on_tls_refuses_plain_text(
     outcome, detail = send(settings_for(relay, tmp_path, authority, TAKEDOWN_SMTP_STARTTLS="0"))
     assert outcome is DeliveryOutcome.RETRY
     assert "does not offer what is configured: SMTP AUTH extension not supported" in detail
+
+
+@pytest.mark.parametrize(
+    "refusal",
+    [
+        {"TAKEDOWN_SMTP_STARTTLS": "0"},  # no TLS, so no AUTH offered
+        {"TAKEDOWN_SMTP_PASSWORD": "wrong-pass"},
+        {"TAKEDOWN_SMTP_CA_FILE": ""},  # its certificate cannot be verified
+    ],
+    ids=["plain text", "wrong password", "unverifiable certificate"],
+)
+def test_a_relay_that_refuses_the_connection_leaves_no_socket_open(
+    relay: SMTPSink, tmp_path: Path, authority: trustme.CA, refusal: dict[str, str]
+) -> None:
+    settings = settings_for(relay, tmp_path, authority, **refusal)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ResourceWarning)
+        outcome, _detail = send(settings)
+        gc.collect()
+    assert outcome is DeliveryOutcome.RETRY
+    assert [str(w.message) for w in caught if issubclass(w.category, ResourceWarning)] == []
