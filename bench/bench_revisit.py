@@ -1,12 +1,15 @@
-"""Benchmark: URLs revisited per second against the sandbox, beside bare Scrapy on the same URLs.
+"""Benchmark: URLs revisited per second against the sandbox, beside two references on the same URLs:
+bare Scrapy (bare_spider.py: fetching and nothing else) and a plain asyncio checker
+(asyncio_checker.py: fetching and hashing while streaming, in one process, without Scrapy).
 
 Run by hand; prints figures, asserts nothing:
 
     .venv/bin/python bench/bench_revisit.py [--urls 3000] [--hosts 10] [--size 20000]
     .venv/bin/python bench/bench_revisit.py --pictures     # images: PDQ hashing on, then off
 
-Both crawls run as child processes with the same concurrency, and both are timed by Scrapy's own
-``elapsed_time_seconds`` (start-up excluded). The revisit crawl does everything a real one does:
+All three run as child processes with the same concurrency; the two crawls are timed by Scrapy's
+own ``elapsed_time_seconds``, the checker from its first request to its last answer (start-up
+excluded in every case). The revisit crawl does everything a real one does:
 reads due cases from the store, resolves each host through the SSRF guard, fingerprints every
 body while it streams, judges the outcome and commits a check and a state change per case.
 """
@@ -78,6 +81,7 @@ def main() -> int:
             )
         targets.write_text("".join(lines))
         bare_rates: list[float] = []
+        checker_rates: list[float] = []
         revisit_rates: list[float] = []
         unhashed_rates: list[float] = []
         memory: list[float] = []
@@ -99,6 +103,24 @@ def main() -> int:
                 ).stdout
             )
             bare_rates.append(bare["fetched"] / bare["elapsed_seconds"])
+            checked = json.loads(
+                subprocess.run(
+                    [
+                        sys.executable,
+                        str(HERE / "asyncio_checker.py"),
+                        str(targets),
+                        "--concurrency",
+                        str(args.concurrency),
+                        "--per-host",
+                        str(args.per_host),
+                    ],
+                    capture_output=True,
+                    text=True,
+                    check=True,
+                ).stdout
+            )
+            assert checked["fetched"] == args.urls, checked
+            checker_rates.append(checked["fetched"] / checked["elapsed_seconds"])
 
             for perceptual in (True, False) if args.pictures else (True,):
                 database = sqlite_url(workdir / f"revisit-{round_number}-{perceptual}.db")
@@ -131,7 +153,8 @@ def main() -> int:
     print(
         f"concurrency     {args.concurrency} ({args.per_host} per host); best, median of {args.rounds} runs"
     )
-    for label, rates in (("bare Scrapy", bare_rates), ("takedown crawl", revisit_rates)):
+    references = (("asyncio checker", checker_rates), ("bare Scrapy", bare_rates))
+    for label, rates in (*references, ("takedown crawl", revisit_rates)):
         runs = ", ".join(f"{rate:.0f}" for rate in rates)
         print(f"{label:<15} best {max(rates):6.1f}  median {median(rates):6.1f} URLs/s   (runs: {runs})")
     print(f"crawl peak RSS  {max(memory):.0f} MiB (the crawl process's VmHWM)")
@@ -144,6 +167,10 @@ def main() -> int:
     print(
         f"ratio           best {max(revisit_rates) / max(bare_rates):6.1%}  "
         f"median {median(revisit_rates) / median(bare_rates):6.1%}   (target: at least 80%)"
+    )
+    print(
+        f"of the checker  best {max(revisit_rates) / max(checker_rates):6.1%}  "
+        f"median {median(revisit_rates) / median(checker_rates):6.1%}"
     )
     return 0
 
