@@ -8,13 +8,13 @@ aiohttp (installed with Scrapy), which is what the issue measured it with. Print
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import hashlib
 import json
 import time
 
 import aiohttp
+from crawling import reference_arguments
 
 CAP = 32 << 20
 """Bytes hashed at most from one body (the crawl's TAKEDOWN_MAX_BYTES default)."""
@@ -43,14 +43,8 @@ async def check_all(targets: list[tuple[str, str]], concurrency: int, per_host: 
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("targets", help="file: one 'url host' pair a line")
-    parser.add_argument("--concurrency", type=int, default=32)
-    parser.add_argument("--per-host", type=int, default=8)
-    args = parser.parse_args()
-    with open(args.targets, encoding="utf-8") as handle:
-        targets = [(url, host) for url, host in (line.split() for line in handle if line.strip())]
-    print(json.dumps(asyncio.run(check_all(targets, args.concurrency, args.per_host))))
+    targets, concurrency, per_host = reference_arguments()
+    print(json.dumps(asyncio.run(check_all(targets, concurrency, per_host))))
 
 
 if __name__ == "__main__":

@@ -6,10 +6,10 @@ cannot see the sandbox's names), so it does no DNS at all. Prints one JSON line.
 
 from __future__ import annotations
 
-import argparse
 import json
 
 import scrapy
+from crawling import reference_arguments
 from scrapy.crawler import CrawlerProcess
 
 
@@ -29,17 +29,11 @@ class BareSpider(scrapy.Spider):
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("targets", help="file: one 'url host' pair a line")
-    parser.add_argument("--concurrency", type=int, default=32)
-    parser.add_argument("--per-host", type=int, default=8)
-    args = parser.parse_args()
-    with open(args.targets, encoding="utf-8") as handle:
-        targets = [tuple(line.split()) for line in handle if line.strip()]
+    targets, concurrency, per_host = reference_arguments()
     process = CrawlerProcess(
         {
-            "CONCURRENT_REQUESTS": args.concurrency,
-            "CONCURRENT_REQUESTS_PER_DOMAIN": args.per_host,
+            "CONCURRENT_REQUESTS": concurrency,
+            "CONCURRENT_REQUESTS_PER_DOMAIN": per_host,
             "TELNETCONSOLE_ENABLED": False,
             "LOG_LEVEL": "WARNING",
             "ROBOTSTXT_OBEY": False,

@@ -17,16 +17,14 @@ body while it streams, judges the outcome and commits a check and a state change
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
 from statistics import median
 from urllib.parse import urlsplit
 
-from crawling import crawl
+from crawling import crawl, run_reference
 
 from sandbox import Sandbox
 from sandbox.web import Picture, Serve
@@ -86,39 +84,10 @@ def main() -> int:
         unhashed_rates: list[float] = []
         memory: list[float] = []
         for round_number in range(args.rounds):
-            bare = json.loads(
-                subprocess.run(
-                    [
-                        sys.executable,
-                        str(HERE / "bare_spider.py"),
-                        str(targets),
-                        "--concurrency",
-                        str(args.concurrency),
-                        "--per-host",
-                        str(args.per_host),
-                    ],
-                    capture_output=True,
-                    text=True,
-                    check=True,
-                ).stdout
-            )
+            limits = {"concurrency": args.concurrency, "per_host": args.per_host}
+            bare = run_reference(HERE / "bare_spider.py", targets, **limits)
             bare_rates.append(bare["fetched"] / bare["elapsed_seconds"])
-            checked = json.loads(
-                subprocess.run(
-                    [
-                        sys.executable,
-                        str(HERE / "asyncio_checker.py"),
-                        str(targets),
-                        "--concurrency",
-                        str(args.concurrency),
-                        "--per-host",
-                        str(args.per_host),
-                    ],
-                    capture_output=True,
-                    text=True,
-                    check=True,
-                ).stdout
-            )
+            checked = run_reference(HERE / "asyncio_checker.py", targets, **limits)
             assert checked["fetched"] == args.urls, checked
             checker_rates.append(checked["fetched"] / checked["elapsed_seconds"])
 
