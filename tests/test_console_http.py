@@ -459,10 +459,10 @@ def test_takedown_web_serves_the_console_on_the_store(tmp_path: Path) -> None:
                 address = found.group(1)
                 break
         assert address, "takedown web never said where it listens"
-        client = httpx.Client(base_url=address, follow_redirects=False, timeout=10)
-        assert client.get("/").status_code == 303
-        assert sign_in(client, "ana").status_code == 303
-        assert "Dashboard" in client.get("/").text
+        with httpx.Client(base_url=address, follow_redirects=False, timeout=10) as client:
+            assert client.get("/").status_code == 303
+            assert sign_in(client, "ana").status_code == 303
+            assert "Dashboard" in client.get("/").text
     finally:
         process.terminate()
         process.communicate(timeout=10)  # and its pipe closed
