@@ -42,6 +42,11 @@ class ImportFileError(TakedownError):
     """The file as a whole cannot be read (not one row of it): nothing was imported."""
 
 
+class ReaderFailed(TakedownError):
+    """The process reading an import file ended without saying why (it could not start, was
+    killed, or ran out of memory); the batches committed before it are in the store."""
+
+
 class StoreError(TakedownError):
     """The store cannot be opened or is not at the schema version this code needs."""
 

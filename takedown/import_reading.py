@@ -22,6 +22,7 @@ import contextlib
 import gc
 import io
 import marshal
+import os
 import signal
 import struct
 import subprocess
@@ -33,7 +34,7 @@ from dataclasses import dataclass, field
 from typing import IO, Any
 
 from takedown.canonical import CanonicalUrl
-from takedown.errors import ImportFileError, InvalidReport
+from takedown.errors import ImportFileError, InvalidReport, ReaderFailed
 from takedown.gc_tuning import BULK_THRESHOLDS
 from takedown.importer import IMPORT_BATCH, ImportFormat, Row, RowError, read_rows
 from takedown.reports import ValidReport, validate_report
@@ -45,10 +46,6 @@ CHUNK = 1 << 20
 """Bytes of input handed to the child at a time."""
 _STOP_WAIT = 5.0
 """Seconds given to a child to end on its own before it is killed."""
-
-
-class ReaderFailed(RuntimeError):
-    """The process reading the file ended without saying why (killed, or out of memory)."""
 
 
 @dataclass(slots=True)
@@ -137,8 +134,11 @@ class _ChildReader:
         default_category: str | None,
         batch_size: int,
     ) -> None:
-        # -P: the working directory is not put first on the child's path, where a directory named
-        # like one of our packages would be imported in place of it.
+        # The child looks for modules where this process found them: its path is this one's (a
+        # checkout run without installing it, a path set at run time), and -P keeps its own
+        # working directory from going first, where a directory named like one of our packages
+        # would be imported in place of it.
+        path = os.pathsep.join(entry for entry in sys.path if entry)
         command = [
             sys.executable,
             "-P",
@@ -149,7 +149,9 @@ class _ChildReader:
             default_category or "",
         ]
         # Its errors (none are expected: a failure is sent as a message) go to our standard error.
-        self._process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+        self._process = subprocess.Popen(
+            command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, env={**os.environ, "PYTHONPATH": path}
+        )
         self._feed_error: BaseException | None = None
         self._feeder = threading.Thread(
             target=self._feed, args=(head, rest), name="takedown-import-feeder", daemon=True

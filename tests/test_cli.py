@@ -122,6 +122,21 @@ def test_queue_import_of_a_large_file_from_a_path_or_stdin_counts_every_row_on_i
     assert "refused: line 20003: url: scheme 'ftp' is not allowed" in again.stderr
 
 
+def test_queue_import_says_in_one_line_when_its_reading_process_fails(  # type: ignore[no-untyped-def]
+    run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "large.txt"
+    path.write_text("".join(f"http://a.test/{n}\n" for n in range(80_000)), encoding="utf-8")
+    assert path.stat().st_size > BESIDE_FROM
+    monkeypatch.setattr(sys, "executable", "/bin/false")  # the reading process dies at once
+    result = run("queue", "import", str(path))
+    assert result.exit_code == exitcodes.FAILURE
+    assert result.stderr == (
+        "error: the process reading the file stopped unexpectedly (exit status 1); the batches before"
+        " it are in the store, and importing the file again is safe\n"
+    )
+
+
 def test_queue_import_of_only_bad_rows_exits_65(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     path = tmp_path / "bad.txt"
     path.write_text("ftp://a.test/\n", encoding="utf-8")

@@ -19,9 +19,9 @@ from hypothesis import strategies as st
 from sqlalchemy import func, select
 
 from takedown.clock import ManualClock
-from takedown.errors import ImportFileError
+from takedown.errors import ImportFileError, ReaderFailed
 from takedown.gc_tuning import BULK_THRESHOLDS, bulk_collections
-from takedown.import_reading import ReaderFailed, ValidatedBatch, validated_batches
+from takedown.import_reading import ValidatedBatch, validated_batches
 from takedown.importer import ImportFormat
 from takedown.intake import import_batches
 from takedown.models import Case
