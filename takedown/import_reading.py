@@ -96,20 +96,17 @@ def validated_batches(
     The block must be left for the child to be stopped: leaving it early (an error in the writes,
     Ctrl-C) stops the child at once. An error the reading raises (a CSV header that cannot be read)
     is raised here, as the same exception."""
-    if beside_from is None:
-        yield validate_batches(read_rows(stream, file_format, default_category=default_category), batch_size)
-        return
-    head = _read_up_to(stream, beside_from)
-    if len(head) < beside_from:  # the whole input: read it here
-        yield validate_batches(
-            read_rows(io.BytesIO(head), file_format, default_category=default_category), batch_size
-        )
-        return
-    reader = _ChildReader(head, stream, file_format, default_category, batch_size)
-    try:
-        yield reader.batches()
-    finally:
-        reader.stop()
+    if beside_from is not None:
+        head = _read_up_to(stream, beside_from)
+        if len(head) >= beside_from:
+            reader = _ChildReader(head, stream, file_format, default_category, batch_size)
+            try:
+                yield reader.batches()
+            finally:
+                reader.stop()
+            return
+        stream = io.BytesIO(head)  # the whole input: read here
+    yield validate_batches(read_rows(stream, file_format, default_category=default_category), batch_size)
 
 
 def _read_up_to(stream: IO[bytes], size: int) -> bytes:
