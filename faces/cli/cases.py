@@ -142,8 +142,9 @@ def queue_import(
     with errors_as_exit_codes():
         name = getattr(file, "name", "<stdin>")
         chosen = ImportFormat(file_format) if file_format else ImportFormat.guess(name)
-        total = _count_lines(name) if name != "<stdin>" else None
         show_progress = not quiet and sys.stderr.isatty()
+        # The file is read once more, to count its lines, only for a bar that will show them.
+        total = _count_lines(name) if show_progress and name != "<stdin>" else None
         with (
             app.bulk_store() as store,
             validated_batches(file, chosen, default_category=category, batch_size=batch_size) as batches,
