@@ -15,11 +15,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from hosting.resolve import Resolution
-from takedown.cases import HostedAt, record_hosted_at
+from takedown.cases import HostedAt, open_case, record_hosted_at
 from takedown.models import Case
 from takedown.reports import dedup_hash
 from takedown.sql_writes import insert_rows, writing
-from takedown.states import OPEN_STATES
 from takedown.vocabulary import Role
 
 if TYPE_CHECKING:
@@ -52,9 +51,7 @@ def record_resolutions(target: WriteTarget, resolved: Iterable[tuple[int | None,
 def open_case_for(session: Session, dedup_key: str) -> int | None:
     """The open case for a URL's dedup key (its canonical form), if there is one."""
     found: int | None = session.scalar(
-        select(Case.id).where(
-            Case.dedup_hash == dedup_hash(dedup_key), Case.state.in_([s.value for s in OPEN_STATES])
-        )
+        select(Case.id).where(Case.dedup_hash == dedup_hash(dedup_key), open_case())
     )
     return found
 

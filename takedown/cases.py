@@ -17,10 +17,12 @@ from typing import TYPE_CHECKING, Any, TypeVarTuple
 from sqlalchemy import (
     ColumnElement,
     Select,
+    TextClause,
     and_,
     func,
     insert,
     select,
+    text,
     tuple_,
     update,
 )
@@ -33,7 +35,7 @@ from takedown.errors import CaseNotFound, InvalidTransition
 from takedown.models import Case, Check, Event, Fingerprint
 from takedown.sql_reads import LONG_READ_PAGE, SessionReads
 from takedown.sql_writes import writing
-from takedown.states import OPEN_STATES, CaseState
+from takedown.states import OPEN_CASE_SQL, OPEN_STATES, CaseState
 from takedown.tallies import case_counts
 
 if TYPE_CHECKING:
@@ -194,6 +196,12 @@ def live_among(session: Session, case_ids: Sequence[int]) -> list[int]:
         return []
     query = select(Case.id).where(Case.id.in_(wanted), Case.state == CaseState.LIVE.value)
     return list(session.scalars(query.order_by(Case.id)))
+
+
+def open_case() -> TextClause:
+    """A case is open, said as the unique index of open cases' URLs says it
+    (:data:`takedown.states.OPEN_CASE_SQL`), so that a lookup of a URL's open case can use it."""
+    return text(OPEN_CASE_SQL)
 
 
 def notice_due(now: datetime) -> ColumnElement[bool]:

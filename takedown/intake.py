@@ -26,10 +26,9 @@ from takedown.sql_writes import (
     insert_columns,
     insert_columns_with_ids,
     is_integrity_error,
-    marks,
     writing,
 )
-from takedown.states import OPEN_STATES, CaseState
+from takedown.states import CLOSED_CASE_SQL, OPEN_CASE_SQL, CaseState
 
 if TYPE_CHECKING:
     from takedown.sql_writes import WriteTarget
@@ -38,7 +37,6 @@ if TYPE_CHECKING:
 CASE_TABLE = "case"
 FINGERPRINT_TABLE = "fingerprint"
 CASE_TIMES = ("queued_at", "updated_at", "next_check_at")
-OPEN_STATE_VALUES = tuple(sorted(state.value for state in OPEN_STATES))
 _CONCURRENT_RETRIES = 5
 """Tries of a batch that lost a race with another importer opening the same URL."""
 
@@ -154,16 +152,15 @@ def _open_case_ids(writes: SqlWrites, hashes: set[str]) -> dict[str, int]:
     if not hashes:
         return {}
     hashed, parameters = among(writes, "dedup_hash", sorted(hashes))
-    states = marks(writes, len(OPEN_STATE_VALUES))
-    sql = f'SELECT dedup_hash, id FROM "case" WHERE {hashed} AND state IN ({states})'
-    return {key: case_id for key, case_id in writes.stream(sql, (*parameters, *OPEN_STATE_VALUES))}
+    sql = f'SELECT dedup_hash, id FROM "case" WHERE {hashed} AND {OPEN_CASE_SQL}'
+    return {key: case_id for key, case_id in writes.stream(sql, parameters)}
 
 
 def _last_closed_case_ids(writes: SqlWrites, hashes: set[str]) -> dict[str, int]:
     if not hashes:
         return {}
     hashed, parameters = among(writes, "dedup_hash", sorted(hashes))
-    sql = f'SELECT dedup_hash, max(id) FROM "case" WHERE {hashed} GROUP BY dedup_hash'
+    sql = f'SELECT dedup_hash, max(id) FROM "case" WHERE {hashed} AND {CLOSED_CASE_SQL} GROUP BY dedup_hash'
     return {key: case_id for key, case_id in writes.stream(sql, parameters)}
 
 

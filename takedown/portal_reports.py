@@ -29,7 +29,7 @@ from typing import Any
 from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
-from takedown.cases import reported_again
+from takedown.cases import open_case, reported_again
 from takedown.errors import InvalidReport, RefusedUrl, ReportRefused
 from takedown.intake import queue_batch
 from takedown.models import Case, Portal, PortalReport, PortalUrl, ReporterAddress
@@ -39,7 +39,6 @@ from takedown.policy import ChasePolicy
 from takedown.portal_queue import UNDECIDED
 from takedown.reports import Report, ValidReport, validate_report
 from takedown.revisits import DEFAULT_REMOVED_PAGE_PATTERNS, Fetch, Outcome, judge, list_matches
-from takedown.states import OPEN_STATES
 
 CONTENT = ("images", "videos", "live-stream", "text-or-chat", "other")
 """What a reporter may say the content shows; the portal's pages give each its words."""
@@ -127,9 +126,7 @@ def receive_reports(
     hashes = sorted({valid.dedup_hash for *_, urls, _ in accepted for _, valid in urls})
     open_cases = dict(
         session.execute(
-            select(Case.dedup_hash, Case.id).where(
-                Case.dedup_hash.in_(hashes), Case.state.in_([s.value for s in OPEN_STATES])
-            )
+            select(Case.dedup_hash, Case.id).where(Case.dedup_hash.in_(hashes), open_case())
         ).all()
     )
     undecided: dict[str, int] = dict(

@@ -36,6 +36,21 @@ CLOSED_STATES: frozenset[CaseState] = frozenset(
     {CaseState.REMOVED, CaseState.ALREADY_GONE, CaseState.WITHDRAWN}
 )
 
+
+def _states_sql(states: frozenset[CaseState]) -> str:
+    return ", ".join(f"'{state.value}'" for state in sorted(states))
+
+
+OPEN_STATES_SQL = _states_sql(OPEN_STATES)
+ALL_STATES_SQL = _states_sql(OPEN_STATES | CLOSED_STATES)
+OPEN_CASE_SQL = f"state IN ({OPEN_STATES_SQL})"
+"""An open case, as the indexes over open cases are defined and as a query must say it to use one:
+with the states written out in this order. A query that binds them as parameters, or lists them in
+another order, cannot be matched to a partial index by SQLite, nor by PostgreSQL in a prepared
+statement's generic plan, and reads every case instead (tests/test_case_lookup_plans.py)."""
+CLOSED_CASE_SQL = f"state NOT IN ({OPEN_STATES_SQL})"
+"""A closed case, written as the index of closed cases' URLs is defined (see :data:`OPEN_CASE_SQL`)."""
+
 _REVISIT_OUTCOMES = frozenset({CaseState.LIVE, CaseState.CHANGED, CaseState.UNREACHABLE, CaseState.GONE})
 
 ALLOWED_TRANSITIONS: dict[CaseState, frozenset[CaseState]] = {
