@@ -414,9 +414,16 @@ URL_PART = st.text(alphabet="abcdefghijklmnopqrstuvwxyzABC0123456789._-+!$&'()*,
     host=st.one_of(st.just(""), URL_PART),
     port=st.one_of(st.none(), st.integers(1, 65535)),
     database=st.one_of(st.just(""), URL_PART, st.just("/tmp/store.db")),
+    query=st.one_of(st.none(), st.text(alphabet="ab=&%+ 2Fé;", max_size=16)),
 )
 def test_db_status_shows_a_store_as_the_stores_own_messages_do(
-    scheme: str, user: str | None, password: str | None, host: str, port: int | None, database: str
+    scheme: str,
+    user: str | None,
+    password: str | None,
+    host: str,
+    port: int | None,
+    database: str,
+    query: str | None,
 ) -> None:
     """``db status`` says where the store is without SQLAlchemy when it can: the address it shows
     is SQLAlchemy's own rendering, the password hidden."""
@@ -430,6 +437,8 @@ def test_db_status_shows_a_store_as_the_stores_own_messages_do(
         credentials = (user or "") + (f":{password}" if user and password is not None else "")
         authority = (credentials + "@" if credentials else "") + host + (f":{port}" if port and host else "")
         url = f"{scheme}{authority}/{database}"
+    if query is not None:  # read as a form, in sorted order: "?b=1&a=%2F+x" is shown "?a=%2F+x&b=1"
+        url += "?" + query
     shown = shown_url(url)
     if shown is None:  # left to the store's path, which renders it with SQLAlchemy
         return
@@ -445,6 +454,9 @@ def test_db_status_shows_a_store_as_the_stores_own_messages_do(
         ("postgresql://takedown:s3cret-pass@db.internal:5432/takedown",
          "postgresql://takedown:***@db.internal:5432/takedown"),
         ("postgresql+psycopg://postgres@127.0.0.1/test", "postgresql+psycopg://postgres@127.0.0.1/test"),
+        ("postgresql://u:p@h/db?sslmode=require&application_name=takedown%20cli",
+         "postgresql://u:***@h/db?application_name=takedown+cli&sslmode=require"),
+        ("postgresql://h/db?options=-csearch_path%3Dx", "postgresql://h/db?options=-csearch_path%3Dx"),
     ],
 )  # fmt: skip
 def test_the_usual_store_addresses_are_shown_without_sqlalchemy(url: str, shown: str) -> None:
@@ -457,7 +469,6 @@ def test_the_usual_store_addresses_are_shown_without_sqlalchemy(url: str, shown:
     "url",
     [
         "postgresql://u:p%40ss@h/db",
-        "postgresql://h/db?options=-csearch_path%3Dx",
         "mysql://u:p@h/db",
         "sqlite:///a;b",
     ],
