@@ -38,6 +38,7 @@ CATEGORIES: dict[str, str] = {
 DEFAULT_CATEGORY = "csam"
 
 _ASCII_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*")
 _CONTROL_CATEGORIES = frozenset({"Cc", "Cf", "Zl", "Zp"})
 _HEX = re.compile(r"\A[0-9a-fA-F]+\Z")
 _HOST_LABEL = re.compile(r"\A[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?\Z")
@@ -127,20 +128,20 @@ _SURROGATE = re.compile("[\ud800-\udfff]")
 
 def _refuse_surrogates(report: Report) -> None:
     """Text that is not Unicode: bytes that were not UTF-8 (a shell argument, a file, decoded with
-    ``surrogateescape``) or a ``\\udcff`` escape in JSON. No store or mailbox can hold it."""
-    fields = {
-        "url": report.url,
-        "category": report.category,
-        "reference": report.reference,
-        "classification": report.classification,
-        "sha256": " ".join(report.sha256) if isinstance(report.sha256, tuple | list) else report.sha256,
-        "md5": " ".join(report.md5) if isinstance(report.md5, tuple | list) else report.md5,
-    }
-    for name, value in fields.items():
-        if isinstance(value, str) and (found := _SURROGATE.search(value)):
+    ``surrogateescape``) or a ``\\udcff`` escape in JSON. No store or mailbox can hold it. Text in
+    ASCII holds none, and is most of what comes in: only the rest is searched (searching every field
+    was 6% of the time an import's reading process took)."""
+    for name in _TEXT_FIELDS:
+        value = getattr(report, name)
+        if isinstance(value, tuple | list):
+            value = " ".join(value)
+        if isinstance(value, str) and not value.isascii() and (found := _SURROGATE.search(value)):
             raise InvalidReport(
                 name, f"is not valid text: it holds {found.group()!a} (invalid UTF-8 or a lone surrogate)"
             )
+
+
+_TEXT_FIELDS = ("url", "category", "reference", "classification", "sha256", "md5")
 
 
 def validate_url(raw: str) -> str:
@@ -158,7 +159,7 @@ def _checked_url(raw: str) -> tuple[str, SplitResult]:
         raise InvalidReport("url", f"is {len(url)} characters long; the limit is {MAX_URL_LENGTH}")
     _refuse_control_characters(url)
     scheme, sep, _ = url.partition("://")
-    if not sep or not re.fullmatch(r"[A-Za-z][A-Za-z0-9+.-]*", scheme):
+    if not sep or not _SCHEME.fullmatch(scheme):
         raise InvalidReport("url", "has no scheme; write it in full, like https://example.com/path")
     if scheme.lower() not in ("http", "https"):
         raise InvalidReport("url", f"scheme '{scheme}' is not allowed; only http and https are revisited")
