@@ -30,6 +30,7 @@ of ``cidr0_cidrs``, ``startAddress``/``endAddress`` or the handle makes sense.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import re
 from collections.abc import Iterable, Iterator
@@ -100,7 +101,13 @@ class NetworkRecord:
 
     @property
     def cidrs(self) -> list[str]:
-        return [str(net) for net in ipaddress.summarize_address_range(self.start, self.end)]
+        return list(self._cidr_texts)
+
+    @functools.cached_property
+    def _cidr_texts(self) -> tuple[str, ...]:
+        """Worked out once per record: a round of notices asks for the network of each of its
+        cases, and a network's cases share its record."""
+        return tuple(str(net) for net in ipaddress.summarize_address_range(self.start, self.end))
 
     def contains(self, address: IPAddress) -> bool:
         return address.version == self.start.version and self.start <= address <= self.end  # type: ignore[operator]
