@@ -6,20 +6,32 @@ Run by hand; prints figures, asserts nothing:
 
     .venv/bin/python bench/bench_revisit.py [--urls 3000] [--hosts 10] [--size 20000]
     .venv/bin/python bench/bench_revisit.py --pictures     # images: PDQ hashing on, then off
+    .venv/bin/python bench/bench_revisit.py --server nginx --processes 2   # apt-get install nginx
 
 All three run as child processes with the same concurrency; the two crawls are timed by Scrapy's
 own ``elapsed_time_seconds``, the checker from its first request to its last answer (start-up
 excluded in every case). The revisit crawl does everything a real one does:
 reads due cases from the store, resolves each host through the SSRF guard, fingerprints every
 body while it streams, judges the outcome and commits a check and a state change per case.
+
+The sandbox's web server is Python, in this process: at a thousand URLs a second it takes a good
+share of a core from the crawl. ``--server nginx`` serves the same URLs from nginx instead (one
+worker, the same body for every URL), as the crawl's ceiling was first measured, so that what is
+measured is the crawl; the sandbox still answers DNS.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
+import shutil
+import socket
+import subprocess
 import sys
 import tempfile
+import time
+from collections.abc import Iterator
 from pathlib import Path
 from statistics import median
 from urllib.parse import urlsplit
@@ -51,32 +63,47 @@ def main() -> int:
         "--processes", type=int, default=1, help="takedown crawl --processes (side-by-side Scrapy processes)"
     )
     parser.add_argument(
+        "--server",
+        choices=("sandbox", "nginx"),
+        default="sandbox",
+        help="who serves the URLs: the sandbox's web server (Python, in this process) or nginx",
+    )
+    parser.add_argument(
         "--pictures",
         action="store_true",
         help="serve images drawn by the sandbox (100 different ones) and crawl them with perceptual"
         " hashing on and off (TAKEDOWN_PERCEPTUAL_MAX_BYTES=0)",
     )
     args = parser.parse_args()
+    if args.pictures and args.server == "nginx":
+        parser.error("--pictures needs the sandbox's server (it draws the images)")
 
     hosts = {f"host-{n}.bench.test": f"127.0.0.{n + 2}" for n in range(args.hosts)}
-    with Sandbox(hosts) as sandbox, tempfile.TemporaryDirectory(prefix="takedown-bench-") as tmp:
+    with (
+        Sandbox(hosts) as sandbox,
+        tempfile.TemporaryDirectory(prefix="takedown-bench-") as tmp,
+        contextlib.ExitStack() as servers,
+    ):
         workdir = Path(tmp)
         names = list(hosts)
-        urls = [
-            sandbox.serve(
-                names[i % len(names)],
-                f"/item/{i}.jpg",
-                Picture(i % 100) if args.pictures else Serve(f"c{i % 100}", args.size),
-            )
-            for i in range(args.urls)
-        ]
+        if args.server == "nginx":
+            port = servers.enter_context(_nginx(workdir / "nginx", args.size))
+            urls = [f"http://{names[i % len(names)]}:{port}/item/{i}.jpg" for i in range(args.urls)]
+        else:
+            port = sandbox.port
+            urls = [
+                sandbox.serve(
+                    names[i % len(names)],
+                    f"/item/{i}.jpg",
+                    Picture(i % 100) if args.pictures else Serve(f"c{i % 100}", args.size),
+                )
+                for i in range(args.urls)
+            ]
         targets = workdir / "targets.txt"
         lines = []
         for url in urls:
             parts = urlsplit(url)
-            lines.append(
-                f"http://{hosts[parts.hostname or '']}:{sandbox.port}{parts.path} {parts.hostname}\n"
-            )
+            lines.append(f"http://{hosts[parts.hostname or '']}:{port}{parts.path} {parts.hostname}\n")
         targets.write_text("".join(lines))
         bare_rates: list[float] = []
         checker_rates: list[float] = []
@@ -117,7 +144,9 @@ def main() -> int:
                 (revisit_rates if perceptual else unhashed_rates).append(rate)
                 memory.append(revisit["peak_memory_mib"])
 
-    print(f"urls            {args.urls:,} on {args.hosts} hosts, {args.size:,} B each")
+    print(
+        f"urls            {args.urls:,} on {args.hosts} hosts, {args.size:,} B each, served by {args.server}"
+    )
     print(f"processes       {args.processes} (takedown crawl --processes)")
     print(
         f"concurrency     {args.concurrency} ({args.per_host} per host); best, median of {args.rounds} runs"
@@ -142,6 +171,58 @@ def main() -> int:
         f"median {median(revisit_rates) / median(checker_rates):6.1%}"
     )
     return 0
+
+
+@contextlib.contextmanager
+def _nginx(directory: Path, size: int) -> Iterator[int]:
+    """nginx in the foreground with one worker, answering every /item/ path with the same body of
+    ``size`` bytes on every loopback address; its port."""
+    directory.mkdir()
+    (directory / "body.jpg").write_bytes(os.urandom(size))
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = int(probe.getsockname()[1])
+    config = directory / "nginx.conf"
+    config.write_text(
+        ("user root;\n" if os.geteuid() == 0 else "")  # its worker reads this private directory
+        + f"""daemon off;
+worker_processes 1;
+pid {directory}/nginx.pid;
+error_log {directory}/error.log;
+events {{ worker_connections 1024; }}
+http {{
+    access_log off;
+    client_body_temp_path {directory};
+    proxy_temp_path {directory};
+    fastcgi_temp_path {directory};
+    uwsgi_temp_path {directory};
+    scgi_temp_path {directory};
+    keepalive_requests 100000;
+    server {{
+        listen {port};
+        root {directory};
+        location /item/ {{ default_type image/jpeg; try_files /body.jpg =404; }}
+    }}
+}}
+"""
+    )
+    nginx = shutil.which("nginx") or "/usr/sbin/nginx"
+    child = subprocess.Popen([nginx, "-c", str(config), "-p", str(directory)], stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                socket.create_connection(("127.0.0.2", port), timeout=1).close()
+                break
+            except OSError:
+                if child.poll() is not None or time.monotonic() > deadline:
+                    log = (directory / "error.log").read_text() if (directory / "error.log").exists() else ""
+                    raise RuntimeError(f"nginx did not start: {log[-2000:]}") from None
+                time.sleep(0.05)
+        yield port
+    finally:
+        child.terminate()
+        child.wait()
 
 
 if __name__ == "__main__":
