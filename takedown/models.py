@@ -133,6 +133,12 @@ STATISTICS_INDEXES = (
     _partial("ix_case_hosting_country", "hosting_country IS NOT NULL", "hosting_country", "id"),
     _partial("ix_case_hosting_asn", "hosting_asn IS NOT NULL", "hosting_asn", "id"),
     _partial("ix_case_hosting_network", "hosting_network IS NOT NULL", "hosting_network", "id"),
+    # The same filters between two dates, read in queued-time order: without these, a country's
+    # cases were each read from the table to compare their dates (16,666 for one country of a
+    # million cases: 1.7 s the first time, before the pages were cached).
+    _partial("ix_case_country_queued", "hosting_country IS NOT NULL", "hosting_country", "queued_at", "id"),
+    _partial("ix_case_asn_queued", "hosting_asn IS NOT NULL", "hosting_asn", "queued_at", "id"),
+    _partial("ix_case_network_queued", "hosting_network IS NOT NULL", "hosting_network", "queued_at", "id"),
     # The case list between two dates, read along this index in queued-time order.
     Index("ix_case_queued_at", "queued_at", "id"),
     # The review queue of cases the chase gave up on: few, however many cases there are.

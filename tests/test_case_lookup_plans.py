@@ -17,10 +17,11 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import event, select
+from sqlalchemy import event, select, update
 
 from hosting.record import open_case_for
-from takedown.cases import notice_due
+from takedown.case_views import CaseFilter
+from takedown.cases import iter_cases, notice_due
 from takedown.clock import ManualClock
 from takedown.intake import queue_batch
 from takedown.models import Case
@@ -145,3 +146,35 @@ def test_cases_due_a_notice_are_read_from_their_index(some_cases: Store, clock: 
         due = list(session.scalars(select(Case.id).where(notice_due(clock.now() + timedelta(hours=1)))))
     assert len(due) == 5
     assert_reads_index(store, sent, "ix_case_notice_due", on_postgresql=False)
+
+
+@pytest.mark.parametrize(
+    ("wanted", "index"),
+    [
+        ({"country": "NL"}, "ix_case_country_queued"),
+        ({"asn": 64500}, "ix_case_asn_queued"),
+        ({"network": "198.51.100.0/24"}, "ix_case_network_queued"),
+    ],
+)
+def test_the_case_list_by_hosting_between_two_dates_reads_one_index_in_order(
+    some_cases: Store, clock: ManualClock, wanted: dict[str, Any], index: str
+) -> None:
+    """A country's (an AS's, a network's) cases between two dates, in queued-time order: one range
+    of one index, not every case of that country read from the table to compare its date."""
+    store = some_cases
+    with store.session() as session:
+        session.execute(
+            update(Case)
+            .where(Case.host == "plans.test")
+            .values(hosting_country="NL", hosting_asn=64500, hosting_network="198.51.100.0/24")
+        )
+    dates = {"queued_from": clock.now() - timedelta(days=7), "queued_before": clock.now() + timedelta(days=1)}
+    for newest_first in (False, True):
+        with store.session() as session, statements_sent(store, "queued_at") as sent:
+            listed = list(
+                iter_cases(session, CaseFilter(**wanted, **dates, newest_first=newest_first), limit=5)
+            )
+        assert len(listed) == 5
+        assert_reads_index(store, sent, index, on_postgresql=False)
+        if store.engine.dialect.name == "sqlite":  # in the index's order: nothing sorted afterwards
+            assert not any("TEMP B-TREE" in plan(store, *statement) for statement in sent)
