@@ -23,9 +23,7 @@ import cProfile
 import dataclasses
 import multiprocessing
 import shutil
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -33,6 +31,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from multiprocessing.connection import Connection
 
+from child_servers import free_port, serving
 from sqlalchemy import update
 from stores import bench_store
 
@@ -259,30 +258,15 @@ def _sandbox(
 @contextlib.contextmanager
 def _separate_relay(kind: str) -> Iterator[int]:
     """An SMTP server that takes every message and keeps none, in a child process; its port."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = int(probe.getsockname()[1])
+    port = free_port()
     if kind == "aiosmtpd":
         command = [sys.executable, "-m", "aiosmtpd", "-n", "-c", "aiosmtpd.handlers.Sink"]
         command += ["-l", f"127.0.0.1:{port}"]
     else:
         sink = shutil.which("smtp-sink") or "/usr/sbin/smtp-sink"
         command = [sink, "-u", "nobody", "-c", f"127.0.0.1:{port}", "1000"]
-    child = subprocess.Popen(command, stdout=subprocess.DEVNULL)
-    try:
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.05)
+    with serving(command, ("127.0.0.1", port)):
         yield port
-    finally:
-        child.terminate()
-        child.wait()
 
 
 if __name__ == "__main__":

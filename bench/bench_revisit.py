@@ -26,16 +26,14 @@ import argparse
 import contextlib
 import os
 import shutil
-import socket
-import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from statistics import median
 from urllib.parse import urlsplit
 
+from child_servers import free_port, serving
 from crawling import crawl, run_reference
 
 from sandbox import Sandbox
@@ -179,9 +177,7 @@ def _nginx(directory: Path, size: int) -> Iterator[int]:
     ``size`` bytes on every loopback address; its port."""
     directory.mkdir()
     (directory / "body.jpg").write_bytes(os.urandom(size))
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = int(probe.getsockname()[1])
+    port = free_port()
     config = directory / "nginx.conf"
     config.write_text(
         ("user root;\n" if os.geteuid() == 0 else "")  # its worker reads this private directory
@@ -207,22 +203,13 @@ http {{
 """
     )
     nginx = shutil.which("nginx") or "/usr/sbin/nginx"
-    child = subprocess.Popen([nginx, "-c", str(config), "-p", str(directory)], stderr=subprocess.DEVNULL)
-    try:
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                socket.create_connection(("127.0.0.2", port), timeout=1).close()
-                break
-            except OSError:
-                if child.poll() is not None or time.monotonic() > deadline:
-                    log = (directory / "error.log").read_text() if (directory / "error.log").exists() else ""
-                    raise RuntimeError(f"nginx did not start: {log[-2000:]}") from None
-                time.sleep(0.05)
+    log = directory / "error.log"
+    with serving(
+        [nginx, "-c", str(config), "-p", str(directory)],
+        ("127.0.0.2", port),
+        why_not=lambda: log.read_text() if log.exists() else "",
+    ):
         yield port
-    finally:
-        child.terminate()
-        child.wait()
 
 
 if __name__ == "__main__":
