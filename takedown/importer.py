@@ -114,8 +114,9 @@ def let_go(text: io.TextIOWrapper) -> None:
 
 
 def _undecodable(value: str) -> bool:
-    """Bytes that were not UTF-8 come through ``surrogateescape`` as lone surrogates."""
-    return _LONE_SURROGATE.search(value) is not None
+    """Bytes that were not UTF-8 come through ``surrogateescape`` as lone surrogates; text in ASCII,
+    most of what is imported, holds none and is not searched."""
+    return not value.isascii() and _LONE_SURROGATE.search(value) is not None
 
 
 def _read_lines(text: IO[str], default_category: str | None) -> Iterator[Row]:
@@ -188,11 +189,19 @@ def _read_csv(text: IO[str], default_category: str | None) -> Iterator[Row]:
                 url=values["url"],
                 category=values.get("category") or default_category or "csam",
                 reference=values.get("reference") or None,
-                sha256=tuple(d for d in _DIGEST_SEPARATORS.split(values.get("sha256", "")) if d),
-                md5=tuple(d for d in _DIGEST_SEPARATORS.split(values.get("md5", "")) if d),
+                sha256=_digests(values.get("sha256")),
+                md5=_digests(values.get("md5")),
                 classification=values.get("classification") or None,
             ),
         )
+
+
+def _digests(cell: str | None) -> tuple[str, ...]:
+    """The digests in a cell, however they are separated; none for an empty cell (most rows of an
+    import have no MD5, and many no SHA-256), which is not split."""
+    if not cell:
+        return ()
+    return tuple(digest for digest in _DIGEST_SEPARATORS.split(cell) if digest)
 
 
 def _some(names: list[str], shown: int = 5) -> str:
@@ -247,7 +256,7 @@ def _json_digests(data: dict[str, Any], name: str) -> tuple[str, ...]:
     if value is None:
         return ()
     if isinstance(value, str):
-        return tuple(d for d in _DIGEST_SEPARATORS.split(value) if d)
+        return _digests(value)
     if isinstance(value, list) and all(isinstance(item, str) for item in value):
         return tuple(value)
     raise InvalidReport(name, "must be a string or a list of strings")
