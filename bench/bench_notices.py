@@ -32,7 +32,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from multiprocessing.connection import Connection
 
-from child_servers import free_port, serving
+from child_servers import cpu_seconds, free_port, serving
 from sqlalchemy import update
 from stores import bench_store
 
@@ -217,12 +217,8 @@ def _children_cpu() -> float:
     from ``/proc``; 0 where there is none to read."""
     total = 0.0
     for child in multiprocessing.active_children():
-        try:
-            with open(f"/proc/{child.pid}/stat", encoding="ascii") as stat:
-                fields = stat.read().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        with contextlib.suppress(OSError):
+            total += cpu_seconds(child.pid or 0)
     return total
 
 

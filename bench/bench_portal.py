@@ -38,6 +38,7 @@ from pathlib import Path
 import httpx
 from bench_import import write_reports
 from bench_million import build
+from child_servers import cpu_seconds
 from stores import bench_store
 
 from takedown.accounts import add_account
@@ -51,12 +52,6 @@ CASE_LIST = ["/cases", "/cases?state=live", "/cases?host=img7.host7.example", "/
 
 
 PIDS: dict[str, int] = {}
-
-
-def cpu_seconds(pid: int) -> float:
-    """User and system CPU time a process has used so far (Linux: /proc/PID/stat)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 @contextmanager

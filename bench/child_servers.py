@@ -1,16 +1,24 @@
-"""A server a benchmark starts as a child process (an SMTP sink, nginx): a free port for it, and
-the server run until the block ends, once it accepts connections."""
+"""A server a benchmark starts as a child process (an SMTP sink, nginx): a free port for it, the
+server run until the block ends, once it accepts connections, and the CPU time a process used."""
 
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 START_WAIT = 10.0
 """Seconds a server is given to accept its first connection."""
+
+
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU time a process has used so far (Linux: /proc/PID/stat)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def free_port() -> int:
